@@ -1,0 +1,1 @@
+"""Turning sources into records: walking, reading, hashing, decoding, extracting."""
