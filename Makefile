@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with Python 3.11+, git and make: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8001
+
+.PHONY: demo test install browser lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "provenance-archive needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Ingest is idempotent: re-running records nothing new unless files changed.
+demo: $(STAMP)
+	$(BIN)/archive ingest corpus/
+	$(BIN)/archive serve --host $(HOST) --port $(PORT)
+
+browser:
+	@sh scripts/ensure-chromium.sh
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) archive.db archive.db-wal archive.db-shm test-output .pytest_cache

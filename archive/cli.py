@@ -1,0 +1,157 @@
+"""The `archive` command: a thin click layer over the store, ingest and publishing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from archive import __version__
+from archive.record import RunSummary, ingest_folder
+from archive.refs import RefError, resolve_document, resolve_version
+from archive.store import ArchiveError, Store
+
+DEFAULT_DB = "archive.db"
+
+
+def db_option(f: Callable) -> Callable:
+    return click.option(
+        "--db",
+        default=DEFAULT_DB,
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="The archive file.",
+    )(f)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+
+
+def friendly(f: Callable) -> Callable:
+    """Turn archive errors into one-line messages: 2 for a bad reference, 1 otherwise."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except RefError as e:
+            raise click.UsageError(str(e)) from None
+        except ArchiveError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def emit_json(obj: object) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="archive")
+def cli() -> None:
+    """A document-diff and provenance archive: what a document said, when, and how it changed."""
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@db_option
+@json_option
+@friendly
+def ingest(folder: str, db: str, as_json: bool) -> None:
+    """Ingest FOLDER: store new contents and record what changed since the last run.
+
+    Exit status: 0 on success, 1 when problems were recorded (they are listed).
+    """
+    command = " ".join(["archive", *sys.argv[1:]]) if sys.argv else "archive ingest"
+    with Store(db) as store:
+        show_bar = sys.stderr.isatty() and not as_json
+        if show_bar:
+            with click.progressbar(length=0, label="Hashing", file=sys.stderr) as bar:
+                summary = ingest_folder(store, folder, command, lambda n: bar.update(n))
+        else:
+            summary = ingest_folder(store, folder, command)
+    report_run(summary, as_json)
+    if summary.problems:
+        sys.exit(1)
+
+
+def report_run(summary: RunSummary, as_json: bool) -> None:
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    kinds = ", ".join(f"{n} {k}" for k, n in summary.kinds.items())
+    click.echo(
+        f"Run {summary.run_id} ({summary.source}): {summary.files_seen} files seen, "
+        f"{summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
+        f"{summary.unchanged} unchanged, {summary.problems} problems"
+    )
+    for p in summary.problem_list:
+        click.echo(f"problem: {p['path']}: {p['reason']}", err=True)
+
+
+@cli.command()
+@click.argument("document")
+@db_option
+@json_option
+@friendly
+def log(document: str, db: str, as_json: bool) -> None:
+    """List the versions of DOCUMENT (a stored path, source:path, a path on disk, or #id)."""
+    with Store(db, create=False) as store:
+        doc = resolve_document(store, document)
+        versions = store.versions(doc["id"])
+    if as_json:
+        emit_json({"document": doc, "versions": versions})
+        return
+    click.echo(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})")
+    for v in versions:
+        blob = (v["blob"] or "-")[:16]
+        size = "-" if v["size"] is None else v["size"]
+        moved = f" (from {v['old_path']})" if v["old_path"] else ""
+        click.echo(
+            f"@{v['seq']:<4} {v['kind']:<9} {v['observed_at']}  {blob:<16}  {size:>9}  "
+            f"{v['path']}{moved}"
+        )
+
+
+@cli.command()
+@click.argument("version")
+@db_option
+@friendly
+def show(version: str, db: str) -> None:
+    """Write the exact bytes of VERSION (<document>@<n>, default the latest) to stdout."""
+    with Store(db, create=False) as store:
+        ref = resolve_version(store, version)
+        blob = ref.version["blob"]
+        if blob is None:
+            raise ArchiveError(
+                f"{ref.document['path']}@{ref.version['seq']} is a deletion: it has no content"
+            )
+        data = store.read_content(blob)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option(
+    "--metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Datasette metadata (default: ./metadata.yml, else the project's).",
+)
+@click.option(
+    "--no-sql", is_flag=True, help="Disallow free-form SQL (tables and canned queries only)."
+)
+@friendly
+def serve(db: str, host: str, port: int, metadata: Path | None, no_sql: bool) -> None:
+    """Serve a read-only snapshot of the archive in Datasette."""
+    from archive.serve import default_metadata
+    from archive.serve import serve as run_server
+
+    sys.exit(run_server(db, metadata or default_metadata(), host, port, allow_sql=not no_sql))

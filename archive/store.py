@@ -1,0 +1,327 @@
+"""The store: every SQL statement of the archive lives here.
+
+Content is read through `read_content` only, because how blobs are kept (whole, compressed,
+as passages) is the store's business and will change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from archive import __version__
+from archive.changes import Change, DocState
+from archive.schema import migrate
+from ingest.content import BlobInfo
+
+BUSY_TIMEOUT_S = 30.0
+
+
+class ArchiveError(Exception):
+    """A user-facing failure: printed as one line, never as a traceback."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Store:
+    """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
+        self.path = os.fspath(path)
+        if not create and not os.path.exists(self.path):
+            raise ArchiveError(f"no archive at {self.path}: run `archive ingest DIR` first")
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self.db = sqlite_utils.Database(conn)
+            migrate(self.db)
+        except sqlite3.DatabaseError as e:
+            raise ArchiveError(f"{self.path} is not a usable archive: {e}") from None
+        self.conn = conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One atomic batch: all of it lands or none of it does."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise ArchiveError(
+                    f"{self.path} is busy: another ingest is writing it; "
+                    "try again when it has finished"
+                ) from None
+            raise
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # Sources and runs -------------------------------------------------------------------
+
+    def source(self, kind: str, location: str, name: str | None = None) -> dict:
+        """The source row for (kind, location), created on first use with a unique name."""
+        rows = self.query("SELECT * FROM sources WHERE kind = ? AND location = ?", (kind, location))
+        if rows:
+            return rows[0]
+        base = name or os.path.basename(location.rstrip("/")) or location
+        taken = {r["name"] for r in self.query("SELECT name FROM sources")}
+        unique, n = base, 2
+        while unique in taken:
+            unique, n = f"{base}-{n}", n + 1
+        self.conn.execute(
+            "INSERT INTO sources (name, kind, location, created_at) VALUES (?, ?, ?, ?)",
+            (unique, kind, location, now_iso()),
+        )
+        return self.query("SELECT * FROM sources WHERE name = ?", (unique,))[0]
+
+    def sources(self) -> list[dict]:
+        return self.query("SELECT * FROM sources ORDER BY id")
+
+    def start_run(self, source_id: int, command: str, started_at: str) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO runs (source_id, started_at, tool_version, command) VALUES (?, ?, ?, ?)",
+            (source_id, started_at, __version__, command),
+        )
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, **counts: int) -> None:
+        sets = ", ".join(f"{k} = :{k}" for k in counts)
+        self.conn.execute(
+            f"UPDATE runs SET finished_at = :finished_at, {sets} WHERE id = :id",
+            {**counts, "finished_at": now_iso(), "id": run_id},
+        )
+
+    def add_problems(self, run_id: int, problems: Iterable[tuple[str, str]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO problems (run_id, path, reason) VALUES (?, ?, ?)",
+            [(run_id, path, reason) for path, reason in problems],
+        )
+
+    def run(self, run_id: int) -> dict:
+        return self.query("SELECT * FROM runs WHERE id = ?", (run_id,))[0]
+
+    # Blobs ------------------------------------------------------------------------------
+
+    def known_blobs(self, hashes: Iterable[str]) -> set[str]:
+        known: set[str] = set()
+        hashes = list(dict.fromkeys(hashes))
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT blake3 FROM blobs WHERE blake3 IN ({marks})", chunk
+                )
+            )
+        return known
+
+    def insert_blob(self, info: BlobInfo, content: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO blobs (blake3, sha256, size, media_type, encoding, is_text,"
+            " newline, flags, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.blake3,
+                info.sha256,
+                info.size,
+                info.media_type,
+                info.encoding,
+                int(info.is_text),
+                info.newline,
+                ",".join(info.flags),
+                content,
+            ),
+        )
+
+    def blob(self, blake3: str) -> dict | None:
+        rows = self.query(
+            "SELECT blake3, sha256, size, media_type, encoding, is_text, newline, flags"
+            " FROM blobs WHERE blake3 = ?",
+            (blake3,),
+        )
+        return rows[0] if rows else None
+
+    def read_content(self, blake3: str) -> bytes:
+        """The exact bytes of a blob: the one way content leaves the store."""
+        row = self.conn.execute("SELECT content FROM blobs WHERE blake3 = ?", (blake3,)).fetchone()
+        if row is None:
+            raise ArchiveError(f"no blob {blake3}")
+        return bytes(row[0])
+
+    def read_text(self, blake3: str) -> str | None:
+        """A text blob's text (decoded losslessly with its recorded encoding), else None."""
+        info = self.blob(blake3)
+        if info is None or not info["is_text"]:
+            return None
+        return self.read_content(blake3).decode(info["encoding"])
+
+    def iter_blob_hashes(self) -> Iterator[str]:
+        for (h,) in self.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3"):
+            yield h
+
+    def find_blobs(self, prefix: str) -> list[dict]:
+        """Blobs whose BLAKE3 or SHA-256 starts with prefix (hex, case-insensitive)."""
+        prefix = prefix.lower()
+        upper = prefix + "g"  # 'g' sorts after every hex digit
+        return self.query(
+            "SELECT blake3, sha256, size, media_type FROM blobs"
+            " WHERE (blake3 >= :p AND blake3 < :u) OR (sha256 >= :p AND sha256 < :u)"
+            " ORDER BY blake3",
+            {"p": prefix, "u": upper},
+        )
+
+    # Documents and versions -------------------------------------------------------------
+
+    def document_states(self, source_id: int) -> list[DocState]:
+        seen: dict[int, set[str]] = {}
+        for doc_id, blob in self.conn.execute(
+            "SELECT v.document_id, v.blob FROM versions v JOIN documents d"
+            " ON d.id = v.document_id WHERE d.source_id = ? AND v.blob IS NOT NULL",
+            (source_id,),
+        ):
+            seen.setdefault(doc_id, set()).add(blob)
+        return [
+            DocState(
+                r["id"],
+                r["path"],
+                r["status"] == "present",
+                r["blob"],
+                frozenset(seen.get(r["id"], ())),
+            )
+            for r in self.query(
+                "SELECT d.id, d.path, d.status, v.blob FROM documents d"
+                " LEFT JOIN versions v ON v.id = d.current_version_id"
+                " WHERE d.source_id = ? ORDER BY d.id",
+                (source_id,),
+            )
+        ]
+
+    def record_changes(
+        self, source_id: int, run_id: int, changes: Sequence[Change], observed_at: str
+    ) -> list[int]:
+        """Write versions for planned changes (in order) and update their documents."""
+        ids = []
+        for change in changes:
+            doc_id = change.document_id
+            if doc_id is None:
+                doc_id = self.conn.execute(
+                    "INSERT INTO documents (source_id, path, status, first_seen, last_seen)"
+                    " VALUES (?, ?, 'present', ?, ?)",
+                    (source_id, change.path, observed_at, observed_at),
+                ).lastrowid
+            prev_id, prev_seq = self.conn.execute(
+                "SELECT current_version_id, (SELECT COALESCE(MAX(seq), 0) FROM versions"
+                " WHERE document_id = :d) FROM documents WHERE id = :d",
+                {"d": doc_id},
+            ).fetchone()
+            version_id = self.conn.execute(
+                "INSERT INTO versions (document_id, seq, blob, path, kind, run_id, observed_at,"
+                " mtime, previous_version_id, old_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc_id,
+                    prev_seq + 1,
+                    change.blob,
+                    change.path,
+                    change.kind,
+                    run_id,
+                    observed_at,
+                    change.mtime,
+                    prev_id,
+                    change.old_path,
+                ),
+            ).lastrowid
+            status = "deleted" if change.kind == "deleted" else "present"
+            self.conn.execute(
+                "UPDATE documents SET path = ?, status = ?, current_version_id = ?, last_seen = ?"
+                " WHERE id = ?",
+                (change.path, status, version_id, observed_at, doc_id),
+            )
+            ids.append(version_id)
+        return ids
+
+    def touch_documents(self, source_id: int, paths: Iterable[str], seen_at: str) -> None:
+        """Record that present documents were seen unchanged (last_seen only)."""
+        self.conn.executemany(
+            "UPDATE documents SET last_seen = ? WHERE source_id = ? AND path = ?"
+            " AND status = 'present'",
+            [(seen_at, source_id, p) for p in paths],
+        )
+
+    def documents_at(self, path: str) -> list[dict]:
+        return self.query(
+            "SELECT d.*, s.name AS source, s.location FROM documents d"
+            " JOIN sources s ON s.id = d.source_id WHERE d.path = ? ORDER BY d.id",
+            (path,),
+        )
+
+    def document(self, document_id: int) -> dict | None:
+        rows = self.query(
+            "SELECT d.*, s.name AS source, s.location FROM documents d"
+            " JOIN sources s ON s.id = d.source_id WHERE d.id = ?",
+            (document_id,),
+        )
+        return rows[0] if rows else None
+
+    def versions(self, document_id: int) -> list[dict]:
+        return self.query(
+            "SELECT v.*, b.sha256, b.size FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
+            " WHERE v.document_id = ? ORDER BY v.seq",
+            (document_id,),
+        )
+
+    def version(self, document_id: int, seq: int) -> dict | None:
+        rows = self.query(
+            "SELECT v.*, b.sha256, b.size FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
+            " WHERE v.document_id = ? AND v.seq = ?",
+            (document_id, seq),
+        )
+        return rows[0] if rows else None
+
+    def versions_with_blob(self, blake3: str) -> list[dict]:
+        return self.query(
+            "SELECT v.*, s.name AS source FROM versions v JOIN documents d ON d.id = v.document_id"
+            " JOIN sources s ON s.id = d.source_id WHERE v.blob = ? ORDER BY v.id",
+            (blake3,),
+        )
+
+    # Snapshots --------------------------------------------------------------------------
+
+    def snapshot(self, dest: str | os.PathLike[str]) -> None:
+        """A consistent single-file copy (WAL folded in) for serving immutably."""
+        target = sqlite3.connect(os.fspath(dest))
+        try:
+            self.conn.backup(target)
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False)
