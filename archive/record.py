@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -10,6 +11,12 @@ from archive.changes import Observed, plan, summarize
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import describe
 from ingest.folder import FileEntry, Problem, scan
+
+
+def _failpoint(name: str, count: int) -> None:
+    """Die like a killed process at a named point: lets tests SIGKILL mid-batch exactly."""
+    if os.environ.get("ARCHIVE_KILL_AT") == f"{name}:{count}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -57,6 +64,7 @@ def ingest_folder(
             keep_paths=[p.path for p in unreadable],
         )
         store.record_changes(source["id"], run_id, changes, started)
+        _failpoint("versions", len(changes))
         changed = {c.path for c in changes}
         store.touch_documents(
             source["id"], [o.path for o in observed if o.path not in changed], started
@@ -85,6 +93,7 @@ def _store_new_contents(
     known = store.known_blobs(e.blake3 for e in entries)
     observed: list[Observed] = []
     problems = list(problems)
+    stored = 0
     for entry in entries:
         blake3 = entry.blake3
         if blake3 not in known:
@@ -95,6 +104,8 @@ def _store_new_contents(
                 continue
             info, _ = describe(entry.path, data)
             store.insert_blob(info, data)
+            stored += 1
+            _failpoint("blob", stored)
             blake3 = info.blake3  # differs from the scan if the file changed meanwhile
             known.add(blake3)
         observed.append(Observed(entry.path, blake3, entry.mtime))

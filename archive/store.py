@@ -20,7 +20,8 @@ from archive.changes import Change, DocState
 from archive.schema import migrate
 from ingest.content import BlobInfo
 
-BUSY_TIMEOUT_S = 30.0
+# How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
+BUSY_TIMEOUT_S = float(os.environ.get("ARCHIVE_BUSY_TIMEOUT", "30"))
 
 
 class ArchiveError(Exception):

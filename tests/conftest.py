@@ -1,0 +1,79 @@
+"""Shared fixtures: real files in tmp dirs, a real SQLite archive, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+def run_cli(*args: str, db: Path | None = None) -> tuple[int, str, str]:
+    """Invoke the real click CLI in-process; returns (exit code, stdout, stderr)."""
+    argv = list(args) + (["--db", str(db)] if db is not None else [])
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_archive(*args: str, env: dict | None = None, cwd: Path | None = None):
+    """Run `archive` as a separate process (for kills, locks and real exit codes)."""
+    return subprocess.run(
+        [sys.executable, "-m", "archive", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=cwd,
+    )
+
+
+def table_rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    rows = [
+        {k: r[k] for k in r.keys() if k not in drop}
+        for r in conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+    ]
+    conn.close()
+    return rows
+
+
+# Columns that hold wall-clock times or run-specific values, ignored when comparing runs.
+TIMES = (
+    "observed_at",
+    "first_seen",
+    "last_seen",
+    "started_at",
+    "finished_at",
+    "created_at",
+    "mtime",
+    "command",
+)
+
+
+def archive_state(db: Path) -> dict[str, list[dict]]:
+    """Every table's rows, timestamps aside: what must be equal across equivalent runs."""
+    return {
+        t: table_rows(db, t, TIMES)
+        for t in ("sources", "documents", "blobs", "versions", "problems")
+    }
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "archive.db"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "docs"
+    path.mkdir()
+    return path
