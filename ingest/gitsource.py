@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on the rest of the tree
 
 
 SUBMODULE = "160000"
-NULL_MODES = {"000000"}
+NOT_FILES = frozenset({"000000", SUBMODULE})  # absent, or a submodule (not a document)
 OID = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 OID_TEXT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 BUNDLE_SIGNATURES = (b"# v2 git bundle\n", b"# v3 git bundle\n")
@@ -115,11 +115,16 @@ def one_line(stderr: bytes, fallback: str) -> str:
     return fallback
 
 
-def run_git(args: list[str], env: dict[str, str], cwd: str | None = None) -> bytes:
+def run_git(
+    args: list[str], env: dict[str, str], cwd: str | None = None, check: bool = True
+) -> bytes:
+    """git's stdout; a failure becomes a one-line GitError (or b"" when check is False)."""
     try:
         done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, check=False)
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH") from exc
+    if done.returncode != 0 and not check:
+        return b""
     if done.returncode != 0:
         raise GitError(one_line(done.stderr, f"git {args[-1]} failed ({done.returncode})"))
     return done.stdout
@@ -142,21 +147,16 @@ def parse_raw_meta(meta: bytes, path: bytes) -> Change | None:
     status = status[:1]
     if status not in "AMDT":
         raise GitError(f"unexpected change status {status!r} in git log output")
-    if old_mode == SUBMODULE and new_mode == SUBMODULE:
-        return None
-    if status == "D" or new_mode == SUBMODULE:
-        if old_mode == SUBMODULE:
-            return None
-        return Change("D", path_text(path), None, old_mode)
-    if old_mode == SUBMODULE:
-        status = "A"
-    return Change(status, path_text(path), new_oid, new_mode)
+    old_is_file = old_mode not in NOT_FILES
+    if new_mode in NOT_FILES:
+        return Change("D", path_text(path), None, old_mode) if old_is_file else None
+    return Change(status if old_is_file else "A", path_text(path), new_oid, new_mode)
 
 
-def nul_tokens(stream: IO[bytes]) -> Iterator[bytes]:
+def nul_tokens(stream: IO[bytes], chunk_size: int = CHUNK) -> Iterator[bytes]:
     """NUL-separated tokens of a byte stream, read in chunks so memory stays flat."""
     rest = b""
-    while chunk := stream.read(CHUNK):
+    while chunk := stream.read(chunk_size):
         parts = (rest + chunk).split(b"\0")
         rest = parts.pop()
         yield from parts
@@ -249,7 +249,19 @@ class GitSource:
         except GitError as exc:
             self.close()
             raise GitError(f"cannot read bundle {bundle}: {exc}") from None
+        self.point_head_at_only_branch(target)
         return target
+
+    def point_head_at_only_branch(self, git_dir: str) -> None:
+        """A bundle made without HEAD (`git bundle create f main`) clones with an unborn HEAD;
+        when the bundle holds exactly one branch, that branch is what HEAD must mean."""
+        base = git_base(git_dir)
+        if run_git(base + ["rev-parse", "--verify", "--quiet", "HEAD"], self.env, check=False):
+            return
+        refs = run_git(base + ["for-each-ref", "--format=%(refname)", "refs/heads/"], self.env)
+        branches = refs.decode("utf-8", "surrogateescape").split()
+        if len(branches) == 1:
+            run_git(base + ["symbolic-ref", "HEAD", branches[0]], self.env)
 
     def find_git_dir(self, path: Path) -> str:
         """The repository at exactly `path`: a ceiling stops git from finding an enclosing one."""
