@@ -300,8 +300,9 @@ class GitSource:
         base = self.resolve(after)
         if base == tip:
             return f"{base}..{tip}"
-        lines = self.git("rev-list", "--first-parent", "--parents", f"{base}..{tip}").split(b"\n")
-        oldest = [line for line in lines if line][-1].decode("ascii").split()
+        out = self.git("rev-list", "--first-parent", "--parents", f"{base}..{tip}")
+        lines = out.decode("ascii").splitlines()
+        oldest = lines[-1].split() if lines else []
         if len(oldest) < 2 or oldest[1] != base:
             raise GitError(f"{after!r} is not on the first-parent chain of {ref!r}")
         return f"{base}..{tip}"

@@ -19,6 +19,7 @@ from ingest.gitsource import (
     GitSource,
     nul_tokens,
     parse_log,
+    parse_raw_meta,
     path_text,
 )
 
@@ -272,6 +273,10 @@ def test_after_resumes_exactly(tmp_path: Path) -> None:
             assert list(src.commits(after=commit.oid)) == full[i + 1 :]
             assert src.count_commits(after=commit.oid) == len(full) - i - 1
         assert list(src.commits(after=full[2].oid[:10])) == full[3:]
+        # `after` newer than the ref's tip is not on its chain either.
+        with pytest.raises(GitError, match="not on the first-parent chain"):
+            src.commits(ref=full[1].oid, after=full[3].oid)
+        assert list(src.commits(ref=full[3].oid, after=full[1].oid)) == full[2:4]
         with pytest.raises(GitError, match="bad ref"):
             src.commits(after="0" * 40)
         with pytest.raises(GitError, match="bad ref"):
@@ -394,6 +399,23 @@ def test_path_text_is_utf8_text_and_exact_for_valid_utf8(raw: bytes) -> None:
         assert shown == raw.decode("utf-8")
     except UnicodeDecodeError:
         assert "\\x" in shown
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "status", "expected"),
+    [
+        ("000000", "160000", "A", None),  # submodule added
+        ("160000", "160000", "M", None),  # submodule moved to another commit
+        ("160000", "000000", "D", None),  # submodule removed
+        ("100644", "160000", "T", Change("D", "p", None, "100644")),  # file became submodule
+        ("160000", "100644", "T", Change("A", "p", "b" * 40, "100644")),  # and back
+        ("100644", "120000", "T", Change("T", "p", "b" * 40, "120000")),  # file became symlink
+        ("100644", "100755", "M", Change("M", "p", "b" * 40, "100755")),
+    ],
+)
+def test_raw_entry_modes(old: str, new: str, status: str, expected: Change | None) -> None:
+    blob = "0" * 40 if new == "000000" else "b" * 40
+    assert parse_raw_meta(f":{old} {new} {'a' * 40} {blob} {status}".encode(), b"p") == expected
 
 
 def test_parser_rejects_out_of_place_output() -> None:
