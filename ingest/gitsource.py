@@ -24,7 +24,7 @@ try:  # The archive's shared path rendering, when that module exists.
 except ImportError:  # pragma: no cover - depends on the rest of the tree
 
     def path_text(raw: bytes) -> str:
-        """Paths are bytes in git; show them as UTF-8 text, escaping invalid bytes reversibly."""
+        """Paths are bytes in git; show them as UTF-8 text, invalid bytes as \\xNN escapes."""
         return raw.decode("utf-8", "backslashreplace")
 
 
