@@ -7,7 +7,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from archive.changes import Observed, plan, summarize
+from archive.changes import Change, Observed, plan, summarize
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import describe
 from ingest.folder import FileEntry, Problem, scan
@@ -63,7 +63,7 @@ def ingest_folder(
             observed,
             keep_paths=[p.path for p in unreadable],
         )
-        store.record_changes(source["id"], run_id, changes, started)
+        record_versions(store, source["id"], run_id, changes, started)
         _failpoint("versions", len(changes))
         changed = {c.path for c in changes}
         store.touch_documents(
@@ -84,6 +84,17 @@ def ingest_folder(
         problem_list=[{"path": p.path, "reason": p.reason} for p in unreadable],
         **counts,
     )
+
+
+def record_versions(
+    store: Store, source_id: int, run_id: int, changes: list[Change], observed_at: str
+) -> list[int]:
+    """Write planned changes as versions: the one path every source's versions take.
+
+    Folder runs and git commits both come through here, so what follows a version (its
+    diff, its ledger leaf) is added in one place.
+    """
+    return store.record_changes(source_id, run_id, changes, observed_at)
 
 
 def _store_new_contents(
