@@ -48,7 +48,7 @@ def ingest_folder(
     """Hash the folder (no lock held), then store new contents and versions in one batch."""
     if not os.path.isdir(root):
         raise ArchiveError(f"{root} is not a folder")
-    location = os.path.normpath(root)
+    location = store.location_of(root)
     exclude = frozenset(
         os.path.realpath(store.path + suffix) for suffix in ("", "-wal", "-shm", "-journal")
     )

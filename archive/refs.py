@@ -52,7 +52,7 @@ def _from_disk_path(store: Store, ref: str) -> list[dict]:
     for source in store.sources():
         if source["kind"] != "folder":
             continue
-        root = os.path.abspath(source["location"])
+        root = store.root_of(source)
         if target.startswith(root.rstrip(os.sep) + os.sep):
             rel = os.path.relpath(target, root).replace(os.sep, "/")
             found += [d for d in store.documents_at(rel) if d["source_id"] == source["id"]]

@@ -102,6 +102,22 @@ class Store:
         )
         return self.query("SELECT * FROM sources WHERE name = ?", (unique,))[0]
 
+    def location_of(self, path: str) -> str:
+        """How a source path is recorded: relative to the archive's folder when inside it.
+
+        So the same folder is the same source whatever the working directory, and an
+        archive built next to its corpus records the same rows on any machine.
+        """
+        real = os.path.realpath(path)
+        base = os.path.dirname(os.path.realpath(self.path))
+        rel = os.path.relpath(real, base)
+        return real if rel == ".." or rel.startswith(".." + os.sep) else rel.replace(os.sep, "/")
+
+    def root_of(self, source: dict) -> str:
+        """The absolute path of a source's recorded location."""
+        base = os.path.dirname(os.path.realpath(self.path))
+        return os.path.normpath(os.path.join(base, source["location"]))
+
     def sources(self) -> list[dict]:
         return self.query("SELECT * FROM sources ORDER BY id")
 
