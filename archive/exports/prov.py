@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from prov.model import PROV_TYPE, ProvDocument
+from prov.model import PROV, PROV_TYPE, ProvDocument
 
 from archive.exports import ExportVersion, by_document, utc_timestamp
 
@@ -41,7 +41,7 @@ def prov_document(
     """The PROV document, records added in a fixed order (tool, runs, documents, versions)."""
     doc = ProvDocument()
     doc.add_namespace(NAMESPACE_PREFIX, NAMESPACE_URI)
-    tool = doc.agent(TOOL_ID, {PROV_TYPE: "prov:SoftwareAgent", "pa:version": str(tool_version)})
+    tool = doc.agent(TOOL_ID, {PROV_TYPE: PROV["SoftwareAgent"], "pa:version": str(tool_version)})
     run_ids = set()
     for run in sorted(runs, key=lambda r: r["id"]):
         if run["id"] in run_ids:
