@@ -50,10 +50,12 @@ _EXTENSIONS: dict[str, str] = {
 _TEXT_TYPES = {"text/plain", "text/markdown", "text/html", "text/csv", "application/json"}
 _TEXT_TYPES |= {"application/xml", "application/yaml"}
 
-_HTML_START = re.compile(rb"^\s*(?:<!--.{0,2000}?-->\s*)?<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(?:<!--.{0,2000}?-->\s*)?<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
 
 # Elements whose content is never readable text.
-_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object", "-comment"}
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
 # Elements that start a new paragraph in the readable text.
 _BLOCK_TAGS = {
     "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details", "div",
@@ -195,7 +197,8 @@ def _pdf_text(data: bytes) -> str:
             lines = (_WS.sub(" ", line).strip() for line in text.splitlines())
             pages.append("\n".join(line for line in lines if line))
     except Exception as exc:
-        raise FormatError(f"pdf: cannot extract text ({type(exc).__name__}: {_one_line(exc)})")
+        reason = f"{type(exc).__name__}: {_one_line(exc)}"
+        raise FormatError(f"pdf: cannot extract text ({reason})") from None
     return "\n\n".join(p for p in pages if p)
 
 
