@@ -55,13 +55,11 @@ def _iso(value: object) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value.strip()).isoformat()
-        except ValueError:
+        for parse in (dt.date.fromisoformat, dt.datetime.fromisoformat):
             try:
-                return dt.date.fromisoformat(value.strip()).isoformat()
+                return parse(value.strip()).isoformat()
             except ValueError:
-                pass
+                continue
     raise SidecarError(f"sidecar: retrieved_at is not an ISO 8601 date: {str(value)[:60]!r}")
 
 

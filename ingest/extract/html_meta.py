@@ -16,7 +16,7 @@ def iso_datetime(value: str) -> str | None:
     v = value.strip()
     if v.endswith("Z"):
         v = v[:-1] + "+00:00"
-    for parse in (dt.datetime.fromisoformat, dt.date.fromisoformat):
+    for parse in (dt.date.fromisoformat, dt.datetime.fromisoformat):
         try:
             return parse(v).isoformat()
         except ValueError:
