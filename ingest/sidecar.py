@@ -27,6 +27,7 @@ _ALIASES = {
 }  # fmt: skip
 _FILENAME = re.compile(r"^(\d{3})_([0-9a-f]{16})\.[A-Za-z0-9]{1,10}$")
 _MAX_DEPTH = 20
+_MAX_NODES = 10_000
 
 
 class SidecarError(ValueError):
@@ -38,16 +39,19 @@ def is_sidecar(path: str) -> bool:
     return os.path.basename(path).lower().endswith(SIDECAR_SUFFIXES)
 
 
-def _plain(value: object, depth: int = 0) -> object:
-    """Dates to ISO strings, tuples to lists; bounded depth so YAML alias bombs stay cheap."""
-    if depth > _MAX_DEPTH:
-        raise SidecarError("sidecar: nesting too deep")
+def _plain(value: object, depth: int = 0, budget: list[int] | None = None) -> object:
+    """Dates to ISO strings, tuples to lists; bounded depth and size so YAML alias bombs
+    (shared sub-trees that expand exponentially) stay cheap."""
+    budget = [_MAX_NODES] if budget is None else budget
+    budget[0] -= 1
+    if depth > _MAX_DEPTH or budget[0] < 0:
+        raise SidecarError("sidecar: nesting too deep or too large")
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+        return {str(k): _plain(v, depth + 1, budget) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v, depth + 1) for v in value]
+        return [_plain(v, depth + 1, budget) for v in value]
     return value
 
 
@@ -66,16 +70,19 @@ def _iso(value: object) -> str:
 def normalise(mapping: dict) -> dict:
     """Normalised provenance keys; raises SidecarError on conflicting aliases."""
     out: dict = {}
+    budget = [_MAX_NODES]
     for raw_key in sorted(mapping, key=str):
         key = re.sub(r"[\s\-]+", "_", str(raw_key).strip().lower())
         name = _ALIASES.get(key, key)
         value = mapping[raw_key]
         if name == "retrieved_at" and value is not None:
             value = _iso(value)
-        elif name == "author" and isinstance(value, list):
+        elif (
+            name == "author" and isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
             value = "; ".join(str(v) for v in value)
         else:
-            value = _plain(value)
+            value = _plain(value, 0, budget)
         if name in out and out[name] != value:
             raise SidecarError(f"sidecar: conflicting values for {name!r}")
         out[name] = value
