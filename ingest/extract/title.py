@@ -20,11 +20,13 @@ def _clean(s: str) -> str:
 
 def _is_caption(line: str) -> bool:
     words = [w for w in line.split() if any(c.isalpha() for c in w)]
-    return 0 < len(words) <= 6 and all(w[0].isupper() for w in words) and line[-1] not in ".:!?"
+    return 2 <= len(words) <= 6 and all(w[0].isupper() for w in words) and line[-1] not in ".:!?"
 
 
 def _headline_like(line: str) -> bool:
-    return len(line.split()) <= _MAX_TITLE_WORDS and not line.endswith(".")
+    words = line.split()
+    has_lower = any(w[0].islower() for w in words)
+    return has_lower and len(words) <= _MAX_TITLE_WORDS and not line.endswith(".")
 
 
 def first_meaningful_line(text: str) -> str | None:
