@@ -1,0 +1,122 @@
+"""Metadata extraction: small independent extractors run over one blob's text.
+
+Computed once per distinct content and recomputable (`archive reextract`) when an extractor
+improves, so every result carries EXTRACTOR_VERSION. A failing extractor becomes a one-line
+problem; the others still run. Output is deterministic plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..formats import parse_html
+from ..sidecar import front_matter
+from .base import Context, Item, Partial
+from .byline import extract_byline
+from .counts import extract_counts
+from .dates import extract_dates
+from .docinfo import extract_docinfo
+from .frontmatter import extract_front_matter
+from .html_meta import extract_html_meta
+from .language import extract_language
+from .listings import extract_comments, extract_tags
+from .quotes import extract_quotes
+from .source import extract_source
+from .title import extract_headings, extract_title
+
+EXTRACTOR_VERSION = "1"
+
+Extractor = Callable[[str, Context], Partial]
+
+# Order matters only for ordinals of keys produced by several extractors (tag, heading).
+EXTRACTORS: tuple[tuple[str, Extractor], ...] = (
+    ("source", extract_source),
+    ("counts", extract_counts),
+    ("front_matter", extract_front_matter),
+    ("html_meta", extract_html_meta),
+    ("docinfo", extract_docinfo),
+    ("title", extract_title),
+    ("headings", extract_headings),
+    ("byline", extract_byline),
+    ("dates", extract_dates),
+    ("tags", extract_tags),
+    ("comments", extract_comments),
+    ("quotes", extract_quotes),
+    ("language", extract_language),
+)
+
+
+# Scalar fields every Extraction carries (None when absent), so the store has stable columns.
+FIELDS = (
+    "title", "dateline", "byline", "author", "language", "word_count", "char_count", "line_count",
+    "line_endings", "media_type", "encoding", "canonical_url", "description", "published",
+    "first_date", "corpus_number", "identifier", "comment_count",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Extraction:
+    fields: dict[str, str | int | None]
+    items: list[tuple[str, int, str, str | None]]
+    problems: list[str]
+
+
+def _one_line(exc: BaseException) -> str:
+    message = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _context(
+    text: str, media_type: str, path: str, encoding: str | None, data: bytes | None
+) -> tuple[Context, list[str]]:
+    problems: list[str] = []
+    body = text
+    if media_type in ("text/markdown", "text/plain"):
+        try:
+            _meta, offset = front_matter(text)
+            body = text[offset:]
+        except ValueError:
+            pass  # reported by the front_matter extractor
+    html = None
+    if media_type == "text/html" and data is not None:
+        try:
+            html = parse_html(data)
+        except Exception as exc:
+            problems.append(f"html: {_one_line(exc)}")
+    return Context(media_type, path, encoding, data, body, html), problems
+
+
+def _renumber(items: list[Item]) -> list[Item]:
+    """Ordinals count per key across all extractors, so (key, ordinal) is unique."""
+    next_ordinal: dict[str, int] = {}
+    out: list[Item] = []
+    for key, _ordinal, value, detail in items:
+        n = next_ordinal.get(key, 0)
+        next_ordinal[key] = n + 1
+        out.append((key, n, value, detail))
+    return out
+
+
+def extract(
+    text: str | None, *, media_type: str, path: str, encoding: str | None, data: bytes | None = None
+) -> Extraction:
+    """Run every extractor independently over the text; failures become problems."""
+    text = text or ""
+    ctx, problems = _context(text, media_type, path, encoding, data)
+    fields: dict[str, str | int | None] = dict.fromkeys(FIELDS)
+    items: list[Item] = []
+    for name, extractor in EXTRACTORS:
+        try:
+            part = extractor(text, ctx)
+        except Exception as exc:  # one broken extractor must never stop an ingest
+            problems.append(f"{name}: {_one_line(exc)}")
+            continue
+        for key, value in part.fields.items():
+            if value is not None or key not in fields:
+                fields[key] = value
+        items.extend(part.items)
+    if fields.get("byline") is None and fields.get("author"):
+        fields["byline"] = fields["author"]
+    fields["extractor_version"] = EXTRACTOR_VERSION
+    return Extraction(dict(sorted(fields.items())), _renumber(items), problems)

@@ -1,0 +1,138 @@
+"""Dates mentioned in the text, normalised to ISO 8601 where unambiguous (original kept as detail).
+
+Rows: ("date", n, "2018-09-07", "September 7, 2018"); month-day without a year becomes
+("date_partial", n, "--11-18", "November 18") (ISO 8601 reduced form); numeric d/m/y where day
+and month could swap stays ("date_ambiguous", n, original, None); bare years ("year", n, "2015",
+None) and weekdays ("weekday", n, "Wednesday", None) are kept too. Field `first_date` is the
+first full date; `dateline` a news dateline opening the text.
+Patterns are flat (no nested quantifiers) so hostile text cannot make them backtrack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .base import Context, Partial, rows
+
+MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for m in names
+}  # fmt: skip
+_MONTH = (
+    r"(?P<{}>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_ORD = r"(?:st|nd|rd|th)?"
+_PATTERNS = re.compile(
+    r"\b(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})"
+    r"(?:[T ](?P<ihm>\d{2}:\d{2})(?::\d{2})?)?)\b"
+    rf"|\b(?P<mdy>{_MONTH.format('mm')}[ \t]+(?P<md>\d{{1,2}}){_ORD}"
+    r"(?:,?[ \t]+(?P<my>\d{4}))?)\b"
+    rf"|\b(?P<dmy>(?P<dd>\d{{1,2}}){_ORD}[ \t]+(?:of[ \t]+)?{_MONTH.format('dm')}"
+    r"(?:,?[ \t]+(?P<dy>\d{4}))?)\b"
+    r"|\b(?P<num>(?P<n1>\d{1,2})[/.](?P<n2>\d{1,2})[/.](?P<ny>\d{4}))\b",
+)
+_YEAR = re.compile(r"(?<![\d$€£.,-])\b(1[89]\d\d|20\d\d)\b(?![.,]?\d)")
+_WEEKDAY = re.compile(r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+
+
+_DATELINE = re.compile(
+    r"^([A-Z][A-Z'.-]{1,30}(?: [A-Z][A-Z'.-]{1,30}){0,3}"
+    r"(?:, [A-Z][A-Za-z.]{1,20}(?: \d{1,2})?(?:, \d{4})?)?"
+    r"(?: \([A-Za-z .&-]{1,40}\))?) ?[—–-]{1,2} "
+)
+_DATELINE_LINES = 8
+
+
+def find_dateline(text: str) -> str | None:
+    """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs."""
+    seen = 0
+    for line in text.replace("\r", "\n").split("\n", 200)[:200]:
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > _DATELINE_LINES:
+            break
+        m = _DATELINE.match(line.strip()[:200])
+        if m:
+            return m.group(1)
+    return None
+
+
+def _valid(y: int, m: int, d: int) -> bool:
+    try:
+        dt.date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+def _month(name: str) -> int:
+    return MONTHS[name.lower().rstrip(".")]
+
+
+def find_years(text: str) -> list[str]:
+    """Stand-alone years (1800-2099) that are not part of a full date."""
+    taken = [m.span() for m in _PATTERNS.finditer(text)]
+    out, k = [], 0
+    for m in _YEAR.finditer(text):
+        while k < len(taken) and taken[k][1] <= m.start():
+            k += 1
+        if k < len(taken) and taken[k][0] <= m.start() < taken[k][1]:
+            continue
+        out.append(m.group(1))
+    return out
+
+
+def find_dates(text: str) -> list[tuple[str, str, str]]:
+    """(key, value, original) triples in document order."""
+    out: list[tuple[str, str, str]] = []
+    for m in _PATTERNS.finditer(text):
+        g = m.groupdict()
+        if g["iso"]:
+            y, mo, d = int(g["iy"]), int(g["im"]), int(g["id"])
+            if _valid(y, mo, d):
+                value = f"{y:04d}-{mo:02d}-{d:02d}" + (f"T{g['ihm']}" if g["ihm"] else "")
+                out.append(("date", value, g["iso"]))
+            continue
+        if g["mdy"] or g["dmy"]:
+            original = g["mdy"] or g["dmy"]
+            month = _month(g["mm"] or g["dm"])
+            day = int(g["md"] or g["dd"])
+            year = g["my"] or g["dy"]
+            if year and _valid(int(year), month, day):
+                out.append(("date", f"{int(year):04d}-{month:02d}-{day:02d}", original))
+            elif not year and _valid(2000, month, day):
+                out.append(("date_partial", f"--{month:02d}-{day:02d}", original))
+            continue
+        a, b, y = int(g["n1"]), int(g["n2"]), int(g["ny"])
+        if a > 12 and _valid(y, b, a):
+            out.append(("date", f"{y:04d}-{b:02d}-{a:02d}", g["num"]))
+        elif b > 12 and _valid(y, a, b):
+            out.append(("date", f"{y:04d}-{a:02d}-{b:02d}", g["num"]))
+        elif a == b and _valid(y, a, b):
+            out.append(("date", f"{y:04d}-{a:02d}-{b:02d}", g["num"]))
+        elif _valid(y, a, b) or _valid(y, b, a):
+            out.append(("date_ambiguous", g["num"], g["num"]))
+    return out
+
+
+def extract_dates(text: str, ctx: Context) -> Partial:
+    found = find_dates(ctx.body)
+    items = []
+    for key in ("date", "date_partial", "date_ambiguous"):
+        keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]
+        items += rows(key, keep)
+    items += rows("year", [(y, None) for y in find_years(ctx.body)])
+    items += rows("weekday", [(w, None) for w in _WEEKDAY.findall(ctx.body)])
+    first = next((v[:10] for k, v, _ in found if k == "date"), None)
+    return Partial({"first_date": first, "dateline": find_dateline(ctx.body)}, items)

@@ -1,0 +1,91 @@
+"""Quotations in running text: “…”, "…", «…», „…“ (one implementation, shared with passages).
+
+A linear scan, no regular expressions: each opening mark looks ahead (bounded, within its
+paragraph) for its closing mark. An opener with no closer is skipped, so unbalanced marks never
+swallow the rest of the document. Apostrophes (don’t, Russia’s) are never quote marks here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Context, Partial, rows
+
+# opener -> closers that end it
+_PAIRS: dict[str, str] = {"“": "”", "«": "»", "„": "“”", '"': '"'}
+_MAX_SPAN = 5000  # a quote longer than this is an unbalanced mark, not a quote
+_OPEN_AFTER = " \t\n\r([{—–-/:\u00a0"
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str  # the quoted words, without the marks, stripped of surrounding whitespace
+    start: int  # offset of the opening mark
+    end: int  # offset just past the closing mark
+    marks: str  # opening + closing mark, e.g. "“”"; the opener alone when left unclosed
+
+
+def _word_count(text: str) -> int:
+    return sum(1 for token in text.split() if any(c.isalnum() for c in token))
+
+
+def _straight_opens(text: str, i: int) -> bool:
+    before_ok = i == 0 or text[i - 1] in _OPEN_AFTER
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return before_ok and not after.isspace()
+
+
+def _straight_closes(text: str, i: int) -> bool:
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return not text[i - 1].isspace() and not after.isalnum()
+
+
+def _find_close(text: str, i: int, opener: str) -> tuple[int, bool]:
+    """(offset of the closing mark, True), or (paragraph end, False), or (-1, False)."""
+    closers = _PAIRS[opener]
+    limit = min(len(text), i + 1 + _MAX_SPAN)
+    j = i + 1
+    while j < limit:
+        c = text[j]
+        if c == "\n" and j + 1 < len(text) and text[j + 1] in "\r\n":
+            return j, False  # quotes do not run across a blank line
+        if opener == '"':
+            if c == '"':
+                if _straight_closes(text, j):
+                    return j, True
+                if _straight_opens(text, j):
+                    return -1, False
+        elif c in closers:
+            return j, True
+        elif c == opener:
+            return -1, False  # a second opener first: this one is unbalanced
+        j += 1
+    return (len(text), False) if limit == len(text) else (-1, False)
+
+
+def find_quotes(text: str, min_words: int = 3) -> list[Quote]:
+    """Quoted passages of at least `min_words` words, in document order, non-overlapping."""
+    out: list[Quote] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c not in _PAIRS or (c == '"' and not _straight_opens(text, i)):
+            i += 1
+            continue
+        j, closed = _find_close(text, i, c)
+        if j < 0 or (not closed and c == '"'):
+            i += 1
+            continue
+        inner = text[i + 1 : j].strip()
+        if _word_count(inner) >= min_words:
+            # An unclosed curly quote runs to its paragraph end; its marks are the opener alone.
+            marks = c + text[j] if closed else c
+            out.append(Quote(inner, i, j + 1 if closed else j, marks))
+        i = j + 1 if closed else j
+    return out
+
+
+def extract_quotes(text: str, ctx: Context) -> Partial:
+    """Quote rows: value = quoted text, detail = the marks."""
+    found = find_quotes(ctx.body)
+    return Partial(items=rows("quote", [(q.text, q.marks) for q in found]))
