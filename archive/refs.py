@@ -1,8 +1,8 @@
 """Resolve what a user types into documents, versions and blobs.
 
 A document is named by its stored path, `source:path`, a path on disk inside a folder
-source, or `#id`; a version by `<document>@<n>` (n counts from 1; `@latest`, `@-1` and
-so on count back); a content by a BLAKE3 or SHA-256 prefix.
+source, or `#id`; a version by `<document>@<n>` (n counts from 1; `@latest` or `@-1` is
+the newest, `@-2` the one before); a content by a BLAKE3 or SHA-256 prefix.
 """
 
 from __future__ import annotations

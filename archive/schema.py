@@ -6,9 +6,12 @@ version i to i + 1, so an archive made by any earlier release opens with the cur
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -115,17 +118,29 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
-    return db.execute("PRAGMA user_version").fetchone()[0]
+class SchemaError(Exception):
+    """The archive's schema cannot be used by this release."""
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply pending migrations, each in its own transaction; returns the new version."""
-    version = schema_version(db)
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations, each in its own transaction; returns the new version.
+
+    sqlite-utils is imported only when there is something to migrate (it is slow to load).
+    """
+    version = schema_version(conn)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise SchemaError(
             f"archive schema version {version} is newer than this tool ({SCHEMA_VERSION})"
         )
+    if version == SCHEMA_VERSION:
+        return version
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
     while version < SCHEMA_VERSION:
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -13,11 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import sqlite_utils
-
 from archive import __version__
 from archive.changes import Change, DocState
-from archive.schema import migrate
+from archive.schema import SchemaError, migrate
 from ingest.content import BlobInfo
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
@@ -45,11 +43,19 @@ class Store:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            self.db = sqlite_utils.Database(conn)
-            migrate(self.db)
+            migrate(conn)
         except sqlite3.DatabaseError as e:
             raise ArchiveError(f"{self.path} is not a usable archive: {e}") from None
+        except SchemaError as e:
+            raise ArchiveError(f"{self.path}: {e}") from None
         self.conn = conn
+
+    @property
+    def db(self):
+        """A sqlite-utils view of the connection (imported on demand: it is slow to import)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()
