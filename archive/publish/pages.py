@@ -221,5 +221,6 @@ def atom_feed(
         sub(entry, "updated", e.updated)
         sub(entry, "link", rel="alternate", href=e.link)
         sub(entry, "summary", e.summary)
-    body = ET.tostring(feed, encoding="unicode")
+    # ElementTree leaves CR raw, which XML parsers turn into LF: keep it as a reference.
+    body = ET.tostring(feed, encoding="unicode").replace("\r", "&#13;")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"
