@@ -1,0 +1,296 @@
+"""The archive's Datasette plugin: history, version, diff, verify and feed pages, cell links.
+
+Registered by the entry point `[project.entry-points.datasette] provenance_archive`, so plain
+`datasette archive.db -m metadata.yml` loads it. Every route checks Datasette permissions
+itself (custom routes get none for free) and reads the database through Datasette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+
+import markupsafe
+from datasette import hookimpl
+from datasette.utils.asgi import BadRequest, NotFound, Response
+
+from archive.publish import pages, queries
+
+FEED_LIMIT = 50
+SEARCH_LIMIT = 100
+_DB_ATTR = "_provenance_archive_db"
+_STATIC_ATTR = "_provenance_archive_static"
+
+
+async def archive_database(datasette):
+    """The database holding the archive: `archive` if it is one, else the first with versions."""
+    cached = getattr(datasette, _DB_ATTR, None)
+    if cached is not None and cached.name in datasette.databases:
+        return cached
+    names = list(datasette.databases)
+    names.sort(key=lambda n: n != "archive")  # stable: "archive" first, then Datasette's order
+    for name in names:
+        db = datasette.databases[name]
+        if (await db.execute(queries.HAS_VERSIONS)).first():
+            setattr(datasette, _DB_ATTR, db)
+            return db
+    raise NotFound("No archive database is being served")
+
+
+def static_url(datasette, filename: str) -> str:
+    """Where Datasette mounted our static/ (named after the distribution, or the module)."""
+    prefix = getattr(datasette, _STATIC_ATTR, None)
+    if prefix is None:
+        from datasette.plugins import get_plugins
+
+        ours = str(importlib.resources.files(__name__) / "static")
+        names = [p["name"] for p in get_plugins() if p["static_path"] == ours]
+        name = names[0].replace("-", "_") if names else "provenance_archive"
+        prefix = f"/-/static-plugins/{name}/"
+        setattr(datasette, _STATIC_ATTR, prefix)
+    return datasette.urls.path(prefix + filename)
+
+
+async def _allowed(datasette, request, db_name: str, tables: tuple[str, ...] = ()) -> None:
+    """Raise Forbidden unless the actor may see these tables (or the database, the instance)."""
+    checks: list = [("view-table", (db_name, t)) for t in tables]
+    await datasette.ensure_permissions(
+        request.actor, [*checks, ("view-database", db_name), "view-instance"]
+    )
+
+
+async def _rows(db, sql: str, params: dict) -> list[dict]:
+    return [dict(r) for r in (await db.execute(sql, params)).rows]
+
+
+async def _one(db, sql: str, params: dict, what: str) -> dict:
+    rows = await _rows(db, sql, params)
+    if not rows:
+        raise NotFound(f"No {what}")
+    return rows[0]
+
+
+def _parse(fn, *args):
+    try:
+        return fn(*args)
+    except pages.BadRequest as e:
+        raise BadRequest(str(e)) from None
+
+
+async def _text(db, blake3: str | None) -> str | None:
+    if not blake3:
+        return None
+    rows = await _rows(db, queries.CONTENT, {"blake3": blake3})
+    if not rows:
+        return None
+    r = rows[0]
+    return await asyncio.to_thread(pages.decode_text, r["content"], r["is_text"], r["encoding"])
+
+
+async def _render(datasette, request, template: str, context: dict) -> Response:
+    context = {**context, "db_name": (await archive_database(datasette)).name}
+    html = await datasette.render_template(template, context, request=request)
+    return Response.html(html)
+
+
+async def history_page(datasette, request):
+    doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("documents", "versions"))
+    document = await _one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
+    versions = await _rows(db, queries.DOCUMENT_VERSIONS, {"id": doc_id})
+    view = pages.history_view(document, versions)
+    return await _render(datasette, request, "archive_history.html", view)
+
+
+async def version_page(datasette, request):
+    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("versions", "blobs"))
+    version = await _one(db, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    view = pages.version_view(version, await _text(db, version["blob"]))
+    return await _render(datasette, request, "archive_version.html", {"view": view})
+
+
+async def diff_page(datasette, request):
+    from_id = _parse(pages.parse_id, request.args.get("from"), "from")
+    to_id = _parse(pages.parse_id, request.args.get("to"), "to")
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("versions", "blobs"))
+    old = await _one(db, queries.VERSION, {"id": from_id}, f"version {from_id}")
+    new = await _one(db, queries.VERSION, {"id": to_id}, f"version {to_id}")
+    nxt = await _rows(
+        db, queries.NEXT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
+    )
+    view = pages.diff_view(
+        old,
+        new,
+        await _text(db, old["blob"]),
+        await _text(db, new["blob"]),
+        nxt[0]["id"] if nxt else None,
+    )
+    return await _render(datasette, request, "archive_diff.html", view)
+
+
+async def raw_blob(datasette, request):
+    blake3 = request.url_vars["blake3"]
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("blobs",))
+    row = await _one(db, queries.CONTENT, {"blake3": blake3}, f"blob {blake3}")
+    return Response(
+        bytes(row["content"] or b""),
+        content_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{blake3}.bin"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+async def _lookup(datasette, request) -> dict | None:
+    """The lookup for ?sha256= or ?blake3= (None when neither is given)."""
+    for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
+        if kind in request.args:
+            value = _parse(pages.parse_hash, request.args.get(kind), kind)
+            db = await archive_database(datasette)
+            await _allowed(datasette, request, db.name, ("versions", "blobs"))
+            return pages.lookup_view(kind, value, await _rows(db, sql, {"hash": value}))
+    return None
+
+
+async def lookup_json(datasette, request):
+    result = await _lookup(datasette, request)
+    if result is None:
+        raise BadRequest("give sha256=<hex> or blake3=<hex>")
+    return Response.json(result)
+
+
+async def verify_page(datasette, request):
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name)
+    context = {
+        "result": await _lookup(datasette, request),
+        "verify_js": static_url(datasette, "verify.js"),
+        "lookup_url": datasette.urls.path("/-/archive/lookup.json"),
+    }
+    return await _render(datasette, request, "archive_verify.html", context)
+
+
+async def search_page(datasette, request):
+    q = (request.args.get("q") or "").strip()
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("documents",))
+    rows: list[dict] = []
+    use_fts = bool((await db.execute(queries.HAS_FTS)).first())
+    if q:
+        if use_fts:
+            params = {"query": queries.fts_query(q), "limit": SEARCH_LIMIT}
+            rows = await _rows(db, queries.SEARCH_FTS, params)
+        else:
+            params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
+            rows = await _rows(db, queries.SEARCH_PATHS, params)
+    for r in rows:
+        r["url"] = pages.document_url(r["document_id"])
+    context = {"q": q, "rows": rows, "mode": "text" if use_fts else "path", "limit": SEARCH_LIMIT}
+    return await _render(datasette, request, "archive_search.html", context)
+
+
+def _atom(body: str) -> Response:
+    return Response(body, content_type="application/atom+xml; charset=utf-8")
+
+
+async def changes_feed(datasette, request):
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("versions",))
+    rows = await _rows(db, queries.RECENT_CHANGES, {"limit": FEED_LIMIT})
+    base = datasette.absolute_url(request, "/").rstrip("/")
+    entries = [pages.change_entry(r, base) for r in rows]
+    self_url = base + "/-/archive/changes.atom"
+    title = f"{datasette.metadata('title') or 'Archive'}: recent changes"
+    alt = base + datasette.urls.table(db.name, "versions")
+    return _atom(pages.atom_feed(self_url, title, self_url, alt, entries))
+
+
+async def document_feed(datasette, request):
+    doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("documents", "versions"))
+    document = await _one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
+    rows = await _rows(db, queries.DOCUMENT_CHANGES, {"id": doc_id, "limit": FEED_LIMIT})
+    base = datasette.absolute_url(request, "/").rstrip("/")
+    entries = [pages.change_entry(r, base) for r in rows]
+    page = base + pages.document_url(doc_id)
+    title = f"Changes to {document['source']}:{document['path']}"
+    return _atom(pages.atom_feed(page + ".atom", title, page + ".atom", page, entries))
+
+
+@hookimpl
+def register_routes(datasette):
+    return [
+        (r"^/-/archive/document/(?P<id>[0-9]+)$", history_page),
+        (r"^/-/archive/document/(?P<id>[0-9]+)\.atom$", document_feed),
+        (r"^/-/archive/version/(?P<id>[0-9]+)$", version_page),
+        (r"^/-/archive/diff$", diff_page),
+        (r"^/-/archive/raw/(?P<blake3>[0-9a-f]{64})$", raw_blob),
+        (r"^/-/archive/verify$", verify_page),
+        (r"^/-/archive/lookup\.json$", lookup_json),
+        (r"^/-/archive/search$", search_page),
+        (r"^/-/archive/changes\.atom$", changes_feed),
+    ]
+
+
+def cell_link(table: str | None, column: str, value: object) -> markupsafe.Markup | None:
+    """A link for an archive cell, or None to let Datasette render it; values are escaped."""
+    if isinstance(value, str) and column in ("blake3", "sha256", "blob"):
+        if column == "blob" and table not in ("versions", None):
+            return None
+        if not pages.HEX64.match(value):
+            return None
+        kind = "sha256" if column == "sha256" else "blake3"
+        return markupsafe.Markup('<a href="{}" class="archive-hash">{}</a>').format(
+            pages.verify_url(kind, value), value
+        )
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    if column == "document_id" or (table == "documents" and column == "id"):
+        href = pages.document_url(value)
+    elif column in ("version_id", "current_version_id", "previous_version_id") or (
+        table == "versions" and column == "id"
+    ):
+        href = pages.version_url(value)
+    else:
+        return None
+    return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """Link hashes, documents and versions in the archive database (tables and queries)."""
+    archive_tables = {"documents", "versions", "blobs", None}
+    if table not in archive_tables or cell_link(table, column, value) is None:
+        return None
+
+    async def inner():
+        try:
+            db = await archive_database(datasette)
+        except NotFound:
+            return None
+        return cell_link(table, column, value) if database == db.name else None
+
+    return inner()
+
+
+@hookimpl
+def menu_links(datasette, actor, request):
+    return [
+        {"href": datasette.urls.path("/-/archive/verify"), "label": "Verify a file"},
+        {"href": datasette.urls.path("/-/archive/search"), "label": "Search documents"},
+        {"href": datasette.urls.path("/-/archive/changes.atom"), "label": "Changes (Atom feed)"},
+    ]
+
+
+@hookimpl
+def extra_css_urls(template, database, table, columns, view_name, request, datasette):
+    """Our small stylesheet on every page, so linked hashes look the same everywhere."""
+    return [static_url(datasette, "archive.css")]

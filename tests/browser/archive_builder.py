@@ -1,0 +1,76 @@
+"""Build a small archive for the publishing tests: corpus/, hostile documents, two runs.
+
+Shared by tests/test_publish.py (Datasette's test client) and the real-browser tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from archive.record import ingest_folder
+from archive.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "corpus"
+XSS = ROOT / "tests" / "fixtures" / "xss"
+# File names that are themselves payloads: made at run time (see tests/fixtures/xss/README.md).
+HOSTILE_NAMES = {
+    "<img src=x onerror=alert(1)>.txt": b"named like an img tag\n",
+    '"><svg onload=alert(1)>.txt': b"named like an svg tag\n",
+    "javascript:alert(1).txt": b"named like a javascript: URL\n",
+}
+BINARY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) + b"<script>alert(1)</script>"
+APPENDED = b"\nAmended clause: <script>alert('v2')</script> takes effect.\n"
+
+
+def build_archive(tmp: Path) -> Path:
+    """An immutable-ready snapshot `tmp/archive.db` with 2+ versions of several documents."""
+    src = tmp / "src"
+    src.mkdir(parents=True)
+    for folder in (CORPUS, XSS):
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.name != "README.md":
+                shutil.copyfile(f, src / f.name)
+    for name, data in HOSTILE_NAMES.items():
+        (src / name).write_bytes(data)
+    (src / "image.png").write_bytes(BINARY)
+    work = tmp / "work.db"
+    with Store(work) as store:
+        ingest_folder(store, str(src), "archive ingest src")
+        corpus_doc = sorted(CORPUS.iterdir())[0].name
+        with open(src / corpus_doc, "ab") as f:
+            f.write(APPENDED)
+        (src / "script-tags.txt").write_bytes(b"<script>alert('second')</script>\n")
+        (src / "image.png").unlink()
+        ingest_folder(store, str(src), "archive ingest src")
+        snapshot = tmp / "archive.db"
+        store.snapshot(snapshot)
+    return snapshot
+
+
+def plugin_env(tmp: Path) -> dict[str, str]:
+    """Environment for a Datasette subprocess that loads OUR plugin through its entry point.
+
+    PYTHONPATH puts this checkout first. When the installed distribution predates the entry
+    point (an editable install made before it was added), a minimal dist-info declaring it is
+    put on the path too, so Datasette still finds the plugin the way users' installs do.
+    """
+    import importlib.metadata
+    import os
+
+    paths = [str(ROOT)]
+    if not importlib.metadata.entry_points(group="datasette", name="provenance_archive"):
+        shim = tmp / "entry-point-shim"
+        info = shim / "provenance_archive-0.1.0.dist-info"
+        info.mkdir(parents=True, exist_ok=True)
+        (info / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: provenance-archive\nVersion: 0.1.0\n"
+        )
+        (info / "entry_points.txt").write_text(
+            "[datasette]\nprovenance_archive = archive.publish\n"
+        )
+        paths.append(str(shim))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env

@@ -1,0 +1,339 @@
+"""The Datasette plugin through Datasette's test client: pages, escaping, queries, feeds."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import sqlite3
+import subprocess
+import sys
+import tomllib
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from datasette.app import Datasette
+from datasette.plugins import pm
+from hypothesis import given
+from hypothesis import strategies as st
+
+from archive.publish import pages, queries
+from tests.browser.archive_builder import APPENDED, BINARY, CORPUS, ROOT, build_archive, plugin_env
+
+METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
+ATOM = "{http://www.w3.org/2005/Atom}"
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<script>alert('second')</script>",
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(1)>',
+    "</pre><script>",
+    "<svg onload=alert(1)>",
+    "<iframe src=",
+    "<body onload=alert(1)>",
+    '<a href="javascript:alert(1)">',
+]
+
+
+def ensure_plugin() -> None:
+    """Entry-point plugins load when datasette.plugins is imported; register if it predates ours."""
+    if pm.get_plugin("provenance_archive") is None:
+        pm.register(importlib.import_module("archive.publish"), "provenance_archive")
+
+
+@pytest.fixture(scope="module")
+def archive_db(tmp_path_factory) -> Path:
+    return build_archive(tmp_path_factory.mktemp("publish"))
+
+
+@pytest.fixture(scope="module")
+def ids(archive_db) -> dict:
+    """Version and document ids by role, read from the built archive."""
+    conn = sqlite3.connect(archive_db)
+    q = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
+    corpus_doc = sorted(CORPUS.iterdir())[0].name
+    out = {
+        "doc": q("SELECT id FROM documents WHERE path = ?", corpus_doc),
+        "v1": q("SELECT id FROM versions WHERE path = ? AND seq = 1", corpus_doc),
+        "v2": q("SELECT id FROM versions WHERE path = ? AND seq = 2", corpus_doc),
+        "binary": q("SELECT id FROM versions WHERE path = 'image.png' AND seq = 1"),
+        "deleted": q("SELECT id FROM versions WHERE kind = 'deleted'"),
+        "binary_blake3": q("SELECT blob FROM versions WHERE path = 'image.png' AND seq = 1"),
+        "v2_blake3": q("SELECT blob FROM versions WHERE path = ? AND seq = 2", corpus_doc),
+        "v2_sha256": hashlib.sha256((CORPUS / corpus_doc).read_bytes() + APPENDED).hexdigest(),
+        "path": corpus_doc,
+        "versions": q("SELECT count(*) FROM versions"),
+        "all_versions": [r[0] for r in conn.execute("SELECT id FROM versions ORDER BY id")],
+        "all_documents": [r[0] for r in conn.execute("SELECT id FROM documents ORDER BY id")],
+    }
+    conn.close()
+    return out
+
+
+def make_ds(db: Path, metadata: dict | None = None) -> Datasette:
+    ensure_plugin()
+    return Datasette(immutables=[str(db)], metadata=metadata or METADATA)
+
+
+@pytest.fixture
+def ds(archive_db) -> Datasette:
+    return make_ds(archive_db)
+
+
+def page_urls(ids: dict) -> list[str]:
+    return [
+        f"/-/archive/document/{ids['doc']}",
+        f"/-/archive/version/{ids['v1']}",
+        f"/-/archive/version/{ids['binary']}",
+        f"/-/archive/version/{ids['deleted']}",
+        f"/-/archive/diff?from={ids['v1']}&to={ids['v2']}",
+        "/-/archive/verify",
+        f"/-/archive/verify?blake3={ids['v2_blake3']}",
+        "/-/archive/search?q=txt",
+    ]
+
+
+async def test_every_page_renders(ds, ids):
+    for url in page_urls(ids):
+        r = await ds.client.get(url)
+        assert r.status_code == 200, url
+        assert r.headers["content-type"].startswith("text/html"), url
+        assert "/-/static-plugins/" in r.text and "archive.css" in r.text, url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/-/archive/document/99999",
+        "/-/archive/document/99999.atom",
+        "/-/archive/version/99999",
+        "/-/archive/diff?from=1&to=99999",
+        "/-/archive/raw/" + "0" * 64,
+        "/-/archive/document/abc",
+    ],
+)
+async def test_unknown_ids_are_404(ds, url):
+    assert (await ds.client.get(url)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/-/archive/diff?from=x&to=1",
+        "/-/archive/diff?to=1",
+        "/-/archive/lookup.json",
+        "/-/archive/lookup.json?sha256=abc",
+        "/-/archive/verify?blake3=" + "g" * 64,
+    ],
+)
+async def test_bad_parameters_are_400(ds, url):
+    assert (await ds.client.get(url)).status_code == 400
+
+
+async def test_history_lists_versions_with_size_bars_and_diff_links(ds, ids):
+    html = (await ds.client.get(f"/-/archive/document/{ids['doc']}")).text
+    assert f'href="/-/archive/version/{ids["v1"]}"' in html
+    assert f'href="/-/archive/diff?from={ids["v1"]}&amp;to={ids["v2"]}"' in html
+    assert f"+{len(APPENDED):,}" in html
+    assert 'class="bar grow" style="width: 120px"' in html
+    assert html.count('class="diff-link"') == 1  # version 1 has nothing to diff against
+
+
+async def test_version_page_shows_text_hashes_and_provenance(ds, ids):
+    html = (await ds.client.get(f"/-/archive/version/{ids['v2']}")).text
+    assert ids["v2_blake3"] in html and ids["v2_sha256"] in html
+    assert "&lt;script&gt;alert(&#39;v2&#39;)&lt;/script&gt;" in html
+    assert "modified" in html and f"/-/archive/raw/{ids['v2_blake3']}" in html
+
+
+async def test_binary_version_offers_download_and_raw_is_an_attachment(ds, ids):
+    html = (await ds.client.get(f"/-/archive/version/{ids['binary']}")).text
+    assert "Binary content" in html and '<pre class="archive-text">' not in html
+    r = await ds.client.get(f"/-/archive/raw/{ids['binary_blake3']}")
+    assert r.status_code == 200 and r.content == BINARY
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"].startswith("attachment")
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_diff_page_shows_both_sides_and_neighbour_links(ds, ids):
+    html = (await ds.client.get(f"/-/archive/diff?from={ids['v1']}&to={ids['v2']}")).text
+    assert html.count('<pre class="archive-text">') == 2
+    assert html.count("&lt;script&gt;alert(&#39;v2&#39;)&lt;/script&gt;") == 1
+    assert 'rel="prev"' not in html and 'rel="next"' not in html  # only one change
+    deleted = await ds.client.get(f"/-/archive/diff?from={ids['binary']}&to={ids['deleted']}")
+    assert deleted.status_code == 200 and "No content (deleted)" in deleted.text
+
+
+async def test_lookup_json_finds_every_version_of_a_content(ds, ids):
+    r = await ds.client.get(f"/-/archive/lookup.json?sha256={ids['v2_sha256'].upper()}")
+    data = r.json()
+    assert data["found"] and [m["version_id"] for m in data["matches"]] == [ids["v2"]]
+    assert data["matches"][0]["version_url"] == f"/-/archive/version/{ids['v2']}"
+    r = await ds.client.get(f"/-/archive/lookup.json?blake3={ids['binary_blake3']}")
+    assert [m["version_id"] for m in r.json()["matches"]] == [ids["binary"]]
+    missing = (await ds.client.get("/-/archive/lookup.json?sha256=" + "ab" * 32)).json()
+    assert missing == {"query": {"sha256": "ab" * 32}, "found": False, "matches": []}
+
+
+async def test_atom_feeds_are_valid_and_escaped(ds, ids):
+    r = await ds.client.get("/-/archive/changes.atom")
+    assert r.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(r.content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == min(ids["versions"], 50)
+    for tag in ("id", "title", "updated"):
+        assert feed.find(f"{ATOM}{tag}").text
+    titles = [e.find(f"{ATOM}title").text for e in entries]
+    assert any("<img src=x onerror=alert(1)>.txt" in t for t in titles)  # text, not markup
+    assert b"<img src" not in r.content
+    doc = ET.fromstring((await ds.client.get(f"/-/archive/document/{ids['doc']}.atom")).content)
+    links = [e.find(f"{ATOM}link").get("href") for e in doc.findall(f"{ATOM}entry")]
+    assert [link.rsplit("/", 1)[1] for link in links] == [str(ids["v2"]), str(ids["v1"])]
+
+
+async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
+    urls = [f"/-/archive/document/{d}" for d in ids["all_documents"]]
+    urls += [f"/-/archive/version/{v}" for v in ids["all_versions"]]
+    urls += ["/-/archive/search?q=" + p for p in ("<img", '">', "javascript:", "\u202e")] + [
+        "/archive/versions",
+        "/archive/documents",
+        "/archive/recent_changes",
+        "/archive/search_documents?q=%3C",
+        "/-/archive/verify?sha256=" + "ab" * 32,
+    ]
+    seen_escaped = False
+    for url in urls:
+        r = await ds.client.get(url)
+        assert r.status_code == 200, url
+        for payload in PAYLOADS:
+            assert payload not in r.text, (url, payload)
+        seen_escaped |= "&lt;img src=x onerror=alert(1)&gt;" in r.text
+    assert seen_escaped
+
+
+async def test_cells_link_to_archive_pages(ds, ids):
+    row = (await ds.client.get(f"/archive/versions/{ids['v2']}")).text
+    assert f'<a href="/-/archive/document/{ids["doc"]}">{ids["doc"]}</a>' in row
+    assert f'href="/-/archive/verify?blake3={ids["v2_blake3"]}"' in row
+    blobs = (await ds.client.get("/archive/blobs")).text
+    assert f'href="/-/archive/verify?sha256={ids["v2_sha256"]}"' in blobs
+    query = (await ds.client.get("/archive/recent_changes")).text
+    assert f'<a href="/-/archive/version/{ids["v2"]}">{ids["v2"]}</a>' in query
+
+
+async def json_rows(ds, url: str) -> list[dict]:
+    r = await ds.client.get(url + ("&" if "?" in url else "?") + "_shape=array")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_canned_queries_return_the_right_rows(ds, ids):
+    by_path = await json_rows(ds, f"/archive/document_history.json?document={ids['path']}")
+    by_id = await json_rows(ds, f"/archive/document_history.json?document={ids['doc']}")
+    assert (
+        [r["version_id"] for r in by_path]
+        == [ids["v1"], ids["v2"]]
+        == [r["version_id"] for r in by_id]
+    )
+    recent = await json_rows(ds, "/archive/recent_changes.json")
+    assert [r["version_id"] for r in recent] == sorted(ids["all_versions"], reverse=True)
+    for prefix in (ids["v2_blake3"][:8], ids["v2_sha256"][:10].upper(), ids["v2_sha256"]):
+        found = await json_rows(ds, f"/archive/find_by_hash.json?hash={prefix}")
+        assert [r["version_id"] for r in found] == [ids["v2"]], prefix
+    assert await json_rows(ds, f"/archive/find_by_hash.json?hash={ids['v2_blake3'][:3]}") == []
+    every = await json_rows(ds, "/archive/changed_between.json?start=0000&end=9999")
+    assert len(every) == ids["versions"]
+    assert await json_rows(ds, "/archive/changed_between.json?start=9999&end=99999") == []
+    hits = await json_rows(ds, "/archive/search_documents.json?q=onerror")
+    assert [r["path"] for r in hits] == ["<img src=x onerror=alert(1)>.txt"]
+    assert await json_rows(ds, "/archive/search_documents.json?q=%25") == []  # % is literal
+
+
+async def test_search_page_matches_paths_literally(ds):
+    html = (await ds.client.get("/-/archive/search?q=_7757")).text
+    assert "000_7757f9e639917cb7.txt" in html and "004_" not in html
+    assert "1 document." in html
+
+
+async def test_plugin_is_listed(ds):
+    plugins = (await ds.client.get("/-/plugins.json")).json()
+    ours = [p for p in plugins if "archive.publish" in json.dumps(p) or "provenance" in p["name"]]
+    assert ours and "register_routes" in ours[0]["hooks"] and "render_cell" in ours[0]["hooks"]
+
+
+def test_entry_point_is_declared_and_loads_the_package_with_templates(tmp_path):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["datasette"] == {"provenance_archive": "archive.publish"}
+    code = (
+        "import json; from datasette.plugins import get_plugins;"
+        "print(json.dumps([p for p in get_plugins() if p['templates_path']]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=plugin_env(tmp_path), capture_output=True, check=True
+    )
+    plugins = json.loads(out.stdout)
+    assert [p["name"] for p in plugins] == ["provenance-archive"]
+    assert plugins[0]["templates_path"] == str(ROOT / "archive" / "publish" / "templates")
+    assert Path(plugins[0]["static_path"], "verify.js").is_file()
+
+
+async def test_pages_obey_datasette_permissions(archive_db, ids):
+    ds = make_ds(archive_db, {**METADATA, "allow": {"id": "root"}})
+    url = f"/-/archive/version/{ids['v1']}"
+    for u in (url, "/-/archive/lookup.json?sha256=" + "ab" * 32, "/-/archive/changes.atom"):
+        assert (await ds.client.get(u)).status_code == 403, u
+    cookie = {"ds_actor": ds.sign({"a": {"id": "root"}}, "actor")}
+    assert (await ds.client.get(url, cookies=cookie)).status_code == 200
+
+
+# Pure functions ------------------------------------------------------------------------
+
+
+ASCII = st.text(st.characters(min_codepoint=1, max_codepoint=127))
+
+
+@given(ASCII, ASCII)
+def test_like_pattern_matches_exactly_substrings(needle, haystack):
+    """%, _ and \\ in user input are literal; LIKE folds ASCII case."""
+    conn = sqlite3.connect(":memory:")
+    sql = "SELECT ? LIKE ? ESCAPE '\\'"
+    got = conn.execute(sql, (haystack, queries.like_pattern(needle))).fetchone()[0]
+    assert bool(got) == (needle.lower() in haystack.lower())
+
+
+@given(st.text(), st.lists(st.text(), max_size=3))
+def test_atom_feed_parses_and_keeps_every_xml_character(title, paths):
+    entries = [
+        pages.FeedEntry(f"urn:x:{i}", p, "2024-01-01T00:00:00Z", f"http://h/{i}", p)
+        for i, p in enumerate(paths)
+    ]
+    root = ET.fromstring(pages.atom_feed("urn:feed", title, "http://h/f", "http://h/", entries))
+    assert (root.find(f"{ATOM}title").text or "") == pages.xml_text(title)
+    got = [e.find(f"{ATOM}title").text or "" for e in root.findall(f"{ATOM}entry")]
+    assert got == [pages.xml_text(p) for p in paths]
+
+
+@given(st.integers(-(10**9), 10**9), st.integers(0, 10**9))
+def test_bar_width_is_bounded_and_visible_for_any_change(delta, largest):
+    largest = max(largest, abs(delta))
+    width = pages.bar_width(delta, largest)
+    assert 0 <= width <= pages.BAR_MAX_PX
+    assert (width == 0) == (delta == 0)
+
+
+@pytest.mark.parametrize("bad", [None, "", "-1", "1.0", "１", "12a", "9" * 19])
+def test_parse_id_rejects_non_ids(bad):
+    with pytest.raises(pages.BadRequest):
+        pages.parse_id(bad, "id")
+
+
+def test_cell_link_escapes_and_ignores_non_archive_values():
+    from archive.publish import cell_link
+
+    assert cell_link("versions", "blob", "<script>") is None
+    assert cell_link("versions", "id", "7") is None
+    assert cell_link("runs", "id", 7) is None
+    assert str(cell_link(None, "version_id", 7)) == '<a href="/-/archive/version/7">7</a>'
