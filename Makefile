@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 # Ingest is idempotent: re-running records nothing new unless files changed.
 demo: $(STAMP)
 	$(BIN)/archive ingest corpus/
+	$(BIN)/archive ingest --git samples/terms-sample.bundle
 	$(BIN)/archive serve --host $(HOST) --port $(PORT)
 
 browser:

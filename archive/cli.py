@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from archive import __version__
 from archive.cli_common import db_option, emit_json, friendly, json_option
+from archive.gitimport import GitRunSummary, import_git
 from archive.record import RunSummary, ingest_folder
 from archive.refs import resolve_document, resolve_version
 from archive.store import ArchiveError, Store
@@ -21,19 +23,55 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False), required=False)
+@click.option(
+    "--git",
+    "repo",
+    metavar="REPO",
+    help="Import the history of a git repository (or .bundle file) instead of a folder.",
+)
+@click.option("--ref", default=None, help="With --git: the branch or commit to import [HEAD].")
+@click.option(
+    "--batch",
+    "batch_size",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1),
+    help="With --git: commits per transaction (a kill loses at most one batch).",
+)
 @db_option
 @json_option
 @friendly
-def ingest(folder: str, db: str, as_json: bool) -> None:
-    """Ingest FOLDER: store new contents and record what changed since the last run.
+def ingest(
+    folder: str | None,
+    repo: str | None,
+    ref: str | None,
+    batch_size: int,
+    db: str,
+    as_json: bool,
+) -> None:
+    """Ingest FOLDER (or --git REPO): store new contents and record what changed.
 
-    Exit status: 0 on success, 1 when problems were recorded (they are listed).
+    With --git, each commit of the first-parent history of --ref (oldest first) is recorded
+    as a snapshot at its committer date; a re-run imports only the commits not yet imported.
+    Exit status: 0 on success, 1 when problems were recorded (they are listed) or the
+    repository cannot be read, 2 on usage errors.
     """
+    if (folder is None) == (repo is None):
+        raise click.UsageError("give exactly one of FOLDER or --git REPO")
+    if ref is not None and repo is None:
+        raise click.UsageError("--ref needs --git REPO")
     command = " ".join(["archive", *sys.argv[1:]]) if sys.argv else "archive ingest"
+    show_bar = sys.stderr.isatty() and not as_json
     with Store(db) as store:
-        show_bar = sys.stderr.isatty() and not as_json
-        if show_bar:
+        if repo is not None:
+            bar = CommitBar() if show_bar else None
+            try:
+                summary = import_git(store, repo, command, ref or "HEAD", bar, batch_size)
+            finally:
+                if bar is not None:
+                    bar.close()
+        elif show_bar:
             with click.progressbar(length=0, label="Hashing", file=sys.stderr) as bar:
                 summary = ingest_folder(store, folder, command, lambda n: bar.update(n))
         else:
@@ -43,13 +81,35 @@ def ingest(folder: str, db: str, as_json: bool) -> None:
         sys.exit(1)
 
 
+class CommitBar:
+    """A progress bar over commits that shows the import rate (commits/s)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=total, label="Importing", file=sys.stderr, item_show_func=lambda s: s
+            )
+            self.bar.__enter__()
+        rate = done / max(time.monotonic() - self.start, 1e-6)
+        self.bar.update(done - self.bar.pos, f"{rate:,.0f} commits/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
 def report_run(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         emit_json(summary.as_dict())
         return
     kinds = ", ".join(f"{n} {k}" for k, n in summary.kinds.items())
+    commits = f"{summary.commits} commits, " if isinstance(summary, GitRunSummary) else ""
     click.echo(
-        f"Run {summary.run_id} ({summary.source}): {summary.files_seen} files seen, "
+        f"Run {summary.run_id} ({summary.source}): {commits}{summary.files_seen} files seen, "
         f"{summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
         f"{summary.unchanged} unchanged, {summary.problems} problems"
     )

@@ -7,7 +7,8 @@ import signal
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from archive.changes import Change, Observed, plan, summarize
+from archive.changes import Change, Observed, summarize
+from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import describe
 from ingest.folder import FileEntry, Problem, scan
@@ -58,10 +59,11 @@ def ingest_folder(
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
         observed, unreadable = _store_new_contents(store, entries, problems)
-        changes = plan(
+        changes = plan_with_renames(
             store.document_states(source["id"]),
             observed,
             keep_paths=[p.path for p in unreadable],
+            read=store.read_content,
         )
         record_versions(store, source["id"], run_id, changes, started)
         _failpoint("versions", len(changes))
@@ -87,14 +89,19 @@ def ingest_folder(
 
 
 def record_versions(
-    store: Store, source_id: int, run_id: int, changes: list[Change], observed_at: str
+    store: Store,
+    source_id: int,
+    run_id: int,
+    changes: list[Change],
+    observed_at: str,
+    commit: str | None = None,
 ) -> list[int]:
     """Write planned changes as versions: the one path every source's versions take.
 
     Folder runs and git commits both come through here, so what follows a version (its
-    diff, its ledger leaf) is added in one place.
+    diff, its ledger leaf) is added in one place. commit: the git commit they come from.
     """
-    return store.record_changes(source_id, run_id, changes, observed_at)
+    return store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
 
 
 def _store_new_contents(

@@ -114,7 +114,38 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["versions"].create_index(["document_id", "seq"], unique=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Git provenance: a `commits` table, and `versions.commit` naming the commit of a version.
+
+    The column is added with a plain ALTER TABLE (REFERENCES allowed since it defaults to
+    NULL) rather than sqlite-utils' add_foreign_key, which would rebuild `versions`.
+    """
+    db["commits"].create(
+        {
+            "oid": str,
+            "source_id": int,
+            "position": int,
+            "author_name": str,
+            "author_email": str,
+            "author_date": str,
+            "committer_name": str,
+            "committer_email": str,
+            "committer_date": str,
+            "message": str,
+            "parents": str,
+        },
+        pk="oid",
+        foreign_keys=[("source_id", "sources", "id")],
+        not_null={"source_id", "position"},
+    )
+    db["commits"].create_index(["source_id", "position"], unique=True)
+    db["commits"].create_index(["committer_date"])
+    db["commits"].create_index(["author_email"])
+    db.execute('ALTER TABLE versions ADD COLUMN "commit" TEXT REFERENCES "commits"("oid")')
+    db["versions"].create_index(["commit"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -222,12 +222,26 @@ class Store:
 
     # Documents and versions -------------------------------------------------------------
 
-    def document_states(self, source_id: int) -> list[DocState]:
+    def document_states(self, source_id: int, paths: Sequence[str] | None = None) -> list[DocState]:
+        """Every document of a source, or (paths given) only those at these paths."""
+        if paths is not None and len(paths) > 500:
+            states = [
+                s
+                for i in range(0, len(paths), 500)
+                for s in self.document_states(source_id, paths[i : i + 500])
+            ]
+            return sorted(states, key=lambda s: s.document_id)
+        where, params = "d.source_id = ?", [source_id]
+        if paths is not None:
+            if not paths:
+                return []
+            where += f" AND d.path IN ({','.join('?' * len(paths))})"
+            params += list(paths)
         seen: dict[int, set[str]] = {}
         for doc_id, blob in self.conn.execute(
             "SELECT v.document_id, v.blob FROM versions v JOIN documents d"
-            " ON d.id = v.document_id WHERE d.source_id = ? AND v.blob IS NOT NULL",
-            (source_id,),
+            f" ON d.id = v.document_id WHERE {where} AND v.blob IS NOT NULL",
+            params,
         ):
             seen.setdefault(doc_id, set()).add(blob)
         return [
@@ -241,15 +255,22 @@ class Store:
             for r in self.query(
                 "SELECT d.id, d.path, d.status, v.blob FROM documents d"
                 " LEFT JOIN versions v ON v.id = d.current_version_id"
-                " WHERE d.source_id = ? ORDER BY d.id",
-                (source_id,),
+                f" WHERE {where} ORDER BY d.id",
+                params,
             )
         ]
 
     def record_changes(
-        self, source_id: int, run_id: int, changes: Sequence[Change], observed_at: str
+        self,
+        source_id: int,
+        run_id: int,
+        changes: Sequence[Change],
+        observed_at: str,
+        commit: str | None = None,
     ) -> list[int]:
-        """Write versions for planned changes (in order) and update their documents."""
+        """Write versions for planned changes (in order) and update their documents.
+
+        commit is the oid of the git commit the changes come from (None for folder runs)."""
         ids = []
         for change in changes:
             doc_id = change.document_id
@@ -266,7 +287,8 @@ class Store:
             ).fetchone()
             version_id = self.conn.execute(
                 "INSERT INTO versions (document_id, seq, blob, path, kind, run_id, observed_at,"
-                " mtime, previous_version_id, old_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ' mtime, previous_version_id, old_path, "commit")'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc_id,
                     prev_seq + 1,
@@ -278,6 +300,7 @@ class Store:
                     change.mtime,
                     prev_id,
                     change.old_path,
+                    commit,
                 ),
             ).lastrowid
             status = "deleted" if change.kind == "deleted" else "present"
@@ -288,6 +311,51 @@ class Store:
             )
             ids.append(version_id)
         return ids
+
+    # Git commits ------------------------------------------------------------------------
+
+    def insert_commit(self, row: dict) -> None:
+        """One imported commit (columns of `commits`); an oid imported twice is refused."""
+        try:
+            self.conn.execute(
+                "INSERT INTO commits (oid, source_id, position, author_name, author_email,"
+                " author_date, committer_name, committer_email, committer_date, message, parents)"
+                " VALUES (:oid, :source_id, :position, :author_name, :author_email, :author_date,"
+                " :committer_name, :committer_email, :committer_date, :message, :parents)",
+                row,
+            )
+        except sqlite3.IntegrityError:
+            other = self.query(
+                "SELECT s.name FROM commits c JOIN sources s ON s.id = c.source_id WHERE c.oid = ?",
+                (row["oid"],),
+            )
+            where = f" from source {other[0]['name']}" if other else ""
+            raise ArchiveError(f"commit {row['oid']} is already in the archive{where}") from None
+
+    def last_commit(self, source_id: int) -> dict | None:
+        """The last imported commit of a git source (highest position), or None."""
+        rows = self.query(
+            "SELECT * FROM commits WHERE source_id = ? ORDER BY position DESC LIMIT 1",
+            (source_id,),
+        )
+        return rows[0] if rows else None
+
+    def commits(self, source_id: int) -> list[dict]:
+        return self.query(
+            "SELECT * FROM commits WHERE source_id = ? ORDER BY position", (source_id,)
+        )
+
+    def update_run(self, run_id: int, **counts: int) -> None:
+        """Counts of a run still in progress (a git import commits batch by batch)."""
+        sets = ", ".join(f"{k} = :{k}" for k in counts)
+        self.conn.execute(f"UPDATE runs SET {sets} WHERE id = :id", {**counts, "id": run_id})
+
+    def touch_present(self, source_id: int, seen_at: str) -> None:
+        """Every present document of a source was seen at seen_at (a git tree holds them all)."""
+        self.conn.execute(
+            "UPDATE documents SET last_seen = ? WHERE source_id = ? AND status = 'present'",
+            (seen_at, source_id),
+        )
 
     def touch_documents(self, source_id: int, paths: Iterable[str], seen_at: str) -> None:
         """Record that present documents were seen unchanged (last_seen only)."""
