@@ -113,7 +113,9 @@ def server(tmp_path_factory) -> Iterator[Server]:
             proc.stderr.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync_playwright runs an event loop that must be stopped before any later
+# asyncio test (Datasette's test client) starts its own.
+@pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
         reason = (
