@@ -340,12 +340,12 @@ class Store:
 
     def link_text_blob(self, blake3: str, text_blake3: str) -> None:
         """Point a raw blob at the blob holding its readable text."""
-        self.conn.execute(
-            "UPDATE blobs SET text_blob = ? WHERE blake3 = ?", (text_blake3, blake3)
-        )
+        self.conn.execute("UPDATE blobs SET text_blob = ? WHERE blake3 = ?", (text_blake3, blake3))
 
     def text_blob_of(self, blake3: str) -> str | None:
-        row = self.conn.execute("SELECT text_blob FROM blobs WHERE blake3 = ?", (blake3,)).fetchone()
+        row = self.conn.execute(
+            "SELECT text_blob FROM blobs WHERE blake3 = ?", (blake3,)
+        ).fetchone()
         return row[0] if row else None
 
     def put_metadata(
