@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from archive.changes import Change, Observed, summarize
+from archive.metadata import (
+    Sidecar,
+    read_sidecar,
+    record_provenance,
+    record_sidecar_edits,
+    sidecar_target,
+    store_content,
+)
 from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
-from ingest.content import describe
 from ingest.folder import FileEntry, Problem, scan
 
 
@@ -45,8 +52,14 @@ def ingest_folder(
     root: str,
     command: str,
     progress: Callable[[int], None] | None = None,
+    *,
+    extract_metadata: bool = True,
 ) -> RunSummary:
-    """Hash the folder (no lock held), then store new contents and versions in one batch."""
+    """Hash the folder (no lock held), then store new contents and versions in one batch.
+
+    Sidecars (`<file>.meta.yml|.meta.yaml|.meta.json`) are not documents: their bytes are
+    stored as blobs and linked to the versions they describe.
+    """
     if not os.path.isdir(root):
         raise ArchiveError(f"{root} is not a folder")
     location = store.location_of(root)
@@ -55,22 +68,30 @@ def ingest_folder(
     )
     started = now_iso()
     entries, problems = scan(root, exclude, progress)
+    documents = [e for e in entries if sidecar_target(e.path) is None]
+    sidecar_entries = [e for e in entries if sidecar_target(e.path) is not None]
     with store.write():
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
-        observed, unreadable = _store_new_contents(store, entries, problems)
+        observed, unreadable, noted = _store_new_contents(
+            store, documents, problems, extract_metadata=extract_metadata
+        )
+        present = {o.path for o in observed}
+        sidecars, sidecar_problems = _read_sidecars(store, sidecar_entries, present)
         changes = plan_with_renames(
             store.document_states(source["id"]),
             observed,
             keep_paths=[p.path for p in unreadable],
             read=store.read_content,
         )
-        record_versions(store, source["id"], run_id, changes, started)
+        record_versions(store, source["id"], run_id, changes, started, sidecars)
         _failpoint("versions", len(changes))
         changed = {c.path for c in changes}
+        record_sidecar_edits(store, source["id"], run_id, changed, sidecars)
         store.touch_documents(
             source["id"], [o.path for o in observed if o.path not in changed], started
         )
+        unreadable = unreadable + sidecar_problems + noted
         store.add_problems(run_id, [(p.path, p.reason) for p in unreadable])
         counts = dict(
             files_seen=len(observed),
@@ -94,23 +115,65 @@ def record_versions(
     run_id: int,
     changes: list[Change],
     observed_at: str,
+    sidecars: Mapping[str, Sidecar] | None = None,
     commit: str | None = None,
 ) -> list[int]:
     """Write planned changes as versions: the one path every source's versions take.
 
     Folder runs and git commits both come through here, so what follows a version (its
-    diff, its ledger leaf) is added in one place. commit: the git commit they come from.
+    provenance, its diff, its ledger leaf) is added in one place. commit: the git commit
+    they come from.
     """
-    return store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
+    ids = store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
+    record_provenance(store, ids, changes, sidecars or {})
+    return ids
+
+
+def _read_sidecars(
+    store: Store, entries: list[FileEntry], present: set[str]
+) -> tuple[dict[str, Sidecar], list[Problem]]:
+    """Store every sidecar's bytes; parse it for the document it sits next to.
+
+    A sidecar with no document beside it, a second sidecar for the same document, and a
+    malformed one are problems; their bytes are kept all the same.
+    """
+    sidecars: dict[str, Sidecar] = {}
+    problems: list[Problem] = []
+    for entry in sorted(entries, key=lambda e: e.path):
+        try:
+            data = _read(entry)
+        except OSError as e:
+            problems.append(Problem(entry.path, f"unreadable: {e.strerror}"))
+            continue
+        sidecar, reasons = read_sidecar(store, entry.path, data)
+        problems += [Problem(entry.path, r) for r in reasons]
+        target = sidecar_target(entry.path)
+        if target not in present:
+            problems.append(Problem(entry.path, f"sidecar: no document {target} beside it"))
+        elif target in sidecars:
+            first = sidecars[target].path
+            problems.append(Problem(entry.path, f"sidecar: {first} already describes {target}"))
+        else:
+            sidecars[target] = sidecar
+    return sidecars, problems
 
 
 def _store_new_contents(
-    store: Store, entries: list[FileEntry], problems: list[Problem]
-) -> tuple[list[Observed], list[Problem]]:
-    """Store each content not yet in the archive, hashed from exactly the bytes stored."""
+    store: Store,
+    entries: list[FileEntry],
+    problems: list[Problem],
+    *,
+    extract_metadata: bool = True,
+) -> tuple[list[Observed], list[Problem], list[Problem]]:
+    """Store each content not yet in the archive, hashed from exactly the bytes stored.
+
+    Returns the observations, the files that could not be read, and problems noted about
+    contents that were stored all the same (broken formats, failing extractors).
+    """
     known = store.known_blobs(e.blake3 for e in entries)
     observed: list[Observed] = []
     problems = list(problems)
+    noted: list[Problem] = []
     stored = 0
     for entry in entries:
         blake3 = entry.blake3
@@ -120,11 +183,12 @@ def _store_new_contents(
             except OSError as e:
                 problems.append(Problem(entry.path, f"unreadable: {e.strerror}"))
                 continue
-            info, _ = describe(entry.path, data)
-            store.insert_blob(info, data)
+            result = store_content(store, entry.path, data, extract_metadata=extract_metadata)
+            info = result.info
+            noted += [Problem(entry.path, reason) for reason in result.problems]
             stored += 1
             _failpoint("blob", stored)
             blake3 = info.blake3  # differs from the scan if the file changed meanwhile
             known.add(blake3)
         observed.append(Observed(entry.path, blake3, entry.mtime))
-    return observed, problems
+    return observed, problems, noted

@@ -145,7 +145,71 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["versions"].create_index(["commit"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+# ingest.extract.FIELDS as of this migration, frozen: a later field needs its own migration.
+_METADATA_FIELDS = (
+    "title", "dateline", "byline", "author", "language", "word_count", "char_count", "line_count",
+    "line_endings", "media_type", "encoding", "canonical_url", "description", "published",
+    "first_date", "corpus_number", "identifier", "comment_count",
+)  # fmt: skip
+
+
+def _metadata(db: sqlite_utils.Database) -> None:
+    """Extracted metadata per content, readable-text links, and source provenance per version.
+
+    Tidy tables rather than JSON so pages and SQL filter on them; see README "Metadata".
+    """
+    db["blobs"].add_column("text_blob", str, fk="blobs", fk_col="blake3")
+    db["versions"].add_column("sidecar_blob", str, fk="blobs", fk_col="blake3")
+    columns: dict[str, type] = {"blake3": str}
+    for name in _METADATA_FIELDS:
+        columns[name] = int if name.endswith("_count") else str
+    columns["extractor_version"] = str
+    db["blob_metadata"].create(
+        columns,
+        pk="blake3",
+        foreign_keys=[("blake3", "blobs", "blake3")],
+        not_null={"extractor_version"},
+    )
+    db["blob_items"].create(
+        {"blob": str, "key": str, "ordinal": int, "value": str, "detail": str},
+        pk=("blob", "key", "ordinal"),
+        foreign_keys=[("blob", "blobs", "blake3")],
+        not_null={"value"},
+    )
+    db["version_provenance"].create(
+        {"version_id": int, "origin": str, "key": str, "value": str},
+        pk=("version_id", "origin", "key"),
+        foreign_keys=[("version_id", "versions", "id")],
+    )
+    db["sidecar_changes"].create(
+        {"id": int, "document_id": int, "version_id": int, "run_id": int, "blob": str},
+        pk="id",
+        foreign_keys=[
+            ("document_id", "documents", "id"),
+            ("version_id", "versions", "id"),
+            ("run_id", "runs", "id"),
+            ("blob", "blobs", "blake3"),
+        ],
+        not_null={"document_id", "version_id", "run_id"},
+    )
+    for table, cols in [
+        ("blobs", ["text_blob"]),
+        ("versions", ["sidecar_blob"]),
+        ("blob_metadata", ["title"]),
+        ("blob_metadata", ["language"]),
+        ("blob_metadata", ["media_type"]),
+        ("blob_metadata", ["first_date"]),
+        ("blob_metadata", ["extractor_version"]),
+        ("blob_items", ["key", "value"]),
+        ("version_provenance", ["key", "value"]),
+        ("sidecar_changes", ["document_id"]),
+        ("sidecar_changes", ["version_id"]),
+        ("sidecar_changes", ["run_id"]),
+    ]:
+        db[table].create_index(cols)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _metadata]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.decode import Decoded, decode
+from ingest.decode import Decoded, decode, newline_style
+from ingest.formats import sniff_media_type
 from ingest.hashing import digests
 
 
@@ -21,7 +22,31 @@ class BlobInfo:
 
 
 def media_type(path: str, data: bytes, decoded: Decoded) -> str:
-    return "text/plain" if decoded.is_text else "application/octet-stream"
+    """Sniffed type (magic, then extension); text the sniffer calls binary stays text/plain."""
+    sniffed = sniff_media_type(path, data)
+    if sniffed == "application/octet-stream" and decoded.is_text:
+        return "text/plain"
+    return sniffed
+
+
+def text_blob(text: str) -> tuple[BlobInfo, bytes]:
+    """The readable text of an HTML/PDF/DOCX content as its own UTF-8 text/plain blob.
+
+    Stored content-addressed like any blob, so a diff of two versions' texts is hash-checked.
+    """
+    data = text.encode("utf-8")
+    d = digests(data)
+    info = BlobInfo(
+        blake3=d.blake3,
+        sha256=d.sha256,
+        size=len(data),
+        media_type="text/plain",
+        encoding="utf-8",
+        is_text=True,
+        newline=newline_style(text),
+        flags=() if data else ("empty",),
+    )
+    return info, data
 
 
 def describe(path: str, data: bytes) -> tuple[BlobInfo, Decoded]:
