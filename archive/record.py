@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from archive.changes import Change, Observed, plan, summarize
+from archive.integrity import append_versions, checkpoint_run
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import describe
 from ingest.folder import FileEntry, Problem, scan
@@ -76,6 +77,7 @@ def ingest_folder(
             unchanged=len(observed) - sum(c.kind != "deleted" for c in changes),
             problems=len(unreadable),
         )
+        checkpoint_run(store, run_id)
         store.finish_run(run_id, **counts)
     return RunSummary(
         run_id,
@@ -94,7 +96,9 @@ def record_versions(
     Folder runs and git commits both come through here, so what follows a version (its
     diff, its ledger leaf) is added in one place.
     """
-    return store.record_changes(source_id, run_id, changes, observed_at)
+    ids = store.record_changes(source_id, run_id, changes, observed_at)
+    append_versions(store, ids)
+    return ids
 
 
 def _store_new_contents(
