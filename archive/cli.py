@@ -118,3 +118,13 @@ def serve(db: str, host: str, port: int, metadata: Path | None, no_sql: bool) ->
     from archive.serve import serve as run_server
 
     sys.exit(run_server(db, metadata or default_metadata(), host, port, allow_sql=not no_sql))
+
+
+from archive import cli_integrity  # noqa: E402
+
+cli.add_command(cli_integrity.checkpoint)
+cli.add_command(cli_integrity.proof)
+cli.add_command(cli_integrity.verify_proof)
+cli.add_command(cli_integrity.verify)
+cli.add_command(cli_integrity.lookup)
+cli.add_command(cli_integrity.export)

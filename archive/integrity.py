@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from archive import merkle
+from archive.exports import ExportVersion
 from archive.ledger import (
     Checkpoint,
     checkpoint_text,
@@ -50,6 +51,28 @@ def leaf_record(row: Mapping) -> dict:
         "source": row["source"],
         "provenance": provenance(row),
     }
+
+
+def export_versions(store: Store, source: str | None = None) -> list[ExportVersion]:
+    """Every version (of one source, or all) as the exporters take them."""
+    return [
+        ExportVersion(
+            version_id=r["version_id"],
+            document_id=r["document_id"],
+            document_path=r["document_path"],
+            seq=r["seq"],
+            kind=r["kind"],
+            path=r["path"],
+            blake3=r["blake3"],
+            sha256=r["sha256"],
+            size=r["size"],
+            observed_at=r["observed_at"],
+            run_id=r["run_id"],
+            source=r["source"],
+            provenance=provenance(r),
+        )
+        for r in store.export_rows(source)
+    ]
 
 
 def leaf_bytes(row: Mapping) -> bytes:
