@@ -167,6 +167,14 @@ def resolve_size(store: Store, ref: str) -> int:
     return size
 
 
+def _prefix(store: Store, size: int) -> list[bytes]:
+    """The first `size` leaf hashes; refused when the ledger is shorter."""
+    hashes = store.leaf_hashes(size)
+    if len(hashes) != size:
+        raise ArchiveError(f"tree size {size} is beyond the ledger ({len(hashes)} leaves)")
+    return hashes
+
+
 def _checked_root(store: Store, hashes: Sequence[bytes]) -> bytes:
     """Root of the first len(hashes) leaves, refusing when a stored checkpoint of that size
     disagrees: a proof against a tampered log would prove nothing."""
@@ -193,7 +201,7 @@ def inclusion_proof(store: Store, version_id: int, size: int | None = None) -> d
         raise ArchiveError(
             f"version {version_id} is leaf {entry['leaf_index']}, not in a tree of size {size}"
         )
-    hashes = store.leaf_hashes(size)
+    hashes = _prefix(store, size)
     root = _checked_root(store, hashes)
     index = entry["leaf_index"]
     proof = merkle.inclusion_proof(index, hashes)
@@ -206,7 +214,7 @@ def consistency_proof(store: Store, old_size: int, new_size: int) -> dict:
     """Proof JSON that the tree of old_size is a prefix of the tree of new_size."""
     if old_size > new_size:
         raise ArchiveError(f"old size {old_size} is larger than new size {new_size}")
-    hashes = store.leaf_hashes(new_size)
+    hashes = _prefix(store, new_size)
     new = Checkpoint(new_size, _checked_root(store, hashes).hex())
     old = Checkpoint(old_size, _checked_root(store, hashes[:old_size]).hex())
     proof = merkle.consistency_proof(old_size, hashes) if 0 < old_size else []

@@ -381,7 +381,12 @@ class Store:
         if size is not None:
             sql += " LIMIT ?"
             params = (size,)
-        return [bytes.fromhex(h) for (h,) in self.conn.execute(sql, params)]
+        try:
+            return [bytes.fromhex(h) for (h,) in self.conn.execute(sql, params)]
+        except (TypeError, ValueError):
+            raise ArchiveError(
+                "the ledger holds a malformed leaf hash: run `archive verify`"
+            ) from None
 
     def iter_ledger(self) -> Iterator[dict]:
         """Every ledger row in log order, leaf bytes included."""

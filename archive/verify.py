@@ -46,7 +46,11 @@ def check_blobs(store: Store) -> list[Finding]:
     found = []
     for key in store.iter_blob_hashes():
         row = store.blob(key)
-        data = store.read_content(key)
+        try:
+            data = store.read_content(key)
+        except (ArchiveError, TypeError):
+            found.append(Finding("blobs", "blobs", key, "content is missing"))
+            continue
         if blake3.blake3(data).hexdigest() != key:
             found.append(Finding("blobs", "blobs", key, "content does not hash to its BLAKE3"))
         if row is None or hashlib.sha256(data).hexdigest() != row["sha256"]:
@@ -55,6 +59,14 @@ def check_blobs(store: Store) -> list[Finding]:
             size = None if row is None else row["size"]
             found.append(Finding("blobs", "blobs", key, f"size is {len(data)}, row says {size}"))
     return found
+
+
+def _leaf_bytes(entry: dict) -> bytes:
+    """A stored leaf as bytes, whatever SQL put there (text, NULL) so it can be compared."""
+    leaf = entry["leaf"]
+    if isinstance(leaf, str):
+        return leaf.encode("utf-8", "surrogatepass")
+    return b"" if leaf is None else bytes(leaf)
 
 
 def check_leaves(store: Store) -> list[Finding]:
@@ -71,7 +83,7 @@ def check_leaves(store: Store) -> list[Finding]:
             )
             expected_index = index
         expected_index += 1
-        leaf = bytes(entry["leaf"]) if entry["leaf"] is not None else b""
+        leaf = _leaf_bytes(entry)
         if merkle.leaf_hash(leaf).hex() != entry["leaf_hash"]:
             found.append(Finding("leaves", "ledger", key, "leaf bytes do not hash to leaf_hash"))
         row = rows.get(entry["version_id"])
@@ -109,7 +121,7 @@ def check_checkpoints(store: Store) -> list[Finding]:
     """Each run's stored checkpoint equals the root recomputed from the stored leaf bytes;
     sizes never shrink; no run after the first checkpoint lacks one."""
     runs = store.runs()
-    leaves = [merkle.leaf_hash(bytes(e["leaf"] or b"")) for e in store.iter_ledger()]
+    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
     sizes = [r["tree_size"] for r in runs if isinstance(r["tree_size"], int)]
     roots = roots_at(leaves, [s for s in sizes if 0 <= s <= len(leaves)])
     found = []
@@ -157,7 +169,7 @@ def verify_external_checkpoint(store: Store, text: str) -> list[Finding]:
         _, cp = parse_checkpoint_text(text)
     except ValueError as e:
         raise ArchiveError(f"not a checkpoint: {e}") from None
-    leaves = [merkle.leaf_hash(bytes(e["leaf"] or b"")) for e in store.iter_ledger()]
+    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
     key = f"size {cp.size}"
     if cp.size > len(leaves):
         return [

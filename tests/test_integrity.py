@@ -114,6 +114,10 @@ def test_proofs_for_every_version_and_checkpoint_pair(db: Path, folder: Path) ->
         for bad, message in [("run:9", "no run 9"), ("x", "not a tree size"), ("999", "beyond")]:
             with pytest.raises(ArchiveError, match=message):
                 resolve_size(store, bad)
+        with pytest.raises(ArchiveError, match="beyond the ledger"):
+            inclusion_proof(store, ledger[0]["version_id"], len(ledger) + 1)
+        with pytest.raises(ArchiveError, match="beyond the ledger"):
+            consistency_proof(store, 1, len(ledger) + 1)
         with pytest.raises(ArchiveError, match="not in a tree of size"):
             inclusion_proof(store, ledger[-1]["version_id"], 1)
 

@@ -143,6 +143,16 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
         lambda db: sql(db, "UPDATE blobs SET content = x'00' WHERE size = 256"),
         {"blobs"},
     ),
+    "blob content NULL": (
+        lambda db: sql(db, "UPDATE blobs SET content = NULL WHERE size = 256"),
+        {"blobs"},
+    ),
+    "leaf stored as text": (
+        lambda db: sql(
+            db, "UPDATE ledger SET leaf = CAST(leaf AS TEXT) || ' ' WHERE leaf_index = 0"
+        ),
+        {"leaves", "checkpoints"},
+    ),
     "blob sha256 column": (
         lambda db: sql(db, f"UPDATE blobs SET sha256 = '{'0' * 64}' WHERE size = 256"),
         {"blobs", "leaves"},
