@@ -183,3 +183,12 @@ def serve(db: str, host: str, port: int, metadata: Path | None, no_sql: bool) ->
 
 cli.add_command(meta)
 cli.add_command(reextract)
+
+from archive import cli_integrity  # noqa: E402
+
+cli.add_command(cli_integrity.checkpoint)
+cli.add_command(cli_integrity.proof)
+cli.add_command(cli_integrity.verify_proof)
+cli.add_command(cli_integrity.verify)
+cli.add_command(cli_integrity.lookup)
+cli.add_command(cli_integrity.export)

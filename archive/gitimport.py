@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from archive.changes import Change, Observed, summarize
+from archive.integrity import checkpoint_run
 from archive.record import RunSummary, _failpoint, record_versions
 from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
@@ -185,6 +186,7 @@ def _import(
         if progress:
             progress(tally.commits, total)
     with store.write():
+        checkpoint_run(store, run_id)
         store.finish_run(run_id, **tally.counts())
     return GitRunSummary(
         run_id,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from archive.changes import Change, Observed, summarize
+from archive.integrity import append_versions, checkpoint_run
 from archive.metadata import (
     Sidecar,
     read_sidecar,
@@ -99,6 +100,7 @@ def ingest_folder(
             unchanged=len(observed) - sum(c.kind != "deleted" for c in changes),
             problems=len(unreadable),
         )
+        checkpoint_run(store, run_id)
         store.finish_run(run_id, **counts)
     return RunSummary(
         run_id,
@@ -126,6 +128,7 @@ def record_versions(
     """
     ids = store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
     record_provenance(store, ids, changes, sidecars or {})
+    append_versions(store, ids)
     return ids
 
 

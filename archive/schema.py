@@ -209,7 +209,23 @@ def _metadata(db: sqlite_utils.Database) -> None:
         db[table].create_index(cols)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _metadata]
+def _ledger(db: sqlite_utils.Database) -> None:
+    """The append-only Merkle log of versions, and each run's checkpoint (tree head).
+
+    Versions recorded before this migration get their leaves at the next run's checkpoint.
+    """
+    db["ledger"].create(
+        {"leaf_index": int, "version_id": int, "leaf": bytes, "leaf_hash": str},
+        pk="leaf_index",
+        foreign_keys=[("version_id", "versions", "id")],
+        not_null={"version_id", "leaf", "leaf_hash"},
+    )
+    db["ledger"].create_index(["version_id"], unique=True)
+    db["runs"].add_column("tree_size", int)
+    db["runs"].add_column("tree_root", str)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _metadata, _ledger]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

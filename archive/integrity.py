@@ -1,0 +1,274 @@
+"""The ledger in the archive: leaves from version rows, appending them, checkpoints, proofs.
+
+Every version becomes one leaf of an RFC 9162 Merkle log (`archive.merkle`), its bytes the
+canonical JSON of `archive.ledger.version_leaf`. A run ends with a checkpoint (tree size
+and root) kept in `runs`; publishing checkpoints elsewhere is what makes rewriting the
+archive's history detectable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from archive import merkle
+from archive.exports import ExportVersion
+from archive.ledger import (
+    Checkpoint,
+    checkpoint_text,
+    consistency_proof_json,
+    inclusion_proof_json,
+    verify_proof_json,
+    version_leaf,
+)
+from archive.store import ArchiveError, Store
+
+ORIGIN_PREFIX = "provenance-archive/"
+
+
+def provenance(row: Mapping) -> dict | None:
+    """Where a version came from beyond its run: None for folder versions.
+
+    The one place a source's extra provenance (a git commit, say) enters the leaf.
+    """
+    return None
+
+
+def leaf_record(row: Mapping) -> dict:
+    """The ledger record of one version, from a `Store.leaf_source_rows` row."""
+    return {
+        "version_id": row["version_id"],
+        "document_id": row["document_id"],
+        "seq": row["seq"],
+        "kind": row["kind"],
+        "path": row["path"],
+        "blob_blake3": row["blob_blake3"],
+        "blob_sha256": row["blob_sha256"],
+        "observed_at": row["observed_at"],
+        "run_id": row["run_id"],
+        "source": row["source"],
+        "provenance": provenance(row),
+    }
+
+
+def export_versions(store: Store, source: str | None = None) -> list[ExportVersion]:
+    """Every version (of one source, or all) as the exporters take them."""
+    return [
+        ExportVersion(
+            version_id=r["version_id"],
+            document_id=r["document_id"],
+            document_path=r["document_path"],
+            seq=r["seq"],
+            kind=r["kind"],
+            path=r["path"],
+            blake3=r["blake3"],
+            sha256=r["sha256"],
+            size=r["size"],
+            observed_at=r["observed_at"],
+            run_id=r["run_id"],
+            source=r["source"],
+            provenance=provenance(r),
+        )
+        for r in store.export_rows(source)
+    ]
+
+
+def leaf_bytes(row: Mapping) -> bytes:
+    """Canonical leaf bytes for a version row (ValueError/TypeError if the row is unfit)."""
+    return version_leaf(leaf_record(row))
+
+
+def append_versions(store: Store, version_ids: Sequence[int]) -> int:
+    """Append the leaves of just-recorded versions, in the order given; returns the new size.
+
+    Costs one query for the rows and one insert batch: no tree hashing happens here.
+    """
+    if not version_ids:
+        return store.ledger_size()
+    start = store.ledger_size()
+    rows = store.leaf_source_rows(version_ids)
+    if len(rows) != len(version_ids):
+        raise ArchiveError("cannot add to the ledger: a recorded version is missing")
+    leaves = []
+    for i, row in enumerate(rows):
+        leaf = leaf_bytes(row)
+        leaves.append((start + i, row["version_id"], leaf, merkle.leaf_hash(leaf).hex()))
+    store.append_leaves(leaves)
+    return start + len(leaves)
+
+
+def checkpoint_run(store: Store, run_id: int) -> Checkpoint:
+    """End a run: ledger any versions still without a leaf, then store the tree head.
+
+    Leaf hashes are loaded and folded with `MerkleLog` (100k leaves take well under a
+    second), so the stored root always comes from the stored leaves.
+    """
+    append_versions(store, store.unledgered_version_ids())
+    cp = Checkpoint.of(merkle.MerkleLog(store.leaf_hashes()))
+    store.set_checkpoint(run_id, cp.size, cp.root_hex)
+    return cp
+
+
+def origin(store: Store) -> str:
+    """The checkpoint origin line: names this archive file."""
+    return ORIGIN_PREFIX + os.path.basename(store.path)
+
+
+@dataclass(frozen=True)
+class RunCheckpoint:
+    run_id: int
+    time: str | None
+    checkpoint: Checkpoint
+    text: str
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "time": self.time,
+            "tree_size": self.checkpoint.size,
+            "tree_root": self.checkpoint.root_hex,
+            "checkpoint": self.text,
+        }
+
+
+def latest_checkpoint(store: Store) -> RunCheckpoint:
+    """The newest run's checkpoint, as printable text (ArchiveError when there is none)."""
+    run = store.latest_checkpoint()
+    if run is None:
+        raise ArchiveError("the archive has no checkpoint yet: run `archive ingest DIR`")
+    cp = Checkpoint(run["tree_size"], run["tree_root"])
+    return RunCheckpoint(
+        run["id"], run["finished_at"] or run["started_at"], cp, checkpoint_text(origin(store), cp)
+    )
+
+
+# Proofs --------------------------------------------------------------------------------
+
+_RUN = re.compile(r"^run:([0-9]+)$")
+
+
+def resolve_size(store: Store, ref: str) -> int:
+    """A tree size given as a number or as `run:<id>` (that run's checkpoint)."""
+    match = _RUN.match(ref)
+    if match:
+        run = next((r for r in store.runs() if r["id"] == int(match.group(1))), None)
+        if run is None:
+            raise ArchiveError(f"no run {match.group(1)}")
+        if run["tree_size"] is None:
+            raise ArchiveError(f"run {run['id']} has no checkpoint")
+        return run["tree_size"]
+    if not ref.isdigit():
+        raise ArchiveError(f"{ref!r} is not a tree size or run:<id>")
+    size = int(ref)
+    if size > store.ledger_size():
+        raise ArchiveError(f"tree size {size} is beyond the ledger ({store.ledger_size()} leaves)")
+    return size
+
+
+def _prefix(store: Store, size: int) -> list[bytes]:
+    """The first `size` leaf hashes; refused when the ledger is shorter."""
+    hashes = store.leaf_hashes(size)
+    if len(hashes) != size:
+        raise ArchiveError(f"tree size {size} is beyond the ledger ({len(hashes)} leaves)")
+    return hashes
+
+
+def _checked_root(store: Store, hashes: Sequence[bytes]) -> bytes:
+    """Root of the first len(hashes) leaves, refusing when a stored checkpoint of that size
+    disagrees: a proof against a tampered log would prove nothing."""
+    root = merkle.root(hashes)
+    for run in store.runs():
+        if run["tree_size"] == len(hashes) and run["tree_root"] != root.hex():
+            raise ArchiveError(
+                f"the ledger does not match run {run['id']}'s checkpoint: run `archive verify`"
+            )
+    return root
+
+
+def inclusion_proof(store: Store, version_id: int, size: int | None = None) -> dict:
+    """Proof JSON that a version's leaf is in the tree of `size` (default: latest checkpoint).
+
+    Carries the leaf bytes too, so a verifier sees which version record the proof is for.
+    """
+    entry = store.ledger_entry(version_id)
+    if entry is None:
+        raise ArchiveError(f"version {version_id} is not in the ledger yet")
+    if size is None:
+        size = latest_checkpoint(store).checkpoint.size
+    if not entry["leaf_index"] < size:
+        raise ArchiveError(
+            f"version {version_id} is leaf {entry['leaf_index']}, not in a tree of size {size}"
+        )
+    hashes = _prefix(store, size)
+    root = _checked_root(store, hashes)
+    index = entry["leaf_index"]
+    proof = merkle.inclusion_proof(index, hashes)
+    doc = inclusion_proof_json(index, size, hashes[index], proof, root)
+    doc["leaf"] = bytes(entry["leaf"]).decode("utf-8")
+    return doc
+
+
+def consistency_proof(store: Store, old_size: int, new_size: int) -> dict:
+    """Proof JSON that the tree of old_size is a prefix of the tree of new_size."""
+    if old_size > new_size:
+        raise ArchiveError(f"old size {old_size} is larger than new size {new_size}")
+    hashes = _prefix(store, new_size)
+    new = Checkpoint(new_size, _checked_root(store, hashes).hex())
+    old = Checkpoint(old_size, _checked_root(store, hashes[:old_size]).hex())
+    proof = merkle.consistency_proof(old_size, hashes) if 0 < old_size else []
+    return consistency_proof_json(old, new, proof)
+
+
+def check_proof(doc: object) -> bool:
+    """Offline check of a proof JSON from this module (needs nothing but the JSON).
+
+    Beyond `ledger.verify_proof_json`: an included `leaf` must hash to `leaf_hash`, and a
+    consistency proof from the empty tree is trivially true when its old root is the
+    empty root (the reference vectors reject such proofs as meaningless).
+    """
+    if not isinstance(doc, Mapping):
+        return False
+    if doc.get("type") == "consistency" and doc.get("old_size") == 0:
+        try:
+            return (
+                doc.get("hash") == "sha256"
+                and doc.get("proof") == []
+                and bytes.fromhex(doc["old_root"]) == merkle.EMPTY_ROOT
+                and isinstance(doc["new_size"], int)
+                and doc["new_size"] >= 0
+                and len(bytes.fromhex(doc["new_root"])) == merkle.HASH_SIZE
+            )
+        except (KeyError, TypeError, ValueError):
+            return False
+    if doc.get("type") == "inclusion" and "leaf" in doc:
+        leaf = doc["leaf"]
+        if not isinstance(leaf, str):
+            return False
+        try:
+            if merkle.leaf_hash(leaf.encode("utf-8")).hex() != doc.get("leaf_hash"):
+                return False
+        except UnicodeEncodeError:
+            return False
+    return verify_proof_json(doc)
+
+
+def roots_at(leaf_hashes: Iterable[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
+    """Roots of the log at each of `sizes`, in one pass over the leaf hashes."""
+    wanted = sorted(set(sizes))
+    roots: dict[int, bytes] = {}
+    log = merkle.MerkleLog()
+    pending = iter(wanted)
+    target = next(pending, None)
+    while target == 0:
+        roots[0] = log.root
+        target = next(pending, None)
+    for h in leaf_hashes:
+        if target is None:
+            break
+        log.append(h)
+        while target == log.size:
+            roots[target] = log.root
+            target = next(pending, None)
+    return roots

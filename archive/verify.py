@@ -1,0 +1,221 @@
+"""`archive verify`: independent checks that each re-derive something and report mismatches.
+
+Each check takes the store and returns findings; CHECKS lists them, so adding a check is
+one function and one line. Nothing here repairs anything: a finding says what is wrong
+and where, and the caller decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import blake3
+
+from archive import merkle
+from archive.exports import by_document
+from archive.integrity import export_versions, leaf_bytes, roots_at
+from archive.ledger import parse_checkpoint_text
+from archive.store import ArchiveError, Store
+from ingest.folder import scan
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One failure: which check, in which table, at which key, and what is wrong."""
+
+    check: str
+    table: str
+    key: str
+    problem: str
+
+    def line(self) -> str:
+        return f"{self.check}: {self.table} {self.key}: {self.problem}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+Check = Callable[[Store], list[Finding]]
+
+
+def check_blobs(store: Store) -> list[Finding]:
+    """Every blob's bytes re-hashed (BLAKE3 and SHA-256) and measured against its row."""
+    found = []
+    for key in store.iter_blob_hashes():
+        row = store.blob(key)
+        try:
+            data = store.read_content(key)
+        except (ArchiveError, TypeError):
+            found.append(Finding("blobs", "blobs", key, "content is missing"))
+            continue
+        if blake3.blake3(data).hexdigest() != key:
+            found.append(Finding("blobs", "blobs", key, "content does not hash to its BLAKE3"))
+        if row is None or hashlib.sha256(data).hexdigest() != row["sha256"]:
+            found.append(Finding("blobs", "blobs", key, "content does not match its SHA-256"))
+        if row is None or row["size"] != len(data):
+            size = None if row is None else row["size"]
+            found.append(Finding("blobs", "blobs", key, f"size is {len(data)}, row says {size}"))
+    return found
+
+
+def _leaf_bytes(entry: dict) -> bytes:
+    """A stored leaf as bytes, whatever SQL put there (text, NULL) so it can be compared."""
+    leaf = entry["leaf"]
+    if isinstance(leaf, str):
+        return leaf.encode("utf-8", "surrogatepass")
+    return b"" if leaf is None else bytes(leaf)
+
+
+def check_leaves(store: Store) -> list[Finding]:
+    """Every stored leaf equals the leaf rebuilt from its version row now, and hashes
+    to its stored leaf hash; leaf indexes run 0, 1, 2, ... without gaps."""
+    rows = {r["version_id"]: r for r in store.leaf_source_rows()}
+    found = []
+    expected_index = 0
+    for entry in store.iter_ledger():
+        index, key = entry["leaf_index"], f"leaf {entry['leaf_index']}"
+        if index != expected_index:
+            found.append(
+                Finding("leaves", "ledger", key, f"leaf index {expected_index} is missing")
+            )
+            expected_index = index
+        expected_index += 1
+        leaf = _leaf_bytes(entry)
+        if merkle.leaf_hash(leaf).hex() != entry["leaf_hash"]:
+            found.append(Finding("leaves", "ledger", key, "leaf bytes do not hash to leaf_hash"))
+        row = rows.get(entry["version_id"])
+        if row is None:
+            found.append(
+                Finding("leaves", "versions", f"id {entry['version_id']}", "version row is gone")
+            )
+            continue
+        try:
+            rebuilt = leaf_bytes(row)
+        except (TypeError, ValueError) as e:
+            found.append(Finding("leaves", "versions", f"id {row['version_id']}", str(e)))
+            continue
+        if rebuilt != leaf:
+            found.append(
+                Finding(
+                    "leaves",
+                    "versions",
+                    f"id {row['version_id']}",
+                    f"version row differs from its ledger leaf {index}",
+                )
+            )
+    return found
+
+
+def check_unledgered(store: Store) -> list[Finding]:
+    """Every version has a leaf: a version added behind the ledger's back has none."""
+    return [
+        Finding("unledgered", "versions", f"id {vid}", "version has no ledger leaf")
+        for vid in store.unledgered_version_ids()
+    ]
+
+
+def check_checkpoints(store: Store) -> list[Finding]:
+    """Each run's stored checkpoint equals the root recomputed from the stored leaf bytes;
+    sizes never shrink; no run after the first checkpoint lacks one."""
+    runs = store.runs()
+    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    sizes = [r["tree_size"] for r in runs if isinstance(r["tree_size"], int)]
+    roots = roots_at(leaves, [s for s in sizes if 0 <= s <= len(leaves)])
+    found = []
+    seen_checkpoint, last_size = False, 0
+    for run in runs:
+        key = f"id {run['id']}"
+        size, root = run["tree_size"], run["tree_root"]
+        if size is None and root is None:
+            if seen_checkpoint:
+                found.append(Finding("checkpoints", "runs", key, "run has no checkpoint"))
+            continue
+        seen_checkpoint = True
+        if not isinstance(size, int) or size < 0 or size > len(leaves):
+            found.append(
+                Finding("checkpoints", "runs", key, f"tree size {size!r} but {len(leaves)} leaves")
+            )
+            continue
+        if size < last_size:
+            found.append(
+                Finding("checkpoints", "runs", key, f"tree size {size} shrinks from {last_size}")
+            )
+        last_size = max(last_size, size)
+        if roots[size].hex() != root:
+            found.append(Finding("checkpoints", "runs", key, f"root at size {size} does not match"))
+    return found
+
+
+# Adding a check: write it above and list it here.
+CHECKS: tuple[Check, ...] = (check_blobs, check_leaves, check_unledgered, check_checkpoints)
+
+
+def verify(store: Store, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:
+    """Run every check; findings in a stable order."""
+    found: list[Finding] = []
+    for check in checks:
+        found += check(store)
+    return found
+
+
+def verify_external_checkpoint(store: Store, text: str) -> list[Finding]:
+    """Is the archive consistent with a checkpoint published earlier? Its first `size`
+    stored leaves must hash to the published root (the origin line is not compared, so a
+    renamed copy of the archive still checks)."""
+    try:
+        _, cp = parse_checkpoint_text(text)
+    except ValueError as e:
+        raise ArchiveError(f"not a checkpoint: {e}") from None
+    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    key = f"size {cp.size}"
+    if cp.size > len(leaves):
+        return [
+            Finding(
+                "external-checkpoint",
+                "ledger",
+                key,
+                f"the ledger has only {len(leaves)} leaves: truncated or behind",
+            )
+        ]
+    if merkle.root(leaves[: cp.size]) != cp.root:
+        return [
+            Finding("external-checkpoint", "ledger", key, "root differs: history was rewritten")
+        ]
+    return []
+
+
+def verify_corpus(store: Store, folder: str) -> list[Finding]:
+    """Compare a folder with the latest versions of the folder source it was ingested as:
+    changed, missing and untracked files (what a checksum list alone cannot see)."""
+    if not os.path.isdir(folder):
+        raise ArchiveError(f"{folder} is not a folder")
+    location = store.location_of(folder)
+    source = next(
+        (s for s in store.sources() if s["kind"] == "folder" and s["location"] == location),
+        None,
+    )
+    if source is None:
+        raise ArchiveError(f"{folder} is not an ingested folder source")
+    latest = {
+        vs[-1].path: vs[-1].blake3
+        for vs in by_document(export_versions(store, source["name"])).values()
+        if vs[-1].kind != "deleted" and vs[-1].blake3 is not None
+    }
+    exclude = frozenset(
+        os.path.realpath(store.path + suffix) for suffix in ("", "-wal", "-shm", "-journal")
+    )
+    entries, problems = scan(folder, exclude)
+    on_disk = {e.path: e.blake3 for e in entries}
+    found = [Finding("corpus", "files", p.path, f"unreadable: {p.reason}") for p in problems]
+    for path in sorted(set(latest) | set(on_disk)):
+        if path not in on_disk:
+            if path not in {p.path for p in problems}:
+                found.append(Finding("corpus", "files", path, "missing"))
+        elif path not in latest:
+            found.append(Finding("corpus", "files", path, "untracked"))
+        elif on_disk[path] != latest[path]:
+            found.append(Finding("corpus", "files", path, "changed"))
+    return sorted(found)
