@@ -28,12 +28,21 @@ from archive.store import ArchiveError, Store
 ORIGIN_PREFIX = "provenance-archive/"
 
 
-def provenance(row: Mapping) -> dict | None:
-    """Where a version came from beyond its run: None for folder versions.
+GIT_PROVENANCE = ("commit", "author_name", "author_email", "author_date", "committer_date")
 
-    The one place a source's extra provenance (a git commit, say) enters the leaf.
+
+def provenance(row: Mapping) -> dict | None:
+    """Where a version came from beyond its run: its git commit, its sidecar; else None.
+
+    The one place a source's extra provenance enters the leaf. Only facts fixed when the
+    version is recorded go in (re-extraction must never change a leaf).
     """
-    return None
+    found: dict = {}
+    if row.get("commit"):
+        found.update({key: row[key] for key in GIT_PROVENANCE})
+    if row.get("sidecar_blob"):
+        found["sidecar_blake3"] = row["sidecar_blob"]
+    return found or None
 
 
 def leaf_record(row: Mapping) -> dict:

@@ -529,10 +529,12 @@ class Store:
         sql = (
             "SELECT v.id AS version_id, v.document_id, v.seq, v.kind, v.path,"
             " v.blob AS blob_blake3, b.sha256 AS blob_sha256, v.observed_at, v.run_id,"
-            " s.name AS source, s.kind AS source_kind"
+            " s.name AS source, s.kind AS source_kind, v.sidecar_blob,"
+            ' v."commit", c.author_name, c.author_email, c.author_date, c.committer_date'
             " FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
             " LEFT JOIN documents d ON d.id = v.document_id"
             " LEFT JOIN sources s ON s.id = d.source_id"
+            ' LEFT JOIN commits c ON c.oid = v."commit"'
         )
         if version_ids is None:
             return self.query(sql + " ORDER BY v.id")
