@@ -28,7 +28,7 @@ from diff_match_patch import diff_match_patch
 DELETE, EQUAL, INSERT = -1, 0, 1
 
 # Work bounds (in tokens / lines). Changing any of them can change output: bump ALGORITHM.
-WORD_WORK_LIMIT = 60_000
+WORD_WORK_LIMIT = 3_000
 LINE_WORK_LIMIT = 400_000
 ANCHOR_BUDGET_FACTOR = 8  # anchoring may scan at most this many times the input size
 
@@ -37,10 +37,10 @@ ALGORITHM = f"words-v1+dmp{_dmp_module.__version__}-utf16+ucd{unicodedata.unidat
 Op = tuple[int, str]
 
 
-def _combining_marks() -> str:
-    """Regex class body for combining marks, so accented/Indic words stay one token.
+def _combining_marks(lo: int, hi: int) -> str:
+    """Regex class body for combining marks in [lo, hi), so accented/Indic words stay one token.
 
-    Python's ``\\w`` excludes category M; the listed ranges hold every M code point (UCD 14).
+    Python's ``\\w`` excludes category M; the scanned ranges hold every M code point (UCD 14).
     """
     ranges = [
         (0x0300, 0x30A0),
@@ -50,7 +50,12 @@ def _combining_marks() -> str:
         (0x10000, 0x20000),
         (0xE0100, 0xE01F0),
     ]
-    marks = [c for a, b in ranges for c in range(a, b) if unicodedata.category(chr(c))[0] == "M"]
+    marks = [
+        c
+        for a, b in ranges
+        for c in range(max(a, lo), min(b, hi))
+        if unicodedata.category(chr(c))[0] == "M"
+    ]
     parts: list[str] = []
     start = prev = marks[0]
     for c in marks[1:] + [-2]:
@@ -63,12 +68,13 @@ def _combining_marks() -> str:
     return "".join(parts)
 
 
-_MARKS = _combining_marks()
-_WORD = rf"[\w{_MARKS}]"
-TOKEN_RE = re.compile(rf"{_WORD}+|\s+|.", re.DOTALL)
-WORD_RE = re.compile(rf"{_WORD}+")
-_NON_WS_RE = re.compile(r"\S+")
-_WORD_CHARS_RE = re.compile(rf"{_WORD}+")
+# Astral marks sit behind a one-range lookahead and BMP marks share the \\w class: a long class of
+# astral ranges, or an alternation tried at every character, makes ``re`` several times slower.
+_W = rf"[\w{_combining_marks(0, 0x10000)}]"
+_A = rf"(?=[\U00010000-\U0010FFFF])[{_combining_marks(0x10000, 0x110000)}]"
+_WORD = rf"{_W}+(?:{_A}{_W}*)*|{_A}(?:{_W}|{_A})*"
+TOKEN_RE = re.compile(rf"{_WORD}|\s+|.", re.DOTALL)
+WORD_RE = re.compile(_WORD)
 
 
 @dataclass(frozen=True)
@@ -187,20 +193,19 @@ def _char_index(ch: str) -> int:
     return (c if c < 0xD800 else c - _SURROGATES) - _CHAR_BASE
 
 
-def _encode(seqs: Iterable[Sequence[str]], table: dict[str, str], items: list[str]) -> list[str]:
-    """Map each item (line or token) to one placeholder char, like dmp's diff_linesToChars."""
-    out = []
-    for seq in seqs:
-        chars = []
-        for item in seq:
-            ch = table.get(item)
-            if ch is None:
-                ch = _index_char(len(items))
-                table[item] = ch
-                items.append(item)
-            chars.append(ch)
-        out.append("".join(chars))
-    return out
+def _encode(seqs: Sequence[list[str]]) -> tuple[list[str], list[str]]:
+    """Map each item (line or token) to one placeholder char, like dmp's diff_linesToChars.
+
+    Returns the encoded strings and the item list (placeholder index -> item).
+    """
+    items = list(dict.fromkeys(x for seq in seqs for x in seq))
+    table = dict(zip(items, map(_index_char, range(len(items))), strict=True))
+    return ["".join(map(table.__getitem__, seq)) for seq in seqs], items
+
+
+def _decoder(items: list[str]) -> dict[int, str]:
+    """str.translate table from placeholder back to item (C speed)."""
+    return {ord(_index_char(i)): item for i, item in enumerate(items)}
 
 
 def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -302,12 +307,10 @@ def _split_lines(text: str) -> list[str]:
 
 def _line_blocks(old: str, new: str) -> list[Op]:
     """Line-level alignment; non-equal ops are whole lines to be refined at word level."""
-    table: dict[str, str] = {}
-    items: list[str] = []
     a_lines, b_lines = _split_lines(old), _split_lines(new)
     if len(set(a_lines) | set(b_lines)) > _MAX_SYMBOLS:
         return [(DELETE, old), (INSERT, new)]
-    a, b = _encode([a_lines, b_lines], table, items)
+    (a, b), items = _encode([a_lines, b_lines])
     dmp = _new_dmp()
 
     def base(sa: str, sb: str) -> list[Op]:
@@ -316,10 +319,8 @@ def _line_blocks(old: str, new: str) -> list[Op]:
         return [(DELETE, sa), (INSERT, sb)]
 
     budget = [ANCHOR_BUDGET_FACTOR * (len(a) + len(b)) + 1000]
-    return [
-        (op, "".join(items[_char_index(c)] for c in s))
-        for op, s in _anchored_diff(a, b, base, budget)
-    ]
+    dec = _decoder(items)
+    return [(op, s.translate(dec)) for op, s in _anchored_diff(a, b, base, budget)]
 
 
 def _word_refine(old: str, new: str) -> tuple[list[Op], bool]:
@@ -327,11 +328,9 @@ def _word_refine(old: str, new: str) -> tuple[list[Op], bool]:
     if not old or not new:
         return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
     a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
-    table: dict[str, str] = {}
-    items: list[str] = []
     if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
         return [(DELETE, old), (INSERT, new)], True
-    a, b = _encode([a_tok, b_tok], table, items)
+    (a, b), items = _encode([a_tok, b_tok])
     dmp = _TokenDmp(items)
     coarse = False
 
@@ -344,9 +343,9 @@ def _word_refine(old: str, new: str) -> tuple[list[Op], bool]:
 
     budget = [ANCHOR_BUDGET_FACTOR * (len(a) + len(b)) + 1000]
     ops = _merge(_anchored_diff(a, b, base, budget))
-    ops = [(op, s) for op, s in ops]
     dmp.diff_cleanupSemantic(ops)
-    return [(op, "".join(items[_char_index(c)] for c in s)) for op, s in ops if s], coarse
+    dec = _decoder(items)
+    return [(op, s.translate(dec)) for op, s in ops if s], coarse
 
 
 def _merge(ops: Iterable[Op]) -> list[Op]:
@@ -440,22 +439,69 @@ def _sides(ops: Iterable[Op]) -> tuple[str, str]:
     )
 
 
+def _no_ws(s: str) -> str:
+    return "".join(s.split())
+
+
+def _words_only(s: str) -> str:
+    return "".join(WORD_RE.findall(s))
+
+
+def _casefold(s: str) -> str:
+    return s.casefold()
+
+
+class _Filtered:
+    """keep(old) == keep(new) for char-wise filters, decided per change run where possible.
+
+    Equal segments are shared, so matching every change run is sufficient; only when runs
+    differ but the kept lengths balance is the (rare, costly) whole-text comparison needed.
+    """
+
+    def __init__(self, ops: list[Op]) -> None:
+        self.ops = ops
+        self.runs: list[tuple[str, str]] = []
+        dels: list[str] = []
+        ins: list[str] = []
+        for op, s in ops + [(EQUAL, "")]:
+            if op == DELETE:
+                dels.append(s)
+            elif op == INSERT:
+                ins.append(s)
+            elif dels or ins:
+                self.runs.append(("".join(dels), "".join(ins)))
+                dels, ins = [], []
+
+    def equal_under(self, *keeps: Callable[[str], str]) -> bool:
+        def keep(s: str) -> str:
+            for f in keeps:
+                s = f(s)
+            return s
+
+        kept = [(keep(d), keep(i)) for d, i in self.runs]
+        if all(d == i for d, i in kept):
+            return True
+        if sum(len(d) for d, _ in kept) != sum(len(i) for _, i in kept):
+            return False
+        old, new = _sides(self.ops)
+        return keep(old) == keep(new)
+
+
 def classify(ops: Iterable[Op]) -> str:
     """none | trivial-whitespace | trivial-punctuation | trivial-case | substantive.
 
-    Judged on the whole texts rebuilt from ops, so a trivial change is flagged, not dropped.
+    Judged on what differs between the whole texts, so trivial changes are flagged, not dropped.
     """
-    old, new = _sides(ops)
-    if old == new:
+    f = _Filtered(list(ops))
+    if not f.runs or f.equal_under(lambda s: s):
         return "none"
-    if "".join(_NON_WS_RE.findall(old)) == "".join(_NON_WS_RE.findall(new)):
+    if not f.equal_under(_words_only, _casefold):
+        return "substantive"
+    if f.equal_under(_no_ws):
         return "trivial-whitespace"
-    old_words, new_words = _WORD_CHARS_RE.findall(old), _WORD_CHARS_RE.findall(new)
-    if old_words == new_words:
+    if f.equal_under(_words_only):
         return "trivial-punctuation"
-    if "".join(old_words).casefold() == "".join(new_words).casefold():
-        return "trivial-case"
-    return "substantive"
+    return "trivial-case"
 
 
 def diff_texts(old: str, new: str) -> DiffResult:
