@@ -1,0 +1,560 @@
+"""Deterministic, word-level, reversible text diffs.
+
+Why this shape: an archive diff must be a pure function of the two texts and ``ALGORITHM``.
+diff-match-patch alone is either clock-dependent (``Diff_Timeout > 0``) or unboundedly slow
+(``Diff_Timeout = 0`` on unrelated texts), so the cost is bounded by *work* instead:
+
+1. lines are aligned first with patience anchoring (unique common lines, like git), recursing
+   into the gaps; gaps without anchors use an exact line-level Myers pass when small;
+2. each changed block of lines is refined at word level: tokens are mapped to private
+   characters, anchored again on unique tokens, and the remaining gaps are diffed exactly by
+   diff-match-patch with no time limit when ``(n+m)*min(n,m) <= WORD_WORK_LIMIT`` tokens,
+   otherwise kept as a whole delete+insert (the result is then flagged ``coarse``);
+3. dmp's semantic cleanup runs at token level, so edits are whole words.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import diff_match_patch as _dmp_module
+from diff_match_patch import diff_match_patch
+
+DELETE, EQUAL, INSERT = -1, 0, 1
+
+# Work bounds (in tokens / lines). Changing any of them can change output: bump ALGORITHM.
+WORD_WORK_LIMIT = 3_000
+LINE_WORK_LIMIT = 400_000
+ANCHOR_BUDGET_FACTOR = 8  # anchoring may scan at most this many times the input size
+
+ALGORITHM = f"words-v1+dmp{_dmp_module.__version__}-utf16+ucd{unicodedata.unidata_version}"
+
+Op = tuple[int, str]
+
+
+def _combining_marks(lo: int, hi: int) -> str:
+    """Regex class body for combining marks in [lo, hi), so accented/Indic words stay one token.
+
+    Python's ``\\w`` excludes category M; the scanned ranges hold every M code point (UCD 14).
+    """
+    ranges = [
+        (0x0300, 0x30A0),
+        (0xA000, 0xAC00),
+        (0xFB1E, 0xFB1F),
+        (0xFE00, 0xFE30),
+        (0x10000, 0x20000),
+        (0xE0100, 0xE01F0),
+    ]
+    marks = [
+        c
+        for a, b in ranges
+        for c in range(max(a, lo), min(b, hi))
+        if unicodedata.category(chr(c))[0] == "M"
+    ]
+    parts: list[str] = []
+    start = prev = marks[0]
+    for c in marks[1:] + [-2]:
+        if c != prev + 1:
+            parts.append(
+                re.escape(chr(start)) + ("-" + re.escape(chr(prev)) if prev > start else "")
+            )
+            start = c
+        prev = c
+    return "".join(parts)
+
+
+# Astral marks sit behind a one-range lookahead and BMP marks share the \\w class: a long class of
+# astral ranges, or an alternation tried at every character, makes ``re`` several times slower.
+_W = rf"[\w{_combining_marks(0, 0x10000)}]"
+_A = rf"(?=[\U00010000-\U0010FFFF])[{_combining_marks(0x10000, 0x110000)}]"
+_WORD = rf"{_W}+(?:{_A}{_W}*)*|{_A}(?:{_W}|{_A})*"
+TOKEN_RE = re.compile(rf"{_WORD}|\s+|.", re.DOTALL)
+WORD_RE = re.compile(_WORD)
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """A stored diff: ops (dmp convention), their delta, stats and a change class."""
+
+    ops: list[tuple[int, str]]
+    delta: str
+    stats: dict
+    change_class: str
+    coarse: bool
+
+
+def _new_dmp() -> diff_match_patch:
+    """A dmp instance that never consults the clock (no timeout, so no half-match shortcut)."""
+    dmp = diff_match_patch()
+    dmp.Diff_Timeout = 0
+    return dmp
+
+
+class _TokenDmp(diff_match_patch):
+    """dmp over token-mapped strings whose cosmetic boundary scoring looks at the real tokens.
+
+    Stock ``diff_cleanupSemanticLossless`` scores raw characters, which are meaningless
+    placeholders here; this version scores the decoded tokens on either side of a boundary.
+    """
+
+    def __init__(self, tokens: list[str]) -> None:
+        super().__init__()
+        self.Diff_Timeout = 0
+        self._tokens = tokens
+
+    def _tok(self, ch: str) -> str:
+        return self._tokens[_char_index(ch)]
+
+    def _score(self, one: str, two: str) -> int:
+        if not one or not two:
+            return 6
+        return _boundary_score(self._tok(one[-1]), self._tok(two[0]))
+
+    def diff_cleanupSemanticLossless(self, diffs: list) -> None:  # noqa: N802 - dmp API name
+        pointer = 1
+        while pointer < len(diffs) - 1:
+            if diffs[pointer - 1][0] == EQUAL and diffs[pointer + 1][0] == EQUAL:
+                equality1 = diffs[pointer - 1][1]
+                edit = diffs[pointer][1]
+                equality2 = diffs[pointer + 1][1]
+                common = self.diff_commonSuffix(equality1, edit)
+                if common:
+                    common_str = edit[-common:]
+                    equality1 = equality1[:-common]
+                    edit = common_str + edit[:-common]
+                    equality2 = common_str + equality2
+                best = (equality1, edit, equality2)
+                best_score = self._score(equality1, edit) + self._score(edit, equality2)
+                while edit and equality2 and edit[0] == equality2[0]:
+                    equality1 += edit[0]
+                    edit = edit[1:] + equality2[0]
+                    equality2 = equality2[1:]
+                    score = self._score(equality1, edit) + self._score(edit, equality2)
+                    if score >= best_score:
+                        best_score = score
+                        best = (equality1, edit, equality2)
+                if diffs[pointer - 1][1] != best[0]:
+                    if best[0]:
+                        diffs[pointer - 1] = (diffs[pointer - 1][0], best[0])
+                    else:
+                        del diffs[pointer - 1]
+                        pointer -= 1
+                    diffs[pointer] = (diffs[pointer][0], best[1])
+                    if best[2]:
+                        diffs[pointer + 1] = (diffs[pointer + 1][0], best[2])
+                    else:
+                        del diffs[pointer + 1]
+                        pointer -= 1
+            pointer += 1
+
+
+_BLANK_END = re.compile(r"\n\r?\n$")
+_BLANK_START = re.compile(r"^\r?\n\r?\n")
+
+
+def _boundary_score(left: str, right: str) -> int:
+    """dmp's boundary score (6 best .. 0 worst) for the boundary between two tokens."""
+    c1, c2 = left[-1], right[0]
+    non_alnum1, non_alnum2 = not c1.isalnum(), not c2.isalnum()
+    ws1, ws2 = non_alnum1 and c1.isspace(), non_alnum2 and c2.isspace()
+    lb1, lb2 = ws1 and c1 in "\r\n", ws2 and c2 in "\r\n"
+    if (lb1 and _BLANK_END.search(left)) or (lb2 and _BLANK_START.match(right)):
+        return 5
+    if lb1 or lb2:
+        return 4
+    if non_alnum1 and not ws1 and ws2:
+        return 3
+    if ws1 or ws2:
+        return 2
+    if non_alnum1 or non_alnum2:
+        return 1
+    return 0
+
+
+# Placeholder characters: code points from 0x100, skipping the surrogate block so that every
+# mapped string is valid Unicode for any dmp port.
+_CHAR_BASE = 0x100
+_SURROGATES = 0xE000 - 0xD800
+_MAX_SYMBOLS = 0x110000 - _CHAR_BASE - _SURROGATES
+
+
+def _index_char(i: int) -> str:
+    c = i + _CHAR_BASE
+    return chr(c if c < 0xD800 else c + _SURROGATES)
+
+
+def _char_index(ch: str) -> int:
+    c = ord(ch)
+    return (c if c < 0xD800 else c - _SURROGATES) - _CHAR_BASE
+
+
+def _encode(seqs: Sequence[list[str]]) -> tuple[list[str], list[str]]:
+    """Map each item (line or token) to one placeholder char, like dmp's diff_linesToChars.
+
+    Returns the encoded strings and the item list (placeholder index -> item).
+    """
+    items = list(dict.fromkeys(x for seq in seqs for x in seq))
+    table = dict(zip(items, map(_index_char, range(len(items))), strict=True))
+    return ["".join(map(table.__getitem__, seq)) for seq in seqs], items
+
+
+def _decoder(items: list[str]) -> dict[int, str]:
+    """str.translate table from placeholder back to item (C speed)."""
+    return {ord(_index_char(i)): item for i, item in enumerate(items)}
+
+
+def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Longest increasing subsequence on the second element (patience sorting), deterministic."""
+    tails: list[int] = []
+    tail_idx: list[int] = []
+    back: list[int] = []
+    for k, (_, j) in enumerate(pairs):
+        pos = bisect.bisect_left(tails, j)
+        back.append(tail_idx[pos - 1] if pos else -1)
+        if pos == len(tails):
+            tails.append(j)
+            tail_idx.append(k)
+        else:
+            tails[pos] = j
+            tail_idx[pos] = k
+    out = []
+    k = tail_idx[-1] if tail_idx else -1
+    while k >= 0:
+        out.append(pairs[k])
+        k = back[k]
+    out.reverse()
+    return out
+
+
+Base = Callable[[str, str], list[Op]]
+
+
+def _anchored_diff(a: str, b: str, base: Base, budget: list[int]) -> list[Op]:
+    """Patience diff on placeholder strings: anchor unique common symbols, recurse into gaps.
+
+    Gaps without anchors go to ``base``. ``budget`` (a one-item list) caps total scanning work
+    so adversarial inputs cannot go quadratic; once spent, gaps go straight to ``base``.
+    """
+    ops: list[Op] = []
+    stack: list[tuple] = [("gap", 0, len(a), 0, len(b))]
+    while stack:
+        task = stack.pop()
+        if task[0] == "eq":
+            ops.append((EQUAL, task[1]))
+            continue
+        _, alo, ahi, blo, bhi = task
+        # Trim common prefix and suffix.
+        while alo < ahi and blo < bhi and a[alo] == b[blo]:
+            alo += 1
+            blo += 1
+        if alo > task[1]:
+            ops.append((EQUAL, a[task[1] : alo]))
+        end_a = ahi
+        while ahi > alo and bhi > blo and a[ahi - 1] == b[bhi - 1]:
+            ahi -= 1
+            bhi -= 1
+        suffix = a[ahi:end_a]
+        if suffix:
+            stack.append(("eq", suffix))
+        if alo == ahi or blo == bhi:
+            if alo < ahi:
+                ops.append((DELETE, a[alo:ahi]))
+            if blo < bhi:
+                ops.append((INSERT, b[blo:bhi]))
+            continue
+        sa, sb = a[alo:ahi], b[blo:bhi]
+        budget[0] -= len(sa) + len(sb)
+        anchors: list[tuple[int, int]] = []
+        if budget[0] >= 0:
+            ca, cb = Counter(sa), Counter(sb)
+            pos_b = {ch: j for j, ch in enumerate(sb) if cb[ch] == 1 and ca.get(ch) == 1}
+            if pos_b:
+                anchors = _lis([(i, pos_b[ch]) for i, ch in enumerate(sa) if ch in pos_b])
+        if not anchors:
+            ops.extend(base(sa, sb))
+            continue
+        # Push gaps and anchors in reverse so they pop in order.
+        bounds = [(-1, -1)] + anchors + [(len(sa), len(sb))]
+        for k in range(len(bounds) - 1, 0, -1):
+            (i0, j0), (i1, j1) = bounds[k - 1], bounds[k]
+            if k < len(bounds) - 1:
+                stack.append(("eq", sa[i1]))
+            stack.append(("gap", alo + i0 + 1, alo + i1, blo + j0 + 1, blo + j1))
+    return ops
+
+
+def _cost(n: int, m: int) -> int:
+    return (n + m) * min(n, m)
+
+
+def _myers(dmp: diff_match_patch, a: str, b: str) -> list[Op]:
+    return [(op, s) for op, s in dmp.diff_main(a, b, False) if s]
+
+
+def _split_lines(text: str) -> list[str]:
+    """Split after each '\\n' only (CR and other separators stay inside lines)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _line_blocks(old: str, new: str) -> list[Op]:
+    """Line-level alignment; non-equal ops are whole lines to be refined at word level."""
+    a_lines, b_lines = _split_lines(old), _split_lines(new)
+    if len(set(a_lines) | set(b_lines)) > _MAX_SYMBOLS:
+        return [(DELETE, old), (INSERT, new)]
+    (a, b), items = _encode([a_lines, b_lines])
+    dmp = _new_dmp()
+
+    def base(sa: str, sb: str) -> list[Op]:
+        if _cost(len(sa), len(sb)) <= LINE_WORK_LIMIT:
+            return _myers(dmp, sa, sb)
+        return [(DELETE, sa), (INSERT, sb)]
+
+    budget = [ANCHOR_BUDGET_FACTOR * (len(a) + len(b)) + 1000]
+    dec = _decoder(items)
+    return [(op, s.translate(dec)) for op, s in _anchored_diff(a, b, base, budget)]
+
+
+def _word_refine(old: str, new: str) -> tuple[list[Op], bool]:
+    """Word-level diff of one changed block; returns (ops, coarse)."""
+    if not old or not new:
+        return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
+    a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
+    if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
+        return [(DELETE, old), (INSERT, new)], True
+    (a, b), items = _encode([a_tok, b_tok])
+    dmp = _TokenDmp(items)
+    coarse = False
+
+    def base(sa: str, sb: str) -> list[Op]:
+        nonlocal coarse
+        if _cost(len(sa), len(sb)) <= WORD_WORK_LIMIT:
+            return _myers(dmp, sa, sb)
+        coarse = True
+        return [(DELETE, sa), (INSERT, sb)]
+
+    budget = [ANCHOR_BUDGET_FACTOR * (len(a) + len(b)) + 1000]
+    ops = _merge(_anchored_diff(a, b, base, budget))
+    dmp.diff_cleanupSemantic(ops)
+    dec = _decoder(items)
+    return [(op, s.translate(dec)) for op, s in ops if s], coarse
+
+
+def _merge(ops: Iterable[Op]) -> list[Op]:
+    """Merge adjacent ops; inside each change run put the delete before the insert."""
+    out: list[Op] = []
+    dels: list[str] = []
+    ins: list[str] = []
+    eq: list[str] = []
+
+    def flush_change() -> None:
+        if dels:
+            out.append((DELETE, "".join(dels)))
+            dels.clear()
+        if ins:
+            out.append((INSERT, "".join(ins)))
+            ins.clear()
+
+    for op, s in ops:
+        if not s:
+            continue
+        if op == EQUAL:
+            flush_change()
+            eq.append(s)
+        else:
+            if eq:
+                out.append((EQUAL, "".join(eq)))
+                eq.clear()
+            (dels if op == DELETE else ins).append(s)
+    flush_change()
+    if eq:
+        out.append((EQUAL, "".join(eq)))
+    return out
+
+
+def _diff_ops(old: str, new: str) -> tuple[list[Op], bool]:
+    """Lines first, then words inside each changed block of lines."""
+    if old == new:
+        return ([(EQUAL, old)] if old else []), False
+    out: list[Op] = []
+    coarse = False
+    pending: dict[int, list[str]] = {DELETE: [], INSERT: []}
+
+    def flush() -> None:
+        nonlocal coarse
+        if pending[DELETE] or pending[INSERT]:
+            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]))
+            coarse = coarse or c
+            out.extend(ops)
+            pending[DELETE].clear()
+            pending[INSERT].clear()
+
+    for op, s in _line_blocks(old, new):
+        if op == EQUAL:
+            flush()
+            out.append((op, s))
+        else:
+            pending[op].append(s)
+    flush()
+    return _merge(out), coarse
+
+
+def _stats(ops: list[Op], old_len: int, new_len: int) -> dict:
+    ins = [s for op, s in ops if op == INSERT]
+    dels = [s for op, s in ops if op == DELETE]
+    equal = sum(len(s) for op, s in ops if op == EQUAL)
+    total = old_len + new_len
+    return {
+        "chars_inserted": sum(map(len, ins)),
+        "chars_deleted": sum(map(len, dels)),
+        "words_inserted": sum(len(WORD_RE.findall(s)) for s in ins),
+        "words_deleted": sum(len(WORD_RE.findall(s)) for s in dels),
+        "similarity": round(2 * equal / total, 6) if total else 1.0,
+        "hunks": _count_hunks(ops),
+    }
+
+
+def _count_hunks(ops: Sequence[Op]) -> int:
+    hunks, in_change = 0, False
+    for op, _ in ops:
+        if op != EQUAL and not in_change:
+            hunks += 1
+        in_change = op != EQUAL
+    return hunks
+
+
+def _sides(ops: Iterable[Op]) -> tuple[str, str]:
+    ops = list(ops)
+    return (
+        "".join(s for op, s in ops if op != INSERT),
+        "".join(s for op, s in ops if op != DELETE),
+    )
+
+
+def _no_ws(s: str) -> str:
+    return "".join(s.split())
+
+
+def _words_only(s: str) -> str:
+    return "".join(WORD_RE.findall(s))
+
+
+def _casefold(s: str) -> str:
+    return s.casefold()
+
+
+class _Filtered:
+    """keep(old) == keep(new) for char-wise filters, decided per change run where possible.
+
+    Equal segments are shared, so matching every change run is sufficient; only when runs
+    differ but the kept lengths balance is the (rare, costly) whole-text comparison needed.
+    """
+
+    def __init__(self, ops: list[Op]) -> None:
+        self.ops = ops
+        self.runs: list[tuple[str, str]] = []
+        dels: list[str] = []
+        ins: list[str] = []
+        for op, s in ops + [(EQUAL, "")]:
+            if op == DELETE:
+                dels.append(s)
+            elif op == INSERT:
+                ins.append(s)
+            elif dels or ins:
+                self.runs.append(("".join(dels), "".join(ins)))
+                dels, ins = [], []
+
+    def equal_under(self, *keeps: Callable[[str], str]) -> bool:
+        def keep(s: str) -> str:
+            for f in keeps:
+                s = f(s)
+            return s
+
+        kept = [(keep(d), keep(i)) for d, i in self.runs]
+        if all(d == i for d, i in kept):
+            return True
+        if sum(len(d) for d, _ in kept) != sum(len(i) for _, i in kept):
+            return False
+        old, new = _sides(self.ops)
+        return keep(old) == keep(new)
+
+
+def classify(ops: Iterable[Op]) -> str:
+    """none | trivial-whitespace | trivial-punctuation | trivial-case | substantive.
+
+    Judged on what differs between the whole texts, so trivial changes are flagged, not dropped.
+    """
+    f = _Filtered(list(ops))
+    if not f.runs or f.equal_under(lambda s: s):
+        return "none"
+    if not f.equal_under(_words_only, _casefold):
+        return "substantive"
+    if f.equal_under(_no_ws):
+        return "trivial-whitespace"
+    if f.equal_under(_words_only):
+        return "trivial-punctuation"
+    return "trivial-case"
+
+
+def diff_texts(old: str, new: str) -> DiffResult:
+    """Diff two texts: word-level ops, delta, stats, class. Pure and deterministic."""
+    if not isinstance(old, str) or not isinstance(new, str):
+        raise TypeError("diff_texts expects two str values")
+    ops, coarse = _diff_ops(old, new)
+    return DiffResult(
+        ops=ops,
+        delta=_new_dmp().diff_toDelta(ops),
+        stats=_stats(ops, len(old), len(new)),
+        change_class=classify(ops),
+        coarse=coarse,
+    )
+
+
+def rebuild(old: str, delta: str) -> str:
+    """Apply a stored delta to ``old``; ValueError when it does not fit."""
+    try:
+        ops = _new_dmp().diff_fromDelta(old, delta)
+    except ValueError as exc:  # includes UnicodeDecodeError from a split surrogate pair
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"delta does not fit the base text: {msg}") from None
+    return "".join(s for op, s in ops if op != DELETE)
+
+
+def compact_ops(ops: Iterable[Op]) -> list[list]:
+    """Storage form: equal segments become their length so the document is not repeated."""
+    return [[EQUAL, len(s)] if op == EQUAL else [op, s] for op, s in ops]
+
+
+def expand_ops(old: str, compact: list[list]) -> list[tuple[int, str]]:
+    """Inverse of compact_ops given the old text; ValueError when they do not match."""
+    ops: list[Op] = []
+    pos = 0
+    for k, item in enumerate(compact):
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise ValueError(f"compact op {k} is not a pair")
+        op, val = item
+        if op == EQUAL and isinstance(val, int) and not isinstance(val, bool) and val >= 0:
+            if pos + val > len(old):
+                raise ValueError(f"compact op {k} runs past the end of the old text")
+            ops.append((EQUAL, old[pos : pos + val]))
+            pos += val
+        elif op == DELETE and isinstance(val, str):
+            if old[pos : pos + len(val)] != val:
+                raise ValueError(f"compact op {k} deletes text that is not in the old text")
+            ops.append((DELETE, val))
+            pos += len(val)
+        elif op == INSERT and isinstance(val, str):
+            ops.append((INSERT, val))
+        else:
+            raise ValueError(f"compact op {k} is malformed: op {op!r}")
+    if pos != len(old):
+        raise ValueError(f"compact ops cover {pos} of {len(old)} old characters")
+    return ops

@@ -1,0 +1,202 @@
+"""Tests for archive.diffs: correctness invariants, classes, determinism, bounded work."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archive.diffs import (
+    ALGORITHM,
+    classify,
+    compact_ops,
+    diff_texts,
+    expand_ops,
+    rebuild,
+)
+
+
+def _check(old: str, new: str):
+    r = diff_texts(old, new)
+    assert "".join(s for op, s in r.ops if op != 1) == old
+    assert "".join(s for op, s in r.ops if op != -1) == new
+    assert all(s for _, s in r.ops)
+    assert all(a[0] != b[0] for a, b in zip(r.ops, r.ops[1:], strict=False))
+    assert rebuild(old, r.delta) == new
+    assert expand_ops(old, compact_ops(r.ops)) == r.ops
+    return r
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "cls"),
+    [
+        ("same text\n", "same text\n", "none"),
+        ("", "", "none"),
+        ("a b\nc", "a  b\r\nc", "trivial-whitespace"),
+        ("Hello, world", "Hello world!", "trivial-punctuation"),
+        ("foo,bar", "foo bar", "trivial-punctuation"),
+        ("Hello World", "hello world.", "trivial-case"),
+        ("Straße", "STRASSE", "trivial-case"),
+        ("The cat sat.", "The dog sat.", "substantive"),
+        ("café", "cafe\u0301", "substantive"),
+        ("", "x", "substantive"),
+    ],
+)
+def test_change_classes(old, new, cls):
+    r = _check(old, new)
+    assert r.change_class == cls
+    assert classify(r.ops) == cls
+    if cls != "none":
+        assert r.stats["hunks"] >= 1 and r.ops != [(0, old)]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("line1\r\nline2\r\n", "line1\r\nline 2\r\n"),
+        ("a\rb\rc", "a\rB\rc"),
+        ("nul\x00here", "nul\x00there\x00"),
+        ("smile 😀 ok", "smile 😀😀 fine 🧑‍🤝‍🧑"),
+        ("e\u0301te\u0301 na\u0308ive", "e\u0301te\u0301 naive"),
+        ("שלום עולם", "שלום \u202eעולם\u202c גדול"),
+        ("مرحبا بالعالم", "مرحبا بكم في العالم"),
+        ("", "new text"),
+        ("old text", ""),
+        ("", ""),
+        ("no final newline", "no final newline\n"),
+        ("x" * 10 + "\n", "x" * 10),
+    ],
+)
+def test_unicode_round_trips(old, new):
+    _check(old, new)
+
+
+def test_one_word_replacement_is_whole_word():
+    r = diff_texts("The quick brown fox jumps.", "The quick brawn fox jumps.")
+    assert r.ops == [(0, "The quick "), (-1, "brown"), (1, "brawn"), (0, " fox jumps.")]
+    assert r.stats["words_inserted"] == 1 and r.stats["words_deleted"] == 1
+    assert r.stats["hunks"] == 1 and not r.coarse
+
+
+def test_stats_values():
+    r = diff_texts("ab cd", "ab ef gh")
+    assert r.stats["chars_deleted"] == 2 and r.stats["chars_inserted"] == 5
+    assert r.stats["similarity"] == round(2 * 3 / 13, 6)
+    assert diff_texts("", "").stats["similarity"] == 1.0
+
+
+def test_rebuild_rejects_wrong_base():
+    r = diff_texts("one two three", "one 2 three")
+    with pytest.raises(ValueError, match="does not fit"):
+        rebuild("one two three four", r.delta)
+    with pytest.raises(ValueError):
+        rebuild("😀", "=1\t+x")  # splits a surrogate pair
+
+
+def test_expand_ops_rejects_mismatch():
+    with pytest.raises(ValueError):
+        expand_ops("abc", [[0, 5]])
+    with pytest.raises(ValueError):
+        expand_ops("abc", [[-1, "xyz"]])
+    with pytest.raises(ValueError):
+        expand_ops("abc", [[0, 2]])
+    assert compact_ops([(0, "ab"), (-1, "c"), (1, "d")]) == [[0, 2], [-1, "c"], [1, "d"]]
+
+
+text_st = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text_st, text_st)
+def test_property_arbitrary_pairs(old, new):
+    _check(old, new)
+
+
+WORDS = ["alpha", "beta", "gamma", "delta", "the", "of", "a", "Zeta", "éte", "😀", "\n", "\r\n"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(WORDS), min_size=0, max_size=60),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["ins", "del", "rep"]), st.integers(0, 100), st.sampled_from(WORDS)
+        ),
+        max_size=8,
+    ),
+    st.sampled_from([" ", ", ", "  "]),
+)
+def test_property_edited_text(words, edits, sep):
+    old_words = list(words)
+    for kind, pos, w in edits:
+        i = pos % (len(words) + 1)
+        if kind == "ins":
+            words.insert(i, w)
+        elif words and i < len(words):
+            if kind == "del":
+                del words[i]
+            else:
+                words[i] = w
+    old, new = sep.join(old_words), sep.join(words)
+    r = _check(old, new)
+    if old != new:
+        assert r.change_class != "none"
+
+
+def test_deterministic_in_subprocess():
+    old = "Para one has words.\n\nPara two, edited here.\n" * 5
+    new = old.replace("edited", "changed", 3) + "tail 😀\n"
+    ops = json.dumps(diff_texts(old, new).ops)
+    assert json.dumps(diff_texts(old, new).ops) == ops
+    code = (
+        "import json,sys; from archive.diffs import diff_texts; "
+        "o,n=json.load(sys.stdin); print(json.dumps(diff_texts(o,n).ops))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([old, new]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == ops
+    assert ALGORITHM.startswith("words-v1+dmp20241021")
+
+
+def _paragraphs(rng: random.Random, size: int) -> str:
+    vocab = [f"w{rng.randrange(3000)}" for _ in range(3000)] + ["the", "of", "and"] * 200
+    paras, total = [], 0
+    while total < size:
+        p = " ".join(rng.choices(vocab, k=rng.randint(30, 120))) + "."
+        paras.append(p)
+        total += len(p) + 2
+    return "\n\n".join(paras)
+
+
+def test_pathological_unrelated_50kb_returns():
+    rng = random.Random(1)
+    old, new = _paragraphs(rng, 50_000), _paragraphs(rng, 50_000)
+    r = _check(old, new)
+    assert r.change_class == "substantive" and r.stats["similarity"] < 0.5
+
+
+def test_pathological_shuffled_200kb_returns():
+    rng = random.Random(2)
+    old = _paragraphs(rng, 200_000)
+    paras = old.split("\n\n")
+    rng.shuffle(paras)
+    new = "\n\n".join(paras)
+    r = _check(old, new)
+    assert r.change_class == "substantive"
+
+
+def test_pathological_single_line_unrelated_returns():
+    rng = random.Random(3)
+    old = _paragraphs(rng, 50_000).replace("\n", " ")
+    new = _paragraphs(rng, 50_000).replace("\n", " ")
+    _check(old, new)
