@@ -129,7 +129,7 @@ def import_git(
     try:
         with GitSource(location) as git:
             return _import(
-                store, git, os.path.normpath(location), command, ref, progress, batch_size
+                store, git, store.location_of(location), command, ref, progress, batch_size
             )
     except GitError as e:
         raise ArchiveError(str(e)) from None

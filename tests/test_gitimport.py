@@ -15,50 +15,9 @@ from archive.schema import MIGRATIONS, SCHEMA_VERSION
 from archive.store import ArchiveError, Store
 from ingest.hashing import blake3_hex
 from tests.conftest import archive_state, run_archive, run_cli, table_rows
+from tests.gitrepo import GIT_ENV, Repo
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "terms-sample.bundle"
-GIT_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-GIT_ENV.update(LC_ALL="C", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)
-
-
-class Repo:
-    """A throwaway repository; every git call gets the next fixed date (stable oids)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tick = 0
-        root.mkdir(parents=True, exist_ok=True)
-        self.git("init", "--quiet", "--initial-branch=main")
-        self.git("config", "user.name", "Ann Author")
-        self.git("config", "user.email", "ann@example.org")
-        self.git("config", "commit.gpgsign", "false")
-
-    def git(self, *args: str) -> str:
-        self.tick += 1
-        env = dict(
-            GIT_ENV,
-            GIT_AUTHOR_DATE=f"2020-01-01T10:00:{self.tick:02d}+02:00",
-            GIT_COMMITTER_DATE=f"2021-06-01T23:00:{self.tick:02d}-05:00",
-            GIT_COMMITTER_NAME="Carl Committer",
-            GIT_COMMITTER_EMAIL="carl@example.org",
-        )
-        done = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout.decode("utf-8", "replace")
-
-    def write(self, name: str | bytes, data: bytes) -> None:
-        path = os.path.join(os.fsencode(self.root), os.fsencode(name))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-
-    def remove(self, name: str) -> None:
-        os.remove(self.root / name)
-
-    def commit(self, message: str) -> str:
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD").strip()
 
 
 def text(n: int, tag: str = "") -> bytes:
@@ -110,18 +69,18 @@ def test_add_modify_delete_restore_with_provenance(tmp_path: Path, db: Path) -> 
         "oid": first,
         "source_id": 1,
         "position": 1,
-        "author_name": "Ann Author",
-        "author_email": "ann@example.org",
-        "author_date": "2020-01-01T10:00:06+02:00",
-        "committer_name": "Carl Committer",
-        "committer_email": "carl@example.org",
-        "committer_date": "2021-06-01T23:00:06-05:00",
+        "author_name": "Test Author",
+        "author_email": "author@example.org",
+        "author_date": "2020-01-01T00:00:06+02:00",
+        "committer_name": "Test Committer",
+        "committer_email": "committer@example.org",
+        "committer_date": "2021-06-01T00:00:06-05:00",
         "message": "add a\n\nX-engine-version: 1.2.3\n",
         "parents": "",
     }
-    # observed_at is the committer date in UTC (the next day, here)
-    assert rows(db, "SELECT observed_at FROM versions WHERE id = 1") == [("2021-06-02T04:00:06Z",)]
-    assert rows(db, "SELECT kind, location, name FROM sources") == [("git", str(repo.root), "repo")]
+    # observed_at is the committer date in UTC (five hours on, here)
+    assert rows(db, "SELECT observed_at FROM versions WHERE id = 1") == [("2021-06-01T05:00:06Z",)]
+    assert rows(db, "SELECT kind, location, name FROM sources") == [("git", "repo", "repo")]
     positions = rows(db, "SELECT position, parents FROM commits ORDER BY position")
     assert [p for p, _ in positions] == [1, 2, 3, 4]
     assert positions[1][1] == first
@@ -192,7 +151,7 @@ def test_merge_commits_follow_the_first_parent(tmp_path: Path, db: Path) -> None
     repo.write("a.txt", b"main edit\n")
     repo.commit("main edit")
     repo.git("merge", "--quiet", "--no-ff", "-m", "merge side", "side")
-    merge = repo.git("rev-parse", "HEAD").strip()
+    merge = repo.rev("HEAD")
     assert ingest(db, repo.root)[0] == 0
     assert rows(db, "SELECT message FROM commits ORDER BY position") == [
         ("base\n",),

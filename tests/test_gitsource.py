@@ -22,50 +22,9 @@ from ingest.gitsource import (
     parse_raw_meta,
     path_text,
 )
+from tests.gitrepo import GIT_ENV, Repo
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "terms-sample.bundle"
-BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-BASE_ENV.update(LC_ALL="C", GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)
-
-
-class Repo:
-    """A throwaway repository whose commits get fixed, increasing dates (deterministic oids)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tick = 0
-        root.mkdir(parents=True, exist_ok=True)
-        self.git("init", "--quiet", "--initial-branch=main")
-        self.git("config", "user.name", "Test Author")
-        self.git("config", "user.email", "author@example.org")
-        self.git("config", "commit.gpgsign", "false")
-
-    def git(self, *args: str | bytes) -> bytes:
-        self.tick += 1
-        env = dict(
-            BASE_ENV,
-            GIT_AUTHOR_DATE=f"2020-01-01T00:{self.tick // 60:02d}:{self.tick % 60:02d}+02:00",
-            GIT_COMMITTER_DATE=f"2021-06-01T00:{self.tick // 60:02d}:{self.tick % 60:02d}-05:00",
-            GIT_COMMITTER_NAME="Test Committer",
-            GIT_COMMITTER_EMAIL="committer@example.org",
-        )
-        done = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True)
-        assert done.returncode == 0, done.stderr.decode()
-        return done.stdout
-
-    def write(self, name: str | bytes, data: bytes) -> None:
-        path = os.path.join(os.fsencode(self.root), os.fsencode(name))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-
-    def commit(self, message: str, *extra: str) -> str:
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "--allow-empty", "-m", message, *extra)
-        return self.rev("HEAD")
-
-    def rev(self, spec: str) -> str:
-        return self.git("rev-parse", spec).decode().strip()
 
 
 def read_all(location: str | Path, **kw: str) -> list:
@@ -123,7 +82,7 @@ def test_message_is_byte_exact_against_the_commit_object(tmp_path: Path) -> None
         subprocess.run(
             ["git", "hash-object", "-t", "commit", "-w", "--stdin"],
             cwd=repo.root,
-            env=BASE_ENV,
+            env=GIT_ENV,
             input=obj.encode(),
             capture_output=True,
             check=True,
