@@ -94,7 +94,9 @@ def record_versions(
     Folder runs and git commits both come through here, so what follows a version (its
     diff, its ledger leaf) is added in one place.
     """
-    return store.record_changes(source_id, run_id, changes, observed_at)
+    ids = store.record_changes(source_id, run_id, changes, observed_at)
+    store.pack_passages(changes)
+    return ids
 
 
 def _store_new_contents(
