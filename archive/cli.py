@@ -9,6 +9,7 @@ import click
 
 from archive import __version__
 from archive.cli_common import db_option, emit_json, friendly, json_option
+from archive.cli_passages import blame, related, trace
 from archive.record import RunSummary, ingest_folder
 from archive.refs import resolve_document, resolve_version
 from archive.store import ArchiveError, Store
@@ -118,3 +119,8 @@ def serve(db: str, host: str, port: int, metadata: Path | None, no_sql: bool) ->
     from archive.serve import serve as run_server
 
     sys.exit(run_server(db, metadata or default_metadata(), host, port, allow_sql=not no_sql))
+
+
+cli.add_command(blame)
+cli.add_command(trace)
+cli.add_command(related)

@@ -119,20 +119,17 @@ def _passages(db: sqlite_utils.Database) -> None:
 
     `passages.key` is the first 8 bytes of the passage's BLAKE3 (signed); `data` is its UTF-8
     text (codec 0) or raw deflate against the text of passage `base` (codec 1). A text blob
-    becomes a `blob_passages` row and its `blobs.content` is set to NULL. `passages_fts` is a
-    contentless FTS5 index (rowid = passages.id). Existing text blobs are converted here.
+    becomes a `blob_passages` row (packed passage ids; `quotes`: packed ids of its quotations, kind
+    'quote', in order) and its `blobs.content` is set to NULL. `passages_fts` is a contentless
+    FTS5 index without positions (rowid = passages.id). Existing text blobs are converted here.
     """
     for sql in (
         "CREATE TABLE passages (id INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE,"
         " kind TEXT NOT NULL, size INTEGER NOT NULL, base INTEGER REFERENCES passages(id),"
         " depth INTEGER NOT NULL, codec INTEGER NOT NULL, data NOT NULL)",
         "CREATE TABLE blob_passages (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
-        " count INTEGER NOT NULL, ids BLOB NOT NULL) WITHOUT ROWID",
-        "CREATE TABLE quotes (blob TEXT NOT NULL REFERENCES blobs(blake3), ordinal INTEGER NOT"
-        ' NULL, passage INTEGER NOT NULL REFERENCES passages(id), start INTEGER NOT NULL, "end"'
-        " INTEGER NOT NULL, marks TEXT NOT NULL, PRIMARY KEY (blob, ordinal)) WITHOUT ROWID",
-        "CREATE INDEX idx_quotes_passage ON quotes (passage)",
-        "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='')",
+        " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', detail=none)",
     ):
         db.execute(sql)
     from archive.store import PassageStore  # the store imports this module

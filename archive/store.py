@@ -495,25 +495,24 @@ class PassageStore:
                     base = (old_ids[b], old_texts[old_ids[b]], old_depths[old_ids[b]])
                 known[key] = self.add(part, "para", key, base)
             ids.append(known[key][0])
+        quotes = self._add_quotes(text, parts, ids, known)
         self.conn.execute(
-            "INSERT INTO blob_passages (blob, count, ids) VALUES (?, ?, ?)",
-            (blob, len(ids), pack_ids(ids)),
+            "INSERT INTO blob_passages (blob, count, ids, quotes) VALUES (?, ?, ?, ?)",
+            (blob, len(ids), pack_ids(ids), pack_ids(quotes)),
         )
-        self._add_quotes(blob, text, parts, ids, known)
         self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
         if self.rebuild(blob, encoding) != bytes(row[2]):
             raise PassageError(f"blob {blob}: stored passages do not rebuild its bytes")
         return True
 
-    def _add_quotes(
-        self, blob: str, text: str, parts: list[str], ids: list[int], known: dict
-    ) -> None:
+    def _add_quotes(self, text: str, parts: list[str], ids: list[int], known: dict) -> list[int]:
         """Quoted speech as 'quote' passages, deflated against the paragraph quoting them."""
         from ingest.extract.quotes import find_quotes  # lazy: the extract package is slow to load
 
         starts = list(accumulate([0, *map(len, parts)]))
         depths = {i: d for i, d in known.values()}
-        for ordinal, q in enumerate(find_quotes(text)):
+        out = []
+        for q in find_quotes(text):
             key = digest_key(passage_digest(q.text))
             if key not in known:
                 known.update(self.by_keys([key]))
@@ -522,11 +521,8 @@ class PassageStore:
                 para = ids[at]
                 base = (para, parts[at], depths[para]) if depths[para] < MAX_DEPTH else None
                 known[key] = self.add(q.text, "quote", key, base)
-            self.conn.execute(
-                'INSERT OR IGNORE INTO quotes (blob, ordinal, passage, start, "end", marks)'
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (blob, ordinal, known[key][0], q.start, q.end, q.marks),
-            )
+            out.append(known[key][0])
+        return out
 
     def pack_all(self) -> int:
         """Move every text blob still held whole into passages, oldest version first."""
@@ -543,28 +539,19 @@ class PassageStore:
             done += self.pack_blob(blob)
         return done
 
-    def lists(self) -> Iterator[tuple[str, list[int]]]:
-        """Every (blob, passage ids): a scan, for tracing where passages occur."""
-        for blob, data in self.conn.execute("SELECT blob, ids FROM blob_passages ORDER BY blob"):
-            yield blob, unpack_ids(data)
+    def lists(self) -> Iterator[tuple[str, list[int], list[int]]]:
+        """Every (blob, passage ids, quote ids): a scan, for tracing where passages occur."""
+        for blob, ids, quotes in self.conn.execute(
+            "SELECT blob, ids, quotes FROM blob_passages ORDER BY blob"
+        ):
+            yield blob, unpack_ids(ids), unpack_ids(quotes)
 
-    def quote_blobs(self, ids: Iterable[int]) -> list[tuple[int, str]]:
-        """(passage, blob) for every blob quoting one of the passages."""
-        return self.conn.execute(
-            "SELECT q.passage, q.blob FROM json_each(?) j JOIN quotes q ON q.passage = j.value"
-            " ORDER BY q.passage, q.blob",
-            (json.dumps(sorted(set(ids))),),
-        ).fetchall()
-
-    def quotes(self, blob: str) -> list[dict]:
-        return [
-            dict(zip(("ordinal", "passage", "start", "end", "marks"), r, strict=True))
-            for r in self.conn.execute(
-                'SELECT ordinal, passage, start, "end", marks FROM quotes WHERE blob = ?'
-                " ORDER BY ordinal",
-                (blob,),
-            )
-        ]
+    def quote_ids(self, blob: str) -> list[int]:
+        """The passage ids of a blob's quotations, in document order."""
+        row = self.conn.execute(
+            "SELECT quotes FROM blob_passages WHERE blob = ?", (blob,)
+        ).fetchone()
+        return [] if row is None else unpack_ids(row[0])
 
     def match(self, fts_query: str) -> list[int]:
         """Passage ids whose text matches an FTS5 query (passages_fts is contentless)."""
@@ -575,6 +562,9 @@ class PassageStore:
                 (fts_query,),
             )
         ]
+
+    def document_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM documents ORDER BY id")]
 
     def all_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM passages ORDER BY id")]
