@@ -69,7 +69,7 @@ def occurrences(store: Store, ids: Iterable[int]) -> dict[int, list[dict]]:
     wanted = set(ids)
     blobs: dict[int, set[str]] = {i: set() for i in wanted}
     for blob, paragraphs, quotes in store.passages.lists():
-        for pid in wanted.intersection(paragraphs, quotes):
+        for pid in wanted.intersection(paragraphs).union(wanted.intersection(quotes)):
             blobs[pid].add(blob)
     versions = store.passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
     return {pid: [v for v in versions if v["blob"] in blobs[pid]] for pid in sorted(wanted)}
