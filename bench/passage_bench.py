@@ -53,6 +53,7 @@ def replay(bundle: str, db: str) -> float:
     data = dict(src.read_blobs(oids))
     started = time.perf_counter()
     tree: dict[str, str] = {}
+    infos: dict = {}
     with Store(db) as store:
         for commit in commits:
             for ch in commit.changes:
@@ -65,9 +66,10 @@ def replay(bundle: str, db: str) -> float:
                 run = store.start_run(source["id"], "bench", commit.committer_date)
                 observed = []
                 for path, oid in sorted(tree.items()):
-                    info, _ = describe(path, data[oid])
-                    store.insert_blob(info, data[oid])
-                    observed.append(Observed(path, info.blake3, None))
+                    if oid not in infos:
+                        infos[oid] = describe(path, data[oid])[0]
+                        store.insert_blob(infos[oid], data[oid])
+                    observed.append(Observed(path, infos[oid].blake3, None))
                 changes = plan(store.document_states(source["id"]), observed)
                 record_versions(store, source["id"], run, changes, commit.committer_date)
                 store.finish_run(run, files_seen=len(observed), new_versions=len(changes))
@@ -154,7 +156,7 @@ def main() -> None:
             big1, big2 = synthetic_5mb(store)
             big_size = store.blob(big2)["size"]
             big_ms = median_ms(lambda: store.read_content(big2), 9)
-        with Store(full) as store:
+        with full_content_layout(), Store(full) as store:
             full_ms = median_ms(lambda: store.read_content(largest["blake3"]))
     mb = 1e6
     print(f"replay: full-content {t_full:.1f} s, passages {t_packed:.1f} s")
