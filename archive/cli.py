@@ -11,6 +11,7 @@ import click
 from archive import __version__
 from archive.cli_common import db_option, emit_json, friendly, json_option
 from archive.cli_metadata import meta, reextract
+from archive.cli_passages import blame, related, trace
 from archive.gitimport import GitRunSummary, import_git
 from archive.record import RunSummary, ingest_folder
 from archive.refs import resolve_document, resolve_version
@@ -192,3 +193,7 @@ cli.add_command(cli_integrity.verify_proof)
 cli.add_command(cli_integrity.verify)
 cli.add_command(cli_integrity.lookup)
 cli.add_command(cli_integrity.export)
+
+cli.add_command(blame)
+cli.add_command(trace)
+cli.add_command(related)

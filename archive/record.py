@@ -127,6 +127,7 @@ def record_versions(
     they come from.
     """
     ids = store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
+    store.pack_passages(changes)
     record_provenance(store, ids, changes, sidecars or {})
     append_versions(store, ids)
     return ids

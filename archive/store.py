@@ -9,14 +9,30 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import accumulate
 
 from archive import __version__
 from archive.changes import Change, DocState
+from archive.passages import (
+    CODEC_DEFLATE,
+    MAX_DEPTH,
+    PassageError,
+    align_bases,
+    compress,
+    decompress,
+    digest_key,
+    pack_ids,
+    passage_digest,
+    split_passages,
+    unpack_ids,
+)
 from archive.schema import SchemaError, migrate
 from ingest.content import BlobInfo
+from ingest.hashing import blake3_hex
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
 BUSY_TIMEOUT_S = float(os.environ.get("ARCHIVE_BUSY_TIMEOUT", "30"))
@@ -192,10 +208,17 @@ class Store:
         return rows[0] if rows else None
 
     def read_content(self, blake3: str) -> bytes:
-        """The exact bytes of a blob: the one way content leaves the store."""
-        row = self.conn.execute("SELECT content FROM blobs WHERE blake3 = ?", (blake3,)).fetchone()
+        """The exact bytes of a blob: the one way content leaves the store.
+
+        Text blobs are kept as passages (their `content` is NULL) and rebuilt here.
+        """
+        row = self.conn.execute(
+            "SELECT content, encoding FROM blobs WHERE blake3 = ?", (blake3,)
+        ).fetchone()
         if row is None:
             raise ArchiveError(f"no blob {blake3}")
+        if row[0] is None:
+            return self.passages.rebuild(blake3, row[1])
         return bytes(row[0])
 
     def read_text(self, blake3: str) -> str | None:
@@ -634,6 +657,19 @@ class Store:
         rows = self.query("SELECT * FROM sources WHERE name = ?", (name,))
         return rows[0] if rows else None
 
+    # Passages -------------------------------------------------------------------------
+
+    @property
+    def passages(self) -> PassageStore:
+        return PassageStore(self.conn)
+
+    def pack_passages(self, changes: Sequence[Change]) -> None:
+        """Keep the text blobs of new versions as passages, each revision deltaed on the last."""
+        passages = self.passages
+        for change in changes:
+            if change.blob is not None:
+                passages.pack_blob(change.blob, change.previous_blob)
+
     # Snapshots --------------------------------------------------------------------------
 
     def snapshot(self, dest: str | os.PathLike[str]) -> None:
@@ -644,6 +680,205 @@ class Store:
             target.execute("PRAGMA journal_mode = DELETE")
         finally:
             target.close()
+
+
+# Passages ---------------------------------------------------------------------------
+
+
+class PassageStore:
+    """The passage tables' SQL; used by `Store` and by the `_passages` migration.
+
+    A text blob is a row of `blob_passages` (its packed list of passage ids) instead of bytes
+    in `blobs.content`; each passage is stored once, deflated against a similar earlier one.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def ids(self, blob: str) -> list[int] | None:
+        """The blob's passage ids in order, or None when it is not kept as passages."""
+        row = self.conn.execute("SELECT ids FROM blob_passages WHERE blob = ?", (blob,)).fetchone()
+        return None if row is None else unpack_ids(row[0])
+
+    def texts(self, ids: Iterable[int]) -> dict[int, str]:
+        """The text of each passage id, decoding chains of bases once each."""
+        rows: dict[int, tuple] = {}
+        want = set(ids)
+        while want:
+            for pid, base, codec, data in self.conn.execute(
+                "SELECT p.id, p.base, p.codec, p.data FROM json_each(?) j"
+                " JOIN passages p ON p.id = j.value",
+                (json.dumps(sorted(want)),),
+            ):
+                rows[pid] = (base, codec, data)
+            missing = want - rows.keys()
+            if missing:
+                raise ArchiveError(f"missing passages: {sorted(missing)[:5]}")
+            want = {rows[i][0] for i in want if rows[i][0] is not None} - rows.keys()
+        out: dict[int, str] = {}
+        for pid in sorted(rows):  # a base always has a smaller id than what sits on it
+            base, codec, data = rows[pid]
+            out[pid] = decompress(codec, data, None if base is None else out[base])
+        return out
+
+    def rebuild(self, blob: str, encoding: str | None) -> bytes:
+        """A text blob's bytes from its passages, checked against its BLAKE3."""
+        ids = self.ids(blob)
+        if ids is None or encoding is None:
+            raise ArchiveError(f"blob {blob} has neither content nor passages")
+        texts = self.texts(ids)
+        data = "".join([texts[i] for i in ids]).encode(encoding)
+        if blake3_hex(data) != blob:
+            raise ArchiveError(f"blob {blob} does not rebuild from its passages")
+        return data
+
+    def rows(self, ids: Iterable[int]) -> dict[int, dict]:
+        """id, key, kind, size and depth of passages (not their text)."""
+        cursor = self.conn.execute(
+            "SELECT p.id, p.key, p.kind, p.size, p.depth FROM json_each(?) j"
+            " JOIN passages p ON p.id = j.value",
+            (json.dumps(sorted(set(ids))),),
+        )
+        return {
+            r[0]: dict(zip(("id", "key", "kind", "size", "depth"), r, strict=True)) for r in cursor
+        }
+
+    def by_keys(self, keys: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """key -> (id, depth) for the keys that are stored."""
+        cursor = self.conn.execute(
+            "SELECT p.key, p.id, p.depth FROM json_each(?) j JOIN passages p ON p.key = j.value",
+            (json.dumps(sorted(set(keys))),),
+        )
+        return {k: (i, d) for k, i, d in cursor}
+
+    def add(
+        self, text: str, kind: str, key: int, base: tuple[int, str, int] | None
+    ) -> tuple[int, int]:
+        """Store a new passage (deflated against base = (id, text, depth)); (id, depth)."""
+        codec, data = compress(text, base[1] if base else None)
+        base_id, depth = (base[0], base[2] + 1) if base and codec == CODEC_DEFLATE else (None, 0)
+        pid = self.conn.execute(
+            "INSERT INTO passages (key, kind, size, base, depth, codec, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, kind, len(text.encode("utf-8")), base_id, depth, codec, data),
+        ).lastrowid
+        self.conn.execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, text))
+        return pid, depth
+
+    def pack_blob(self, blob: str, previous: str | None = None) -> bool:
+        """Move a text blob's content into passages (previous: the blob it revises, if any).
+
+        The split is checked by re-encoding and re-hashing before anything is written, and the
+        stored passages are read back and re-hashed after; a mismatch raises (the caller's
+        transaction then rolls back). Returns False when there was nothing to do.
+        """
+        row = self.conn.execute(
+            "SELECT is_text, encoding, content FROM blobs WHERE blake3 = ?", (blob,)
+        ).fetchone()
+        if row is None or not row[0] or row[2] is None or row[1] is None:
+            return False
+        encoding, text = row[1], bytes(row[2]).decode(row[1])
+        parts = split_passages(text)
+        if blake3_hex("".join(parts).encode(encoding)) != blob:
+            raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
+        old_ids = (self.ids(previous) if previous else None) or []
+        old_texts = self.texts(old_ids) if old_ids else {}
+        old_depths = {r["id"]: r["depth"] for r in self.rows(old_ids).values()}
+        bases = align_bases([old_texts[i] for i in old_ids], parts)
+        keys = [digest_key(passage_digest(p)) for p in parts]
+        known = self.by_keys(keys)
+        ids: list[int] = []
+        for part, key, b in zip(parts, keys, bases, strict=True):
+            if key not in known:
+                base = None
+                if b is not None and old_depths[old_ids[b]] < MAX_DEPTH:
+                    base = (old_ids[b], old_texts[old_ids[b]], old_depths[old_ids[b]])
+                known[key] = self.add(part, "para", key, base)
+            ids.append(known[key][0])
+        quotes = self._add_quotes(text, parts, ids, known)
+        self.conn.execute(
+            "INSERT INTO blob_passages (blob, count, ids, quotes) VALUES (?, ?, ?, ?)",
+            (blob, len(ids), pack_ids(ids), pack_ids(quotes)),
+        )
+        self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
+        if self.rebuild(blob, encoding) != bytes(row[2]):
+            raise PassageError(f"blob {blob}: stored passages do not rebuild its bytes")
+        return True
+
+    def _add_quotes(self, text: str, parts: list[str], ids: list[int], known: dict) -> list[int]:
+        """Quoted speech as 'quote' passages, deflated against the paragraph quoting them."""
+        from ingest.extract.quotes import find_quotes  # lazy: the extract package is slow to load
+
+        starts = list(accumulate([0, *map(len, parts)]))
+        depths = {i: d for i, d in known.values()}
+        out = []
+        for q in find_quotes(text):
+            key = digest_key(passage_digest(q.text))
+            if key not in known:
+                known.update(self.by_keys([key]))
+            if key not in known:
+                at = bisect_right(starts, q.start) - 1
+                para = ids[at]
+                base = (para, parts[at], depths[para]) if depths[para] < MAX_DEPTH else None
+                known[key] = self.add(q.text, "quote", key, base)
+            out.append(known[key][0])
+        return out
+
+    def pack_all(self) -> int:
+        """Move every text blob still held whole into passages, oldest version first."""
+        done = 0
+        for blob, previous in self.conn.execute(
+            "SELECT v.blob, pv.blob FROM versions v JOIN blobs b ON b.blake3 = v.blob"
+            " LEFT JOIN versions pv ON pv.id = v.previous_version_id"
+            " WHERE b.is_text = 1 AND b.content IS NOT NULL ORDER BY v.id"
+        ).fetchall():
+            done += self.pack_blob(blob, previous)
+        for (blob,) in self.conn.execute(
+            "SELECT blake3 FROM blobs WHERE is_text = 1 AND content IS NOT NULL ORDER BY blake3"
+        ).fetchall():
+            done += self.pack_blob(blob)
+        return done
+
+    def lists(self) -> Iterator[tuple[str, list[int], list[int]]]:
+        """Every (blob, passage ids, quote ids): a scan, for tracing where passages occur."""
+        for blob, ids, quotes in self.conn.execute(
+            "SELECT blob, ids, quotes FROM blob_passages ORDER BY blob"
+        ):
+            yield blob, unpack_ids(ids), unpack_ids(quotes)
+
+    def quote_ids(self, blob: str) -> list[int]:
+        """The passage ids of a blob's quotations, in document order."""
+        row = self.conn.execute(
+            "SELECT quotes FROM blob_passages WHERE blob = ?", (blob,)
+        ).fetchone()
+        return [] if row is None else unpack_ids(row[0])
+
+    def match(self, fts_query: str) -> list[int]:
+        """Passage ids whose text matches an FTS5 query (passages_fts is contentless)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid",
+                (fts_query,),
+            )
+        ]
+
+    def document_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM documents ORDER BY id")]
+
+    def all_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM passages ORDER BY id")]
+
+    def versions_of_blobs(self, blobs: Iterable[str]) -> list[dict]:
+        """Versions holding any of the blobs, with document path and source, oldest first."""
+        cursor = self.conn.execute(
+            "SELECT v.*, d.path AS document_path, s.name AS source FROM json_each(?) j"
+            " JOIN versions v ON v.blob = j.value JOIN documents d ON d.id = v.document_id"
+            " JOIN sources s ON s.id = d.source_id ORDER BY v.observed_at, v.id",
+            (json.dumps(sorted(set(blobs))),),
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
 
 
 def dumps(obj: object) -> str:

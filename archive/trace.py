@@ -1,0 +1,135 @@
+"""Provenance of text across documents: where a passage first appeared, and where it recurs.
+
+Lookup of a text: exact passage first (hashed as given, then with the trailing newline forms a
+paragraph carries), else passages containing it as a substring (FTS5 candidates, then checked).
+With `normalize`, both compare `archive.passages.normalize` keys (case, whitespace, quotes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from archive.passages import (
+    PassageError,
+    digest_key,
+    hex_key,
+    newline_forms,
+    normalize,
+    passage_digest,
+)
+from archive.store import Store
+
+_HASH = re.compile(r"[0-9a-f]{16,64}")
+_WORD = re.compile(r"\w+")
+
+
+def is_hash(query: str) -> bool:
+    return bool(_HASH.fullmatch(query))
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query for passages holding text: all its whole words (the edge words may be cut)."""
+    words = _WORD.findall(text)
+    if len(words) > 2:
+        words = words[1:-1]
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words) if words else None
+
+
+def find_by_hash(store: Store, hex_digest: str) -> list[int]:
+    found = store.passages.by_keys([hex_key(hex_digest.lower())])
+    ids = [pid for pid, _ in found.values()]
+    texts = store.passages.texts(ids)
+    return [i for i in ids if passage_digest(texts[i]).hex().startswith(hex_digest.lower())]
+
+
+def find_by_text(store: Store, text: str, normalized: bool = False) -> tuple[str, list[int]]:
+    """(how it matched: exact | substring | normalized | normalized-substring | none, ids)."""
+    if not normalized:
+        keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
+        found = store.passages.by_keys(keys)
+        if found:
+            return "exact", sorted(pid for pid, _ in found.values())
+    query = fts_query(text)
+    candidates = store.passages.match(query) if query else store.passages.all_ids()
+    texts = store.passages.texts(candidates)
+    if normalized:
+        key = normalize(text)
+        exact = [i for i in candidates if normalize(texts[i]) == key]
+        if exact:
+            return "normalized", exact
+        within = [i for i in candidates if key and key in normalize(texts[i])]
+        return ("normalized-substring" if within else "none"), within
+    within = [i for i in candidates if text and text in texts[i]]
+    return ("substring" if within else "none"), within
+
+
+def occurrences(store: Store, ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Every version holding each passage (as a paragraph or a quotation), oldest first."""
+    wanted = set(ids)
+    blobs: dict[int, set[str]] = {i: set() for i in wanted}
+    for blob, paragraphs, quotes in store.passages.lists():
+        for pid in wanted.intersection(paragraphs).union(wanted.intersection(quotes)):
+            blobs[pid].add(blob)
+    versions = store.passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
+    return {pid: [v for v in versions if v["blob"] in blobs[pid]] for pid in sorted(wanted)}
+
+
+def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
+    """First appearance and every carrying document of one passage."""
+    docs: dict[int, dict] = {}
+    for v in versions:
+        d = docs.setdefault(
+            v["document_id"],
+            {
+                "document_id": v["document_id"],
+                "source": v["source"],
+                "path": v["document_path"],
+                "first_seq": v["seq"],
+                "first_observed_at": v["observed_at"],
+                "versions": 0,
+            },
+        )
+        d["versions"] += 1
+    first = versions[0] if versions else None
+    return {
+        "passage": passage["id"],
+        "blake3": passage_digest(text).hex(),
+        "kind": passage["kind"],
+        "text": text,
+        "first": None
+        if first is None
+        else {
+            "document_id": first["document_id"],
+            "source": first["source"],
+            "path": first["document_path"],
+            "seq": first["seq"],
+            "version_id": first["id"],
+            "observed_at": first["observed_at"],
+            "commit": first.get("commit"),
+        },
+        "documents": list(docs.values()),
+    }
+
+
+def trace(store: Store, query: str, normalized: bool = False, as_text: bool = False) -> dict:
+    """Who said this first, and where it reappears: a passage hash or a text."""
+    if is_hash(query) and not as_text:
+        how, ids = "hash", find_by_hash(store, query)
+    else:
+        how, ids = find_by_text(store, query, normalized)
+    rows = store.passages.rows(ids)
+    texts = store.passages.texts(ids)
+    found = occurrences(store, ids)
+    passages = [summarize(rows[i], texts[i], found[i]) for i in sorted(ids)]
+    passages.sort(
+        key=lambda p: (
+            p["first"] is None,
+            p["first"]["observed_at"] if p["first"] else "",
+            p["passage"],
+        )
+    )
+    return {"query": query, "match": how, "passages": passages}
+
+
+__all__ = ["PassageError", "trace", "find_by_text", "find_by_hash", "occurrences", "is_hash"]

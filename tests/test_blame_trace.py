@@ -1,0 +1,81 @@
+"""Blame per passage, and tracing passages across documents."""
+
+from __future__ import annotations
+
+import json
+
+from archive.blame import blame_indexes
+from tests.conftest import run_cli
+
+
+def ingest(db, folder):
+    code, _, err = run_cli("ingest", str(folder), db=db)
+    assert code == 0, err
+
+
+def test_blame_indexes_rule():
+    lists = [[1, 2], None, [1, 2, 3], [1, 3, 4]]
+    assert blame_indexes(lists, 3) == [2, 2, 3]  # the deletion at index 1 breaks the run
+    assert blame_indexes(lists, 0) == [0, 0]
+
+
+def test_blame_on_a_three_version_document(db, folder):
+    doc = folder / "doc.md"
+    doc.write_text("Intro stays.\n\nSecond para v1.\n")
+    ingest(db, folder)
+    doc.write_text("Intro stays.\n\nSecond para v1.\n\nAdded in v2.\n")
+    ingest(db, folder)
+    doc.write_text("Intro stays.\n\nSecond para v3.\n\nAdded in v2.\n")
+    ingest(db, folder)
+    code, out, _ = run_cli("blame", "doc.md", "--json", db=db)
+    assert code == 0
+    rows = json.loads(out)["passages"]
+    assert [(r["text"], r["seq"]) for r in rows] == [
+        ("Intro stays.\n\n", 1),
+        ("Second para v3.\n\n", 3),
+        ("Added in v2.\n", 2),
+    ]
+    code, out, _ = run_cli("blame", "doc.md@2", "--json", db=db)
+    # v1 ended "Second para v1.\n"; in v2 it gained a blank line, so it is a new passage
+    assert [r["seq"] for r in json.loads(out)["passages"]] == [1, 2, 2]
+    code, out, _ = run_cli("blame", "doc.md@2", db=db)
+    assert out.splitlines()[0].startswith("@1 ") and "Intro stays." in out
+
+
+def test_passage_in_two_documents_is_traced_to_the_earlier(db, folder):
+    shared = "The same sentence appears in both documents, word for word."
+    (folder / "first.md").write_text(f"Only in first.\n\n{shared}\n\nThe end.\n")
+    ingest(db, folder)
+    (folder / "second.md").write_text(f"{shared}\n\nOnly in second, later.\n")
+    ingest(db, folder)
+    code, out, _ = run_cli("trace", shared, "--json", db=db)
+    assert code == 0
+    result = json.loads(out)
+    assert result["match"] == "exact"
+    [passage] = [p for p in result["passages"] if p["kind"] == "para"]
+    assert passage["first"]["path"] == "first.md" and passage["first"]["seq"] == 1
+    assert sorted(d["path"] for d in passage["documents"]) == ["first.md", "second.md"]
+    # by hash, and by substring, and normalised
+    code, out, _ = run_cli("trace", passage["blake3"], "--json", db=db)
+    assert json.loads(out)["passages"][0]["first"]["path"] == "first.md"
+    code, out, _ = run_cli("trace", "appears in both documents", "--json", db=db)
+    assert json.loads(out)["match"] == "substring"
+    code, out, _ = run_cli("trace", "THE SAME  sentence appears", "--normalize", "--json", db=db)
+    found = json.loads(out)
+    assert found["match"] == "normalized-substring"
+    assert found["passages"][0]["first"]["path"] == "first.md"
+    code, _, _ = run_cli("trace", "words nobody wrote anywhere", db=db)
+    assert code == 1
+
+
+def test_quote_is_traced_across_documents_with_different_paragraphs(db, folder):
+    quote = "We will cooperate against every threat together"
+    (folder / "a.md").write_text(f"He said: \u201c{quote}.\u201d Then he left.\n")
+    ingest(db, folder)
+    (folder / "b.md").write_text(f"Reports quote him: \u201c{quote}.\u201d\n")
+    ingest(db, folder)
+    code, out, _ = run_cli("trace", quote + ".", "--json", db=db)
+    result = json.loads(out)
+    [q] = [p for p in result["passages"] if p["kind"] == "quote"]
+    assert q["first"]["path"] == "a.md"
+    assert sorted(d["path"] for d in q["documents"]) == ["a.md", "b.md"]

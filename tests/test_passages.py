@@ -1,0 +1,160 @@
+"""The passage store: lossless split and storage, hostile texts, packing, migration."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archive import schema
+from archive.passages import pack_ids, split_passages, unpack_ids
+from archive.store import Store
+from ingest.content import describe
+from ingest.hashing import blake3_hex
+from tests.conftest import CORPUS, run_cli
+
+HOSTILE = {
+    "no-final-newline": b"first para\n\nsecond, no newline",
+    "crlf": b"one\r\ntwo\r\n\r\nthree\r\n\r\n\r\n",
+    "only-blank-lines": b"\n\n\n \n\t\n",
+    "one-megabyte-paragraph": b"word " * 200_000,
+    "utf16-bom": "caf\u00e9\n\npara two\n".encode("utf-16"),
+    "cp1252": b"caf\xe9 \x93quoted words here\x94\n\nnext\n",
+    "nul": b"a\x00b\n\nc\n",
+    "empty": b"",
+    "cr-only": b"mac\r\rold\rstyle",
+}
+
+
+def store_bytes(store: Store, data: bytes, previous: str | None = None) -> str:
+    info, _ = describe("x.txt", data)
+    with store.write():
+        store.insert_blob(info, data)
+        store.passages.pack_blob(info.blake3, previous)
+    return info.blake3
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_texts_round_trip(tmp_path, name):
+    data = HOSTILE[name]
+    with Store(tmp_path / "a.db") as store:
+        key = store_bytes(store, data)
+        assert store.blob(key)["is_text"] == 1
+        content = store.conn.execute("SELECT content FROM blobs WHERE blake3 = ?", (key,))
+        assert content.fetchone()[0] is None  # kept only as passages
+        assert store.read_content(key) == data
+
+
+def test_split_is_by_paragraph_with_its_blank_lines():
+    assert split_passages("a\nb\n\nc\r\n\r\nd") == ["a\nb\n\n", "c\r\n\r\n", "d"]
+    assert split_passages("") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab \t\r\n\u00e9\u201c\u201d\x00"), max_size=200))
+def test_split_then_join_is_identity(text):
+    parts = split_passages(text)
+    assert "".join(parts) == text
+    assert all(parts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(max_size=120), min_size=1, max_size=4))
+def test_store_then_read_content_gives_the_bytes(tmp_path_factory, revisions):
+    with Store(tmp_path_factory.mktemp("h") / "a.db") as store:
+        previous = None
+        keys = []
+        for data in revisions:
+            key = store_bytes(store, data, previous)
+            previous = key if store.blob(key)["is_text"] else None
+            keys.append(key)
+        for data, key in zip(revisions, keys, strict=True):
+            assert store.read_content(key) == data
+
+
+def test_each_passage_is_stored_once_and_revisions_share(tmp_path):
+    base = "".join(f"Paragraph {i} says something long enough.\n\n" for i in range(50))
+    edited = base.replace("Paragraph 7 says", "Paragraph 7 now says")
+    with Store(tmp_path / "a.db") as store:
+        first = store_bytes(store, base.encode())
+        second = store_bytes(store, edited.encode(), first)
+        assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 51
+        [(base_id, codec)] = store.conn.execute(
+            "SELECT base, codec FROM passages WHERE id = (SELECT max(id) FROM passages)"
+        ).fetchall()
+        assert base_id is not None and codec == 1  # deflated against the paragraph it revises
+        assert store.read_content(second) == edited.encode()
+
+
+def test_mismatch_on_write_raises_and_stores_nothing(tmp_path, monkeypatch):
+    import archive.store as store_mod
+
+    monkeypatch.setattr(store_mod, "split_passages", lambda text: [text[:-1]])
+    with Store(tmp_path / "a.db") as store:
+        info, _ = describe("x.txt", b"some text\n")
+        with pytest.raises(store_mod.PassageError, match="do not rebuild"):
+            with store.write():
+                store.insert_blob(info, b"some text\n")
+                store.passages.pack_blob(info.blake3)
+        assert store.blob(info.blake3) is None
+        assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 0
+
+
+def test_pack_ids_round_trip():
+    ids = [5, 6, 7, 1, 900_000, 3, 3]
+    assert unpack_ids(pack_ids(ids)) == ids
+    assert unpack_ids(pack_ids([])) == []
+
+
+def test_ingest_keeps_text_as_passages_and_show_is_exact(tmp_path):
+    db = tmp_path / "a.db"
+    code, _, _ = run_cli("ingest", str(CORPUS), db=db)
+    assert code == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM blobs WHERE content IS NOT NULL").fetchone() == (0,)
+    conn.close()
+    for path in sorted(CORPUS.iterdir()):
+        code, out, _ = run_cli("show", path.name, db=db)
+        assert code == 0 and out.encode() == path.read_bytes()
+
+
+def test_seed_quotes_are_extracted_as_quote_passages(tmp_path):
+    db = tmp_path / "a.db"
+    run_cli("ingest", str(CORPUS), db=db)
+    with Store(db) as store:
+        quotes = store.conn.execute("SELECT count(*) FROM passages WHERE kind = 'quote'")
+        assert quotes.fetchone()[0] >= 4
+        for path in sorted(CORPUS.iterdir()):
+            blob = blake3_hex(path.read_bytes())
+            texts = store.passages.texts(store.passages.quote_ids(blob))
+            assert texts, path.name
+            assert all(t in path.read_text() for t in texts.values())
+
+
+def test_migration_from_the_previous_release(tmp_path, monkeypatch, folder):
+    """An archive made before `_passages` (text in blobs.content) migrates on open."""
+    previous = schema.MIGRATIONS[: schema.MIGRATIONS.index(schema._passages)]
+    for i, data in enumerate([b"one\n\ntwo\n", "caf\u00e9\n".encode("utf-16"), b"\x89PNG\0\0"]):
+        (folder / f"f{i}.txt").write_bytes(data)
+    db = tmp_path / "old.db"
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", previous)
+        m.setattr(schema, "SCHEMA_VERSION", len(previous))
+        m.setattr(Store, "pack_passages", lambda self, changes: None)
+        assert run_cli("ingest", str(folder), db=db)[0] == 0
+        (folder / "f0.txt").write_bytes(b"one\n\ntwo, edited\n")
+        assert run_cli("ingest", str(folder), db=db)[0] == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(previous)
+    before = dict(conn.execute("SELECT blake3, content FROM blobs"))
+    conn.close()
+    with Store(db) as store:
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        rows = store.query("SELECT blake3, is_text, content FROM blobs")
+        assert len(rows) == 4
+        for row in rows:
+            assert (row["content"] is None) == bool(row["is_text"])
+            data = store.read_content(row["blake3"])
+            assert blake3_hex(data) == row["blake3"] and data == before[row["blake3"]]
