@@ -25,6 +25,15 @@ def ingest(db: Path, folder: Path):
         return ingest_folder(store, str(folder), "test")
 
 
+def stored_blobs(db: Path) -> dict[str, dict]:
+    """Every blob row with its bytes as the store gives them back (its one read path)."""
+    with Store(db) as store:
+        return {
+            b["blake3"]: {**b, "content": store.read_content(b["blake3"])}
+            for b in table_rows(db, "blobs")
+        }
+
+
 def versions(db: Path) -> list[tuple]:
     return [(v["document_id"], v["seq"], v["kind"], v["path"]) for v in table_rows(db, "versions")]
 
@@ -32,7 +41,7 @@ def versions(db: Path) -> list[tuple]:
 def test_seed_corpus_hashes_match_the_record(db):
     summary = ingest(db, CORPUS)
     assert summary.new_versions == 2 and summary.problems == 0
-    blobs = {b["blake3"]: b for b in table_rows(db, "blobs")}
+    blobs = stored_blobs(db)
     assert set(blobs) == {
         "e9efdd4a0acd5b6339f9993bc89e0ab45b88819a7854ddf7f035a37d39f80f3f",
         "4c36c292f41800fb4a864509b79be5c006570d8120e8daf09902ad0c8ad7f9f8",
@@ -159,7 +168,7 @@ def test_special_files_and_bad_links_become_problems(db, folder, tmp_path):
     assert summary.problems == 6
     # The run went on: the regular file and the link inside the root were taken.
     assert sorted(d["path"] for d in table_rows(db, "documents")) == ["inside", "ok.txt"]
-    assert b"secret" not in b"".join(b["content"] for b in table_rows(db, "blobs"))
+    assert b"secret" not in b"".join(b["content"] for b in stored_blobs(db).values())
 
 
 def test_a_file_that_becomes_unreadable_is_a_problem_not_a_deletion():
@@ -205,7 +214,7 @@ def test_file_changed_between_scan_and_store_is_stored_as_read(db, folder, monke
 
     monkeypatch.setattr(record, "_read", read_after_change)
     ingest(db, folder)
-    [blob] = table_rows(db, "blobs")
+    [blob] = stored_blobs(db).values()
     assert blob["content"] == b"second state, longer"
     assert blob["blake3"] == blake3_hex(blob["content"])
     [version] = table_rows(db, "versions")
