@@ -208,33 +208,12 @@ class Store:
         return rows[0] if rows else None
 
     def read_content(self, blake3: str) -> bytes:
-        """The exact bytes of a blob: the one way content leaves the store.
-
-        Text blobs are kept as passages (their `content` is NULL) and rebuilt here.
-        """
-        row = self.conn.execute(
-            "SELECT content, encoding FROM blobs WHERE blake3 = ?", (blake3,)
-        ).fetchone()
-        if row is None:
-            raise ArchiveError(f"no blob {blake3}")
-        if row[0] is None:
-            return self.passages.rebuild(blake3, row[1])
-        return bytes(row[0])
+        """The exact bytes of a blob: the one way content leaves the store."""
+        return read_content(self.conn, blake3)
 
     def read_text(self, blake3: str) -> str | None:
-        """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
-        has one, else a text blob's text (decoded losslessly with its encoding), else None."""
-        row = self.conn.execute(
-            "SELECT text_blob, is_text, encoding FROM blobs WHERE blake3 = ?", (blake3,)
-        ).fetchone()
-        if row is None:
-            return None
-        text_blob, is_text, encoding = row
-        if text_blob is not None and text_blob != blake3:
-            return self.read_text(text_blob)
-        if not is_text:
-            return None
-        return self.read_content(blake3).decode(encoding)
+        """The text diffs and passages use (see the module-level `read_text`)."""
+        return read_text(self.conn, blake3)
 
     def iter_blob_hashes(self) -> Iterator[str]:
         for (h,) in self.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3"):
@@ -879,6 +858,35 @@ class PassageStore:
         )
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor]
+
+
+def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
+    """The exact bytes of a blob, on any connection (the Datasette plugin reads through here).
+
+    Text blobs are kept as passages (their `content` is NULL) and rebuilt, hash-checked.
+    """
+    row = conn.execute("SELECT content, encoding FROM blobs WHERE blake3 = ?", (blake3,)).fetchone()
+    if row is None:
+        raise ArchiveError(f"no blob {blake3}")
+    if row[0] is None:
+        return PassageStore(conn).rebuild(blake3, row[1])
+    return bytes(row[0])
+
+
+def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
+    """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
+    has one, else a text blob's text (decoded losslessly with its encoding), else None."""
+    row = conn.execute(
+        "SELECT text_blob, is_text, encoding FROM blobs WHERE blake3 = ?", (blake3,)
+    ).fetchone()
+    if row is None:
+        return None
+    text_blob, is_text, encoding = row
+    if text_blob is not None and text_blob != blake3:
+        return read_text(conn, text_blob)
+    if not is_text:
+        return None
+    return read_content(conn, blake3).decode(encoding)
 
 
 def dumps(obj: object) -> str:

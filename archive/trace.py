@@ -18,7 +18,7 @@ from archive.passages import (
     normalize,
     passage_digest,
 )
-from archive.store import Store
+from archive.store import PassageStore, Store
 
 _HASH = re.compile(r"[0-9a-f]{16,64}")
 _WORD = re.compile(r"\w+")
@@ -36,23 +36,25 @@ def fts_query(text: str) -> str | None:
     return " AND ".join('"' + w.replace('"', '""') + '"' for w in words) if words else None
 
 
-def find_by_hash(store: Store, hex_digest: str) -> list[int]:
-    found = store.passages.by_keys([hex_key(hex_digest.lower())])
+def find_by_hash(passages: PassageStore, hex_digest: str) -> list[int]:
+    found = passages.by_keys([hex_key(hex_digest.lower())])
     ids = [pid for pid, _ in found.values()]
-    texts = store.passages.texts(ids)
+    texts = passages.texts(ids)
     return [i for i in ids if passage_digest(texts[i]).hex().startswith(hex_digest.lower())]
 
 
-def find_by_text(store: Store, text: str, normalized: bool = False) -> tuple[str, list[int]]:
+def find_by_text(
+    passages: PassageStore, text: str, normalized: bool = False
+) -> tuple[str, list[int]]:
     """(how it matched: exact | substring | normalized | normalized-substring | none, ids)."""
     if not normalized:
         keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
-        found = store.passages.by_keys(keys)
+        found = passages.by_keys(keys)
         if found:
             return "exact", sorted(pid for pid, _ in found.values())
     query = fts_query(text)
-    candidates = store.passages.match(query) if query else store.passages.all_ids()
-    texts = store.passages.texts(candidates)
+    candidates = passages.match(query) if query else passages.all_ids()
+    texts = passages.texts(candidates)
     if normalized:
         key = normalize(text)
         exact = [i for i in candidates if normalize(texts[i]) == key]
@@ -64,14 +66,14 @@ def find_by_text(store: Store, text: str, normalized: bool = False) -> tuple[str
     return ("substring" if within else "none"), within
 
 
-def occurrences(store: Store, ids: Iterable[int]) -> dict[int, list[dict]]:
+def occurrences(passages: PassageStore, ids: Iterable[int]) -> dict[int, list[dict]]:
     """Every version holding each passage (as a paragraph or a quotation), oldest first."""
     wanted = set(ids)
     blobs: dict[int, set[str]] = {i: set() for i in wanted}
-    for blob, paragraphs, quotes in store.passages.lists():
+    for blob, paragraphs, quotes in passages.lists():
         for pid in wanted.intersection(paragraphs).union(wanted.intersection(quotes)):
             blobs[pid].add(blob)
-    versions = store.passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
+    versions = passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
     return {pid: [v for v in versions if v["blob"] in blobs[pid]] for pid in sorted(wanted)}
 
 
@@ -115,12 +117,12 @@ def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
 def trace(store: Store, query: str, normalized: bool = False, as_text: bool = False) -> dict:
     """Who said this first, and where it reappears: a passage hash or a text."""
     if is_hash(query) and not as_text:
-        how, ids = "hash", find_by_hash(store, query)
+        how, ids = "hash", find_by_hash(store.passages, query)
     else:
-        how, ids = find_by_text(store, query, normalized)
+        how, ids = find_by_text(store.passages, query, normalized)
     rows = store.passages.rows(ids)
     texts = store.passages.texts(ids)
-    found = occurrences(store, ids)
+    found = occurrences(store.passages, ids)
     passages = [summarize(rows[i], texts[i], found[i]) for i in sorted(ids)]
     passages.sort(
         key=lambda p: (
@@ -132,4 +134,26 @@ def trace(store: Store, query: str, normalized: bool = False, as_text: bool = Fa
     return {"query": query, "match": how, "passages": passages}
 
 
-__all__ = ["PassageError", "trace", "find_by_text", "find_by_hash", "occurrences", "is_hash"]
+def search_documents(passages: PassageStore, text: str, limit: int) -> list[dict]:
+    """Documents with a passage containing `text`, each once, at its newest such version."""
+    if not text.strip():
+        return []
+    _, ids = find_by_text(passages, text)
+    newest: dict[int, dict] = {}
+    for versions in occurrences(passages, ids).values():
+        for v in versions:
+            if v["document_id"] not in newest or v["id"] > newest[v["document_id"]]["id"]:
+                newest[v["document_id"]] = v
+    rows = sorted(newest.values(), key=lambda v: (v["document_path"], v["document_id"]))
+    return rows[:limit]
+
+
+__all__ = [
+    "PassageError",
+    "trace",
+    "find_by_text",
+    "find_by_hash",
+    "occurrences",
+    "is_hash",
+    "search_documents",
+]

@@ -337,3 +337,13 @@ def test_cell_link_escapes_and_ignores_non_archive_values():
     assert cell_link("versions", "id", "7") is None
     assert cell_link("runs", "id", 7) is None
     assert str(cell_link(None, "version_id", 7)) == '<a href="/-/archive/version/7">7</a>'
+
+
+async def test_search_finds_documents_by_their_text(ds):
+    r = await ds.client.get("/-/archive/search?q=" + "Khamenei")
+    assert r.status_code == 200
+    hits = r.text.split("archive-text-hits", 1)[1]
+    # Both seed reports carry his words; neither has the name in its path.
+    assert "000_7757f9e639917cb7.txt" in hits and "004_2437b915e45a5cf0.txt" in hits
+    r = await ds.client.get("/-/archive/search?q=" + "zzqqxx-not-there")
+    assert "0 documents, each at its newest version" in r.text

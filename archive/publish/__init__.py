@@ -7,7 +7,6 @@ itself (custom routes get none for free) and reads the database through Datasett
 
 from __future__ import annotations
 
-import asyncio
 import importlib.resources
 
 import markupsafe
@@ -15,6 +14,8 @@ from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.publish import pages, queries
+from archive.store import PassageStore, read_content, read_text
+from archive.trace import search_documents
 
 FEED_LIMIT = 50
 SEARCH_LIMIT = 100
@@ -78,13 +79,10 @@ def _parse(fn, *args):
 
 
 async def _text(db, blake3: str | None) -> str | None:
+    """A blob's text through the store's one read path (passages rebuilt, hash-checked)."""
     if not blake3:
         return None
-    rows = await _rows(db, queries.CONTENT, {"blake3": blake3})
-    if not rows:
-        return None
-    r = rows[0]
-    return await asyncio.to_thread(pages.decode_text, r["content"], r["is_text"], r["encoding"])
+    return await db.execute_fn(lambda conn: read_text(conn, blake3))
 
 
 async def _render(datasette, request, template: str, context: dict) -> Response:
@@ -136,9 +134,10 @@ async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("blobs",))
-    row = await _one(db, queries.CONTENT, {"blake3": blake3}, f"blob {blake3}")
+    await _one(db, queries.BLOB, {"blake3": blake3}, f"blob {blake3}")
+    content = await db.execute_fn(lambda conn: read_content(conn, blake3))
     return Response(
-        bytes(row["content"] or b""),
+        content,
         content_type="application/octet-stream",
         headers={
             "Content-Disposition": f'attachment; filename="{blake3}.bin"',
@@ -181,18 +180,19 @@ async def search_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("documents",))
-    rows: list[dict] = []
-    use_fts = bool((await db.execute(queries.HAS_FTS)).first())
+    path_rows: list[dict] = []
+    text_rows: list[dict] = []
     if q:
-        if use_fts:
-            params = {"query": queries.fts_query(q), "limit": SEARCH_LIMIT}
-            rows = await _rows(db, queries.SEARCH_FTS, params)
-        else:
-            params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
-            rows = await _rows(db, queries.SEARCH_PATHS, params)
-    for r in rows:
+        params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
+        path_rows = await _rows(db, queries.SEARCH_PATHS, params)
+        text_rows = await db.execute_fn(
+            lambda conn: search_documents(PassageStore(conn), q, SEARCH_LIMIT)
+        )
+    for r in path_rows:
         r["url"] = pages.document_url(r["document_id"])
-    context = {"q": q, "rows": rows, "mode": "text" if use_fts else "path", "limit": SEARCH_LIMIT}
+    for r in text_rows:
+        r["url"] = pages.version_url(r["id"])
+    context = {"q": q, "rows": path_rows, "text_rows": text_rows, "limit": SEARCH_LIMIT}
     return await _render(datasette, request, "archive_search.html", context)
 
 

@@ -91,16 +91,6 @@ def history_view(document: dict, versions: list[dict]) -> dict:
     return {"document": document, "versions": rows, "atom_url": document_url(document["id"])}
 
 
-def decode_text(content: bytes | None, is_text: int | None, encoding: str | None) -> str | None:
-    """A text blob's text, decoded with its recorded (lossless) encoding; None for binary."""
-    if content is None or not is_text:
-        return None
-    try:
-        return bytes(content).decode(encoding or "utf-8")
-    except (LookupError, UnicodeDecodeError):
-        return bytes(content).decode("utf-8", errors="replace")
-
-
 def version_view(version: dict, text: str | None) -> dict:
     """One version: text (or a download link), blob metadata, hashes and provenance."""
     blob = version["blob"]

@@ -1,15 +1,13 @@
 """Every SQL statement the Datasette plugin runs, in one place, against the public schema.
 
 Canned queries for Datasette users live in metadata.yml; these are the ones behind our pages.
-Content is read here directly (not through `archive.store`) because Datasette owns the
-connection; when blobs stop being stored whole, CONTENT is the one statement to change.
+Blob bytes are never selected here: they come through archive.store's read functions over
+Datasette's connection, the one read path (text is stored as passages).
 """
 
 from __future__ import annotations
 
 HAS_VERSIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'versions'"
-HAS_FTS = "SELECT 1 FROM sqlite_master WHERE name = 'passages_fts'"
-
 DOCUMENT = (
     "SELECT d.id, d.source_id, d.path, d.status, d.first_seen, d.last_seen,"
     " d.current_version_id, s.name AS source, s.location"
@@ -39,7 +37,7 @@ NEXT_VERSION = (
     "SELECT id FROM versions WHERE document_id = :document_id AND seq > :seq ORDER BY seq LIMIT 1"
 )
 
-CONTENT = "SELECT content, is_text, encoding FROM blobs WHERE blake3 = :blake3"
+BLOB = "SELECT blake3, is_text, encoding FROM blobs WHERE blake3 = :blake3"
 
 _LOOKUP = (
     "SELECT v.id AS version_id, v.seq, v.document_id, v.path, v.kind, v.observed_at,"
@@ -59,18 +57,11 @@ _CHANGES = (
 RECENT_CHANGES = _CHANGES + " ORDER BY v.id DESC LIMIT :limit"
 DOCUMENT_CHANGES = _CHANGES + " WHERE v.document_id = :id ORDER BY v.id DESC LIMIT :limit"
 
-# Search: document paths now; the passage store will add `passages_fts` and the page switches.
+# Search by document path; text search goes through the passage store (archive.trace).
 SEARCH_PATHS = (
     "SELECT d.id AS document_id, d.path, d.status, s.name AS source, d.current_version_id,"
     " d.last_seen FROM documents d JOIN sources s ON s.id = d.source_id"
     " WHERE d.path LIKE :pattern ESCAPE '\\' ORDER BY d.path, d.id LIMIT :limit"
-)
-SEARCH_FTS = (
-    "SELECT v.document_id, v.path, d.status, s.name AS source, d.current_version_id,"
-    " d.last_seen FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
-    " JOIN versions v ON v.id = p.version_id JOIN documents d ON d.id = v.document_id"
-    " JOIN sources s ON s.id = d.source_id"
-    " WHERE passages_fts MATCH :query GROUP BY v.document_id ORDER BY min(f.rank) LIMIT :limit"
 )
 
 
@@ -78,8 +69,3 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` literally anywhere (%, _ and \\ escaped)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def fts_query(text: str) -> str:
-    """Each word as a quoted FTS5 phrase, so user input is never FTS syntax."""
-    return " ".join('"' + w.replace('"', '""') + '"' for w in text.split())

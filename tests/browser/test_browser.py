@@ -93,7 +93,7 @@ def test_search_page_and_canned_query(server, tab):
     tab.page.fill("input[name=q]", "7757")
     tab.page.click("form.archive-search button")
     tab.page.wait_for_url("**/-/archive/search?q=7757")
-    links = tab.page.locator("table.archive-timeline tbody a")
+    links = tab.page.locator("table.archive-paths tbody a")
     assert links.all_inner_texts() == [server.ids["path"]]
     tab.screenshot("search")
     links.first.click()
