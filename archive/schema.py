@@ -252,8 +252,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2,
     _metadata,
-    _ledger,
     _passages,
+    _ledger,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
