@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from archive.changes import Change, Observed, summarize
-from archive.integrity import checkpoint_run
+from archive.integrity import backfill, checkpoint_run
 from archive.record import RunSummary, _failpoint, record_versions
 from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
@@ -147,6 +147,7 @@ def _import(
     with store.write():
         source = store.source("git", location)
         run_id = store.start_run(source["id"], command, now_iso())
+        backfill(store)
         last = store.last_commit(source["id"])
     source_id = source["id"]
     after = last["oid"] if last else None

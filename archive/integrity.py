@@ -108,13 +108,21 @@ def append_versions(store: Store, version_ids: Sequence[int]) -> int:
     return start + len(leaves)
 
 
+def backfill(store: Store) -> int:
+    """Give leaves to versions recorded before the ledger existed, oldest first.
+
+    Called when a run starts, so the log keeps version order; returns the new size.
+    """
+    return append_versions(store, store.unledgered_version_ids())
+
+
 def checkpoint_run(store: Store, run_id: int) -> Checkpoint:
     """End a run: ledger any versions still without a leaf, then store the tree head.
 
     Leaf hashes are loaded and folded with `MerkleLog` (100k leaves take well under a
     second), so the stored root always comes from the stored leaves.
     """
-    append_versions(store, store.unledgered_version_ids())
+    backfill(store)
     cp = Checkpoint.of(merkle.MerkleLog(store.leaf_hashes()))
     store.set_checkpoint(run_id, cp.size, cp.root_hex)
     return cp

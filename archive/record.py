@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from archive.changes import Change, Observed, summarize
-from archive.integrity import append_versions, checkpoint_run
+from archive.integrity import append_versions, backfill, checkpoint_run
 from archive.metadata import (
     Sidecar,
     read_sidecar,
@@ -74,6 +74,7 @@ def ingest_folder(
     with store.write():
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
+        backfill(store)
         observed, unreadable, noted = _store_new_contents(
             store, documents, problems, extract_metadata=extract_metadata
         )

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive import schema
 from archive.passages import pack_ids, split_passages, unpack_ids
 from archive.store import Store
 from ingest.content import describe
@@ -131,30 +130,3 @@ def test_seed_quotes_are_extracted_as_quote_passages(tmp_path):
             texts = store.passages.texts(store.passages.quote_ids(blob))
             assert texts, path.name
             assert all(t in path.read_text() for t in texts.values())
-
-
-def test_migration_from_the_previous_release(tmp_path, monkeypatch, folder):
-    """An archive made before `_passages` (text in blobs.content) migrates on open."""
-    previous = schema.MIGRATIONS[: schema.MIGRATIONS.index(schema._passages)]
-    for i, data in enumerate([b"one\n\ntwo\n", "caf\u00e9\n".encode("utf-16"), b"\x89PNG\0\0"]):
-        (folder / f"f{i}.txt").write_bytes(data)
-    db = tmp_path / "old.db"
-    with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", previous)
-        m.setattr(schema, "SCHEMA_VERSION", len(previous))
-        m.setattr(Store, "pack_passages", lambda self, changes: None)
-        assert run_cli("ingest", str(folder), db=db)[0] == 0
-        (folder / "f0.txt").write_bytes(b"one\n\ntwo, edited\n")
-        assert run_cli("ingest", str(folder), db=db)[0] == 0
-    conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(previous)
-    before = dict(conn.execute("SELECT blake3, content FROM blobs"))
-    conn.close()
-    with Store(db) as store:
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
-        rows = store.query("SELECT blake3, is_text, content FROM blobs")
-        assert len(rows) == 4
-        for row in rows:
-            assert (row["content"] is None) == bool(row["is_text"])
-            data = store.read_content(row["blake3"])
-            assert blake3_hex(data) == row["blake3"] and data == before[row["blake3"]]
