@@ -165,7 +165,7 @@ def test_deterministic_in_subprocess():
         check=True,
     )
     assert out.stdout.strip() == ops
-    assert ALGORITHM.startswith("words-v1+dmp20241021")
+    assert ALGORITHM.startswith("words-v2+dmp20241021")
 
 
 def _paragraphs(rng: random.Random, size: int) -> str:
