@@ -428,9 +428,11 @@ def _line_blocks(old: str, new: str) -> list[Op]:
         return [(DELETE, old), (INSERT, new)]
     (a, b), items = _encode([a_lines, b_lines])
     dmp = _new_dmp()
+    blank = _drop_table(items, lambda line: not line.strip())
 
     def base(sa: str, sb: str) -> list[Op]:
-        if _cost(len(sa), len(sb)) <= LINE_WORK_LIMIT:
+        # Gaps sharing few non-blank lines go whole to the word level, which anchors on words.
+        if _cost(len(sa), len(sb)) <= LINE_WORK_LIMIT and not _unrelated(sa, sb, blank):
             return _myers(dmp, sa, sb)
         return [(DELETE, sa), (INSERT, sb)]
 
@@ -450,8 +452,7 @@ def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
     if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
         return [(DELETE, old), (INSERT, new)], True
     (a, b), items = _encode([a_tok, b_tok])
-    chars = _placeholders(len(items))
-    non_words = {ord(c): None for c, t in zip(chars, items, strict=True) if not _is_word(t)}
+    non_words = _drop_table(items, lambda t: not _is_word(t))
     if _unrelated(a, b, non_words):
         return [(DELETE, old), (INSERT, new)], False
     dmp = _TokenDmp(items, steps[0])
@@ -474,19 +475,36 @@ def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
     return [(op, s.translate(dec)) for op, s in ops if s], dmp.bailed
 
 
+def _drop_table(items: list[str], drop: Callable[[str], bool]) -> Callable[[], dict]:
+    """A lazily built str.translate table deleting the placeholders of dropped items.
+
+    Lazy because most blocks are small and never need it.
+    """
+    cache: list[dict] = []
+
+    def table() -> dict:
+        if not cache:
+            chars = _placeholders(len(items))
+            cache.append({ord(c): None for c, t in zip(chars, items, strict=True) if drop(t)})
+        return cache[0]
+
+    return table
+
+
 def _is_word(token: str) -> bool:
     return WORD_RE.match(token) is not None
 
 
-def _unrelated(a: str, b: str, non_words: dict[int, None]) -> bool:
-    """True when a big block's sides share few words: a rewrite, not an edit.
+def _unrelated(a: str, b: str, ignored: Callable[[], dict]) -> bool:
+    """True when a big block's sides share few words (or lines): a rewrite, not an edit.
 
     Judged on the smaller side (shared words / its word count), so a paragraph that survives
     inside a longer insertion still counts as related.
     """
     if _cost(len(a), len(b)) <= SMALL_GAP_WORK:
         return False
-    wa, wb = a.translate(non_words), b.translate(non_words)
+    table = ignored()
+    wa, wb = a.translate(table), b.translate(table)
     shared = sum((Counter(wa) & Counter(wb)).values())
     return shared < MIN_SHARED_WORDS * min(len(wa), len(wb))
 
