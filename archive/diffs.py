@@ -7,10 +7,19 @@ diff-match-patch alone is either clock-dependent (``Diff_Timeout > 0``) or unbou
 1. lines are aligned first with patience anchoring (unique common lines, like git), recursing
    into the gaps; gaps without anchors use an exact line-level Myers pass when small;
 2. each changed block of lines is refined at word level: tokens are mapped to private
-   characters, anchored again on unique tokens, and the remaining gaps are diffed exactly by
-   diff-match-patch with no time limit when ``(n+m)*min(n,m) <= WORD_WORK_LIMIT`` tokens,
-   otherwise kept as a whole delete+insert (the result is then flagged ``coarse``);
-3. dmp's semantic cleanup runs at token level, so edits are whole words.
+   characters, anchored again on unique tokens, and the remaining gaps are diffed by
+   diff-match-patch with no time limit;
+3. a big block or gap whose two sides share few words (multiset overlap below
+   ``MIN_SHARED_WORDS``) is unrelated text: it becomes one delete+insert at once, which is both
+   the readable answer and what keeps rewrites and shuffled paragraphs fast;
+4. Myers is bounded by a deterministic step count (``MYERS_STEPS`` per diff plus
+   ``MYERS_STEPS_PER_CHAR`` per changed character), never by the clock: a gap still
+   unresolved when the steps run out stays a whole delete+insert and the result is flagged
+   ``coarse``;
+5. dmp's semantic cleanup runs at token level, so edits are whole words.
+
+Identical leading and trailing lines are cut off first at C speed, so a small edit in a large
+document costs little more than the edit.
 """
 
 from __future__ import annotations
@@ -28,11 +37,14 @@ from diff_match_patch import diff_match_patch
 DELETE, EQUAL, INSERT = -1, 0, 1
 
 # Work bounds (in tokens / lines). Changing any of them can change output: bump ALGORITHM.
-WORD_WORK_LIMIT = 3_000
+SMALL_GAP_WORK = 3_000  # (n+m)*min(n,m) at or below this: exact Myers, no overlap check
+MIN_SHARED_WORDS = 0.6  # bigger gaps sharing fewer words than this are unrelated text
+MYERS_STEPS = 20_000  # Myers diagonal steps allowed per diff ...
+MYERS_STEPS_PER_CHAR = 0.1  # ... plus this many per changed character of the two texts
 LINE_WORK_LIMIT = 400_000
 ANCHOR_BUDGET_FACTOR = 8  # anchoring may scan at most this many times the input size
 
-ALGORITHM = f"words-v1+dmp{_dmp_module.__version__}-utf16+ucd{unicodedata.unidata_version}"
+ALGORITHM = f"words-v2+dmp{_dmp_module.__version__}-utf16+ucd{unicodedata.unidata_version}"
 
 Op = tuple[int, str]
 
@@ -102,10 +114,78 @@ class _TokenDmp(diff_match_patch):
     placeholders here; this version scores the decoded tokens on either side of a boundary.
     """
 
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(self, tokens: list[str], steps: int) -> None:
         super().__init__()
         self.Diff_Timeout = 0
         self._tokens = tokens
+        self.steps = steps  # Myers diagonal steps left (deterministic stand-in for a timeout)
+        self.bailed = False
+
+    def diff_bisect(self, text1: str, text2: str, deadline: float) -> list:
+        """dmp's middle-snake search, stopped by a step budget instead of the clock.
+
+        Same code as diff_match_patch.diff_bisect except the deadline test; when the budget is
+        spent the pair stays a whole delete+insert, as dmp does on timeout.
+        """
+        n1, n2 = len(text1), len(text2)
+        max_d = (n1 + n2 + 1) // 2
+        v_offset, v_length = max_d, 2 * max_d
+        v1 = [-1] * v_length
+        v1[v_offset + 1] = 0
+        v2 = v1[:]
+        delta = n1 - n2
+        front = delta % 2 != 0
+        k1start = k1end = k2start = k2end = 0
+        for d in range(max_d):
+            r1 = range(-d + k1start, d + 1 - k1end, 2)
+            r2 = range(-d + k2start, d + 1 - k2end, 2)
+            self.steps -= len(r1) + len(r2) + 1
+            if self.steps < 0:
+                self.bailed = True
+                break
+            for k1 in r1:
+                k1_offset = v_offset + k1
+                if k1 == -d or (k1 != d and v1[k1_offset - 1] < v1[k1_offset + 1]):
+                    x1 = v1[k1_offset + 1]
+                else:
+                    x1 = v1[k1_offset - 1] + 1
+                y1 = x1 - k1
+                while x1 < n1 and y1 < n2 and text1[x1] == text2[y1]:
+                    x1 += 1
+                    y1 += 1
+                v1[k1_offset] = x1
+                if x1 > n1:
+                    k1end += 2
+                elif y1 > n2:
+                    k1start += 2
+                elif front:
+                    k2_offset = v_offset + delta - k1
+                    if 0 <= k2_offset < v_length and v2[k2_offset] != -1:
+                        if x1 >= n1 - v2[k2_offset]:
+                            return self.diff_bisectSplit(text1, text2, x1, y1, deadline)
+            for k2 in r2:
+                k2_offset = v_offset + k2
+                if k2 == -d or (k2 != d and v2[k2_offset - 1] < v2[k2_offset + 1]):
+                    x2 = v2[k2_offset + 1]
+                else:
+                    x2 = v2[k2_offset - 1] + 1
+                y2 = x2 - k2
+                while x2 < n1 and y2 < n2 and text1[-x2 - 1] == text2[-y2 - 1]:
+                    x2 += 1
+                    y2 += 1
+                v2[k2_offset] = x2
+                if x2 > n1:
+                    k2end += 2
+                elif y2 > n2:
+                    k2start += 2
+                elif not front:
+                    k1_offset = v_offset + delta - k2
+                    if 0 <= k1_offset < v_length and v1[k1_offset] != -1:
+                        x1 = v1[k1_offset]
+                        y1 = v_offset + x1 - k1_offset
+                        if x1 >= n1 - x2:
+                            return self.diff_bisectSplit(text1, text2, x1, y1, deadline)
+        return [(DELETE, text1), (INSERT, text2)]
 
     def _tok(self, ch: str) -> str:
         return self._tokens[_char_index(ch)]
@@ -199,13 +279,52 @@ def _encode(seqs: Sequence[list[str]]) -> tuple[list[str], list[str]]:
     Returns the encoded strings and the item list (placeholder index -> item).
     """
     items = list(dict.fromkeys(x for seq in seqs for x in seq))
-    table = dict(zip(items, map(_index_char, range(len(items))), strict=True))
+    table = dict(zip(items, _placeholders(len(items)), strict=True))
     return ["".join(map(table.__getitem__, seq)) for seq in seqs], items
+
+
+def _placeholders(n: int) -> Iterable[str]:
+    """The first n placeholder chars (C-speed chr over the range below the surrogates)."""
+    below = min(n, 0xD800 - _CHAR_BASE)
+    yield from map(chr, range(_CHAR_BASE, _CHAR_BASE + below))
+    yield from map(_index_char, range(below, n))
 
 
 def _decoder(items: list[str]) -> dict[int, str]:
     """str.translate table from placeholder back to item (C speed)."""
-    return {ord(_index_char(i)): item for i, item in enumerate(items)}
+    return dict(zip(map(ord, _placeholders(len(items))), items, strict=True))
+
+
+def _prefix_len(a: str, alo: int, ahi: int, b: str, blo: int, bhi: int) -> int:
+    """Length of the common prefix of a[alo:ahi] and b[blo:bhi], by halving (C-speed compares)."""
+    lo, hi = 0, min(ahi - alo, bhi - blo)
+    if hi == 0 or a[alo] != b[blo]:
+        return 0
+    if a[alo : alo + hi] == b[blo : blo + hi]:
+        return hi
+    while hi - lo > 1:  # invariant: first lo items equal, first hi items not
+        mid = (lo + hi) // 2
+        if a[alo + lo : alo + mid] == b[blo + lo : blo + mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _suffix_len(a: str, alo: int, ahi: int, b: str, blo: int, bhi: int) -> int:
+    """Length of the common suffix of a[alo:ahi] and b[blo:bhi], by halving."""
+    lo, hi = 0, min(ahi - alo, bhi - blo)
+    if hi == 0 or a[ahi - 1] != b[bhi - 1]:
+        return 0
+    if a[ahi - hi : ahi] == b[bhi - hi : bhi]:
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[ahi - mid : ahi - lo] == b[bhi - mid : bhi - lo]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -249,16 +368,13 @@ def _anchored_diff(a: str, b: str, base: Base, budget: list[int]) -> list[Op]:
             continue
         _, alo, ahi, blo, bhi = task
         # Trim common prefix and suffix.
-        while alo < ahi and blo < bhi and a[alo] == b[blo]:
-            alo += 1
-            blo += 1
-        if alo > task[1]:
-            ops.append((EQUAL, a[task[1] : alo]))
-        end_a = ahi
-        while ahi > alo and bhi > blo and a[ahi - 1] == b[bhi - 1]:
-            ahi -= 1
-            bhi -= 1
-        suffix = a[ahi:end_a]
+        k = _prefix_len(a, alo, ahi, b, blo, bhi)
+        if k:
+            ops.append((EQUAL, a[alo : alo + k]))
+            alo, blo = alo + k, blo + k
+        k = _suffix_len(a, alo, ahi, b, blo, bhi)
+        suffix = a[ahi - k : ahi]
+        ahi, bhi = ahi - k, bhi - k
         if suffix:
             stack.append(("eq", suffix))
         if alo == ahi or blo == bhi:
@@ -312,9 +428,11 @@ def _line_blocks(old: str, new: str) -> list[Op]:
         return [(DELETE, old), (INSERT, new)]
     (a, b), items = _encode([a_lines, b_lines])
     dmp = _new_dmp()
+    blank = _drop_table(items, lambda line: not line.strip())
 
     def base(sa: str, sb: str) -> list[Op]:
-        if _cost(len(sa), len(sb)) <= LINE_WORK_LIMIT:
+        # Gaps sharing few non-blank lines go whole to the word level, which anchors on words.
+        if _cost(len(sa), len(sb)) <= LINE_WORK_LIMIT and not _unrelated(sa, sb, blank):
             return _myers(dmp, sa, sb)
         return [(DELETE, sa), (INSERT, sb)]
 
@@ -323,29 +441,72 @@ def _line_blocks(old: str, new: str) -> list[Op]:
     return [(op, s.translate(dec)) for op, s in _anchored_diff(a, b, base, budget)]
 
 
-def _word_refine(old: str, new: str) -> tuple[list[Op], bool]:
-    """Word-level diff of one changed block; returns (ops, coarse)."""
+def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
+    """Word-level diff of one changed block; returns (ops, coarse).
+
+    ``steps`` (a one-item list) is the Myers step budget shared by all blocks of one diff.
+    """
     if not old or not new:
         return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
     a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
     if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
         return [(DELETE, old), (INSERT, new)], True
     (a, b), items = _encode([a_tok, b_tok])
-    dmp = _TokenDmp(items)
-    coarse = False
+    non_words = _drop_table(items, lambda t: not _is_word(t))
+    if _unrelated(a, b, non_words):
+        return [(DELETE, old), (INSERT, new)], False
+    dmp = _TokenDmp(items, steps[0])
 
     def base(sa: str, sb: str) -> list[Op]:
-        nonlocal coarse
-        if _cost(len(sa), len(sb)) <= WORD_WORK_LIMIT:
-            return _myers(dmp, sa, sb)
-        coarse = True
-        return [(DELETE, sa), (INSERT, sb)]
+        if _cost(len(sa), len(sb)) <= SMALL_GAP_WORK:
+            left, dmp.steps = dmp.steps, SMALL_GAP_WORK  # small gaps are always exact
+            ops = _myers(dmp, sa, sb)
+            dmp.steps = left
+            return ops
+        if _unrelated(sa, sb, non_words):
+            return [(DELETE, sa), (INSERT, sb)]
+        return _myers(dmp, sa, sb)
 
     budget = [ANCHOR_BUDGET_FACTOR * (len(a) + len(b)) + 1000]
     ops = _merge(_anchored_diff(a, b, base, budget))
+    steps[0] = max(dmp.steps, 0)
     dmp.diff_cleanupSemantic(ops)
     dec = _decoder(items)
-    return [(op, s.translate(dec)) for op, s in ops if s], coarse
+    return [(op, s.translate(dec)) for op, s in ops if s], dmp.bailed
+
+
+def _drop_table(items: list[str], drop: Callable[[str], bool]) -> Callable[[], dict]:
+    """A lazily built str.translate table deleting the placeholders of dropped items.
+
+    Lazy because most blocks are small and never need it.
+    """
+    cache: list[dict] = []
+
+    def table() -> dict:
+        if not cache:
+            chars = _placeholders(len(items))
+            cache.append({ord(c): None for c, t in zip(chars, items, strict=True) if drop(t)})
+        return cache[0]
+
+    return table
+
+
+def _is_word(token: str) -> bool:
+    return WORD_RE.match(token) is not None
+
+
+def _unrelated(a: str, b: str, ignored: Callable[[], dict]) -> bool:
+    """True when a big block's sides share few words (or lines): a rewrite, not an edit.
+
+    Judged on the smaller side (shared words / its word count), so a paragraph that survives
+    inside a longer insertion still counts as related.
+    """
+    if _cost(len(a), len(b)) <= SMALL_GAP_WORK:
+        return False
+    table = ignored()
+    wa, wb = a.translate(table), b.translate(table)
+    shared = sum((Counter(wa) & Counter(wb)).values())
+    return shared < MIN_SHARED_WORDS * min(len(wa), len(wb))
 
 
 def _merge(ops: Iterable[Op]) -> list[Op]:
@@ -384,26 +545,35 @@ def _diff_ops(old: str, new: str) -> tuple[list[Op], bool]:
     """Lines first, then words inside each changed block of lines."""
     if old == new:
         return ([(EQUAL, old)] if old else []), False
-    out: list[Op] = []
+    # Identical leading/trailing whole lines, found at C speed (patience would keep them too).
+    p = _prefix_len(old, 0, len(old), new, 0, len(new))
+    p = old.rfind("\n", 0, p) + 1
+    k = _suffix_len(old, p, len(old), new, p, len(new))
+    nl = old.find("\n", len(old) - k) if k else -1
+    q = len(old) - (nl + 1) if nl >= 0 else 0  # suffix starts right after a shared newline
+    out: list[Op] = [(EQUAL, old[:p])] if p else []
     coarse = False
+    steps = [MYERS_STEPS + int(MYERS_STEPS_PER_CHAR * (len(old) + len(new) - 2 * (p + q)))]
     pending: dict[int, list[str]] = {DELETE: [], INSERT: []}
 
     def flush() -> None:
         nonlocal coarse
         if pending[DELETE] or pending[INSERT]:
-            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]))
+            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]), steps)
             coarse = coarse or c
             out.extend(ops)
             pending[DELETE].clear()
             pending[INSERT].clear()
 
-    for op, s in _line_blocks(old, new):
+    for op, s in _line_blocks(old[p : len(old) - q], new[p : len(new) - q]):
         if op == EQUAL:
             flush()
             out.append((op, s))
         else:
             pending[op].append(s)
     flush()
+    if q:
+        out.append((EQUAL, old[len(old) - q :]))
     return _merge(out), coarse
 
 

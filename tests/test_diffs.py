@@ -165,7 +165,7 @@ def test_deterministic_in_subprocess():
         check=True,
     )
     assert out.stdout.strip() == ops
-    assert ALGORITHM.startswith("words-v1+dmp20241021")
+    assert ALGORITHM.startswith("words-v2+dmp20241021")
 
 
 def _paragraphs(rng: random.Random, size: int) -> str:
@@ -200,3 +200,61 @@ def test_pathological_single_line_unrelated_returns():
     old = _paragraphs(rng, 50_000).replace("\n", " ")
     new = _paragraphs(rng, 50_000).replace("\n", " ")
     _check(old, new)
+
+
+def _prose(rng: random.Random, vocab: list[str], n_words: int) -> str:
+    return " ".join(rng.choices(vocab, k=n_words)) + "."
+
+
+def test_unrelated_block_is_one_delete_and_insert():
+    rng = random.Random(4)
+    para_a = _prose(rng, [f"alpha{i}" for i in range(300)] + ["the", "of"], 200)
+    para_b = _prose(rng, [f"beta{i}" for i in range(300)] + ["the", "of"], 200)
+    old, new = f"Intro line.\n{para_a}\nOutro.\n", f"Intro line.\n{para_b}\nOutro.\n"
+    r = _check(old, new)
+    assert r.ops == [(0, "Intro line.\n"), (-1, para_a + "\n"), (1, para_b + "\n"), (0, "Outro.\n")]
+    assert not r.coarse
+
+
+@pytest.mark.parametrize("sep", ["\n\n", " "])
+def test_moved_paragraph_is_one_delete_and_one_insert(sep):
+    rng = random.Random(5)
+    sizes = [120, 40, 120, 120]  # the moved paragraph is shorter than the one it jumps over
+    paras = [_prose(rng, [f"w{k}x{i}" for i in range(500)], n) for k, n in enumerate(sizes)]
+    old = sep.join(paras)
+    new = sep.join([paras[0], paras[2], paras[1], paras[3]])
+    r = _check(old, new)
+    changes = [(op, s) for op, s in r.ops if op != 0]
+    assert len(changes) == 2 and not r.coarse
+    (op1, s1), (op2, s2) = changes
+    assert {op1, op2} == {-1, 1} and s1.strip() == s2.strip() and s1.strip() in paras
+
+
+def test_edits_inside_long_paragraph_stay_word_level():
+    rng = random.Random(6)
+    vocab = [f"term{i}" for i in range(400)] + ["the", "of", "and", "to", "a"] * 20
+    words = rng.choices(vocab, k=3000)
+    new_words = list(words)
+    for i in range(100, 3000, 300):
+        new_words[i] = "CHANGED"
+    r = _check(" ".join(words) + ".", " ".join(new_words) + ".")
+    assert not r.coarse and r.stats["hunks"] == 10
+    assert r.stats["words_inserted"] == 10 and r.stats["words_deleted"] == 10
+
+
+def test_myers_step_budget_bails_to_whole_block():
+    from archive.diffs import _TokenDmp
+
+    dmp = _TokenDmp(["a", "b", "c"], steps=0)
+    assert dmp.diff_bisect("\u0100\u0101", "\u0101\u0102", 0) == [
+        (-1, "\u0100\u0101"),
+        (1, "\u0101\u0102"),
+    ]
+    assert dmp.bailed
+    rich = _TokenDmp(["a", "b", "c"], steps=1000)
+    assert rich.diff_main("\u0100\u0101", "\u0101\u0102", False) == [
+        (-1, "\u0100"),
+        (0, "\u0101"),
+        (1, "\u0102"),
+    ]
+    assert not rich.bailed
