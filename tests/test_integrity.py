@@ -167,11 +167,14 @@ def test_older_archive_is_migrated_and_backfilled(db: Path, folder: Path) -> Non
     write_state(folder, {"a": "1", "b": "2"})
     ingest(db, folder)
     conn = sqlite3.connect(db)
-    # Undo the ledger migration (the last one) by hand: an archive from the release before.
-    assert MIGRATIONS[-1].__name__ == "_ledger"
+    # Undo the ledger migration (and those after it) by hand: an archive from before it.
+    names = [m.__name__ for m in MIGRATIONS]
+    assert names[names.index("_ledger") :] == ["_ledger", "_diffs"]
+    assert SCHEMA_VERSION == len(names)
     conn.executescript(
-        "DROP TABLE ledger; ALTER TABLE runs DROP COLUMN tree_size;"
-        f" ALTER TABLE runs DROP COLUMN tree_root; PRAGMA user_version = {SCHEMA_VERSION - 1};"
+        "DROP VIEW version_diffs; DROP TABLE diffs;"
+        " DROP TABLE ledger; ALTER TABLE runs DROP COLUMN tree_size;"
+        f" ALTER TABLE runs DROP COLUMN tree_root; PRAGMA user_version = {names.index('_ledger')};"
     )
     conn.close()
     write_state(folder, {"a": "1", "b": "2!"})
