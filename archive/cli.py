@@ -192,3 +192,7 @@ cli.add_command(cli_integrity.verify_proof)
 cli.add_command(cli_integrity.verify)
 cli.add_command(cli_integrity.lookup)
 cli.add_command(cli_integrity.export)
+
+from archive import cli_diff  # noqa: E402
+
+cli.add_command(cli_diff.diff)
