@@ -38,7 +38,8 @@ def _diff_pair(texts: tuple[str, str]) -> DiffResult:
 
 def workers_for(texts: Sequence[tuple[str, str]], cpus: int | None = None) -> int:
     """How many processes a batch deserves: 1 (serial) for a few small pairs or one core."""
-    cpus = cpus if cpus is not None else (os.cpu_count() or 1)
+    if cpus is None:  # ARCHIVE_DIFF_WORKERS caps the pool (1: serial), e.g. to benchmark
+        cpus = int(os.environ.get("ARCHIVE_DIFF_WORKERS") or os.cpu_count() or 1)
     chars = sum(len(a) + len(b) for a, b in texts)
     if cpus < 2 or len(texts) < POOL_MIN_PAIRS or chars < POOL_MIN_CHARS:
         return 1
