@@ -197,3 +197,7 @@ cli.add_command(cli_integrity.export)
 cli.add_command(blame)
 cli.add_command(trace)
 cli.add_command(related)
+
+from archive import cli_diff  # noqa: E402
+
+cli.add_command(cli_diff.diff)

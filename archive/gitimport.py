@@ -21,6 +21,7 @@ from archive.integrity import backfill, checkpoint_run
 from archive.record import RunSummary, _failpoint, record_versions
 from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
+from archive.stored_diffs import store_diffs
 from ingest.content import BlobInfo, describe
 from ingest.gitsource import Commit, GitError, GitSource
 
@@ -174,13 +175,17 @@ def _import(
                     store.insert_blob(info, data)
                     known.add(info.blake3)
                 blake3_of[oid] = info.blake3
+            pending: list[tuple[str, str]] = []
             for commit in batch:
                 position += 1
                 store.insert_commit(commit_row(commit, source_id, position))
-                changes = _record_commit(store, source_id, run_id, commit, blake3_of, tally)
+                changes = _record_commit(
+                    store, source_id, run_id, commit, blake3_of, tally, pending
+                )
                 for kind, n in summarize(changes).items():
                     kinds[kind] = kinds.get(kind, 0) + n
                 _failpoint("commit", tally.commits)
+            store_diffs(store, pending)  # the batch's diffs together, across cores
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
             store.update_run(run_id, **tally.counts())
         after = batch[-1].oid
@@ -205,6 +210,7 @@ def _record_commit(
     commit: Commit,
     blake3_of: dict[str, str],
     tally: Tally,
+    pending_diffs: list[tuple[str, str]] | None = None,
 ) -> list[Change]:
     """Plan one commit over the paths it touched and record its versions."""
     touched = touched_paths(commit)
@@ -214,7 +220,13 @@ def _record_commit(
         read=store.read_content,
     )
     record_versions(
-        store, source_id, run_id, changes, utc_iso(commit.committer_date), commit=commit.oid
+        store,
+        source_id,
+        run_id,
+        changes,
+        utc_iso(commit.committer_date),
+        commit=commit.oid,
+        pending_diffs=pending_diffs,
     )
     tally.commits += 1
     tally.files_seen += len(touched)

@@ -19,6 +19,7 @@ from archive.metadata import (
 )
 from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
+from archive.stored_diffs import store_diffs
 from ingest.folder import FileEntry, Problem, scan
 
 
@@ -120,16 +121,23 @@ def record_versions(
     observed_at: str,
     sidecars: Mapping[str, Sidecar] | None = None,
     commit: str | None = None,
+    pending_diffs: list[tuple[str, str]] | None = None,
 ) -> list[int]:
     """Write planned changes as versions: the one path every source's versions take.
 
     Folder runs and git commits both come through here, so what follows a version (its
     provenance, its diff, its ledger leaf) is added in one place. commit: the git commit
-    they come from.
+    they come from. pending_diffs: a batch's list to collect the (from, to) content pairs
+    in, for the caller to `store_diffs` at the end of its batch; None stores them now.
     """
     ids = store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
     store.pack_passages(changes)
     record_provenance(store, ids, changes, sidecars or {})
+    pairs = store.diff_bases(ids)
+    if pending_diffs is None:
+        store_diffs(store, pairs)
+    else:
+        pending_diffs.extend(pairs)
     append_versions(store, ids)
     return ids
 

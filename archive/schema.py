@@ -248,11 +248,58 @@ def _passages(db: sqlite_utils.Database) -> None:
     PassageStore(db.conn).pack_all()
 
 
+# The diff of a version: from the document's last version with content before it.
+_VERSION_DIFFS_VIEW = """
+CREATE VIEW version_diffs AS
+SELECT v.id AS version_id, v.document_id, v.seq, v.kind, v.path, v.observed_at,
+  p.id AS from_version_id, p.blob AS from_blob, v.blob AS to_blob, d.algorithm,
+  d.change_class, d.coarse, d.chars_inserted, d.chars_deleted, d.words_inserted,
+  d.words_deleted, d.words_inserted + d.words_deleted AS words_changed, d.similarity, d.hunks
+FROM versions v
+JOIN versions p ON p.id = (
+  SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq
+  AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)
+JOIN diffs d ON d.rowid = (
+  SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob
+  ORDER BY e.rowid DESC LIMIT 1)
+WHERE v.blob IS NOT NULL
+"""
+
+
+def _diffs(db: sqlite_utils.Database) -> None:
+    """Stored word diffs between contents, once per (from, to, algorithm), and a view that
+    gives each version its diff (the newest algorithm's row: the last one inserted)."""
+    db["diffs"].create(
+        {
+            "from_blob": str,
+            "to_blob": str,
+            "algorithm": str,
+            "ops": str,
+            "delta": str,
+            "chars_inserted": int,
+            "chars_deleted": int,
+            "words_inserted": int,
+            "words_deleted": int,
+            "similarity": float,
+            "hunks": int,
+            "change_class": str,
+            "coarse": int,
+        },
+        pk=("from_blob", "to_blob", "algorithm"),
+        foreign_keys=[("from_blob", "blobs", "blake3"), ("to_blob", "blobs", "blake3")],
+        not_null={"ops", "delta", "change_class", "coarse"},
+    )
+    db["diffs"].create_index(["to_blob"])
+    db["diffs"].create_index(["change_class"])
+    db.execute(_VERSION_DIFFS_VIEW)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2,
     _metadata,
     _passages,
+    _diffs,
     _ledger,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,6 +1,7 @@
 """The store: every SQL statement of the archive lives here.
 
-Content is read through `read_content` only, because how blobs are kept (whole, compressed,
+Content is read through `read_content` / `read_text` only (module functions over any
+connection, also behind the `Store` methods), because how blobs are kept (whole, compressed,
 as passages) is the store's business and will change.
 """
 
@@ -648,6 +649,72 @@ class Store:
         for change in changes:
             if change.blob is not None:
                 passages.pack_blob(change.blob, change.previous_blob)
+
+    # Diffs ------------------------------------------------------------------------------
+
+    def diff_bases(self, version_ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(from_blob, to_blob) for each of these versions that changed content: the
+        document's last version with content before it, against it (deletions, additions
+        and unchanged contents give none)."""
+        pairs = []
+        for vid in version_ids:
+            row = self.conn.execute(
+                "SELECT (SELECT p.blob FROM versions p WHERE p.document_id = v.document_id"
+                " AND p.seq < v.seq AND p.blob IS NOT NULL ORDER BY p.seq DESC LIMIT 1), v.blob"
+                " FROM versions v WHERE v.id = ?",
+                (vid,),
+            ).fetchone()
+            if row and row[0] is not None and row[1] is not None and row[0] != row[1]:
+                pairs.append((row[0], row[1]))
+        return pairs
+
+    def diff_exists(self, from_blob: str, to_blob: str, algorithm: str) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM diffs WHERE from_blob = ? AND to_blob = ? AND algorithm = ?",
+                (from_blob, to_blob, algorithm),
+            ).fetchone()
+            is not None
+        )
+
+    def insert_diffs(self, rows: Iterable[dict]) -> None:
+        """Stored diffs (columns of `diffs`); a pair already stored is left as it is."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO diffs (from_blob, to_blob, algorithm, ops, delta,"
+            " chars_inserted, chars_deleted, words_inserted, words_deleted, similarity, hunks,"
+            " change_class, coarse) VALUES (:from_blob, :to_blob, :algorithm, :ops, :delta,"
+            " :chars_inserted, :chars_deleted, :words_inserted, :words_deleted, :similarity,"
+            " :hunks, :change_class, :coarse)",
+            list(rows),
+        )
+
+    def stored_diff(self, from_blob: str, to_blob: str) -> dict | None:
+        """The newest stored diff of a pair (the last algorithm's row), or None."""
+        rows = self.query(
+            "SELECT * FROM diffs WHERE from_blob = ? AND to_blob = ? ORDER BY rowid DESC LIMIT 1",
+            (from_blob, to_blob),
+        )
+        return rows[0] if rows else None
+
+    def iter_diffs(self) -> Iterator[dict]:
+        """Every stored diff in key order."""
+        cursor = self.conn.execute("SELECT * FROM diffs ORDER BY from_blob, to_blob, algorithm")
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def text_target(self, blake3: str) -> tuple[str, str] | None:
+        """(key, encoding) a blob's readable text must hash to when encoded: its text blob
+        and UTF-8 for HTML/PDF/DOCX, else itself and its own encoding; None for binary."""
+        row = self.conn.execute(
+            "SELECT text_blob, is_text, encoding FROM blobs WHERE blake3 = ?", (blake3,)
+        ).fetchone()
+        if row is None:
+            return None
+        text_blob, is_text, encoding = row
+        if text_blob is not None and text_blob != blake3:
+            return text_blob, "utf-8"
+        return (blake3, encoding) if is_text else None
 
     # Snapshots --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from archive.exports import by_document
 from archive.integrity import export_versions, leaf_bytes, roots_at
 from archive.ledger import parse_checkpoint_text
 from archive.store import ArchiveError, Store
+from archive.stored_diffs import ops_problem, rebuild_problem
 from ingest.folder import scan
 
 
@@ -149,8 +150,36 @@ def check_checkpoints(store: Store) -> list[Finding]:
     return found
 
 
+def check_diffs(store: Store) -> list[Finding]:
+    """Every stored diff rebuilds its new content from its old text and delta (by hash), and
+    its ops agree with its delta and change class: a tampered row cannot pass unseen."""
+    found = []
+    for row in store.iter_diffs():
+        key = f"{row['from_blob']}..{row['to_blob']} ({row['algorithm']})"
+        old = store.read_text(row["from_blob"]) if row["from_blob"] else None
+        if old is None:
+            found.append(Finding("diffs", "diffs", key, "the old content has no text"))
+            continue
+        delta = row["delta"] if isinstance(row["delta"], str) else ""
+        target = store.text_target(row["to_blob"]) if row["to_blob"] else None
+        problem = rebuild_problem(old, delta, target, str(row["to_blob"]))
+        if problem:
+            found.append(Finding("diffs", "diffs", key, problem))
+        ops = row["ops"] if isinstance(row["ops"], str) else "null"
+        problem = ops_problem(old, ops, delta, str(row["change_class"]))
+        if problem:
+            found.append(Finding("diffs", "diffs", key, problem))
+    return found
+
+
 # Adding a check: write it above and list it here.
-CHECKS: tuple[Check, ...] = (check_blobs, check_leaves, check_unledgered, check_checkpoints)
+CHECKS: tuple[Check, ...] = (
+    check_blobs,
+    check_leaves,
+    check_unledgered,
+    check_checkpoints,
+    check_diffs,
+)
 
 
 def verify(store: Store, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:

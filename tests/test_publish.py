@@ -158,13 +158,57 @@ async def test_binary_version_offers_download_and_raw_is_an_attachment(ds, ids):
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_diff_page_shows_both_sides_and_neighbour_links(ds, ids):
-    html = (await ds.client.get(f"/-/archive/diff?from={ids['v1']}&to={ids['v2']}")).text
-    assert html.count('<pre class="archive-text">') == 2
-    assert html.count("&lt;script&gt;alert(&#39;v2&#39;)&lt;/script&gt;") == 1
+async def test_diff_page_shows_the_word_diff_inline_and_side_by_side(ds, ids):
+    url = f"/-/archive/diff?from={ids['v1']}&to={ids['v2']}"
+    html = (await ds.client.get(url)).text
+    assert '<div class="archive-diff"><div class="diff">' in html
+    assert "<ins>" in html and "&lt;script&gt;alert(&#39;v2&#39;)&lt;/script&gt;" in html
+    assert "<script>alert('v2')" not in html
+    assert "substantive" in html and "stored at ingest" in html
+    assert ids["v2_blake3"] in html and ids["v2_sha256"] in html  # both sides' provenance
     assert 'rel="prev"' not in html and 'rel="next"' not in html  # only one change
+    assert f'href="{url.replace("&", "&amp;")}&amp;view=side"' in html
+    side = (await ds.client.get(url + "&view=side")).text
+    assert '<table class="diff diff-side-by-side">' in side and "<ins>" in side
+    assert "<script>alert('v2')" not in side
     deleted = await ds.client.get(f"/-/archive/diff?from={ids['binary']}&to={ids['deleted']}")
     assert deleted.status_code == 200 and "No content (deleted)" in deleted.text
+    assert 'class="archive-diff' not in deleted.text
+    assert (await ds.client.get(url + "&view=nonsense")).status_code == 400
+
+
+async def test_diff_page_computes_pairs_not_stored(ds, ids):
+    """Reversed, the pair has no stored diff: computed, still escaped."""
+    html = (await ds.client.get(f"/-/archive/diff?from={ids['v2']}&to={ids['v1']}")).text
+    assert "computed now" in html and "<del>" in html
+    assert "<script>alert('v2')" not in html
+
+
+async def test_history_shows_change_class_and_words_bar(ds, ids):
+    html = (await ds.client.get(f"/-/archive/document/{ids['doc']}")).text
+    assert 'class="change-class class-substantive"' in html
+    assert 'class="bar words" style="width: 120px"' in html
+
+
+async def test_diffs_ops_cell_renders_escaped_ins_del(ds, archive_db):
+    html = (await ds.client.get(f"/{archive_db.stem}/diffs")).text
+    assert '<span class="diff-ops">' in html and "<ins>" in html
+    assert "<script>alert('v2')" not in html
+    cell = pages.ops_cell(json.dumps([[0, 3], [1, "<b>x" * 200], [-1, "y"]]))
+    assert str(cell).count("&lt;b&gt;") < 100 and "<b>" not in str(cell) and "…" in str(cell)
+    assert pages.ops_cell("not json") is None and pages.ops_cell(json.dumps({"a": 1})) is None
+
+
+async def test_diff_canned_queries_run(ds, archive_db, ids):
+    for name in ("substantive_changes", "largest_changes"):
+        r = await ds.client.get(f"/{archive_db.stem}/{name}.json?_shape=array")
+        assert r.status_code == 200, name
+        assert ids["v2"] in [row["version_id"] for row in r.json()], name
+
+
+def test_plugin_sql_never_reads_blob_content():
+    sql = " ".join(v for k, v in vars(queries).items() if k.isupper() and isinstance(v, str))
+    assert "content" not in sql.lower()
 
 
 async def test_lookup_json_finds_every_version_of_a_content(ds, ids):

@@ -293,6 +293,7 @@ def test_checks_are_a_plain_list() -> None:
         "check_leaves",
         "check_unledgered",
         "check_checkpoints",
+        "check_diffs",
     ]
 
 

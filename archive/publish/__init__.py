@@ -13,8 +13,10 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
+from archive.diffs import ALGORITHM, diff_texts
 from archive.publish import pages, queries
-from archive.store import PassageStore, read_content, read_text
+from archive.store import ArchiveError, PassageStore, read_content, read_text
+from archive.stored_diffs import result_of
 from archive.trace import search_documents
 
 FEED_LIMIT = 50
@@ -79,10 +81,25 @@ def _parse(fn, *args):
 
 
 async def _text(db, blake3: str | None) -> str | None:
-    """A blob's text through the store's one read path (passages rebuilt, hash-checked)."""
+    """A blob's readable text through the store's read path (None: binary, deleted, absent)."""
     if not blake3:
         return None
     return await db.execute_fn(lambda conn: read_text(conn, blake3))
+
+
+async def _diff(db, old: dict, new: dict, old_text: str | None, new_text: str | None):
+    """(result, algorithm, stored) for two versions' texts: the stored diff of their blobs
+    when there is one, else computed off the event loop; (None, None, False) without text."""
+    if old_text is None or new_text is None:
+        return None, None, False
+    rows = await _rows(db, queries.STORED_DIFF, {"from_blob": old["blob"], "to_blob": new["blob"]})
+    if rows:
+        try:
+            return result_of(rows[0], old_text), rows[0]["algorithm"], True
+        except ValueError:
+            pass  # a damaged row (archive verify reports it): show a fresh diff instead
+    result = await asyncio.to_thread(diff_texts, old_text, new_text)
+    return result, ALGORITHM, False
 
 
 async def _render(datasette, request, template: str, context: dict) -> Response:
@@ -113,19 +130,29 @@ async def version_page(datasette, request):
 async def diff_page(datasette, request):
     from_id = _parse(pages.parse_id, request.args.get("from"), "from")
     to_id = _parse(pages.parse_id, request.args.get("to"), "to")
+    side_by_side = _parse(pages.parse_view, request.args.get("view"))
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "blobs"))
     old = await _one(db, queries.VERSION, {"id": from_id}, f"version {from_id}")
     new = await _one(db, queries.VERSION, {"id": to_id}, f"version {to_id}")
     nxt = await _rows(
-        db, queries.NEXT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
+        db, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
     )
+    prv = await _rows(
+        db, queries.PREVIOUS_CONTENT_VERSION, {"document_id": old["document_id"], "seq": old["seq"]}
+    )
+    old_text, new_text = await _text(db, old["blob"]), await _text(db, new["blob"])
+    result, algorithm, stored = await _diff(db, old, new, old_text, new_text)
     view = pages.diff_view(
         old,
         new,
-        await _text(db, old["blob"]),
-        await _text(db, new["blob"]),
-        nxt[0]["id"] if nxt else None,
+        old_text,
+        new_text,
+        (prv[0]["id"] if prv else None, nxt[0]["id"] if nxt else None),
+        result,
+        algorithm,
+        stored,
+        side_by_side,
     )
     return await _render(datasette, request, "archive_diff.html", view)
 
@@ -134,10 +161,12 @@ async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("blobs",))
-    await _one(db, queries.BLOB, {"blake3": blake3}, f"blob {blake3}")
-    content = await db.execute_fn(lambda conn: read_content(conn, blake3))
+    try:
+        data = await db.execute_fn(lambda conn: read_content(conn, blake3))
+    except ArchiveError:
+        raise NotFound(f"No blob {blake3}") from None
     return Response(
-        content,
+        data,
         content_type="application/octet-stream",
         headers={
             "Content-Disposition": f'attachment; filename="{blake3}.bin"',
@@ -264,11 +293,19 @@ def cell_link(table: str | None, column: str, value: object) -> markupsafe.Marku
     return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
 
 
+def archive_cell(table: str | None, column: str, value: object) -> markupsafe.Markup | None:
+    """What an archive cell renders as: diff ops as <ins>/<del>, else a link, else None."""
+    if table == "diffs" and column == "ops":
+        return pages.ops_cell(value)
+    if table not in {"documents", "versions", "blobs", "diffs", "version_diffs", None}:
+        return None
+    return cell_link(table, column, value)
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    """Link hashes, documents and versions in the archive database (tables and queries)."""
-    archive_tables = {"documents", "versions", "blobs", None}
-    if table not in archive_tables or cell_link(table, column, value) is None:
+    """Link hashes, documents and versions and show diff ops, in the archive database only."""
+    if archive_cell(table, column, value) is None:
         return None
 
     async def inner():
@@ -276,7 +313,7 @@ def render_cell(row, value, column, table, database, datasette):
             db = await archive_database(datasette)
         except NotFound:
             return None
-        return cell_link(table, column, value) if database == db.name else None
+        return archive_cell(table, column, value) if database == db.name else None
 
     return inner()
 

@@ -1,14 +1,20 @@
 """Page data for the archive's Datasette pages: plain functions, rows in, plain dicts out.
 
-Nothing here touches Datasette or SQL, so every page's content is testable on its own; all
-HTML escaping happens in the (autoescaping) templates, never here.
+Nothing here touches Datasette or SQL, so every page's content is testable on its own; HTML
+escaping happens in the (autoescaping) templates, or in markupsafe (diff renderings, cells).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from archive.diff_render import render_html, render_stat
+from archive.diffs import DiffResult
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BAR_MAX_PX = 120
@@ -69,14 +75,24 @@ def bar_width(delta: int, largest: int) -> int:
     return max(2, round(abs(delta) * BAR_MAX_PX / largest))
 
 
+def words_bar_width(words: int | None, largest: int) -> int:
+    """Bar length in px for words changed, proportional to the document's largest change."""
+    if not words or largest <= 0:
+        return 0
+    return max(2, round(words * BAR_MAX_PX / largest))
+
+
 def history_view(document: dict, versions: list[dict]) -> dict:
-    """The timeline of a document: each version with its size change and links."""
+    """The timeline of a document: each version with its size change, its change class and
+    words changed (from its stored diff), and links."""
     sizes = {v["id"]: v["size"] for v in versions}
     deltas = [size_delta(v["size"], sizes.get(v["previous_version_id"])) for v in versions]
     largest = max((abs(d) for d in deltas), default=0)
+    words = [(v.get("words_inserted") or 0) + (v.get("words_deleted") or 0) for v in versions]
+    most_words = max(words, default=0)
     rows = []
-    for v, delta in zip(versions, deltas, strict=True):
-        prev = v["previous_version_id"]
+    for v, delta, changed in zip(versions, deltas, words, strict=True):
+        prev = v.get("from_version_id") or v["previous_version_id"]
         rows.append(
             {
                 **v,
@@ -84,6 +100,13 @@ def history_view(document: dict, versions: list[dict]) -> dict:
                 "delta_label": f"{delta:+,}" if delta else "±0",
                 "bar_px": bar_width(delta, largest),
                 "bar_class": "grow" if delta > 0 else "shrink",
+                "words_changed": changed if v.get("change_class") else None,
+                "words_px": words_bar_width(changed, most_words),
+                "words_label": (
+                    f"+{v['words_inserted']} −{v['words_deleted']} words"
+                    if v.get("change_class")
+                    else ""
+                ),
                 "url": version_url(v["id"]),
                 "diff_url": diff_url(prev, v["id"]) if prev is not None else None,
             }
@@ -111,24 +134,92 @@ def version_view(version: dict, text: str | None) -> dict:
 
 
 def diff_view(
-    old: dict, new: dict, old_text: str | None, new_text: str | None, next_id: int | None
+    old: dict,
+    new: dict,
+    old_text: str | None,
+    new_text: str | None,
+    neighbours: tuple[int | None, int | None],
+    result: DiffResult | None = None,
+    algorithm: str | None = None,
+    stored: bool = False,
+    side_by_side: bool = False,
 ) -> dict:
-    """Both sides of a change, with links to the neighbouring changes of the same document."""
+    """A change: its word diff (inline or side by side; render_html escapes all text), its
+    stats, both sides' provenance, and links to the document's neighbouring changes.
+
+    neighbours: the version with content before `old` and the one after `new` (or None).
+    """
     same_doc = old["document_id"] == new["document_id"]
-    prev_change = (
-        diff_url(old["previous_version_id"], old["id"])
-        if same_doc and old["previous_version_id"] is not None
-        else None
-    )
+    prev_id, next_id = neighbours
+    prev_change = diff_url(prev_id, old["id"]) if same_doc and prev_id is not None else None
     next_change = diff_url(new["id"], next_id) if same_doc and next_id is not None else None
+    here = diff_url(old["id"], new["id"])
+    diff = None
+    if result is not None:
+        diff = {
+            "html": render_html(result.ops, side_by_side=side_by_side),
+            "stats": result.stats,
+            "change_class": result.change_class,
+            "coarse": result.coarse,
+            "algorithm": algorithm,
+            "stored": stored,
+            "stat_line": render_stat(result),
+        }
     return {
         "old": version_view(old, old_text),
         "new": version_view(new, new_text),
         "same_document": same_doc,
-        "prev_change": prev_change,
-        "next_change": next_change,
+        "prev_change": prev_change + ("&view=side" if side_by_side else "")
+        if prev_change
+        else None,
+        "next_change": next_change + ("&view=side" if side_by_side else "")
+        if next_change
+        else None,
         "history_url": document_url(new["document_id"]),
+        "diff": diff,
+        "side_by_side": side_by_side,
+        "inline_url": here,
+        "side_url": here + "&view=side",
     }
+
+
+def parse_view(value: str | None) -> bool:
+    """?view=side (two columns) or ?view=inline / absent (one column); anything else is 400."""
+    if value in (None, "", "inline"):
+        return False
+    if value == "side":
+        return True
+    raise BadRequest("view must be inline or side")
+
+
+def ops_cell(value: object, limit: int = 300) -> Markup | None:
+    """A `diffs.ops` cell (compact JSON ops) as escaped <ins>/<del> runs, cut at `limit`
+    characters of changed text; equal runs show as their length. None if not ops."""
+    try:
+        ops = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if not isinstance(ops, list):
+        return None
+    parts: list[Markup] = []
+    shown = 0
+    for item in ops:
+        if not (isinstance(item, list) and len(item) == 2):
+            return None
+        op, val = item
+        if shown >= limit:
+            parts.append(Markup('<span class="muted">…</span>'))
+            break
+        if op == 0 and isinstance(val, int):
+            parts.append(Markup('<span class="muted">[={}]</span>').format(val))
+        elif op in (1, -1) and isinstance(val, str):
+            text = val[: limit - shown] + ("…" if len(val) > limit - shown else "")
+            shown += len(val)
+            tag = Markup("ins" if op == 1 else "del")
+            parts.append(Markup("<{0}>{1}</{0}>").format(tag, text))
+        else:
+            return None
+    return Markup('<span class="diff-ops">{}</span>').format(Markup("").join(parts))
 
 
 def lookup_view(kind: str, value: str, rows: list[dict]) -> dict:

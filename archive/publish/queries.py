@@ -1,8 +1,8 @@
 """Every SQL statement the Datasette plugin runs, in one place, against the public schema.
 
 Canned queries for Datasette users live in metadata.yml; these are the ones behind our pages.
-Blob bytes are never selected here: they come through archive.store's read functions over
-Datasette's connection, the one read path (text is stored as passages).
+Content is never read here: pages get it through `archive.store.read_content` / `read_text`
+run on Datasette's connection, so how blobs are kept stays the store's business.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ DOCUMENT = (
 
 DOCUMENT_VERSIONS = (
     "SELECT v.id, v.document_id, v.seq, v.blob, v.path, v.kind, v.run_id, v.observed_at,"
-    " v.mtime, v.previous_version_id, v.old_path, b.sha256, b.size"
+    " v.mtime, v.previous_version_id, v.old_path, b.sha256, b.size,"
+    " vd.from_version_id, vd.change_class, vd.words_inserted, vd.words_deleted, vd.coarse"
     " FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
+    " LEFT JOIN version_diffs vd ON vd.version_id = v.id"
     " WHERE v.document_id = :id ORDER BY v.seq"
 )
 
@@ -37,7 +39,22 @@ NEXT_VERSION = (
     "SELECT id FROM versions WHERE document_id = :document_id AND seq > :seq ORDER BY seq LIMIT 1"
 )
 
-BLOB = "SELECT blake3, is_text, encoding FROM blobs WHERE blake3 = :blake3"
+NEXT_CONTENT_VERSION = (
+    "SELECT id FROM versions WHERE document_id = :document_id AND seq > :seq"
+    " AND blob IS NOT NULL ORDER BY seq LIMIT 1"
+)
+
+PREVIOUS_CONTENT_VERSION = (
+    "SELECT id FROM versions WHERE document_id = :document_id AND seq < :seq"
+    " AND blob IS NOT NULL ORDER BY seq DESC LIMIT 1"
+)
+
+# The newest stored diff of a pair (the last algorithm's row).
+STORED_DIFF = (
+    "SELECT algorithm, ops, delta, chars_inserted, chars_deleted, words_inserted,"
+    " words_deleted, similarity, hunks, change_class, coarse FROM diffs"
+    " WHERE from_blob = :from_blob AND to_blob = :to_blob ORDER BY rowid DESC LIMIT 1"
+)
 
 _LOOKUP = (
     "SELECT v.id AS version_id, v.seq, v.document_id, v.path, v.kind, v.observed_at,"

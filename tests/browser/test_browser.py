@@ -33,20 +33,27 @@ def test_history_page_shows_the_timeline(server, tab):
     assert rows.count() == 2
     assert tab.page.locator(".bar.grow").first.bounding_box()["width"] > 10
     tab.screenshot("history")
+    assert tab.page.locator(".change-class").first.inner_text() == "substantive"
     tab.page.locator("a.diff-link").click()
     tab.page.wait_for_url("**/-/archive/diff?from=*")
-    assert tab.page.locator("pre.archive-text").count() == 2
+    assert tab.page.locator(".archive-diff ins").count() >= 1
     assert tab.dialogs == []
 
 
-def test_diff_page_shows_both_sides(server, tab):
+def test_diff_page_shows_the_word_diff(server, tab):
     tab.page.goto(server.url(f"/-/archive/diff?from={server.ids['v1']}&to={server.ids['v2']}"))
-    sides = tab.page.locator("section.archive-side")
-    assert sides.count() == 2
-    after = sides.nth(1).locator("pre.archive-text").inner_text()
-    assert "<script>alert('v2')</script>" in after  # shown as text
-    assert "<script>alert('v2')</script>" not in sides.nth(0).inner_text()
+    assert tab.page.locator("section.archive-side").count() == 2  # both sides' provenance
+    inserted = tab.page.locator(".archive-diff ins")
+    assert inserted.count() >= 1
+    assert "<script>alert('v2')</script>" in " ".join(inserted.all_inner_texts())  # as text
+    assert tab.page.locator(".archive-diff del").count() == 0  # text was only appended
+    assert "substantive" in tab.page.locator(".diff-summary").inner_text()
     tab.screenshot("diff")
+    tab.page.locator("a.view-toggle").click()
+    tab.page.wait_for_url("**view=side")
+    table = tab.page.locator(".archive-diff table.diff-side-by-side")
+    assert table.count() == 1 and table.locator("td.diff-new ins").count() >= 1
+    tab.screenshot("diff-side-by-side")
     assert tab.dialogs == [] and injected(tab) == []
 
 

@@ -1,0 +1,114 @@
+"""`archive diff`: every format, stored vs computed pairs, files, documents, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from archive import diffs
+from tests.conftest import run_archive, run_cli
+
+OLD = "Terms of service.\nThe fee is <b>ten</b> euros.\nBye.\n"
+NEW = "Terms of service.\nThe fee is <script>alert(1)</script> euros.\nBye.\n"
+
+
+@pytest.fixture
+def archive(db: Path, folder: Path) -> Path:
+    """doc.txt at versions 1 and 2, other.txt at version 1, and a binary file."""
+    (folder / "doc.txt").write_text(OLD)
+    (folder / "other.txt").write_text("Another document entirely.\n")
+    (folder / "blob.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x01\x02")
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    (folder / "doc.txt").write_text(NEW)
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    return db
+
+
+def diff_json(db: Path, *args: str) -> dict:
+    code, out, err = run_cli("diff", *args, "--format", "json", db=db)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_json_of_a_version_against_the_one_before(archive):
+    got = diff_json(archive, "doc.txt@2")
+    assert (got["from"]["ref"], got["to"]["ref"]) == ("doc.txt@1", "doc.txt@2")
+    assert got["algorithm"] == diffs.ALGORITHM and got["change_class"] == "substantive"
+    assert got["stats"]["words_deleted"] >= 2 and got["coarse"] is False
+    assert diffs.expand_ops(OLD, got["ops"]) == diffs.diff_texts(OLD, NEW).ops
+    assert got == diff_json(archive, "doc.txt@1", "doc.txt@2")
+
+
+def test_uses_the_stored_diff_when_the_pair_is_stored(archive):
+    conn = sqlite3.connect(archive)
+    conn.execute("UPDATE diffs SET algorithm = 'stored-marker'")
+    conn.commit()
+    conn.close()
+    assert diff_json(archive, "doc.txt@2")["algorithm"] == "stored-marker"
+    # The reverse pair is not stored: computed.
+    assert diff_json(archive, "doc.txt@2", "doc.txt@1")["algorithm"] == diffs.ALGORITHM
+
+
+def test_html_escapes_document_text(archive):
+    code, out, _ = run_cli("diff", "doc.txt@1", "doc.txt@2", "--format", "html", db=archive)
+    assert code == 0
+    assert "<script" not in out and "<b>" not in out and "&lt;" in out and "alert(1)" in out
+    assert "<ins>" in out and "<del>" in out and out.startswith('<div class="diff">')
+    code, out, _ = run_cli("diff", "doc.txt@2", "--format", "html", "--side-by-side", db=archive)
+    assert code == 0 and "diff-side-by-side" in out and "<script" not in out
+
+
+def test_patch_applies_with_patch(archive, tmp_path):
+    if shutil.which("patch") is None:
+        pytest.skip("patch(1) is not installed")
+    code, out, _ = run_cli("diff", "doc.txt@2", "--format", "patch", db=archive)
+    assert code == 0 and out.startswith("--- a/doc.txt@1\n+++ b/doc.txt@2\n")
+    target = tmp_path / "target.txt"
+    target.write_text(OLD)
+    subprocess.run(["patch", "-s", str(target)], input=out, text=True, check=True)
+    assert target.read_text() == NEW
+
+
+def test_stat_line(archive):
+    code, out, _ = run_cli("diff", "doc.txt@2", "--format", "stat", db=archive)
+    assert code == 0
+    assert out.endswith("substantive\n") and " words, " in out and "hunk" in out
+
+
+def test_terminal_has_no_colour_unless_asked(archive):
+    code, out, _ = run_cli("diff", "doc.txt@2", db=archive)
+    assert code == 0 and "\x1b[" not in out
+    assert "[-b>ten-]{+script>alert(1)+}" in out
+    code, out, _ = run_cli("diff", "doc.txt@2", "--color", db=archive)
+    assert code == 0 and "\x1b[31m" in out and "\x1b[32m" in out
+    proc = run_archive("diff", "doc.txt@2", "--db", str(archive))  # a pipe, not a tty
+    assert proc.returncode == 0 and "\x1b[" not in proc.stdout and "{+" in proc.stdout
+
+
+def test_files_on_disk_and_cross_document(archive, tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_bytes("caf\xe9 ouvert\n".encode("cp1252"))
+    b.write_text("café fermé\n")
+    got = diff_json(archive, str(a), str(b))
+    assert got["from"] == {"ref": str(a), "blake3": None}
+    assert [op for op in got["ops"] if op[0] != 0] == [[-1, "ouvert"], [1, "fermé"]]
+    cross = diff_json(archive, "doc.txt@1", "other.txt@1")
+    assert cross["change_class"] == "substantive" and cross["to"]["ref"] == "other.txt@1"
+    prefix = cross["to"]["blake3"][:10]
+    assert diff_json(archive, "doc.txt@1", prefix)["ops"] == cross["ops"]
+
+
+def test_errors_are_one_line(archive, tmp_path):
+    png = tmp_path / "x.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    proc = run_archive("diff", "doc.txt@1", str(png), "--db", str(archive))
+    assert proc.returncode == 1 and "binary" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert run_cli("diff", "doc.txt@1", "blob.bin@1", db=archive)[0] == 1
+    assert run_cli("diff", "doc.txt@1", db=archive)[0] == 2  # nothing before version 1
+    assert run_cli("diff", "nothing.txt@1", "doc.txt@1", db=archive)[0] == 2
