@@ -7,6 +7,7 @@ itself (custom routes get none for free) and reads the database through Datasett
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 
 import markupsafe
