@@ -234,8 +234,8 @@ def _passages(db: sqlite_utils.Database) -> None:
     (packed passage ids, the passages they revise; `depth`: longest chain of groups behind it).
     A text blob becomes a `blob_passages` row (packed passage ids; `quotes`: packed ids of its
     quotations, kind 'quote', in order) and its `blobs.content` is set to NULL. `passages_fts`
-    is a contentless FTS5 index without positions (rowid = passages.id). Existing text blobs
-    are converted here.
+    is a contentless FTS5 index without positions or sizes (rowid = passages.id). Existing text
+    blobs are converted here.
     """
     for sql in (
         "CREATE TABLE passage_groups (id INTEGER PRIMARY KEY, depth INTEGER NOT NULL,"
@@ -245,7 +245,7 @@ def _passages(db: sqlite_utils.Database) -> None:
         " grp INTEGER NOT NULL REFERENCES passage_groups(id), offset INTEGER NOT NULL)",
         "CREATE TABLE blob_passages (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
         " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL) WITHOUT ROWID",
-        "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', detail=none)",
+        "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', detail=none, columnsize=0)",
     ):
         db.execute(sql)
     from archive.store import PassageStore  # the store imports this module
