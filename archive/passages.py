@@ -1,4 +1,4 @@
-"""Text as passages: a lossless split, passage keys, packed passage lists, delta compression.
+"""Text as passages: a lossless split, passage keys, packed passage lists, group compression.
 
 Pure functions only (no SQL): the store (archive/store.py, "Passages") keeps what they make.
 
@@ -23,14 +23,12 @@ from blake3 import blake3
 # A paragraph ends after a line break followed by at least one blank (whitespace-only) line.
 _BREAK = re.compile(r"(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:\r\n|\r|\n))+")
 # Deflate window: a base text longer than this only helps through its last 32 KiB.
-_WINDOW = 32768
-# Longest chain of bases a passage may sit on: bounds the work of reading any passage.
+WINDOW = 32768
+# Longest chain of groups a group may depend on (through its bases): bounds any read.
 MAX_DEPTH = 8
-# Similarity comparisons per replaced run before falling back to pairing by position.
-_MAX_COMPARISONS = 256
 
-CODEC_TEXT = 0  # data is the passage's UTF-8 text as is
-CODEC_DEFLATE = 1  # data is raw deflate of the UTF-8 text, with the base's text as dictionary
+# Where a quotation always stops: a line feed followed by another line break.
+_QUOTE_STOP = re.compile(r"\n(?=[\r\n])")
 
 
 class PassageError(ValueError):
@@ -88,57 +86,67 @@ def unpack_ids(data: bytes) -> list[int]:
     return list(accumulate(deltas))
 
 
-def compress(text: str, base: str | None) -> tuple[int, bytes | str]:
-    """(codec, data) for a passage: deflate against its base's text when that is smaller."""
-    raw = text.encode("utf-8")
-    if base:
-        c = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=base.encode("utf-8")[-_WINDOW:])
-    else:
-        c = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
-    packed = c.compress(raw) + c.flush()
-    return (CODEC_DEFLATE, packed) if len(packed) < len(raw) else (CODEC_TEXT, text)
+def zdict_of(texts: Sequence[bytes]) -> bytes:
+    """The deflate dictionary made of base passages: their UTF-8 joined, last 32 KiB."""
+    return b"".join(texts)[-WINDOW:]
 
 
-def decompress(codec: int, data: bytes | str, base: str | None) -> str:
-    if codec == CODEC_TEXT:
-        return data if isinstance(data, str) else bytes(data).decode("utf-8")
-    if codec != CODEC_DEFLATE:
-        raise PassageError(f"unknown passage codec {codec}")
-    try:
-        if base:
-            d = zlib.decompressobj(-15, zdict=base.encode("utf-8")[-_WINDOW:])
-        else:
-            d = zlib.decompressobj(-15)
-        return (d.decompress(data) + d.flush()).decode("utf-8")
-    except (zlib.error, UnicodeDecodeError) as e:
-        raise PassageError(f"corrupt passage data: {e}") from None
+def compress_group(texts: Sequence[bytes], zdict: bytes = b"") -> bytes:
+    """One raw deflate stream of a version's new passages, primed with its bases' text.
 
-
-def align_bases(old: Sequence[str], new: Sequence[str]) -> list[int | None]:
-    """For each new passage, the index of the old passage it most likely revises, else None.
-
-    Passages in a replaced run take the most similar passage of the run they replace; inserted
-    ones take a neighbour. The base is only a compression dictionary, so a poor guess costs
-    bytes, never correctness.
+    Passages new in the same version compress together (they share words) and against the
+    passages they revise, so a read inflates one stream per version, not one per passage.
     """
-    bases: list[int | None] = [None] * len(new)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=zdict) if zdict else None
+    c = c or zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    return c.compress(b"".join(texts)) + c.flush()
+
+
+def decompress_group(data: bytes, zdict: bytes = b"") -> bytes:
+    """The UTF-8 bytes of a group's passages, end to end."""
+    try:
+        d = zlib.decompressobj(-15, zdict=zdict) if zdict else zlib.decompressobj(-15)
+        out = d.decompress(data) + d.flush()
+    except zlib.error as e:
+        raise PassageError(f"corrupt passage group: {e}") from None
+    if not d.eof or d.unused_data:
+        raise PassageError("corrupt passage group: truncated or trailing data")
+    return out
+
+
+def revised(old: Sequence[int], new: Sequence[int]) -> list[int]:
+    """Indexes of the old passages the new ones most likely revise, in order, each once.
+
+    Replaced runs give every passage they replace, insertions their neighbours: deflate then
+    finds the shared words itself. Only a dictionary, so a poor guess costs bytes, never
+    correctness. Compares passage keys, so it is cheap even for long documents.
+    """
     if not old:
-        return bases
+        return []
+    out: dict[int, None] = {}
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal" or tag == "delete":
-            continue
-        candidates = list(range(i1, i2)) if tag == "replace" else [min(i1, len(old) - 1)]
-        for j in range(j1, j2):
-            if len(candidates) == 1 or len(candidates) * (j2 - j1) > _MAX_COMPARISONS:
-                bases[j] = candidates[min(j - j1, len(candidates) - 1)]  # by position
-                continue
-            best = max(
-                candidates,
-                key=lambda i: (difflib.SequenceMatcher(None, old[i], new[j]).quick_ratio(), -i),
-            )
-            bases[j] = best
-    return bases
+    for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
+        if tag == "replace":
+            out.update(dict.fromkeys(range(i1, i2)))
+        elif tag == "insert":
+            out.update(dict.fromkeys(i for i in (i1 - 1, i1) if 0 <= i < len(old)))
+    return list(out)
+
+
+def quote_segments(text: str) -> list[tuple[int, str]]:
+    """(offset, segment): pieces of text that quotations never cross, for finding them apiece.
+
+    A quotation stops at a line break followed by another (ingest.extract.quotes); each
+    segment ends just past such a pair and the next starts at its second break, so scanning
+    the segments finds exactly the quotes a scan of the whole text finds.
+    """
+    out: list[tuple[int, str]] = []
+    start = 0
+    for m in _QUOTE_STOP.finditer(text):
+        out.append((start, text[start : m.start() + 2]))
+        start = m.start() + 1
+    out.append((start, text[start:]))
+    return out
 
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'"})

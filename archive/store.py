@@ -7,29 +7,31 @@ as passages) is the store's business and will change.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sqlite3
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import accumulate
+from functools import lru_cache
 
 from archive import __version__
 from archive.changes import Change, DocState
 from archive.passages import (
-    CODEC_DEFLATE,
     MAX_DEPTH,
+    WINDOW,
     PassageError,
-    align_bases,
-    compress,
-    decompress,
+    compress_group,
+    decompress_group,
     digest_key,
     pack_ids,
     passage_digest,
+    quote_segments,
+    revised,
     split_passages,
     unpack_ids,
+    zdict_of,
 )
 from archive.schema import SchemaError, migrate
 from ingest.content import BlobInfo
@@ -731,11 +733,40 @@ class Store:
 # Passages ---------------------------------------------------------------------------
 
 
+# Quotation marks that can open a quote (ingest.extract.quotes): a segment without any has none.
+_OPENERS = '\u201c\u00ab\u201e"'
+
+
+@lru_cache(maxsize=16384)
+def _segment_quotes(segment: str) -> tuple[tuple[str, int], ...]:
+    """(text, offset) of a segment's quotations; revisions repeat most segments, so cached."""
+    from ingest.extract.quotes import find_quotes  # lazy: the extract package is slow to load
+
+    return tuple((q.text, q.start) for q in find_quotes(segment))
+
+
+def text_quotes(text: str) -> list[tuple[str, int]]:
+    """(text, offset) of every quotation in text, as `find_quotes(text)` finds them."""
+    out: list[tuple[str, int]] = []
+    for offset, segment in quote_segments(text):
+        if any(mark in segment for mark in _OPENERS):
+            out.extend((q, offset + start) for q, start in _segment_quotes(segment))
+    return out
+
+
+def _utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
 class PassageStore:
     """The passage tables' SQL; used by `Store` and by the `_passages` migration.
 
     A text blob is a row of `blob_passages` (its packed list of passage ids) instead of bytes
-    in `blobs.content`; each passage is stored once, deflated against a similar earlier one.
+    in `blobs.content`; each passage is stored once, in the group of passages its version
+    introduced (one deflate stream, primed with the passages they revise).
     """
 
     def __init__(self, conn: sqlite3.Connection):
@@ -746,77 +777,133 @@ class PassageStore:
         row = self.conn.execute("SELECT ids FROM blob_passages WHERE blob = ?", (blob,)).fetchone()
         return None if row is None else unpack_ids(row[0])
 
+    def _spans(self, ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
+        """id -> (group, offset, size) of each passage."""
+        want = sorted(set(ids))
+        if not want:
+            return {}
+        cursor = self.conn.execute(
+            "SELECT p.id, p.grp, p.offset, p.size FROM json_each(?) j"
+            " JOIN passages p ON p.id = j.value",
+            (json.dumps(want),),
+        )
+        spans = {r[0]: (r[1], r[2], r[3]) for r in cursor}
+        if len(spans) != len(want):
+            missing = sorted(set(want) - spans.keys())
+            raise ArchiveError(f"missing passages: {missing[:5]}")
+        return spans
+
+    def _inflate(self, groups: Iterable[int], cache: dict[int, bytes]) -> None:
+        """Inflate groups (and the groups their bases sit in) into cache, each once."""
+        rows: dict[int, tuple[list[int], bytes]] = {}
+        spans: dict[int, tuple[int, int, int]] = {}
+        pending = set(groups) - cache.keys()
+        while pending:
+            cursor = self.conn.execute(
+                "SELECT g.id, g.bases, g.data FROM json_each(?) j"
+                " JOIN passage_groups g ON g.id = j.value",
+                (json.dumps(sorted(pending)),),
+            )
+            fetched = {gid: (unpack_ids(bases), bytes(data)) for gid, bases, data in cursor}
+            if len(fetched) != len(pending):
+                raise ArchiveError(
+                    f"missing passage groups: {sorted(pending - fetched.keys())[:5]}"
+                )
+            rows.update(fetched)
+            bases = {b for base_ids, _ in fetched.values() for b in base_ids} - spans.keys()
+            spans.update(self._spans(bases))
+            pending = {spans[b][0] for b in bases} - rows.keys() - cache.keys()
+        for gid in sorted(rows):  # a group's bases always sit in earlier groups
+            base_ids, data = rows[gid]
+            zdict = zdict_of([_cut(cache, spans[b]) for b in base_ids])
+            cache[gid] = decompress_group(data, zdict)
+
+    def raw(self, ids: Iterable[int], cache: dict[int, bytes] | None = None) -> dict[int, bytes]:
+        """The UTF-8 bytes of each passage id; cache holds inflated groups for one read."""
+        cache = {} if cache is None else cache
+        spans = self._spans(ids)
+        self._inflate({g for g, _, _ in spans.values()}, cache)
+        return {i: _cut(cache, span) for i, span in spans.items()}
+
     def texts(self, ids: Iterable[int]) -> dict[int, str]:
-        """The text of each passage id, decoding chains of bases once each."""
-        rows: dict[int, tuple] = {}
-        want = set(ids)
-        while want:
-            for pid, base, codec, data in self.conn.execute(
-                "SELECT p.id, p.base, p.codec, p.data FROM json_each(?) j"
-                " JOIN passages p ON p.id = j.value",
-                (json.dumps(sorted(want)),),
-            ):
-                rows[pid] = (base, codec, data)
-            missing = want - rows.keys()
-            if missing:
-                raise ArchiveError(f"missing passages: {sorted(missing)[:5]}")
-            want = {rows[i][0] for i in want if rows[i][0] is not None} - rows.keys()
-        out: dict[int, str] = {}
-        for pid in sorted(rows):  # a base always has a smaller id than what sits on it
-            base, codec, data = rows[pid]
-            out[pid] = decompress(codec, data, None if base is None else out[base])
-        return out
+        """The text of each passage id."""
+        try:
+            return {i: b.decode("utf-8") for i, b in self.raw(ids).items()}
+        except UnicodeDecodeError as e:
+            raise PassageError(f"corrupt passage text: {e}") from None
 
     def rebuild(self, blob: str, encoding: str | None) -> bytes:
         """A text blob's bytes from its passages, checked against its BLAKE3."""
         ids = self.ids(blob)
         if ids is None or encoding is None:
             raise ArchiveError(f"blob {blob} has neither content nor passages")
-        texts = self.texts(ids)
-        data = "".join([texts[i] for i in ids]).encode(encoding)
+        raw = self.raw(ids)
+        data = b"".join([raw[i] for i in ids])
+        if not _utf8(encoding):
+            try:
+                data = data.decode("utf-8").encode(encoding)
+            except (UnicodeError, LookupError):
+                raise ArchiveError(f"blob {blob} does not rebuild from its passages") from None
         if blake3_hex(data) != blob:
             raise ArchiveError(f"blob {blob} does not rebuild from its passages")
         return data
 
     def rows(self, ids: Iterable[int]) -> dict[int, dict]:
-        """id, key, kind, size and depth of passages (not their text)."""
+        """id, key, kind, size and group of passages (not their text)."""
         cursor = self.conn.execute(
-            "SELECT p.id, p.key, p.kind, p.size, p.depth FROM json_each(?) j"
+            "SELECT p.id, p.key, p.kind, p.size, p.grp FROM json_each(?) j"
             " JOIN passages p ON p.id = j.value",
             (json.dumps(sorted(set(ids))),),
         )
         return {
-            r[0]: dict(zip(("id", "key", "kind", "size", "depth"), r, strict=True)) for r in cursor
+            r[0]: dict(zip(("id", "key", "kind", "size", "group"), r, strict=True)) for r in cursor
         }
 
-    def by_keys(self, keys: Iterable[int]) -> dict[int, tuple[int, int]]:
-        """key -> (id, depth) for the keys that are stored."""
+    def by_keys(self, keys: Iterable[int]) -> dict[int, int]:
+        """key -> id for the keys that are stored."""
         cursor = self.conn.execute(
-            "SELECT p.key, p.id, p.depth FROM json_each(?) j JOIN passages p ON p.key = j.value",
+            "SELECT p.key, p.id FROM json_each(?) j JOIN passages p ON p.key = j.value",
             (json.dumps(sorted(set(keys))),),
         )
-        return {k: (i, d) for k, i, d in cursor}
+        return dict(cursor.fetchall())
 
-    def add(
-        self, text: str, kind: str, key: int, base: tuple[int, str, int] | None
-    ) -> tuple[int, int]:
-        """Store a new passage (deflated against base = (id, text, depth)); (id, depth)."""
-        codec, data = compress(text, base[1] if base else None)
-        base_id, depth = (base[0], base[2] + 1) if base and codec == CODEC_DEFLATE else (None, 0)
-        pid = self.conn.execute(
-            "INSERT INTO passages (key, kind, size, base, depth, codec, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, kind, len(text.encode("utf-8")), base_id, depth, codec, data),
-        ).lastrowid
-        self.conn.execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, text))
-        return pid, depth
+    def _bases(self, old_ids: list[int], old: dict[int, bytes], picks: list[int]) -> list[int]:
+        """The old passages to prime a new group with: the revised ones whose groups are not
+        too deep, as many as the deflate window holds (the last ones win); then their depth."""
+        spans = self._spans(old_ids[i] for i in picks)
+        groups = {g for g, _, _ in spans.values()}
+        depths = dict(
+            self.conn.execute(
+                "SELECT g.id, g.depth FROM json_each(?) j JOIN passage_groups g ON g.id = j.value",
+                (json.dumps(sorted(groups)),),
+            ).fetchall()
+        )
+        chosen: list[int] = []
+        room = WINDOW
+        for pid in reversed(list(dict.fromkeys(old_ids[i] for i in picks))):
+            if room <= 0:
+                break
+            if depths[spans[pid][0]] < MAX_DEPTH:
+                chosen.append(pid)
+                room -= len(old[pid])
+        return chosen[::-1]
+
+    def _group_depth(self, bases: list[int]) -> int:
+        if not bases:
+            return 0
+        row = self.conn.execute(
+            "SELECT max(g.depth) FROM json_each(?) j JOIN passages p ON p.id = j.value"
+            " JOIN passage_groups g ON g.id = p.grp",
+            (json.dumps(bases),),
+        ).fetchone()
+        return row[0] + 1
 
     def pack_blob(self, blob: str, previous: str | None = None) -> bool:
         """Move a text blob's content into passages (previous: the blob it revises, if any).
 
-        The split is checked by re-encoding and re-hashing before anything is written, and the
-        stored passages are read back and re-hashed after; a mismatch raises (the caller's
-        transaction then rolls back). Returns False when there was nothing to do.
+        Its new passages become one group. The split is checked by re-encoding and re-hashing
+        before anything is written, and the group by inflating it in memory; a mismatch raises
+        (the caller's transaction then rolls back). Returns False when there was nothing to do.
         """
         row = self.conn.execute(
             "SELECT is_text, encoding, content FROM blobs WHERE blake3 = ?", (blob,)
@@ -827,47 +914,57 @@ class PassageStore:
         parts = split_passages(text)
         if blake3_hex("".join(parts).encode(encoding)) != blob:
             raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
-        old_ids = (self.ids(previous) if previous else None) or []
-        old_texts = self.texts(old_ids) if old_ids else {}
-        old_depths = {r["id"]: r["depth"] for r in self.rows(old_ids).values()}
-        bases = align_bases([old_texts[i] for i in old_ids], parts)
+        quotes = text_quotes(text)
         keys = [digest_key(passage_digest(p)) for p in parts]
-        known = self.by_keys(keys)
-        ids: list[int] = []
-        for part, key, b in zip(parts, keys, bases, strict=True):
+        quote_keys = [digest_key(passage_digest(q)) for q, _ in quotes]
+        known = self.by_keys(keys + quote_keys)
+        new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
+        for key, part in zip(keys, parts, strict=True):
             if key not in known:
-                base = None
-                if b is not None and old_depths[old_ids[b]] < MAX_DEPTH:
-                    base = (old_ids[b], old_texts[old_ids[b]], old_depths[old_ids[b]])
-                known[key] = self.add(part, "para", key, base)
-            ids.append(known[key][0])
-        quotes = self._add_quotes(text, parts, ids, known)
+                new.setdefault(key, ("para", part))
+        for key, (q, _) in zip(quote_keys, quotes, strict=True):
+            if key not in known:
+                new.setdefault(key, ("quote", q))
+        if new:
+            known.update(self._add_group(new, keys, known, previous))
+        ids = [known[k] for k in keys]
         self.conn.execute(
             "INSERT INTO blob_passages (blob, count, ids, quotes) VALUES (?, ?, ?, ?)",
-            (blob, len(ids), pack_ids(ids), pack_ids(quotes)),
+            (blob, len(ids), pack_ids(ids), pack_ids([known[k] for k in quote_keys])),
         )
         self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
-        if self.rebuild(blob, encoding) != bytes(row[2]):
-            raise PassageError(f"blob {blob}: stored passages do not rebuild its bytes")
         return True
 
-    def _add_quotes(self, text: str, parts: list[str], ids: list[int], known: dict) -> list[int]:
-        """Quoted speech as 'quote' passages, deflated against the paragraph quoting them."""
-        from ingest.extract.quotes import find_quotes  # lazy: the extract package is slow to load
-
-        starts = list(accumulate([0, *map(len, parts)]))
-        depths = {i: d for i, d in known.values()}
-        out = []
-        for q in find_quotes(text):
-            key = digest_key(passage_digest(q.text))
-            if key not in known:
-                known.update(self.by_keys([key]))
-            if key not in known:
-                at = bisect_right(starts, q.start) - 1
-                para = ids[at]
-                base = (para, parts[at], depths[para]) if depths[para] < MAX_DEPTH else None
-                known[key] = self.add(q.text, "quote", key, base)
-            out.append(known[key][0])
+    def _add_group(
+        self, new: dict[int, tuple[str, str]], keys: list[int], known: dict, previous: str | None
+    ) -> dict[int, int]:
+        """Store new passages as one group primed with what they revise; key -> id."""
+        old_ids = (self.ids(previous) if previous else None) or []
+        bases: list[int] = []
+        zdict = b""
+        if old_ids:
+            old = self.raw(old_ids)
+            picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
+            bases = self._bases(old_ids, old, picks) if picks else []
+            zdict = zdict_of([old[b] for b in bases])
+        texts = [t.encode("utf-8") for _, t in new.values()]
+        data = compress_group(texts, zdict)
+        if decompress_group(data, zdict) != b"".join(texts):
+            raise PassageError("a passage group does not inflate to its passages")
+        gid = self.conn.execute(
+            "INSERT INTO passage_groups (depth, bases, data) VALUES (?, ?, ?)",
+            (self._group_depth(bases), pack_ids(bases), data),
+        ).lastrowid
+        out: dict[int, int] = {}
+        offset = 0
+        for (key, (kind, text)), raw in zip(new.items(), texts, strict=True):
+            pid = self.conn.execute(
+                "INSERT INTO passages (key, kind, size, grp, offset) VALUES (?, ?, ?, ?, ?)",
+                (key, kind, len(raw), gid, offset),
+            ).lastrowid
+            self.conn.execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, text))
+            out[key] = pid
+            offset += len(raw)
         return out
 
     def pack_all(self) -> int:
@@ -954,6 +1051,11 @@ def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
     if not is_text:
         return None
     return read_content(conn, blake3).decode(encoding)
+
+
+def _cut(groups: dict[int, bytes], span: tuple[int, int, int]) -> bytes:
+    group, offset, size = span
+    return groups[group][offset : offset + size]
 
 
 def dumps(obj: object) -> str:

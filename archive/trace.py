@@ -37,8 +37,7 @@ def fts_query(text: str) -> str | None:
 
 
 def find_by_hash(passages: PassageStore, hex_digest: str) -> list[int]:
-    found = passages.by_keys([hex_key(hex_digest.lower())])
-    ids = [pid for pid, _ in found.values()]
+    ids = list(passages.by_keys([hex_key(hex_digest.lower())]).values())
     texts = passages.texts(ids)
     return [i for i in ids if passage_digest(texts[i]).hex().startswith(hex_digest.lower())]
 
@@ -51,7 +50,7 @@ def find_by_text(
         keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
         found = passages.by_keys(keys)
         if found:
-            return "exact", sorted(pid for pid, _ in found.values())
+            return "exact", sorted(found.values())
     query = fts_query(text)
     candidates = passages.match(query) if query else passages.all_ids()
     texts = passages.texts(candidates)

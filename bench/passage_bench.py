@@ -1,11 +1,12 @@
-"""Passage store figures on the terms sample: archive size, pack size, read time.
+"""Passage store figures on the terms sample: archive size, pack size, read and ingest time.
 
     .venv/bin/python bench/passage_bench.py [samples/terms-sample.bundle]
 
-Replays the bundle's commits through `Store` (one run per commit, as a git import would) twice:
-with the full-content layout (the schema before `_passages`, text in `blobs.content`) and with
-passages. Prints sizes after VACUUM (with and without `passages_fts`), the git pack size from
-`git count-objects -vH` on a bare clone, and median read times.
+Builds two archives with the real `archive ingest --git BUNDLE` (in-process, in a temp dir):
+one with the full-content layout (text left in `blobs.content`: no passage packing) and one
+with passages. Prints sizes after VACUUM (passages with and without `passages_fts`), the git
+pack size of a bare clone, ingest times (and the passage share of the second), median read
+times of the largest real version and of a synthetic 5 MB document, and trace/search times.
 """
 
 from __future__ import annotations
@@ -24,55 +25,49 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive import schema  # noqa: E402
-from archive.changes import Observed, plan  # noqa: E402
-from archive.record import record_versions  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from archive.cli import cli  # noqa: E402
 from archive.store import Store  # noqa: E402
+from archive.trace import search_documents, trace  # noqa: E402
 from ingest.content import describe  # noqa: E402
-from ingest.gitsource import GitSource  # noqa: E402
 
 
 @contextmanager
 def full_content_layout():
-    """The previous release: no `_passages` migration, no packing."""
-    saved = schema.MIGRATIONS, schema.SCHEMA_VERSION, Store.pack_passages
-    schema.MIGRATIONS = schema.MIGRATIONS[: schema.MIGRATIONS.index(schema._passages)]
-    schema.SCHEMA_VERSION = len(schema.MIGRATIONS)
+    """Text blobs stay whole in `blobs.content`: the layout before passages."""
+    saved = Store.pack_passages
     Store.pack_passages = lambda self, changes: None
     try:
         yield
     finally:
-        schema.MIGRATIONS, schema.SCHEMA_VERSION, Store.pack_passages = saved
+        Store.pack_passages = saved
 
 
-def replay(bundle: str, db: str) -> float:
-    """Every commit as one run over the whole tree; returns seconds taken."""
-    src = GitSource(bundle)
-    commits = list(src.commits())
-    oids = list(dict.fromkeys(c.blob for commit in commits for c in commit.changes if c.blob))
-    data = dict(src.read_blobs(oids))
+@contextmanager
+def timed_packing(totals: list[float]):
+    """Accumulate the seconds spent in `Store.pack_passages` into totals[0]."""
+    saved = Store.pack_passages
+
+    def pack(self, changes):
+        t = time.perf_counter()
+        try:
+            return saved(self, changes)
+        finally:
+            totals[0] += time.perf_counter() - t
+
+    Store.pack_passages = pack
+    try:
+        yield
+    finally:
+        Store.pack_passages = saved
+
+
+def ingest(bundle: str, db: str) -> float:
     started = time.perf_counter()
-    tree: dict[str, str] = {}
-    infos: dict = {}
-    with Store(db) as store:
-        for commit in commits:
-            for ch in commit.changes:
-                if ch.blob is None:
-                    tree.pop(ch.path, None)
-                else:
-                    tree[ch.path] = ch.blob
-            with store.write():
-                source = store.source("git", bundle, "terms")
-                run = store.start_run(source["id"], "bench", commit.committer_date)
-                observed = []
-                for path, oid in sorted(tree.items()):
-                    if oid not in infos:
-                        infos[oid] = describe(path, data[oid])[0]
-                        store.insert_blob(infos[oid], data[oid])
-                    observed.append(Observed(path, infos[oid].blake3, None))
-                changes = plan(store.document_states(source["id"]), observed)
-                record_versions(store, source["id"], run, changes, commit.committer_date)
-                store.finish_run(run, files_seen=len(observed), new_versions=len(changes))
+    result = CliRunner().invoke(cli, ["ingest", "--git", bundle, "--db", db])
+    if result.exit_code != 0:
+        raise SystemExit(f"ingest failed: {result.output}{result.exception!r}")
     return time.perf_counter() - started
 
 
@@ -89,7 +84,7 @@ def vacuumed_size(db: str, drop_fts: bool = False) -> int:
     return size
 
 
-def pack_size(bundle: str, tmp: str) -> str:
+def pack_size(bundle: str, tmp: str) -> int:
     bare = os.path.join(tmp, "terms.git")
     subprocess.run(["git", "clone", "-q", "--bare", bundle, bare], check=True)
     out = subprocess.run(
@@ -110,7 +105,8 @@ def median_ms(fn, n: int = 15) -> float:
 
 def synthetic_5mb(store: Store) -> tuple[str, str]:
     """A 5 MB document made of the sample's real paragraphs, and a revision of it."""
-    texts = [store.read_text(b) for (b,) in store.conn.execute("SELECT blake3 FROM blobs")]
+    blobs = [b for (b,) in store.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3")]
+    texts = [t for t in (store.read_text(b) for b in blobs) if t]
     body, n = [], 0
     for i, t in enumerate(texts * 20):
         body.append(f"Copy {i}.\n\n{t}\n\n")
@@ -132,38 +128,35 @@ def synthetic_5mb(store: Store) -> tuple[str, str]:
 
 def main() -> None:
     bundle = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "samples/terms-sample.bundle")
+    mb = 1e6
     with tempfile.TemporaryDirectory() as tmp:
         full, packed = os.path.join(tmp, "full.db"), os.path.join(tmp, "passages.db")
         with full_content_layout():
-            t_full = replay(bundle, full)
-        t_packed = replay(bundle, packed)
+            t_full = ingest(bundle, full)
+        packing = [0.0]
+        with timed_packing(packing):
+            t_packed = ingest(bundle, packed)
         pack = pack_size(bundle, tmp)
         size_full = vacuumed_size(full)
         size_with = vacuumed_size(packed)
         size_without = vacuumed_size(packed, drop_fts=True)
         with Store(packed) as store:
-            stats = store.query(
-                "SELECT count(*) AS passages, sum(size) AS text_bytes, sum(length(data))"
-                " AS stored_bytes, max(depth) AS max_depth FROM passages"
-            )[0]
-            lists = store.query(
-                "SELECT sum(count) AS refs, sum(length(ids)) AS bytes FROM blob_passages"
-            )[0]
             largest = store.query(
                 "SELECT blake3, size FROM blobs WHERE is_text = 1 ORDER BY size DESC LIMIT 1"
             )[0]
             read_ms = median_ms(lambda: store.read_content(largest["blake3"]))
+            phrase = "personal data"
+            trace_ms = median_ms(lambda: trace(store, phrase), 5)
+            search_ms = median_ms(lambda: search_documents(store.passages, phrase, 50), 5)
+            found = len(trace(store, phrase)["passages"])
             big1, big2 = synthetic_5mb(store)
             big_size = store.blob(big2)["size"]
             big_ms = median_ms(lambda: store.read_content(big2), 9)
-        with full_content_layout(), Store(full) as store:
+        with Store(full) as store:
             full_ms = median_ms(lambda: store.read_content(largest["blake3"]))
-    mb = 1e6
-    print(f"replay: full-content {t_full:.1f} s, passages {t_packed:.1f} s")
     print(
-        f"passages: {stats['passages']} distinct, {stats['text_bytes'] / mb:.2f} MB of text stored"
-        f" as {stats['stored_bytes'] / mb:.2f} MB (max chain {stats['max_depth']});"
-        f" {lists['refs']} references in {lists['bytes'] / mb:.3f} MB of lists"
+        f"ingest --git: full-content {t_full:.1f} s, passages {t_packed:.1f} s"
+        f" (of which packing passages {packing[0]:.1f} s)"
     )
     print(f"archive.db full-content layout: {size_full / mb:.2f} MB")
     print(
@@ -179,6 +172,10 @@ def main() -> None:
         f" (full-content layout {full_ms:.2f} ms)"
     )
     print(f"read synthetic {big_size / mb:.2f} MB version: median {big_ms:.1f} ms")
+    print(
+        f"trace {phrase!r} ({found} passages): median {trace_ms:.0f} ms;"
+        f" search_documents: median {search_ms:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.passages import pack_ids, split_passages, unpack_ids
-from archive.store import Store
+from archive.passages import PassageError, pack_ids, split_passages, unpack_ids
+from archive.store import ArchiveError, Store, text_quotes
 from ingest.content import describe
 from ingest.hashing import blake3_hex
 from tests.conftest import CORPUS, run_cli
@@ -80,11 +80,68 @@ def test_each_passage_is_stored_once_and_revisions_share(tmp_path):
         first = store_bytes(store, base.encode())
         second = store_bytes(store, edited.encode(), first)
         assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 51
-        [(base_id, codec)] = store.conn.execute(
-            "SELECT base, codec FROM passages WHERE id = (SELECT max(id) FROM passages)"
-        ).fetchall()
-        assert base_id is not None and codec == 1  # deflated against the paragraph it revises
+        groups = store.conn.execute("SELECT id, depth, bases FROM passage_groups ORDER BY id")
+        (g1, d1, b1), (g2, d2, b2) = groups.fetchall()
+        assert (d1, unpack_ids(b1)) == (0, [])
+        # the revision's one new passage is primed with the paragraph it revises
+        assert d2 == 1 and store.passages.texts(unpack_ids(b2)) == {
+            8: "Paragraph 7 says something long enough.\n\n"
+        }
         assert store.read_content(second) == edited.encode()
+
+
+def test_a_version_s_new_passages_are_one_group_read_once(tmp_path, monkeypatch):
+    import archive.store as store_mod
+
+    text = "".join(f"Para {i} of the first version.\n\n" for i in range(30))
+    revision = text + "A new closing paragraph.\n\nAnd another one.\n"
+    with Store(tmp_path / "a.db") as store:
+        first = store_bytes(store, text.encode())
+        second = store_bytes(store, revision.encode(), first)
+        rows = store.query("SELECT grp, offset, size FROM passages ORDER BY id")
+        assert [r["grp"] for r in rows] == [1] * 30 + [2, 2]
+        for a, b in zip(rows, rows[1:], strict=False):  # end to end within a group
+            if a["grp"] == b["grp"]:
+                assert b["offset"] == a["offset"] + a["size"]
+        inflated = []
+        real = store_mod.decompress_group
+        monkeypatch.setattr(
+            store_mod, "decompress_group", lambda d, z=b"": inflated.append(d) or real(d, z)
+        )
+        assert store.read_content(second) == revision.encode()
+        assert len(inflated) == 2  # each group once for 32 passages
+
+
+def test_group_chains_stop_at_max_depth(tmp_path):
+    from archive.passages import MAX_DEPTH
+
+    head = "".join(f"Stable paragraph number {i}.\n\n" for i in range(5))
+    texts = [head + f"The changing paragraph, revision {n}.\n" for n in range(MAX_DEPTH + 3)]
+    with Store(tmp_path / "a.db") as store:
+        previous = None
+        for t in texts:
+            previous = store_bytes(store, t.encode(), previous)
+        depths = [d for (d,) in store.conn.execute("SELECT depth FROM passage_groups ORDER BY id")]
+        assert max(depths) == MAX_DEPTH and depths[MAX_DEPTH + 1] == 0
+        assert store.read_content(previous) == texts[-1].encode()
+
+
+def test_a_corrupt_group_raises_instead_of_reading_wrong_text(tmp_path):
+    with Store(tmp_path / "a.db") as store:
+        key = store_bytes(store, b"one paragraph\n\ntwo paragraphs\n")
+        store.conn.execute("UPDATE passage_groups SET data = X'00112233'")
+        with pytest.raises((ArchiveError, PassageError)):
+            store.read_content(key)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from('ab "\u201c\u201d\u00ab\u00bb\u201e\r\n \t.'), max_size=300)
+)
+def test_quotes_found_by_segment_are_the_quotes_of_the_whole_text(text):
+    from ingest.extract.quotes import find_quotes
+
+    assert text_quotes(text) == [(q.text, q.start) for q in find_quotes(text)]
 
 
 def test_mismatch_on_write_raises_and_stores_nothing(tmp_path, monkeypatch):
