@@ -21,16 +21,6 @@ trap cleanup EXIT
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 cd "$ROOT"
 
-# An installed distribution made before the entry point existed: declare it beside us.
-if ! "$PY" -c 'import importlib.metadata as m, sys; sys.exit(not m.entry_points(group="datasette", name="provenance_archive"))'; then
-    mkdir -p "$TMP/shim/provenance_archive-0.1.0.dist-info"
-    printf 'Metadata-Version: 2.1\nName: provenance-archive\nVersion: 0.1.0\n' \
-        > "$TMP/shim/provenance_archive-0.1.0.dist-info/METADATA"
-    printf '[datasette]\nprovenance_archive = archive.publish\n' \
-        > "$TMP/shim/provenance_archive-0.1.0.dist-info/entry_points.txt"
-    export PYTHONPATH="$PYTHONPATH:$TMP/shim"
-fi
-
 DB="${1:-}"
 if [ -z "$DB" ]; then
     DB="$TMP/bench.db"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import sqlite3
 import subprocess
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 from datasette.app import Datasette
-from datasette.plugins import pm
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,12 +33,6 @@ PAYLOADS = [
     "<body onload=alert(1)>",
     '<a href="javascript:alert(1)">',
 ]
-
-
-def ensure_plugin() -> None:
-    """Entry-point plugins load when datasette.plugins is imported; register if it predates ours."""
-    if pm.get_plugin("provenance_archive") is None:
-        pm.register(importlib.import_module("archive.publish"), "provenance_archive")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +65,6 @@ def ids(archive_db) -> dict:
 
 
 def make_ds(db: Path, metadata: dict | None = None) -> Datasette:
-    ensure_plugin()
     return Datasette(immutables=[str(db)], metadata=metadata or METADATA)
 
 

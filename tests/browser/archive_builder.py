@@ -50,27 +50,10 @@ def build_archive(tmp: Path) -> Path:
 
 
 def plugin_env(tmp: Path) -> dict[str, str]:
-    """Environment for a Datasette subprocess that loads OUR plugin through its entry point.
-
-    PYTHONPATH puts this checkout first. When the installed distribution predates the entry
-    point (an editable install made before it was added), a minimal dist-info declaring it is
-    put on the path too, so Datasette still finds the plugin the way users' installs do.
-    """
-    import importlib.metadata
+    """Environment for a Datasette subprocess: this checkout first on the path, so the
+    installed entry point loads OUR plugin code (as `make test` installs it)."""
     import os
 
-    paths = [str(ROOT)]
-    if not importlib.metadata.entry_points(group="datasette", name="provenance_archive"):
-        shim = tmp / "entry-point-shim"
-        info = shim / "provenance_archive-0.1.0.dist-info"
-        info.mkdir(parents=True, exist_ok=True)
-        (info / "METADATA").write_text(
-            "Metadata-Version: 2.1\nName: provenance-archive\nVersion: 0.1.0\n"
-        )
-        (info / "entry_points.txt").write_text(
-            "[datasette]\nprovenance_archive = archive.publish\n"
-        )
-        paths.append(str(shim))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
