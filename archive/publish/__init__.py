@@ -302,11 +302,13 @@ def archive_cell(table: str | None, column: str, value: object) -> markupsafe.Ma
 
 
 def _row_dict(row) -> dict:
-    """A Datasette row (sqlite3.Row or dict) as a dict; {} when it is neither."""
+    """A Datasette row as a dict of plain values ({} when it is not a row): Datasette expands
+    foreign keys (from_blob, to_blob) to {"value": ..., "label": ...}."""
     try:
-        return {k: row[k] for k in row.keys()}
+        fields = {k: row[k] for k in row.keys()}
     except (AttributeError, TypeError, IndexError, KeyError):
         return {}
+    return {k: v.get("value") if isinstance(v, dict) else v for k, v in fields.items()}
 
 
 async def delta_cell(datasette, database: str, row) -> markupsafe.Markup | None:
