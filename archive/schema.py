@@ -273,14 +273,17 @@ WHERE v.blob IS NOT NULL
 
 def _diffs(db: sqlite_utils.Database) -> None:
     """Stored word diffs between contents, once per (from, to, algorithm), and a view that
-    gives each version its diff (the newest algorithm's row: the last one inserted)."""
+    gives each version its diff (the newest algorithm's row: the last one inserted).
+
+    Only the compressed delta is kept (`delta_codec` names how): the ops are derived from it
+    and the old text, so storing them too would double the table for nothing."""
     db["diffs"].create(
         {
             "from_blob": str,
             "to_blob": str,
             "algorithm": str,
-            "ops": str,
-            "delta": str,
+            "delta": bytes,
+            "delta_codec": str,
             "chars_inserted": int,
             "chars_deleted": int,
             "words_inserted": int,
@@ -292,7 +295,7 @@ def _diffs(db: sqlite_utils.Database) -> None:
         },
         pk=("from_blob", "to_blob", "algorithm"),
         foreign_keys=[("from_blob", "blobs", "blake3"), ("to_blob", "blobs", "blake3")],
-        not_null={"ops", "delta", "change_class", "coarse"},
+        not_null={"delta", "delta_codec", "change_class", "coarse"},
     )
     db["diffs"].create_index(["to_blob"])
     db["diffs"].create_index(["change_class"])

@@ -680,13 +680,14 @@ class Store:
         )
 
     def insert_diffs(self, rows: Iterable[dict]) -> None:
-        """Stored diffs (columns of `diffs`); a pair already stored is left as it is."""
+        """Stored diffs (columns of `diffs`, delta compressed: `stored_diffs.diff_row`); a pair
+        already stored is left as it is."""
         self.conn.executemany(
-            "INSERT OR IGNORE INTO diffs (from_blob, to_blob, algorithm, ops, delta,"
+            "INSERT OR IGNORE INTO diffs (from_blob, to_blob, algorithm, delta, delta_codec,"
             " chars_inserted, chars_deleted, words_inserted, words_deleted, similarity, hunks,"
-            " change_class, coarse) VALUES (:from_blob, :to_blob, :algorithm, :ops, :delta,"
-            " :chars_inserted, :chars_deleted, :words_inserted, :words_deleted, :similarity,"
-            " :hunks, :change_class, :coarse)",
+            " change_class, coarse) VALUES (:from_blob, :to_blob, :algorithm, :delta,"
+            " :delta_codec, :chars_inserted, :chars_deleted, :words_inserted, :words_deleted,"
+            " :similarity, :hunks, :change_class, :coarse)",
             list(rows),
         )
 

@@ -4,12 +4,17 @@ Why at the end of a batch: diffs are the most expensive part of ingest, so a bat
 are deduplicated (one row per (from, to, algorithm)) and computed together, across cores
 when there are enough of them. Every delta is proved reversible before it is stored: the
 new text rebuilt from the old text and the delta must hash to the new content.
+
+What is stored: only the dmp delta (equal/delete lengths and the inserted text), zlib level 9,
+with its codec named in `delta_codec`. The ops are derived from it and the old text on read
+(`diff_fromDelta`), so they are not stored twice; the stats and change class stay columns so
+they can be queried, and `archive verify` recomputes them from the derived ops.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -28,6 +33,18 @@ POOL_MIN_CHARS = 256 * 1024
 POOL_MIN_CPUS = 3
 
 Pair = tuple[str, str]  # (from_blob, to_blob)
+
+
+DELTA_CODEC = "zlib"  # zlib level 9 of the delta's UTF-8 text; a new codec gets a new name
+_ZLIB_LEVEL9_HEADER = b"\x78\xda"  # deflate, 32 KiB window, "maximum compression", no dict
+STATS = (
+    "chars_inserted",
+    "chars_deleted",
+    "words_inserted",
+    "words_deleted",
+    "similarity",
+    "hunks",
+)
 
 
 class DiffIntegrityError(ArchiveError):
@@ -69,10 +86,50 @@ def compute(
     return out  # type: ignore[return-value]
 
 
-def rebuild_problem(
-    old: str, delta: str, target: tuple[str, str] | None, new_key: str
-) -> str | None:
-    """Why rebuilding from old + delta does not give the content `target` names, or None.
+def pack_delta(delta: str) -> bytes:
+    """The stored form of a delta (codec DELTA_CODEC)."""
+    return zlib.compress(delta.encode("utf-8"), 9)
+
+
+def unpack_delta(data: object, codec: object) -> str:
+    """A stored delta back as text; ValueError (one line) for an unknown codec or damaged data.
+
+    The header must be the one level 9 writes and the stream must end exactly at the blob's
+    end, so a changed header or trailing byte is caught too; zlib's Adler-32 catches a changed
+    byte inside, and whatever still slips through fails the hash check.
+    """
+    if codec != DELTA_CODEC:
+        raise ValueError(f"unknown delta codec {codec!r}")
+    if not isinstance(data, bytes):
+        raise ValueError(f"delta is not a blob but {type(data).__name__}")
+    if data[:2] != _ZLIB_LEVEL9_HEADER:
+        raise ValueError("delta does not decompress: not a zlib level 9 stream")
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(data) + inflater.flush()
+        if not inflater.eof or inflater.unused_data:
+            raise ValueError("delta does not decompress: truncated or trailing bytes")
+        return text.decode("utf-8")
+    except (zlib.error, UnicodeDecodeError) as e:
+        raise ValueError(f"delta does not decompress: {type(e).__name__}") from None
+
+
+def ops_of(old: str, delta: str) -> list[diffs.Op]:
+    """The ops a delta encodes against the old text (the engine's ops exactly: one op per
+    delta token); ValueError when the delta does not fit the old text."""
+    try:
+        return diff_match_patch().diff_fromDelta(old, delta)
+    except ValueError as e:  # includes UnicodeError from a split surrogate pair
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"delta does not fit the base text: {msg}") from None
+
+
+def _new_text(ops: Sequence[diffs.Op]) -> str:
+    return "".join(s for op, s in ops if op != diffs.DELETE)
+
+
+def target_problem(new: str, target: tuple[str, str] | None, new_key: str) -> str | None:
+    """Why a rebuilt text is not the content `target` names, or None.
 
     target is (key, encoding) from `Store.text_target`: the rebuilt text, encoded, must hash
     to key (the blob itself, or its UTF-8 readable-text blob).
@@ -81,11 +138,7 @@ def rebuild_problem(
         return f"{new_key} has no text"
     key, encoding = target
     try:
-        rebuilt = diffs.rebuild(old, delta)
-    except ValueError as e:
-        return str(e)
-    try:
-        data = rebuilt.encode(encoding or "utf-8")
+        data = new.encode(encoding or "utf-8")
     except (UnicodeEncodeError, LookupError) as e:
         return f"rebuilt text does not encode as {encoding}: {type(e).__name__}"
     if blake3.blake3(data).hexdigest() != key:
@@ -93,54 +146,66 @@ def rebuild_problem(
     return None
 
 
-def ops_problem(old: str, ops_json: str, delta: str, change_class: str) -> str | None:
-    """Why stored compact ops disagree with the delta (or their change class), or None."""
+def rebuild_problem(
+    old: str, delta: str, target: tuple[str, str] | None, new_key: str
+) -> str | None:
+    """Why rebuilding from old + delta does not give the content `target` names, or None."""
+    if target is None:
+        return f"{new_key} has no text"
     try:
-        ops = diffs.expand_ops(old, json.loads(ops_json))
-    except (ValueError, TypeError) as e:
-        return f"ops do not fit the old text: {str(e).splitlines()[0] if str(e) else e!r}"
-    if diff_match_patch().diff_toDelta(ops) != delta:
-        return "ops disagree with the delta"
-    if diffs.classify(ops) != change_class:
-        return f"change class {change_class!r} does not match the ops"
-    return None
+        rebuilt = diffs.rebuild(old, delta)
+    except ValueError as e:
+        return str(e)
+    return target_problem(rebuilt, target, new_key)
+
+
+def stats_of(ops: list[diffs.Op], old: str) -> dict:
+    """The stats the engine gives these ops (recomputed, to check the stored columns)."""
+    return diffs._stats(ops, len(old), len(_new_text(ops)))
+
+
+def row_problems(row: dict, old: str, target: tuple[str, str] | None) -> list[str]:
+    """Everything wrong with a stored row given the old text, [] when it is sound: its delta
+    must decompress, fit the old text and rebuild the new content (by hash), and its change
+    class and stats must be those of the ops it encodes."""
+    try:
+        ops = ops_of(old, unpack_delta(row.get("delta"), row.get("delta_codec")))
+    except ValueError as e:
+        return [str(e)]
+    found = []
+    problem = target_problem(_new_text(ops), target, str(row.get("to_blob")))
+    if problem:
+        found.append(problem)
+    if diffs.classify(ops) != row.get("change_class"):
+        found.append(f"change class {row.get('change_class')!r} does not match the delta")
+    stats = stats_of(ops, old)
+    wrong = [k for k in STATS if row.get(k) != stats[k]]
+    if wrong:
+        found.append(f"stats {', '.join(wrong)} do not match the delta")
+    return found
 
 
 def diff_row(pair: Pair, result: DiffResult, algorithm: str) -> dict:
-    """The `diffs` row of a computed diff (ops in compact JSON, stats as columns)."""
-    s = result.stats
+    """The `diffs` row of a computed diff (compressed delta, stats as columns)."""
     return {
         "from_blob": pair[0],
         "to_blob": pair[1],
         "algorithm": algorithm,
-        "ops": json.dumps(diffs.compact_ops(result.ops), ensure_ascii=False, separators=(",", ":")),
-        "delta": result.delta,
-        "chars_inserted": s["chars_inserted"],
-        "chars_deleted": s["chars_deleted"],
-        "words_inserted": s["words_inserted"],
-        "words_deleted": s["words_deleted"],
-        "similarity": s["similarity"],
-        "hunks": s["hunks"],
+        "delta": pack_delta(result.delta),
+        "delta_codec": DELTA_CODEC,
+        **{k: result.stats[k] for k in STATS},
         "change_class": result.change_class,
         "coarse": int(result.coarse),
     }
 
 
 def result_of(row: dict, old: str) -> DiffResult:
-    """A stored row back as a DiffResult (ops expanded against the old text)."""
-    stats = {
-        k: row[k]
-        for k in (
-            "chars_inserted",
-            "chars_deleted",
-            "words_inserted",
-            "words_deleted",
-            "similarity",
-            "hunks",
-        )
-    }
-    ops = diffs.expand_ops(old, json.loads(row["ops"]))
-    return DiffResult(ops, row["delta"], stats, row["change_class"], bool(row["coarse"]))
+    """A stored row back as a DiffResult (ops derived from the delta and the old text);
+    ValueError when the row is damaged."""
+    delta = unpack_delta(row["delta"], row["delta_codec"])
+    ops = ops_of(old, delta)
+    stats = {k: row[k] for k in STATS}
+    return DiffResult(ops, delta, stats, row["change_class"], bool(row["coarse"]))
 
 
 def store_diffs(store: Store, pairs: Sequence[Pair], cpus: int | None = None) -> int:

@@ -19,7 +19,7 @@ from archive.exports import by_document
 from archive.integrity import export_versions, leaf_bytes, roots_at
 from archive.ledger import parse_checkpoint_text
 from archive.store import ArchiveError, Store
-from archive.stored_diffs import ops_problem, rebuild_problem
+from archive.stored_diffs import row_problems
 from ingest.folder import scan
 
 
@@ -151,8 +151,9 @@ def check_checkpoints(store: Store) -> list[Finding]:
 
 
 def check_diffs(store: Store) -> list[Finding]:
-    """Every stored diff rebuilds its new content from its old text and delta (by hash), and
-    its ops agree with its delta and change class: a tampered row cannot pass unseen."""
+    """Every stored diff's delta decompresses and rebuilds its new content from its old text
+    (by hash), and its change class and stats are those of the ops the delta encodes: a
+    tampered row (delta bytes, class or stats) cannot pass unseen."""
     found = []
     for row in store.iter_diffs():
         key = f"{row['from_blob']}..{row['to_blob']} ({row['algorithm']})"
@@ -160,14 +161,8 @@ def check_diffs(store: Store) -> list[Finding]:
         if old is None:
             found.append(Finding("diffs", "diffs", key, "the old content has no text"))
             continue
-        delta = row["delta"] if isinstance(row["delta"], str) else ""
         target = store.text_target(row["to_blob"]) if row["to_blob"] else None
-        problem = rebuild_problem(old, delta, target, str(row["to_blob"]))
-        if problem:
-            found.append(Finding("diffs", "diffs", key, problem))
-        ops = row["ops"] if isinstance(row["ops"], str) else "null"
-        problem = ops_problem(old, ops, delta, str(row["change_class"]))
-        if problem:
+        for problem in row_problems(row, old, target):
             found.append(Finding("diffs", "diffs", key, problem))
     return found
 

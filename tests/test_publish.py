@@ -181,13 +181,15 @@ async def test_history_shows_change_class_and_words_bar(ds, ids):
     assert 'class="bar words" style="width: 120px"' in html
 
 
-async def test_diffs_ops_cell_renders_escaped_ins_del(ds, archive_db):
+async def test_diffs_delta_cell_links_a_summary_to_the_diff_page(ds, archive_db, ids):
     html = (await ds.client.get(f"/{archive_db.stem}/diffs")).text
-    assert '<span class="diff-ops">' in html and "<ins>" in html
+    link = f'<a href="/-/archive/diff?from={ids["v1"]}&amp;to={ids["v2"]}" class="diff-summary">'
+    assert link in html and "Binary:" not in html
     assert "<script>alert('v2')" not in html
-    cell = pages.ops_cell(json.dumps([[0, 3], [1, "<b>x" * 200], [-1, "y"]]))
-    assert str(cell).count("&lt;b&gt;") < 100 and "<b>" not in str(cell) and "…" in str(cell)
-    assert pages.ops_cell("not json") is None and pages.ops_cell(json.dumps({"a": 1})) is None
+    row = {"words_inserted": 3, "words_deleted": 0, "hunks": 1, "change_class": "<b>x</b>"}
+    cell = str(pages.delta_cell(row, None))
+    assert cell == ('<span class="diff-summary">+3 −0 words, 1 hunks, &lt;b&gt;x&lt;/b&gt;</span>')
+    assert "+? −? words, ? hunks" in str(pages.delta_cell({"hunks": "1"}, (1, 2)))
 
 
 async def test_diff_canned_queries_run(ds, archive_db, ids):

@@ -3,7 +3,6 @@ a corrupt engine failing the batch, verify catching tampered rows."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -20,10 +19,16 @@ from archive.diffs import DiffResult
 from archive.record import ingest_folder
 from archive.store import Store
 from archive.stored_diffs import (
+    DELTA_CODEC,
     DiffIntegrityError,
     compute,
-    ops_problem,
+    diff_row,
+    ops_of,
+    pack_delta,
     rebuild_problem,
+    result_of,
+    row_problems,
+    unpack_delta,
     workers_for,
 )
 from archive.verify import check_diffs, verify
@@ -104,7 +109,8 @@ def test_every_changed_text_version_gets_a_verified_diff(edited):
     with Store(db) as store:
         for row in store.iter_diffs():
             old = store.read_text(row["from_blob"])
-            new = diffs.rebuild(old, row["delta"])
+            assert row["delta_codec"] == DELTA_CODEC and isinstance(row["delta"], bytes)
+            new = diffs.rebuild(old, unpack_delta(row["delta"], row["delta_codec"]))
             key, encoding = store.text_target(row["to_blob"])
             assert blake3.blake3(new.encode(encoding)).hexdigest() == key
             assert new == store.read_text(row["to_blob"])
@@ -114,13 +120,23 @@ def test_every_changed_text_version_gets_a_verified_diff(edited):
 
 def test_html_is_diffed_on_its_readable_text(edited):
     db, _ = edited
-    (ops,) = rows(
-        db,
-        "SELECT d.ops FROM diffs d JOIN versions v ON v.blob = d.to_blob WHERE v.path = ?",
-        "page.html",
-    )[0:1]
-    changed = [v for op, v in json.loads(ops[0]) if op != 0]
+    with Store(db) as store:
+        (row,) = store.query(
+            "SELECT d.* FROM diffs d JOIN versions v ON v.blob = d.to_blob WHERE v.path = ?",
+            ("page.html",),
+        )
+        result = result_of(row, store.read_text(row["from_blob"]))
+    changed = [v for op, v in result.ops if op != 0]
     assert changed == ["here", "there"]  # words of the text, no markup
+
+
+def test_no_ops_column_only_the_compressed_delta(edited):
+    db, _ = edited
+    columns = [r[1] for r in rows(db, "PRAGMA table_info(diffs)")]
+    assert "ops" not in columns and {"delta", "delta_codec"} <= set(columns)
+    assert rows(db, "SELECT DISTINCT typeof(delta), delta_codec FROM diffs") == [
+        ("blob", DELTA_CODEC)
+    ]
 
 
 def test_rename_with_edits_and_restore_after_deletion(tmp_path: Path):
@@ -205,21 +221,41 @@ def test_a_wrong_delta_fails_the_ingest_and_changes_nothing(tmp_path: Path, monk
     assert rows(db, "SELECT count(*) FROM runs") == [(1,)]
 
 
+def _words_row(db: Path) -> dict:
+    with Store(db) as store:
+        (row,) = store.query(
+            "SELECT * FROM diffs WHERE to_blob = (SELECT blob FROM versions"
+            " WHERE path = 'words.txt' AND seq = 2)"
+        )
+    return row
+
+
+def _retyped_delta(row: dict) -> bytes:
+    return pack_delta(unpack_delta(row["delta"], DELTA_CODEC).replace("twelve", "thirty"))
+
+
 def test_verify_reports_tampered_rows(edited, tmp_path: Path):
     db, _ = edited
-    for sql, problem in [
-        ("UPDATE diffs SET delta = replace(delta, 'twelve', 'thirty')", "does not hash to"),
-        ("UPDATE diffs SET ops = replace(ops, 'twelve', 'thirty')", "ops"),
-        ("UPDATE diffs SET ops = 'not json'", "ops do not fit"),
-        ("UPDATE diffs SET change_class = 'none'", "change class"),
-        ("UPDATE diffs SET delta = '=99999'", "delta does not fit"),
+    row = _words_row(db)
+    flipped = bytearray(row["delta"])
+    flipped[len(flipped) // 2] ^= 0xFF
+    for sql, args, problem in [
+        ("delta = ?", (_retyped_delta(row),), "does not hash to"),
+        ("delta = ?", (bytes(flipped),), "delta does not decompress"),
+        ("delta = ?", (row["delta"][:-1],), "delta does not decompress"),
+        ("delta = ?", (pack_delta("=99999"),), "delta does not fit"),
+        ("delta = ?", ("=22",), "not a blob"),
+        ("delta_codec = 'lzma'", (), "unknown delta codec"),
+        ("change_class = 'none'", (), "change class"),
+        ("words_inserted = words_inserted + 1", (), "stats words_inserted"),
+        ("similarity = 0.5, hunks = 7", (), "stats similarity, hunks"),
     ]:
         copy = tmp_path / "copy.db"
         shutil.copyfile(db, copy)
         conn = sqlite3.connect(copy)
         conn.execute(
-            sql + " WHERE to_blob = (SELECT blob FROM versions WHERE path = 'words.txt'"
-            " AND seq = 2)"
+            f"UPDATE diffs SET {sql} WHERE from_blob = ? AND to_blob = ?",
+            (*args, row["from_blob"], row["to_blob"]),
         )
         conn.commit()
         conn.close()
@@ -227,6 +263,27 @@ def test_verify_reports_tampered_rows(edited, tmp_path: Path):
             found = check_diffs(store)
         assert len(found) >= 1 and all(f.check == "diffs" for f in found), sql
         assert any(problem in f.problem for f in found), (sql, found)
+
+
+def test_every_changed_byte_of_a_delta_is_caught_or_changes_nothing(edited):
+    """Each byte of the blob, replaced by every other value: a finding (never a crash), except
+    the zero padding bits after the last deflate block, which leave the delta the same."""
+    db, _ = edited
+    row = _words_row(db)
+    with Store(db) as store:
+        old = store.read_text(row["from_blob"])
+        target = store.text_target(row["to_blob"])
+    data, delta = row["delta"], unpack_delta(row["delta"], DELTA_CODEC)
+    assert row_problems(row, old, target) == []
+    for i in range(len(data)):
+        assert row_problems({**row, "delta": data[:i] + data[i + 1 :]}, old, target), i
+        for value in range(256):
+            if value == data[i]:
+                continue
+            changed = data[:i] + bytes([value]) + data[i + 1 :]
+            if not row_problems({**row, "delta": changed}, old, target):
+                assert unpack_delta(changed, DELTA_CODEC) == delta, (i, value)
+                assert (value ^ data[i]) & 0xFF != 0xFF, (i, value)  # a whole flip is caught
 
 
 def test_git_import_stores_diffs_per_batch(tmp_path: Path):
@@ -259,7 +316,8 @@ def test_compute_keeps_input_order_in_a_pool():
 @settings(max_examples=40, deadline=None)
 @given(st.text(max_size=60), st.text(max_size=60))
 def test_stored_form_checks_for_any_texts(old: str, new: str):
-    """Every computed diff passes the checks verify runs (for texts that encode)."""
+    """Every computed diff passes the checks verify runs (for texts that encode), and its
+    stored row gives the same DiffResult back: the ops derived from the delta are the ops."""
     r = diffs.diff_texts(old, new)
     try:
         data = new.encode("utf-8")
@@ -267,5 +325,19 @@ def test_stored_form_checks_for_any_texts(old: str, new: str):
         return
     target = (blake3.blake3(data).hexdigest(), "utf-8")
     assert rebuild_problem(old, r.delta, target, "x") is None
-    ops = json.dumps(diffs.compact_ops(r.ops), ensure_ascii=False)
-    assert ops_problem(old, ops, r.delta, r.change_class) is None
+    assert ops_of(old, r.delta) == r.ops
+    row = diff_row(("a", "x"), r, diffs.ALGORITHM)
+    assert row_problems(row, old, target) == []
+    assert result_of(row, old) == r
+
+
+def test_result_of_a_damaged_row_is_a_value_error():
+    r = diffs.diff_texts("one two\n", "one three\n")
+    row = diff_row(("a", "b"), r, diffs.ALGORITHM)
+    for damaged in (
+        {**row, "delta": row["delta"][:-2]},
+        {**row, "delta_codec": "gzip"},
+        {**row, "delta": pack_delta("=3")},
+    ):
+        with pytest.raises(ValueError):
+            result_of(damaged, "one two\n")

@@ -295,17 +295,47 @@ def cell_link(table: str | None, column: str, value: object) -> markupsafe.Marku
 
 
 def archive_cell(table: str | None, column: str, value: object) -> markupsafe.Markup | None:
-    """What an archive cell renders as: diff ops as <ins>/<del>, else a link, else None."""
-    if table == "diffs" and column == "ops":
-        return pages.ops_cell(value)
+    """What an archive cell renders as: a link, or None (diff deltas: see `delta_cell`)."""
     if table not in {"documents", "versions", "blobs", "diffs", "version_diffs", None}:
         return None
     return cell_link(table, column, value)
 
 
+def _row_dict(row) -> dict:
+    """A Datasette row as a dict of plain values ({} when it is not a row): Datasette expands
+    foreign keys (from_blob, to_blob) to {"value": ..., "label": ...}."""
+    try:
+        fields = {k: row[k] for k in row.keys()}
+    except (AttributeError, TypeError, IndexError, KeyError):
+        return {}
+    return {k: v.get("value") if isinstance(v, dict) else v for k, v in fields.items()}
+
+
+async def delta_cell(datasette, database: str, row) -> markupsafe.Markup | None:
+    """A stored diff's (compressed) delta cell: its stats, linked to a version pair's diff."""
+    try:
+        db = await archive_database(datasette)
+    except NotFound:
+        return None
+    if database != db.name:
+        return None
+    fields = _row_dict(row)
+    versions = None
+    if isinstance(fields.get("from_blob"), str) and isinstance(fields.get("to_blob"), str):
+        found = await _rows(
+            db,
+            queries.PAIR_VERSIONS,
+            {"from_blob": fields["from_blob"], "to_blob": fields["to_blob"]},
+        )
+        versions = (found[0]["from_id"], found[0]["to_id"]) if found else None
+    return pages.delta_cell(fields, versions)
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    """Link hashes, documents and versions and show diff ops, in the archive database only."""
+    """Link hashes, documents and versions, and summarise diff deltas, in the archive only."""
+    if table == "diffs" and column == "delta":
+        return delta_cell(datasette, database, row)
     if archive_cell(table, column, value) is None:
         return None
 

@@ -6,7 +6,6 @@ escaping happens in the (autoescaping) templates, or in markupsafe (diff renderi
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -192,34 +191,21 @@ def parse_view(value: str | None) -> bool:
     raise BadRequest("view must be inline or side")
 
 
-def ops_cell(value: object, limit: int = 300) -> Markup | None:
-    """A `diffs.ops` cell (compact JSON ops) as escaped <ins>/<del> runs, cut at `limit`
-    characters of changed text; equal runs show as their length. None if not ops."""
-    try:
-        ops = json.loads(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    if not isinstance(ops, list):
-        return None
-    parts: list[Markup] = []
-    shown = 0
-    for item in ops:
-        if not (isinstance(item, list) and len(item) == 2):
-            return None
-        op, val = item
-        if shown >= limit:
-            parts.append(Markup('<span class="muted">…</span>'))
-            break
-        if op == 0 and isinstance(val, int):
-            parts.append(Markup('<span class="muted">[={}]</span>').format(val))
-        elif op in (1, -1) and isinstance(val, str):
-            text = val[: limit - shown] + ("…" if len(val) > limit - shown else "")
-            shown += len(val)
-            tag = Markup("ins" if op == 1 else "del")
-            parts.append(Markup("<{0}>{1}</{0}>").format(tag, text))
-        else:
-            return None
-    return Markup('<span class="diff-ops">{}</span>').format(Markup("").join(parts))
+def delta_cell(row: dict, versions: tuple[int, int] | None) -> Markup:
+    """A `diffs.delta` cell: a short summary of the row's stats instead of compressed bytes,
+    linked to the diff page of a version pair having that diff (when one is known)."""
+
+    def num(key: str) -> str:
+        value = row.get(key)
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
+
+    cls = row.get("change_class")
+    text = f"+{num('words_inserted')} −{num('words_deleted')} words, {num('hunks')} hunks" + (
+        f", {cls}" if isinstance(cls, str) else ""
+    )
+    if versions is None:
+        return Markup('<span class="diff-summary">{}</span>').format(text)
+    return Markup('<a href="{}" class="diff-summary">{}</a>').format(diff_url(*versions), text)
 
 
 def lookup_view(kind: str, value: str, rows: list[dict]) -> dict:

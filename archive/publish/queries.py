@@ -51,9 +51,17 @@ PREVIOUS_CONTENT_VERSION = (
 
 # The newest stored diff of a pair (the last algorithm's row).
 STORED_DIFF = (
-    "SELECT algorithm, ops, delta, chars_inserted, chars_deleted, words_inserted,"
+    "SELECT algorithm, delta, delta_codec, chars_inserted, chars_deleted, words_inserted,"
     " words_deleted, similarity, hunks, change_class, coarse FROM diffs"
     " WHERE from_blob = :from_blob AND to_blob = :to_blob ORDER BY rowid DESC LIMIT 1"
+)
+
+# A version pair whose diff is this (from, to) content pair: the diffs table's cells link to it.
+PAIR_VERSIONS = (
+    "SELECT p.id AS from_id, v.id AS to_id FROM versions v JOIN versions p ON p.id = ("
+    " SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq"
+    " AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)"
+    " WHERE v.blob = :to_blob AND p.blob = :from_blob ORDER BY v.id LIMIT 1"
 )
 
 _LOOKUP = (
