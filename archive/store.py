@@ -104,6 +104,11 @@ class Store:
             raise
         self.conn.execute("COMMIT")
 
+    def query_one(self, sql: str, params: Sequence | dict = ()) -> dict | None:
+        """The first row, or None."""
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
     def query(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
         cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
@@ -203,12 +208,11 @@ class Store:
         )
 
     def blob(self, blake3: str) -> dict | None:
-        rows = self.query(
+        return self.query_one(
             "SELECT blake3, sha256, size, media_type, encoding, is_text, newline, flags"
             " FROM blobs WHERE blake3 = ?",
             (blake3,),
         )
-        return rows[0] if rows else None
 
     def read_content(self, blake3: str) -> bytes:
         """The exact bytes of a blob: the one way content leaves the store."""
@@ -347,11 +351,10 @@ class Store:
 
     def last_commit(self, source_id: int) -> dict | None:
         """The last imported commit of a git source (highest position), or None."""
-        rows = self.query(
+        return self.query_one(
             "SELECT * FROM commits WHERE source_id = ? ORDER BY position DESC LIMIT 1",
             (source_id,),
         )
-        return rows[0] if rows else None
 
     def commits(self, source_id: int) -> list[dict]:
         return self.query(
@@ -386,12 +389,11 @@ class Store:
         )
 
     def document(self, document_id: int) -> dict | None:
-        rows = self.query(
+        return self.query_one(
             "SELECT d.*, s.name AS source, s.location FROM documents d"
             " JOIN sources s ON s.id = d.source_id WHERE d.id = ?",
             (document_id,),
         )
-        return rows[0] if rows else None
 
     def versions(self, document_id: int) -> list[dict]:
         return self.query(
@@ -401,12 +403,11 @@ class Store:
         )
 
     def version(self, document_id: int, seq: int) -> dict | None:
-        rows = self.query(
+        return self.query_one(
             "SELECT v.*, b.sha256, b.size FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
             " WHERE v.document_id = ? AND v.seq = ?",
             (document_id, seq),
         )
-        return rows[0] if rows else None
 
     def versions_with_blob(self, blake3: str) -> list[dict]:
         return self.query(
@@ -447,8 +448,7 @@ class Store:
         return [c.name for c in self.db["blob_metadata"].columns if c.name != "blake3"]
 
     def metadata(self, blake3: str) -> dict | None:
-        rows = self.query("SELECT * FROM blob_metadata WHERE blake3 = ?", (blake3,))
-        return rows[0] if rows else None
+        return self.query_one("SELECT * FROM blob_metadata WHERE blake3 = ?", (blake3,))
 
     def metadata_items(self, blake3: str) -> list[dict]:
         return self.query(
@@ -603,11 +603,10 @@ class Store:
             }
 
     def ledger_entry(self, version_id: int) -> dict | None:
-        rows = self.query(
+        return self.query_one(
             "SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger WHERE version_id = ?",
             (version_id,),
         )
-        return rows[0] if rows else None
 
     def set_checkpoint(self, run_id: int, size: int, root_hex: str) -> None:
         self.conn.execute(
@@ -619,8 +618,9 @@ class Store:
         return self.query("SELECT * FROM runs ORDER BY id")
 
     def latest_checkpoint(self) -> dict | None:
-        rows = self.query("SELECT * FROM runs WHERE tree_size IS NOT NULL ORDER BY id DESC LIMIT 1")
-        return rows[0] if rows else None
+        return self.query_one(
+            "SELECT * FROM runs WHERE tree_size IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
 
     def export_rows(self, source: str | None = None) -> list[dict]:
         """Every version with what exports need (document path, digests, size, source)."""
@@ -636,8 +636,7 @@ class Store:
         )
 
     def source_named(self, name: str) -> dict | None:
-        rows = self.query("SELECT * FROM sources WHERE name = ?", (name,))
-        return rows[0] if rows else None
+        return self.query_one("SELECT * FROM sources WHERE name = ?", (name,))
 
     # Passages -------------------------------------------------------------------------
 
@@ -693,11 +692,10 @@ class Store:
 
     def stored_diff(self, from_blob: str, to_blob: str) -> dict | None:
         """The newest stored diff of a pair (the last algorithm's row), or None."""
-        rows = self.query(
+        return self.query_one(
             "SELECT * FROM diffs WHERE from_blob = ? AND to_blob = ? ORDER BY rowid DESC LIMIT 1",
             (from_blob, to_blob),
         )
-        return rows[0] if rows else None
 
     def iter_diffs(self) -> Iterator[dict]:
         """Every stored diff in key order."""
