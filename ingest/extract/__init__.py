@@ -25,7 +25,7 @@ from .quotes import extract_quotes
 from .source import extract_source
 from .title import extract_headings, extract_title
 
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 Extractor = Callable[[str, Context], Partial]
 
