@@ -86,6 +86,28 @@ def unpack_ids(data: bytes) -> list[int]:
     return list(accumulate(deltas))
 
 
+def pack_sizes(sizes: Sequence[int]) -> bytes:
+    """A group's passage sizes (bytes) as zlib of little-endian uint32: its offsets, summed."""
+    values = array.array("I", sizes)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return zlib.compress(values.tobytes(), 9)
+
+
+def unpack_sizes(data: bytes) -> list[int]:
+    try:
+        raw = zlib.decompress(data)
+    except zlib.error as e:
+        raise PassageError(f"corrupt passage sizes: {e}") from None
+    if len(raw) % 4:
+        raise PassageError("corrupt passage sizes: length is not a multiple of 4")
+    values = array.array("I")
+    values.frombytes(raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values.tolist()
+
+
 def zdict_of(texts: Sequence[bytes]) -> bytes:
     """The deflate dictionary made of base passages: their UTF-8 joined, last 32 KiB."""
     return b"".join(texts)[-WINDOW:]
