@@ -789,10 +789,7 @@ class PassageStore:
 
     def raw(self, ids: Iterable[int], reader: GroupReader | None = None) -> dict[int, bytes]:
         """The UTF-8 bytes of each passage id; reader caches inflated groups across calls."""
-        reader = reader or self.reader()
-        want = sorted(set(ids))
-        reader.inflate(reader.locate(want))
-        return {i: reader.cut(i) for i in want}
+        return (reader or self.reader()).read(ids)
 
     def texts(self, ids: Iterable[int], reader: GroupReader | None = None) -> dict[int, str]:
         """The text of each passage id."""
@@ -986,14 +983,11 @@ class Group:
     """A `passage_groups` row: passages first .. first + len(offsets) - 2, packed."""
 
     first: int
+    end: int  # one past its last passage id
     depth: int
     bases: list[int]
     offsets: list[int]  # where each passage starts in the inflated text, then its length
     data: bytes
-
-    @property
-    def end(self) -> int:
-        return self.first + len(self.offsets) - 1
 
 
 class GroupReader:
@@ -1025,7 +1019,8 @@ class GroupReader:
         group = None
         if row is not None:
             offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
-            group = Group(row[0], row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+            end = row[0] + len(offsets) - 1
+            group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
         if group is None or pid >= group.end:
             raise ArchiveError(f"missing passage {pid}")
         insort(self.firsts, group.first)
@@ -1059,40 +1054,37 @@ class GroupReader:
             }
         for first in sorted(todo):  # a group's bases always sit in earlier groups
             group = todo[first]
-            zdict = zdict_of([self.cut(b) for b in group.bases])
+            pieces = self.slices(group.bases) if group.bases else {}
+            zdict = zdict_of([pieces[b] for b in group.bases])
             text = decompress_group(group.data, zdict)
             if len(text) != group.offsets[-1]:
                 raise PassageError(f"corrupt passage group {first}: wrong length")
             self.inflated[first] = text
 
-    def cut(self, pid: int) -> bytes:
-        """An inflated passage's bytes."""
-        group = self.group_of(pid)
-        j = pid - group.first
-        return self.inflated[group.first][group.offsets[j] : group.offsets[j + 1]]
-
-    def join(self, ids: Sequence[int]) -> bytes:
-        """The passages end to end: runs of consecutive ids in one group are one slice."""
-        self.inflate(self.locate(sorted(set(ids))))
-        pieces: list[bytes] = []
-        group = None
+    def slices(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Each passage's bytes, from groups already inflated (sorted: no lookup per id)."""
+        out: dict[int, bytes] = {}
+        first = end = 0
         text = b""
         offsets: list[int] = []
-        first = end = start = stop = 0
-        for pid in ids:
-            if pid == stop and pid < end:  # the next passage of the current run
-                stop += 1
-                continue
-            if stop > start:
-                pieces.append(text[offsets[start - first] : offsets[stop - first]])
+        for pid in sorted(set(ids)):
             if not first <= pid < end:
                 group = self.group_of(pid)
                 first, end, offsets = group.first, group.end, group.offsets
                 text = self.inflated[first]
-            start, stop = pid, pid + 1
-        if stop > start:
-            pieces.append(text[offsets[start - first] : offsets[stop - first]])
-        return b"".join(pieces)
+            j = pid - first
+            out[pid] = text[offsets[j] : offsets[j + 1]]
+        return out
+
+    def read(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Each passage's bytes, locating and inflating what it needs."""
+        want = sorted(set(ids))
+        self.inflate(self.locate(want))
+        return self.slices(want)
+
+    def join(self, ids: Sequence[int]) -> bytes:
+        """The passages end to end."""
+        return b"".join(map(self.read(ids).__getitem__, ids))
 
 
 def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
