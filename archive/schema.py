@@ -234,7 +234,8 @@ def _passages(db: sqlite_utils.Database) -> None:
     and the group rows alone), `data` is raw deflate of their UTF-8 text end to end, primed
     with the text of the group's `bases` (packed passage ids, the passages they revise;
     `depth`: longest chain of groups behind it). A text blob becomes a `blob_passages` row
-    (packed passage ids; `quotes`: packed ids of its quotations, kind 'quote', in order) and
+    (packed passage ids; `quotes`: packed ids of its quotations, kind 'quote', in order;
+    `groups`: packed ids of the groups holding its passages, fetched at once on read) and
     its `blobs.content` is set to NULL. `passages_fts` is a contentless FTS5 index without
     positions or sizes (rowid = passages.id). Existing text blobs are converted here.
     """
@@ -244,7 +245,8 @@ def _passages(db: sqlite_utils.Database) -> None:
         "CREATE TABLE passages (id INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE,"
         " kind TEXT NOT NULL, size INTEGER NOT NULL)",
         "CREATE TABLE blob_passages (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
-        " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL) WITHOUT ROWID",
+        " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL,"
+        " groups BLOB NOT NULL) WITHOUT ROWID",
         "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', detail=none, columnsize=0)",
     ):
         db.execute(sql)

@@ -800,10 +800,15 @@ class PassageStore:
 
     def rebuild(self, blob: str, encoding: str | None) -> bytes:
         """A text blob's bytes from its passages, checked against its BLAKE3."""
-        ids = self.ids(blob)
-        if ids is None or encoding is None:
+        row = self.conn.execute(
+            "SELECT ids, groups FROM blob_passages WHERE blob = ?", (blob,)
+        ).fetchone()
+        if row is None or encoding is None:
             raise ArchiveError(f"blob {blob} has neither content nor passages")
-        data = GroupReader(self.conn).join(ids)
+        ids = unpack_ids(row[0])
+        reader = GroupReader(self.conn)
+        reader.prefetch(unpack_ids(row[1]))
+        data = reader.join(ids)
         if not _utf8(encoding):
             try:
                 data = data.decode("utf-8").encode(encoding)
@@ -876,9 +881,16 @@ class PassageStore:
         if new:
             known.update(self._add_group(new, keys, known, previous))
         ids = [known[k] for k in keys]
+        groups = [g.first for g in GroupReader(self.conn).locate(sorted(set(ids)))]
         self.conn.execute(
-            "INSERT INTO blob_passages (blob, count, ids, quotes) VALUES (?, ?, ?, ?)",
-            (blob, len(ids), pack_ids(ids), pack_ids([known[k] for k in quote_keys])),
+            "INSERT INTO blob_passages (blob, count, ids, quotes, groups) VALUES (?, ?, ?, ?, ?)",
+            (
+                blob,
+                len(ids),
+                pack_ids(ids),
+                pack_ids([known[k] for k in quote_keys]),
+                pack_ids(groups),
+            ),
         )
         self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
         return True
@@ -1010,22 +1022,36 @@ class GroupReader:
         group = self.groups[self.firsts[k]]
         return group if pid < group.end else None
 
+    def _add(self, row: tuple) -> Group:
+        offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
+        end = row[0] + len(offsets) - 1
+        group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+        if group.first not in self.groups:
+            insort(self.firsts, group.first)
+            self.groups[group.first] = group
+        return group
+
     def _fetch(self, pid: int) -> Group:
         row = self.conn.execute(
             "SELECT id, depth, bases, sizes, data FROM passage_groups WHERE id <= ?"
             " ORDER BY id DESC LIMIT 1",
             (pid,),
         ).fetchone()
-        group = None
-        if row is not None:
-            offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
-            end = row[0] + len(offsets) - 1
-            group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+        group = None if row is None else self._add(row)
         if group is None or pid >= group.end:
             raise ArchiveError(f"missing passage {pid}")
-        insort(self.firsts, group.first)
-        self.groups[group.first] = group
         return group
+
+    def prefetch(self, groups: Sequence[int]) -> None:
+        """Fetch these groups (a blob's, listed in `blob_passages.groups`) in one query."""
+        want = [g for g in groups if g not in self.groups]
+        if want:
+            for row in self.conn.execute(
+                "SELECT id, depth, bases, sizes, data FROM passage_groups"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(want),),
+            ):
+                self._add(row)
 
     def group_of(self, pid: int) -> Group:
         return self._find(pid) or self._fetch(pid)
@@ -1054,8 +1080,7 @@ class GroupReader:
             }
         for first in sorted(todo):  # a group's bases always sit in earlier groups
             group = todo[first]
-            pieces = self.slices(group.bases) if group.bases else {}
-            zdict = zdict_of([pieces[b] for b in group.bases])
+            zdict = zdict_of([self.runs(group.bases)]) if group.bases else b""
             text = decompress_group(group.data, zdict)
             if len(text) != group.offsets[-1]:
                 raise PassageError(f"corrupt passage group {first}: wrong length")
@@ -1081,6 +1106,27 @@ class GroupReader:
         want = sorted(set(ids))
         self.inflate(self.locate(want))
         return self.slices(want)
+
+    def runs(self, ids: Iterable[int]) -> bytes:
+        """Inflated passages end to end: consecutive ids of one group are one slice."""
+        pieces: list[bytes] = []
+        text = b""
+        offsets: list[int] = []
+        first = end = start = stop = 0
+        for pid in ids:
+            if pid == stop and pid < end:
+                stop += 1
+                continue
+            if stop > start:
+                pieces.append(text[offsets[start - first] : offsets[stop - first]])
+            if not first <= pid < end:
+                group = self.group_of(pid)
+                first, end, offsets = group.first, group.end, group.offsets
+                text = self.inflated[first]
+            start, stop = pid, pid + 1
+        if stop > start:
+            pieces.append(text[offsets[start - first] : offsets[stop - first]])
+        return b"".join(pieces)
 
     def join(self, ids: Sequence[int]) -> bytes:
         """The passages end to end."""
