@@ -197,3 +197,27 @@ def test_seed_quotes_are_extracted_as_quote_passages(tmp_path):
             texts = store.passages.texts(store.passages.quote_ids(blob))
             assert texts, path.name
             assert all(t in path.read_text() for t in texts.values())
+
+
+def test_reads_need_only_group_rows_and_survive_a_stale_group_list(tmp_path):
+    base = "".join(f"Paragraph {i} of a long enough text.\n\n" for i in range(40))
+    edited = base.replace("Paragraph 3 of", "Paragraph three of") + "A closing line.\n"
+    with Store(tmp_path / "a.db") as store:
+        first = store_bytes(store, base.encode())
+        second = store_bytes(store, edited.encode(), first)
+        groups = store.conn.execute("SELECT groups FROM blob_passages WHERE blob = ?", (second,))
+        assert unpack_ids(groups.fetchone()[0]) == [1, 41]
+        store.conn.execute("DELETE FROM passages")  # positions come from the groups alone
+        assert store.read_content(second) == edited.encode()
+        # a group missing from the blob's list is looked up passage by passage instead
+        store.conn.execute("UPDATE blob_passages SET groups = ?", (pack_ids([41]),))
+        assert store.read_content(second) == edited.encode()
+        assert store.read_content(first) == base.encode()
+
+
+def test_a_group_whose_sizes_disagree_with_its_text_raises(tmp_path):
+    with Store(tmp_path / "a.db") as store:
+        key = store_bytes(store, b"one paragraph\n\ntwo paragraphs\n")
+        store.conn.execute("UPDATE passage_groups SET sizes = ?", (pack_sizes([15, 99]),))
+        with pytest.raises(PassageError, match="wrong length"):
+            store.read_content(key)
