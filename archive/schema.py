@@ -235,7 +235,8 @@ def _passages(db: sqlite_utils.Database) -> None:
     with the text of the group's `bases` (packed passage ids, the passages they revise;
     `depth`: longest chain of groups behind it). A text blob becomes a `blob_passages` row
     (packed passage ids; `quotes`: packed ids of its quotations, kind 'quote', in order;
-    `groups`: packed ids of the groups holding its passages, fetched at once on read) and
+    `groups`: packed ids of the groups a read inflates, its passages' and their bases', so
+    a read fetches them all in one query) and
     its `blobs.content` is set to NULL. `passages_fts` is a contentless FTS5 index without
     positions or sizes (rowid = passages.id). Existing text blobs are converted here.
     """

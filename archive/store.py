@@ -881,7 +881,8 @@ class PassageStore:
         if new:
             known.update(self._add_group(new, keys, known, previous))
         ids = [known[k] for k in keys]
-        groups = [g.first for g in GroupReader(self.conn).locate(sorted(set(ids)))]
+        reader = GroupReader(self.conn)
+        groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
         self.conn.execute(
             "INSERT INTO blob_passages (blob, count, ids, quotes, groups) VALUES (?, ?, ?, ?, ?)",
             (
@@ -1066,9 +1067,11 @@ class GroupReader:
                 out[group.first] = group
         return list(out.values())
 
-    def inflate(self, groups: Iterable[Group]) -> None:
-        """Inflate groups and the groups their bases sit in, each once, bases first."""
-        pending = {g.first: g for g in groups if g.first not in self.inflated}
+    def closure(self, groups: Iterable[Group], skip: Iterable[int] = ()) -> dict[int, Group]:
+        """These groups and every group their bases (and theirs, ...) sit in: what a read
+        inflates. Groups in skip (already inflated) and their bases are left out."""
+        skip = set(skip)
+        pending = {g.first: g for g in groups if g.first not in skip}
         todo: dict[int, Group] = {}
         while pending:
             todo.update(pending)
@@ -1076,8 +1079,13 @@ class GroupReader:
             pending = {
                 g.first: g
                 for g in self.locate(bases)
-                if g.first not in self.inflated and g.first not in todo
+                if g.first not in skip and g.first not in todo
             }
+        return todo
+
+    def inflate(self, groups: Iterable[Group]) -> None:
+        """Inflate groups and the groups their bases sit in, each once, bases first."""
+        todo = self.closure(groups, skip=self.inflated.keys())
         for first in sorted(todo):  # a group's bases always sit in earlier groups
             group = todo[first]
             zdict = zdict_of([self.runs(group.bases)]) if group.bases else b""
