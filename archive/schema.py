@@ -229,22 +229,25 @@ def _passages(db: sqlite_utils.Database) -> None:
     """Text as passages (archive/passages.py): each distinct paragraph stored once.
 
     `passages.key` is the first 8 bytes of the passage's BLAKE3 (signed). The passages a
-    version introduced are one `passage_groups` row: `data` is raw deflate of their UTF-8 text
-    end to end (passage `offset`, `size` in bytes), primed with the text of the group's `bases`
-    (packed passage ids, the passages they revise; `depth`: longest chain of groups behind it).
-    A text blob becomes a `blob_passages` row (packed passage ids; `quotes`: packed ids of its
-    quotations, kind 'quote', in order) and its `blobs.content` is set to NULL. `passages_fts`
-    is a contentless FTS5 index without positions or sizes (rowid = passages.id). Existing text
-    blobs are converted here.
+    version introduced get consecutive ids and are one `passage_groups` row whose `id` is the
+    first of them: `sizes` packs their sizes in bytes (so a read finds any passage from its id
+    and the group rows alone), `data` is raw deflate of their UTF-8 text end to end, primed
+    with the text of the group's `bases` (packed passage ids, the passages they revise;
+    `depth`: longest chain of groups behind it). A text blob becomes a `blob_passages` row
+    (packed passage ids; `quotes`: packed ids of its quotations, kind 'quote', in order;
+    `groups`: packed ids of the groups a read inflates, its passages' and their bases', so
+    a read fetches them all in one query) and
+    its `blobs.content` is set to NULL. `passages_fts` is a contentless FTS5 index without
+    positions or sizes (rowid = passages.id). Existing text blobs are converted here.
     """
     for sql in (
         "CREATE TABLE passage_groups (id INTEGER PRIMARY KEY, depth INTEGER NOT NULL,"
-        " bases BLOB NOT NULL, data BLOB NOT NULL)",
+        " bases BLOB NOT NULL, sizes BLOB NOT NULL, data BLOB NOT NULL)",
         "CREATE TABLE passages (id INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE,"
-        " kind TEXT NOT NULL, size INTEGER NOT NULL,"
-        " grp INTEGER NOT NULL REFERENCES passage_groups(id), offset INTEGER NOT NULL)",
+        " kind TEXT NOT NULL, size INTEGER NOT NULL)",
         "CREATE TABLE blob_passages (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
-        " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL) WITHOUT ROWID",
+        " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL,"
+        " groups BLOB NOT NULL) WITHOUT ROWID",
         "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', detail=none, columnsize=0)",
     ):
         db.execute(sql)

@@ -11,10 +11,13 @@ import codecs
 import json
 import os
 import sqlite3
+from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import accumulate
 
 from archive import __version__
 from archive.changes import Change, DocState
@@ -26,11 +29,13 @@ from archive.passages import (
     decompress_group,
     digest_key,
     pack_ids,
+    pack_sizes,
     passage_digest,
     quote_segments,
     revised,
     split_passages,
     unpack_ids,
+    unpack_sizes,
     zdict_of,
 )
 from archive.schema import SchemaError, migrate
@@ -776,68 +781,32 @@ class PassageStore:
         row = self.conn.execute("SELECT ids FROM blob_passages WHERE blob = ?", (blob,)).fetchone()
         return None if row is None else unpack_ids(row[0])
 
-    def _spans(self, ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
-        """id -> (group, offset, size) of each passage."""
-        want = sorted(set(ids))
-        if not want:
-            return {}
-        cursor = self.conn.execute(
-            "SELECT p.id, p.grp, p.offset, p.size FROM json_each(?) j"
-            " JOIN passages p ON p.id = j.value",
-            (json.dumps(want),),
-        )
-        spans = {r[0]: (r[1], r[2], r[3]) for r in cursor}
-        if len(spans) != len(want):
-            missing = sorted(set(want) - spans.keys())
-            raise ArchiveError(f"missing passages: {missing[:5]}")
-        return spans
+    def reader(self) -> GroupReader:
+        """A cache of located and inflated groups for one read (or one trace)."""
+        return GroupReader(self.conn)
 
-    def _inflate(self, groups: Iterable[int], cache: dict[int, bytes]) -> None:
-        """Inflate groups (and the groups their bases sit in) into cache, each once."""
-        rows: dict[int, tuple[list[int], bytes]] = {}
-        spans: dict[int, tuple[int, int, int]] = {}
-        pending = set(groups) - cache.keys()
-        while pending:
-            cursor = self.conn.execute(
-                "SELECT g.id, g.bases, g.data FROM json_each(?) j"
-                " JOIN passage_groups g ON g.id = j.value",
-                (json.dumps(sorted(pending)),),
-            )
-            fetched = {gid: (unpack_ids(bases), bytes(data)) for gid, bases, data in cursor}
-            if len(fetched) != len(pending):
-                raise ArchiveError(
-                    f"missing passage groups: {sorted(pending - fetched.keys())[:5]}"
-                )
-            rows.update(fetched)
-            bases = {b for base_ids, _ in fetched.values() for b in base_ids} - spans.keys()
-            spans.update(self._spans(bases))
-            pending = {spans[b][0] for b in bases} - rows.keys() - cache.keys()
-        for gid in sorted(rows):  # a group's bases always sit in earlier groups
-            base_ids, data = rows[gid]
-            zdict = zdict_of([_cut(cache, spans[b]) for b in base_ids])
-            cache[gid] = decompress_group(data, zdict)
+    def raw(self, ids: Iterable[int], reader: GroupReader | None = None) -> dict[int, bytes]:
+        """The UTF-8 bytes of each passage id; reader caches inflated groups across calls."""
+        return (reader or self.reader()).read(ids)
 
-    def raw(self, ids: Iterable[int], cache: dict[int, bytes] | None = None) -> dict[int, bytes]:
-        """The UTF-8 bytes of each passage id; cache holds inflated groups for one read."""
-        cache = {} if cache is None else cache
-        spans = self._spans(ids)
-        self._inflate({g for g, _, _ in spans.values()}, cache)
-        return {i: _cut(cache, span) for i, span in spans.items()}
-
-    def texts(self, ids: Iterable[int]) -> dict[int, str]:
+    def texts(self, ids: Iterable[int], reader: GroupReader | None = None) -> dict[int, str]:
         """The text of each passage id."""
         try:
-            return {i: b.decode("utf-8") for i, b in self.raw(ids).items()}
+            return {i: b.decode("utf-8") for i, b in self.raw(ids, reader).items()}
         except UnicodeDecodeError as e:
             raise PassageError(f"corrupt passage text: {e}") from None
 
     def rebuild(self, blob: str, encoding: str | None) -> bytes:
         """A text blob's bytes from its passages, checked against its BLAKE3."""
-        ids = self.ids(blob)
-        if ids is None or encoding is None:
+        row = self.conn.execute(
+            "SELECT ids, groups FROM blob_passages WHERE blob = ?", (blob,)
+        ).fetchone()
+        if row is None or encoding is None:
             raise ArchiveError(f"blob {blob} has neither content nor passages")
-        raw = self.raw(ids)
-        data = b"".join([raw[i] for i in ids])
+        ids = unpack_ids(row[0])
+        reader = GroupReader(self.conn)
+        reader.prefetch(unpack_ids(row[1]))
+        data = reader.join(ids)
         if not _utf8(encoding):
             try:
                 data = data.decode("utf-8").encode(encoding)
@@ -850,13 +819,11 @@ class PassageStore:
     def rows(self, ids: Iterable[int]) -> dict[int, dict]:
         """id, key, kind, size and group of passages (not their text)."""
         cursor = self.conn.execute(
-            "SELECT p.id, p.key, p.kind, p.size, p.grp FROM json_each(?) j"
+            "SELECT p.id, p.key, p.kind, p.size FROM json_each(?) j"
             " JOIN passages p ON p.id = j.value",
             (json.dumps(sorted(set(ids))),),
         )
-        return {
-            r[0]: dict(zip(("id", "key", "kind", "size", "group"), r, strict=True)) for r in cursor
-        }
+        return {r[0]: dict(zip(("id", "key", "kind", "size"), r, strict=True)) for r in cursor}
 
     def by_keys(self, keys: Iterable[int]) -> dict[int, int]:
         """key -> id for the keys that are stored."""
@@ -866,36 +833,21 @@ class PassageStore:
         )
         return dict(cursor.fetchall())
 
-    def _bases(self, old_ids: list[int], old: dict[int, bytes], picks: list[int]) -> list[int]:
+    @staticmethod
+    def _bases(
+        old_ids: list[int], old: dict[int, bytes], picks: list[int], reader: GroupReader
+    ) -> list[int]:
         """The old passages to prime a new group with: the revised ones whose groups are not
-        too deep, as many as the deflate window holds (the last ones win); then their depth."""
-        spans = self._spans(old_ids[i] for i in picks)
-        groups = {g for g, _, _ in spans.values()}
-        depths = dict(
-            self.conn.execute(
-                "SELECT g.id, g.depth FROM json_each(?) j JOIN passage_groups g ON g.id = j.value",
-                (json.dumps(sorted(groups)),),
-            ).fetchall()
-        )
+        too deep, as many as the deflate window holds (the last ones win)."""
         chosen: list[int] = []
         room = WINDOW
         for pid in reversed(list(dict.fromkeys(old_ids[i] for i in picks))):
             if room <= 0:
                 break
-            if depths[spans[pid][0]] < MAX_DEPTH:
+            if reader.group_of(pid).depth < MAX_DEPTH:
                 chosen.append(pid)
                 room -= len(old[pid])
         return chosen[::-1]
-
-    def _group_depth(self, bases: list[int]) -> int:
-        if not bases:
-            return 0
-        row = self.conn.execute(
-            "SELECT max(g.depth) FROM json_each(?) j JOIN passages p ON p.id = j.value"
-            " JOIN passage_groups g ON g.id = p.grp",
-            (json.dumps(bases),),
-        ).fetchone()
-        return row[0] + 1
 
     def pack_blob(self, blob: str, previous: str | None = None) -> bool:
         """Move a text blob's content into passages (previous: the blob it revises, if any).
@@ -927,9 +879,17 @@ class PassageStore:
         if new:
             known.update(self._add_group(new, keys, known, previous))
         ids = [known[k] for k in keys]
+        reader = GroupReader(self.conn)
+        groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
         self.conn.execute(
-            "INSERT INTO blob_passages (blob, count, ids, quotes) VALUES (?, ?, ?, ?)",
-            (blob, len(ids), pack_ids(ids), pack_ids([known[k] for k in quote_keys])),
+            "INSERT INTO blob_passages (blob, count, ids, quotes, groups) VALUES (?, ?, ?, ?, ?)",
+            (
+                blob,
+                len(ids),
+                pack_ids(ids),
+                pack_ids([known[k] for k in quote_keys]),
+                pack_ids(groups),
+            ),
         )
         self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
         return True
@@ -937,33 +897,39 @@ class PassageStore:
     def _add_group(
         self, new: dict[int, tuple[str, str]], keys: list[int], known: dict, previous: str | None
     ) -> dict[int, int]:
-        """Store new passages as one group primed with what they revise; key -> id."""
+        """Store new passages as one group primed with what they revise; key -> id.
+
+        The passages get consecutive ids and the group the first of them as its id."""
         old_ids = (self.ids(previous) if previous else None) or []
         bases: list[int] = []
         zdict = b""
+        depth = 0
         if old_ids:
-            old = self.raw(old_ids)
+            reader = self.reader()
+            old = self.raw(old_ids, reader)
             picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
-            bases = self._bases(old_ids, old, picks) if picks else []
+            bases = self._bases(old_ids, old, picks, reader) if picks else []
             zdict = zdict_of([old[b] for b in bases])
+            depth = 1 + max((reader.group_of(b).depth for b in bases), default=-1)
         texts = [t.encode("utf-8") for _, t in new.values()]
         data = compress_group(texts, zdict)
         if decompress_group(data, zdict) != b"".join(texts):
             raise PassageError("a passage group does not inflate to its passages")
-        gid = self.conn.execute(
-            "INSERT INTO passage_groups (depth, bases, data) VALUES (?, ?, ?)",
-            (self._group_depth(bases), pack_ids(bases), data),
-        ).lastrowid
         out: dict[int, int] = {}
-        offset = 0
+        first = None
         for (key, (kind, text)), raw in zip(new.items(), texts, strict=True):
             pid = self.conn.execute(
-                "INSERT INTO passages (key, kind, size, grp, offset) VALUES (?, ?, ?, ?, ?)",
-                (key, kind, len(raw), gid, offset),
+                "INSERT INTO passages (key, kind, size) VALUES (?, ?, ?)", (key, kind, len(raw))
             ).lastrowid
+            first = pid if first is None else first
+            if pid != first + len(out):
+                raise PassageError("a passage group's ids are not consecutive")
             self.conn.execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, text))
             out[key] = pid
-            offset += len(raw)
+        self.conn.execute(
+            "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
+            (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data),
+        )
         return out
 
     def pack_all(self) -> int:
@@ -1023,6 +989,156 @@ class PassageStore:
         return [dict(zip(names, r, strict=True)) for r in cursor]
 
 
+@dataclass(frozen=True)
+class Group:
+    """A `passage_groups` row: passages first .. first + len(offsets) - 2, packed."""
+
+    first: int
+    end: int  # one past its last passage id
+    depth: int
+    bases: list[int]
+    offsets: list[int]  # where each passage starts in the inflated text, then its length
+    data: bytes
+
+
+class GroupReader:
+    """Finds passages from their ids through the group rows alone, inflating each group once.
+
+    A group's id is its first passage's, so the group of passage i is the one with the
+    largest id <= i: one indexed lookup per group, none per passage.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.firsts: list[int] = []  # sorted ids of the groups located so far
+        self.groups: dict[int, Group] = {}
+        self.inflated: dict[int, bytes] = {}
+
+    def _find(self, pid: int) -> Group | None:
+        k = bisect_right(self.firsts, pid) - 1
+        if k < 0:
+            return None
+        group = self.groups[self.firsts[k]]
+        return group if pid < group.end else None
+
+    def _add(self, row: tuple) -> Group:
+        offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
+        end = row[0] + len(offsets) - 1
+        group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+        if group.first not in self.groups:
+            insort(self.firsts, group.first)
+            self.groups[group.first] = group
+        return group
+
+    def _fetch(self, pid: int) -> Group:
+        row = self.conn.execute(
+            "SELECT id, depth, bases, sizes, data FROM passage_groups WHERE id <= ?"
+            " ORDER BY id DESC LIMIT 1",
+            (pid,),
+        ).fetchone()
+        group = None if row is None else self._add(row)
+        if group is None or pid >= group.end:
+            raise ArchiveError(f"missing passage {pid}")
+        return group
+
+    def prefetch(self, groups: Sequence[int]) -> None:
+        """Fetch these groups (a blob's, listed in `blob_passages.groups`) in one query."""
+        want = [g for g in groups if g not in self.groups]
+        if want:
+            for row in self.conn.execute(
+                "SELECT id, depth, bases, sizes, data FROM passage_groups"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(want),),
+            ):
+                self._add(row)
+
+    def group_of(self, pid: int) -> Group:
+        return self._find(pid) or self._fetch(pid)
+
+    def locate(self, ids: Iterable[int]) -> list[Group]:
+        """The groups holding these passage ids (sorted ids make it one lookup per group)."""
+        out: dict[int, Group] = {}
+        group = None
+        for pid in ids:
+            if group is None or not group.first <= pid < group.end:
+                group = self.group_of(pid)
+                out[group.first] = group
+        return list(out.values())
+
+    def closure(self, groups: Iterable[Group], skip: Iterable[int] = ()) -> dict[int, Group]:
+        """These groups and every group their bases (and theirs, ...) sit in: what a read
+        inflates. Groups in skip (already inflated) and their bases are left out."""
+        skip = set(skip)
+        pending = {g.first: g for g in groups if g.first not in skip}
+        todo: dict[int, Group] = {}
+        while pending:
+            todo.update(pending)
+            bases = sorted({b for g in pending.values() for b in g.bases})
+            pending = {
+                g.first: g
+                for g in self.locate(bases)
+                if g.first not in skip and g.first not in todo
+            }
+        return todo
+
+    def inflate(self, groups: Iterable[Group]) -> None:
+        """Inflate groups and the groups their bases sit in, each once, bases first."""
+        todo = self.closure(groups, skip=self.inflated.keys())
+        for first in sorted(todo):  # a group's bases always sit in earlier groups
+            group = todo[first]
+            zdict = zdict_of([self.runs(group.bases)]) if group.bases else b""
+            text = decompress_group(group.data, zdict)
+            if len(text) != group.offsets[-1]:
+                raise PassageError(f"corrupt passage group {first}: wrong length")
+            self.inflated[first] = text
+
+    def slices(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Each passage's bytes, from groups already inflated (sorted: no lookup per id)."""
+        out: dict[int, bytes] = {}
+        first = end = 0
+        text = b""
+        offsets: list[int] = []
+        for pid in sorted(set(ids)):
+            if not first <= pid < end:
+                group = self.group_of(pid)
+                first, end, offsets = group.first, group.end, group.offsets
+                text = self.inflated[first]
+            j = pid - first
+            out[pid] = text[offsets[j] : offsets[j + 1]]
+        return out
+
+    def read(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Each passage's bytes, locating and inflating what it needs."""
+        want = sorted(set(ids))
+        self.inflate(self.locate(want))
+        return self.slices(want)
+
+    def runs(self, ids: Iterable[int]) -> bytes:
+        """Inflated passages end to end: consecutive ids of one group are one slice."""
+        pieces: list[bytes] = []
+        text = b""
+        offsets: list[int] = []
+        first = end = start = stop = 0
+        for pid in ids:
+            if pid == stop and pid < end:
+                stop += 1
+                continue
+            if stop > start:
+                pieces.append(text[offsets[start - first] : offsets[stop - first]])
+            if not first <= pid < end:
+                group = self.group_of(pid)
+                first, end, offsets = group.first, group.end, group.offsets
+                text = self.inflated[first]
+            start, stop = pid, pid + 1
+        if stop > start:
+            pieces.append(text[offsets[start - first] : offsets[stop - first]])
+        return b"".join(pieces)
+
+    def join(self, ids: Sequence[int]) -> bytes:
+        """The passages end to end."""
+        return b"".join(map(self.read(ids).__getitem__, ids))
+
+
 def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
     """The exact bytes of a blob, on any connection (the Datasette plugin reads through here).
 
@@ -1050,11 +1166,6 @@ def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
     if not is_text:
         return None
     return read_content(conn, blake3).decode(encoding)
-
-
-def _cut(groups: dict[int, bytes], span: tuple[int, int, int]) -> bytes:
-    group, offset, size = span
-    return groups[group][offset : offset + size]
 
 
 def dumps(obj: object) -> str:

@@ -18,7 +18,7 @@ from archive.passages import (
     normalize,
     passage_digest,
 )
-from archive.store import PassageStore, Store
+from archive.store import GroupReader, PassageStore, Store
 
 _HASH = re.compile(r"[0-9a-f]{16,64}")
 _WORD = re.compile(r"\w+")
@@ -43,9 +43,11 @@ def find_by_hash(passages: PassageStore, hex_digest: str) -> list[int]:
 
 
 def find_by_text(
-    passages: PassageStore, text: str, normalized: bool = False
+    passages: PassageStore, text: str, normalized: bool = False, reader: GroupReader | None = None
 ) -> tuple[str, list[int]]:
-    """(how it matched: exact | substring | normalized | normalized-substring | none, ids)."""
+    """(how it matched: exact | substring | normalized | normalized-substring | none, ids).
+
+    reader: groups already inflated (or to keep inflated) for the caller's next reads."""
     if not normalized:
         keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
         found = passages.by_keys(keys)
@@ -53,7 +55,7 @@ def find_by_text(
             return "exact", sorted(found.values())
     query = fts_query(text)
     candidates = passages.match(query) if query else passages.all_ids()
-    texts = passages.texts(candidates)
+    texts = passages.texts(candidates, reader)
     if normalized:
         key = normalize(text)
         exact = [i for i in candidates if normalize(texts[i]) == key]
@@ -73,7 +75,13 @@ def occurrences(passages: PassageStore, ids: Iterable[int]) -> dict[int, list[di
         for pid in wanted.intersection(paragraphs).union(wanted.intersection(quotes)):
             blobs[pid].add(blob)
     versions = passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
-    return {pid: [v for v in versions if v["blob"] in blobs[pid]] for pid in sorted(wanted)}
+    by_blob: dict[str, list[int]] = {}  # blob -> positions in versions (oldest first)
+    for n, v in enumerate(versions):
+        by_blob.setdefault(v["blob"], []).append(n)
+    return {
+        pid: [versions[n] for n in sorted(n for b in blobs[pid] for n in by_blob.get(b, ()))]
+        for pid in sorted(wanted)
+    }
 
 
 def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
@@ -115,12 +123,13 @@ def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
 
 def trace(store: Store, query: str, normalized: bool = False, as_text: bool = False) -> dict:
     """Who said this first, and where it reappears: a passage hash or a text."""
+    reader = store.passages.reader()
     if is_hash(query) and not as_text:
         how, ids = "hash", find_by_hash(store.passages, query)
     else:
-        how, ids = find_by_text(store.passages, query, normalized)
+        how, ids = find_by_text(store.passages, query, normalized, reader)
     rows = store.passages.rows(ids)
-    texts = store.passages.texts(ids)
+    texts = store.passages.texts(ids, reader)
     found = occurrences(store.passages, ids)
     passages = [summarize(rows[i], texts[i], found[i]) for i in sorted(ids)]
     passages.sort(

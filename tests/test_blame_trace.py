@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from archive.blame import blame_indexes
+from archive.passages import digest_key, passage_digest
 from tests.conftest import run_cli
 
 
@@ -79,3 +80,25 @@ def test_quote_is_traced_across_documents_with_different_paragraphs(db, folder):
     [q] = [p for p in result["passages"] if p["kind"] == "quote"]
     assert q["first"]["path"] == "a.md"
     assert sorted(d["path"] for d in q["documents"]) == ["a.md", "b.md"]
+
+
+def test_occurrences_are_every_version_holding_each_passage_oldest_first(db, folder):
+    from archive.store import Store
+    from archive.trace import occurrences
+
+    doc = folder / "doc.md"
+    for n in range(3):
+        doc.write_text(f"Kept paragraph.\n\nRevision {n}.\n")
+        (folder / f"copy{n}.md").write_text("Kept paragraph.\n\nA copy.\n")
+        ingest(db, folder)
+    with Store(db) as store:
+        passages = store.passages
+        ids = passages.all_ids()
+        found = occurrences(passages, ids)
+        lists = {blob: set(p) | set(q) for blob, p, q in passages.lists()}
+        versions = passages.versions_of_blobs(lists)
+        for pid in ids:  # the naive answer: filter every version, in observed order
+            assert found[pid] == [v for v in versions if pid in lists[v["blob"]]]
+        kept = passages.by_keys([digest_key(passage_digest("Kept paragraph.\n\n"))])
+        paths = [v["document_path"] for v in found[next(iter(kept.values()))]]
+        assert paths.count("doc.md") == 3 and {"copy0.md", "copy2.md"} <= set(paths)

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.passages import PassageError, pack_ids, split_passages, unpack_ids
+from archive.passages import (
+    PassageError,
+    pack_ids,
+    pack_sizes,
+    split_passages,
+    unpack_ids,
+    unpack_sizes,
+)
 from archive.store import ArchiveError, Store, text_quotes
 from ingest.content import describe
 from ingest.hashing import blake3_hex
@@ -82,9 +89,9 @@ def test_each_passage_is_stored_once_and_revisions_share(tmp_path):
         assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 51
         groups = store.conn.execute("SELECT id, depth, bases FROM passage_groups ORDER BY id")
         (g1, d1, b1), (g2, d2, b2) = groups.fetchall()
-        assert (d1, unpack_ids(b1)) == (0, [])
+        assert (g1, d1, unpack_ids(b1)) == (1, 0, [])
         # the revision's one new passage is primed with the paragraph it revises
-        assert d2 == 1 and store.passages.texts(unpack_ids(b2)) == {
+        assert (g2, d2) == (51, 1) and store.passages.texts(unpack_ids(b2)) == {
             8: "Paragraph 7 says something long enough.\n\n"
         }
         assert store.read_content(second) == edited.encode()
@@ -98,11 +105,11 @@ def test_a_version_s_new_passages_are_one_group_read_once(tmp_path, monkeypatch)
     with Store(tmp_path / "a.db") as store:
         first = store_bytes(store, text.encode())
         second = store_bytes(store, revision.encode(), first)
-        rows = store.query("SELECT grp, offset, size FROM passages ORDER BY id")
-        assert [r["grp"] for r in rows] == [1] * 30 + [2, 2]
-        for a, b in zip(rows, rows[1:], strict=False):  # end to end within a group
-            if a["grp"] == b["grp"]:
-                assert b["offset"] == a["offset"] + a["size"]
+        # a group's id is its first passage's; its sizes are its passages', end to end
+        groups = store.query("SELECT id, sizes FROM passage_groups ORDER BY id")
+        assert [g["id"] for g in groups] == [1, 31]
+        sizes = [s for g in groups for s in unpack_sizes(g["sizes"])]
+        assert sizes == [r["size"] for r in store.query("SELECT size FROM passages ORDER BY id")]
         inflated = []
         real = store_mod.decompress_group
         monkeypatch.setattr(
@@ -162,6 +169,9 @@ def test_pack_ids_round_trip():
     ids = [5, 6, 7, 1, 900_000, 3, 3]
     assert unpack_ids(pack_ids(ids)) == ids
     assert unpack_ids(pack_ids([])) == []
+    assert unpack_sizes(pack_sizes([0, 7, 2**32 - 1])) == [0, 7, 2**32 - 1]
+    with pytest.raises(PassageError):
+        unpack_sizes(b"not zlib")
 
 
 def test_ingest_keeps_text_as_passages_and_show_is_exact(tmp_path):
@@ -187,3 +197,27 @@ def test_seed_quotes_are_extracted_as_quote_passages(tmp_path):
             texts = store.passages.texts(store.passages.quote_ids(blob))
             assert texts, path.name
             assert all(t in path.read_text() for t in texts.values())
+
+
+def test_reads_need_only_group_rows_and_survive_a_stale_group_list(tmp_path):
+    base = "".join(f"Paragraph {i} of a long enough text.\n\n" for i in range(40))
+    edited = base.replace("Paragraph 3 of", "Paragraph three of") + "A closing line.\n"
+    with Store(tmp_path / "a.db") as store:
+        first = store_bytes(store, base.encode())
+        second = store_bytes(store, edited.encode(), first)
+        groups = store.conn.execute("SELECT groups FROM blob_passages WHERE blob = ?", (second,))
+        assert unpack_ids(groups.fetchone()[0]) == [1, 41]  # with its bases' groups
+        store.conn.execute("DELETE FROM passages")  # positions come from the groups alone
+        assert store.read_content(second) == edited.encode()
+        # a group missing from the blob's list is looked up passage by passage instead
+        store.conn.execute("UPDATE blob_passages SET groups = ?", (pack_ids([41]),))
+        assert store.read_content(second) == edited.encode()
+        assert store.read_content(first) == base.encode()
+
+
+def test_a_group_whose_sizes_disagree_with_its_text_raises(tmp_path):
+    with Store(tmp_path / "a.db") as store:
+        key = store_bytes(store, b"one paragraph\n\ntwo paragraphs\n")
+        store.conn.execute("UPDATE passage_groups SET sizes = ?", (pack_sizes([15, 99]),))
+        with pytest.raises(PassageError, match="wrong length"):
+            store.read_content(key)
