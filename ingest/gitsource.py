@@ -19,14 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-try:  # The archive's shared path rendering, when that module exists.
-    from ingest.paths import path_text  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the rest of the tree
-
-    def path_text(raw: bytes) -> str:
-        """Paths are bytes in git; show them as UTF-8 text, invalid bytes as \\xNN escapes."""
-        return raw.decode("utf-8", "backslashreplace")
-
+from ingest.paths import path_text
 
 SUBMODULE = "160000"
 NOT_FILES = frozenset({"000000", SUBMODULE})  # absent, or a submodule (not a document)
