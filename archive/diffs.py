@@ -441,21 +441,71 @@ def _line_blocks(old: str, new: str) -> list[Op]:
     return [(op, s.translate(dec)) for op, s in _anchored_diff(a, b, base, budget)]
 
 
-def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
+class _Tokens:
+    """One token -> placeholder table shared by every block of a diff.
+
+    Output depends only on which tokens are equal, so sharing the table across blocks gives
+    the same ops as a table per block, while the decode and word tables are built once
+    (incrementally) instead of once per block.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.table: dict[str, str] = {}
+        self.decode: dict[int, str] = {}
+        self.non_words: dict[int, None] = {}
+
+    def encode(self, tokens: list[str]) -> str:
+        """The placeholder string of a token list, adding tokens not seen yet."""
+        table = self.table
+        new = [t for t in dict.fromkeys(tokens) if t not in table]
+        if new:
+            start = len(self.items)
+            chars = map(_index_char, range(start, start + len(new)))
+            self.items.extend(new)
+            for t, c in zip(new, chars, strict=True):
+                table[t] = c
+                self.decode[ord(c)] = t
+                if not _is_token_word(t):
+                    self.non_words[ord(c)] = None
+        return "".join(map(table.__getitem__, tokens))
+
+    def fits(self, a_tok: list[str], b_tok: list[str]) -> bool:
+        """Whether the new tokens of a block still have placeholders left."""
+        if len(self.items) + len(a_tok) + len(b_tok) <= _MAX_SYMBOLS:
+            return True
+        table = self.table
+        extra = {t for t in a_tok if t not in table} | {t for t in b_tok if t not in table}
+        return len(self.items) + len(extra) <= _MAX_SYMBOLS
+
+
+def _is_token_word(token: str) -> bool:
+    """_is_word for a TOKEN_RE token: multi-char tokens are words unless whitespace runs."""
+    if len(token) > 1:
+        return not token[0].isspace()
+    return WORD_RE.match(token) is not None
+
+
+def _word_refine(
+    old: str, new: str, steps: list[int], shared: _Tokens | None = None
+) -> tuple[list[Op], bool]:
     """Word-level diff of one changed block; returns (ops, coarse).
 
-    ``steps`` (a one-item list) is the Myers step budget shared by all blocks of one diff.
+    ``steps`` (a one-item list) is the Myers step budget shared by all blocks of one diff;
+    ``shared`` the diff's token table (a fresh one when absent or full).
     """
     if not old or not new:
         return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
     a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
     if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
         return [(DELETE, old), (INSERT, new)], True
-    (a, b), items = _encode([a_tok, b_tok])
-    non_words = _drop_table(items, lambda t: not _is_word(t))
+    if shared is None or not shared.fits(a_tok, b_tok):
+        shared = _Tokens()
+    a, b = shared.encode(a_tok), shared.encode(b_tok)
+    non_words = shared.non_words
     if _unrelated(a, b, non_words):
         return [(DELETE, old), (INSERT, new)], False
-    dmp = _TokenDmp(items, steps[0])
+    dmp = _TokenDmp(shared.items, steps[0])
 
     def base(sa: str, sb: str) -> list[Op]:
         if _cost(len(sa), len(sb)) <= SMALL_GAP_WORK:
@@ -471,7 +521,7 @@ def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
     ops = _merge(_anchored_diff(a, b, base, budget))
     steps[0] = max(dmp.steps, 0)
     dmp.diff_cleanupSemantic(ops)
-    dec = _decoder(items)
+    dec = shared.decode
     return [(op, s.translate(dec)) for op, s in ops if s], dmp.bailed
 
 
@@ -495,7 +545,7 @@ def _is_word(token: str) -> bool:
     return WORD_RE.match(token) is not None
 
 
-def _unrelated(a: str, b: str, ignored: Callable[[], dict]) -> bool:
+def _unrelated(a: str, b: str, ignored: dict | Callable[[], dict]) -> bool:
     """True when a big block's sides share few words (or lines): a rewrite, not an edit.
 
     Judged on the smaller side (shared words / its word count), so a paragraph that survives
@@ -503,7 +553,7 @@ def _unrelated(a: str, b: str, ignored: Callable[[], dict]) -> bool:
     """
     if _cost(len(a), len(b)) <= SMALL_GAP_WORK:
         return False
-    table = ignored()
+    table = ignored if isinstance(ignored, dict) else ignored()
     wa, wb = a.translate(table), b.translate(table)
     shared = sum((Counter(wa) & Counter(wb)).values())
     return shared < MIN_SHARED_WORDS * min(len(wa), len(wb))
@@ -555,11 +605,12 @@ def _diff_ops(old: str, new: str) -> tuple[list[Op], bool]:
     coarse = False
     steps = [MYERS_STEPS + int(MYERS_STEPS_PER_CHAR * (len(old) + len(new) - 2 * (p + q)))]
     pending: dict[int, list[str]] = {DELETE: [], INSERT: []}
+    shared = _Tokens()
 
     def flush() -> None:
         nonlocal coarse
         if pending[DELETE] or pending[INSERT]:
-            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]), steps)
+            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]), steps, shared)
             coarse = coarse or c
             out.extend(ops)
             pending[DELETE].clear()
