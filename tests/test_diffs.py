@@ -258,3 +258,30 @@ def test_myers_step_budget_bails_to_whole_block():
         (1, "\u0102"),
     ]
     assert not rich.bailed
+
+
+_WORDS = st.sampled_from(
+    ["the", "The", "cat", "sat", "é", "x\u0301", "𝐀", ",", ".", " ", "\n", "  "]
+)
+_BLOCK = st.lists(_WORDS, max_size=40).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_BLOCK, _BLOCK), min_size=1, max_size=4))
+def test_shared_token_table_gives_the_ops_of_fresh_tables(blocks):
+    """A diff's blocks share one token table: same ops and coarse flag as a table per block."""
+    from archive.diffs import _Tokens, _word_refine
+
+    shared, steps_shared, steps_fresh = _Tokens(), [50_000], [50_000]
+    for old, new in blocks:
+        assert _word_refine(old, new, steps_shared, shared) == _word_refine(old, new, steps_fresh)
+        assert steps_shared == steps_fresh
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=80))
+def test_token_word_test_agrees_with_the_word_regex(text):
+    from archive.diffs import TOKEN_RE, _is_token_word, _is_word
+
+    for token in TOKEN_RE.findall(text):
+        assert _is_token_word(token) == _is_word(token)
