@@ -687,22 +687,28 @@ class _Filtered:
     """keep(old) == keep(new) for char-wise filters, decided per change run where possible.
 
     Equal segments are shared, so matching every change run is sufficient; only when runs
-    differ but the kept lengths balance is the (rare, costly) whole-text comparison needed.
+    differ but the kept lengths balance is a longer comparison needed, and then only over the
+    span from the first to the last differing run (what lies outside it is kept alike).
     """
 
     def __init__(self, ops: list[Op]) -> None:
         self.ops = ops
         self.runs: list[tuple[str, str]] = []
+        self.spans: list[tuple[int, int]] = []  # each run's ops[start:end]
         dels: list[str] = []
         ins: list[str] = []
-        for op, s in ops + [(EQUAL, "")]:
+        start = 0
+        for k, (op, s) in enumerate(ops + [(EQUAL, "")]):
             if op == DELETE:
                 dels.append(s)
             elif op == INSERT:
                 ins.append(s)
-            elif dels or ins:
-                self.runs.append(("".join(dels), "".join(ins)))
-                dels, ins = [], []
+            else:
+                if dels or ins:
+                    self.runs.append(("".join(dels), "".join(ins)))
+                    self.spans.append((start, k))
+                    dels, ins = [], []
+                start = k + 1
 
     def equal_under(self, *keeps: Callable[[str], str]) -> bool:
         def keep(s: str) -> str:
@@ -711,11 +717,12 @@ class _Filtered:
             return s
 
         kept = [(keep(d), keep(i)) for d, i in self.runs]
-        if all(d == i for d, i in kept):
+        differing = [k for k, (d, i) in enumerate(kept) if d != i]
+        if not differing:
             return True
         if sum(len(d) for d, _ in kept) != sum(len(i) for _, i in kept):
             return False
-        old, new = _sides(self.ops)
+        old, new = _sides(self.ops[self.spans[differing[0]][0] : self.spans[differing[-1]][1]])
         return keep(old) == keep(new)
 
 
