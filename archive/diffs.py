@@ -124,8 +124,9 @@ class _TokenDmp(diff_match_patch):
     def diff_bisect(self, text1: str, text2: str, deadline: float) -> list:
         """dmp's middle-snake search, stopped by a step budget instead of the clock.
 
-        Same code as diff_match_patch.diff_bisect except the deadline test; when the budget is
-        spent the pair stays a whole delete+insert, as dmp does on timeout.
+        Same search as diff_match_patch.diff_bisect (looping over offsets rather than k) except
+        the deadline test; when the budget is spent the pair stays a whole delete+insert, as dmp
+        does on timeout.
         """
         n1, n2 = len(text1), len(text2)
         max_d = (n1 + n2 + 1) // 2
@@ -136,20 +137,24 @@ class _TokenDmp(diff_match_patch):
         delta = n1 - n2
         front = delta % 2 != 0
         k1start = k1end = k2start = k2end = 0
+        mirror = 2 * v_offset + delta  # k offset on one side -> offset of the same diagonal
         for d in range(max_d):
-            r1 = range(-d + k1start, d + 1 - k1end, 2)
-            r2 = range(-d + k2start, d + 1 - k2end, 2)
+            # Loop over v offsets (k + v_offset) directly: same steps as dmp, fewer additions.
+            first, last = v_offset - d, v_offset + d
+            r1 = range(first + k1start, last + 1 - k1end, 2)
+            r2 = range(first + k2start, last + 1 - k2end, 2)
             self.steps -= len(r1) + len(r2) + 1
             if self.steps < 0:
                 self.bailed = True
                 break
-            for k1 in r1:
-                k1_offset = v_offset + k1
-                if k1 == -d or (k1 != d and v1[k1_offset - 1] < v1[k1_offset + 1]):
+            for k1_offset in r1:
+                if k1_offset == first or (
+                    k1_offset != last and v1[k1_offset - 1] < v1[k1_offset + 1]
+                ):
                     x1 = v1[k1_offset + 1]
                 else:
                     x1 = v1[k1_offset - 1] + 1
-                y1 = x1 - k1
+                y1 = x1 - k1_offset + v_offset
                 while x1 < n1 and y1 < n2 and text1[x1] == text2[y1]:
                     x1 += 1
                     y1 += 1
@@ -159,17 +164,18 @@ class _TokenDmp(diff_match_patch):
                 elif y1 > n2:
                     k1start += 2
                 elif front:
-                    k2_offset = v_offset + delta - k1
+                    k2_offset = mirror - k1_offset
                     if 0 <= k2_offset < v_length and v2[k2_offset] != -1:
                         if x1 >= n1 - v2[k2_offset]:
                             return self.diff_bisectSplit(text1, text2, x1, y1, deadline)
-            for k2 in r2:
-                k2_offset = v_offset + k2
-                if k2 == -d or (k2 != d and v2[k2_offset - 1] < v2[k2_offset + 1]):
+            for k2_offset in r2:
+                if k2_offset == first or (
+                    k2_offset != last and v2[k2_offset - 1] < v2[k2_offset + 1]
+                ):
                     x2 = v2[k2_offset + 1]
                 else:
                     x2 = v2[k2_offset - 1] + 1
-                y2 = x2 - k2
+                y2 = x2 - k2_offset + v_offset
                 while x2 < n1 and y2 < n2 and text1[-x2 - 1] == text2[-y2 - 1]:
                     x2 += 1
                     y2 += 1
@@ -179,7 +185,7 @@ class _TokenDmp(diff_match_patch):
                 elif y2 > n2:
                     k2start += 2
                 elif not front:
-                    k1_offset = v_offset + delta - k2
+                    k1_offset = mirror - k2_offset
                     if 0 <= k1_offset < v_length and v1[k1_offset] != -1:
                         x1 = v1[k1_offset]
                         y1 = v_offset + x1 - k1_offset
@@ -387,8 +393,8 @@ def _anchored_diff(a: str, b: str, base: Base, budget: list[int]) -> list[Op]:
         budget[0] -= len(sa) + len(sb)
         anchors: list[tuple[int, int]] = []
         if budget[0] >= 0:
-            ca, cb = Counter(sa), Counter(sb)
-            pos_b = {ch: j for j, ch in enumerate(sb) if cb[ch] == 1 and ca.get(ch) == 1}
+            once = _unique(sa) & _unique(sb)
+            pos_b = {ch: j for j, ch in enumerate(sb) if ch in once} if once else {}
             if pos_b:
                 anchors = _lis([(i, pos_b[ch]) for i, ch in enumerate(sa) if ch in pos_b])
         if not anchors:
@@ -402,6 +408,11 @@ def _anchored_diff(a: str, b: str, base: Base, budget: list[int]) -> list[Op]:
                 stack.append(("eq", sa[i1]))
             stack.append(("gap", alo + i0 + 1, alo + i1, blo + j0 + 1, blo + j1))
     return ops
+
+
+def _unique(s: str) -> set[str]:
+    """The symbols occurring exactly once in s (Counter runs at C speed)."""
+    return {ch for ch, n in Counter(s).items() if n == 1}
 
 
 def _cost(n: int, m: int) -> int:
@@ -441,21 +452,71 @@ def _line_blocks(old: str, new: str) -> list[Op]:
     return [(op, s.translate(dec)) for op, s in _anchored_diff(a, b, base, budget)]
 
 
-def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
+class _Tokens:
+    """One token -> placeholder table shared by every block of a diff.
+
+    Output depends only on which tokens are equal, so sharing the table across blocks gives
+    the same ops as a table per block, while the decode and word tables are built once
+    (incrementally) instead of once per block.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.table: dict[str, str] = {}
+        self.decode: dict[int, str] = {}
+        self.non_words: dict[int, None] = {}
+
+    def encode(self, tokens: list[str]) -> str:
+        """The placeholder string of a token list, adding tokens not seen yet."""
+        table = self.table
+        new = [t for t in dict.fromkeys(tokens) if t not in table]
+        if new:
+            start = len(self.items)
+            chars = map(_index_char, range(start, start + len(new)))
+            self.items.extend(new)
+            for t, c in zip(new, chars, strict=True):
+                table[t] = c
+                self.decode[ord(c)] = t
+                if not _is_token_word(t):
+                    self.non_words[ord(c)] = None
+        return "".join(map(table.__getitem__, tokens))
+
+    def fits(self, a_tok: list[str], b_tok: list[str]) -> bool:
+        """Whether the new tokens of a block still have placeholders left."""
+        if len(self.items) + len(a_tok) + len(b_tok) <= _MAX_SYMBOLS:
+            return True
+        table = self.table
+        extra = {t for t in a_tok if t not in table} | {t for t in b_tok if t not in table}
+        return len(self.items) + len(extra) <= _MAX_SYMBOLS
+
+
+def _is_token_word(token: str) -> bool:
+    """_is_word for a TOKEN_RE token: multi-char tokens are words unless whitespace runs."""
+    if len(token) > 1:
+        return not token[0].isspace()
+    return WORD_RE.match(token) is not None
+
+
+def _word_refine(
+    old: str, new: str, steps: list[int], shared: _Tokens | None = None
+) -> tuple[list[Op], bool]:
     """Word-level diff of one changed block; returns (ops, coarse).
 
-    ``steps`` (a one-item list) is the Myers step budget shared by all blocks of one diff.
+    ``steps`` (a one-item list) is the Myers step budget shared by all blocks of one diff;
+    ``shared`` the diff's token table (a fresh one when absent or full).
     """
     if not old or not new:
         return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
     a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
     if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
         return [(DELETE, old), (INSERT, new)], True
-    (a, b), items = _encode([a_tok, b_tok])
-    non_words = _drop_table(items, lambda t: not _is_word(t))
+    if shared is None or not shared.fits(a_tok, b_tok):
+        shared = _Tokens()
+    a, b = shared.encode(a_tok), shared.encode(b_tok)
+    non_words = shared.non_words
     if _unrelated(a, b, non_words):
         return [(DELETE, old), (INSERT, new)], False
-    dmp = _TokenDmp(items, steps[0])
+    dmp = _TokenDmp(shared.items, steps[0])
 
     def base(sa: str, sb: str) -> list[Op]:
         if _cost(len(sa), len(sb)) <= SMALL_GAP_WORK:
@@ -471,7 +532,7 @@ def _word_refine(old: str, new: str, steps: list[int]) -> tuple[list[Op], bool]:
     ops = _merge(_anchored_diff(a, b, base, budget))
     steps[0] = max(dmp.steps, 0)
     dmp.diff_cleanupSemantic(ops)
-    dec = _decoder(items)
+    dec = shared.decode
     return [(op, s.translate(dec)) for op, s in ops if s], dmp.bailed
 
 
@@ -495,7 +556,7 @@ def _is_word(token: str) -> bool:
     return WORD_RE.match(token) is not None
 
 
-def _unrelated(a: str, b: str, ignored: Callable[[], dict]) -> bool:
+def _unrelated(a: str, b: str, ignored: dict | Callable[[], dict]) -> bool:
     """True when a big block's sides share few words (or lines): a rewrite, not an edit.
 
     Judged on the smaller side (shared words / its word count), so a paragraph that survives
@@ -503,7 +564,7 @@ def _unrelated(a: str, b: str, ignored: Callable[[], dict]) -> bool:
     """
     if _cost(len(a), len(b)) <= SMALL_GAP_WORK:
         return False
-    table = ignored()
+    table = ignored if isinstance(ignored, dict) else ignored()
     wa, wb = a.translate(table), b.translate(table)
     shared = sum((Counter(wa) & Counter(wb)).values())
     return shared < MIN_SHARED_WORDS * min(len(wa), len(wb))
@@ -555,11 +616,12 @@ def _diff_ops(old: str, new: str) -> tuple[list[Op], bool]:
     coarse = False
     steps = [MYERS_STEPS + int(MYERS_STEPS_PER_CHAR * (len(old) + len(new) - 2 * (p + q)))]
     pending: dict[int, list[str]] = {DELETE: [], INSERT: []}
+    shared = _Tokens()
 
     def flush() -> None:
         nonlocal coarse
         if pending[DELETE] or pending[INSERT]:
-            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]), steps)
+            ops, c = _word_refine("".join(pending[DELETE]), "".join(pending[INSERT]), steps, shared)
             coarse = coarse or c
             out.extend(ops)
             pending[DELETE].clear()
@@ -625,22 +687,28 @@ class _Filtered:
     """keep(old) == keep(new) for char-wise filters, decided per change run where possible.
 
     Equal segments are shared, so matching every change run is sufficient; only when runs
-    differ but the kept lengths balance is the (rare, costly) whole-text comparison needed.
+    differ but the kept lengths balance is a longer comparison needed, and then only over the
+    span from the first to the last differing run (what lies outside it is kept alike).
     """
 
     def __init__(self, ops: list[Op]) -> None:
         self.ops = ops
         self.runs: list[tuple[str, str]] = []
+        self.spans: list[tuple[int, int]] = []  # each run's ops[start:end]
         dels: list[str] = []
         ins: list[str] = []
-        for op, s in ops + [(EQUAL, "")]:
+        start = 0
+        for k, (op, s) in enumerate(ops + [(EQUAL, "")]):
             if op == DELETE:
                 dels.append(s)
             elif op == INSERT:
                 ins.append(s)
-            elif dels or ins:
-                self.runs.append(("".join(dels), "".join(ins)))
-                dels, ins = [], []
+            else:
+                if dels or ins:
+                    self.runs.append(("".join(dels), "".join(ins)))
+                    self.spans.append((start, k))
+                    dels, ins = [], []
+                start = k + 1
 
     def equal_under(self, *keeps: Callable[[str], str]) -> bool:
         def keep(s: str) -> str:
@@ -649,11 +717,12 @@ class _Filtered:
             return s
 
         kept = [(keep(d), keep(i)) for d, i in self.runs]
-        if all(d == i for d, i in kept):
+        differing = [k for k, (d, i) in enumerate(kept) if d != i]
+        if not differing:
             return True
         if sum(len(d) for d, _ in kept) != sum(len(i) for _, i in kept):
             return False
-        old, new = _sides(self.ops)
+        old, new = _sides(self.ops[self.spans[differing[0]][0] : self.spans[differing[-1]][1]])
         return keep(old) == keep(new)
 
 

@@ -258,3 +258,56 @@ def test_myers_step_budget_bails_to_whole_block():
         (1, "\u0102"),
     ]
     assert not rich.bailed
+
+
+_WORDS = st.sampled_from(
+    ["the", "The", "cat", "sat", "é", "x\u0301", "𝐀", ",", ".", " ", "\n", "  "]
+)
+_BLOCK = st.lists(_WORDS, max_size=40).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_BLOCK, _BLOCK), min_size=1, max_size=4))
+def test_shared_token_table_gives_the_ops_of_fresh_tables(blocks):
+    """A diff's blocks share one token table: same ops and coarse flag as a table per block."""
+    from archive.diffs import _Tokens, _word_refine
+
+    shared, steps_shared, steps_fresh = _Tokens(), [50_000], [50_000]
+    for old, new in blocks:
+        assert _word_refine(old, new, steps_shared, shared) == _word_refine(old, new, steps_fresh)
+        assert steps_shared == steps_fresh
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=80))
+def test_token_word_test_agrees_with_the_word_regex(text):
+    from archive.diffs import TOKEN_RE, _is_token_word, _is_word
+
+    for token in TOKEN_RE.findall(text):
+        assert _is_token_word(token) == _is_word(token)
+
+
+def _classify_whole(old: str, new: str) -> str:
+    """Reference classes judged on the two whole texts (what classify must agree with)."""
+    from archive.diffs import _casefold, _no_ws, _words_only
+
+    if old == new:
+        return "none"
+    if _casefold(_words_only(old)) != _casefold(_words_only(new)):
+        return "substantive"
+    if _no_ws(old) == _no_ws(new):
+        return "trivial-whitespace"
+    if _words_only(old) == _words_only(new):
+        return "trivial-punctuation"
+    return "trivial-case"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([-1, 0, 1]), max_size=12), st.lists(_WORDS, max_size=12))
+def test_classify_of_any_ops_matches_whole_text_classes(kinds, words):
+    """Per-run shortcuts (and the differing-span comparison) give the whole-text answer,
+    also for moved text, where runs differ but the texts are alike."""
+    ops = [(k, w) for k, w in zip(kinds, words, strict=False) if w]
+    old = "".join(s for op, s in ops if op != 1)
+    new = "".join(s for op, s in ops if op != -1)
+    assert classify(ops) == _classify_whole(old, new)

@@ -310,7 +310,8 @@ def test_compute_keeps_input_order_in_a_pool():
     assert compute(texts, workers=2) == [diffs.diff_texts(*t) for t in texts]
     assert workers_for(texts, cpus=8) == 1  # too few to pay for a pool
     big = [("x " * 70_000, "y " * 70_000)] * 8
-    assert workers_for(big, cpus=4) == 4 and workers_for(big, cpus=2) == 1
+    assert workers_for(big, cpus=4) == 4 and workers_for(big, cpus=2) == 2
+    assert workers_for(big, cpus=1) == 1  # one core: never a pool
 
 
 @settings(max_examples=40, deadline=None)
