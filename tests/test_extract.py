@@ -291,3 +291,12 @@ def test_extract_total_and_deterministic(text: str) -> None:
     assert a.fields["char_count"] == len(text)
     for q in find_quotes(text):
         assert 0 <= q.start < q.end <= len(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('ab1_ -—…,.\n\t\u00a0\u2003é٣²“”"')), max_size=60))
+def test_word_count_is_tokens_with_a_letter_or_digit(text: str) -> None:
+    from ingest.extract.counts import counts
+
+    expected = sum(1 for token in text.split() if any(c.isalnum() for c in token))
+    assert counts(text)["word_count"] == expected

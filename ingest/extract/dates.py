@@ -80,9 +80,10 @@ def _month(name: str) -> int:
     return MONTHS[name.lower().rstrip(".")]
 
 
-def find_years(text: str) -> list[str]:
-    """Stand-alone years (1800-2099) that are not part of a full date."""
-    taken = [m.span() for m in _PATTERNS.finditer(text)]
+def find_years(text: str, dates: list[re.Match] | None = None) -> list[str]:
+    """Stand-alone years (1800-2099) that are not part of a full date (`dates`: the matches
+    of the date patterns, when the caller has them already)."""
+    taken = [m.span() for m in (_PATTERNS.finditer(text) if dates is None else dates)]
     out, k = [], 0
     for m in _YEAR.finditer(text):
         while k < len(taken) and taken[k][1] <= m.start():
@@ -93,10 +94,10 @@ def find_years(text: str) -> list[str]:
     return out
 
 
-def find_dates(text: str) -> list[tuple[str, str, str]]:
+def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[str, str, str]]:
     """(key, value, original) triples in document order."""
     out: list[tuple[str, str, str]] = []
-    for m in _PATTERNS.finditer(text):
+    for m in _PATTERNS.finditer(text) if matches is None else matches:
         g = m.groupdict()
         if g["iso"]:
             y, mo, d = int(g["iy"]), int(g["im"]), int(g["id"])
@@ -127,12 +128,13 @@ def find_dates(text: str) -> list[tuple[str, str, str]]:
 
 
 def extract_dates(text: str, ctx: Context) -> Partial:
-    found = find_dates(ctx.body)
+    matches = list(_PATTERNS.finditer(ctx.body))
+    found = find_dates(ctx.body, matches)
     items = []
     for key in ("date", "date_partial", "date_ambiguous"):
         keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]
         items += rows(key, keep)
-    items += rows("year", [(y, None) for y in find_years(ctx.body)])
+    items += rows("year", [(y, None) for y in find_years(ctx.body, matches)])
     items += rows("weekday", [(w, None) for w in _WEEKDAY.findall(ctx.body)])
     first = next((v[:10] for k, v, _ in found if k == "date"), None)
     return Partial({"first_date": first, "dateline": find_dateline(ctx.body)}, items)

@@ -8,7 +8,7 @@ import re
 from .base import Context, Partial
 
 # Characters classified: enough for a stable answer (the model's cost is linear in it).
-_SAMPLE = 5_000
+_SAMPLE = 2_000
 _MIN_LETTERS = 20
 _LETTERS = re.compile(r"[^\W\d_]")
 

@@ -7,6 +7,7 @@ swallow the rest of the document. Apostrophes (don’t, Russia’s) are never qu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .base import Context, Partial, rows
@@ -63,13 +64,20 @@ def _find_close(text: str, i: int, opener: str) -> tuple[int, bool]:
     return (len(text), False) if limit == len(text) else (-1, False)
 
 
+_OPENER = re.compile("[" + re.escape("".join(_PAIRS)) + "]")
+
+
 def find_quotes(text: str, min_words: int = 3) -> list[Quote]:
     """Quoted passages of at least `min_words` words, in document order, non-overlapping."""
     out: list[Quote] = []
     i, n = 0, len(text)
     while i < n:
+        m = _OPENER.search(text, i)  # skip to the next opening mark at C speed
+        if m is None:
+            break
+        i = m.start()
         c = text[i]
-        if c not in _PAIRS or (c == '"' and not _straight_opens(text, i)):
+        if c == '"' and not _straight_opens(text, i):
             i += 1
             continue
         j, closed = _find_close(text, i, c)
