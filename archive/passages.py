@@ -15,7 +15,7 @@ import re
 import sys
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
 
 from blake3 import blake3
@@ -69,48 +69,44 @@ def hex_key(hex_digest: str) -> int:
     return digest_key(bytes.fromhex(hex_digest[:16]))
 
 
-def pack_ids(ids: Sequence[int]) -> bytes:
-    """A passage list as zlib of little-endian int32 deltas (new passages run consecutively)."""
-    deltas = array.array("i", (b - a for a, b in zip([0, *ids], ids, strict=False)))
+def _pack_array(typecode: str, values: Iterable[int]) -> bytes:
+    """zlib of a little-endian int32/uint32 array (the same bytes on any machine)."""
+    array_ = array.array(typecode, values)
     if sys.byteorder == "big":
-        deltas.byteswap()
-    return zlib.compress(deltas.tobytes(), 9)
+        array_.byteswap()
+    return zlib.compress(array_.tobytes(), 9)
 
 
-def unpack_ids(data: bytes) -> list[int]:
+def _unpack_array(data: bytes, typecode: str, what: str) -> array.array:
     try:
         raw = zlib.decompress(data)
     except zlib.error as e:
-        raise PassageError(f"corrupt passage list: {e}") from None
+        raise PassageError(f"corrupt {what}: {e}") from None
     if len(raw) % 4:
-        raise PassageError("corrupt passage list: length is not a multiple of 4")
-    deltas = array.array("i")
-    deltas.frombytes(raw)
+        raise PassageError(f"corrupt {what}: length is not a multiple of 4")
+    values = array.array(typecode)
+    values.frombytes(raw)
     if sys.byteorder == "big":
-        deltas.byteswap()
-    return list(accumulate(deltas))
+        values.byteswap()
+    return values
+
+
+def pack_ids(ids: Sequence[int]) -> bytes:
+    """A passage list as zlib of little-endian int32 deltas (new passages run consecutively)."""
+    return _pack_array("i", (b - a for a, b in zip([0, *ids], ids, strict=False)))
+
+
+def unpack_ids(data: bytes) -> list[int]:
+    return list(accumulate(_unpack_array(data, "i", "passage list")))
 
 
 def pack_sizes(sizes: Sequence[int]) -> bytes:
     """A group's passage sizes (bytes) as zlib of little-endian uint32: its offsets, summed."""
-    values = array.array("I", sizes)
-    if sys.byteorder == "big":
-        values.byteswap()
-    return zlib.compress(values.tobytes(), 9)
+    return _pack_array("I", sizes)
 
 
 def unpack_sizes(data: bytes) -> list[int]:
-    try:
-        raw = zlib.decompress(data)
-    except zlib.error as e:
-        raise PassageError(f"corrupt passage sizes: {e}") from None
-    if len(raw) % 4:
-        raise PassageError("corrupt passage sizes: length is not a multiple of 4")
-    values = array.array("I")
-    values.frombytes(raw)
-    if sys.byteorder == "big":
-        values.byteswap()
-    return values.tolist()
+    return _unpack_array(data, "I", "passage sizes").tolist()
 
 
 def zdict_of(texts: Sequence[bytes]) -> bytes:

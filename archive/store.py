@@ -710,17 +710,8 @@ class Store:
             yield dict(zip(names, row, strict=True))
 
     def text_target(self, blake3: str) -> tuple[str, str] | None:
-        """(key, encoding) a blob's readable text must hash to when encoded: its text blob
-        and UTF-8 for HTML/PDF/DOCX, else itself and its own encoding; None for binary."""
-        row = self.conn.execute(
-            "SELECT text_blob, is_text, encoding FROM blobs WHERE blake3 = ?", (blake3,)
-        ).fetchone()
-        if row is None:
-            return None
-        text_blob, is_text, encoding = row
-        if text_blob is not None and text_blob != blake3:
-            return text_blob, "utf-8"
-        return (blake3, encoding) if is_text else None
+        """(key, encoding) a blob's readable text must hash to when encoded."""
+        return text_source(self.conn, blake3)
 
     # Snapshots --------------------------------------------------------------------------
 
@@ -1152,9 +1143,9 @@ def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
     return bytes(row[0])
 
 
-def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
-    """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
-    has one, else a text blob's text (decoded losslessly with its encoding), else None."""
+def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None:
+    """(blob, encoding) holding a blob's readable text: its text blob and UTF-8 for
+    HTML/PDF/DOCX, else itself and its own encoding; None for binary or unknown."""
     row = conn.execute(
         "SELECT text_blob, is_text, encoding FROM blobs WHERE blake3 = ?", (blake3,)
     ).fetchone()
@@ -1162,11 +1153,15 @@ def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
         return None
     text_blob, is_text, encoding = row
     if text_blob is not None and text_blob != blake3:
-        return read_text(conn, text_blob)
-    if not is_text:
+        return text_blob, "utf-8"
+    return (blake3, encoding) if is_text else None
+
+
+def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
+    """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
+    has one, else a text blob's text (decoded losslessly with its encoding), else None."""
+    source = text_source(conn, blake3)
+    if source is None:
         return None
-    return read_content(conn, blake3).decode(encoding)
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False)
+    key, encoding = source
+    return read_content(conn, key).decode(encoding)
