@@ -1,7 +1,7 @@
 """Real-browser fixtures: a real Datasette server on 127.0.0.1 and Debian's chromium.
 
-Never runs `playwright install`: the browser is /usr/bin/chromium. Without it the tests skip
-loudly, or fail when REQUIRE_BROWSER=1 (CI).
+Debian's browser only, never one downloaded by Playwright: /usr/bin/chromium. Without it the
+tests skip loudly, or fail when REQUIRE_BROWSER=1 (CI).
 """
 
 from __future__ import annotations
