@@ -7,13 +7,11 @@ import json
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import blake3
 import pytest
 from click.testing import CliRunner
-from ocfl.validator import Validator
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 
 from archive.cli import cli
@@ -21,8 +19,7 @@ from archive.ledger import parse_checkpoint_text
 from archive.record import ingest_folder
 from archive.store import Store
 from tests.conftest import run_cli
-
-BIN = Path(sys.executable).parent
+from tests.validators import bagit_cli_valid, ocfl_object_valid
 
 
 @pytest.fixture(scope="module")
@@ -207,14 +204,6 @@ def test_manifest_needs_a_source_when_there_are_several(corpus, tmp_path: Path) 
     assert code == 0 and out == f"{blake3.blake3(b'x' + bytes([10])).hexdigest()}  x.txt\n"
 
 
-def _bagit_valid(bag: Path) -> bool:
-    script = BIN / "bagit.py"
-    if not script.exists():
-        pytest.skip("bagit.py CLI not installed")
-    cmd = [sys.executable, str(script), "--validate", str(bag)]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
-
-
 @pytest.mark.parametrize("all_versions", [False, True])
 def test_bagit_export_validates(corpus, tmp_path: Path, all_versions: bool) -> None:
     db, docs = corpus
@@ -222,7 +211,7 @@ def test_bagit_export_validates(corpus, tmp_path: Path, all_versions: bool) -> N
     args = ["export", "bagit", str(bag)] + (["--all-versions"] if all_versions else [])
     code, out, _ = run_cli(*args, db=db)
     assert code == 0 and out == f"bag written to {bag}\n"
-    assert _bagit_valid(bag)
+    assert bagit_cli_valid(bag)
     assert (bag / "data" / "sub dir" / "b c.txt").read_bytes() == (
         docs / "sub dir" / "b c.txt"
     ).read_bytes()
@@ -239,7 +228,7 @@ def test_ocfl_export_validates(corpus, tmp_path: Path) -> None:
     objects = sorted(p for p in root.iterdir() if p.is_dir())
     assert len(objects) == 4
     for obj in objects:
-        assert Validator(log_warnings=False).validate_object(str(obj)), obj.name
+        assert ocfl_object_valid(obj), obj.name
     code, _, err = run_cli("export", "ocfl", str(root), db=db)
     assert code == 1 and "not an empty directory" in err
 

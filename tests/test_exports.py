@@ -12,7 +12,6 @@ from pathlib import Path
 import bagit
 import blake3
 import pytest
-from ocfl.validator import Validator
 from prov.model import ProvDocument
 
 from archive.exports import ExportVersion
@@ -20,8 +19,11 @@ from archive.exports.bagit import export_bagit
 from archive.exports.manifest import manifest_text
 from archive.exports.ocfl import export_ocfl
 from archive.exports.prov import export_prov, prov_document
-
-BIN = Path(sys.executable).parent
+from tests.validators import (
+    BIN,  # noqa: E402
+    bagit_cli_valid,
+    ocfl_object_valid,
+)
 
 BLOBS: dict[str, bytes] = {}
 
@@ -113,20 +115,12 @@ def test_manifest_escaping_exact() -> None:
 # ---------------------------------------------------------------- BagIt
 
 
-def _bagit_cli_valid(bag: Path) -> bool:
-    script = BIN / "bagit.py"
-    if not script.exists():
-        pytest.skip("bagit.py CLI not installed")
-    cmd = [sys.executable, str(script), "--validate", str(bag)]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
-
-
 @pytest.mark.parametrize("all_versions", [False, True])
 def test_bagit_valid_and_tamper_evident(tmp_path: Path, all_versions: bool) -> None:
     bag_dir = export_bagit(tmp_path / "bag", VERSIONS, read_bytes, all_versions=all_versions)
     bag = bagit.Bag(str(bag_dir))
     bag.validate()  # full: recomputes every payload digest
-    assert _bagit_cli_valid(bag_dir)
+    assert bagit_cli_valid(bag_dir)
     assert set(bag.algorithms) == {"sha256", "sha512"}
     payload = {p for p in bag.payload_files()}
     latest = {"data/readme.md", "data/notes/new name.txt", "data/données/é.md", "data/back.txt"}
@@ -153,7 +147,7 @@ def test_bagit_valid_and_tamper_evident(tmp_path: Path, all_versions: bool) -> N
     target.write_bytes(bytes(data))
     with pytest.raises(bagit.BagValidationError):
         bagit.Bag(str(bag_dir)).validate()
-    assert not _bagit_cli_valid(bag_dir)
+    assert not bagit_cli_valid(bag_dir)
 
 
 def test_bagit_deterministic_and_refuses_non_empty(tmp_path: Path) -> None:
@@ -177,17 +171,13 @@ def test_bagit_rejects_unsafe_paths_and_bad_content(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- OCFL
 
 
-def _ocfl_valid(obj: Path) -> bool:
-    return Validator(log_warnings=False).validate_object(str(obj))
-
-
 def test_ocfl_objects_valid_and_shaped(tmp_path: Path) -> None:
     root = export_ocfl(tmp_path / "ocfl", VERSIONS, read_bytes)
     assert (root / "0=ocfl_1.1").read_text() == "ocfl_1.1\n"
     objects = sorted(p for p in root.iterdir() if p.is_dir())
     assert [p.name for p in objects] == [f"doc-{i}" for i in range(1, 6)]
     for obj in objects:
-        assert _ocfl_valid(obj), obj.name
+        assert ocfl_object_valid(obj), obj.name
 
     inv = json.loads((root / "doc-2/inventory.json").read_text())
     assert inv["id"] == "urn:provenance-archive:corpus:2" and inv["head"] == "v3"
@@ -223,8 +213,8 @@ def test_ocfl_cli_and_corruption(tmp_path: Path) -> None:
     data = bytearray(content.read_bytes())
     data[-1] ^= 0x01
     content.write_bytes(bytes(data))
-    assert not _ocfl_valid(root / "doc-1")
-    assert _ocfl_valid(root / "doc-2")
+    assert not ocfl_object_valid(root / "doc-1")
+    assert ocfl_object_valid(root / "doc-2")
     if script.exists():
         out = subprocess.run(
             [sys.executable, str(script), str(root / "doc-1")], capture_output=True
