@@ -19,11 +19,7 @@ from archive.exports.bagit import export_bagit
 from archive.exports.manifest import manifest_text
 from archive.exports.ocfl import export_ocfl
 from archive.exports.prov import export_prov, prov_document
-from tests.validators import (
-    BIN,  # noqa: E402
-    bagit_cli_valid,
-    ocfl_object_valid,
-)
+from tests.validators import BIN, bagit_cli_valid, ocfl_object_valid
 
 BLOBS: dict[str, bytes] = {}
 
