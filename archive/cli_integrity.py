@@ -15,7 +15,6 @@ from archive.exports import by_document
 from archive.exports.bagit import export_bagit
 from archive.exports.manifest import manifest_text
 from archive.exports.ocfl import export_ocfl
-from archive.exports.prov import export_prov
 from archive.integrity import (
     check_proof,
     consistency_proof,
@@ -276,6 +275,8 @@ def prov(file: str, source: str | None, db: str) -> None:
         versions = _versions(store, source)
         run_ids = {v.run_id for v in versions}
         runs = [r for r in store.runs() if r["id"] in run_ids]
+    from archive.exports.prov import export_prov  # the prov library is slow to import
+
     text = str(_exporting(lambda: export_prov(versions, runs, __version__)))
     if file == "-":
         click.echo(text, nl=False)
