@@ -1143,6 +1143,25 @@ def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
     return bytes(row[0])
 
 
+def diffs_in_codec(conn: sqlite3.Connection, codec: str) -> list[dict]:
+    """rowid, from_blob, delta and delta_codec of the stored diffs kept in a codec (for
+    re-encoding them in a migration; on any connection: no `Store` exists yet)."""
+    cursor = conn.execute(
+        "SELECT rowid, from_blob, delta, delta_codec FROM diffs WHERE delta_codec = ?"
+        " ORDER BY rowid",
+        (codec,),
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def set_delta(conn: sqlite3.Connection, rowid: int, delta: bytes, codec: str) -> None:
+    """Replace a stored diff's delta by the same delta in another codec."""
+    conn.execute(
+        "UPDATE diffs SET delta = ?, delta_codec = ? WHERE rowid = ?", (delta, codec, rowid)
+    )
+
+
 def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None:
     """(blob, encoding) holding a blob's readable text: its text blob and UTF-8 for
     HTML/PDF/DOCX, else itself and its own encoding; None for binary or unknown."""

@@ -5,10 +5,13 @@ are deduplicated (one row per (from, to, algorithm)) and computed together, acro
 when there are enough of them. Every delta is proved reversible before it is stored: the
 new text rebuilt from the old text and the delta must hash to the new content.
 
-What is stored: only the dmp delta (equal/delete lengths and the inserted text), zlib level 9,
-with its codec named in `delta_codec`. The ops are derived from it and the old text on read
-(`diff_fromDelta`), so they are not stored twice; the stats and change class stay columns so
-they can be queried, and `archive verify` recomputes them from the derived ops.
+What is stored: only the dmp delta (equal/delete lengths and the inserted text), zlib level 9
+primed with the old text's last 32 KiB as its dictionary (inserted text often repeats the text
+it replaces: about a sixth smaller than plain zlib on the sample history), with its codec named
+in `delta_codec` (plain zlib, the first codec, where that is smaller). The ops are derived from
+it and the old text on read (`diff_fromDelta`), so they are not stored twice; the stats and
+change class stay columns so they can be queried, and `archive verify` recomputes them from
+the derived ops.
 """
 
 from __future__ import annotations
@@ -35,8 +38,16 @@ POOL_MIN_CPUS = 2
 Pair = tuple[str, str]  # (from_blob, to_blob)
 
 
-DELTA_CODEC = "zlib"  # zlib level 9 of the delta's UTF-8 text; a new codec gets a new name
+# zlib level 9 of the delta's UTF-8 text with the old text's last 32 KiB (UTF-8) as preset
+# dictionary; a new codec gets a new name. Zstandard with the whole old text as dictionary was
+# measured too (level 9: 8% smaller again, level 19: 12%, at 4x-17x the CPU, a new dependency
+# and output that varies with its version): not worth it yet.
+DELTA_CODEC = "zlib-base"
+PLAIN_CODEC = "zlib"  # the first codec, still written when smaller: zlib level 9, no dictionary
+CODECS = (DELTA_CODEC, PLAIN_CODEC)
 _ZLIB_LEVEL9_HEADER = b"\x78\xda"  # deflate, 32 KiB window, "maximum compression", no dict
+_ZLIB_LEVEL9_DICT_HEADER = b"\x78\xf9"  # the same with a preset dictionary (its Adler-32 next)
+WINDOW = 32768
 STATS = (
     "chars_inserted",
     "chars_deleted",
@@ -86,25 +97,51 @@ def compute(
     return out  # type: ignore[return-value]
 
 
-def pack_delta(delta: str) -> bytes:
-    """The stored form of a delta (codec DELTA_CODEC)."""
-    return zlib.compress(delta.encode("utf-8"), 9)
+def base_dict(old: str) -> bytes:
+    """The dictionary a delta is primed with: the old text's last 32 KiB of UTF-8 (deflate's
+    window; only the tail is encoded, so a long old text costs no more)."""
+    return old[-WINDOW:].encode("utf-8")[-WINDOW:]
 
 
-def unpack_delta(data: object, codec: object) -> str:
-    """A stored delta back as text; ValueError (one line) for an unknown codec or damaged data.
+def pack_delta(delta: str, old: str) -> tuple[bytes, str]:
+    """The stored form of a delta against its old text and its codec: primed with the old
+    text (DELTA_CODEC) unless plain zlib is smaller, as for a tiny delta (the dictionary's
+    checksum costs 4 bytes)."""
+    data = delta.encode("utf-8")
+    plain = zlib.compress(data, 9)
+    zdict = base_dict(old)
+    if not zdict:
+        return plain, PLAIN_CODEC
+    c = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zdict=zdict)
+    primed = c.compress(data) + c.flush()
+    return (primed, DELTA_CODEC) if len(primed) <= len(plain) else (plain, PLAIN_CODEC)
 
-    The header must be the one level 9 writes and the stream must end exactly at the blob's
-    end, so a changed header or trailing byte is caught too; zlib's Adler-32 catches a changed
-    byte inside, and whatever still slips through fails the hash check.
+
+def _header(codec: object, zdict: bytes) -> bytes:
+    """The exact zlib header a row of this codec starts with (so a changed byte is caught)."""
+    if codec == DELTA_CODEC and zdict:
+        return _ZLIB_LEVEL9_DICT_HEADER + zlib.adler32(zdict).to_bytes(4, "big")
+    return _ZLIB_LEVEL9_HEADER
+
+
+def unpack_delta(data: object, codec: object, old: str = "") -> str:
+    """A stored delta back as text (old: the text it applies to, whose tail primed it);
+    ValueError (one line) for an unknown codec or damaged data.
+
+    The header must be the one level 9 writes (with the old text's dictionary named by its
+    Adler-32) and the stream must end exactly at the blob's end, so a changed header or
+    trailing byte is caught too; zlib's Adler-32 catches a changed byte inside, and whatever
+    still slips through fails the hash check.
     """
-    if codec != DELTA_CODEC:
+    if codec not in CODECS:
         raise ValueError(f"unknown delta codec {codec!r}")
     if not isinstance(data, bytes):
         raise ValueError(f"delta is not a blob but {type(data).__name__}")
-    if data[:2] != _ZLIB_LEVEL9_HEADER:
-        raise ValueError("delta does not decompress: not a zlib level 9 stream")
-    inflater = zlib.decompressobj()
+    zdict = base_dict(old) if codec == DELTA_CODEC else b""
+    header = _header(codec, zdict)
+    if data[: len(header)] != header:
+        raise ValueError("delta does not decompress: not the zlib stream its codec writes")
+    inflater = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
     try:
         text = inflater.decompress(data) + inflater.flush()
         if not inflater.eof or inflater.unused_data:
@@ -112,6 +149,18 @@ def unpack_delta(data: object, codec: object) -> str:
         return text.decode("utf-8")
     except (zlib.error, UnicodeDecodeError) as e:
         raise ValueError(f"delta does not decompress: {type(e).__name__}") from None
+
+
+def repacked(row: dict, old: str) -> tuple[bytes, str] | None:
+    """A first-codec row's delta (data, codec) as it would be stored today (for a migration),
+    or None when that changes nothing or it does not decompress (left for `archive verify`)."""
+    if row["delta_codec"] != PLAIN_CODEC:
+        return None
+    try:
+        packed = pack_delta(unpack_delta(row["delta"], PLAIN_CODEC), old)
+    except ValueError:
+        return None
+    return None if packed[1] == PLAIN_CODEC else packed
 
 
 def ops_of(old: str, delta: str) -> list[diffs.Op]:
@@ -169,7 +218,7 @@ def row_problems(row: dict, old: str, target: tuple[str, str] | None) -> list[st
     must decompress, fit the old text and rebuild the new content (by hash), and its change
     class and stats must be those of the ops it encodes."""
     try:
-        ops = ops_of(old, unpack_delta(row.get("delta"), row.get("delta_codec")))
+        ops = ops_of(old, unpack_delta(row.get("delta"), row.get("delta_codec"), old))
     except ValueError as e:
         return [str(e)]
     found = []
@@ -185,14 +234,15 @@ def row_problems(row: dict, old: str, target: tuple[str, str] | None) -> list[st
     return found
 
 
-def diff_row(pair: Pair, result: DiffResult, algorithm: str) -> dict:
-    """The `diffs` row of a computed diff (compressed delta, stats as columns)."""
+def diff_row(pair: Pair, result: DiffResult, algorithm: str, old: str) -> dict:
+    """The `diffs` row of a computed diff of old (compressed delta, stats as columns)."""
+    delta, codec = pack_delta(result.delta, old)
     return {
         "from_blob": pair[0],
         "to_blob": pair[1],
         "algorithm": algorithm,
-        "delta": pack_delta(result.delta),
-        "delta_codec": DELTA_CODEC,
+        "delta": delta,
+        "delta_codec": codec,
         **{k: result.stats[k] for k in STATS},
         "change_class": result.change_class,
         "coarse": int(result.coarse),
@@ -202,7 +252,7 @@ def diff_row(pair: Pair, result: DiffResult, algorithm: str) -> dict:
 def result_of(row: dict, old: str) -> DiffResult:
     """A stored row back as a DiffResult (ops derived from the delta and the old text);
     ValueError when the row is damaged."""
-    delta = unpack_delta(row["delta"], row["delta_codec"])
+    delta = unpack_delta(row["delta"], row["delta_codec"], old)
     ops = ops_of(old, delta)
     stats = {k: row[k] for k in STATS}
     return DiffResult(ops, delta, stats, row["change_class"], bool(row["coarse"]))
@@ -229,6 +279,6 @@ def store_diffs(store: Store, pairs: Sequence[Pair], cpus: int | None = None) ->
         problem = rebuild_problem(old, result.delta, store.text_target(pair[1]), pair[1])
         if problem:
             raise DiffIntegrityError(f"diff {pair[0][:12]}..{pair[1][:12]}: {problem}")
-        rows.append(diff_row(pair, result, algorithm))
+        rows.append(diff_row(pair, result, algorithm, old))
     store.insert_diffs(rows)
     return len(rows)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import zlib
 
 import pytest
 
 from archive.schema import SCHEMA_VERSION
 from archive.store import Store
+from archive.stored_diffs import CODECS, DELTA_CODEC, PLAIN_CODEC, unpack_delta
 from archive.verify import verify
 from ingest.hashing import blake3_hex
 from tests.conftest import ROOT, run_cli
@@ -69,3 +71,70 @@ def test_v1_archive_keeps_working(old_archive, folder):
     )
     code, out, _ = run_cli("log", "v1docs:f0.txt", db=old_archive)
     assert [line.split()[1] for line in out.splitlines()[1:]] == ["added", "modified"]
+
+
+def _plain(row: dict, old: str) -> bytes:
+    """A delta as the first codec stored it (plain zlib level 9)."""
+    return zlib.compress(unpack_delta(row["delta"], row["delta_codec"], old).encode(), 9)
+
+
+def _set_version(store: Store, version: int) -> None:
+    store.conn.execute(f"PRAGMA user_version = {version}")
+
+
+def test_plain_zlib_deltas_are_re_encoded_and_still_verify(tmp_path, folder):
+    """An archive whose deltas are in the first codec: they read and verify as they are, and
+    the migration re-encodes them primed with their old text: the same deltas, smaller."""
+    db = tmp_path / "archive.db"
+    base = "".join(
+        f"Clause {i}: the provider may change these terms at any time.\n\n" for i in range(40)
+    )
+    (folder / "terms.txt").write_text(base)
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    # an inserted passage that repeats words of the old text: the dictionary finds them
+    (folder / "terms.txt").write_text(base.replace("Clause 7", "Clause 7 (new): " + base[-900:]))
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    with Store(db) as store:
+        rows = store.query("SELECT rowid, * FROM diffs")
+        assert rows and {r["delta_codec"] for r in rows} == {DELTA_CODEC}
+        texts = {r["rowid"]: store.read_text(r["from_blob"]) for r in rows}
+        deltas = {
+            r["rowid"]: unpack_delta(r["delta"], DELTA_CODEC, texts[r["rowid"]]) for r in rows
+        }
+        plain = {r["rowid"]: _plain(r, texts[r["rowid"]]) for r in rows}
+        for rowid, data in plain.items():  # back to the first codec and schema version
+            store.conn.execute(
+                "UPDATE diffs SET delta = ?, delta_codec = ? WHERE rowid = ?",
+                (data, PLAIN_CODEC, rowid),
+            )
+        assert verify(store) == []  # the first codec still reads and verifies
+        _set_version(store, SCHEMA_VERSION - 1)
+    with Store(db) as store:
+        after = store.query("SELECT rowid, * FROM diffs")
+        assert {r["delta_codec"] for r in after} == {DELTA_CODEC}
+        for r in after:
+            assert unpack_delta(r["delta"], DELTA_CODEC, texts[r["rowid"]]) == deltas[r["rowid"]]
+        assert sum(len(r["delta"]) for r in after) < sum(map(len, plain.values()))
+        assert verify(store) == []
+        # a damaged first-codec row is left for verify to report, not dropped or re-encoded
+        rowid = after[0]["rowid"]
+        store.conn.execute(
+            "UPDATE diffs SET delta = X'00', delta_codec = ? WHERE rowid = ?", (PLAIN_CODEC, rowid)
+        )
+        _set_version(store, SCHEMA_VERSION - 1)
+    with Store(db) as store:
+        row = store.query_one("SELECT delta, delta_codec FROM diffs WHERE rowid = ?", (rowid,))
+        assert row == {"delta": b"\x00", "delta_codec": PLAIN_CODEC}
+        assert [f.check for f in verify(store)] == ["diffs"]
+
+
+def test_a_migrated_v1_archive_stores_and_verifies_new_deltas(old_archive, folder):
+    text = "".join(f"Paragraph {i} of a text edited after the upgrade.\n\n" for i in range(30))
+    (folder / "f0.txt").write_text(text)
+    assert run_cli("ingest", str(folder), db=old_archive)[0] == 0
+    (folder / "f0.txt").write_text(text.replace("Paragraph 3 of", "Paragraph 3, longer, of"))
+    assert run_cli("ingest", str(folder), db=old_archive)[0] == 0
+    with Store(old_archive) as store:
+        codecs = [r["delta_codec"] for r in store.query("SELECT delta_codec FROM diffs")]
+        assert len(codecs) == 1 and set(codecs) <= set(CODECS)
+        assert verify(store) == []

@@ -19,6 +19,7 @@ from archive.diffs import DiffResult
 from archive.record import ingest_folder
 from archive.store import Store
 from archive.stored_diffs import (
+    CODECS,
     DELTA_CODEC,
     DiffIntegrityError,
     compute,
@@ -109,8 +110,8 @@ def test_every_changed_text_version_gets_a_verified_diff(edited):
     with Store(db) as store:
         for row in store.iter_diffs():
             old = store.read_text(row["from_blob"])
-            assert row["delta_codec"] == DELTA_CODEC and isinstance(row["delta"], bytes)
-            new = diffs.rebuild(old, unpack_delta(row["delta"], row["delta_codec"]))
+            assert row["delta_codec"] in CODECS and isinstance(row["delta"], bytes)
+            new = diffs.rebuild(old, unpack_delta(row["delta"], row["delta_codec"], old))
             key, encoding = store.text_target(row["to_blob"])
             assert blake3.blake3(new.encode(encoding)).hexdigest() == key
             assert new == store.read_text(row["to_blob"])
@@ -134,9 +135,8 @@ def test_no_ops_column_only_the_compressed_delta(edited):
     db, _ = edited
     columns = [r[1] for r in rows(db, "PRAGMA table_info(diffs)")]
     assert "ops" not in columns and {"delta", "delta_codec"} <= set(columns)
-    assert rows(db, "SELECT DISTINCT typeof(delta), delta_codec FROM diffs") == [
-        ("blob", DELTA_CODEC)
-    ]
+    found = rows(db, "SELECT DISTINCT typeof(delta), delta_codec FROM diffs")
+    assert {t for t, _ in found} == {"blob"} and {c for _, c in found} <= set(CODECS)
 
 
 def test_rename_with_edits_and_restore_after_deletion(tmp_path: Path):
@@ -230,20 +230,33 @@ def _words_row(db: Path) -> dict:
     return row
 
 
-def _retyped_delta(row: dict) -> bytes:
-    return pack_delta(unpack_delta(row["delta"], DELTA_CODEC).replace("twelve", "thirty"))
+def _retyped_delta(row: dict, old: str) -> tuple[bytes, str]:
+    delta = unpack_delta(row["delta"], row["delta_codec"], old)
+    return pack_delta(delta.replace("twelve", "thirty"), old)
+
+
+def _primed_elsewhere(old: str) -> tuple[bytes, str]:
+    """The row's delta primed with another old text: its dictionary checksum is wrong."""
+    delta = "=" + str(len(old))
+    other = "another old text, " * 50
+    data, codec = pack_delta(delta + "\t+" + other * 3, other)
+    assert codec == DELTA_CODEC
+    return data, codec
 
 
 def test_verify_reports_tampered_rows(edited, tmp_path: Path):
     db, _ = edited
     row = _words_row(db)
+    with Store(db) as store:
+        old = store.read_text(row["from_blob"])
     flipped = bytearray(row["delta"])
     flipped[len(flipped) // 2] ^= 0xFF
     for sql, args, problem in [
-        ("delta = ?", (_retyped_delta(row),), "does not hash to"),
+        ("delta = ?, delta_codec = ?", _retyped_delta(row, old), "does not hash to"),
         ("delta = ?", (bytes(flipped),), "delta does not decompress"),
         ("delta = ?", (row["delta"][:-1],), "delta does not decompress"),
-        ("delta = ?", (pack_delta("=99999"),), "delta does not fit"),
+        ("delta = ?, delta_codec = ?", pack_delta("=99999", old), "delta does not fit"),
+        ("delta = ?, delta_codec = ?", _primed_elsewhere(old), "delta does not decompress"),
         ("delta = ?", ("=22",), "not a blob"),
         ("delta_codec = 'lzma'", (), "unknown delta codec"),
         ("change_class = 'none'", (), "change class"),
@@ -273,7 +286,8 @@ def test_every_changed_byte_of_a_delta_is_caught_or_changes_nothing(edited):
     with Store(db) as store:
         old = store.read_text(row["from_blob"])
         target = store.text_target(row["to_blob"])
-    data, delta = row["delta"], unpack_delta(row["delta"], DELTA_CODEC)
+    codec = row["delta_codec"]
+    data, delta = row["delta"], unpack_delta(row["delta"], codec, old)
     assert row_problems(row, old, target) == []
     for i in range(len(data)):
         assert row_problems({**row, "delta": data[:i] + data[i + 1 :]}, old, target), i
@@ -282,7 +296,7 @@ def test_every_changed_byte_of_a_delta_is_caught_or_changes_nothing(edited):
                 continue
             changed = data[:i] + bytes([value]) + data[i + 1 :]
             if not row_problems({**row, "delta": changed}, old, target):
-                assert unpack_delta(changed, DELTA_CODEC) == delta, (i, value)
+                assert unpack_delta(changed, codec, old) == delta, (i, value)
                 assert (value ^ data[i]) & 0xFF != 0xFF, (i, value)  # a whole flip is caught
 
 
@@ -327,18 +341,18 @@ def test_stored_form_checks_for_any_texts(old: str, new: str):
     target = (blake3.blake3(data).hexdigest(), "utf-8")
     assert rebuild_problem(old, r.delta, target, "x") is None
     assert ops_of(old, r.delta) == r.ops
-    row = diff_row(("a", "x"), r, diffs.ALGORITHM)
+    row = diff_row(("a", "x"), r, diffs.ALGORITHM, old)
     assert row_problems(row, old, target) == []
     assert result_of(row, old) == r
 
 
 def test_result_of_a_damaged_row_is_a_value_error():
     r = diffs.diff_texts("one two\n", "one three\n")
-    row = diff_row(("a", "b"), r, diffs.ALGORITHM)
+    row = diff_row(("a", "b"), r, diffs.ALGORITHM, "one two\n")
     for damaged in (
         {**row, "delta": row["delta"][:-2]},
         {**row, "delta_codec": "gzip"},
-        {**row, "delta": pack_delta("=3")},
+        {**row, "delta": pack_delta("=3", "one two\n")[0]},
     ):
         with pytest.raises(ValueError):
             result_of(damaged, "one two\n")
