@@ -5,8 +5,13 @@
 Builds two archives with the real `archive ingest --git BUNDLE` (in-process, in a temp dir):
 one with the full-content layout (text left in `blobs.content`: no passage packing) and one
 with passages. Prints sizes after VACUUM (passages with and without `passages_fts`), the git
-pack size of a bare clone, ingest times (and the passage share of the second), median read
-times of the largest real version and of a synthetic 5 MB document, and trace/search times.
+pack size of a bare clone, the passage archive's size by table and index (dbstat, after
+VACUUM), ingest times (and the passage share of the second), median read times of the largest
+real version and of two synthetic 5 MB documents (a revision of each), and trace/search times:
+  - many paragraphs: the sample's real paragraphs copied into one text, so its passages sit in
+    hundreds of groups (a document with a long history: the worst case for per-group work);
+  - one paragraph: 5 MB without a blank line, revised (a read inflates it twice: the new
+    passage's group and the group it is primed from).
 """
 
 from __future__ import annotations
@@ -71,13 +76,19 @@ def ingest(bundle: str, db: str) -> float:
     return time.perf_counter() - started
 
 
-def vacuumed_size(db: str, drop_fts: bool = False) -> int:
+def vacuumed_size(db: str, drop_fts: bool = False, tables: dict | None = None) -> int:
+    """Bytes after VACUUM; tables (given): filled with KiB by table or index (dbstat)."""
     copy = db + ".copy"
     shutil.copyfile(db, copy)
     conn = sqlite3.connect(copy)
     if drop_fts:
         conn.execute("DROP TABLE passages_fts")
     conn.execute("VACUUM")
+    if tables is not None:
+        for name, size in conn.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC, 1"
+        ):
+            tables[name] = size / 1024
     conn.close()
     size = os.path.getsize(copy)
     os.remove(copy)
@@ -114,11 +125,25 @@ def synthetic_5mb(store: Store) -> tuple[str, str]:
         if n > 5_000_000:
             break
     first = "".join(body).encode()
-    second = first.replace(b"Copy 7.", b"Copy seven, revised.")
+    return store_pair(store, "big.md", first, first.replace(b"Copy 7.", b"Copy seven, revised."))
+
+
+def synthetic_paragraph(store: Store) -> tuple[str, str]:
+    """A 5 MB document that is one paragraph (the sample's words, no blank line), revised."""
+    blobs = [b for (b,) in store.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3")]
+    words = " ".join(" ".join(t.split()) for t in (store.read_text(b) for b in blobs) if t)
+    while len(words) < 5_000_000:
+        words += " " + words
+    first = words[:5_000_000].encode() + b"\n"
+    return store_pair(store, "one.md", first, first.replace(b"personal data", b"personal info", 3))
+
+
+def store_pair(store: Store, name: str, first: bytes, second: bytes) -> tuple[str, str]:
+    """Store two versions of a document as passages, the second revising the first."""
     hashes = []
     with store.write():
         for data in (first, second):
-            info, _ = describe("big.md", data)
+            info, _ = describe(name, data)
             store.insert_blob(info, data)
             hashes.append(info.blake3)
         store.passages.pack_blob(hashes[0])
@@ -138,7 +163,8 @@ def main() -> None:
             t_packed = ingest(bundle, packed)
         pack = pack_size(bundle, tmp)
         size_full = vacuumed_size(full)
-        size_with = vacuumed_size(packed)
+        tables: dict[str, float] = {}
+        size_with = vacuumed_size(packed, tables=tables)
         size_without = vacuumed_size(packed, drop_fts=True)
         with Store(packed) as store:
             largest = store.query(
@@ -151,7 +177,11 @@ def main() -> None:
             found = len(trace(store, phrase)["passages"])
             big1, big2 = synthetic_5mb(store)
             big_size = store.blob(big2)["size"]
-            big_ms = median_ms(lambda: store.read_content(big2), 9)
+            big_ms = median_ms(lambda: store.read_content(big2), 15)
+            one1, one2 = synthetic_paragraph(store)
+            one_size = store.blob(one2)["size"]
+            one_ms = median_ms(lambda: store.read_content(one2), 15)
+            one_first_ms = median_ms(lambda: store.read_content(one1), 15)
         with Store(full) as store:
             full_ms = median_ms(lambda: store.read_content(largest["blake3"]))
     print(
@@ -171,11 +201,20 @@ def main() -> None:
         f"read largest version ({largest['size'] / mb:.2f} MB): median {read_ms:.1f} ms"
         f" (full-content layout {full_ms:.2f} ms)"
     )
-    print(f"read synthetic {big_size / mb:.2f} MB version: median {big_ms:.1f} ms")
+    print(f"read synthetic {big_size / mb:.2f} MB version, many paragraphs: median {big_ms:.1f} ms")
+    print(
+        f"read synthetic {one_size / mb:.2f} MB version, one paragraph: revision median"
+        f" {one_ms:.1f} ms, first version {one_first_ms:.1f} ms"
+    )
     print(
         f"trace {phrase!r} ({found} passages): median {trace_ms:.0f} ms;"
         f" search_documents: median {search_ms:.0f} ms"
     )
+    print("archive.db passages, with FTS, by table/index (KiB, after VACUUM):")
+    shown = [(n, k) for n, k in tables.items() if k >= 16]
+    for name, kib in shown:
+        print(f"  {name:40s} {kib:8.0f}")
+    print(f"  {'(the rest)':40s} {sum(tables.values()) - sum(k for _, k in shown):8.0f}")
 
 
 if __name__ == "__main__":
