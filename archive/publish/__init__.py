@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import os
 
 import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.diffs import ALGORITHM, diff_texts
-from archive.publish import pages, queries
+from archive.publish import cache, pages, queries
 from archive.store import ArchiveError, PassageStore, read_content, read_text
 from archive.stored_diffs import result_of
 from archive.trace import search_documents
@@ -362,3 +363,16 @@ def menu_links(datasette, actor, request):
 def extra_css_urls(template, database, table, columns, view_name, request, datasette):
     """Our small stylesheet on every page, so linked hashes look the same everywhere."""
     return [static_url(datasette, "archive.css")]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Cache rendered responses while every served database is immutable (see cache.py)."""
+    settings = cache.cache_settings(os.environ)
+
+    def wrap(app):
+        if not settings.enabled:
+            return app
+        return cache.ResponseCache(app, lambda: cache.all_immutable(datasette.databases), settings)
+
+    return wrap
