@@ -67,9 +67,56 @@ def build_datasette(config: ServeConfig):
     )
 
 
+async def warm_urls(datasette) -> list[str]:
+    """Pages that use every template of ours and Datasette's main ones."""
+    from archive.publish import archive_database, pages, queries
+
+    db = await archive_database(datasette)
+    urls = ["/", datasette.urls.database(db.name), datasette.urls.table(db.name, "versions")]
+    urls += ["/-/archive/search", "/-/archive/verify"]
+    row = (await db.execute(queries.WARM_VERSION)).first()
+    if row is not None:
+        urls += [pages.document_url(row["document_id"]), pages.version_url(row["id"])]
+        if row["previous_version_id"] is not None:
+            urls.append(pages.diff_url(row["previous_version_id"], row["id"]))
+    return urls
+
+
+async def warm_up(datasette) -> None:
+    """Run Datasette's startup and render each kind of page once, before the worker takes
+    requests: otherwise the first requests to a new worker pay for compiling templates, and
+    under load every connection queued behind them does too. Best effort: errors are left
+    for real requests to report."""
+    try:
+        await datasette.invoke_startup()
+        for url in await warm_urls(datasette):
+            await datasette.client.get(url)
+    except Exception:  # noqa: BLE001 - never stop a server from starting
+        return
+
+
+def with_warm_up(app, datasette):
+    """`app`, warming `datasette` up when the ASGI lifespan starts (before uvicorn serves)."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def receive_after_warm_up():
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await warm_up(datasette)
+            return message
+
+        return await app(scope, receive_after_warm_up, send)
+
+    return wrapped
+
+
 def create_app():
     """uvicorn's app factory (`--factory archive.publish.app:create_app`)."""
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `archive serve`")
-    return build_datasette(ServeConfig.read(path)).app()
+    datasette = build_datasette(ServeConfig.read(path))
+    return with_warm_up(datasette.app(), datasette)

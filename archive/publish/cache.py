@@ -146,11 +146,11 @@ class LRU:
         return entry
 
     def put(self, key: Key, entry: Entry) -> None:
-        if entry.size > self.max_bytes:
-            return
         old = self._entries.pop(key, None)
         if old is not None:
             self.total -= old.size
+        if entry.size > self.max_bytes:
+            return
         self._entries[key] = entry
         self.total += entry.size
         while self.total > self.max_bytes:
@@ -185,6 +185,7 @@ class ResponseCache:
         self.max_body = settings.max_body
         self.entries = LRU(settings.max_bytes)
         self._inflight: dict[Key, asyncio.Future[Entry | None]] = {}
+        self.waiting = 0  # requests waiting for another's render of the same key
 
     async def __call__(self, scope: Scope, receive: Callable, send: Send) -> None:
         if scope.get("type") != "http" or not self.active():
@@ -200,7 +201,11 @@ class ResponseCache:
             return await self.app(scope, receive, _tagged(send, MISS))
         pending = self._inflight.get(key)
         if pending is not None:
-            entry = await asyncio.shield(pending)
+            self.waiting += 1
+            try:
+                entry = await asyncio.shield(pending)
+            finally:
+                self.waiting -= 1
             if entry is not None:
                 return await _replay(entry, send, head)
             return await self.app(scope, receive, _tagged(send, MISS))  # it was not cacheable

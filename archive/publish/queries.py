@@ -8,6 +8,11 @@ run on Datasette's connection, so how blobs are kept stays the store's business.
 from __future__ import annotations
 
 HAS_VERSIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'versions'"
+# A version with a previous one (else any): its pages warm a new server process up.
+WARM_VERSION = (
+    "SELECT id, document_id, previous_version_id FROM versions"
+    " ORDER BY previous_version_id IS NULL, id DESC LIMIT 1"
+)
 DOCUMENT = (
     "SELECT d.id, d.source_id, d.path, d.status, d.first_seen, d.last_seen,"
     " d.current_version_id, s.name AS source, s.location"
