@@ -1,3 +1,4 @@
 from archive.cli import cli
 
-cli()
+if __name__ == "__main__":
+    cli()

@@ -173,13 +173,34 @@ def show(version: str, db: str) -> None:
 @click.option(
     "--no-sql", is_flag=True, help="Disallow free-form SQL (tables and canned queries only)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Server processes on the one port (default: one per CPU).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Render every request (as ARCHIVE_SERVE_CACHE=0 does); pages are cached by default.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request (off: it costs throughput).")
 @friendly
-def serve(db: str, host: str, port: int, metadata: Path | None, no_sql: bool) -> None:
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    metadata: Path | None,
+    no_sql: bool,
+    workers: int | None,
+    no_cache: bool,
+    access_log: bool,
+) -> None:
     """Serve a read-only snapshot of the archive in Datasette."""
     from archive.serve import default_metadata
     from archive.serve import serve as run_server
 
-    sys.exit(run_server(db, metadata or default_metadata(), host, port, allow_sql=not no_sql))
+    meta = metadata or default_metadata()
+    sys.exit(run_server(db, meta, host, port, not no_sql, workers, not no_cache, access_log))
 
 
 cli.add_command(meta)

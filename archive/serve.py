@@ -1,23 +1,29 @@
-"""Serve the archive in Datasette from a read-only snapshot, never the live file."""
+"""Serve the archive in Datasette from a read-only snapshot, never the live file.
+
+One port, several uvicorn worker processes (httptools parser, uvloop), each building the same
+Datasette over the snapshot (archive.publish.app). The snapshot never changes while it is
+served, so the plugin caches rendered pages (archive.publish.cache).
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
+import secrets
+import signal
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 
-from archive.store import Store
+from archive.publish.app import CONFIG_ENV, ServeConfig
+from archive.publish.cache import CACHE_ENV
+from archive.store import Store, table_counts
 
 PROJECT_METADATA = Path(__file__).resolve().parent.parent / "metadata.yml"
-# Throughput and safety: no facet suggestions, bounded queries, bounded result pages.
-SETTINGS = {
-    "suggest_facets": "off",
-    "sql_time_limit_ms": "3000",
-    "max_returned_rows": "1000",
-    "allow_download": "off",
-}
+APP_FACTORY = "archive.publish.app:create_app"
+# uvloop does not exist on Windows; uvicorn's own asyncio loop serves there.
+LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
 
 
 def default_metadata() -> Path | None:
@@ -27,25 +33,100 @@ def default_metadata() -> Path | None:
     return None
 
 
-def datasette_args(
-    snapshot: str, metadata: Path | None, host: str, port: int, allow_sql: bool = True
-) -> list[str]:
-    args = [sys.executable, "-m", "datasette", "serve", "-i", snapshot, "-h", host, "-p", str(port)]
-    if metadata:
-        args += ["-m", str(metadata)]
-    settings = dict(SETTINGS, default_allow_sql="on" if allow_sql else "off")
-    for key, value in settings.items():
-        args += ["--setting", key, value]
-    return args
+def default_workers() -> int:
+    """One worker per CPU this process may run on: Python renders pages on one core each."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
-def serve(db: str, metadata: Path | None, host: str, port: int, allow_sql: bool = True) -> int:
-    """Snapshot the archive (WAL folded in), then run Datasette on it immutably."""
+def inspect_data(snapshot: str) -> dict:
+    """Datasette's inspect data for the snapshot (hash, size, table counts), computed once
+    here instead of by every worker on its first request; it also spares Datasette counting
+    the contentless FTS index, which fails and logs an error."""
+    from datasette.inspect import inspect_hash
+
+    path = Path(snapshot)
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        counts = table_counts(conn)
+    finally:
+        conn.close()
+    return {
+        path.stem: {
+            "hash": inspect_hash(path),
+            "size": path.stat().st_size,
+            "file": str(path),
+            "tables": {name: {"count": count} for name, count in counts.items()},
+        }
+    }
+
+
+def prepare(folder: str, snapshot: str, metadata: Path | None, allow_sql: bool) -> Path:
+    """Write the workers' config (and inspect data) into `folder`; returns the config's path."""
+    inspect_path = Path(folder, "inspect-data.json")
+    inspect_path.write_text(json.dumps(inspect_data(snapshot)), encoding="utf-8")
+    config = ServeConfig(
+        snapshot=snapshot,
+        metadata=str(metadata) if metadata else None,
+        allow_sql=allow_sql,
+        secret=secrets.token_hex(32),
+        inspect=str(inspect_path),
+    )
+    config_path = Path(folder, "serve.json")
+    config.write(config_path)
+    return config_path
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def run_server(
+    config_path: Path, host: str, port: int, workers: int, cache: bool, access_log: bool
+) -> int:
+    """uvicorn on one port with `workers` processes; 0 after Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    os.environ[CONFIG_ENV] = str(config_path)  # workers inherit the environment
+    if not cache:
+        os.environ[CACHE_ENV] = "0"
+    previous = signal.signal(signal.SIGTERM, _stop)  # so the snapshot's temp dir is removed
+    try:
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            http="httptools",
+            loop=LOOP,
+            lifespan="on",
+            log_level="info",
+            access_log=access_log,
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def serve(
+    db: str,
+    metadata: Path | None,
+    host: str,
+    port: int,
+    allow_sql: bool = True,
+    workers: int | None = None,
+    cache: bool = True,
+    access_log: bool = False,
+) -> int:
+    """Snapshot the archive (WAL folded in), then serve it immutably with uvicorn workers."""
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
         store.snapshot(snapshot)
         store.close()
-        try:
-            return subprocess.call(datasette_args(snapshot, metadata, host, port, allow_sql))
-        except KeyboardInterrupt:
-            return 0
+        config_path = prepare(tmp, snapshot, metadata, allow_sql)
+        return run_server(config_path, host, port, workers or default_workers(), cache, access_log)

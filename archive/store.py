@@ -1184,3 +1184,17 @@ def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
         return None
     key, encoding = source
     return read_content(conn, key).decode(encoding)
+
+
+def table_counts(conn: sqlite3.Connection) -> dict[str, int | None]:
+    """Rows per table (Datasette's inspect data, counted once for a served snapshot); None
+    for a table SQLite cannot scan (the contentless passages_fts index has no row list)."""
+    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    counts: dict[str, int | None] = {}
+    for (name,) in names.fetchall():
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            counts[name] = conn.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]
+        except sqlite3.DatabaseError:
+            counts[name] = None
+    return counts

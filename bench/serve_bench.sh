@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Load the published archive's pages with wrk: history, version, diff and a table page.
 # Usage: bench/serve_bench.sh [DB]   (default: an archive built from corpus/ in a temp dir,
-# with a second run so there is a diff). Env: DURATION (s, default 5), CONNECTIONS (32).
-# Prints p50/p99 latency and errors per page; "baseline" is Datasette's most trivial JSON page,
-# the floor any page pays for the server itself. Traffic goes to 127.0.0.1 only.
+# with a second run so there is a diff). Env: DURATION (s per measurement, default 5),
+# CONNECTIONS (32), WORKERS (default: archive serve's, one per CPU), ARCHIVE_SERVE_CACHE=0 to
+# serve without the response cache.
+# The server is started exactly as `archive serve` starts it (snapshot, workers, cache).
+# Two passes, both with p50/p99 latency and errors:
+#   fixed:  each page's one URL for DURATION s (with the cache, mostly hits after the first);
+#           "baseline" is Datasette's most trivial JSON page, the floor of the server itself.
+#   varied: one wrk run rotating over every document's history, every version and every
+#           consecutive diff (bench/varied.lua), so nearly every request renders a page.
+# Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
@@ -30,27 +37,36 @@ if [ -z "$DB" ]; then
     printf '\nA line added for the benchmark.\n' >> "$TMP/src/$first"
     "$PY" -c 'from archive.cli import cli; cli()' ingest "$TMP/src" --db "$DB" >/dev/null
 fi
-"$PY" -c 'import sys; from archive.store import Store; Store(sys.argv[1], create=False).snapshot(sys.argv[2])' \
-    "$DB" "$TMP/archive.db"
-
-# The most-changed document's latest version and its previous one.
-read -r DOC VER PREV < <("$PY" - "$TMP/archive.db" <<'PYEOF'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
+# Every page to rotate over, in a fixed shuffled order (kinds interleaved), and the
+# most-changed document's latest version and its previous one for the fixed pass.
+read -r DOC VER PREV NURLS < <("$PY" - "$DB" "$TMP/urls.txt" <<'PYEOF'
+import random, sqlite3, sys
+from pathlib import Path
+c = sqlite3.connect(Path(sys.argv[1]).resolve().as_uri() + "?mode=ro", uri=True)
 doc, ver = c.execute(
     "SELECT document_id, max(id) FROM versions"
     " GROUP BY document_id ORDER BY count(*) DESC, document_id LIMIT 1"
 ).fetchone()
 (prev,) = c.execute("SELECT previous_version_id FROM versions WHERE id = ?", (ver,)).fetchone()
-print(doc, ver, prev if prev is not None else ver)
+urls = [f"/-/archive/document/{d}" for (d,) in c.execute("SELECT id FROM documents")]
+urls += [f"/-/archive/version/{v}" for (v,) in c.execute("SELECT id FROM versions")]
+urls += [
+    f"/-/archive/diff?from={p}&to={v}"
+    for p, v in c.execute(
+        "SELECT previous_version_id, id FROM versions WHERE previous_version_id IS NOT NULL"
+    )
+]
+random.Random(0).shuffle(urls)
+Path(sys.argv[2]).write_text("\n".join(urls) + "\n")
+print(doc, ver, prev if prev is not None else ver, len(urls))
 PYEOF
 )
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-mapfile -t ARGS < <("$PY" -c 'import sys; from pathlib import Path; from archive.serve import datasette_args
-print("\n".join(datasette_args(sys.argv[1], Path("metadata.yml"), "127.0.0.1", int(sys.argv[2]))))' \
-    "$TMP/archive.db" "$PORT")
-"${ARGS[@]}" >"$TMP/server.log" 2>&1 &
+WORKERS="${WORKERS:-$("$PY" -c 'from archive.serve import default_workers; print(default_workers())')}"
+CACHE="$("$PY" -c 'import os; from archive.publish.cache import cache_settings; print("on" if cache_settings(os.environ).enabled else "off")')"
+"$PY" -m archive serve --db "$DB" --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
+    --metadata metadata.yml >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 BASE="http://127.0.0.1:$PORT"
 for _ in $(seq 1 300); do
@@ -61,24 +77,39 @@ for _ in $(seq 1 300); do
 done
 
 echo "archive: ${1:-corpus/ (built)}; document $DOC, version $VER (previous $PREV)"
-echo "wrk: ${CONNECTIONS} connections, ${DURATION}s per page"
-printf '%-10s %10s %10s %10s %8s  %s\n' page req/s p50 p99 errors url
+echo "server: archive serve, uvicorn, $WORKERS workers, response cache $CACHE"
+echo "wrk: ${CONNECTIONS} connections, ${DURATION}s per measurement"
 status=0
-for spec in \
-    "baseline|/-/versions.json" \
-    "history|/-/archive/document/$DOC" \
-    "version|/-/archive/version/$VER" \
-    "diff|/-/archive/diff?from=$PREV&to=$VER" \
-    "table|/archive/versions"; do
-    name="${spec%%|*}"; path="${spec#*|}"
-    out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$BASE$path")"
+
+measure() {  # name label path [wrk args...]: one wrk run, one line of figures
+    local name="$1" label="$2" path="$3" out p50 p99 rps non2xx sock errors
+    shift 3
+    out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "$BASE$path")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     rps="$(awk '$1 == "Requests/sec:" {print $2}' <<<"$out")"
     non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
     sock="$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")"
     errors=$(( ${non2xx:-0} + ${sock:-0} ))
-    printf '%-10s %10s %10s %10s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$errors" "$path"
+    printf '%-10s %10s %10s %10s %8s  %s\n' "$name" "$rps" "$p50" "$p99" "$errors" "$label"
     [ "$errors" -eq 0 ] || status=1
+}
+
+echo
+echo "fixed pass: one URL per page"
+printf '%-10s %10s %10s %10s %8s  %s\n' page req/s p50 p99 errors url
+for spec in \
+    "baseline|/-/versions.json" \
+    "history|/-/archive/document/$DOC" \
+    "version|/-/archive/version/$VER" \
+    "diff|/-/archive/diff?from=$PREV&to=$VER" \
+    "table|/archive/versions"; do
+    measure "${spec%%|*}" "${spec#*|}" "${spec#*|}"
 done
+
+echo
+echo "varied pass: $NURLS distinct URLs in rotation (histories, versions, consecutive diffs)"
+printf '%-10s %10s %10s %10s %8s  %s\n' pass req/s p50 p99 errors urls
+export BENCH_URLS="$TMP/urls.txt" BENCH_THREADS=2
+measure varied "$NURLS pages" / -s "$ROOT/bench/varied.lua"
 exit $status

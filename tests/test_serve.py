@@ -93,3 +93,71 @@ def test_serve_without_archive_is_a_clear_error(tmp_path):
     result = run_archive("serve", "--db", str(tmp_path / "missing.db"))
     assert result.returncode == 1
     assert "no archive at" in result.stderr and "Traceback" not in result.stderr
+
+
+def children(pid: int) -> list[int]:
+    """Child process ids (Linux /proc), for counting uvicorn's workers."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.append(int(entry))
+    return found
+
+
+def get_page(url: str) -> tuple[str, dict]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.status == 200
+        return r.read().decode(), dict(r.headers)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="counts workers through /proc")
+def test_serve_with_workers_serves_archive_pages(db, folder):
+    (folder / "a.txt").write_text("first words")
+    assert run_archive("ingest", str(folder), "--db", str(db)).returncode == 0
+    (folder / "a.txt").write_text("second words")
+    assert run_archive("ingest", str(folder), "--db", str(db)).returncode == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port)]
+        + ["--workers", "2"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/-/versions.json", proc)
+        v1, v2 = (r["id"] for r in table_rows(db, "versions"))
+        doc = table_rows(db, "documents")[0]["id"]
+        history, headers = get_page(f"{base}/-/archive/document/{doc}")
+        assert "History of" in history and "a.txt" in history
+        assert headers["x-archive-cache"] in ("hit", "miss")
+        version, _ = get_page(f"{base}/-/archive/version/{v2}")
+        assert "second words" in version
+        diff, _ = get_page(f"{base}/-/archive/diff?from={v1}&to={v2}")
+        assert "<del" in diff and "<ins" in diff
+        workers = [p for p in children(proc.pid) if "spawn_main" in _cmdline(p)]
+        assert len(workers) == 2
+        snapshot = next(d for d in get_json(base + "/-/databases.json") if d["name"] == "archive")
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr and "ERROR" not in stderr  # no failing FTS count either
+    assert not os.path.exists(snapshot["path"])  # the snapshot went with the server
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import os
 
 import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.diffs import ALGORITHM, diff_texts
-from archive.publish import pages, queries
+from archive.publish import cache, pages, queries
 from archive.store import ArchiveError, PassageStore, read_content, read_text
 from archive.stored_diffs import result_of
 from archive.trace import search_documents
@@ -26,10 +27,18 @@ _DB_ATTR = "_provenance_archive_db"
 _STATIC_ATTR = "_provenance_archive_static"
 
 
+def _known_archive_database(datasette):
+    """The archive database once found (and still attached), else None."""
+    cached = getattr(datasette, _DB_ATTR, None)
+    if cached is not None and datasette.databases.get(cached.name) is cached:
+        return cached
+    return None
+
+
 async def archive_database(datasette):
     """The database holding the archive: `archive` if it is one, else the first with versions."""
-    cached = getattr(datasette, _DB_ATTR, None)
-    if cached is not None and cached.name in datasette.databases:
+    cached = _known_archive_database(datasette)
+    if cached is not None:
         return cached
     names = list(datasette.databases)
     names.sort(key=lambda n: n != "archive")  # stable: "archive" first, then Datasette's order
@@ -336,15 +345,19 @@ def render_cell(row, value, column, table, database, datasette):
     """Link hashes, documents and versions, and summarise diff deltas, in the archive only."""
     if table == "diffs" and column == "delta":
         return delta_cell(datasette, database, row)
-    if archive_cell(table, column, value) is None:
+    link = archive_cell(table, column, value)
+    if link is None:
         return None
+    known = _known_archive_database(datasette)
+    if known is not None:  # the usual case: no coroutine per cell
+        return link if database == known.name else None
 
     async def inner():
         try:
             db = await archive_database(datasette)
         except NotFound:
             return None
-        return archive_cell(table, column, value) if database == db.name else None
+        return link if database == db.name else None
 
     return inner()
 
@@ -362,3 +375,16 @@ def menu_links(datasette, actor, request):
 def extra_css_urls(template, database, table, columns, view_name, request, datasette):
     """Our small stylesheet on every page, so linked hashes look the same everywhere."""
     return [static_url(datasette, "archive.css")]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Cache rendered responses while every served database is immutable (see cache.py)."""
+    settings = cache.cache_settings(os.environ)
+
+    def wrap(app):
+        if not settings.enabled:
+            return app
+        return cache.ResponseCache(app, lambda: cache.all_immutable(datasette.databases), settings)
+
+    return wrap

@@ -8,18 +8,32 @@ run on Datasette's connection, so how blobs are kept stays the store's business.
 from __future__ import annotations
 
 HAS_VERSIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'versions'"
+# A version with a previous one (else any): its pages warm a new server process up.
+WARM_VERSION = (
+    "SELECT id, document_id, previous_version_id FROM versions"
+    " ORDER BY previous_version_id IS NULL, id DESC LIMIT 1"
+)
 DOCUMENT = (
     "SELECT d.id, d.source_id, d.path, d.status, d.first_seen, d.last_seen,"
     " d.current_version_id, s.name AS source, s.location"
     " FROM documents d JOIN sources s ON s.id = d.source_id WHERE d.id = :id"
 )
 
+# Each version with its stored diff, as the version_diffs view has it (the newest algorithm's
+# diff from the previous version with content), but looked up per row: joining the view makes
+# SQLite materialise it for every version of the archive.
 DOCUMENT_VERSIONS = (
     "SELECT v.id, v.document_id, v.seq, v.blob, v.path, v.kind, v.run_id, v.observed_at,"
     " v.mtime, v.previous_version_id, v.old_path, b.sha256, b.size,"
-    " vd.from_version_id, vd.change_class, vd.words_inserted, vd.words_deleted, vd.coarse"
+    " CASE WHEN d.rowid IS NOT NULL THEN p.id END AS from_version_id, d.change_class,"
+    " d.words_inserted, d.words_deleted, d.coarse"
     " FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
-    " LEFT JOIN version_diffs vd ON vd.version_id = v.id"
+    " LEFT JOIN versions p ON v.blob IS NOT NULL AND p.id = ("
+    " SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq"
+    " AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)"
+    " LEFT JOIN diffs d ON d.rowid = ("
+    " SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob"
+    " ORDER BY e.rowid DESC LIMIT 1)"
     " WHERE v.document_id = :id ORDER BY v.seq"
 )
 

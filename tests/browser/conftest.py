@@ -10,6 +10,7 @@ import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from archive.serve import datasette_args
 from tests.browser.archive_builder import CORPUS, ROOT, build_archive, plugin_env
 
 CHROMIUM = "/usr/bin/chromium"
@@ -90,13 +90,15 @@ def _ids(db: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Iterator[Server]:
-    """`archive serve`'s exact Datasette command line, on a fresh archive and a free port."""
+    """`archive serve` itself (its workers, snapshot and cache), on a fresh archive and a free
+    port."""
     tmp = tmp_path_factory.mktemp("browser")
     db = build_archive(tmp)
     port = _free_port()
-    args = datasette_args(str(db), ROOT / "metadata.yml", "127.0.0.1", port)
+    args = [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port)]
+    args += ["--host", "127.0.0.1", "--metadata", str(ROOT / "metadata.yml")]
     proc = subprocess.Popen(
-        args, env=plugin_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        args, env=plugin_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,122 @@
+"""The ASGI app `archive serve` runs in each uvicorn worker: one Datasette over the snapshot.
+
+Workers are separate processes (uvicorn imports `create_app` by name in each), so the parent
+writes everything they need to a JSON file and names it in CONFIG_ENV. Every worker then builds
+the same Datasette: same snapshot (immutable), metadata, settings, table counts and secret (so a
+signed cookie or CSRF token made by one worker is valid in all of them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+CONFIG_ENV = "ARCHIVE_SERVE_CONFIG"
+
+# Throughput and safety: no facet suggestions, bounded queries, bounded result pages.
+SETTINGS: dict[str, object] = {
+    "suggest_facets": False,
+    "sql_time_limit_ms": 3000,
+    "max_returned_rows": 1000,
+    "allow_download": False,
+}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What a worker needs to build the Datasette instance; JSON on disk between processes."""
+
+    snapshot: str
+    metadata: str | None
+    allow_sql: bool
+    secret: str
+    inspect: str | None = None  # Datasette inspect data (table counts), precomputed once
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> ServeConfig:
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def settings(allow_sql: bool) -> dict[str, object]:
+    """Datasette settings (typed, as Datasette() takes them) for a published archive."""
+    return {**SETTINGS, "default_allow_sql": allow_sql}
+
+
+def build_datasette(config: ServeConfig):
+    """The Datasette instance every worker serves: the snapshot opened immutable."""
+    from datasette.app import Datasette
+    from datasette.utils import parse_metadata
+
+    metadata = None
+    if config.metadata:
+        metadata = parse_metadata(Path(config.metadata).read_text(encoding="utf-8"))
+    inspect_data = None
+    if config.inspect:
+        inspect_data = json.loads(Path(config.inspect).read_text(encoding="utf-8"))
+    return Datasette(
+        immutables=[config.snapshot],
+        metadata=metadata,
+        settings=settings(config.allow_sql),
+        secret=config.secret,
+        inspect_data=inspect_data,
+    )
+
+
+async def warm_urls(datasette) -> list[str]:
+    """Pages that use every template of ours and Datasette's main ones."""
+    from archive.publish import archive_database, pages, queries
+
+    db = await archive_database(datasette)
+    urls = ["/", datasette.urls.database(db.name), datasette.urls.table(db.name, "versions")]
+    urls += ["/-/archive/search", "/-/archive/verify"]
+    row = (await db.execute(queries.WARM_VERSION)).first()
+    if row is not None:
+        urls += [pages.document_url(row["document_id"]), pages.version_url(row["id"])]
+        if row["previous_version_id"] is not None:
+            urls.append(pages.diff_url(row["previous_version_id"], row["id"]))
+    return urls
+
+
+async def warm_up(datasette) -> None:
+    """Run Datasette's startup and render each kind of page once, before the worker takes
+    requests: otherwise the first requests to a new worker pay for compiling templates, and
+    under load every connection queued behind them does too. Best effort: errors are left
+    for real requests to report."""
+    try:
+        await datasette.invoke_startup()
+        for url in await warm_urls(datasette):
+            await datasette.client.get(url)
+    except Exception:  # noqa: BLE001 - never stop a server from starting
+        return
+
+
+def with_warm_up(app, datasette):
+    """`app`, warming `datasette` up when the ASGI lifespan starts (before uvicorn serves)."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def receive_after_warm_up():
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await warm_up(datasette)
+            return message
+
+        return await app(scope, receive_after_warm_up, send)
+
+    return wrapped
+
+
+def create_app():
+    """uvicorn's app factory (`--factory archive.publish.app:create_app`)."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `archive serve`")
+    datasette = build_datasette(ServeConfig.read(path))
+    return with_warm_up(datasette.app(), datasette)
