@@ -128,7 +128,7 @@ def import_git(
     if batch_size < 1:
         raise ArchiveError(f"batch size must be at least 1, not {batch_size}")
     try:
-        with GitSource(location) as git:
+        with GitSource(location) as git, store.caching_texts():
             return _import(
                 store, git, store.location_of(location), command, ref, progress, batch_size
             )

@@ -72,7 +72,7 @@ def ingest_folder(
     entries, problems = scan(root, exclude, progress)
     documents = [e for e in entries if sidecar_target(e.path) is None]
     sidecar_entries = [e for e in entries if sidecar_target(e.path) is not None]
-    with store.write():
+    with store.write(), store.caching_texts():
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
         backfill(store)

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 from bisect import bisect_right, insort
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class Store:
         except SchemaError as e:
             raise ArchiveError(f"{self.path}: {e}") from None
         self.conn = conn
+        self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
 
     @property
     def db(self):
@@ -225,7 +227,18 @@ class Store:
 
     def read_text(self, blake3: str) -> str | None:
         """The text diffs and passages use (see the module-level `read_text`)."""
-        return read_text(self.conn, blake3)
+        return read_text(self.conn, blake3, self.texts)
+
+    @contextmanager
+    def caching_texts(self, max_chars: int = 1 << 25) -> Iterator[TextCache]:
+        """Keep the texts an ingest decodes (packing) or reads, so its diffs and metadata
+        reuse them instead of rebuilding each from passages. Texts are keyed by the hash
+        of the bytes they decode, so the cache can never answer a wrong text."""
+        self.texts = TextCache(max_chars)
+        try:
+            yield self.texts
+        finally:
+            self.texts = None
 
     def iter_blob_hashes(self) -> Iterator[str]:
         for (h,) in self.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3"):
@@ -654,7 +667,7 @@ class Store:
         passages = self.passages
         for change in changes:
             if change.blob is not None:
-                passages.pack_blob(change.blob, change.previous_blob)
+                passages.pack_blob(change.blob, change.previous_blob, self.texts)
 
     # Diffs ------------------------------------------------------------------------------
 
@@ -749,6 +762,20 @@ def text_quotes(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def _packed_passages(
+    ids: list[int], blob: str | None, texts: TextCache | None
+) -> dict[int, bytes] | None:
+    """The bytes of a blob's passages from its text when this process packed it (no
+    inflating), or None: the text splits into exactly the passages its ids name."""
+    text = texts.packed_text(blob) if texts is not None and blob is not None else None
+    if text is None:
+        return None
+    parts = split_passages(text)
+    if len(parts) != len(ids):
+        return None
+    return {pid: part.encode("utf-8") for pid, part in zip(ids, parts, strict=True)}
+
+
 def _utf8(encoding: str) -> bool:
     try:
         return codecs.lookup(encoding).name == "utf-8"
@@ -840,7 +867,9 @@ class PassageStore:
                 room -= len(old[pid])
         return chosen[::-1]
 
-    def pack_blob(self, blob: str, previous: str | None = None) -> bool:
+    def pack_blob(
+        self, blob: str, previous: str | None = None, texts: TextCache | None = None
+    ) -> bool:
         """Move a text blob's content into passages (previous: the blob it revises, if any).
 
         Its new passages become one group. The split is checked by re-encoding and re-hashing
@@ -856,6 +885,8 @@ class PassageStore:
         parts = split_passages(text)
         if blake3_hex("".join(parts).encode(encoding)) != blob:
             raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
+        if texts is not None:
+            texts.put(blob, encoding, text, packed=True)
         quotes = text_quotes(text)
         keys = [digest_key(passage_digest(p)) for p in parts]
         quote_keys = [digest_key(passage_digest(q)) for q, _ in quotes]
@@ -868,7 +899,7 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            known.update(self._add_group(new, keys, known, previous))
+            known.update(self._add_group(new, keys, known, previous, texts))
         ids = [known[k] for k in keys]
         reader = GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
@@ -886,7 +917,12 @@ class PassageStore:
         return True
 
     def _add_group(
-        self, new: dict[int, tuple[str, str]], keys: list[int], known: dict, previous: str | None
+        self,
+        new: dict[int, tuple[str, str]],
+        keys: list[int],
+        known: dict,
+        previous: str | None,
+        texts: TextCache | None = None,
     ) -> dict[int, int]:
         """Store new passages as one group primed with what they revise; key -> id.
 
@@ -897,7 +933,7 @@ class PassageStore:
         depth = 0
         if old_ids:
             reader = self.reader()
-            old = self.raw(old_ids, reader)
+            old = _packed_passages(old_ids, previous, texts) or self.raw(old_ids, reader)
             picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
             bases = self._bases(old_ids, old, picks, reader) if picks else []
             zdict = zdict_of([old[b] for b in bases])
@@ -1157,11 +1193,60 @@ def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None
     return (blake3, encoding) if is_text else None
 
 
-def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
+def read_text(
+    conn: sqlite3.Connection, blake3: str, cache: TextCache | None = None
+) -> str | None:
     """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
-    has one, else a text blob's text (decoded losslessly with its encoding), else None."""
+    has one, else a text blob's text (decoded losslessly with its encoding), else None.
+
+    cache: texts already decoded (by key and encoding), consulted and filled."""
     source = text_source(conn, blake3)
     if source is None:
         return None
     key, encoding = source
-    return read_content(conn, key).decode(encoding)
+    text = cache.get(key, encoding) if cache is not None else None
+    if text is None:
+        text = read_content(conn, key).decode(encoding)
+        if cache is not None:
+            cache.put(key, encoding, text)
+    return text
+
+
+class TextCache:
+    """Decoded texts by blob hash, least recently used dropped past max_chars.
+
+    Only texts decoded from bytes whose hash is the key go in (a packed blob, a read), so
+    a hit is exactly what reading the blob again would give.
+    """
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self.items: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
+
+    def get(self, key: str, encoding: str) -> str | None:
+        """The text of blob key decoded with encoding, if held."""
+        item = self.items.get(key)
+        if item is None or item[0] != encoding:
+            return None
+        self.items.move_to_end(key)
+        return item[1]
+
+    def packed_text(self, key: str) -> str | None:
+        """The text of a blob this process split into its passages (so split_passages of
+        it gives exactly its passage list), if held."""
+        item = self.items.get(key)
+        return item[1] if item is not None and item[2] else None
+
+    def put(self, key: str, encoding: str, text: str, packed: bool = False) -> None:
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.chars -= len(old[1])
+            packed = packed or (old[2] and old[0] == encoding)
+        if len(text) > self.max_chars:
+            return
+        self.items[key] = (encoding, text, packed)
+        self.chars += len(text)
+        while self.chars > self.max_chars:
+            _, dropped = self.items.popitem(last=False)
+            self.chars -= len(dropped[1])
