@@ -1193,9 +1193,7 @@ def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None
     return (blake3, encoding) if is_text else None
 
 
-def read_text(
-    conn: sqlite3.Connection, blake3: str, cache: TextCache | None = None
-) -> str | None:
+def read_text(conn: sqlite3.Connection, blake3: str, cache: TextCache | None = None) -> str | None:
     """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
     has one, else a text blob's text (decoded losslessly with its encoding), else None.
 
