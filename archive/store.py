@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import sqlite3
 from bisect import bisect_right, insort
 from collections import OrderedDict
@@ -743,6 +744,7 @@ class Store:
 
 # Quotation marks that can open a quote (ingest.extract.quotes): a segment without any has none.
 _OPENERS = '\u201c\u00ab\u201e"'
+_OPENER = re.compile(f"[{_OPENERS}]")
 
 
 @lru_cache(maxsize=16384)
@@ -753,27 +755,19 @@ def _segment_quotes(segment: str) -> tuple[tuple[str, int], ...]:
     return tuple((q.text, q.start) for q in find_quotes(segment))
 
 
+@lru_cache(maxsize=1 << 16)
+def _passage_key(text: str) -> int:
+    """A passage's key; revisions repeat most passages, so cached."""
+    return digest_key(passage_digest(text))
+
+
 def text_quotes(text: str) -> list[tuple[str, int]]:
     """(text, offset) of every quotation in text, as `find_quotes(text)` finds them."""
     out: list[tuple[str, int]] = []
     for offset, segment in quote_segments(text):
-        if any(mark in segment for mark in _OPENERS):
+        if _OPENER.search(segment):
             out.extend((q, offset + start) for q, start in _segment_quotes(segment))
     return out
-
-
-def _packed_passages(
-    ids: list[int], blob: str | None, texts: TextCache | None
-) -> dict[int, bytes] | None:
-    """The bytes of a blob's passages from its text when this process packed it (no
-    inflating), or None: the text splits into exactly the passages its ids name."""
-    text = texts.packed_text(blob) if texts is not None and blob is not None else None
-    if text is None:
-        return None
-    parts = split_passages(text)
-    if len(parts) != len(ids):
-        return None
-    return {pid: part.encode("utf-8") for pid, part in zip(ids, parts, strict=True)}
 
 
 def _utf8(encoding: str) -> bool:
@@ -868,13 +862,14 @@ class PassageStore:
         return chosen[::-1]
 
     def pack_blob(
-        self, blob: str, previous: str | None = None, texts: TextCache | None = None
+        self, blob: str, previous: str | None = None, cache: TextCache | None = None
     ) -> bool:
         """Move a text blob's content into passages (previous: the blob it revises, if any).
 
         Its new passages become one group. The split is checked by re-encoding and re-hashing
         before anything is written, and the group by inflating it in memory; a mismatch raises
         (the caller's transaction then rolls back). Returns False when there was nothing to do.
+        cache: an ingest's texts and group rows, read and filled (see `Store.caching_texts`).
         """
         row = self.conn.execute(
             "SELECT is_text, encoding, content FROM blobs WHERE blake3 = ?", (blob,)
@@ -885,11 +880,9 @@ class PassageStore:
         parts = split_passages(text)
         if blake3_hex("".join(parts).encode(encoding)) != blob:
             raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
-        if texts is not None:
-            texts.put(blob, encoding, text, packed=True)
         quotes = text_quotes(text)
-        keys = [digest_key(passage_digest(p)) for p in parts]
-        quote_keys = [digest_key(passage_digest(q)) for q, _ in quotes]
+        keys = list(map(_passage_key, parts))
+        quote_keys = [_passage_key(q) for q, _ in quotes]
         known = self.by_keys(keys + quote_keys)
         new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
         for key, part in zip(keys, parts, strict=True):
@@ -899,9 +892,11 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            known.update(self._add_group(new, keys, known, previous, texts))
+            known.update(self._add_group(new, keys, known, previous, cache))
         ids = [known[k] for k in keys]
-        reader = GroupReader(self.conn)
+        if cache is not None:
+            cache.put(blob, encoding, text, passages=(ids, parts))
+        reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
         self.conn.execute(
             "INSERT INTO blob_passages (blob, count, ids, quotes, groups) VALUES (?, ?, ?, ?, ?)",
@@ -922,18 +917,22 @@ class PassageStore:
         keys: list[int],
         known: dict,
         previous: str | None,
-        texts: TextCache | None = None,
+        cache: TextCache | None = None,
     ) -> dict[int, int]:
         """Store new passages as one group primed with what they revise; key -> id.
 
         The passages get consecutive ids and the group the first of them as its id."""
-        old_ids = (self.ids(previous) if previous else None) or []
+        packed = cache.passages(previous) if cache is not None and previous else None
+        old_ids = packed[0] if packed else (self.ids(previous) if previous else None) or []
         bases: list[int] = []
         zdict = b""
         depth = 0
         if old_ids:
-            reader = self.reader()
-            old = _packed_passages(old_ids, previous, texts) or self.raw(old_ids, reader)
+            reader = cache.reader(self.conn) if cache is not None else self.reader()
+            if packed:  # the text just split here: no inflating
+                old = {pid: part.encode("utf-8") for pid, part in zip(*packed, strict=True)}
+            else:
+                old = self.raw(old_ids, reader)
             picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
             bases = self._bases(old_ids, old, picks, reader) if picks else []
             zdict = zdict_of([old[b] for b in bases])
@@ -1211,16 +1210,21 @@ def read_text(conn: sqlite3.Connection, blake3: str, cache: TextCache | None = N
 
 
 class TextCache:
-    """Decoded texts by blob hash, least recently used dropped past max_chars.
+    """Decoded texts by blob hash, least recently used dropped past max_chars, and one
+    GroupReader for an ingest's packing (group rows never change once written).
 
     Only texts decoded from bytes whose hash is the key go in (a packed blob, a read), so
     a hit is exactly what reading the blob again would give.
     """
 
+    MAX_GROUPS = 4096  # group rows held by the reader before it starts afresh
+
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self.chars = 0
-        self.items: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
+        # key -> (encoding, text, (passage ids, passages) when this process packed it)
+        self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
+        self._reader: GroupReader | None = None
 
     def get(self, key: str, encoding: str) -> str | None:
         """The text of blob key decoded with encoding, if held."""
@@ -1230,21 +1234,27 @@ class TextCache:
         self.items.move_to_end(key)
         return item[1]
 
-    def packed_text(self, key: str) -> str | None:
-        """The text of a blob this process split into its passages (so split_passages of
-        it gives exactly its passage list), if held."""
+    def passages(self, key: str) -> tuple[list[int], list[str]] | None:
+        """(passage ids, passage texts) of a blob this process packed, if held."""
         item = self.items.get(key)
-        return item[1] if item is not None and item[2] else None
+        return None if item is None else item[2]
 
-    def put(self, key: str, encoding: str, text: str, packed: bool = False) -> None:
+    def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
         old = self.items.pop(key, None)
         if old is not None:
             self.chars -= len(old[1])
-            packed = packed or (old[2] and old[0] == encoding)
+            if passages is None and old[0] == encoding:
+                passages = old[2]
         if len(text) > self.max_chars:
             return
-        self.items[key] = (encoding, text, packed)
+        self.items[key] = (encoding, text, passages)
         self.chars += len(text)
         while self.chars > self.max_chars:
             _, dropped = self.items.popitem(last=False)
             self.chars -= len(dropped[1])
+
+    def reader(self, conn: sqlite3.Connection) -> GroupReader:
+        """The ingest's GroupReader (a fresh one once it holds MAX_GROUPS groups)."""
+        if self._reader is None or len(self._reader.groups) > self.MAX_GROUPS:
+            self._reader = GroupReader(conn)
+        return self._reader
