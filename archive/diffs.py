@@ -30,6 +30,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import diff_match_patch as _dmp_module
 from diff_match_patch import diff_match_patch
@@ -269,6 +270,11 @@ _SURROGATES = 0xE000 - 0xD800
 _MAX_SYMBOLS = 0x110000 - _CHAR_BASE - _SURROGATES
 
 
+def _too_many(a: list[str], b: list[str]) -> bool:
+    """More distinct items than placeholders (the sets are built only when that can be)."""
+    return len(a) + len(b) > _MAX_SYMBOLS and len(set(a) | set(b)) > _MAX_SYMBOLS
+
+
 def _index_char(i: int) -> str:
     c = i + _CHAR_BASE
     return chr(c if c < 0xD800 else c + _SURROGATES)
@@ -435,7 +441,7 @@ def _split_lines(text: str) -> list[str]:
 def _line_blocks(old: str, new: str) -> list[Op]:
     """Line-level alignment; non-equal ops are whole lines to be refined at word level."""
     a_lines, b_lines = _split_lines(old), _split_lines(new)
-    if len(set(a_lines) | set(b_lines)) > _MAX_SYMBOLS:
+    if _too_many(a_lines, b_lines):
         return [(DELETE, old), (INSERT, new)]
     (a, b), items = _encode([a_lines, b_lines])
     dmp = _new_dmp()
@@ -508,7 +514,7 @@ def _word_refine(
     if not old or not new:
         return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
     a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
-    if len(set(a_tok) | set(b_tok)) > _MAX_SYMBOLS:
+    if _too_many(a_tok, b_tok):
         return [(DELETE, old), (INSERT, new)], True
     if shared is None or not shared.fits(a_tok, b_tok):
         shared = _Tokens()
@@ -566,7 +572,8 @@ def _unrelated(a: str, b: str, ignored: dict | Callable[[], dict]) -> bool:
         return False
     table = ignored if isinstance(ignored, dict) else ignored()
     wa, wb = a.translate(table), b.translate(table)
-    shared = sum((Counter(wa) & Counter(wb)).values())
+    ca, cb = Counter(wa), Counter(wb)
+    shared = sum(map(min, ca.values(), map(cb.get, ca, repeat(0))))  # sum of (ca & cb), in C
     return shared < MIN_SHARED_WORDS * min(len(wa), len(wb))
 
 
