@@ -572,9 +572,14 @@ def _unrelated(a: str, b: str, ignored: dict | Callable[[], dict]) -> bool:
         return False
     table = ignored if isinstance(ignored, dict) else ignored()
     wa, wb = a.translate(table), b.translate(table)
-    ca, cb = Counter(wa), Counter(wb)
-    shared = sum(map(min, ca.values(), map(cb.get, ca, repeat(0))))  # sum of (ca & cb), in C
-    return shared < MIN_SHARED_WORDS * min(len(wa), len(wb))
+    return _shared(wa, wb) < MIN_SHARED_WORDS * min(len(wa), len(wb))
+
+
+def _shared(a: str, b: str) -> int:
+    """Symbols a and b have in common, as a multiset: sum((Counter(a) & Counter(b)).values()),
+    without Counter.__and__'s Python loop."""
+    ca, cb = Counter(a), Counter(b)
+    return sum(map(min, ca.values(), map(cb.get, ca, repeat(0))))
 
 
 def _merge(ops: Iterable[Op]) -> list[Op]:
