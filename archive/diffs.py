@@ -571,14 +571,26 @@ def _unrelated(a: str, b: str, ignored: dict | Callable[[], dict]) -> bool:
     if _cost(len(a), len(b)) <= SMALL_GAP_WORK:
         return False
     table = ignored if isinstance(ignored, dict) else ignored()
-    wa, wb = a.translate(table), b.translate(table)
-    return _shared(wa, wb) < MIN_SHARED_WORDS * min(len(wa), len(wb))
+    (ca, na), (cb, nb) = _kept_counts(a, table), _kept_counts(b, table)
+    return _common(ca, cb) < MIN_SHARED_WORDS * min(na, nb)
 
 
-def _shared(a: str, b: str) -> int:
-    """Symbols a and b have in common, as a multiset: sum((Counter(a) & Counter(b)).values()),
-    without Counter.__and__'s Python loop."""
-    ca, cb = Counter(a), Counter(b)
+def _kept_counts(s: str, drop: dict[int, None]) -> tuple[Counter, int]:
+    """Counter(s.translate(drop)) and its length, without building the filtered string:
+    counting s and dropping the few ignored symbols is cheaper than translating s."""
+    counts = Counter(s)
+    n = len(s)
+    if len(drop) < len(counts):
+        for o in drop:
+            n -= counts.pop(chr(o), 0)
+    else:
+        for ch in [ch for ch in counts if ord(ch) in drop]:
+            n -= counts.pop(ch)
+    return counts, n
+
+
+def _common(ca: Counter, cb: Counter) -> int:
+    """sum((ca & cb).values()) without Counter.__and__'s Python loop."""
     return sum(map(min, ca.values(), map(cb.get, ca, repeat(0))))
 
 

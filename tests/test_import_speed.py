@@ -159,10 +159,19 @@ def test_text_cache_drops_least_recent_and_keeps_encodings_apart() -> None:
     assert cache.get("big", "utf-8") is None and cache.get("c", "utf-8") == "cccc"
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="abcde\u0100\u0101", max_size=40), st.text(alphabet="abcdf\u0100"))
-def test_shared_is_the_counter_intersection(a: str, b: str) -> None:
-    assert diffs._shared(a, b) == sum((Counter(a) & Counter(b)).values())
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="abcde \u0100\u0101", max_size=40),
+    st.text(alphabet="abcdf \u0100"),
+    st.sets(st.sampled_from("abcdef \u0100\u0101")),
+)
+def test_word_counts_equal_translate_then_counter(a: str, b: str, dropped: set[str]) -> None:
+    """_unrelated's counts are those of the filtered strings, whichever way it drops."""
+    drop = {ord(c): None for c in dropped}
+    wa, wb = a.translate(drop), b.translate(drop)
+    (ca, na), (cb, nb) = diffs._kept_counts(a, drop), diffs._kept_counts(b, drop)
+    assert (ca, na, cb, nb) == (Counter(wa), len(wa), Counter(wb), len(wb))
+    assert diffs._common(ca, cb) == sum((Counter(wa) & Counter(wb)).values())
 
 
 def test_too_many_only_counts_when_it_could_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
