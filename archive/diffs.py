@@ -88,6 +88,25 @@ _A = rf"(?=[\U00010000-\U0010FFFF])[{_combining_marks(0x10000, 0x110000)}]"
 _WORD = rf"{_W}+(?:{_A}{_W}*)*|{_A}(?:{_W}|{_A})*"
 TOKEN_RE = re.compile(rf"{_WORD}|\s+|.", re.DOTALL)
 WORD_RE = re.compile(_WORD)
+# Text without combining marks or astral characters: there _W is \w and _A never matches, so
+# these simpler patterns (about a third faster) find exactly TOKEN_RE's and WORD_RE's matches.
+_MARK_OR_ASTRAL = re.compile(rf"[{_combining_marks(0, 0x10000)}\U00010000-\U0010FFFF]")
+_PLAIN_TOKEN_RE = re.compile(r"\w+|\s+|.", re.DOTALL)
+_PLAIN_WORD_RE = re.compile(r"\w+")
+
+
+def tokens(text: str) -> list[str]:
+    """TOKEN_RE.findall(text)."""
+    if _MARK_OR_ASTRAL.search(text) is None:
+        return _PLAIN_TOKEN_RE.findall(text)
+    return TOKEN_RE.findall(text)
+
+
+def words(text: str) -> list[str]:
+    """WORD_RE.findall(text)."""
+    if _MARK_OR_ASTRAL.search(text) is None:
+        return _PLAIN_WORD_RE.findall(text)
+    return WORD_RE.findall(text)
 
 
 @dataclass(frozen=True)
@@ -513,7 +532,7 @@ def _word_refine(
     """
     if not old or not new:
         return [(op, s) for op, s in ((DELETE, old), (INSERT, new)) if s], False
-    a_tok, b_tok = TOKEN_RE.findall(old), TOKEN_RE.findall(new)
+    a_tok, b_tok = tokens(old), tokens(new)
     if _too_many(a_tok, b_tok):
         return [(DELETE, old), (INSERT, new)], True
     if shared is None or not shared.fits(a_tok, b_tok):
@@ -671,8 +690,8 @@ def _stats(ops: list[Op], old_len: int, new_len: int) -> dict:
     return {
         "chars_inserted": sum(map(len, ins)),
         "chars_deleted": sum(map(len, dels)),
-        "words_inserted": sum(len(WORD_RE.findall(s)) for s in ins),
-        "words_deleted": sum(len(WORD_RE.findall(s)) for s in dels),
+        "words_inserted": sum(len(words(s)) for s in ins),
+        "words_deleted": sum(len(words(s)) for s in dels),
         "similarity": round(2 * equal / total, 6) if total else 1.0,
         "hunks": _count_hunks(ops),
     }
@@ -700,7 +719,7 @@ def _no_ws(s: str) -> str:
 
 
 def _words_only(s: str) -> str:
-    return "".join(WORD_RE.findall(s))
+    return "".join(words(s))
 
 
 def _casefold(s: str) -> str:

@@ -179,3 +179,16 @@ def test_too_many_only_counts_when_it_could_overflow(monkeypatch: pytest.MonkeyP
     assert not diffs._too_many(["a", "b"], ["a"])
     assert not diffs._too_many(["a", "b"], ["a", "b", "a"])  # 5 items, 2 distinct
     assert diffs._too_many(["a", "b"], ["c", "d"])
+
+
+# Letters, digits, marks (BMP and astral), astral letters, spaces, line breaks, punctuation.
+TOKEN_ALPHABET = (
+    "aZé9_\u0301\u093f\u0915\U0001d165\U00010400\U0001f600 \t\n\r\u00a0.,-'\u2019\u3000"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=TOKEN_ALPHABET, max_size=30) | st.text(max_size=30))
+def test_plain_text_shortcut_finds_what_the_full_patterns_find(text: str) -> None:
+    assert diffs.tokens(text) == diffs.TOKEN_RE.findall(text)
+    assert diffs.words(text) == diffs.WORD_RE.findall(text)
