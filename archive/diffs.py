@@ -221,6 +221,78 @@ class _TokenDmp(diff_match_patch):
             return 6
         return _boundary_score(self._tok(one[-1]), self._tok(two[0]))
 
+    def diff_cleanupSemantic(self, diffs: list) -> None:  # noqa: N802 - dmp API name
+        """dmp's diff_cleanupSemantic, step for step; its first pass (dropping equalities no
+        longer than the edits on both sides) runs on local names, which is most of its cost."""
+        changes = False
+        equalities: list[int] = []  # indices of the equalities still in play
+        last_equality = None  # always diffs[equalities[-1]][1]
+        pointer = 0
+        ins1 = del1 = ins2 = del2 = 0  # edit lengths before / after the last equality
+        n = len(diffs)
+        while pointer < n:
+            op, text = diffs[pointer]
+            if op == EQUAL:
+                equalities.append(pointer)
+                ins1, ins2, del1, del2 = ins2, 0, del2, 0
+                last_equality = text
+            else:
+                if op == INSERT:
+                    ins2 += len(text)
+                else:
+                    del2 += len(text)
+                if (
+                    last_equality
+                    and len(last_equality) <= max(ins1, del1)
+                    and len(last_equality) <= max(ins2, del2)
+                ):
+                    at = equalities.pop()
+                    diffs.insert(at, (DELETE, last_equality))
+                    diffs[at + 1] = (INSERT, diffs[at + 1][1])
+                    n += 1
+                    if equalities:
+                        equalities.pop()
+                    pointer = equalities[-1] if equalities else -1
+                    ins1 = del1 = ins2 = del2 = 0
+                    last_equality = None
+                    changes = True
+            pointer += 1
+        if changes:
+            self.diff_cleanupMerge(diffs)
+        self.diff_cleanupSemanticLossless(diffs)
+        self._extract_overlaps(diffs)
+
+    def _extract_overlaps(self, diffs: list) -> None:
+        """The last pass of dmp's diff_cleanupSemantic, verbatim: a deletion and insertion
+        that overlap by at least half of either become delete, equal, insert."""
+        pointer = 1
+        while pointer < len(diffs):
+            if diffs[pointer - 1][0] == DELETE and diffs[pointer][0] == INSERT:
+                deletion = diffs[pointer - 1][1]
+                insertion = diffs[pointer][1]
+                overlap_length1 = self.diff_commonOverlap(deletion, insertion)
+                overlap_length2 = self.diff_commonOverlap(insertion, deletion)
+                if overlap_length1 >= overlap_length2:
+                    if (
+                        overlap_length1 >= len(deletion) / 2.0
+                        or overlap_length1 >= len(insertion) / 2.0
+                    ):
+                        diffs.insert(pointer, (EQUAL, insertion[:overlap_length1]))
+                        diffs[pointer - 1] = (DELETE, deletion[: len(deletion) - overlap_length1])
+                        diffs[pointer + 1] = (INSERT, insertion[overlap_length1:])
+                        pointer += 1
+                else:
+                    if (
+                        overlap_length2 >= len(deletion) / 2.0
+                        or overlap_length2 >= len(insertion) / 2.0
+                    ):
+                        diffs.insert(pointer, (EQUAL, deletion[:overlap_length2]))
+                        diffs[pointer - 1] = (INSERT, insertion[: len(insertion) - overlap_length2])
+                        diffs[pointer + 1] = (DELETE, deletion[overlap_length2:])
+                        pointer += 1
+                pointer += 1
+            pointer += 1
+
     def diff_cleanupSemanticLossless(self, diffs: list) -> None:  # noqa: N802 - dmp API name
         pointer = 1
         while pointer < len(diffs) - 1:

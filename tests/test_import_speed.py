@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from diff_match_patch import diff_match_patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -192,3 +193,22 @@ TOKEN_ALPHABET = (
 def test_plain_text_shortcut_finds_what_the_full_patterns_find(text: str) -> None:
     assert diffs.tokens(text) == diffs.TOKEN_RE.findall(text)
     assert diffs.words(text) == diffs.WORD_RE.findall(text)
+
+
+PLACEHOLDER_TOKENS = ["a", " ", "bb", ".", "\n", "\n\n", "c", "  ", ","]
+_SYMBOLS = "".join(diffs._index_char(i) for i in range(len(PLACEHOLDER_TOKENS)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([-1, 0, 1]), st.text(alphabet=_SYMBOLS, min_size=1)),
+        max_size=14,
+    )
+)
+def test_token_cleanup_semantic_is_dmps(ops: list[tuple[int, str]]) -> None:
+    """The local-names rewrite of diff_cleanupSemantic gives the stock method's result."""
+    ours, stock = list(ops), list(ops)
+    diffs._TokenDmp(PLACEHOLDER_TOKENS, 0).diff_cleanupSemantic(ours)
+    diff_match_patch.diff_cleanupSemantic(diffs._TokenDmp(PLACEHOLDER_TOKENS, 0), stock)
+    assert ours == stock
