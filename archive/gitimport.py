@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from archive.changes import Change, Observed, summarize
+from archive.diff_queue import DiffPool, DiffQueue
 from archive.integrity import backfill, checkpoint_run
 from archive.record import RunSummary, _failpoint, record_versions
 from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
-from archive.stored_diffs import store_diffs
 from ingest.content import BlobInfo, describe
 from ingest.gitsource import Commit, GitError, GitSource
 
@@ -128,9 +128,9 @@ def import_git(
     if batch_size < 1:
         raise ArchiveError(f"batch size must be at least 1, not {batch_size}")
     try:
-        with GitSource(location) as git:
+        with GitSource(location) as git, store.caching_texts(), DiffPool() as pool:
             return _import(
-                store, git, store.location_of(location), command, ref, progress, batch_size
+                store, git, store.location_of(location), command, ref, progress, batch_size, pool
             )
     except GitError as e:
         raise ArchiveError(str(e)) from None
@@ -144,6 +144,7 @@ def _import(
     ref: str,
     progress: Progress | None,
     batch_size: int,
+    pool: DiffPool,
 ) -> GitRunSummary:
     with store.write():
         source = store.source("git", location)
@@ -175,7 +176,7 @@ def _import(
                     store.insert_blob(info, data)
                     known.add(info.blake3)
                 blake3_of[oid] = info.blake3
-            pending: list[tuple[str, str]] = []
+            pending = DiffQueue(store, pool)  # diffs start on other cores as versions land
             for commit in batch:
                 position += 1
                 store.insert_commit(commit_row(commit, source_id, position))
@@ -185,7 +186,7 @@ def _import(
                 for kind, n in summarize(changes).items():
                     kinds[kind] = kinds.get(kind, 0) + n
                 _failpoint("commit", tally.commits)
-            store_diffs(store, pending)  # the batch's diffs together, across cores
+            pending.store_all()  # wait for the batch's diffs, check and insert them
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
             store.update_run(run_id, **tally.counts())
         after = batch[-1].oid
@@ -210,7 +211,7 @@ def _record_commit(
     commit: Commit,
     blake3_of: dict[str, str],
     tally: Tally,
-    pending_diffs: list[tuple[str, str]] | None = None,
+    pending_diffs: DiffQueue | None = None,
 ) -> list[Change]:
     """Plan one commit over the paths it touched and record its versions."""
     touched = touched_paths(commit)

@@ -6,6 +6,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from archive.changes import Change, Observed, summarize
 from archive.integrity import append_versions, backfill, checkpoint_run
@@ -21,6 +22,9 @@ from archive.similarity import plan_with_renames
 from archive.store import ArchiveError, Store, now_iso
 from archive.stored_diffs import store_diffs
 from ingest.folder import FileEntry, Problem, scan
+
+if TYPE_CHECKING:
+    from archive.diff_queue import DiffQueue
 
 
 def _failpoint(name: str, count: int) -> None:
@@ -72,7 +76,7 @@ def ingest_folder(
     entries, problems = scan(root, exclude, progress)
     documents = [e for e in entries if sidecar_target(e.path) is None]
     sidecar_entries = [e for e in entries if sidecar_target(e.path) is not None]
-    with store.write():
+    with store.write(), store.caching_texts():
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
         backfill(store)
@@ -121,14 +125,14 @@ def record_versions(
     observed_at: str,
     sidecars: Mapping[str, Sidecar] | None = None,
     commit: str | None = None,
-    pending_diffs: list[tuple[str, str]] | None = None,
+    pending_diffs: list[tuple[str, str]] | DiffQueue | None = None,
 ) -> list[int]:
     """Write planned changes as versions: the one path every source's versions take.
 
     Folder runs and git commits both come through here, so what follows a version (its
     provenance, its diff, its ledger leaf) is added in one place. commit: the git commit
-    they come from. pending_diffs: a batch's list to collect the (from, to) content pairs
-    in, for the caller to `store_diffs` at the end of its batch; None stores them now.
+    they come from. pending_diffs: a batch's list (or DiffQueue) to collect the (from, to)
+    content pairs in, for the caller to store at the end of its batch; None stores them now.
     """
     ids = store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
     store.pack_passages(changes)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import sqlite3
 from bisect import bisect_right, insort
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +75,7 @@ class Store:
         except SchemaError as e:
             raise ArchiveError(f"{self.path}: {e}") from None
         self.conn = conn
+        self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
 
     @property
     def db(self):
@@ -225,7 +228,18 @@ class Store:
 
     def read_text(self, blake3: str) -> str | None:
         """The text diffs and passages use (see the module-level `read_text`)."""
-        return read_text(self.conn, blake3)
+        return read_text(self.conn, blake3, self.texts)
+
+    @contextmanager
+    def caching_texts(self, max_chars: int = 1 << 25) -> Iterator[TextCache]:
+        """Keep the texts an ingest decodes (packing) or reads, so its diffs and metadata
+        reuse them instead of rebuilding each from passages. Texts are keyed by the hash
+        of the bytes they decode, so the cache can never answer a wrong text."""
+        self.texts = TextCache(max_chars)
+        try:
+            yield self.texts
+        finally:
+            self.texts = None
 
     def iter_blob_hashes(self) -> Iterator[str]:
         for (h,) in self.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3"):
@@ -654,7 +668,7 @@ class Store:
         passages = self.passages
         for change in changes:
             if change.blob is not None:
-                passages.pack_blob(change.blob, change.previous_blob)
+                passages.pack_blob(change.blob, change.previous_blob, self.texts)
 
     # Diffs ------------------------------------------------------------------------------
 
@@ -730,6 +744,7 @@ class Store:
 
 # Quotation marks that can open a quote (ingest.extract.quotes): a segment without any has none.
 _OPENERS = '\u201c\u00ab\u201e"'
+_OPENER = re.compile(f"[{_OPENERS}]")
 
 
 @lru_cache(maxsize=16384)
@@ -740,11 +755,17 @@ def _segment_quotes(segment: str) -> tuple[tuple[str, int], ...]:
     return tuple((q.text, q.start) for q in find_quotes(segment))
 
 
+@lru_cache(maxsize=1 << 16)
+def _passage_key(text: str) -> int:
+    """A passage's key; revisions repeat most passages, so cached."""
+    return digest_key(passage_digest(text))
+
+
 def text_quotes(text: str) -> list[tuple[str, int]]:
     """(text, offset) of every quotation in text, as `find_quotes(text)` finds them."""
     out: list[tuple[str, int]] = []
     for offset, segment in quote_segments(text):
-        if any(mark in segment for mark in _OPENERS):
+        if _OPENER.search(segment):
             out.extend((q, offset + start) for q, start in _segment_quotes(segment))
     return out
 
@@ -840,12 +861,15 @@ class PassageStore:
                 room -= len(old[pid])
         return chosen[::-1]
 
-    def pack_blob(self, blob: str, previous: str | None = None) -> bool:
+    def pack_blob(
+        self, blob: str, previous: str | None = None, cache: TextCache | None = None
+    ) -> bool:
         """Move a text blob's content into passages (previous: the blob it revises, if any).
 
         Its new passages become one group. The split is checked by re-encoding and re-hashing
         before anything is written, and the group by inflating it in memory; a mismatch raises
         (the caller's transaction then rolls back). Returns False when there was nothing to do.
+        cache: an ingest's texts and group rows, read and filled (see `Store.caching_texts`).
         """
         row = self.conn.execute(
             "SELECT is_text, encoding, content FROM blobs WHERE blake3 = ?", (blob,)
@@ -857,8 +881,8 @@ class PassageStore:
         if blake3_hex("".join(parts).encode(encoding)) != blob:
             raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
         quotes = text_quotes(text)
-        keys = [digest_key(passage_digest(p)) for p in parts]
-        quote_keys = [digest_key(passage_digest(q)) for q, _ in quotes]
+        keys = list(map(_passage_key, parts))
+        quote_keys = [_passage_key(q) for q, _ in quotes]
         known = self.by_keys(keys + quote_keys)
         new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
         for key, part in zip(keys, parts, strict=True):
@@ -868,9 +892,11 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            known.update(self._add_group(new, keys, known, previous))
+            known.update(self._add_group(new, keys, known, previous, cache))
         ids = [known[k] for k in keys]
-        reader = GroupReader(self.conn)
+        if cache is not None:
+            cache.put(blob, encoding, text, passages=(ids, parts))
+        reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
         self.conn.execute(
             "INSERT INTO blob_passages (blob, count, ids, quotes, groups) VALUES (?, ?, ?, ?, ?)",
@@ -886,18 +912,27 @@ class PassageStore:
         return True
 
     def _add_group(
-        self, new: dict[int, tuple[str, str]], keys: list[int], known: dict, previous: str | None
+        self,
+        new: dict[int, tuple[str, str]],
+        keys: list[int],
+        known: dict,
+        previous: str | None,
+        cache: TextCache | None = None,
     ) -> dict[int, int]:
         """Store new passages as one group primed with what they revise; key -> id.
 
         The passages get consecutive ids and the group the first of them as its id."""
-        old_ids = (self.ids(previous) if previous else None) or []
+        packed = cache.passages(previous) if cache is not None and previous else None
+        old_ids = packed[0] if packed else (self.ids(previous) if previous else None) or []
         bases: list[int] = []
         zdict = b""
         depth = 0
         if old_ids:
-            reader = self.reader()
-            old = self.raw(old_ids, reader)
+            reader = cache.reader(self.conn) if cache is not None else self.reader()
+            if packed:  # the text just split here: no inflating
+                old = {pid: part.encode("utf-8") for pid, part in zip(*packed, strict=True)}
+            else:
+                old = self.raw(old_ids, reader)
             picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
             bases = self._bases(old_ids, old, picks, reader) if picks else []
             zdict = zdict_of([old[b] for b in bases])
@@ -1176,14 +1211,72 @@ def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None
     return (blake3, encoding) if is_text else None
 
 
-def read_text(conn: sqlite3.Connection, blake3: str) -> str | None:
+def read_text(conn: sqlite3.Connection, blake3: str, cache: TextCache | None = None) -> str | None:
     """The text diffs and passages use: a blob's readable-text blob (HTML/PDF/DOCX) when it
-    has one, else a text blob's text (decoded losslessly with its encoding), else None."""
+    has one, else a text blob's text (decoded losslessly with its encoding), else None.
+
+    cache: texts already decoded (by key and encoding), consulted and filled."""
     source = text_source(conn, blake3)
     if source is None:
         return None
     key, encoding = source
-    return read_content(conn, key).decode(encoding)
+    text = cache.get(key, encoding) if cache is not None else None
+    if text is None:
+        text = read_content(conn, key).decode(encoding)
+        if cache is not None:
+            cache.put(key, encoding, text)
+    return text
+
+
+class TextCache:
+    """Decoded texts by blob hash, least recently used dropped past max_chars, and one
+    GroupReader for an ingest's packing (group rows never change once written).
+
+    Only texts decoded from bytes whose hash is the key go in (a packed blob, a read), so
+    a hit is exactly what reading the blob again would give.
+    """
+
+    MAX_GROUPS = 4096  # group rows held by the reader before it starts afresh
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        # key -> (encoding, text, (passage ids, passages) when this process packed it)
+        self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
+        self._reader: GroupReader | None = None
+
+    def get(self, key: str, encoding: str) -> str | None:
+        """The text of blob key decoded with encoding, if held."""
+        item = self.items.get(key)
+        if item is None or item[0] != encoding:
+            return None
+        self.items.move_to_end(key)
+        return item[1]
+
+    def passages(self, key: str) -> tuple[list[int], list[str]] | None:
+        """(passage ids, passage texts) of a blob this process packed, if held."""
+        item = self.items.get(key)
+        return None if item is None else item[2]
+
+    def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.chars -= len(old[1])
+            if passages is None and old[0] == encoding:
+                passages = old[2]
+        if len(text) > self.max_chars:
+            return
+        self.items[key] = (encoding, text, passages)
+        self.chars += len(text)
+        while self.chars > self.max_chars:
+            _, dropped = self.items.popitem(last=False)
+            self.chars -= len(dropped[1])
+
+    def reader(self, conn: sqlite3.Connection) -> GroupReader:
+        """The ingest's GroupReader (a fresh one once it holds MAX_GROUPS groups)."""
+        if self._reader is None or len(self._reader.groups) > self.MAX_GROUPS:
+            self._reader = GroupReader(conn)
+        return self._reader
 
 
 def table_counts(conn: sqlite3.Connection) -> dict[str, int | None]:

@@ -274,11 +274,18 @@ def store_diffs(store: Store, pairs: Sequence[Pair], cpus: int | None = None) ->
         todo.append(pair)
         texts.append((old, new))
     results = compute(texts, workers_for(texts, cpus))
-    rows = []
-    for pair, (old, _), result in zip(todo, texts, results, strict=True):
-        problem = rebuild_problem(old, result.delta, store.text_target(pair[1]), pair[1])
-        if problem:
-            raise DiffIntegrityError(f"diff {pair[0][:12]}..{pair[1][:12]}: {problem}")
-        rows.append(diff_row(pair, result, algorithm, old))
+    rows = [
+        checked_row(store, pair, old, result, algorithm)
+        for pair, (old, _), result in zip(todo, texts, results, strict=True)
+    ]
     store.insert_diffs(rows)
     return len(rows)
+
+
+def checked_row(store: Store, pair: Pair, old: str, result: DiffResult, algorithm: str) -> dict:
+    """The `diffs` row of a computed diff, once its delta is proved to rebuild the new
+    content (by hash); DiffIntegrityError otherwise, so the caller's batch rolls back."""
+    problem = rebuild_problem(old, result.delta, store.text_target(pair[1]), pair[1])
+    if problem:
+        raise DiffIntegrityError(f"diff {pair[0][:12]}..{pair[1][:12]}: {problem}")
+    return diff_row(pair, result, algorithm, old)

@@ -1,0 +1,126 @@
+"""A batch's diffs computed on the other cores while the batch is still being recorded.
+
+Why: `store_diffs` at the end of a batch leaves the main process idle while the pool works,
+and the pool idle while the main process records (packs passages, writes rows). Here each
+pair goes to the pool as soon as its version is recorded, so both run at once; at the end of
+the batch the results are checked and inserted exactly as `store_diffs` does (same rows,
+same order), inside the batch's transaction.
+
+The pool starts only once a batch has enough work to pay for it (the thresholds of
+`stored_diffs.workers_for`) and then serves the rest of the import.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from archive import diffs
+from archive.diffs import DiffResult
+from archive.store import Store
+from archive.stored_diffs import (
+    POOL_MIN_CHARS,
+    POOL_MIN_CPUS,
+    POOL_MIN_PAIRS,
+    Pair,
+    _diff_pair,
+    checked_row,
+)
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _worker_init(parent: int) -> None:
+    """Workers leave Ctrl-C to the parent (which stops the pool) and die with it: a killed
+    import must not leave diff processes behind (Linux; elsewhere they end with the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError, TypeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def pool_cpus() -> int:
+    """Cores for diffs: ARCHIVE_DIFF_WORKERS caps them (1: serial), e.g. to benchmark."""
+    return int(os.environ.get("ARCHIVE_DIFF_WORKERS") or os.cpu_count() or 1)
+
+
+class DiffPool:
+    """A process pool started on first need, for one import; a context manager."""
+
+    def __init__(self, cpus: int | None = None) -> None:
+        self.cpus = pool_cpus() if cpus is None else cpus
+        self.executor: ProcessPoolExecutor | None = None
+
+    def worth_it(self, pairs: int, chars: int) -> bool:
+        """Whether pending work of this size pays for a pool (or one runs already)."""
+        if self.executor is not None:
+            return True
+        return self.cpus >= POOL_MIN_CPUS and pairs >= POOL_MIN_PAIRS and chars >= POOL_MIN_CHARS
+
+    def submit(self, texts: tuple[str, str]) -> Future[DiffResult]:
+        if self.executor is None:
+            self.executor = ProcessPoolExecutor(
+                self.cpus, initializer=_worker_init, initargs=(os.getpid(),)
+            )
+        return self.executor.submit(_diff_pair, texts)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def __enter__(self) -> DiffPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DiffQueue:
+    """The diffs of one batch: `extend` with pairs as versions are recorded, then `store`.
+
+    Gives the rows `store_diffs` would give for the same pairs: one per new (from, to) pair
+    not stored yet whose two sides have text, in order of first appearance.
+    """
+
+    def __init__(self, store: Store, pool: DiffPool) -> None:
+        self.store = store
+        self.pool = pool
+        self.seen: set[Pair] = set()
+        self.jobs: list[tuple[Pair, tuple[str, str]]] = []
+        self.futures: list[Future[DiffResult]] = []  # of the first jobs, once a pool runs
+        self.chars = 0
+
+    def extend(self, pairs: Iterable[Pair]) -> None:
+        for pair in pairs:
+            if pair in self.seen:
+                continue
+            self.seen.add(pair)
+            if self.store.diff_exists(*pair, diffs.ALGORITHM):
+                continue
+            old, new = self.store.read_text(pair[0]), self.store.read_text(pair[1])
+            if old is None or new is None:
+                continue  # binary content: no diff
+            self.jobs.append((pair, (old, new)))
+            self.chars += len(old) + len(new)
+        if self.pool.worth_it(len(self.jobs), self.chars):
+            for _, texts in self.jobs[len(self.futures) :]:
+                self.futures.append(self.pool.submit(texts))
+
+    def store_all(self) -> int:
+        """Check and insert the batch's diffs (inside its transaction); returns the count.
+
+        A delta that does not rebuild its new text raises DiffIntegrityError."""
+        rows = []
+        for k, (pair, texts) in enumerate(self.jobs):
+            result = self.futures[k].result() if k < len(self.futures) else _diff_pair(texts)
+            rows.append(checked_row(self.store, pair, texts[0], result, diffs.ALGORITHM))
+        self.store.insert_diffs(rows)
+        self.jobs, self.futures, self.seen, self.chars = [], [], set(), 0
+        return len(rows)
