@@ -141,6 +141,7 @@ async def diff_page(datasette, request):
     from_id = _parse(pages.parse_id, request.args.get("from"), "from")
     to_id = _parse(pages.parse_id, request.args.get("to"), "to")
     side_by_side = _parse(pages.parse_view, request.args.get("view"))
+    context = _parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "blobs"))
     old = await _one(db, queries.VERSION, {"id": from_id}, f"version {from_id}")
@@ -163,6 +164,7 @@ async def diff_page(datasette, request):
         algorithm,
         stored,
         side_by_side,
+        context,
     )
     return await _render(datasette, request, "archive_diff.html", view)
 

@@ -17,6 +17,8 @@ from archive.diffs import DiffResult
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BAR_MAX_PX = 120
+DEFAULT_CONTEXT = 3  # unchanged lines shown around each change on a diff page
+MAX_CONTEXT_DIGITS = 6
 # Characters XML 1.0 cannot carry at all (C0 controls except tab/LF/CR, surrogates, FFFE/FFFF).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -142,21 +144,24 @@ def diff_view(
     algorithm: str | None = None,
     stored: bool = False,
     side_by_side: bool = False,
+    context: int | None = DEFAULT_CONTEXT,
 ) -> dict:
-    """A change: its word diff (inline or side by side; render_html escapes all text), its
-    stats, both sides' provenance, and links to the document's neighbouring changes.
+    """A change: its word diff (inline or side by side, unchanged text beyond `context`
+    lines folded; render_html escapes all text), its stats, both sides' provenance, and
+    links to the document's neighbouring changes (in the same view and context).
 
     neighbours: the version with content before `old` and the one after `new` (or None).
     """
     same_doc = old["document_id"] == new["document_id"]
     prev_id, next_id = neighbours
-    prev_change = diff_url(prev_id, old["id"]) if same_doc and prev_id is not None else None
-    next_change = diff_url(new["id"], next_id) if same_doc and next_id is not None else None
+    keep = diff_query(side_by_side, context)
+    prev_change = diff_url(prev_id, old["id"]) + keep if same_doc and prev_id is not None else None
+    next_change = diff_url(new["id"], next_id) + keep if same_doc and next_id is not None else None
     here = diff_url(old["id"], new["id"])
     diff = None
     if result is not None:
         diff = {
-            "html": render_html(result.ops, side_by_side=side_by_side),
+            "html": render_html(result.ops, side_by_side=side_by_side, context=context),
             "stats": result.stats,
             "change_class": result.change_class,
             "coarse": result.coarse,
@@ -168,18 +173,37 @@ def diff_view(
         "old": version_view(old, old_text),
         "new": version_view(new, new_text),
         "same_document": same_doc,
-        "prev_change": prev_change + ("&view=side" if side_by_side else "")
-        if prev_change
-        else None,
-        "next_change": next_change + ("&view=side" if side_by_side else "")
-        if next_change
-        else None,
+        "prev_change": prev_change,
+        "next_change": next_change,
         "history_url": document_url(new["document_id"]),
         "diff": diff,
         "side_by_side": side_by_side,
-        "inline_url": here,
-        "side_url": here + "&view=side",
+        "context": context,
+        "inline_url": here + diff_query(False, context),
+        "side_url": here + diff_query(True, context),
+        "whole_url": here + diff_query(side_by_side, None),
+        "folded_url": here + diff_query(side_by_side, DEFAULT_CONTEXT),
     }
+
+
+def diff_query(side_by_side: bool, context: int | None) -> str:
+    """The query-string tail that keeps a diff page's view and context (defaults omitted,
+    so the default page keeps its one URL)."""
+    tail = "&view=side" if side_by_side else ""
+    if context != DEFAULT_CONTEXT:
+        tail += "&context=" + ("all" if context is None else str(context))
+    return tail
+
+
+def parse_context(value: str | None) -> int | None:
+    """?context=N lines around each change (default 3), or ?context=all for the whole text."""
+    if value in (None, ""):
+        return DEFAULT_CONTEXT
+    if value == "all":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_CONTEXT_DIGITS:
+        raise BadRequest("context must be a number of lines or all")
+    return int(value)
 
 
 def parse_view(value: str | None) -> bool:
