@@ -275,7 +275,7 @@ def render_html(ops: Sequence[Op], side_by_side: bool = False, context: int | No
             body.append(inner)
         elif side_by_side:
             body.append(
-                f'<tr class="fold"><td colspan="4"><details><summary>{_fold_label(stop - start)}'
+                f'<tr class="fold"><td colspan="4"><details class="fold"><summary>{_fold_label(stop - start)}'
                 f'</summary><table class="diff diff-fold">{_COLS}<tbody>\n{inner}\n'
                 "</tbody></table></details></td></tr>"
             )

@@ -183,6 +183,7 @@ def diff_view(
         "side_url": here + diff_query(True, context),
         "whole_url": here + diff_query(side_by_side, None),
         "folded_url": here + diff_query(side_by_side, DEFAULT_CONTEXT),
+        "keep_folds_open": True,  # see templates/_close_open_menus.html
     }
 
 
