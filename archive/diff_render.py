@@ -271,19 +271,16 @@ def render_html(ops: Sequence[Op], side_by_side: bool = False, context: int | No
     body: list[str] = []
     for start, stop, shown in fold_spans([i.changed for i in items], context):
         inner = "\n".join(render(i) for i in items[start:stop])
+        summary = f'<details class="fold"><summary>{_fold_label(stop - start)}</summary>'
         if shown:
             body.append(inner)
         elif side_by_side:
             body.append(
-                f'<tr class="fold"><td colspan="4"><details class="fold"><summary>{_fold_label(stop - start)}'
-                f'</summary><table class="diff diff-fold">{_COLS}<tbody>\n{inner}\n'
-                "</tbody></table></details></td></tr>"
+                f'<tr class="fold"><td colspan="4">{summary}<table class="diff diff-fold">'
+                f"{_COLS}<tbody>\n{inner}\n</tbody></table></details></td></tr>"
             )
         else:
-            body.append(
-                f'<details class="fold"><summary>{_fold_label(stop - start)}</summary>\n'
-                f"{inner}\n</details>"
-            )
+            body.append(f"{summary}\n{inner}\n</details>")
     joined = "\n".join(body)
     if not side_by_side:
         return Markup(f'<div class="diff">\n{joined}\n</div>')
