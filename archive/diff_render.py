@@ -86,13 +86,22 @@ def diff_lines(ops: Iterable[Op]) -> list[Line]:
     pieces: list[Op] = []
     old_no = new_no = 1
     for op, text in ops:
+        if "\n" not in text:
+            if text:
+                pieces.append((op, text))
+            continue
         parts = text.split("\n")
         for k, part in enumerate(parts):
             if k:
-                changed = _end_line(pieces, op)
-                on_old = op != INSERT or any(o != INSERT for o, _ in pieces)
-                on_new = op != DELETE or any(o != DELETE for o, _ in pieces)
-                lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
+                if op == EQUAL and not pieces:  # an empty unchanged line
+                    lines.append(Line((), old_no, new_no, True, True, False))
+                elif op == EQUAL and len(pieces) == 1 and pieces[0][0] == EQUAL:  # most lines
+                    lines.append(Line((pieces[0],), old_no, new_no, True, True, False))
+                else:
+                    changed = _end_line(pieces, op)
+                    on_old = op != INSERT or any(o != INSERT for o, _ in pieces)
+                    on_new = op != DELETE or any(o != DELETE for o, _ in pieces)
+                    lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
                 old_no += op != INSERT
                 new_no += op != DELETE
                 pieces = []
@@ -226,8 +235,14 @@ def _fold_label(count: int) -> str:
 
 
 def _inline_line(line: Line) -> str:
+    if not line.changed and len(line.pieces) < 2:  # the common case, cheaper: one piece
+        text = _html_text(EQUAL, line.pieces[0][1], True) if line.pieces else ""
+        return (
+            f'<div class="dl"><span class="lo" data-n="{line.old_at}"></span><span class="ln"'
+            f' data-n="{line.new_at}"></span><bdi class="dt">{text}</bdi></div>'
+        )
     cls = "dl ch" if line.changed else "dl"
-    o = f' data-n="{line.old_at}"' if line.on_old else ""
+    o = f' data-n="{line.old_at}"' if line.on_old else ""  # a line of one side only: no number
     n = f' data-n="{line.new_at}"' if line.on_new else ""
     return (
         f'<div class="{cls}"><span class="lo"{o}></span><span class="ln"{n}></span>'

@@ -310,3 +310,11 @@ def test_inline_lines_rebuild_both_texts(old, new):
                 rebuilt += "\n" * (getattr(lines[k + 1], at) - getattr(line, at))
         assert rebuilt.rstrip("\n") == text.rstrip("\n")
     assert any(ln.changed for ln in lines) == (old != new)
+
+
+def test_adjacent_equal_pieces_render_whole():
+    """Ops from storage may hold neighbouring equal runs: an unchanged line keeps them all."""
+    ops = [(0, "one "), (0, "two\nthree\n"), (1, "four\n")]
+    html = render_html(ops, context=None)
+    assert '<bdi class="dt">one two</bdi>' in html and '<bdi class="dt">three</bdi>' in html
+    assert render_terminal(ops, color=False, context=None).splitlines()[0] == "one two"
