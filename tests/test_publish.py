@@ -450,3 +450,19 @@ def test_document_versions_match_the_version_diffs_view(archive_db, ids):
         assert with_diff > 0  # the comparison covered versions that have a stored diff
     finally:
         conn.close()
+
+
+def test_timeline_rows_escape_every_value():
+    """History rows are built in Python now: every document-derived value is escaped."""
+    hostile = '"><img src=x onerror=alert(1)>'
+    version = {
+        "id": 7, "document_id": 1, "seq": 2, "blob": "ab" * 32, "path": hostile,
+        "kind": hostile, "observed_at": hostile, "previous_version_id": 6, "old_path": hostile,
+        "size": 1234, "change_class": hostile, "words_inserted": 1, "words_deleted": 2,
+    }  # fmt: skip
+    view = pages.history_view({"id": 1}, [{**version, "id": 6, "seq": 1}, version])
+    html = str(view["timeline"])
+    assert hostile not in html
+    assert html.count("&#34;&gt;&lt;img src=x onerror=alert(1)&gt;") == 2 * 7  # 7 per row
+    assert 'href="/-/archive/diff?from=6&amp;to=7" class="diff-link"' in html
+    assert "1,234" in html and 'style="width: 120px"' in html
