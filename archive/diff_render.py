@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -39,8 +39,7 @@ def _terminal_safe(text: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One display line of an inline diff: its pieces (newline-free; a lone (op, "\\n") piece
     marks a line whose only change is its line break), the old/new line numbers where it
     starts, whether it is on each side at all, and whether it holds a change."""
@@ -53,8 +52,7 @@ class Line:
     changed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One side-by-side row: each side's line (None: no line there) and its number; a row
     is changed when its aligned chunk holds any insertion or deletion."""
 
@@ -234,13 +232,26 @@ def _fold_label(count: int) -> str:
     return f"{count:,} unchanged line{'' if count == 1 else 's'}"
 
 
+def _inline_lines(lines: Sequence[Line]) -> list[str]:
+    """Each line's HTML. Unchanged one-piece lines (most of a diff page) are escaped in one
+    call for all of them, then split back: the same text as _html_text, far fewer calls."""
+    plain = [ln for ln in lines if not ln.changed and len(ln.pieces) < 2]
+    texts = [ln.pieces[0][1] if ln.pieces else "" for ln in plain]
+    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
+    escaped = iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+    out = []
+    for line in lines:
+        if not line.changed and len(line.pieces) < 2:
+            out.append(
+                f'<div class="dl"><span class="lo" data-n="{line.old_at}"></span><span class="ln"'
+                f' data-n="{line.new_at}"></span><bdi class="dt">{next(escaped)}</bdi></div>'
+            )
+        else:
+            out.append(_inline_line(line))
+    return out
+
+
 def _inline_line(line: Line) -> str:
-    if not line.changed and len(line.pieces) < 2:  # the common case, cheaper: one piece
-        text = _html_text(EQUAL, line.pieces[0][1], True) if line.pieces else ""
-        return (
-            f'<div class="dl"><span class="lo" data-n="{line.old_at}"></span><span class="ln"'
-            f' data-n="{line.new_at}"></span><bdi class="dt">{text}</bdi></div>'
-        )
     cls = "dl ch" if line.changed else "dl"
     o = f' data-n="{line.old_at}"' if line.on_old else ""  # a line of one side only: no number
     n = f' data-n="{line.new_at}"' if line.on_new else ""
@@ -256,6 +267,30 @@ def _side_cell(side: str, pieces: tuple[Op, ...] | None, number: int) -> str:
     return (
         f'<td class="ln" data-n="{number}"></td><td class="diff-{side}">{_html_pieces(pieces)}</td>'
     )
+
+
+def _plain(pieces: tuple[Op, ...] | None) -> bool:
+    return pieces is not None and len(pieces) < 2 and all(op == EQUAL for op, _ in pieces)
+
+
+def _side_rows_html(rows: Sequence[Row]) -> list[str]:
+    """Each row's HTML; unchanged rows (the same one-piece line on both sides) escaped in one
+    call for all of them, as in _inline_lines."""
+    plain = [not r.changed and _plain(r.old) and r.old == r.new for r in rows]
+    texts = [r.old[0][1] if r.old else "" for r, p in zip(rows, plain, strict=True) if p]
+    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
+    escaped = iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+    out = []
+    for row, p in zip(rows, plain, strict=True):
+        if p:
+            text = next(escaped)
+            out.append(
+                f'<tr><td class="ln" data-n="{row.old_no}"></td><td class="diff-old">{text}</td>'
+                f'<td class="ln" data-n="{row.new_no}"></td><td class="diff-new">{text}</td></tr>'
+            )
+        else:
+            out.append(_side_row(row))
+    return out
 
 
 def _side_row(row: Row) -> str:
@@ -277,15 +312,16 @@ def render_html(ops: Sequence[Op], side_by_side: bool = False, context: int | No
     Every document string goes through markupsafe.escape; each line is its own block and its
     text a <bdi> or cell, so bidi controls in a document cannot reorder anything around it.
     """
+    items: Sequence[Line] | Sequence[Row]
     if side_by_side:
-        rows = side_rows(ops)
-        render, items = _side_row, rows
+        items = side_rows(ops)
+        html = _side_rows_html(items)
     else:
-        lines = diff_lines(ops)
-        render, items = _inline_line, lines
+        items = diff_lines(ops)
+        html = _inline_lines(items)
     body: list[str] = []
     for start, stop, shown in fold_spans([i.changed for i in items], context):
-        inner = "\n".join(render(i) for i in items[start:stop])
+        inner = "\n".join(html[start:stop])
         summary = f'<details class="fold"><summary>{_fold_label(stop - start)}</summary>'
         if shown:
             body.append(inner)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import random
 import sqlite3
@@ -91,7 +92,7 @@ async def main() -> None:
         prof.enable()
         await timed(ds, urls[args.profile])
         prof.disable()
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(prof).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
         return
     medians: dict[str, list[float]] = {k: [] for k in urls}
     for _ in range(args.rounds):

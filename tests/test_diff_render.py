@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
+from archive import diff_render
 from archive.diff_render import (
     diff_lines,
     fold_spans,
@@ -318,3 +319,14 @@ def test_adjacent_equal_pieces_render_whole():
     html = render_html(ops, context=None)
     assert '<bdi class="dt">one two</bdi>' in html and '<bdi class="dt">three</bdi>' in html
     assert render_terminal(ops, color=False, context=None).splitlines()[0] == "one two"
+
+
+@given(TEXTS, TEXTS)
+def test_batched_escaping_matches_line_by_line_rendering(old, new):
+    """The fast path (unchanged lines escaped in one call) renders exactly what the general
+    per-line renderer does."""
+    ops = diff_texts(old, new).ops
+    lines = diff_lines(ops)
+    assert diff_render._inline_lines(lines) == [diff_render._inline_line(ln) for ln in lines]
+    rows = side_rows(ops)
+    assert diff_render._side_rows_html(rows) == [diff_render._side_row(r) for r in rows]
