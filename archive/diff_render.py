@@ -243,8 +243,8 @@ def _inline_lines(lines: Sequence[Line]) -> list[str]:
     for line in lines:
         if not line.changed and len(line.pieces) < 2:
             out.append(
-                f'<div class="dl"><span class="lo" data-n="{line.old_at}"></span><span class="ln"'
-                f' data-n="{line.new_at}"></span><bdi class="dt">{next(escaped)}</bdi></div>'
+                f'<div class="dl"><i data-n="{line.old_at}"></i><i data-n="{line.new_at}"></i>'
+                f"<bdi>{next(escaped)}</bdi></div>"
             )
         else:
             out.append(_inline_line(line))
@@ -255,10 +255,7 @@ def _inline_line(line: Line) -> str:
     cls = "dl ch" if line.changed else "dl"
     o = f' data-n="{line.old_at}"' if line.on_old else ""  # a line of one side only: no number
     n = f' data-n="{line.new_at}"' if line.on_new else ""
-    return (
-        f'<div class="{cls}"><span class="lo"{o}></span><span class="ln"{n}></span>'
-        f'<bdi class="dt">{_html_pieces(line.pieces)}</bdi></div>'
-    )
+    return f'<div class="{cls}"><i{o}></i><i{n}></i><bdi>{_html_pieces(line.pieces)}</bdi></div>'
 
 
 def _side_cell(side: str, pieces: tuple[Op, ...] | None, number: int) -> str:
