@@ -110,6 +110,21 @@ def as_json(old: Side, new: Side, result: DiffResult, algorithm: str) -> dict:
     }
 
 
+class ContextLines(click.ParamType):
+    """--context: unchanged lines around each change, a whole number or `all`."""
+
+    name = "N|all"
+
+    def convert(self, value, param, ctx) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        if value == "all":
+            return None
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
+        self.fail(f"{value!r} is not a number of lines or all", param, ctx)
+
+
 def _one_line(label: str) -> str:
     return label.replace("\r", "\\r").replace("\n", "\\n")
 
@@ -129,7 +144,13 @@ def _one_line(label: str) -> str:
 @click.option(
     "--color/--no-color", default=None, help="Colour the terminal diff [when stdout is a tty]."
 )
-@click.option("--context", default=3, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--context",
+    default="3",
+    show_default=True,
+    type=ContextLines(),
+    help="Unchanged lines shown around each change (terminal and html); all: the whole text.",
+)
 @db_option
 @friendly
 def diff(
@@ -138,7 +159,7 @@ def diff(
     fmt: str,
     side_by_side: bool,
     color: bool | None,
-    context: int,
+    context: int | None,
     db: str,
 ) -> None:
     """Show how B differs from A; with A alone, version A against the one before it.
@@ -155,7 +176,7 @@ def diff(
     if fmt == "json":
         emit_json(as_json(old, new, result, algorithm))
     elif fmt == "html":
-        click.echo(render_html(result.ops, side_by_side=side_by_side))
+        click.echo(render_html(result.ops, side_by_side=side_by_side, context=context))
     elif fmt == "patch":
         out = render_patch(
             old.text, new.text, "a/" + _one_line(old.label), "b/" + _one_line(new.label)

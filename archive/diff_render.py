@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -38,125 +39,304 @@ def _terminal_safe(text: str) -> str:
     return "".join(out)
 
 
-def _lines(ops: Iterable[Op]) -> list[list[Op]]:
-    """Split ops into display lines; each line is a list of (op, text) without newlines."""
-    lines: list[list[Op]] = [[]]
+class Line(NamedTuple):
+    """One display line of an inline diff: its pieces (newline-free; a lone (op, "\\n") piece
+    marks a line whose only change is its line break), the old/new line numbers where it
+    starts, whether it is on each side at all, and whether it holds a change."""
+
+    pieces: tuple[Op, ...]
+    old_at: int
+    new_at: int
+    on_old: bool
+    on_new: bool
+    changed: bool
+
+
+class Row(NamedTuple):
+    """One side-by-side row: each side's line (None: no line there) and its number; a row
+    is changed when its aligned chunk holds any insertion or deletion."""
+
+    old: tuple[Op, ...] | None
+    new: tuple[Op, ...] | None
+    old_no: int
+    new_no: int
+    changed: bool
+
+
+def _end_line(pieces: list[Op], end: int | None) -> bool:
+    """Close a line ended by a newline of op `end` (None: the text's end); True if changed.
+
+    A line whose only change is its line break gets a visible marker piece."""
+    changed = any(op != EQUAL for op, _ in pieces)
+    if end is not None and end != EQUAL:
+        if not changed:
+            pieces.append((end, "\n"))
+        changed = True
+    return changed
+
+
+def diff_lines(ops: Iterable[Op]) -> list[Line]:
+    """Split ops into inline display lines (deletions and insertions share a line).
+
+    The empty text after a final newline is no line, so both texts ending in a newline do
+    not end the diff with a blank line."""
+    lines: list[Line] = []
+    pieces: list[Op] = []
+    old_no = new_no = 1
     for op, text in ops:
+        if "\n" not in text:
+            if text:
+                pieces.append((op, text))
+            continue
         parts = text.split("\n")
         for k, part in enumerate(parts):
             if k:
-                lines.append([])
+                if op == EQUAL and not pieces:  # an empty unchanged line
+                    lines.append(Line((), old_no, new_no, True, True, False))
+                elif op == EQUAL and len(pieces) == 1 and pieces[0][0] == EQUAL:  # most lines
+                    lines.append(Line((pieces[0],), old_no, new_no, True, True, False))
+                else:
+                    changed = _end_line(pieces, op)
+                    on_old = op != INSERT or any(o != INSERT for o, _ in pieces)
+                    on_new = op != DELETE or any(o != DELETE for o, _ in pieces)
+                    lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
+                old_no += op != INSERT
+                new_no += op != DELETE
+                pieces = []
             if part:
-                lines[-1].append((op, part))
+                pieces.append((op, part))
+    if pieces:
+        changed = _end_line(pieces, None)
+        on_old = any(o != INSERT for o, _ in pieces)
+        on_new = any(o != DELETE for o, _ in pieces)
+        lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
     return lines
 
 
-def render_terminal(ops: Sequence[Op], color: bool = True, context: int | None = 3) -> str:
-    """Word diff like ``git diff --word-diff``: red/green with color, else [-..-]/{+..+}."""
-    rendered: list[str] = []
-    changed: list[bool] = []
-    for line in _lines(ops):
-        pieces = []
-        for op, part in line:
-            safe = _terminal_safe(part)
-            if op == EQUAL:
-                pieces.append(safe)
-            elif op == DELETE:
-                pieces.append(f"{_RED}{safe}{_RESET}" if color else f"[-{safe}-]")
-            else:
-                pieces.append(f"{_GREEN}{safe}{_RESET}" if color else f"{{+{safe}+}}")
-        rendered.append("".join(pieces))
-        changed.append(any(op != EQUAL for op, _ in line))
-    # A newline inside a delete/insert ends a line on one side only, so count per side.
-    starts = _line_starts(ops)
-    if context is None:
-        return "\n".join(rendered)
-    keep = [False] * len(rendered)
-    for i, c in enumerate(changed):
-        if c:
-            for j in range(max(0, i - context), min(len(rendered), i + context + 1)):
-                keep[j] = True
-    out: list[str] = []
-    prev = -2
-    for i, k in enumerate(keep):
-        if not k:
-            continue
-        if i != prev + 1:
-            out.append(f"@@ -{starts[i][0]} +{starts[i][1]} @@")
-        out.append(rendered[i])
-        prev = i
-    return "\n".join(out)
-
-
-def _line_starts(ops: Iterable[Op]) -> list[tuple[int, int]]:
-    """Old/new line number at the start of each display line."""
-    starts = [(1, 1)]
-    old_no = new_no = 1
-    for op, text in ops:
-        for _ in range(text.count("\n")):
-            if op != INSERT:
-                old_no += 1
-            if op != DELETE:
-                new_no += 1
-            starts.append((old_no, new_no))
-    return starts
-
-
-def _html_piece(op: int, text: str) -> Markup:
-    parts = [escape(p) for p in text.split("\n")]
-    body = Markup("<br>\n").join(parts)
-    if op == EQUAL:
-        return body
-    tag = "del" if op == DELETE else "ins"
-    return Markup("<{0}>{1}</{0}>").format(Markup(tag), body)
-
-
-def render_html(ops: Sequence[Op], side_by_side: bool = False) -> Markup:
-    """Inline <ins>/<del> in a div, or a two-column table (old left, new right)."""
-    if not side_by_side:
-        inner = Markup("").join(_html_piece(op, text) for op, text in ops)
-        return Markup('<div class="diff">{}</div>').format(inner)
-    rows: list[Markup] = []
-    for old_lines, new_lines in _aligned_chunks(ops):
-        for k in range(max(len(old_lines), len(new_lines))):
-            cells = []
-            for side, lines in (("old", old_lines), ("new", new_lines)):
-                if k < len(lines):
-                    content = Markup("").join(_html_piece(op, t) for op, t in lines[k])
-                    cls = f"diff-{side}"
-                else:
-                    content, cls = Markup(""), f"diff-{side} diff-empty"
-                cells.append(Markup('<td class="{}">{}</td>').format(cls, content))
-            rows.append(Markup("<tr>{}</tr>").format(Markup("").join(cells)))
-    body = Markup("\n").join(rows)
-    return Markup(
-        '<table class="diff diff-side-by-side"><thead><tr><th class="diff-old">old</th>'
-        '<th class="diff-new">new</th></tr></thead><tbody>\n{}\n</tbody></table>'
-    ).format(body)
-
-
-def _aligned_chunks(ops: Iterable[Op]) -> list[tuple[list[list[Op]], list[list[Op]]]]:
-    """Group ops into chunks that end at a shared (equal) newline; split each side into lines."""
-    chunks: list[tuple[list[list[Op]], list[list[Op]]]] = []
+def side_rows(ops: Iterable[Op]) -> list[Row]:
+    """Rows of a two-column diff: ops grouped into chunks that end at a shared (equal)
+    newline, each side's lines of a chunk side by side, numbered per side."""
+    chunks: list[tuple[list[list[Op]], list[list[Op]], bool]] = []
     old: list[list[Op]] = [[]]
     new: list[list[Op]] = [[]]
+    changed = False
     for op, text in ops:
+        changed = changed or op != EQUAL
         parts = text.split("\n")
         for k, part in enumerate(parts):
             if k:
                 if op == EQUAL:
-                    chunks.append((old, new))
-                    old, new = [[]], [[]]
+                    chunks.append((old, new, changed))
+                    old, new, changed = [[]], [[]], False
                 else:
-                    (old if op == DELETE else new).append([])
+                    side = old if op == DELETE else new
+                    _end_line(side[-1], op)
+                    side.append([])
             if part:
                 if op != INSERT:
                     old[-1].append((op, part))
                 if op != DELETE:
                     new[-1].append((op, part))
-    if old != [[]] or new != [[]]:
-        chunks.append((old, new))
-    return chunks
+    for side in (old, new):  # the empty text after a side's last newline is no line
+        if not side[-1]:
+            side.pop()
+    if old or new:
+        chunks.append((old, new, changed))
+    rows: list[Row] = []
+    old_no = new_no = 1
+    for old_lines, new_lines, chunk_changed in chunks:
+        for k in range(max(len(old_lines), len(new_lines))):
+            o = tuple(old_lines[k]) if k < len(old_lines) else None
+            n = tuple(new_lines[k]) if k < len(new_lines) else None
+            rows.append(Row(o, n, old_no, new_no, chunk_changed))
+            old_no += o is not None
+            new_no += n is not None
+    return rows
+
+
+def fold_spans(changed: Sequence[bool], context: int | None) -> list[tuple[int, int, bool]]:
+    """The hunk/context logic of every renderer: rows [0, n) cut into consecutive spans
+    (start, stop, shown). Shown spans hold each changed row and up to `context` rows either
+    side (so nearby hunks merge); the rest is folded. context None: everything shown."""
+    n = len(changed)
+    if context is None:
+        return [(0, n, True)] if n else []
+    keep = [False] * n
+    kept_to = 0  # rows before this are already decided
+    for i, c in enumerate(changed):
+        if c:
+            stop = min(n, i + context + 1)
+            for j in range(max(kept_to, i - context), stop):
+                keep[j] = True
+            kept_to = max(kept_to, stop)
+    spans: list[tuple[int, int, bool]] = []
+    start = 0
+    for i in range(1, n + 1):
+        if i == n or keep[i] != keep[start]:
+            spans.append((start, i, keep[start]))
+            start = i
+    return spans
+
+
+def _terminal_piece(op: int, text: str, color: bool) -> str:
+    safe = "\u21b5" if text == "\n" else _terminal_safe(text)
+    if op == EQUAL:
+        return safe
+    if op == DELETE:
+        return f"{_RED}{safe}{_RESET}" if color else f"[-{safe}-]"
+    return f"{_GREEN}{safe}{_RESET}" if color else f"{{+{safe}+}}"
+
+
+def render_terminal(ops: Sequence[Op], color: bool = True, context: int | None = 3) -> str:
+    """Word diff like ``git diff --word-diff``: red/green with color, else [-..-]/{+..+};
+    each hunk of changed lines with `context` lines around it (None: the whole text)."""
+    lines = diff_lines(ops)
+    out: list[str] = []
+    for start, stop, shown in fold_spans([ln.changed for ln in lines], context):
+        if not shown:
+            continue
+        if context is not None:
+            out.append(f"@@ -{lines[start].old_at} +{lines[start].new_at} @@")
+        for line in lines[start:stop]:
+            out.append("".join(_terminal_piece(op, t, color) for op, t in line.pieces))
+    return "\n".join(out)
+
+
+def _html_text(op: int, text: str, last: bool) -> str:
+    """Escaped text of one piece. CR would become a line break in HTML: an unchanged line's
+    final CR (its CRLF ending) is dropped, any other CR shown as a control picture."""
+    if text == "\n":
+        return "\u21b5"
+    if "\r" in text:
+        if op == EQUAL and last and text.endswith("\r"):
+            text = text[:-1]
+        text = text.replace("\r", "\u240d")
+    return str(escape(text))
+
+
+def _html_pieces(pieces: Sequence[Op]) -> str:
+    out = []
+    last = len(pieces) - 1
+    for k, (op, text) in enumerate(pieces):
+        body = _html_text(op, text, k == last)
+        if op == EQUAL:
+            out.append(body)
+        else:
+            tag = "del" if op == DELETE else "ins"
+            cls = ' class="eol"' if text == "\n" else ""
+            out.append(f"<{tag}{cls}>{body}</{tag}>")
+    return "".join(out)
+
+
+def _fold_label(count: int) -> str:
+    return f"{count:,} unchanged line{'' if count == 1 else 's'}"
+
+
+def _inline_lines(lines: Sequence[Line]) -> list[str]:
+    """Each line's HTML. Unchanged one-piece lines (most of a diff page) are escaped in one
+    call for all of them, then split back: the same text as _html_text, far fewer calls."""
+    plain = [ln for ln in lines if not ln.changed and len(ln.pieces) < 2]
+    texts = [ln.pieces[0][1] if ln.pieces else "" for ln in plain]
+    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
+    escaped = iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+    out = []
+    for line in lines:
+        if not line.changed and len(line.pieces) < 2:
+            out.append(
+                f'<div class="dl"><i data-n="{line.old_at}"></i><i data-n="{line.new_at}"></i>'
+                f"<bdi>{next(escaped)}</bdi></div>"
+            )
+        else:
+            out.append(_inline_line(line))
+    return out
+
+
+def _inline_line(line: Line) -> str:
+    cls = "dl ch" if line.changed else "dl"
+    o = f' data-n="{line.old_at}"' if line.on_old else ""  # a line of one side only: no number
+    n = f' data-n="{line.new_at}"' if line.on_new else ""
+    return f'<div class="{cls}"><i{o}></i><i{n}></i><bdi>{_html_pieces(line.pieces)}</bdi></div>'
+
+
+def _side_cell(side: str, pieces: tuple[Op, ...] | None, number: int) -> str:
+    if pieces is None:
+        return f'<td class="ln"></td><td class="diff-{side} diff-empty"></td>'
+    return (
+        f'<td class="ln" data-n="{number}"></td><td class="diff-{side}">{_html_pieces(pieces)}</td>'
+    )
+
+
+def _plain(pieces: tuple[Op, ...] | None) -> bool:
+    return pieces is not None and len(pieces) < 2 and all(op == EQUAL for op, _ in pieces)
+
+
+def _side_rows_html(rows: Sequence[Row]) -> list[str]:
+    """Each row's HTML; unchanged rows (the same one-piece line on both sides) escaped in one
+    call for all of them, as in _inline_lines."""
+    plain = [not r.changed and _plain(r.old) and r.old == r.new for r in rows]
+    texts = [r.old[0][1] if r.old else "" for r, p in zip(rows, plain, strict=True) if p]
+    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
+    escaped = iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+    out = []
+    for row, p in zip(rows, plain, strict=True):
+        if p:
+            text = next(escaped)
+            out.append(
+                f'<tr><td class="ln" data-n="{row.old_no}"></td><td class="diff-old">{text}</td>'
+                f'<td class="ln" data-n="{row.new_no}"></td><td class="diff-new">{text}</td></tr>'
+            )
+        else:
+            out.append(_side_row(row))
+    return out
+
+
+def _side_row(row: Row) -> str:
+    cls = ' class="ch"' if row.changed else ""
+    return (
+        f"<tr{cls}>{_side_cell('old', row.old, row.old_no)}"
+        f"{_side_cell('new', row.new, row.new_no)}</tr>"
+    )
+
+
+_COLS = '<colgroup><col class="cn"><col><col class="cn"><col></colgroup>'
+
+
+def render_html(ops: Sequence[Op], side_by_side: bool = False, context: int | None = 3) -> Markup:
+    """Inline <ins>/<del> lines in a div, or a two-column table (old left, new right), with
+    line numbers; unchanged text beyond `context` lines of a change (None: none) is folded
+    into <details> that open without a request or script.
+
+    Every document string goes through markupsafe.escape; each line is its own block and its
+    text a <bdi> or cell, so bidi controls in a document cannot reorder anything around it.
+    """
+    items: Sequence[Line] | Sequence[Row]
+    if side_by_side:
+        items = side_rows(ops)
+        html = _side_rows_html(items)
+    else:
+        items = diff_lines(ops)
+        html = _inline_lines(items)
+    body: list[str] = []
+    for start, stop, shown in fold_spans([i.changed for i in items], context):
+        inner = "\n".join(html[start:stop])
+        summary = f'<details class="fold"><summary>{_fold_label(stop - start)}</summary>'
+        if shown:
+            body.append(inner)
+        elif side_by_side:
+            body.append(
+                f'<tr class="fold"><td colspan="4">{summary}<table class="diff diff-fold">'
+                f"{_COLS}<tbody>\n{inner}\n</tbody></table></details></td></tr>"
+            )
+        else:
+            body.append(f"{summary}\n{inner}\n</details>")
+    joined = "\n".join(body)
+    if not side_by_side:
+        return Markup(f'<div class="diff">\n{joined}\n</div>')
+    return Markup(
+        f'<table class="diff diff-side-by-side">{_COLS}<thead><tr><th class="ln"></th>'
+        '<th class="diff-old">old</th><th class="ln"></th><th class="diff-new">new</th></tr>'
+        f"</thead><tbody>\n{joined}\n</tbody></table>"
+    )
 
 
 def _split_keep(text: str) -> list[str]:

@@ -112,3 +112,19 @@ def test_errors_are_one_line(archive, tmp_path):
     assert run_cli("diff", "doc.txt@1", "blob.bin@1", db=archive)[0] == 1
     assert run_cli("diff", "doc.txt@1", db=archive)[0] == 2  # nothing before version 1
     assert run_cli("diff", "nothing.txt@1", "doc.txt@1", db=archive)[0] == 2
+
+
+def test_context_folds_html_and_terminal_alike(archive):
+    """Lines 1 and 3 are context of the changed line 2: with --context 0 both formats drop
+    them from view (HTML folds them, terminal omits them); `all` shows the whole text."""
+    code, out, _ = run_cli("diff", "doc.txt@2", "--format", "html", "--context", "0", db=archive)
+    assert code == 0 and out.count('<details class="fold">') == 2
+    assert "<summary>1 unchanged line</summary>" in out and "<script" not in out
+    code, out, _ = run_cli("diff", "doc.txt@2", "--format", "html", db=archive)
+    assert code == 0 and "<details" not in out  # default 3: all within context
+    code, out, _ = run_cli("diff", "doc.txt@2", "--context", "0", db=archive)
+    assert code == 0 and "Terms of service." not in out and "@@ -2 +2 @@" in out
+    code, out, _ = run_cli("diff", "doc.txt@2", "--context", "all", db=archive)
+    assert code == 0 and "@@" not in out and out.splitlines()[1] == "Terms of service."
+    code, _, err = run_cli("diff", "doc.txt@2", "--context", "some", db=archive)
+    assert code == 2 and "not a number of lines or all" in err

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from html.parser import HTMLParser
+from itertools import pairwise
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import Markup
 
-from archive.diff_render import render_html, render_patch, render_stat, render_terminal
+from archive import diff_render
+from archive.diff_render import (
+    diff_lines,
+    fold_spans,
+    render_html,
+    render_patch,
+    render_stat,
+    render_terminal,
+    side_rows,
+)
 from archive.diffs import diff_texts
 
 HOSTILE_OLD = 'Click <a href="x">here</a>\nsafe line\n'
@@ -28,15 +41,23 @@ def test_html_escapes_document_text(side_by_side):
 
 def test_html_inline_structure():
     html = render_html(diff_texts("a b\nc", "a x\nc").ops)
-    assert html == '<div class="diff">a <del>b</del><ins>x</ins><br>\nc</div>'
+    assert html == (
+        '<div class="diff">\n'
+        '<div class="dl ch"><i data-n="1"></i><i data-n="1"></i>'
+        "<bdi>a <del>b</del><ins>x</ins></bdi></div>\n"
+        '<div class="dl"><i data-n="2"></i><i data-n="2"></i>'
+        "<bdi>c</bdi></div>\n</div>"
+    )
 
 
 def test_html_side_by_side_columns():
     html = render_html(diff_texts("one\ntwo\n", "one\n2\nthree\n").ops, side_by_side=True)
-    assert html.count("<tr>") == 1 + 3  # header + one/two/blank-end rows
-    assert '<td class="diff-old"><del>two</del></td>' in html
-    assert '<td class="diff-new"><ins>2</ins></td>' in html
-    assert '<td class="diff-old diff-empty"></td>' in html
+    assert html.count("<tr>") == 1 + 1  # header + the unchanged "one" row
+    assert html.count('<tr class="ch">') == 2  # two/2 and the inserted "three"
+    assert '<td class="ln" data-n="2"></td><td class="diff-old"><del>two</del></td>' in html
+    assert '<td class="ln" data-n="2"></td><td class="diff-new"><ins>2</ins></td>' in html
+    assert '<td class="ln"></td><td class="diff-old diff-empty"></td>' in html
+    assert '<td class="ln" data-n="3"></td><td class="diff-new"><ins>three</ins></td>' in html
 
 
 def test_terminal_markers_and_color():
@@ -53,7 +74,10 @@ def test_terminal_context_and_control_chars():
     assert out.splitlines() == ["@@ -10 +10 @@", "line 9", "line [-10-]{+ten␛[2J+}", "line 11"]
     assert "\x1b" not in out
     full = render_terminal(diff_texts(old, new).ops, color=False, context=None)
-    assert full.count("\n") == 20
+    assert full.splitlines() == [f"line {i}" for i in range(10)] + [
+        "line [-10-]{+ten␛[2J+}",
+        *[f"line {i}" for i in range(11, 20)],
+    ]  # no header, and no blank line for the text after the final newline
 
 
 def test_patch_applies_with_system_tool(tmp_path):
@@ -87,3 +111,222 @@ def test_stat_line():
     r = diff_texts("a b", "a c")
     assert render_stat(r) == "+1 -1 words, +1 -1 chars, 1 hunk, similarity 0.67, substantive"
     assert render_stat(diff_texts("x", "x")).endswith("0 hunks, similarity 1.00, none")
+
+
+# Folding: one hunk/context implementation (fold_spans) behind the terminal and HTML views.
+
+LONG = "".join(f"line {i}\n" for i in range(40))
+
+
+def spans_of(changed: str, context: int | None) -> list[tuple[int, int, bool]]:
+    return fold_spans([c == "x" for c in changed], context)
+
+
+def test_fold_spans_keep_context_around_each_change():
+    assert spans_of("....x.....", 1) == [(0, 3, False), (3, 6, True), (6, 10, False)]
+    assert spans_of("....x.....", 0) == [(0, 4, False), (4, 5, True), (5, 10, False)]
+
+
+def test_fold_spans_merge_hunks_whose_context_meets():
+    assert spans_of("x...x", 1) == [(0, 2, True), (2, 3, False), (3, 5, True)]
+    assert spans_of("x..x", 1) == [(0, 4, True)]  # contexts touch: one hunk
+    assert spans_of("xx.......", 2) == [(0, 4, True), (4, 9, False)]
+
+
+def test_fold_spans_first_last_none_and_whole():
+    assert spans_of("x....", 3) == [(0, 4, True), (4, 5, False)]
+    assert spans_of("....x", 3) == [(0, 1, False), (1, 5, True)]
+    assert spans_of(".....", 3) == [(0, 5, False)]  # no change: all folded
+    assert spans_of("", 3) == [] and spans_of("", None) == []
+    assert spans_of("..x..", None) == [(0, 5, True)]
+    assert spans_of("..x..", 99) == [(0, 5, True)]
+
+
+@given(st.lists(st.booleans(), max_size=60), st.one_of(st.none(), st.integers(0, 8)))
+def test_fold_spans_partition_and_show_exactly_the_context(changed, context):
+    spans = fold_spans(changed, context)
+    assert [i for a, b, _ in spans for i in range(a, b)] == list(range(len(changed)))
+    assert all(a < b for a, b, _ in spans)
+    assert all(s1[2] != s2[2] for s1, s2 in pairwise(spans))  # maximal runs
+    changes = [i for i, c in enumerate(changed) if c]
+    for a, b, shown in spans:
+        for i in range(a, b):
+            near = context is None or any(abs(i - c) <= context for c in changes)
+            assert shown == near
+
+
+def test_terminal_and_html_fold_the_same_hunks():
+    new = LONG.replace("line 5\n", "line five\n").replace("line 30\n", "line thirty\n")
+    ops = diff_texts(LONG, new).ops
+    term = render_terminal(ops, color=False, context=2)
+    assert [ln for ln in term.splitlines() if ln.startswith("@@")] == [
+        "@@ -4 +4 @@",
+        "@@ -29 +29 @@",
+    ]
+    html = render_html(ops, context=2)
+    assert html.count('<details class="fold">') == 3  # before, between and after the hunks
+    assert "<summary>3 unchanged lines</summary>" in html  # lines 0-2
+    assert "<summary>20 unchanged lines</summary>" in html  # lines 8-27
+    assert "<summary>7 unchanged lines</summary>" in html  # lines 33-39
+    side = render_html(ops, side_by_side=True, context=2)
+    assert side.count('<tr class="fold">') == 3 and side.count('<tr class="ch">') == 2
+    assert "<summary>20 unchanged lines</summary>" in side
+
+
+def test_html_folds_hold_the_whole_text_and_context_all_folds_nothing():
+    new = LONG.replace("line 20\n", "line twenty\n")
+    ops = diff_texts(LONG, new).ops
+    folded = render_html(ops)
+    for i in range(40):  # every line is on the page, folded or not
+        assert f"<bdi>line {i}</bdi>" in folded or i == 20
+    assert folded.count('<details class="fold">') == 2
+    assert folded.index("line 16<") < folded.index("</details>") < folded.index("line 17<")
+    whole = render_html(ops, context=None)
+    assert "<details" not in whole and whole.count('<div class="dl') == 40
+    assert render_html(ops, context=0).count('<div class="dl') == 40  # 0: folds, still there
+    side = render_html(ops, side_by_side=True, context=None)
+    assert "<details" not in side and side.count("<tr") == 41
+
+
+def test_no_change_is_one_fold_and_an_empty_terminal_diff():
+    ops = diff_texts(LONG, LONG).ops
+    html = render_html(ops)
+    assert html.count("<details") == 1 and "<summary>40 unchanged lines</summary>" in html
+    assert render_terminal(ops, color=False) == ""
+    assert render_html(diff_texts("", "").ops) == '<div class="diff">\n\n</div>'
+    one = render_html(diff_texts("only\n", "only\n").ops, side_by_side=True)
+    assert "<summary>1 unchanged line</summary>" in one
+
+
+def test_line_numbers_follow_each_side():
+    old, new = "a\nb\nc\n", "a\nnew\nb\nc\n"
+    lines = diff_lines(diff_texts(old, new).ops)
+    assert [
+        (ln.old_at if ln.on_old else None, ln.new_at if ln.on_new else None) for ln in lines
+    ] == [
+        (1, 1),
+        (None, 2),
+        (2, 3),
+        (3, 4),
+    ]
+    assert [ln.changed for ln in lines] == [False, True, False, False]
+    html = render_html(diff_texts(old, new).ops)
+    assert '<i></i><i data-n="2"></i>' in html
+
+
+def test_missing_final_newline_is_a_visible_change():
+    for old, new, tag in (("a\nb\n", "a\nb", "del"), ("a\nb", "a\nb\n", "ins")):
+        ops = diff_texts(old, new).ops
+        assert f'<{tag} class="eol">↵</{tag}>' in render_html(ops)
+        assert f'<{tag} class="eol">↵</{tag}>' in render_html(ops, side_by_side=True)
+        marker = "[-↵-]" if tag == "del" else "{+↵+}"
+        assert render_terminal(ops, color=False).splitlines() == ["@@ -1 +1 @@", "a", "b" + marker]
+
+
+def test_crlf_lines_render_without_raw_carriage_returns():
+    old = "".join(f"row {i}\r\n" for i in range(10))
+    new = old.replace("row 5\r\n", "row five\r\n")
+    for side in (False, True):
+        html = render_html(diff_texts(old, new).ops, side_by_side=side)
+        assert "\r" not in html  # an HTML parser would turn it into a line break
+        assert "␍" not in html  # the unchanged CRLF endings are not noise
+        assert "row <del>5</del>" in html and "five</ins>" in html
+    to_lf = render_html(diff_texts(old, old.replace("\r\n", "\n", 1)).ops)
+    assert "\r" not in to_lf and "␍" in to_lf  # a changed line ending is shown
+    assert "␍" in render_terminal(diff_texts(old, old.replace("\r\n", "\n", 1)).ops, color=False)
+
+
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_hostile_text_inside_folds_stays_escaped(side_by_side):
+    payloads = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "</details><b>"]
+    old = "".join(f"{p} {i}\n" for i in range(12) for p in payloads) + "end\n"
+    html = render_html(diff_texts(old, old + "more\n").ops, side_by_side=side_by_side)
+    assert html.count("<details") == 1 and "</summary>" in html
+    for p in payloads:
+        assert p not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; 0" in html  # folded, escaped, present
+    assert html.count("</details>") == 1
+
+
+class _Nesting(HTMLParser):
+    """Records, for every text node holding a bidi control, the open elements around it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.found: list[list[str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("col", "br"):
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, (self.stack, tag)  # well nested
+        self.stack.pop()
+
+    def handle_data(self, data):
+        if any(c in data for c in "\u202e\u2066\u200f"):
+            self.found.append(list(self.stack))
+
+
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_bidi_controls_stay_inside_their_line(side_by_side):
+    old = "".join(f"clause {i}\n" for i in range(10)) + "evil \u202e reversed \u2066 text\u200f\n"
+    new = old.replace("clause 2\n", "clause two \u202e\n")
+    html = render_html(diff_texts(old, new).ops, side_by_side=side_by_side)
+    parser = _Nesting()
+    parser.feed(str(html))
+    assert parser.stack == [] and len(parser.found) == (3 if side_by_side else 2)
+    for stack in parser.found:  # each inside one line's isolate (inline) or its own cell
+        assert ("bdi" in stack) if not side_by_side else (stack.count("td") >= 1)
+        assert "i" not in stack  # never in a line-number gutter
+
+
+TEXTS = st.text(alphabet="ab \n\r\u202e<", max_size=40)
+
+
+@given(TEXTS, TEXTS)
+def test_side_rows_hold_each_side_line_by_line(old, new):
+    rows = side_rows(diff_texts(old, new).ops)
+    for side, text, other in (("old", old, 1), ("new", new, -1)):
+        cells = [getattr(r, side) for r in rows if getattr(r, side) is not None]
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()  # the text after a final newline is no line
+        shown = ["".join(t for op, t in c if op != other and t != "\n") for c in cells]
+        assert shown == lines
+        numbers = [getattr(r, side + "_no") for r in rows if getattr(r, side) is not None]
+        assert numbers == list(range(1, len(lines) + 1))
+    assert any(r.changed for r in rows) == (old != new)
+
+
+@given(TEXTS, TEXTS)
+def test_inline_lines_rebuild_both_texts(old, new):
+    lines = diff_lines(diff_texts(old, new).ops)
+    for text, other, at in ((old, 1, "old_at"), (new, -1, "new_at")):
+        rebuilt = ""
+        for k, line in enumerate(lines):
+            rebuilt += "".join(t for op, t in line.pieces if op != other and t != "\n")
+            if k + 1 < len(lines):
+                rebuilt += "\n" * (getattr(lines[k + 1], at) - getattr(line, at))
+        assert rebuilt.rstrip("\n") == text.rstrip("\n")
+    assert any(ln.changed for ln in lines) == (old != new)
+
+
+def test_adjacent_equal_pieces_render_whole():
+    """Ops from storage may hold neighbouring equal runs: an unchanged line keeps them all."""
+    ops = [(0, "one "), (0, "two\nthree\n"), (1, "four\n")]
+    html = render_html(ops, context=None)
+    assert "<bdi>one two</bdi>" in html and "<bdi>three</bdi>" in html
+    assert render_terminal(ops, color=False, context=None).splitlines()[0] == "one two"
+
+
+@given(TEXTS, TEXTS)
+def test_batched_escaping_matches_line_by_line_rendering(old, new):
+    """The fast path (unchanged lines escaped in one call) renders exactly what the general
+    per-line renderer does."""
+    ops = diff_texts(old, new).ops
+    lines = diff_lines(ops)
+    assert diff_render._inline_lines(lines) == [diff_render._inline_line(ln) for ln in lines]
+    rows = side_rows(ops)
+    assert diff_render._side_rows_html(rows) == [diff_render._side_row(r) for r in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import markupsafe
 import pytest
 import yaml
 from datasette.app import Datasette
@@ -168,6 +170,38 @@ async def test_diff_page_shows_the_word_diff_inline_and_side_by_side(ds, ids):
     assert (await ds.client.get(url + "&view=nonsense")).status_code == 400
 
 
+async def test_diff_page_folds_unchanged_text_and_context_all_shows_it(ds, ids):
+    """The corpus document had text appended: the diff shows the end, the rest is folded
+    into one <details> (on the page, escaped, openable); context=all shows everything."""
+    url = f"/-/archive/diff?from={ids['v1']}&to={ids['v2']}"
+    lines = (CORPUS / ids["path"]).read_text(encoding="utf-8").splitlines()
+    for view in ("", "&view=side"):
+        html = (await ds.client.get(url + view)).text
+        assert html.count('<details class="fold">') == 1
+        folded = int(re.search(r"<summary>(\d+) unchanged lines</summary>", html)[1])
+        assert len(lines) - 4 <= folded <= len(lines) - 3  # all but the last lines' context
+        fold_end = html.index("</details>", html.index('<details class="fold">'))
+        assert fold_end < html.index("<ins>")  # the change is outside the fold
+        assert "Amended clause" in html[fold_end:]
+        # Datasette's script closes every open <details> on a click elsewhere: not ours.
+        assert "details:not(.fold)" in html and "Close any open details" not in html
+        assert f'href="{(url + view).replace("&", "&amp;")}&amp;context=all"' in html
+        whole = (await ds.client.get(url + view + "&context=all")).text
+        assert '<details class="fold">' not in whole and "<ins>" in whole
+        assert "whole text</strong>" in whole
+        for line in lines:
+            assert str(markupsafe.escape(line)) in whole
+        assert f'href="{(url + view).replace("&", "&amp;")}" class="context-toggle"' in whole
+        assert "<script>alert('v2')" not in html + whole
+    other = (await ds.client.get(f"/-/archive/version/{ids['v1']}")).text
+    assert "Close any open details" in other and "details:not(.fold)" not in other
+    zero = (await ds.client.get(url + "&context=0")).text
+    assert "changes with 0 lines of context" in zero
+    assert f'href="{url.replace("&", "&amp;")}&amp;view=side&amp;context=0"' in zero
+    for bad in ("x", "-1", "1e3", "9999999"):
+        assert (await ds.client.get(url + "&context=" + bad)).status_code == 400
+
+
 async def test_diff_page_computes_pairs_not_stored(ds, ids):
     """Reversed, the pair has no stored diff: computed, still escaped."""
     html = (await ds.client.get(f"/-/archive/diff?from={ids['v2']}&to={ids['v1']}")).text
@@ -234,6 +268,14 @@ async def test_atom_feeds_are_valid_and_escaped(ds, ids):
 async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
     urls = [f"/-/archive/document/{d}" for d in ids["all_documents"]]
     urls += [f"/-/archive/version/{v}" for v in ids["all_versions"]]
+    # Diffs between neighbouring versions (mostly of different, hostile documents): folded
+    # and whole, inline and side by side.
+    tails = ["", "&view=side&context=all", "&context=all", "&view=side&context=0"]
+    versions = ids["all_versions"]
+    urls += [
+        f"/-/archive/diff?from={a}&to={b}" + tails[k % len(tails)]
+        for k, (a, b) in enumerate(zip(versions, versions[1:], strict=False))
+    ]
     urls += ["/-/archive/search?q=" + p for p in ("<img", '">', "javascript:", "\u202e")] + [
         "/archive/versions",
         "/archive/documents",
@@ -408,3 +450,19 @@ def test_document_versions_match_the_version_diffs_view(archive_db, ids):
         assert with_diff > 0  # the comparison covered versions that have a stored diff
     finally:
         conn.close()
+
+
+def test_timeline_rows_escape_every_value():
+    """History rows are built in Python now: every document-derived value is escaped."""
+    hostile = '"><img src=x onerror=alert(1)>'
+    version = {
+        "id": 7, "document_id": 1, "seq": 2, "blob": "ab" * 32, "path": hostile,
+        "kind": hostile, "observed_at": hostile, "previous_version_id": 6, "old_path": hostile,
+        "size": 1234, "change_class": hostile, "words_inserted": 1, "words_deleted": 2,
+    }  # fmt: skip
+    view = pages.history_view({"id": 1}, [{**version, "id": 6, "seq": 1}, version])
+    html = str(view["timeline"])
+    assert hostile not in html
+    assert html.count("&#34;&gt;&lt;img src=x onerror=alert(1)&gt;") == 2 * 7  # 7 per row
+    assert 'href="/-/archive/diff?from=6&amp;to=7" class="diff-link"' in html
+    assert "1,234" in html and 'style="width: 120px"' in html

@@ -90,19 +90,65 @@ def _parse(fn, *args):
         raise BadRequest(str(e)) from None
 
 
-async def _text(db, blake3: str | None) -> str | None:
+# Page data read in one db.execute_fn call per page: each db.execute is a trip to a
+# Datasette SQL thread and back through the event loop, which under load costs more than the
+# queries themselves (a diff page made seven such trips).
+
+
+def _fetch(conn, sql: str, params: dict) -> list[dict]:
+    cursor = conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _fetch_one(conn, sql: str, params: dict, what: str) -> dict:
+    rows = _fetch(conn, sql, params)
+    if not rows:
+        raise NotFound(f"No {what}")
+    return rows[0]
+
+
+def _text(conn, blake3: str | None) -> str | None:
     """A blob's readable text through the store's read path (None: binary, deleted, absent)."""
-    if not blake3:
-        return None
-    return await db.execute_fn(lambda conn: read_text(conn, blake3))
+    return read_text(conn, blake3) if blake3 else None
 
 
-async def _diff(db, old: dict, new: dict, old_text: str | None, new_text: str | None):
+def _version_data(conn, version_id: int) -> tuple[dict, str | None]:
+    version = _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    return version, _text(conn, version["blob"])
+
+
+def _diff_data(conn, from_id: int, to_id: int) -> dict:
+    """Both versions, their texts, their neighbouring changes and the pair's stored diff."""
+    old, old_text = _version_data(conn, from_id)
+    new, new_text = _version_data(conn, to_id)
+    nxt = _fetch(
+        conn, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
+    )
+    prv = _fetch(
+        conn,
+        queries.PREVIOUS_CONTENT_VERSION,
+        {"document_id": old["document_id"], "seq": old["seq"]},
+    )
+    stored = []
+    if old_text is not None and new_text is not None:
+        pair = {"from_blob": old["blob"], "to_blob": new["blob"]}
+        stored = _fetch(conn, queries.STORED_DIFF, pair)
+    return {
+        "old": old,
+        "new": new,
+        "old_text": old_text,
+        "new_text": new_text,
+        "neighbours": (prv[0]["id"] if prv else None, nxt[0]["id"] if nxt else None),
+        "stored": stored,
+    }
+
+
+async def _diff(rows: list[dict], old_text: str | None, new_text: str | None):
     """(result, algorithm, stored) for two versions' texts: the stored diff of their blobs
     when there is one, else computed off the event loop; (None, None, False) without text."""
     if old_text is None or new_text is None:
         return None, None, False
-    rows = await _rows(db, queries.STORED_DIFF, {"from_blob": old["blob"], "to_blob": new["blob"]})
     if rows:
         try:
             return result_of(rows[0], old_text), rows[0]["algorithm"], True
@@ -122,8 +168,12 @@ async def history_page(datasette, request):
     doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("documents", "versions"))
-    document = await _one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
-    versions = await _rows(db, queries.DOCUMENT_VERSIONS, {"id": doc_id})
+    document, versions = await db.execute_fn(
+        lambda conn: (
+            _fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
+            _fetch(conn, queries.DOCUMENT_VERSIONS, {"id": doc_id}),
+        )
+    )
     view = pages.history_view(document, versions)
     return await _render(datasette, request, "archive_history.html", view)
 
@@ -132,8 +182,8 @@ async def version_page(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "blobs"))
-    version = await _one(db, queries.VERSION, {"id": version_id}, f"version {version_id}")
-    view = pages.version_view(version, await _text(db, version["blob"]))
+    version, text = await db.execute_fn(lambda conn: _version_data(conn, version_id))
+    view = pages.version_view(version, text)
     return await _render(datasette, request, "archive_version.html", {"view": view})
 
 
@@ -141,28 +191,23 @@ async def diff_page(datasette, request):
     from_id = _parse(pages.parse_id, request.args.get("from"), "from")
     to_id = _parse(pages.parse_id, request.args.get("to"), "to")
     side_by_side = _parse(pages.parse_view, request.args.get("view"))
+    context = _parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "blobs"))
-    old = await _one(db, queries.VERSION, {"id": from_id}, f"version {from_id}")
-    new = await _one(db, queries.VERSION, {"id": to_id}, f"version {to_id}")
-    nxt = await _rows(
-        db, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
-    )
-    prv = await _rows(
-        db, queries.PREVIOUS_CONTENT_VERSION, {"document_id": old["document_id"], "seq": old["seq"]}
-    )
-    old_text, new_text = await _text(db, old["blob"]), await _text(db, new["blob"])
-    result, algorithm, stored = await _diff(db, old, new, old_text, new_text)
+    data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id))
+    old_text, new_text = data["old_text"], data["new_text"]
+    result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
     view = pages.diff_view(
-        old,
-        new,
+        data["old"],
+        data["new"],
         old_text,
         new_text,
-        (prv[0]["id"] if prv else None, nxt[0]["id"] if nxt else None),
+        data["neighbours"],
         result,
         algorithm,
         stored,
         side_by_side,
+        context,
     )
     return await _render(datasette, request, "archive_diff.html", view)
 

@@ -10,13 +10,15 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from archive.diff_render import render_html, render_stat
 from archive.diffs import DiffResult
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BAR_MAX_PX = 120
+DEFAULT_CONTEXT = 3  # unchanged lines shown around each change on a diff page
+MAX_CONTEXT_DIGITS = 6
 # Characters XML 1.0 cannot carry at all (C0 controls except tab/LF/CR, surrogates, FFFE/FFFF).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -110,7 +112,59 @@ def history_view(document: dict, versions: list[dict]) -> dict:
                 "diff_url": diff_url(prev, v["id"]) if prev is not None else None,
             }
         )
-    return {"document": document, "versions": rows, "atom_url": document_url(document["id"])}
+    return {
+        "document": document,
+        "versions": rows,
+        "timeline": timeline_html(rows),
+        "atom_url": document_url(document["id"]),
+    }
+
+
+def _e(value: object) -> str:
+    return str(escape(value))
+
+
+def timeline_row(v: dict) -> str:
+    """One history row as HTML, every value escaped: built here rather than in the async
+    Jinja template, where each of a long history's ~40 expressions per row costs awaits."""
+    old_path = f' <span class="muted">(was <bdi>{_e(v["old_path"])}</bdi>)</span>'
+    size = f"{v['size']:,}" if v["size"] is not None else "—"
+    words = ""
+    if v.get("change_class"):
+        cls = _e(v["change_class"])
+        words = (
+            f'<a href="{_e(v["diff_url"])}" class="diff-class" title="{_e(v["words_label"])}">'
+            f'<span class="change-class class-{cls}">{cls}</span> <span class="bar words"'
+            f' style="width: {int(v["words_px"])}px"></span>'
+            f' <span class="muted">{_e(v["words_changed"])}</span></a>'
+        )
+    blob = "—"
+    if v["blob"]:
+        blob = (
+            f'<a href="/-/archive/verify?blake3={_e(v["blob"])}" title="{_e(v["blob"])}">'
+            f"{_e(v['blob'][:12])}…</a>"
+        )
+    diff_link = f' · <a href="{_e(v["diff_url"])}" class="diff-link">diff</a>'
+    return (
+        f'<tr class="kind-{_e(v["kind"])}">\n'
+        f'  <td><a href="{_e(v["url"])}">{_e(v["seq"])}</a></td>\n'
+        f'  <td><span class="kind">{_e(v["kind"])}</span></td>\n'
+        f'  <td class="nowrap">{_e(v["observed_at"])}</td>\n'
+        f'  <td><bdi class="path">{_e(v["path"])}</bdi>{old_path if v["old_path"] else ""}</td>\n'
+        f'  <td class="num">{size}</td>\n'
+        f'  <td class="delta"><span class="bar {_e(v["bar_class"])}"'
+        f' style="width: {int(v["bar_px"])}px"></span>'
+        f' <span class="muted">{_e(v["delta_label"])}</span></td>\n'
+        f'  <td class="words">{words}</td>\n'
+        f'  <td class="hash">{blob}</td>\n'
+        f'  <td class="nowrap"><a href="{_e(v["url"])}">version</a>'
+        f"{diff_link if v['diff_url'] else ''}</td>\n</tr>"
+    )
+
+
+def timeline_html(rows: list[dict]) -> Markup:
+    """The history table's body: one precomputed, escaped string for all rows."""
+    return Markup("\n".join(timeline_row(v) for v in rows))
 
 
 def version_view(version: dict, text: str | None) -> dict:
@@ -142,21 +196,24 @@ def diff_view(
     algorithm: str | None = None,
     stored: bool = False,
     side_by_side: bool = False,
+    context: int | None = DEFAULT_CONTEXT,
 ) -> dict:
-    """A change: its word diff (inline or side by side; render_html escapes all text), its
-    stats, both sides' provenance, and links to the document's neighbouring changes.
+    """A change: its word diff (inline or side by side, unchanged text beyond `context`
+    lines folded; render_html escapes all text), its stats, both sides' provenance, and
+    links to the document's neighbouring changes (in the same view and context).
 
     neighbours: the version with content before `old` and the one after `new` (or None).
     """
     same_doc = old["document_id"] == new["document_id"]
     prev_id, next_id = neighbours
-    prev_change = diff_url(prev_id, old["id"]) if same_doc and prev_id is not None else None
-    next_change = diff_url(new["id"], next_id) if same_doc and next_id is not None else None
+    keep = diff_query(side_by_side, context)
+    prev_change = diff_url(prev_id, old["id"]) + keep if same_doc and prev_id is not None else None
+    next_change = diff_url(new["id"], next_id) + keep if same_doc and next_id is not None else None
     here = diff_url(old["id"], new["id"])
     diff = None
     if result is not None:
         diff = {
-            "html": render_html(result.ops, side_by_side=side_by_side),
+            "html": render_html(result.ops, side_by_side=side_by_side, context=context),
             "stats": result.stats,
             "change_class": result.change_class,
             "coarse": result.coarse,
@@ -168,18 +225,38 @@ def diff_view(
         "old": version_view(old, old_text),
         "new": version_view(new, new_text),
         "same_document": same_doc,
-        "prev_change": prev_change + ("&view=side" if side_by_side else "")
-        if prev_change
-        else None,
-        "next_change": next_change + ("&view=side" if side_by_side else "")
-        if next_change
-        else None,
+        "prev_change": prev_change,
+        "next_change": next_change,
         "history_url": document_url(new["document_id"]),
         "diff": diff,
         "side_by_side": side_by_side,
-        "inline_url": here,
-        "side_url": here + "&view=side",
+        "context": context,
+        "inline_url": here + diff_query(False, context),
+        "side_url": here + diff_query(True, context),
+        "whole_url": here + diff_query(side_by_side, None),
+        "folded_url": here + diff_query(side_by_side, DEFAULT_CONTEXT),
+        "keep_folds_open": True,  # see templates/_close_open_menus.html
     }
+
+
+def diff_query(side_by_side: bool, context: int | None) -> str:
+    """The query-string tail that keeps a diff page's view and context (defaults omitted,
+    so the default page keeps its one URL)."""
+    tail = "&view=side" if side_by_side else ""
+    if context != DEFAULT_CONTEXT:
+        tail += "&context=" + ("all" if context is None else str(context))
+    return tail
+
+
+def parse_context(value: str | None) -> int | None:
+    """?context=N lines around each change (default 3), or ?context=all for the whole text."""
+    if value in (None, ""):
+        return DEFAULT_CONTEXT
+    if value == "all":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_CONTEXT_DIGITS:
+        raise BadRequest("context must be a number of lines or all")
+    return int(value)
 
 
 def parse_view(value: str | None) -> bool:

@@ -57,6 +57,33 @@ def test_diff_page_shows_the_word_diff(server, tab):
     assert tab.dialogs == [] and injected(tab) == []
 
 
+def test_diff_page_folds_unchanged_text_and_opens_it_in_place(server, tab):
+    """Folds open on a click without a request, stay open when another is opened, and
+    hold the document's text; context=all shows it unfolded."""
+    url = server.url(f"/-/archive/diff?from={server.ids['v1']}&to={server.ids['v2']}")
+    first_line = (CORPUS / server.ids["path"]).read_text(encoding="utf-8").splitlines()[0]
+    requests: list[str] = []
+    tab.page.on("request", lambda r: requests.append(r.url))
+    for view in ("", "&view=side&context=1"):
+        tab.page.goto(url + view)
+        folds = tab.page.locator(".archive-diff details.fold")
+        assert folds.count() >= 1 and not folds.first.evaluate("d => d.open")
+        assert not tab.page.get_by_text(first_line, exact=True).first.is_visible()
+        requests.clear()
+        folds.first.locator("summary").click()
+        assert folds.first.evaluate("d => d.open")
+        assert tab.page.get_by_text(first_line, exact=True).first.is_visible()
+        tab.page.locator("h1").click()  # Datasette closes open menus on such a click
+        assert folds.first.evaluate("d => d.open") and requests == []
+        assert tab.page.locator(".archive-diff ins").first.is_visible()  # the change, unfolded
+    tab.screenshot("diff-fold-open")
+    tab.page.locator("a.context-toggle").click()
+    tab.page.wait_for_url("**context=all")
+    assert tab.page.locator(".archive-diff details.fold").count() == 0
+    assert tab.page.get_by_text(first_line, exact=True).first.is_visible()
+    assert tab.dialogs == [] and injected(tab) == []
+
+
 def test_version_page_shows_text_hashes_and_provenance(server, tab):
     tab.page.goto(server.url(f"/-/archive/version/{server.ids['v1']}"))
     text = tab.page.locator("pre.archive-text").inner_text()
