@@ -77,6 +77,14 @@ class Store:
         self.conn = conn
         self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
 
+    @classmethod
+    def over(cls, conn: sqlite3.Connection) -> Store:
+        """A Store on a connection opened elsewhere (Datasette's, read-only): no pragmas, no
+        migration, so the store's queries serve the published snapshot too."""
+        store = cls.__new__(cls)
+        store.path, store.conn, store.texts = "", conn, None
+        return store
+
     @property
     def db(self):
         """A sqlite-utils view of the connection (imported on demand: it is slow to import)."""

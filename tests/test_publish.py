@@ -141,6 +141,63 @@ async def test_version_page_shows_text_hashes_and_provenance(ds, ids):
     assert "modified" in html and f"/-/archive/raw/{ids['v2_blake3']}" in html
 
 
+async def test_version_page_shows_its_ledger_proof_and_the_proof_verifies(
+    ds, archive_db, ids, tmp_path
+):
+    """The page's proof is the CLI's (same leaf, path and root), roots at the archive's
+    latest checkpoint, and the downloaded file passes `archive verify-proof` offline."""
+    html = (await ds.client.get(f"/-/archive/version/{ids['v2']}")).text
+    response = await ds.client.get(f"/-/archive/version/{ids['v2']}/proof.json")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    proof = response.json()
+    conn = sqlite3.connect(archive_db)
+    (root,) = conn.execute(
+        "SELECT tree_root FROM runs WHERE tree_size IS NOT NULL ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    (leaf_hash,) = conn.execute(
+        "SELECT leaf_hash FROM ledger WHERE version_id = ?", (ids["v2"],)
+    ).fetchone()
+    conn.close()
+    assert proof["root"] == root and proof["leaf_hash"] == leaf_hash
+    assert json.loads(proof["leaf"])["blob_blake3"] == ids["v2_blake3"]
+    assert 'id="ledger-proof"' in html and root in html and leaf_hash in html
+    assert all(h in html for h in proof["proof"]) and len(proof["proof"]) >= 1
+    path = tmp_path / "proof.json"
+    path.write_text(response.text)
+    cli = subprocess.run(
+        [sys.executable, "-m", "archive", "verify-proof", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=plugin_env(tmp_path),
+    )
+    assert cli.returncode == 0 and "valid inclusion proof" in cli.stdout, cli.stdout + cli.stderr
+    proof["leaf_hash"] = "00" * 32
+    path.write_text(json.dumps(proof))
+    cli = subprocess.run(
+        [sys.executable, "-m", "archive", "verify-proof", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=plugin_env(tmp_path),
+    )
+    assert cli.returncode == 1 and "invalid proof" in cli.stdout
+
+
+async def test_a_version_without_a_leaf_says_why_there_is_no_proof(tmp_path, archive_db, ids):
+    copy = tmp_path / "unledgered.db"
+    copy.write_bytes(archive_db.read_bytes())
+    conn = sqlite3.connect(copy)
+    conn.execute("DELETE FROM ledger WHERE version_id = ?", (ids["v2"],))
+    conn.commit()
+    conn.close()
+    ds = make_ds(copy)
+    html = (await ds.client.get(f"/-/archive/version/{ids['v2']}")).text
+    assert f"No proof: version {ids['v2']} is not in the ledger yet" in html
+    assert (await ds.client.get(f"/-/archive/version/{ids['v2']}/proof.json")).status_code == 404
+
+
 async def test_binary_version_offers_download_and_raw_is_an_attachment(ds, ids):
     html = (await ds.client.get(f"/-/archive/version/{ids['binary']}")).text
     assert "Binary content" in html and '<pre class="archive-text">' not in html

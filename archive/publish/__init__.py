@@ -16,8 +16,9 @@ from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.diffs import ALGORITHM, diff_texts
+from archive.integrity import inclusion_proof
 from archive.publish import cache, pages, queries
-from archive.store import ArchiveError, PassageStore, read_content, read_text
+from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.stored_diffs import result_of
 from archive.trace import search_documents
 
@@ -178,13 +179,49 @@ async def history_page(datasette, request):
     return await _render(datasette, request, "archive_history.html", view)
 
 
+def _proof(conn, version_id: int) -> tuple[dict | None, str | None]:
+    """(inclusion proof of the version's ledger leaf in the latest checkpoint, None) or
+    (None, why there is none): the same proof `archive proof <version>` prints."""
+    try:
+        return inclusion_proof(Store.over(conn), version_id), None
+    except ArchiveError as e:
+        return None, str(e)
+
+
+def _version_page_data(conn, version_id: int) -> tuple[dict, str | None, tuple]:
+    version, text = _version_data(conn, version_id)
+    return version, text, _proof(conn, version_id)
+
+
 async def version_page(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "blobs"))
-    version, text = await db.execute_fn(lambda conn: _version_data(conn, version_id))
-    view = pages.version_view(version, text)
+    await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger"))
+    version, text, (proof, no_proof) = await db.execute_fn(
+        lambda conn: _version_page_data(conn, version_id)
+    )
+    view = pages.version_view(version, text, proof, no_proof)
     return await _render(datasette, request, "archive_version.html", {"view": view})
+
+
+async def proof_json(datasette, request):
+    """The version's inclusion proof as a file `archive verify-proof` checks offline."""
+    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("versions", "ledger"))
+    version, (proof, no_proof) = await db.execute_fn(
+        lambda conn: (
+            _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}"),
+            _proof(conn, version_id),
+        )
+    )
+    if proof is None:
+        raise NotFound(no_proof)
+    response = Response.json(proof)
+    response.headers["content-disposition"] = (
+        f'attachment; filename="version-{version["id"]}-proof.json"'
+    )
+    return response
 
 
 async def diff_page(datasette, request):
@@ -315,6 +352,7 @@ def register_routes(datasette):
         (r"^/-/archive/document/(?P<id>[0-9]+)$", history_page),
         (r"^/-/archive/document/(?P<id>[0-9]+)\.atom$", document_feed),
         (r"^/-/archive/version/(?P<id>[0-9]+)$", version_page),
+        (r"^/-/archive/version/(?P<id>[0-9]+)/proof\.json$", proof_json),
         (r"^/-/archive/diff$", diff_page),
         (r"^/-/archive/raw/(?P<blake3>[0-9a-f]{64})$", raw_blob),
         (r"^/-/archive/verify$", verify_page),

@@ -167,11 +167,17 @@ def timeline_html(rows: list[dict]) -> Markup:
     return Markup("\n".join(timeline_row(v) for v in rows))
 
 
-def version_view(version: dict, text: str | None) -> dict:
-    """One version: text (or a download link), blob metadata, hashes and provenance."""
+def version_view(
+    version: dict, text: str | None, proof: dict | None = None, no_proof: str | None = None
+) -> dict:
+    """One version: text (or a download link), blob metadata, hashes, provenance and the
+    ledger proof that its record is in the archive's tamper-evident log."""
     blob = version["blob"]
     return {
         "version": version,
+        "proof": proof,
+        "no_proof": no_proof,
+        "proof_url": f"/-/archive/version/{version['id']}/proof.json",
         "text": text,
         "is_binary": blob is not None and text is None,
         "raw_url": raw_url(blob) if blob else None,
