@@ -11,6 +11,7 @@ import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import quote
 
 import markupsafe
 import pytest
@@ -85,6 +86,8 @@ def page_urls(ids: dict) -> list[str]:
         "/-/archive/verify",
         f"/-/archive/verify?blake3={ids['v2_blake3']}",
         "/-/archive/search?q=txt",
+        f"/-/archive/version/{ids['v2']}/blame",
+        "/-/archive/trace?q=Amended+clause",
     ]
 
 
@@ -102,6 +105,8 @@ async def test_every_page_renders(ds, ids):
         "/-/archive/document/99999",
         "/-/archive/document/99999.atom",
         "/-/archive/version/99999",
+        "/-/archive/version/99999/blame",
+        "/-/archive/version/99999/proof.json",
         "/-/archive/diff?from=1&to=99999",
         "/-/archive/raw/" + "0" * 64,
         "/-/archive/document/abc",
@@ -196,6 +201,50 @@ async def test_a_version_without_a_leaf_says_why_there_is_no_proof(tmp_path, arc
     html = (await ds.client.get(f"/-/archive/version/{ids['v2']}")).text
     assert f"No proof: version {ids['v2']} is not in the ledger yet" in html
     assert (await ds.client.get(f"/-/archive/version/{ids['v2']}/proof.json")).status_code == 404
+
+
+def _blame_rows(html: str) -> list[tuple[str, str]]:
+    """(since, passage text as escaped in the page) of each row of a blame table."""
+    return re.findall(
+        r'<tr[^>]*><td class="nowrap"><a href="[^"]+">@(\d+)</a></td>.*?'
+        r'<pre class="archive-passage">(.*?)</pre>',
+        html,
+        flags=re.S,
+    )
+
+
+async def test_blame_page_credits_each_passage_to_the_version_that_brought_it(ds, ids):
+    html = (await ds.client.get(f"/-/archive/version/{ids['v2']}/blame")).text
+    rows = _blame_rows(html)
+    assert len(rows) > 3
+    amended = [since for since, text in rows if "Amended clause" in text]
+    assert amended == ["2"]
+    assert {since for since, text in rows if "Amended clause" not in text} == {"1"}
+    assert "&lt;script&gt;alert(&#39;v2&#39;)&lt;/script&gt;" in html
+    assert html.count('href="/-/archive/trace?q=') == len(rows)
+    version = (await ds.client.get(f"/-/archive/version/{ids['v2']}")).text
+    assert f'href="/-/archive/version/{ids["v2"]}/blame"' in version
+    deleted = (await ds.client.get(f"/-/archive/version/{ids['deleted']}/blame")).text
+    assert "No blame:" in deleted and "archive-blame" not in deleted
+
+
+async def test_trace_page_finds_who_said_it_first_and_every_document_with_it(ds, ids):
+    html = (await ds.client.get("/-/archive/trace?q=Amended+clause")).text
+    assert "(substring match)" in html
+    first = re.search(r"<dt>First said</dt><dd>(.*?)</dd>", html, flags=re.S).group(1)
+    assert f'href="/-/archive/version/{ids["v2"]}"' in first
+    assert f'href="/-/archive/document/{ids["doc"]}"' in html
+    blame = (await ds.client.get(f"/-/archive/version/{ids['v2']}/blame")).text
+    by_hash = re.search(r'href="(/-/archive/trace\?q=[0-9a-f]{64})"', blame).group(1)
+    traced = (await ds.client.get(by_hash)).text
+    assert "(hash match)" in traced and "1 passage " in traced
+    assert f'href="/-/archive/version/{ids["v1"]}"' in traced
+    loose = (await ds.client.get("/-/archive/trace?q=AMENDED++CLAUSE&normalize=1")).text
+    assert "(normalized-substring match)" in loose and "checked" in loose
+    none = (await ds.client.get("/-/archive/trace?q=no+such+words+anywhere+zzqx")).text
+    assert "0 passages (none match)" in none
+    hostile = (await ds.client.get("/-/archive/trace?q=" + quote("</textarea><script>x"))).text
+    assert "&lt;/textarea&gt;&lt;script&gt;x" in hostile and "</textarea><script>" not in hostile
 
 
 async def test_binary_version_offers_download_and_raw_is_an_attachment(ds, ids):
@@ -333,6 +382,8 @@ async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
         f"/-/archive/diff?from={a}&to={b}" + tails[k % len(tails)]
         for k, (a, b) in enumerate(zip(versions, versions[1:], strict=False))
     ]
+    urls += [f"/-/archive/version/{v}/blame" for v in ids["all_versions"]]
+    urls += ["/-/archive/trace?q=" + quote(p) for p in PAYLOADS + ["<img src=x", "\u202e"]]
     urls += ["/-/archive/search?q=" + p for p in ("<img", '">', "javascript:", "\u202e")] + [
         "/archive/versions",
         "/archive/documents",

@@ -15,14 +15,16 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
+from archive.blame import blame
 from archive.diffs import ALGORITHM, diff_texts
 from archive.integrity import inclusion_proof
 from archive.publish import cache, pages, queries
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.stored_diffs import result_of
-from archive.trace import search_documents
+from archive.trace import search_documents, trace
 
 FEED_LIMIT = 50
+TRACE_LIMIT = 100  # passages listed on the trace page
 SEARCH_LIMIT = 100
 _DB_ATTR = "_provenance_archive_db"
 _STATIC_ATTR = "_provenance_archive_static"
@@ -204,6 +206,37 @@ async def version_page(datasette, request):
     return await _render(datasette, request, "archive_version.html", {"view": view})
 
 
+def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
+    version = _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    store = Store.over(conn)
+    try:
+        return version, blame(store, store.document(version["document_id"]), version["seq"]), None
+    except ValueError as e:
+        return version, None, str(e)
+
+
+async def blame_page(datasette, request):
+    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("versions", "passages"))
+    version, result, no_blame = await db.execute_fn(lambda conn: _blame_data(conn, version_id))
+    view = pages.blame_view(version, result, no_blame)
+    return await _render(datasette, request, "archive_blame.html", {"view": view})
+
+
+async def trace_page(datasette, request):
+    """Who said this first, and where it reappears: a passage's text or BLAKE3 hex."""
+    q = (request.args.get("q") or "").strip()
+    normalized = request.args.get("normalize") == "1"
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("passages", "versions"))
+    result = None
+    if q:
+        result = await db.execute_fn(lambda conn: trace(Store.over(conn), q, normalized))
+    view = pages.trace_view(q, normalized, result, TRACE_LIMIT)
+    return await _render(datasette, request, "archive_trace.html", {"view": view})
+
+
 async def proof_json(datasette, request):
     """The version's inclusion proof as a file `archive verify-proof` checks offline."""
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
@@ -353,6 +386,8 @@ def register_routes(datasette):
         (r"^/-/archive/document/(?P<id>[0-9]+)\.atom$", document_feed),
         (r"^/-/archive/version/(?P<id>[0-9]+)$", version_page),
         (r"^/-/archive/version/(?P<id>[0-9]+)/proof\.json$", proof_json),
+        (r"^/-/archive/version/(?P<id>[0-9]+)/blame$", blame_page),
+        (r"^/-/archive/trace$", trace_page),
         (r"^/-/archive/diff$", diff_page),
         (r"^/-/archive/raw/(?P<blake3>[0-9a-f]{64})$", raw_blob),
         (r"^/-/archive/verify$", verify_page),

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
 from archive.diff_render import render_html, render_stat
 from archive.diffs import DiffResult
+from archive.passages import passage_digest
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BAR_MAX_PX = 120
@@ -54,6 +56,17 @@ def document_url(document_id: int) -> str:
 
 def diff_url(from_id: int, to_id: int) -> str:
     return f"/-/archive/diff?from={int(from_id)}&to={int(to_id)}"
+
+
+def blame_url(version_id: int) -> str:
+    return f"/-/archive/version/{int(version_id)}/blame"
+
+
+def trace_url(query: str, normalized: bool = False) -> str:
+    """The trace page of a passage hash or a text (the text URL-encoded)."""
+    return (
+        f"/-/archive/trace?{urlencode({'q': query, **({'normalize': '1'} if normalized else {})})}"
+    )
 
 
 def raw_url(blake3: str) -> str:
@@ -178,6 +191,7 @@ def version_view(
         "proof": proof,
         "no_proof": no_proof,
         "proof_url": f"/-/archive/version/{version['id']}/proof.json",
+        "blame_url": blame_url(version["id"]),
         "text": text,
         "is_binary": blob is not None and text is None,
         "raw_url": raw_url(blob) if blob else None,
@@ -189,6 +203,53 @@ def version_view(
             else None
         ),
         "blake3_url": verify_url("blake3", blob) if blob else None,
+    }
+
+
+def blame_view(version: dict, result: dict | None, no_blame: str | None) -> dict:
+    """Each passage of a version with the version that brought it in (and links to trace
+    the passage across the archive), or why there is no blame (deleted, binary)."""
+    rows = []
+    for row in (result or {}).get("passages", []):
+        digest = passage_digest(row["text"]).hex()
+        rows.append(
+            {
+                **row,
+                "version_url": version_url(row["version_id"]),
+                "trace_url": trace_url(digest),
+                "is_new": row["version_id"] == version["id"],
+            }
+        )
+    return {
+        "version": version,
+        "rows": rows,
+        "no_blame": no_blame,
+        "version_url": version_url(version["id"]),
+        "history_url": document_url(version["document_id"]),
+    }
+
+
+def trace_view(query: str, normalized: bool, result: dict | None, limit: int) -> dict:
+    """A traced text or passage hash: each matching passage, where it was first said and
+    every document carrying it, linked to versions and histories."""
+    passages = []
+    for p in (result or {}).get("passages", [])[:limit]:
+        first = p["first"]
+        passages.append(
+            {
+                **p,
+                "first_url": version_url(first["version_id"]) if first else None,
+                "documents": [{**d, "url": document_url(d["document_id"])} for d in p["documents"]],
+            }
+        )
+    found = len((result or {}).get("passages", []))
+    return {
+        "q": query,
+        "normalized": normalized,
+        "match": (result or {}).get("match"),
+        "passages": passages,
+        "found": found,
+        "limit": limit,
     }
 
 
