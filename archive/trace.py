@@ -28,6 +28,13 @@ def is_hash(query: str) -> bool:
     return bool(_HASH.fullmatch(query))
 
 
+def words_query(text: str) -> str:
+    """An FTS5 query for all the whole words of a user's text (FTS syntax in it is only
+    words); for no words at all, a query that matches nothing rather than an error."""
+    words = _WORD.findall(text)
+    return " AND ".join('"' + w + '"' for w in words) if words else '""'
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 query for passages holding text: all its whole words (the edge words may be cut)."""
     words = _WORD.findall(text)

@@ -59,6 +59,8 @@ def ids(archive_db) -> dict:
         "v2_blake3": q("SELECT blob FROM versions WHERE path = ? AND seq = 2", corpus_doc),
         "v2_sha256": hashlib.sha256((CORPUS / corpus_doc).read_bytes() + APPENDED).hexdigest(),
         "path": corpus_doc,
+        # A long word of the document's first version (so also of its second).
+        "v1_word": max(re.findall(r"[A-Za-z]{6,}", (CORPUS / corpus_doc).read_text()), key=len),
         "versions": q("SELECT count(*) FROM versions"),
         "all_versions": [r[0] for r in conn.execute("SELECT id FROM versions ORDER BY id")],
         "all_documents": [r[0] for r in conn.execute("SELECT id FROM documents ORDER BY id")],
@@ -245,6 +247,41 @@ async def test_trace_page_finds_who_said_it_first_and_every_document_with_it(ds,
     assert "0 passages (none match)" in none
     hostile = (await ds.client.get("/-/archive/trace?q=" + quote("</textarea><script>x"))).text
     assert "&lt;/textarea&gt;&lt;script&gt;x" in hostile and "</textarea><script>" not in hostile
+
+
+def test_metadata_describes_every_table_view_and_column_of_a_real_archive(archive_db):
+    tables = METADATA["databases"]["archive"]["tables"]
+    conn = sqlite3.connect(archive_db)
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name NOT LIKE 'passages_fts_%' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    missing = []
+    for name in names:
+        meta = tables.get(name) or {}
+        if meta.get("hidden"):
+            continue
+        if not meta.get("description"):
+            missing.append(name)
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info([{name}])")]
+        missing += [f"{name}.{c}" for c in columns if c not in (meta.get("columns") or {})]
+    conn.close()
+    assert "passages" in names and missing == []
+
+
+async def test_passages_table_search_box_finds_text_and_links_each_hit_to_its_trace(ds, ids):
+    page = await ds.client.get("/archive/passages?_search=Amended+clause")
+    assert page.status_code == 200 and 'name="_search"' in page.text
+    hits = re.findall(r'href="/-/archive/trace\?passage=(\d+)"', page.text)
+    assert len(hits) == 1
+    traced = (await ds.client.get(f"/-/archive/trace?passage={hits[0]}")).text
+    assert "Amended clause" in traced and "(hash match)" in traced
+    assert f'href="/-/archive/version/{ids["v2"]}"' in traced
+    assert (await ds.client.get("/-/archive/trace?passage=99999999")).status_code == 404
+    assert (await ds.client.get("/-/archive/trace?passage=x")).status_code == 400
 
 
 async def test_binary_version_offers_download_and_raw_is_an_attachment(ds, ids):
@@ -437,6 +474,14 @@ async def test_canned_queries_return_the_right_rows(ds, ids):
     hits = await json_rows(ds, "/archive/search_documents.json?q=onerror")
     assert [r["path"] for r in hits] == ["<img src=x onerror=alert(1)>.txt"]
     assert await json_rows(ds, "/archive/search_documents.json?q=%25") == []  # % is literal
+    amended = await json_rows(ds, "/archive/search_text.json?q=amended+CLAUSE")
+    assert [(r["version_id"], r["passages_matched"]) for r in amended] == [(ids["v2"], 1)]
+    both = await json_rows(ds, "/archive/search_text.json?q=" + quote(ids["v1_word"]))
+    assert {ids["v1"], ids["v2"]} <= {r["version_id"] for r in both}
+    assert await json_rows(ds, "/archive/search_text.json?q=zzqx+amended") == []
+    hostile = await json_rows(ds, "/archive/search_text.json?q=" + quote('" OR * NEAR('))
+    assert hostile == []  # FTS syntax in the text is searched as words, not run
+    assert await json_rows(ds, "/archive/search_text.json?q=%3F%21") == []  # no words at all
 
 
 async def test_search_page_matches_paths_literally(ds):

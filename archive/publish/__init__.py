@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import json
 import os
 
 import markupsafe
@@ -18,10 +19,11 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 from archive.blame import blame
 from archive.diffs import ALGORITHM, diff_texts
 from archive.integrity import inclusion_proof
+from archive.passages import PassageError, passage_digest, unpack_ids
 from archive.publish import cache, pages, queries
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.stored_diffs import result_of
-from archive.trace import search_documents, trace
+from archive.trace import search_documents, trace, words_query
 
 FEED_LIMIT = 50
 TRACE_LIMIT = 100  # passages listed on the trace page
@@ -230,6 +232,13 @@ async def trace_page(datasette, request):
     normalized = request.args.get("normalize") == "1"
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("passages", "versions"))
+    if request.args.get("passage") is not None:  # a passage by id (the passages table links)
+        pid = _parse(pages.parse_id, request.args.get("passage"), "passage")
+        try:
+            texts = await db.execute_fn(lambda conn: PassageStore(conn).texts([pid]))
+        except ArchiveError:
+            raise NotFound(f"No passage {pid}") from None
+        q = passage_digest(texts[pid]).hex()
     result = None
     if q:
         result = await db.execute_fn(lambda conn: trace(Store.over(conn), q, normalized))
@@ -463,7 +472,10 @@ def render_cell(row, value, column, table, database, datasette):
     """Link hashes, documents and versions, and summarise diff deltas, in the archive only."""
     if table == "diffs" and column == "delta":
         return delta_cell(datasette, database, row)
-    link = archive_cell(table, column, value)
+    if table == "passages" and column == "key":  # the id cell is Datasette's row link
+        link = pages.passage_cell(_row_dict(row).get("id"), value)
+    else:
+        link = archive_cell(table, column, value)
     if link is None:
         return None
     known = _known_archive_database(datasette)
@@ -478,6 +490,28 @@ def render_cell(row, value, column, table, database, datasette):
         return link if database == db.name else None
 
     return inner()
+
+
+def passage_ids_json(ids: object) -> str | None:
+    """SQL archive_passage_ids(blob_passages.ids): the packed passage list as a JSON array,
+    so canned queries can join passages to the contents (and versions) that carry them."""
+    if not isinstance(ids, bytes):
+        return None
+    try:
+        return json.dumps(unpack_ids(ids))
+    except PassageError:
+        return None
+
+
+def _words_query(text: object) -> str:
+    """SQL archive_words_query(:q): the FTS5 query for all the words of a user's text."""
+    return words_query(text if isinstance(text, str) else "")
+
+
+@hookimpl
+def prepare_connection(conn):
+    conn.create_function("archive_passage_ids", 1, passage_ids_json, deterministic=True)
+    conn.create_function("archive_words_query", 1, _words_query, deterministic=True)
 
 
 @hookimpl

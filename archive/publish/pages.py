@@ -69,6 +69,19 @@ def trace_url(query: str, normalized: bool = False) -> str:
     )
 
 
+def passage_trace_url(passage_id: int) -> str:
+    return f"/-/archive/trace?passage={int(passage_id)}"
+
+
+def passage_cell(passage_id: object, key: object) -> Markup | None:
+    """A passages row's key, linked to the passage's trace (who said it first, and where)."""
+    if not isinstance(passage_id, int) or isinstance(passage_id, bool):
+        return None
+    return Markup('<a href="{}" title="trace this passage">{}</a>').format(
+        passage_trace_url(passage_id), key
+    )
+
+
 def raw_url(blake3: str) -> str:
     return f"/-/archive/raw/{blake3}"
 
