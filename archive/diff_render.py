@@ -7,7 +7,7 @@ HTML (or terminal control sequence) is ever trusted.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from markupsafe import Markup, escape
@@ -232,13 +232,18 @@ def _fold_label(count: int) -> str:
     return f"{count:,} unchanged line{'' if count == 1 else 's'}"
 
 
+def _escaped_lines(texts: list[str]) -> Iterator[str]:
+    """Unchanged lines escaped in one call for all of them, then split back (a line ending's
+    CR dropped, any other CR shown as ␍): the same text as _html_text, far fewer calls."""
+    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
+    return iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+
+
 def _inline_lines(lines: Sequence[Line]) -> list[str]:
     """Each line's HTML. Unchanged one-piece lines (most of a diff page) are escaped in one
     call for all of them, then split back: the same text as _html_text, far fewer calls."""
     plain = [ln for ln in lines if not ln.changed and len(ln.pieces) < 2]
-    texts = [ln.pieces[0][1] if ln.pieces else "" for ln in plain]
-    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
-    escaped = iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+    escaped = _escaped_lines([ln.pieces[0][1] if ln.pieces else "" for ln in plain])
     out = []
     for line in lines:
         if not line.changed and len(line.pieces) < 2:
@@ -274,9 +279,9 @@ def _side_rows_html(rows: Sequence[Row]) -> list[str]:
     """Each row's HTML; unchanged rows (the same one-piece line on both sides) escaped in one
     call for all of them, as in _inline_lines."""
     plain = [not r.changed and _plain(r.old) and r.old == r.new for r in rows]
-    texts = [r.old[0][1] if r.old else "" for r, p in zip(rows, plain, strict=True) if p]
-    joined = "\n".join(t[:-1] if t.endswith("\r") else t for t in texts)
-    escaped = iter(str(escape(joined.replace("\r", "\u240d"))).split("\n"))
+    escaped = _escaped_lines(
+        [r.old[0][1] if r.old else "" for r, p in zip(rows, plain, strict=True) if p]
+    )
     out = []
     for row, p in zip(rows, plain, strict=True):
         if p:

@@ -171,24 +171,20 @@ async def test_version_page_shows_its_ledger_proof_and_the_proof_verifies(
     assert 'id="ledger-proof"' in html and root in html and leaf_hash in html
     assert all(h in html for h in proof["proof"]) and len(proof["proof"]) >= 1
     path = tmp_path / "proof.json"
-    path.write_text(response.text)
-    cli = subprocess.run(
-        [sys.executable, "-m", "archive", "verify-proof", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=plugin_env(tmp_path),
-    )
+
+    def verify_proof(text: str) -> subprocess.CompletedProcess:
+        path.write_text(text)
+        return subprocess.run(
+            [sys.executable, "-m", "archive", "verify-proof", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=plugin_env(tmp_path),
+        )
+
+    cli = verify_proof(response.text)
     assert cli.returncode == 0 and "valid inclusion proof" in cli.stdout, cli.stdout + cli.stderr
-    proof["leaf_hash"] = "00" * 32
-    path.write_text(json.dumps(proof))
-    cli = subprocess.run(
-        [sys.executable, "-m", "archive", "verify-proof", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=plugin_env(tmp_path),
-    )
+    cli = verify_proof(json.dumps({**proof, "leaf_hash": "00" * 32}))
     assert cli.returncode == 1 and "invalid proof" in cli.stdout
 
 

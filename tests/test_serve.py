@@ -36,6 +36,20 @@ def wait_for(url: str, proc: subprocess.Popen, deadline_s: float = 30.0) -> None
     raise AssertionError(f"server did not answer at {url}")
 
 
+def start_server(db, *options: str) -> tuple[subprocess.Popen, str]:
+    """`archive serve` on a free port as a real process; (process, base URL)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port), *options],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def get_json(url: str):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.load(r)
@@ -46,16 +60,7 @@ def server(db, folder):
     (folder / "a.txt").write_text("first")
     assert run_archive("ingest", str(CORPUS), "--db", str(db)).returncode == 0
     assert run_archive("ingest", str(folder), "--db", str(db)).returncode == 0
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(db)
     try:
         wait_for(base + "/-/versions.json", proc)
         yield base
@@ -122,17 +127,7 @@ def test_serve_with_workers_serves_archive_pages(db, folder):
     assert run_archive("ingest", str(folder), "--db", str(db)).returncode == 0
     (folder / "a.txt").write_text("second words")
     assert run_archive("ingest", str(folder), "--db", str(db)).returncode == 0
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "archive", "serve", "--db", str(db), "--port", str(port)]
-        + ["--workers", "2"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server(db, "--workers", "2")
     try:
         wait_for(base + "/-/versions.json", proc)
         v1, v2 = (r["id"] for r in table_rows(db, "versions"))
