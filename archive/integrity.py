@@ -193,11 +193,15 @@ def _prefix(store: Store, size: int) -> list[bytes]:
 
 
 def _checked_root(store: Store, hashes: Sequence[bytes]) -> bytes:
-    """Root of the first len(hashes) leaves, refusing when a stored checkpoint of that size
-    disagrees: a proof against a tampered log would prove nothing."""
-    root = merkle.root(hashes)
+    """Root of the first len(hashes) leaves, refused when a stored checkpoint disagrees."""
+    return _check_checkpoints(store, len(hashes), merkle.root(hashes))
+
+
+def _check_checkpoints(store: Store, size: int, root: bytes) -> bytes:
+    """root, refusing when a stored checkpoint of that size disagrees: a proof against a
+    tampered log would prove nothing."""
     for run in store.runs():
-        if run["tree_size"] == len(hashes) and run["tree_root"] != root.hex():
+        if run["tree_size"] == size and run["tree_root"] != root.hex():
             raise ArchiveError(
                 f"the ledger does not match run {run['id']}'s checkpoint: run `archive verify`"
             )
@@ -219,9 +223,13 @@ def inclusion_proof(store: Store, version_id: int, size: int | None = None) -> d
             f"version {version_id} is leaf {entry['leaf_index']}, not in a tree of size {size}"
         )
     hashes = _prefix(store, size)
-    root = _checked_root(store, hashes)
     index = entry["leaf_index"]
     proof = merkle.inclusion_proof(index, hashes)
+    # The path already holds every subtree root the tree's root needs: no second pass.
+    root = merkle.root_from_inclusion(index, size, hashes[index], proof)
+    if root is None:  # cannot happen for a path computed from these hashes
+        raise ArchiveError(f"no inclusion path for leaf {index} in a tree of size {size}")
+    root = _check_checkpoints(store, size, root)
     doc = inclusion_proof_json(index, size, hashes[index], proof, root)
     doc["leaf"] = bytes(entry["leaf"]).decode("utf-8")
     return doc

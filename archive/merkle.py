@@ -105,16 +105,17 @@ def _is_hash(h: object) -> bool:
     return isinstance(h, bytes | bytearray) and len(h) == HASH_SIZE
 
 
-def verify_inclusion(
-    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes
-) -> bool:
-    """RFC 9162 2.1.3.2: does `proof` show leaf `index` hashing to `leaf_hash` in `root`?"""
-    if not 0 <= index < size or not _is_hash(leaf_hash) or not _is_hash(root):
-        return False
+def root_from_inclusion(
+    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]
+) -> bytes | None:
+    """RFC 9162 2.1.3.2: the root that `proof` leads leaf `index` (hashing to `leaf_hash`)
+    up to in a tree of `size`, or None when the proof cannot fit that tree (O(log n))."""
+    if not 0 <= index < size or not _is_hash(leaf_hash):
+        return None
     fn, sn, r = index, size - 1, bytes(leaf_hash)
     for p in proof:
         if sn == 0 or not _is_hash(p):
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while not fn & 1 and fn != 0:
@@ -124,7 +125,16 @@ def verify_inclusion(
             r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
+
+
+def verify_inclusion(
+    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 2.1.3.2: does `proof` show leaf `index` hashing to `leaf_hash` in `root`?"""
+    if not _is_hash(root):
+        return False
+    return root_from_inclusion(index, size, leaf_hash, proof) == root
 
 
 def verify_consistency(

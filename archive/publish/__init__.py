@@ -226,22 +226,26 @@ async def blame_page(datasette, request):
     return await _render(datasette, request, "archive_blame.html", {"view": view})
 
 
+def _trace_data(conn, q: str, pid: int | None, normalized: bool) -> tuple[str, dict | None]:
+    """(the query traced, its trace): passage pid is traced by its hash (one SQL trip)."""
+    if pid is not None:
+        try:
+            q = passage_digest(PassageStore(conn).texts([pid])[pid]).hex()
+        except ArchiveError:
+            raise NotFound(f"No passage {pid}") from None
+    return q, (trace(Store.over(conn), q, normalized) if q else None)
+
+
 async def trace_page(datasette, request):
     """Who said this first, and where it reappears: a passage's text or BLAKE3 hex."""
     q = (request.args.get("q") or "").strip()
     normalized = request.args.get("normalize") == "1"
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("passages", "versions"))
+    pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
         pid = _parse(pages.parse_id, request.args.get("passage"), "passage")
-        try:
-            texts = await db.execute_fn(lambda conn: PassageStore(conn).texts([pid]))
-        except ArchiveError:
-            raise NotFound(f"No passage {pid}") from None
-        q = passage_digest(texts[pid]).hex()
-    result = None
-    if q:
-        result = await db.execute_fn(lambda conn: trace(Store.over(conn), q, normalized))
+    q, result = await db.execute_fn(lambda conn: _trace_data(conn, q, pid, normalized))
     view = pages.trace_view(q, normalized, result, TRACE_LIMIT)
     return await _render(datasette, request, "archive_trace.html", {"view": view})
 
