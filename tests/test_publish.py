@@ -20,7 +20,10 @@ from datasette.app import Datasette
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archive import integrity
 from archive.publish import pages, queries
+from archive.record import ingest_folder
+from archive.store import Store
 from tests.browser.archive_builder import APPENDED, BINARY, CORPUS, ROOT, build_archive, plugin_env
 
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
@@ -199,6 +202,44 @@ async def test_a_version_without_a_leaf_says_why_there_is_no_proof(tmp_path, arc
     html = (await ds.client.get(f"/-/archive/version/{ids['v2']}")).text
     assert f"No proof: version {ids['v2']} is not in the ledger yet" in html
     assert (await ds.client.get(f"/-/archive/version/{ids['v2']}/proof.json")).status_code == 404
+
+
+async def test_an_immutable_archive_proves_from_memo_a_writable_one_never(
+    tmp_path, archive_db, ids, monkeypatch
+):
+    """Proofs of a served immutable file are the uncached ones and, once its tree is held,
+    read no leaf hashes; a writable archive's proofs follow its new checkpoints."""
+    monkeypatch.setattr(integrity, "IMMUTABLE_TREES", integrity.TreeMemo())
+    with Store(archive_db, create=False) as store:
+        expected = {v: integrity.inclusion_proof(store, v) for v in ids["all_versions"]}
+    ds = make_ds(archive_db)
+    url = f"/-/archive/version/{ids['v2']}/proof.json"
+    assert (await ds.client.get(url)).json() == expected[ids["v2"]]
+    reads = []
+    real = Store.leaf_hashes
+    monkeypatch.setattr(Store, "leaf_hashes", lambda *a: reads.append(a) or real(*a))
+    for v in ids["all_versions"]:
+        r = await ds.client.get(f"/-/archive/version/{v}/proof.json")
+        assert r.json() == expected[v]
+        page = (await ds.client.get(f"/-/archive/version/{v}")).text
+        assert expected[v]["root"] in page and all(h in page for h in expected[v]["proof"])
+    assert reads == []  # every proof came from the memo
+    held = dict(integrity.IMMUTABLE_TREES.trees)
+
+    live = tmp_path / "live.db"
+    live.write_bytes(archive_db.read_bytes())
+    writable = Datasette([str(live)], metadata=METADATA)
+    before = (await writable.client.get(url)).json()
+    assert before == expected[ids["v2"]]
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.txt").write_text("a new document\n")
+    with Store(live) as store:
+        ingest_folder(store, str(extra), "archive ingest more")
+        after = integrity.inclusion_proof(store, ids["v2"])
+    assert after["tree_size"] == before["tree_size"] + 1
+    assert (await writable.client.get(url)).json() == after  # not the earlier tree's proof
+    assert integrity.IMMUTABLE_TREES.trees == held  # nothing memoized for a writable file
 
 
 def _blame_rows(html: str) -> list[tuple[str, str]]:
