@@ -20,7 +20,7 @@ from datasette.app import Datasette
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive import integrity
+from archive import integrity, trace
 from archive.publish import pages, queries
 from archive.record import ingest_folder
 from archive.store import Store
@@ -286,6 +286,20 @@ async def test_trace_page_finds_who_said_it_first_and_every_document_with_it(ds,
     assert "&lt;/textarea&gt;&lt;script&gt;x" in hostile and "</textarea><script>" not in hostile
 
 
+async def test_trace_and_search_pages_say_when_a_query_is_too_common(ds, ids, monkeypatch):
+    """Past the cap, both pages say only the first passages were checked and to refine the
+    query; under it, they say nothing of the kind."""
+    monkeypatch.setattr(trace, "MATCH_CAP", 3)
+    common = (await ds.client.get("/-/archive/trace?q=the")).text
+    assert "More than 3 passages hold these words: only the first 3 stored were checked" in common
+    assert 0 < common.count('<section class="archive-trace">') <= 3
+    search = (await ds.client.get("/-/archive/search?q=the")).text
+    assert "More than 3 passages hold these words: only the first 3 stored were searched" in search
+    rare = (await ds.client.get("/-/archive/trace?q=Amended+clause")).text
+    assert "(substring match)" in rare and "More than" not in rare
+    assert "More than" not in (await ds.client.get("/-/archive/search?q=Amended+clause")).text
+
+
 def test_metadata_describes_every_table_view_and_column_of_a_real_archive(archive_db):
     tables = METADATA["databases"]["archive"]["tables"]
     conn = sqlite3.connect(archive_db)
@@ -445,7 +459,8 @@ async def test_atom_feeds_are_valid_and_escaped(ds, ids):
     assert [link.rsplit("/", 1)[1] for link in links] == [str(ids["v2"]), str(ids["v1"])]
 
 
-async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
+async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids, monkeypatch):
+    monkeypatch.setattr(trace, "MATCH_CAP", 2)  # so trace and search pages show their cap note
     urls = [f"/-/archive/document/{d}" for d in ids["all_documents"]]
     urls += [f"/-/archive/version/{v}" for v in ids["all_versions"]]
     # Diffs between neighbouring versions (mostly of different, hostile documents): folded
@@ -458,6 +473,7 @@ async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
     ]
     urls += [f"/-/archive/version/{v}/blame" for v in ids["all_versions"]]
     urls += ["/-/archive/trace?q=" + quote(p) for p in PAYLOADS + ["<img src=x", "\u202e"]]
+    urls += ["/-/archive/trace?q=the", "/-/archive/search?q=the"]
     urls += ["/-/archive/search?q=" + p for p in ("<img", '">', "javascript:", "\u202e")] + [
         "/archive/versions",
         "/archive/documents",
@@ -465,14 +481,15 @@ async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
         "/archive/search_documents?q=%3C",
         "/-/archive/verify?sha256=" + "ab" * 32,
     ]
-    seen_escaped = False
+    seen_escaped = seen_capped = False
     for url in urls:
         r = await ds.client.get(url)
         assert r.status_code == 200, url
         for payload in PAYLOADS:
             assert payload not in r.text, (url, payload)
         seen_escaped |= "&lt;img src=x onerror=alert(1)&gt;" in r.text
-    assert seen_escaped
+        seen_capped |= "More than 2 passages hold these words" in r.text
+    assert seen_escaped and seen_capped
 
 
 async def test_cells_link_to_archive_pages(ds, ids):

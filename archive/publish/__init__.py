@@ -363,18 +363,26 @@ async def search_page(datasette, request):
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("documents",))
     path_rows: list[dict] = []
-    text_rows: list[dict] = []
+    found: dict = {"documents": [], "truncated": False, "match_cap": None}
     if q:
         params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
         path_rows = await _rows(db, queries.SEARCH_PATHS, params)
-        text_rows = await db.execute_fn(
+        found = await db.execute_fn(
             lambda conn: search_documents(PassageStore(conn), q, SEARCH_LIMIT)
         )
+    text_rows = found["documents"]
     for r in path_rows:
         r["url"] = pages.document_url(r["document_id"])
     for r in text_rows:
         r["url"] = pages.version_url(r["id"])
-    context = {"q": q, "rows": path_rows, "text_rows": text_rows, "limit": SEARCH_LIMIT}
+    context = {
+        "q": q,
+        "rows": path_rows,
+        "text_rows": text_rows,
+        "limit": SEARCH_LIMIT,
+        "truncated": found["truncated"],
+        "match_cap": found["match_cap"],
+    }
     return await _render(datasette, request, "archive_search.html", context)
 
 
