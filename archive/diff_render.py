@@ -56,7 +56,8 @@ class Line(NamedTuple):
 
 class Row(NamedTuple):
     """One side-by-side row: each side's line (None: no line there) and its number; a row
-    is changed when its aligned chunk holds any insertion or deletion."""
+    of a chunk holding any insertion or deletion is changed unless it shows the same
+    unchanged line on both sides."""
 
     old: tuple[Op, ...] | None
     new: tuple[Op, ...] | None
@@ -199,7 +200,10 @@ def side_rows(ops: Iterable[Op]) -> list[Row]:
     anchors: list[Anchor] = []
     changed = False
     for op, text in ops:
-        changed = changed or op != EQUAL
+        if op != EQUAL and not changed:  # the chunk's unchanged start: its first line's
+            changed = True
+            lead = sum(len(t.strip()) for _, t in old[-1])
+            anchors = [(0, 0, lead)] if lead else []
         parts = text.split("\n")
         for k, part in enumerate(parts):
             if k:
@@ -215,7 +219,7 @@ def side_rows(ops: Iterable[Op]) -> list[Row]:
                     old[-1].append((op, part))
                 if op != DELETE:
                     new[-1].append((op, part))
-                if op == EQUAL:
+                if op == EQUAL and changed:  # unchanged chunks need no alignment
                     anchors.append((len(old) - 1, len(new) - 1, len(part.strip())))
     for side in (old, new):  # the empty text after a side's last newline is no line
         if not side[-1]:
