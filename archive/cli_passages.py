@@ -51,7 +51,8 @@ def blame(version: str, db: str, as_json: bool) -> None:
 def trace(query: str, normalized: bool, as_text: bool, db: str, as_json: bool) -> None:
     """Where a passage (its text, or its BLAKE3 hex) first appeared, and every document with it.
 
-    Exit status 1 when nothing matches.
+    A text is checked against at most 1,000 passages holding its words (a note says when
+    more do: refine the query). Exit status 1 when nothing matches.
     """
     from archive.trace import trace as run_trace
 
@@ -73,6 +74,12 @@ def trace(query: str, normalized: bool, as_text: bool, db: str, as_json: bool) -
                     f"  in {d['source']}:{d['path']} from @{d['first_seq']}"
                     f" ({d['versions']} versions)"
                 )
+    if result["truncated"]:
+        click.echo(
+            f"more than {result['match_cap']:,} passages hold these words: only the first"
+            f" {result['match_cap']:,} were checked; refine the query",
+            err=True,
+        )
     if not result["passages"]:
         raise ArchiveError(f"no passage matches {query!r}")
 

@@ -7,7 +7,9 @@ the batch the results are checked and inserted exactly as `store_diffs` does (sa
 same order), inside the batch's transaction.
 
 The pool starts only once a batch has enough work to pay for it (the thresholds of
-`stored_diffs.workers_for`) and then serves the rest of the import.
+`stored_diffs.workers_for`) and then serves the rest of the import. A worker that dies (killed
+for lack of memory, a crash) breaks the pool: `worker_deaths` turns that into a one-line error
+once the open batch has rolled back.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from archive import diffs
 from archive.diffs import DiffResult
-from archive.store import Store
+from archive.store import ArchiveError, Store
 from archive.stored_diffs import (
     POOL_MIN_CHARS,
     POOL_MIN_CPUS,
@@ -31,6 +35,27 @@ from archive.stored_diffs import (
 )
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WORKER_DIED = (
+    "a diff worker process died (killed, perhaps for lack of memory): nothing unfinished was"
+    " written; run the same command again to resume"
+)
+
+
+@contextmanager
+def worker_deaths() -> Iterator[None]:
+    """A dead diff worker as a one-line ArchiveError, not a traceback. Put it outside the
+    write transactions: the open batch rolls back on the way out, finished ones stay, and
+    a re-run resumes (a git import after its last finished batch, a folder run afresh)."""
+    try:
+        yield
+    except BrokenProcessPool:
+        raise ArchiveError(WORKER_DIED) from None
+
+
+def _worker_dies(texts: tuple[str, str]) -> DiffResult:
+    """The job ARCHIVE_KILL_AT=diff_worker:<n> gives the n-th diff: its worker exits at once,
+    like a process killed for lack of memory (a test hook, as record._failpoint)."""
+    os._exit(1)
 
 
 def _worker_init(parent: int) -> None:
@@ -56,6 +81,7 @@ class DiffPool:
     def __init__(self, cpus: int | None = None) -> None:
         self.cpus = pool_cpus() if cpus is None else cpus
         self.executor: ProcessPoolExecutor | None = None
+        self.submitted = 0
 
     def worth_it(self, pairs: int, chars: int) -> bool:
         """Whether pending work of this size pays for a pool (or one runs already)."""
@@ -68,7 +94,9 @@ class DiffPool:
             self.executor = ProcessPoolExecutor(
                 self.cpus, initializer=_worker_init, initargs=(os.getpid(),)
             )
-        return self.executor.submit(_diff_pair, texts)
+        self.submitted += 1
+        dies = os.environ.get("ARCHIVE_KILL_AT") == f"diff_worker:{self.submitted}"
+        return self.executor.submit(_worker_dies if dies else _diff_pair, texts)
 
     def close(self) -> None:
         if self.executor is not None:

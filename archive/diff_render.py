@@ -42,7 +42,9 @@ def _terminal_safe(text: str) -> str:
 class Line(NamedTuple):
     """One display line of an inline diff: its pieces (newline-free; a lone (op, "\\n") piece
     marks a line whose only change is its line break), the old/new line numbers where it
-    starts, whether it is on each side at all, and whether it holds a change."""
+    starts, whether it starts a line of each side (and so shows that side's number: a line
+    split or joined by a changed line break spans several display lines but is numbered
+    once), and whether it holds a change."""
 
     pieces: tuple[Op, ...]
     old_at: int
@@ -54,7 +56,8 @@ class Line(NamedTuple):
 
 class Row(NamedTuple):
     """One side-by-side row: each side's line (None: no line there) and its number; a row
-    is changed when its aligned chunk holds any insertion or deletion."""
+    of a chunk holding any insertion or deletion is changed unless it shows the same
+    unchanged line on both sides."""
 
     old: tuple[Op, ...] | None
     new: tuple[Op, ...] | None
@@ -78,11 +81,26 @@ def _end_line(pieces: list[Op], end: int | None) -> bool:
 def diff_lines(ops: Iterable[Op]) -> list[Line]:
     """Split ops into inline display lines (deletions and insertions share a line).
 
-    The empty text after a final newline is no line, so both texts ending in a newline do
-    not end the diff with a blank line."""
+    Each side's lines are numbered once, in order: a display line that continues a line
+    already numbered (the rest of an old line split by an inserted break) shows no number
+    on that side, and counts as changed. The empty text after a final newline is no line,
+    so both texts ending in a newline do not end the diff with a blank line."""
     lines: list[Line] = []
     pieces: list[Op] = []
     old_no = new_no = 1
+    shown_old = shown_new = 0  # the last number each side has shown
+
+    def close(end: int | None) -> None:
+        """Close the pending line, ended by a newline of op `end` (None: the text's end)."""
+        nonlocal shown_old, shown_new
+        changed = _end_line(pieces, end)
+        has_old = (end is not None and end != INSERT) or any(o != INSERT for o, _ in pieces)
+        has_new = (end is not None and end != DELETE) or any(o != DELETE for o, _ in pieces)
+        on_old, on_new = has_old and old_no != shown_old, has_new and new_no != shown_new
+        shown_old, shown_new = (old_no if on_old else shown_old), (new_no if on_new else shown_new)
+        changed = changed or not (on_old and on_new)
+        lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
+
     for op, text in ops:
         if "\n" not in text:
             if text:
@@ -91,43 +109,107 @@ def diff_lines(ops: Iterable[Op]) -> list[Line]:
         parts = text.split("\n")
         for k, part in enumerate(parts):
             if k:
-                if op == EQUAL and not pieces:  # an empty unchanged line
-                    lines.append(Line((), old_no, new_no, True, True, False))
-                elif op == EQUAL and len(pieces) == 1 and pieces[0][0] == EQUAL:  # most lines
-                    lines.append(Line((pieces[0],), old_no, new_no, True, True, False))
+                if (
+                    op == EQUAL
+                    and (not pieces or (len(pieces) == 1 and pieces[0][0] == EQUAL))
+                    and old_no != shown_old
+                    and new_no != shown_new
+                ):  # an unchanged line: most lines
+                    lines.append(Line(tuple(pieces), old_no, new_no, True, True, False))
+                    shown_old, shown_new = old_no, new_no
                 else:
-                    changed = _end_line(pieces, op)
-                    on_old = op != INSERT or any(o != INSERT for o, _ in pieces)
-                    on_new = op != DELETE or any(o != DELETE for o, _ in pieces)
-                    lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
+                    close(op)
                 old_no += op != INSERT
                 new_no += op != DELETE
                 pieces = []
             if part:
                 pieces.append((op, part))
     if pieces:
-        changed = _end_line(pieces, None)
-        on_old = any(o != INSERT for o, _ in pieces)
-        on_new = any(o != DELETE for o, _ in pieces)
-        lines.append(Line(tuple(pieces), old_no, new_no, on_old, on_new, changed))
+        close(None)
     return lines
+
+
+Anchor = tuple[int, int, int]  # (old line, new line, weight) within one chunk
+
+
+def _pairing(anchors: Sequence[Anchor]) -> list[tuple[int, int]]:
+    """The (old line, new line) pairs of a chunk that share the most unchanged text, each
+    line in one pair at most and pairs in order on both sides (a heaviest chain).
+
+    The anchors come in op order, so both line indexes never decrease along them: the
+    anchors before c with both indexes smaller are a prefix, up to the first anchor that
+    shares c's old or new line. That makes the chain O(n)."""
+    cells: list[Anchor] = []
+    for i, j, w in anchors:
+        if w <= 0:
+            continue
+        if cells and cells[-1][:2] == (i, j):
+            cells[-1] = (i, j, cells[-1][2] + w)
+        else:
+            cells.append((i, j, w))
+    first_i: dict[int, int] = {}
+    first_j: dict[int, int] = {}
+    back: list[int] = []  # the best chain through each cell: its previous cell (-1: none)
+    prefix: list[tuple[int, int]] = [(0, -1)]  # best (weight, last cell) among cells[:p]
+    for c, (i, j, w) in enumerate(cells):
+        weight, prev = prefix[min(first_i.setdefault(i, c), first_j.setdefault(j, c))]
+        back.append(prev)
+        prefix.append(max(prefix[-1], (weight + w, c), key=lambda t: t[0]))
+    pairs = []
+    c = prefix[-1][1]
+    while c >= 0:
+        pairs.append(cells[c][:2])
+        c = back[c]
+    return pairs[::-1]
+
+
+def _unchanged(pieces: Sequence[Op] | None) -> bool:
+    return pieces is not None and all(op == EQUAL for op, _ in pieces)
+
+
+def _chunk_rows(
+    old: list[list[Op]], new: list[list[Op]], anchors: list[Anchor]
+) -> Iterator[tuple[tuple[Op, ...] | None, tuple[Op, ...] | None, bool]]:
+    """(old line, new line, changed) rows of a changed chunk: lines sharing unchanged text on one
+    row, the lines between them paired top down. A chunk's last lines, when the same
+    unchanged line (what a chunk ends with), always share the last row."""
+    last = None
+    if old and new and old[-1] == new[-1] and _unchanged(old[-1]):
+        last = (len(old) - 1, len(new) - 1)
+        anchors = [a for a in anchors if a[0] != last[0] and a[1] != last[1]]
+    pairs = _pairing(anchors) + ([last] if last else [])
+    i = j = 0
+    for ai, aj in [*pairs, (len(old), len(new))]:
+        for k in range(max(ai - i, aj - j)):
+            o = tuple(old[i + k]) if i + k < ai else None
+            n = tuple(new[j + k]) if j + k < aj else None
+            yield o, n, True
+        if ai < len(old):
+            o, n = tuple(old[ai]), tuple(new[aj])
+            yield o, n, not (o == n and _unchanged(o))
+        i, j = ai + 1, aj + 1
 
 
 def side_rows(ops: Iterable[Op]) -> list[Row]:
     """Rows of a two-column diff: ops grouped into chunks that end at a shared (equal)
-    newline, each side's lines of a chunk side by side, numbered per side."""
-    chunks: list[tuple[list[list[Op]], list[list[Op]], bool]] = []
+    newline, each side's lines of a chunk side by side (aligned on the unchanged text they
+    share, see `_chunk_rows`), numbered per side."""
+    chunks: list[tuple[list[list[Op]], list[list[Op]], list[Anchor], bool]] = []
     old: list[list[Op]] = [[]]
     new: list[list[Op]] = [[]]
+    anchors: list[Anchor] = []
     changed = False
     for op, text in ops:
-        changed = changed or op != EQUAL
+        if op != EQUAL and not changed:  # the chunk's unchanged start: its first line's
+            changed = True
+            lead = sum(len(t.strip()) for _, t in old[-1])
+            anchors = [(0, 0, lead)] if lead else []
         parts = text.split("\n")
         for k, part in enumerate(parts):
             if k:
                 if op == EQUAL:
-                    chunks.append((old, new, changed))
-                    old, new, changed = [[]], [[]], False
+                    chunks.append((old, new, anchors, changed))
+                    old, new, anchors, changed = [[]], [[]], [], False
                 else:
                     side = old if op == DELETE else new
                     _end_line(side[-1], op)
@@ -137,18 +219,24 @@ def side_rows(ops: Iterable[Op]) -> list[Row]:
                     old[-1].append((op, part))
                 if op != DELETE:
                     new[-1].append((op, part))
+                if op == EQUAL and changed:  # unchanged chunks need no alignment
+                    anchors.append((len(old) - 1, len(new) - 1, len(part.strip())))
     for side in (old, new):  # the empty text after a side's last newline is no line
         if not side[-1]:
             side.pop()
     if old or new:
-        chunks.append((old, new, changed))
+        chunks.append((old, new, anchors, changed))
     rows: list[Row] = []
     old_no = new_no = 1
-    for old_lines, new_lines, chunk_changed in chunks:
-        for k in range(max(len(old_lines), len(new_lines))):
-            o = tuple(old_lines[k]) if k < len(old_lines) else None
-            n = tuple(new_lines[k]) if k < len(new_lines) else None
-            rows.append(Row(o, n, old_no, new_no, chunk_changed))
+    for old_lines, new_lines, chunk_anchors, chunk_changed in chunks:
+        if not chunk_changed:  # the same lines on both sides: one row each
+            for line in old_lines:
+                rows.append(Row(tuple(line), tuple(line), old_no, new_no, False))
+                old_no += 1
+                new_no += 1
+            continue
+        for o, n, row_changed in _chunk_rows(old_lines, new_lines, chunk_anchors):
+            rows.append(Row(o, n, old_no, new_no, row_changed))
             old_no += o is not None
             new_no += n is not None
     return rows

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from archive.changes import Change, Observed, summarize
-from archive.diff_queue import DiffPool, DiffQueue
+from archive.diff_queue import DiffPool, DiffQueue, worker_deaths
 from archive.integrity import backfill, checkpoint_run
 from archive.record import RunSummary, _failpoint, record_versions
 from archive.similarity import plan_with_renames
@@ -128,7 +128,7 @@ def import_git(
     if batch_size < 1:
         raise ArchiveError(f"batch size must be at least 1, not {batch_size}")
     try:
-        with GitSource(location) as git, store.caching_texts(), DiffPool() as pool:
+        with worker_deaths(), GitSource(location) as git, store.caching_texts(), DiffPool() as pool:
             return _import(
                 store, git, store.location_of(location), command, ref, progress, batch_size, pool
             )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from archive import merkle
@@ -208,10 +210,48 @@ def _check_checkpoints(store: Store, size: int, root: bytes) -> bytes:
     return root
 
 
-def inclusion_proof(store: Store, version_id: int, size: int | None = None) -> dict:
+class TreeMemo:
+    """Subtree roots of ledger trees kept for the process, for databases that cannot change.
+
+    Why: building a proof reads every leaf hash and hashes the tree, O(n) per request; a
+    published snapshot never changes, so its tree is hashed once and every later proof
+    costs O(log n). Keyed by the caller's database identity and the tree size; the few
+    most recent trees are kept (each about 2n * 32 bytes). Threads may share it.
+    """
+
+    def __init__(self, max_trees: int = 4) -> None:
+        self.max_trees = max_trees
+        self.trees: OrderedDict[tuple[Hashable, int], merkle.SubtreeRoots] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def tree(self, store: Store, size: int, identity: Hashable) -> merkle.SubtreeRoots:
+        key = (identity, size)
+        with self.lock:
+            tree = self.trees.get(key)
+            if tree is not None:
+                self.trees.move_to_end(key)
+                return tree
+        tree = merkle.SubtreeRoots(_prefix(store, size))  # outside the lock: O(n)
+        with self.lock:
+            self.trees[key] = tree
+            while len(self.trees) > self.max_trees:
+                self.trees.popitem(last=False)
+        return tree
+
+
+IMMUTABLE_TREES = TreeMemo()
+
+
+def inclusion_proof(
+    store: Store, version_id: int, size: int | None = None, immutable: Hashable | None = None
+) -> dict:
     """Proof JSON that a version's leaf is in the tree of `size` (default: latest checkpoint).
 
     Carries the leaf bytes too, so a verifier sees which version record the proof is for.
+    immutable: only for a database that cannot change (a published snapshot), a key naming
+    that file and its state (e.g. path, inode, size, mtime): its tree's subtree roots are
+    then kept in IMMUTABLE_TREES, and repeated proofs skip reading and hashing the leaves.
+    The proof is the same either way; a writable archive must pass None, or get stale ones.
     """
     entry = store.ledger_entry(version_id)
     if entry is None:
@@ -222,15 +262,19 @@ def inclusion_proof(store: Store, version_id: int, size: int | None = None) -> d
         raise ArchiveError(
             f"version {version_id} is leaf {entry['leaf_index']}, not in a tree of size {size}"
         )
-    hashes = _prefix(store, size)
     index = entry["leaf_index"]
-    proof = merkle.inclusion_proof(index, hashes)
+    if immutable is None:
+        hashes = _prefix(store, size)
+        proof, leaf_hash = merkle.inclusion_proof(index, hashes), hashes[index]
+    else:
+        tree = IMMUTABLE_TREES.tree(store, size, immutable)
+        proof, leaf_hash = tree.inclusion_proof(index), tree.leaf(index)
     # The path already holds every subtree root the tree's root needs: no second pass.
-    root = merkle.root_from_inclusion(index, size, hashes[index], proof)
+    root = merkle.root_from_inclusion(index, size, leaf_hash, proof)
     if root is None:  # cannot happen for a path computed from these hashes
         raise ArchiveError(f"no inclusion path for leaf {index} in a tree of size {size}")
     root = _check_checkpoints(store, size, root)
-    doc = inclusion_proof_json(index, size, hashes[index], proof, root)
+    doc = inclusion_proof_json(index, size, leaf_hash, proof, root)
     doc["leaf"] = bytes(entry["leaf"]).decode("utf-8")
     return doc
 

@@ -3,14 +3,15 @@
 The log's value is that anyone can re-check it with any RFC 6962/9162 tool, so every
 function here follows the RFC's definitions literally (SHA-256, 0x00/0x01 domain
 separation, split at the largest power of two strictly below n, no padding).
-Proof generation takes the full list of leaf hashes; verification needs only the
-proof, the sizes and the roots.
+Proof generation takes the full list of leaf hashes (or a `SubtreeRoots` built from them
+once, for many proofs of one tree); verification needs only the proof, the sizes and the
+roots.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -63,19 +64,73 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     if not 0 <= index < n:
         raise ValueError(f"leaf index {index} out of range for tree size {n}")
     _check_hashes(leaf_hashes)
+    return _inclusion_path(index, n, lambda lo, hi: _range_root(leaf_hashes, lo, hi))
+
+
+def _inclusion_path(index: int, n: int, range_root: Callable[[int, int], bytes]) -> list[bytes]:
+    """PATH(m, D[n]) given MTH(D[lo:hi]) as range_root (from the leaves, or from subtree
+    roots already known): the one walk both ways of proving take."""
     path: list[bytes] = []
     lo, hi, m = 0, n, index
     # Walk down from the root; siblings are collected top-down, so reverse at the end.
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            path.append(_range_root(leaf_hashes, lo + k, hi))
+            path.append(range_root(lo + k, hi))
             hi = lo + k
         else:
-            path.append(_range_root(leaf_hashes, lo, lo + k))
+            path.append(range_root(lo, lo + k))
             lo, m = lo + k, m - k
     path.reverse()
     return path
+
+
+class SubtreeRoots:
+    """Every perfect subtree root of one tree (level h: the roots of leaves [j*2^h,
+    (j+1)*2^h)), hashed once in O(n); then any inclusion proof in that tree costs O(log n)
+    hashes. Why: a served archive that never changes proves versions again and again.
+
+    The levels are kept as concatenated 32-byte hashes: about 2n * 32 bytes in all.
+    """
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        _check_hashes(leaf_hashes)
+        self.size = len(leaf_hashes)
+        level = b"".join(bytes(h) for h in leaf_hashes)
+        self.levels = [level]
+        while len(level) >= 2 * HASH_SIZE:
+            pairs = len(level) // (2 * HASH_SIZE)
+            level = b"".join(
+                node_hash(level[i : i + HASH_SIZE], level[i + HASH_SIZE : i + 2 * HASH_SIZE])
+                for i in range(0, pairs * 2 * HASH_SIZE, 2 * HASH_SIZE)
+            )
+            self.levels.append(level)
+
+    def leaf(self, index: int) -> bytes:
+        return self.levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE]
+
+    def range_root(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]) by the RFC's split; an aligned power-of-two range is read, not
+        hashed, so the ranges a proof asks for cost O(log n) hashes."""
+        n = hi - lo
+        if n <= 0:
+            return EMPTY_ROOT
+        if n & (n - 1) == 0 and lo % n == 0:
+            h = n.bit_length() - 1
+            j = lo >> h
+            return self.levels[h][j * HASH_SIZE : (j + 1) * HASH_SIZE]
+        k = _split(n)
+        return node_hash(self.range_root(lo, lo + k), self.range_root(lo + k, hi))
+
+    @property
+    def root(self) -> bytes:
+        return self.range_root(0, self.size)
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """PATH(m, D[n]): what `inclusion_proof(index, leaf_hashes)` gives, byte for byte."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"leaf index {index} out of range for tree size {self.size}")
+        return _inclusion_path(index, self.size, self.range_root)
 
 
 def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:

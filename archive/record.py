@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from archive.changes import Change, Observed, summarize
+from archive.diff_queue import worker_deaths
 from archive.integrity import append_versions, backfill, checkpoint_run
 from archive.metadata import (
     Sidecar,
@@ -76,7 +77,7 @@ def ingest_folder(
     entries, problems = scan(root, exclude, progress)
     documents = [e for e in entries if sidecar_target(e.path) is None]
     sidecar_entries = [e for e in entries if sidecar_target(e.path) is not None]
-    with store.write(), store.caching_texts():
+    with worker_deaths(), store.write(), store.caching_texts():
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
         backfill(store)

@@ -1299,3 +1299,14 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int | None]:
         except sqlite3.DatabaseError:
             counts[name] = None
     return counts
+
+
+def first_passage_ids(conn: sqlite3.Connection, fts_query: str | None, limit: int) -> list[int]:
+    """The first `limit` passage ids (by id) whose text matches an FTS5 query, or of all
+    passages for None: what a trace checks, so its work stays bounded however many match."""
+    if fts_query is None:
+        sql, params = "SELECT id FROM passages ORDER BY id LIMIT ?", (limit,)
+    else:
+        sql = "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid LIMIT ?"
+        params = (fts_query, limit)
+    return [r[0] for r in conn.execute(sql, params)]

@@ -3,6 +3,10 @@
 Lookup of a text: exact passage first (hashed as given, then with the trailing newline forms a
 paragraph carries), else passages containing it as a substring (FTS5 candidates, then checked).
 With `normalize`, both compare `archive.passages.normalize` keys (case, whitespace, quotes).
+
+The substring search checks at most MATCH_CAP candidates (the first by passage id, fetched
+with a LIMIT), so a common word costs what a rare one does; past the cap the result says it
+is `truncated` and the query needs refining.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from archive.passages import (
     normalize,
     passage_digest,
 )
-from archive.store import GroupReader, PassageStore, Store
+from archive.store import GroupReader, PassageStore, Store, first_passage_ids
 
 _HASH = re.compile(r"[0-9a-f]{16,64}")
 _WORD = re.compile(r"\w+")
+MATCH_CAP = 1000  # candidate passages one text search checks; more: "refine the query"
 
 
 def is_hash(query: str) -> bool:
@@ -51,27 +56,29 @@ def find_by_hash(passages: PassageStore, hex_digest: str) -> list[int]:
 
 def find_by_text(
     passages: PassageStore, text: str, normalized: bool = False, reader: GroupReader | None = None
-) -> tuple[str, list[int]]:
-    """(how it matched: exact | substring | normalized | normalized-substring | none, ids).
+) -> tuple[str, list[int], bool]:
+    """(how it matched: exact | substring | normalized | normalized-substring | none, ids,
+    truncated: more than MATCH_CAP candidates, only the first MATCH_CAP checked).
 
     reader: groups already inflated (or to keep inflated) for the caller's next reads."""
     if not normalized:
         keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
         found = passages.by_keys(keys)
         if found:
-            return "exact", sorted(found.values())
-    query = fts_query(text)
-    candidates = passages.match(query) if query else passages.all_ids()
+            return "exact", sorted(found.values()), False
+    candidates = first_passage_ids(passages.conn, fts_query(text), MATCH_CAP + 1)
+    truncated = len(candidates) > MATCH_CAP
+    candidates = candidates[:MATCH_CAP]
     texts = passages.texts(candidates, reader)
     if normalized:
         key = normalize(text)
         exact = [i for i in candidates if normalize(texts[i]) == key]
         if exact:
-            return "normalized", exact
+            return "normalized", exact, truncated
         within = [i for i in candidates if key and key in normalize(texts[i])]
-        return ("normalized-substring" if within else "none"), within
+        return ("normalized-substring" if within else "none"), within, truncated
     within = [i for i in candidates if text and text in texts[i]]
-    return ("substring" if within else "none"), within
+    return ("substring" if within else "none"), within, truncated
 
 
 def occurrences(passages: PassageStore, ids: Iterable[int]) -> dict[int, list[dict]]:
@@ -129,12 +136,16 @@ def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
 
 
 def trace(store: Store, query: str, normalized: bool = False, as_text: bool = False) -> dict:
-    """Who said this first, and where it reappears: a passage hash or a text."""
+    """Who said this first, and where it reappears: a passage hash or a text.
+
+    `truncated`: more than `match_cap` passages hold the query's words and only the first
+    `match_cap` were checked (see MATCH_CAP)."""
     reader = store.passages.reader()
+    truncated = False
     if is_hash(query) and not as_text:
         how, ids = "hash", find_by_hash(store.passages, query)
     else:
-        how, ids = find_by_text(store.passages, query, normalized, reader)
+        how, ids, truncated = find_by_text(store.passages, query, normalized, reader)
     rows = store.passages.rows(ids)
     texts = store.passages.texts(ids, reader)
     found = occurrences(store.passages, ids)
@@ -146,24 +157,32 @@ def trace(store: Store, query: str, normalized: bool = False, as_text: bool = Fa
             p["passage"],
         )
     )
-    return {"query": query, "match": how, "passages": passages}
+    return {
+        "query": query,
+        "match": how,
+        "truncated": truncated,
+        "match_cap": MATCH_CAP,
+        "passages": passages,
+    }
 
 
-def search_documents(passages: PassageStore, text: str, limit: int) -> list[dict]:
-    """Documents with a passage containing `text`, each once, at its newest such version."""
+def search_documents(passages: PassageStore, text: str, limit: int) -> dict:
+    """Documents with a passage containing `text`, each once, at its newest such version
+    (`documents`, at most limit); `truncated` as for `trace`."""
     if not text.strip():
-        return []
-    _, ids = find_by_text(passages, text)
+        return {"documents": [], "truncated": False, "match_cap": MATCH_CAP}
+    _, ids, truncated = find_by_text(passages, text)
     newest: dict[int, dict] = {}
     for versions in occurrences(passages, ids).values():
         for v in versions:
             if v["document_id"] not in newest or v["id"] > newest[v["document_id"]]["id"]:
                 newest[v["document_id"]] = v
     rows = sorted(newest.values(), key=lambda v: (v["document_path"], v["document_id"]))
-    return rows[:limit]
+    return {"documents": rows[:limit], "truncated": truncated, "match_cap": MATCH_CAP}
 
 
 __all__ = [
+    "MATCH_CAP",
     "PassageError",
     "trace",
     "find_by_text",

@@ -102,3 +102,70 @@ def test_occurrences_are_every_version_holding_each_passage_oldest_first(db, fol
         kept = passages.by_keys([digest_key(passage_digest("Kept paragraph.\n\n"))])
         paths = [v["document_path"] for v in found[next(iter(kept.values()))]]
         assert paths.count("doc.md") == 3 and {"copy0.md", "copy2.md"} <= set(paths)
+
+
+def common_word_archive(db, folder, n: int = 12) -> None:
+    """n documents of paragraphs that all hold "common"; only two hold "rare phrase"."""
+    for i in range(n):
+        extra = f"A rare phrase number {i}.\n\n" if i in (3, 9) else ""
+        (folder / f"doc{i:02}.md").write_text(
+            f"The common word, paragraph {i}a.\n\n{extra}Another common one, {i}b.\n"
+        )
+    ingest(db, folder)
+
+
+def test_trace_checks_at_most_the_cap_and_says_so(db, folder, monkeypatch):
+    """A word in every passage costs MATCH_CAP candidates, not all of them: only that many
+    passage texts are read, and the result says it is truncated (CLI, JSON)."""
+    from archive import trace as trace_module
+    from archive.store import PassageStore, Store
+
+    common_word_archive(db, folder)
+    monkeypatch.setattr(trace_module, "MATCH_CAP", 5)
+    read = []
+    texts = PassageStore.texts
+    monkeypatch.setattr(
+        PassageStore, "texts", lambda s, ids, *a: read.append(list(ids)) or texts(s, ids, *a)
+    )
+    with Store(db) as store:
+        result = trace_module.trace(store, "common")
+        assert result["truncated"] and result["match_cap"] == 5
+        assert 0 < len(result["passages"]) <= 5
+        assert read and max(len(ids) for ids in read) <= 5
+        read.clear()
+        found = trace_module.search_documents(store.passages, "common", 100)
+        assert found["truncated"] and 0 < len(found["documents"]) <= 5
+        assert max(len(ids) for ids in read) <= 5
+        for normalized in (False, True):  # no words at all: the first passages, capped too
+            assert trace_module.trace(store, ",", normalized=normalized)["truncated"]
+    code, out, err = run_cli("trace", "common", "--json", db=db)
+    assert code == 0 and json.loads(out)["truncated"] is True
+    code, out, err = run_cli("trace", "common", db=db)
+    assert code == 0 and "more than 5 passages hold these words" in err
+    assert "refine the query" in err
+
+
+def test_selective_traces_are_unchanged_by_the_cap(db, folder, monkeypatch):
+    from archive import trace as trace_module
+    from archive.store import Store
+
+    common_word_archive(db, folder)
+    with Store(db) as store:
+        queries = ["rare phrase", "rare phrase number 9", "RARE  phrase", "paragraph 3a"]
+        uncapped = {}
+        monkeypatch.setattr(trace_module, "MATCH_CAP", 10**9)
+        for q in queries:
+            for normalized in (False, True):
+                uncapped[q, normalized] = trace_module.trace(store, q, normalized)
+        uncapped_search = trace_module.search_documents(store.passages, "rare phrase", 100)
+        monkeypatch.setattr(trace_module, "MATCH_CAP", 5)
+        for (q, normalized), want in uncapped.items():
+            got = trace_module.trace(store, q, normalized)
+            assert not got["truncated"]
+            assert got["passages"] == want["passages"] and got["match"] == want["match"]
+        assert uncapped[("rare phrase", False)]["match"] == "substring"
+        assert len(uncapped[("rare phrase", False)]["passages"]) == 2
+        capped_search = trace_module.search_documents(store.passages, "rare phrase", 100)
+        assert not capped_search["truncated"]
+        assert capped_search["documents"] == uncapped_search["documents"]
+        assert [d["document_path"] for d in capped_search["documents"]] == ["doc03.md", "doc09.md"]

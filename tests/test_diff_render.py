@@ -330,3 +330,117 @@ def test_batched_escaping_matches_line_by_line_rendering(old, new):
     assert diff_render._inline_lines(lines) == [diff_render._inline_line(ln) for ln in lines]
     rows = side_rows(ops)
     assert diff_render._side_rows_html(rows) == [diff_render._side_row(r) for r in rows]
+
+
+# Line alignment: each line of each side numbered once, in order; side by side, the lines of
+# a changed chunk paired by the text they share, unchanged lines always on one row.
+
+
+def numbered(lines) -> tuple[list[int], list[int]]:
+    """The old and the new line numbers an inline diff shows, in display order."""
+    return (
+        [ln.old_at for ln in lines if ln.on_old],
+        [ln.new_at for ln in lines if ln.on_new],
+    )
+
+
+def line_count(text: str) -> int:
+    return len(text.split("\n")) - (text.endswith("\n") or text == "")
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("abc def\n", "abc\ndef\n"),  # an old line split by an inserted line break
+        ("abc\ndef\n", "abc def\n"),  # two old lines joined: the new line once
+        ("one two three\nfour\n", "one two\nthree four\n"),  # a break moved
+        ("abcd\nend\n", "ab\ncd\nend\n"),
+    ],
+)
+def test_inline_numbers_each_line_of_each_side_once(old, new):
+    lines = diff_lines(diff_texts(old, new).ops)
+    assert numbered(lines) == (
+        list(range(1, line_count(old) + 1)),
+        list(range(1, line_count(new) + 1)),
+    )
+    html = render_html(diff_texts(old, new).ops, context=None)
+    for n in range(1, line_count(old) + 1):  # the old gutter (first <i>) shows each once
+        assert (
+            html.count(f'<div class="dl ch"><i data-n="{n}">')
+            + html.count(f'<div class="dl"><i data-n="{n}">')
+            == 1
+        )
+
+
+def test_inline_split_line_shows_its_old_number_once():
+    lines = diff_lines(diff_texts("abc def\n", "abc\ndef\n").ops)
+    assert [(ln.on_old, ln.old_at, ln.on_new, ln.new_at) for ln in lines] == [
+        (True, 1, True, 1),
+        (False, 1, True, 2),  # the rest of old line 1: no second "1" in the old gutter
+    ]
+    assert all(ln.changed for ln in lines)  # both display lines belong to a changed line
+
+
+@given(TEXTS, TEXTS)
+def test_inline_numbers_are_each_line_once_in_order(old, new):
+    assert numbered(diff_lines(diff_texts(old, new).ops)) == (
+        list(range(1, line_count(old) + 1)),
+        list(range(1, line_count(new) + 1)),
+    )
+
+
+def row_texts(rows) -> list[tuple[str | None, str | None]]:
+    def text(pieces, other):
+        if pieces is None:
+            return None
+        return "".join(t for op, t in pieces if op != other and t != "\n")
+
+    return [(text(r.old, 1), text(r.new, -1)) for r in rows]
+
+
+def test_side_rows_keep_an_unchanged_line_on_one_row_after_an_insertion():
+    rows = side_rows(diff_texts("a\nb\nc\n", "a\nX\nb\nc\n").ops)
+    assert row_texts(rows) == [("a", "a"), (None, "X"), ("b", "b"), ("c", "c")]
+    assert [(r.old_no, r.new_no) for r in rows if r.old and r.new] == [(1, 1), (2, 3), (3, 4)]
+    assert [r.changed for r in rows] == [False, True, False, False]
+
+
+def test_side_rows_pair_a_changed_line_with_its_new_form():
+    old = "intro\nthe quick brown fox\nend\n"
+    new = "intro\nNEW LINE\nthe quick brown fox jumps\nend\n"
+    rows = side_rows(diff_texts(old, new).ops)
+    assert row_texts(rows) == [
+        ("intro", "intro"),
+        (None, "NEW LINE"),
+        ("the quick brown fox", "the quick brown fox jumps"),
+        ("end", "end"),
+    ]
+    html = render_html(diff_texts(old, new).ops, side_by_side=True, context=None)
+    assert (
+        '<td class="ln" data-n="2"></td><td class="diff-old">the quick brown fox</td>'
+        '<td class="ln" data-n="3"></td><td class="diff-new">the quick brown fox<ins> jumps</ins>'
+    ) in html
+
+
+def test_side_rows_pair_a_split_line_with_the_part_that_shares_most():
+    rows = side_rows(diff_texts("The quick brown fox jumps\n", "The\nquick brown fox jumps\n").ops)
+    assert row_texts(rows) == [
+        (None, "The"),
+        ("The quick brown fox jumps", "quick brown fox jumps"),
+    ]
+
+
+@given(TEXTS, TEXTS)
+def test_side_rows_keep_unchanged_lines_on_one_row(old, new):
+    """Every line the inline view shows unchanged, numbered on both sides, is one unchanged
+    row side by side; and a row marked unchanged shows the same line on both sides."""
+    ops = diff_texts(old, new).ops
+    rows = side_rows(ops)
+    at = {(r.old_no, r.new_no): r for r in rows if r.old is not None and r.new is not None}
+    for ln in diff_lines(ops):
+        if not ln.changed and ln.on_old and ln.on_new:
+            row = at.get((ln.old_at, ln.new_at))
+            assert row is not None and not row.changed, (ln, rows)
+    for r in rows:
+        if not r.changed:
+            assert r.old is not None and r.old == r.new

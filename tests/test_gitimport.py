@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from archive.diff_queue import WORKER_DIED
 from archive.gitimport import import_git, utc_iso
 from archive.schema import MIGRATIONS, SCHEMA_VERSION
 from archive.store import ArchiveError, Store
 from ingest.hashing import blake3_hex
-from tests.conftest import archive_state, run_archive, run_cli, table_rows
+from tests.conftest import ROOT, TIMES, archive_state, run_archive, run_cli, table_rows
 from tests.gitrepo import GIT_ENV, Repo
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "terms-sample.bundle"
@@ -413,3 +415,88 @@ def test_sample_version_bytes_match_git_show(sample: tuple[Path, Path]) -> None:
             data = store.read_content(blob)
             assert blake3_hex(data) == blob
             assert data == expected, (commit, path)
+
+
+# A diff worker that dies (OOM kill, crash): one-line error, finished batches kept, re-run
+# completes. The pool thresholds are lowered in a launcher so this small history uses it.
+POOLED = (
+    "import sys\n"
+    "from archive import diff_queue, stored_diffs\n"
+    "for m in (diff_queue, stored_diffs):\n"
+    "    m.POOL_MIN_PAIRS, m.POOL_MIN_CHARS = 1, 0\n"
+    "from archive.cli import cli\n"
+    "sys.argv[0] = 'archive'\n"
+    "cli()\n"
+)
+
+
+def run_pooled(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`archive ARGS` in its own process, every diff computed in a 2-worker pool."""
+    return subprocess.run(
+        [sys.executable, "-c", POOLED, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_DIFF_WORKERS": "2", **(env or {})},
+    )
+
+
+def assert_one_line_worker_error(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"Error: {WORKER_DIED}"]
+
+
+def test_a_dead_diff_worker_is_one_line_and_a_rerun_completes(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    build_history(repo, 0, 9)
+    whole, died = tmp_path / "whole.db", tmp_path / "died.db"
+    assert run_pooled("ingest", "--git", str(repo.root), "--db", str(whole)).returncode == 0
+    args = ("ingest", "--git", str(repo.root), "--db", str(died), "--batch", "2")
+    # commits 0-2 add the documents; the third diff falls in the third batch (commits 5, 6)
+    result = run_pooled(*args, env={"ARCHIVE_KILL_AT": "diff_worker:3"})
+    assert_one_line_worker_error(result)
+    assert rows(died, "SELECT COUNT(*) FROM commits") == [(4,)]  # finished batches stay
+    kept = table_rows(died, "diffs")  # theirs, and none of the open batch's
+    assert 0 < len(kept) < 3 and kept == table_rows(whole, "diffs")[: len(kept)]
+    orphans = 'SELECT COUNT(*) FROM versions v LEFT JOIN commits c ON c.oid = v."commit"'
+    assert rows(died, orphans + " WHERE c.oid IS NULL") == [(0,)]
+    assert sqlite3.connect(died).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    resumed = run_pooled(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "5 commits" in resumed.stdout
+    for table in ("documents", "blobs", "versions", "diffs", "commits"):
+        drop = TIMES + ("run_id",)  # the failed run and its resumption are two runs
+        assert table_rows(died, table, drop) == table_rows(whole, table, drop), table
+    verified = run_archive("verify", "--db", str(died))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_dead_diff_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"doc{i}.txt").write_bytes(text(5, f"v1 {i}"))
+    db, clean = tmp_path / "died.db", tmp_path / "clean.db"
+    for target in (db, clean):
+        assert run_pooled("ingest", str(folder), "--db", str(target)).returncode == 0
+    for i in range(4):
+        (folder / f"doc{i}.txt").write_bytes(text(5, f"v2 {i}"))
+    before = archive_state(db)
+    # the folder path diffs through stored_diffs.compute's pool: its workers exit on any diff
+    kill = POOLED.replace(
+        "from archive.cli",
+        "import os\nfrom archive import diffs\n"
+        "diffs.diff_texts = lambda old, new: os._exit(1)\nfrom archive.cli",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", kill, "ingest", str(folder), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_DIFF_WORKERS": "2"},
+    )
+    assert_one_line_worker_error(result)
+    assert archive_state(db) == before
+    assert run_pooled("ingest", str(folder), "--db", str(db)).returncode == 0
+    assert run_pooled("ingest", str(folder), "--db", str(clean)).returncode == 0
+    assert archive_state(db) == archive_state(clean)
+    assert table_rows(db, "diffs") == table_rows(clean, "diffs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive import merkle
+from archive import integrity, merkle
 from archive.integrity import (
     append_versions,
     check_proof,
@@ -121,6 +122,41 @@ def test_proofs_for_every_version_and_checkpoint_pair(db: Path, folder: Path) ->
             consistency_proof(store, 1, len(ledger) + 1)
         with pytest.raises(ArchiveError, match="not in a tree of size"):
             inclusion_proof(store, ledger[-1]["version_id"], 1)
+
+
+def test_memoized_proofs_are_the_computed_ones_and_skip_the_leaves(
+    db: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An immutable database's proofs come from the process's memo of its tree: the same
+    JSON, byte for byte, for every version and tree size; a repeat reads no leaf hashes."""
+    for state in ({"a": "1", "b": "2", "c": "3"}, {"a": "1!", "d": "4"}, {"e": "5"}):
+        write_state(folder, state)
+        ingest(db, folder)
+    monkeypatch.setattr(integrity, "IMMUTABLE_TREES", integrity.TreeMemo(max_trees=2))
+    with Store(db) as store:
+        sizes = [r["tree_size"] for r in store.runs()]
+        ledger = list(store.iter_ledger())
+        expected = {}
+        for entry in ledger:
+            for size in [None, *sizes]:
+                if size is not None and entry["leaf_index"] >= size:
+                    continue
+                doc = inclusion_proof(store, entry["version_id"], size)
+                memo = inclusion_proof(store, entry["version_id"], size, immutable="db-1")
+                assert json.dumps(memo) == json.dumps(doc) and check_proof(memo)
+                expected[entry["version_id"], size] = doc
+        assert len(integrity.IMMUTABLE_TREES.trees) == 2  # bounded: the latest two trees
+        reads = []
+        real = Store.leaf_hashes
+        monkeypatch.setattr(Store, "leaf_hashes", lambda *a: reads.append(a) or real(*a))
+        for entry in ledger:  # the latest tree is held: no leaf is read again
+            doc = inclusion_proof(store, entry["version_id"], immutable="db-1")
+            assert doc == expected[entry["version_id"], None]
+        assert reads == []
+        inclusion_proof(store, ledger[0]["version_id"], immutable="db-2")  # another file
+        assert len(reads) == 1
+        inclusion_proof(store, ledger[0]["version_id"])  # not memoized: reads the leaves
+        assert len(reads) == 2
 
 
 def test_tampered_proofs_are_rejected(db: Path, folder: Path) -> None:

@@ -216,3 +216,37 @@ def test_large_tree_is_fast() -> None:
     assert len(proof) == 17 and verify_inclusion(77_777, 100_000, hashes[77_777], proof, r)
     cp = consistency_proof(65_537, hashes)
     assert verify_consistency(65_537, 100_000, root(hashes[:65_537]), r, cp)
+
+
+@st.composite
+def _tree_and_range(draw: st.DrawFn) -> tuple[int, int, int]:
+    n = draw(st.integers(1, 300))
+    lo = draw(st.integers(0, n))
+    return n, lo, draw(st.integers(lo, n))
+
+
+@given(_tree_and_range())
+def test_subtree_roots_give_the_leaf_computation_byte_for_byte(nlh: tuple[int, int, int]) -> None:
+    """Proofs (and any range's root) from precomputed subtree roots are the ones computed
+    from the leaves: the memo a served archive keeps must never change a proof."""
+    n, lo, hi = nlh
+    hashes = _hashes(n)
+    tree = merkle.SubtreeRoots(hashes)
+    assert tree.size == n and tree.root == root(hashes)
+    assert tree.range_root(lo, hi) == merkle._range_root(hashes, lo, hi)
+    index = min(lo, n - 1)
+    assert tree.leaf(index) == hashes[index]
+    assert tree.inclusion_proof(index) == inclusion_proof(index, hashes)
+
+
+def test_subtree_roots_every_proof_of_small_trees_and_bad_index() -> None:
+    for n in range(1, 40):
+        hashes = _hashes(n)
+        tree = merkle.SubtreeRoots(hashes)
+        assert [tree.inclusion_proof(i) for i in range(n)] == [
+            inclusion_proof(i, hashes) for i in range(n)
+        ]
+    with pytest.raises(ValueError):
+        merkle.SubtreeRoots(_hashes(3)).inclusion_proof(3)
+    with pytest.raises(ValueError):
+        merkle.SubtreeRoots([b"short"])

@@ -20,7 +20,10 @@ from datasette.app import Datasette
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archive import integrity, trace
 from archive.publish import pages, queries
+from archive.record import ingest_folder
+from archive.store import Store
 from tests.browser.archive_builder import APPENDED, BINARY, CORPUS, ROOT, build_archive, plugin_env
 
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())
@@ -201,6 +204,44 @@ async def test_a_version_without_a_leaf_says_why_there_is_no_proof(tmp_path, arc
     assert (await ds.client.get(f"/-/archive/version/{ids['v2']}/proof.json")).status_code == 404
 
 
+async def test_an_immutable_archive_proves_from_memo_a_writable_one_never(
+    tmp_path, archive_db, ids, monkeypatch
+):
+    """Proofs of a served immutable file are the uncached ones and, once its tree is held,
+    read no leaf hashes; a writable archive's proofs follow its new checkpoints."""
+    monkeypatch.setattr(integrity, "IMMUTABLE_TREES", integrity.TreeMemo())
+    with Store(archive_db, create=False) as store:
+        expected = {v: integrity.inclusion_proof(store, v) for v in ids["all_versions"]}
+    ds = make_ds(archive_db)
+    url = f"/-/archive/version/{ids['v2']}/proof.json"
+    assert (await ds.client.get(url)).json() == expected[ids["v2"]]
+    reads = []
+    real = Store.leaf_hashes
+    monkeypatch.setattr(Store, "leaf_hashes", lambda *a: reads.append(a) or real(*a))
+    for v in ids["all_versions"]:
+        r = await ds.client.get(f"/-/archive/version/{v}/proof.json")
+        assert r.json() == expected[v]
+        page = (await ds.client.get(f"/-/archive/version/{v}")).text
+        assert expected[v]["root"] in page and all(h in page for h in expected[v]["proof"])
+    assert reads == []  # every proof came from the memo
+    held = dict(integrity.IMMUTABLE_TREES.trees)
+
+    live = tmp_path / "live.db"
+    live.write_bytes(archive_db.read_bytes())
+    writable = Datasette([str(live)], metadata=METADATA)
+    before = (await writable.client.get(url)).json()
+    assert before == expected[ids["v2"]]
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.txt").write_text("a new document\n")
+    with Store(live) as store:
+        ingest_folder(store, str(extra), "archive ingest more")
+        after = integrity.inclusion_proof(store, ids["v2"])
+    assert after["tree_size"] == before["tree_size"] + 1
+    assert (await writable.client.get(url)).json() == after  # not the earlier tree's proof
+    assert integrity.IMMUTABLE_TREES.trees == held  # nothing memoized for a writable file
+
+
 def _blame_rows(html: str) -> list[tuple[str, str]]:
     """(since, passage text as escaped in the page) of each row of a blame table."""
     return re.findall(
@@ -243,6 +284,20 @@ async def test_trace_page_finds_who_said_it_first_and_every_document_with_it(ds,
     assert "0 passages (none match)" in none
     hostile = (await ds.client.get("/-/archive/trace?q=" + quote("</textarea><script>x"))).text
     assert "&lt;/textarea&gt;&lt;script&gt;x" in hostile and "</textarea><script>" not in hostile
+
+
+async def test_trace_and_search_pages_say_when_a_query_is_too_common(ds, ids, monkeypatch):
+    """Past the cap, both pages say only the first passages were checked and to refine the
+    query; under it, they say nothing of the kind."""
+    monkeypatch.setattr(trace, "MATCH_CAP", 3)
+    common = (await ds.client.get("/-/archive/trace?q=the")).text
+    assert "More than 3 passages hold these words: only the first 3 stored were checked" in common
+    assert 0 < common.count('<section class="archive-trace">') <= 3
+    search = (await ds.client.get("/-/archive/search?q=the")).text
+    assert "More than 3 passages hold these words: only the first 3 stored were searched" in search
+    rare = (await ds.client.get("/-/archive/trace?q=Amended+clause")).text
+    assert "(substring match)" in rare and "More than" not in rare
+    assert "More than" not in (await ds.client.get("/-/archive/search?q=Amended+clause")).text
 
 
 def test_metadata_describes_every_table_view_and_column_of_a_real_archive(archive_db):
@@ -404,7 +459,8 @@ async def test_atom_feeds_are_valid_and_escaped(ds, ids):
     assert [link.rsplit("/", 1)[1] for link in links] == [str(ids["v2"]), str(ids["v1"])]
 
 
-async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
+async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids, monkeypatch):
+    monkeypatch.setattr(trace, "MATCH_CAP", 2)  # so trace and search pages show their cap note
     urls = [f"/-/archive/document/{d}" for d in ids["all_documents"]]
     urls += [f"/-/archive/version/{v}" for v in ids["all_versions"]]
     # Diffs between neighbouring versions (mostly of different, hostile documents): folded
@@ -417,6 +473,7 @@ async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
     ]
     urls += [f"/-/archive/version/{v}/blame" for v in ids["all_versions"]]
     urls += ["/-/archive/trace?q=" + quote(p) for p in PAYLOADS + ["<img src=x", "\u202e"]]
+    urls += ["/-/archive/trace?q=the", "/-/archive/search?q=the"]
     urls += ["/-/archive/search?q=" + p for p in ("<img", '">', "javascript:", "\u202e")] + [
         "/archive/versions",
         "/archive/documents",
@@ -424,14 +481,15 @@ async def test_hostile_text_and_paths_never_appear_unescaped(ds, ids):
         "/archive/search_documents?q=%3C",
         "/-/archive/verify?sha256=" + "ab" * 32,
     ]
-    seen_escaped = False
+    seen_escaped = seen_capped = False
     for url in urls:
         r = await ds.client.get(url)
         assert r.status_code == 200, url
         for payload in PAYLOADS:
             assert payload not in r.text, (url, payload)
         seen_escaped |= "&lt;img src=x onerror=alert(1)&gt;" in r.text
-    assert seen_escaped
+        seen_capped |= "More than 2 passages hold these words" in r.text
+    assert seen_escaped and seen_capped
 
 
 async def test_cells_link_to_archive_pages(ds, ids):

@@ -183,26 +183,40 @@ async def history_page(datasette, request):
     return await _render(datasette, request, "archive_history.html", view)
 
 
-def _proof(conn, version_id: int) -> tuple[dict | None, str | None]:
-    """(inclusion proof of the version's ledger leaf in the latest checkpoint, None) or
-    (None, why there is none): the same proof `archive proof <version>` prints."""
+def immutable_identity(db) -> tuple | None:
+    """What names a served database file for the proof memo, or None when it may change
+    (mutable, in memory, gone): only an immutable file's proofs may be memoized."""
+    if db.is_mutable or not db.path:
+        return None
     try:
-        return inclusion_proof(Store.over(conn), version_id), None
+        st = os.stat(db.path)
+    except OSError:
+        return None
+    return (os.path.realpath(db.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, str | None]:
+    """(inclusion proof of the version's ledger leaf in the latest checkpoint, None) or
+    (None, why there is none): the same proof `archive proof <version>` prints, from the
+    process's memo of the tree when the database is immutable (identity not None)."""
+    try:
+        return inclusion_proof(Store.over(conn), version_id, immutable=identity), None
     except ArchiveError as e:
         return None, str(e)
 
 
-def _version_page_data(conn, version_id: int) -> tuple[dict, str | None, tuple]:
+def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
-    return version, text, _proof(conn, version_id)
+    return version, text, _proof(conn, version_id, identity)
 
 
 async def version_page(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger"))
+    identity = immutable_identity(db)
     version, text, (proof, no_proof) = await db.execute_fn(
-        lambda conn: _version_page_data(conn, version_id)
+        lambda conn: _version_page_data(conn, version_id, identity)
     )
     view = pages.version_view(version, text, proof, no_proof)
     return await _render(datasette, request, "archive_version.html", {"view": view})
@@ -255,10 +269,11 @@ async def proof_json(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "ledger"))
+    identity = immutable_identity(db)
     version, (proof, no_proof) = await db.execute_fn(
         lambda conn: (
             _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}"),
-            _proof(conn, version_id),
+            _proof(conn, version_id, identity),
         )
     )
     if proof is None:
@@ -348,18 +363,26 @@ async def search_page(datasette, request):
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("documents",))
     path_rows: list[dict] = []
-    text_rows: list[dict] = []
+    found: dict = {"documents": [], "truncated": False, "match_cap": None}
     if q:
         params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
         path_rows = await _rows(db, queries.SEARCH_PATHS, params)
-        text_rows = await db.execute_fn(
+        found = await db.execute_fn(
             lambda conn: search_documents(PassageStore(conn), q, SEARCH_LIMIT)
         )
+    text_rows = found["documents"]
     for r in path_rows:
         r["url"] = pages.document_url(r["document_id"])
     for r in text_rows:
         r["url"] = pages.version_url(r["id"])
-    context = {"q": q, "rows": path_rows, "text_rows": text_rows, "limit": SEARCH_LIMIT}
+    context = {
+        "q": q,
+        "rows": path_rows,
+        "text_rows": text_rows,
+        "limit": SEARCH_LIMIT,
+        "truncated": found["truncated"],
+        "match_cap": found["match_cap"],
+    }
     return await _render(datasette, request, "archive_search.html", context)
 
 

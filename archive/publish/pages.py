@@ -244,7 +244,8 @@ def blame_view(version: dict, result: dict | None, no_blame: str | None) -> dict
 
 def trace_view(query: str, normalized: bool, result: dict | None, limit: int) -> dict:
     """A traced text or passage hash: each matching passage, where it was first said and
-    every document carrying it, linked to versions and histories."""
+    every document carrying it, linked to versions and histories; `truncated` when more
+    passages hold its words than one request checks (`match_cap`)."""
     passages = []
     for p in (result or {}).get("passages", [])[:limit]:
         first = p["first"]
@@ -263,6 +264,8 @@ def trace_view(query: str, normalized: bool, result: dict | None, limit: int) ->
         "passages": passages,
         "found": found,
         "limit": limit,
+        "truncated": bool((result or {}).get("truncated")),
+        "match_cap": (result or {}).get("match_cap"),
     }
 
 
