@@ -340,10 +340,10 @@ def _snapshots(db: sqlite_utils.Database) -> None:
     byte ranges whose join is that group's dictionary (its bases' text), so no older group
     is inflated for it. The passages stay the truth (blame, trace and FTS use them); a read
     still checks the text against the blob's BLAKE3. Existing archives get the rows their
-    blobs need here, oldest version first.
+    blobs need here, oldest version first; run again, it leaves the rows there as they are.
     """
     db.execute(
-        "CREATE TABLE blob_snapshots (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
+        "CREATE TABLE IF NOT EXISTS blob_snapshots (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
         " data BLOB, base TEXT REFERENCES blobs(blake3), groups BLOB NOT NULL,"
         " pieces BLOB NOT NULL, primers BLOB NOT NULL)"
     )

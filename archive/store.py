@@ -1110,13 +1110,14 @@ class PassageStore:
 
     def bound_all(self) -> int:
         """`bound` every blob kept as passages, oldest version first (so a revision can copy
-        from the snapshot its previous version reads through); returns the rows written."""
+        from the snapshot its previous version reads through), but those bounded already;
+        returns how many rows `blob_snapshots` has."""
         pairs = self.conn.execute(
             "SELECT v.blob, pv.blob FROM versions v JOIN blob_passages p ON p.blob = v.blob"
             " LEFT JOIN versions pv ON pv.id = v.previous_version_id ORDER BY v.id"
         ).fetchall()
         pairs += self.conn.execute("SELECT blob, NULL FROM blob_passages ORDER BY blob").fetchall()
-        seen: set[str] = set()
+        seen = {b for (b,) in self.conn.execute("SELECT blob FROM blob_snapshots")}
         for blob, previous in pairs:
             if blob in seen:
                 continue

@@ -83,8 +83,7 @@ def _set_version(store: Store, version: int) -> None:
 
 
 def _before_delta_base(store: Store) -> None:
-    """Rewind to just before `_delta_base`, undoing the migrations after it (they rerun)."""
-    store.conn.execute("DROP TABLE blob_snapshots")
+    """Rewind to just before `_delta_base` (the migrations after it rerun, as they may)."""
     _set_version(store, MIGRATIONS.index(_delta_base))
 
 
@@ -172,3 +171,6 @@ def test_an_archive_from_before_snapshots_gets_the_same_bounded_reads(
         blobs = [v["blob"] for v in store.query("SELECT blob FROM versions ORDER BY id")]
         assert [store.read_content(b) for b in blobs] == texts
         assert verify(store) == []
+        _set_version(store, SCHEMA_VERSION - 1)  # run again, it leaves its rows as they are
+    with Store(db) as store:
+        assert store.query("SELECT * FROM blob_snapshots ORDER BY blob") == made
