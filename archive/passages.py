@@ -15,8 +15,9 @@ import re
 import sys
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
-from itertools import accumulate
+from collections.abc import Container, Iterable, Sequence
+from itertools import accumulate, compress, islice
+from operator import ne, or_
 
 from blake3 import blake3
 
@@ -31,6 +32,10 @@ _BREAK = re.compile(r"(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:\r\n|\r|\n))+")
 WINDOW = 32768
 # Longest chain of groups a group may depend on (through its bases): bounds any read.
 MAX_DEPTH = 8
+# Most groups a read inflates and most pieces (runs of passages) it joins: a text past either
+# is read through a snapshot instead (PassageStore.bound), as git bounds its delta chains.
+MAX_GROUPS = 64
+MAX_PIECES = 2048
 
 # Where a quotation always stops: a line feed followed by another line break.
 _QUOTE_STOP = re.compile(r"\n(?=[\r\n])")
@@ -109,7 +114,33 @@ def unpack_sizes(data: bytes) -> list[int]:
     return _unpack_array(data, "I", "passage sizes").tolist()
 
 
-def zdict_of(texts: Sequence[bytes]) -> bytes:
+def run_bounds(ids: Sequence[int], firsts: Container[int]) -> list[int]:
+    """Where the runs of ids start, then len(ids): a run is consecutive ids that do not cross
+    the start of a group in firsts, so it is one slice of that group's text.
+
+    Iterates in C (no Python work per id): a read costs per run, not per passage.
+    """
+    if not ids:
+        return [0]
+    later = islice(ids, 1, None)
+    breaks = map(or_, map(ne, later, map((1).__add__, ids)), map(firsts.__contains__, ids[1:]))
+    return [0, *compress(range(1, len(ids)), breaks), len(ids)]
+
+
+def pack_pieces(pieces: Iterable[Sequence[int]]) -> bytes:
+    """Copy instructions ((target,) source, start, end) as zlib of little-endian uint32s."""
+    return _pack_array("I", (n for piece in pieces for n in piece))
+
+
+def unpack_pieces(data: bytes, width: int = 3) -> tuple[array.array, ...]:
+    """The fields of packed copy instructions of width numbers each, one array per field."""
+    flat = _unpack_array(data, "I", "copy instructions")
+    if len(flat) % width:
+        raise PassageError(f"corrupt copy instructions: not groups of {width}")
+    return tuple(flat[i::width] for i in range(width))
+
+
+def zdict_of(texts: Iterable[bytes]) -> bytes:
     """The deflate dictionary made of base passages: their UTF-8 joined, last 32 KiB."""
     return b"".join(texts)[-WINDOW:]
 

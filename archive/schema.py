@@ -238,7 +238,8 @@ def _passages(db: sqlite_utils.Database) -> None:
     `groups`: packed ids of the groups a read inflates, its passages' and their bases', so
     a read fetches them all in one query) and
     its `blobs.content` is set to NULL. `passages_fts` is a contentless FTS5 index without
-    positions or sizes (rowid = passages.id). Existing text blobs are converted here.
+    positions or sizes (rowid = passages.id). Existing text blobs are converted here (their
+    reads are bounded later, by `_snapshots`, which makes the table that takes).
     """
     for sql in (
         "CREATE TABLE passage_groups (id INTEGER PRIMARY KEY, depth INTEGER NOT NULL,"
@@ -253,7 +254,7 @@ def _passages(db: sqlite_utils.Database) -> None:
         db.execute(sql)
     from archive.store import PassageStore  # the store imports this module
 
-    PassageStore(db.conn).pack_all()
+    PassageStore(db.conn).pack_all(snapshots=False)
 
 
 # The diff of a version: from the document's last version with content before it.
@@ -324,6 +325,33 @@ def _delta_base(db: sqlite_utils.Database) -> None:
             set_delta(db.conn, row["rowid"], *packed)
 
 
+def _snapshots(db: sqlite_utils.Database) -> None:
+    """Bounded reads: a text whose read would inflate more than MAX_GROUPS passage groups or
+    join more than MAX_PIECES runs of passages (archive/passages.py) is read through a
+    snapshot, as git bounds its delta chains (PassageStore.bound; a long history scatters a
+    text's passages over many groups, and a read paid for every one).
+
+    A `blob_snapshots` row either holds `data`, raw deflate of the blob's whole text (UTF-8,
+    its passages end to end; the other columns empty), or copies it: `pieces` packs (source,
+    start, end) triples (zlib of little-endian uint32), each a byte range of a source's
+    text, source 0 being the snapshot of `base` (the blob the previous version reads
+    through), any other the id of a passage group; `groups` packs the ids of the groups
+    they name, all that read inflates, and `primers` packs (group, source, start, end): the
+    byte ranges whose join is that group's dictionary (its bases' text), so no older group
+    is inflated for it. The passages stay the truth (blame, trace and FTS use them); a read
+    still checks the text against the blob's BLAKE3. Existing archives get the rows their
+    blobs need here, oldest version first; run again, it leaves the rows there as they are.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS blob_snapshots (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
+        " data BLOB, base TEXT REFERENCES blobs(blake3), groups BLOB NOT NULL,"
+        " pieces BLOB NOT NULL, primers BLOB NOT NULL)"
+    )
+    from archive.store import PassageStore
+
+    PassageStore(db.conn).bound_all()
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -333,6 +361,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _diffs,
     _ledger,
     _delta_base,
+    _snapshots,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

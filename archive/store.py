@@ -14,29 +14,35 @@ import re
 import sqlite3
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from itertools import accumulate
+from functools import lru_cache, partial
+from itertools import accumulate, repeat
+from operator import add, attrgetter, getitem, le
 
 from archive import __version__
 from archive.changes import Change, DocState
 from archive.passages import (
     MAX_DEPTH,
+    MAX_GROUPS,
+    MAX_PIECES,
     WINDOW,
     PassageError,
     compress_group,
     decompress_group,
     digest_key,
     pack_ids,
+    pack_pieces,
     pack_sizes,
     passage_digest,
     quote_segments,
     revised,
+    run_bounds,
     split_passages,
     unpack_ids,
+    unpack_pieces,
     unpack_sizes,
     zdict_of,
 )
@@ -778,6 +784,19 @@ def text_quotes(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def _extend(pieces: list[list[int]], piece: list[int]) -> bool:
+    """Append a copy instruction (..., source, start, end), or lengthen the last one when it
+    ends where this one starts; False past MAX_PIECES."""
+    last = pieces[-1] if pieces else None
+    if last and last[:-1] == piece[:-2] and last[-1] == piece[-2]:
+        last[-1] = piece[-1]
+    elif len(pieces) < MAX_PIECES:
+        pieces.append(piece)
+    else:
+        return False
+    return True
+
+
 def _utf8(encoding: str) -> bool:
     try:
         return codecs.lookup(encoding).name == "utf-8"
@@ -817,16 +836,37 @@ class PassageStore:
             raise PassageError(f"corrupt passage text: {e}") from None
 
     def rebuild(self, blob: str, encoding: str | None) -> bytes:
-        """A text blob's bytes from its passages, checked against its BLAKE3."""
-        row = self.conn.execute(
-            "SELECT ids, groups FROM blob_passages WHERE blob = ?", (blob,)
-        ).fetchone()
+        """A text blob's bytes from its passages (or its snapshot), checked against its BLAKE3.
+
+        One query gives the blob's passage and group lists and, when its read is bounded by a
+        snapshot (`bound`), the snapshot or the copy instructions and the snapshot they use.
+        """
+        try:
+            row = self.conn.execute(
+                "SELECT p.ids, p.groups, s.data, s.groups, s.pieces, s.primers, b.data"
+                " FROM blob_passages p"
+                " LEFT JOIN blob_snapshots s ON s.blob = p.blob"
+                " LEFT JOIN blob_snapshots b ON b.blob = s.base WHERE p.blob = ?",
+                (blob,),
+            ).fetchone()
+        except sqlite3.OperationalError as e:  # migrations before `_snapshots` read too
+            if "no such table" not in str(e):
+                raise
+            row = self.conn.execute(
+                "SELECT ids, groups, NULL, NULL, NULL, NULL, NULL FROM blob_passages"
+                " WHERE blob = ?",
+                (blob,),
+            ).fetchone()
         if row is None or encoding is None:
             raise ArchiveError(f"blob {blob} has neither content nor passages")
-        ids = unpack_ids(row[0])
+        ids, groups, snapshot, copied, pieces, primers, base = row
         reader = GroupReader(self.conn)
-        reader.prefetch(unpack_ids(row[1]))
-        data = reader.join(ids)
+        if snapshot is not None:
+            data = decompress_group(snapshot)
+        elif pieces is not None:
+            data = reader.copy(base, reader.prefetch(unpack_ids(copied)), pieces, primers)
+        else:
+            data = reader.assemble(unpack_ids(ids), reader.prefetch(unpack_ids(groups)))
         if not _utf8(encoding):
             try:
                 data = data.decode("utf-8").encode(encoding)
@@ -870,7 +910,11 @@ class PassageStore:
         return chosen[::-1]
 
     def pack_blob(
-        self, blob: str, previous: str | None = None, cache: TextCache | None = None
+        self,
+        blob: str,
+        previous: str | None = None,
+        cache: TextCache | None = None,
+        snapshots: bool = True,
     ) -> bool:
         """Move a text blob's content into passages (previous: the blob it revises, if any).
 
@@ -878,6 +922,7 @@ class PassageStore:
         before anything is written, and the group by inflating it in memory; a mismatch raises
         (the caller's transaction then rolls back). Returns False when there was nothing to do.
         cache: an ingest's texts and group rows, read and filled (see `Store.caching_texts`).
+        snapshots: bound its read (`bound`); False only before `blob_snapshots` exists.
         """
         row = self.conn.execute(
             "SELECT is_text, encoding, content FROM blobs WHERE blake3 = ?", (blob,)
@@ -916,8 +961,90 @@ class PassageStore:
                 pack_ids(groups),
             ),
         )
+        if snapshots:
+            self.bound(blob, previous, ids, groups, reader, lambda: text.encode("utf-8"))
         self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
         return True
+
+    def bound(
+        self,
+        blob: str,
+        previous: str | None,
+        ids: Sequence[int],
+        groups: Sequence[int],
+        reader: GroupReader,
+        utf8: Callable[[], bytes],
+    ) -> None:
+        """Keep the blob's read within MAX_GROUPS groups and MAX_PIECES pieces, as git bounds
+        its delta chains: past either (a long history scatters a text over many groups), the
+        read copies from the snapshot its previous version reads through, when that stays
+        within them, else from a snapshot of its own. More bytes, but only for such texts.
+
+        groups: the groups its passages need (with their bases'); utf8: its text, on demand.
+        """
+        if len(groups) <= MAX_GROUPS and len(run_bounds(ids, set(groups))) <= MAX_PIECES + 1:
+            return
+        base = self._snapshot_of(previous) if previous else None
+        plan = self._plan(base, ids, reader) if base else None
+        if plan is None:
+            row = (blob, compress_group([utf8()]), None, pack_ids([]), *[pack_pieces([])] * 2)
+        else:
+            row = (blob, None, base, pack_ids(plan[0]), pack_pieces(plan[1]), pack_pieces(plan[2]))
+        self.conn.execute(
+            "INSERT INTO blob_snapshots (blob, data, base, groups, pieces, primers)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            row,
+        )
+
+    def _snapshot_of(self, blob: str) -> str | None:
+        """The blob whose snapshot a read of this blob uses (itself or its base), if any."""
+        row = self.conn.execute(
+            "SELECT CASE WHEN data IS NULL THEN base ELSE blob END FROM blob_snapshots"
+            " WHERE blob = ?",
+            (blob,),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _plan(self, base: str, ids: Sequence[int], reader: GroupReader) -> tuple | None:
+        """(groups, pieces, primers) copying the passages ids from base's snapshot (source 0)
+        where it has them, else from their groups, whose dictionaries (their bases' text) are
+        copied the same way: so a copy inflates the snapshot and the groups new since, never
+        a chain of older groups. None when that is not within the bounds either. A passage
+        the snapshot has more than once is copied from where it continues the last piece."""
+        first: dict[int, tuple[int, int]] = {}  # passage id -> its first bytes in the snapshot
+        at: dict[int, int] = {}  # offset in the snapshot -> the passage starting there
+        end = 0
+        for pid in self.ids(base) or []:
+            start, end = end, end + reader.size(pid)
+            first.setdefault(pid, (start, end))
+            at[start] = pid
+        used: dict[int, Group] = {}
+
+        def where(pid: int) -> list[int]:
+            if pid in first:
+                return [0, *first[pid]]
+            group = reader.group_of(pid)
+            used[group.first] = group
+            j = pid - group.first
+            return [group.first, group.offsets[j], group.offsets[j + 1]]
+
+        pieces: list[list[int]] = []
+        for pid in ids:
+            last = pieces[-1] if pieces else None
+            if last and last[0] == 0 and at.get(last[2]) == pid:
+                last[2] += first[pid][1] - first[pid][0]
+            elif not _extend(pieces, where(pid)):
+                return None
+        primers: list[list[int]] = []
+        done: set[int] = set()
+        while len(done) < len(used) < MAX_GROUPS:  # bases sit in earlier groups: it ends
+            group = used[min(used.keys() - done)]
+            done.add(group.first)
+            for pid in group.bases:
+                _extend(primers, [group.first, *where(pid)])
+        if len(used) >= MAX_GROUPS:
+            return None
+        return sorted(used), pieces, primers
 
     def _add_group(
         self,
@@ -966,7 +1093,7 @@ class PassageStore:
         )
         return out
 
-    def pack_all(self) -> int:
+    def pack_all(self, snapshots: bool = True) -> int:
         """Move every text blob still held whole into passages, oldest version first."""
         done = 0
         for blob, previous in self.conn.execute(
@@ -974,12 +1101,36 @@ class PassageStore:
             " LEFT JOIN versions pv ON pv.id = v.previous_version_id"
             " WHERE b.is_text = 1 AND b.content IS NOT NULL ORDER BY v.id"
         ).fetchall():
-            done += self.pack_blob(blob, previous)
+            done += self.pack_blob(blob, previous, snapshots=snapshots)
         for (blob,) in self.conn.execute(
             "SELECT blake3 FROM blobs WHERE is_text = 1 AND content IS NOT NULL ORDER BY blake3"
         ).fetchall():
-            done += self.pack_blob(blob)
+            done += self.pack_blob(blob, snapshots=snapshots)
         return done
+
+    def bound_all(self) -> int:
+        """`bound` every blob kept as passages, oldest version first (so a revision can copy
+        from the snapshot its previous version reads through), but those bounded already;
+        returns how many rows `blob_snapshots` has."""
+        pairs = self.conn.execute(
+            "SELECT v.blob, pv.blob FROM versions v JOIN blob_passages p ON p.blob = v.blob"
+            " LEFT JOIN versions pv ON pv.id = v.previous_version_id ORDER BY v.id"
+        ).fetchall()
+        pairs += self.conn.execute("SELECT blob, NULL FROM blob_passages ORDER BY blob").fetchall()
+        seen = {b for (b,) in self.conn.execute("SELECT blob FROM blob_snapshots")}
+        for blob, previous in pairs:
+            if blob in seen:
+                continue
+            seen.add(blob)
+            ids, groups = map(
+                unpack_ids,
+                self.conn.execute(
+                    "SELECT ids, groups FROM blob_passages WHERE blob = ?", (blob,)
+                ).fetchone(),
+            )
+            reader = GroupReader(self.conn)  # one per blob: memory stays flat
+            self.bound(blob, previous, ids, groups, reader, partial(reader.join, ids))
+        return self.conn.execute("SELECT count(*) FROM blob_snapshots").fetchone()[0]
 
     def lists(self) -> Iterator[tuple[str, list[int], list[int]]]:
         """Every (blob, passage ids, quote ids): a scan, for tracing where passages occur."""
@@ -1039,7 +1190,8 @@ class GroupReader:
     """Finds passages from their ids through the group rows alone, inflating each group once.
 
     A group's id is its first passage's, so the group of passage i is the one with the
-    largest id <= i: one indexed lookup per group, none per passage.
+    largest id <= i: one indexed lookup per group, none per passage. A text is joined one
+    slice per run of consecutive ids (`run_bounds`), so a read costs per run, not per passage.
     """
 
     def __init__(self, conn: sqlite3.Connection):
@@ -1056,10 +1208,11 @@ class GroupReader:
         return group if pid < group.end else None
 
     def _add(self, row: tuple) -> Group:
-        offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
-        end = row[0] + len(offsets) - 1
-        group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
-        if group.first not in self.groups:
+        group = self.groups.get(row[0])
+        if group is None:
+            offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
+            end = row[0] + len(offsets) - 1
+            group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
             insort(self.firsts, group.first)
             self.groups[group.first] = group
         return group
@@ -1075,8 +1228,9 @@ class GroupReader:
             raise ArchiveError(f"missing passage {pid}")
         return group
 
-    def prefetch(self, groups: Sequence[int]) -> None:
-        """Fetch these groups (a blob's, listed in `blob_passages.groups`) in one query."""
+    def prefetch(self, groups: Sequence[int]) -> list[Group]:
+        """These groups (a blob's, listed in `blob_passages.groups`), fetched in one query;
+        a listed id without a row is left out (a read then looks its passages up)."""
         want = [g for g in groups if g not in self.groups]
         if want:
             for row in self.conn.execute(
@@ -1085,6 +1239,7 @@ class GroupReader:
                 (json.dumps(want),),
             ):
                 self._add(row)
+        return [self.groups[g] for g in groups if g in self.groups]
 
     def group_of(self, pid: int) -> Group:
         return self._find(pid) or self._fetch(pid)
@@ -1115,19 +1270,24 @@ class GroupReader:
             }
         return todo
 
-    def inflate(self, groups: Iterable[Group]) -> None:
-        """Inflate groups and the groups their bases sit in, each once, bases first."""
-        todo = self.closure(groups, skip=self.inflated.keys())
-        for first in sorted(todo):  # a group's bases always sit in earlier groups
-            group = todo[first]
-            zdict = zdict_of([self.runs(group.bases)]) if group.bases else b""
+    def size(self, pid: int) -> int:
+        """A passage's size in bytes, from its group row."""
+        group = self.group_of(pid)
+        return group.offsets[pid - group.first + 1] - group.offsets[pid - group.first]
+
+    def text(self, group: Group) -> bytes:
+        """A group's passages end to end, inflated once (after the groups of its bases)."""
+        text = self.inflated.get(group.first)
+        if text is None:
+            zdict = zdict_of([self.join(group.bases)]) if group.bases else b""
             text = decompress_group(group.data, zdict)
             if len(text) != group.offsets[-1]:
-                raise PassageError(f"corrupt passage group {first}: wrong length")
-            self.inflated[first] = text
+                raise PassageError(f"corrupt passage group {group.first}: wrong length")
+            self.inflated[group.first] = text
+        return text
 
-    def slices(self, ids: Iterable[int]) -> dict[int, bytes]:
-        """Each passage's bytes, from groups already inflated (sorted: no lookup per id)."""
+    def read(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Each passage's bytes, locating and inflating what it needs (sorted: no lookup per id)."""
         out: dict[int, bytes] = {}
         first = end = 0
         text = b""
@@ -1136,19 +1296,14 @@ class GroupReader:
             if not first <= pid < end:
                 group = self.group_of(pid)
                 first, end, offsets = group.first, group.end, group.offsets
-                text = self.inflated[first]
+                text = self.text(group)
             j = pid - first
             out[pid] = text[offsets[j] : offsets[j + 1]]
         return out
 
-    def read(self, ids: Iterable[int]) -> dict[int, bytes]:
-        """Each passage's bytes, locating and inflating what it needs."""
-        want = sorted(set(ids))
-        self.inflate(self.locate(want))
-        return self.slices(want)
-
-    def runs(self, ids: Iterable[int]) -> bytes:
-        """Inflated passages end to end: consecutive ids of one group are one slice."""
+    def join(self, ids: Iterable[int]) -> bytes:
+        """The passages end to end (a few: a group's bases): consecutive ids of one group are
+        one slice."""
         pieces: list[bytes] = []
         text = b""
         offsets: list[int] = []
@@ -1162,15 +1317,63 @@ class GroupReader:
             if not first <= pid < end:
                 group = self.group_of(pid)
                 first, end, offsets = group.first, group.end, group.offsets
-                text = self.inflated[first]
+                text = self.text(group)
             start, stop = pid, pid + 1
         if stop > start:
             pieces.append(text[offsets[start - first] : offsets[stop - first]])
         return b"".join(pieces)
 
-    def join(self, ids: Sequence[int]) -> bytes:
-        """The passages end to end."""
-        return b"".join(map(self.read(ids).__getitem__, ids))
+    def copy(
+        self, snapshot: bytes | None, groups: Sequence[Group], pieces: bytes, primers: bytes
+    ) -> bytes:
+        """A text from copy instructions (`PassageStore.bound`): each piece a slice of the
+        snapshot (source 0, raw deflate) or of a group's text (source: the group's id); each
+        group inflated with the dictionary its primers copy, not through its bases' groups."""
+        if snapshot is None:
+            raise PassageError("copy instructions without their snapshot")
+        sources = {0: decompress_group(snapshot)}
+        targets, kinds, starts, ends = unpack_pieces(primers, 4)
+        primed: dict[int, list[int]] = {}
+        for k, target in enumerate(targets):
+            primed.setdefault(target, []).append(k)
+        try:
+            for group in sorted(groups, key=attrgetter("first")):  # primers copy earlier ones
+                ks = primed.get(group.first, ())
+                zdict = zdict_of([sources[kinds[k]][starts[k] : ends[k]] for k in ks])
+                text = decompress_group(group.data, zdict)
+                if len(text) != group.offsets[-1]:
+                    raise PassageError(f"corrupt passage group {group.first}: wrong length")
+                sources[group.first] = text
+            kinds, starts, ends = unpack_pieces(pieces)
+            return b"".join(map(getitem, map(sources.__getitem__, kinds), map(slice, starts, ends)))
+        except KeyError as e:
+            raise PassageError(f"copy instructions name group {e}, not listed") from None
+
+    def assemble(self, ids: Sequence[int], groups: Sequence[Group]) -> bytes:
+        """A whole text from these groups (a blob's), iterating in C over its runs: no
+        Python work per run or per passage. Falls back to `join` when the groups do not
+        hold every run (a stale group list)."""
+        groups = sorted(groups, key=attrgetter("first"))
+        texts = [b"", *map(self.text, groups)]  # k = bisect_right(firsts, pid): group k - 1
+        firsts = [g.first for g in groups]
+        ends, shifts, flat = [-1], [0], []  # flat: every group's offsets, end to end
+        for group in groups:
+            ends.append(group.end)
+            shifts.append(len(flat) - group.first)
+            flat.extend(group.offsets)
+        bounds = run_bounds(ids, set(firsts))
+        starts = list(map(ids.__getitem__, bounds[:-1]))
+        stops = list(map((1).__add__, map(ids.__getitem__, map((-1).__add__, bounds[1:]))))
+        ks = list(map(bisect_right, repeat(firsts), starts))
+        if not all(map(le, stops, map(ends.__getitem__, ks))):
+            return self.join(ids)
+        shift = list(map(shifts.__getitem__, ks))
+        cuts = map(
+            slice,
+            map(flat.__getitem__, map(add, starts, shift)),
+            map(flat.__getitem__, map(add, stops, shift)),
+        )
+        return b"".join(map(getitem, map(texts.__getitem__, ks), cuts))
 
 
 def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:

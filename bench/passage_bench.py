@@ -9,7 +9,9 @@ pack size of a bare clone, the passage archive's size by table and index (dbstat
 VACUUM), ingest times (and the passage share of the second), median read times of the largest
 real version and of two synthetic 5 MB documents (a revision of each), and trace/search times:
   - many paragraphs: the sample's real paragraphs copied into one text, so its passages sit in
-    hundreds of groups (a document with a long history: the worst case for per-group work);
+    hundreds of groups (a document with a long history: the worst case for per-group work).
+    Past MAX_GROUPS groups the first version gets a snapshot and the revision copies from it
+    (PassageStore.bound); the line says what the two rows of `blob_snapshots` cost;
   - one paragraph: 5 MB without a blank line, revised (a read inflates it twice: the new
     passage's group and the group it is primed from).
 """
@@ -178,6 +180,11 @@ def main() -> None:
             big1, big2 = synthetic_5mb(store)
             big_size = store.blob(big2)["size"]
             big_ms = median_ms(lambda: store.read_content(big2), 15)
+            snap_bytes = store.conn.execute(
+                "SELECT coalesce(sum(length(data) + length(groups) + length(pieces)"
+                " + length(primers)), 0) FROM blob_snapshots WHERE blob IN (?, ?)",
+                (big1, big2),
+            ).fetchone()[0]
             one1, one2 = synthetic_paragraph(store)
             one_size = store.blob(one2)["size"]
             one_ms = median_ms(lambda: store.read_content(one2), 15)
@@ -201,7 +208,10 @@ def main() -> None:
         f"read largest version ({largest['size'] / mb:.2f} MB): median {read_ms:.1f} ms"
         f" (full-content layout {full_ms:.2f} ms)"
     )
-    print(f"read synthetic {big_size / mb:.2f} MB version, many paragraphs: median {big_ms:.1f} ms")
+    print(
+        f"read synthetic {big_size / mb:.2f} MB version, many paragraphs: median {big_ms:.1f} ms"
+        f" (blob_snapshots rows of it and its first version: {snap_bytes / mb:.2f} MB)"
+    )
     print(
         f"read synthetic {one_size / mb:.2f} MB version, one paragraph: revision median"
         f" {one_ms:.1f} ms, first version {one_first_ms:.1f} ms"

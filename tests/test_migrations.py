@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from archive.schema import SCHEMA_VERSION
+from archive.schema import MIGRATIONS, SCHEMA_VERSION, _delta_base
 from archive.store import Store
 from archive.stored_diffs import CODECS, DELTA_CODEC, PLAIN_CODEC, unpack_delta
 from archive.verify import verify
@@ -82,6 +82,11 @@ def _set_version(store: Store, version: int) -> None:
     store.conn.execute(f"PRAGMA user_version = {version}")
 
 
+def _before_delta_base(store: Store) -> None:
+    """Rewind to just before `_delta_base` (the migrations after it rerun, as they may)."""
+    _set_version(store, MIGRATIONS.index(_delta_base))
+
+
 def test_plain_zlib_deltas_are_re_encoded_and_still_verify(tmp_path, folder):
     """An archive whose deltas are in the first codec: they read and verify as they are, and
     the migration re-encodes them primed with their old text: the same deltas, smaller."""
@@ -108,7 +113,7 @@ def test_plain_zlib_deltas_are_re_encoded_and_still_verify(tmp_path, folder):
                 (data, PLAIN_CODEC, rowid),
             )
         assert verify(store) == []  # the first codec still reads and verifies
-        _set_version(store, SCHEMA_VERSION - 1)
+        _before_delta_base(store)
     with Store(db) as store:
         after = store.query("SELECT rowid, * FROM diffs")
         assert {r["delta_codec"] for r in after} == {DELTA_CODEC}
@@ -121,7 +126,7 @@ def test_plain_zlib_deltas_are_re_encoded_and_still_verify(tmp_path, folder):
         store.conn.execute(
             "UPDATE diffs SET delta = X'00', delta_codec = ? WHERE rowid = ?", (PLAIN_CODEC, rowid)
         )
-        _set_version(store, SCHEMA_VERSION - 1)
+        _before_delta_base(store)
     with Store(db) as store:
         row = store.query_one("SELECT delta, delta_codec FROM diffs WHERE rowid = ?", (rowid,))
         assert row == {"delta": b"\x00", "delta_codec": PLAIN_CODEC}
@@ -138,3 +143,34 @@ def test_a_migrated_v1_archive_stores_and_verifies_new_deltas(old_archive, folde
         codecs = [r["delta_codec"] for r in store.query("SELECT delta_codec FROM diffs")]
         assert len(codecs) == 1 and set(codecs) <= set(CODECS)
         assert verify(store) == []
+
+
+def test_an_archive_from_before_snapshots_gets_the_same_bounded_reads(
+    tmp_path, folder, monkeypatch
+):
+    """`_snapshots` gives an existing archive the rows an ingest would have made: a long
+    history past the bounds reads through snapshots; every version still reads and verifies."""
+    import archive.store as store_mod
+
+    monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
+    db = tmp_path / "archive.db"
+    text = "".join(f"Opening paragraph {i} of the terms.\n\n" for i in range(5))
+    texts = []
+    for n in range(9):  # each revision adds a clause: one more group to read
+        text += f"Clause added by revision {n}, with its own words.\n\n"
+        texts.append(text.encode())
+        (folder / "terms.txt").write_bytes(texts[-1])
+        assert run_cli("ingest", str(folder), db=db)[0] == 0
+    with Store(db) as store:
+        made = store.query("SELECT * FROM blob_snapshots ORDER BY blob")
+        assert {r["data"] is None for r in made} == {True, False}  # snapshots and copies
+        store.conn.execute("DROP TABLE blob_snapshots")
+        _set_version(store, SCHEMA_VERSION - 1)
+    with Store(db) as store:
+        assert store.query("SELECT * FROM blob_snapshots ORDER BY blob") == made
+        blobs = [v["blob"] for v in store.query("SELECT blob FROM versions ORDER BY id")]
+        assert [store.read_content(b) for b in blobs] == texts
+        assert verify(store) == []
+        _set_version(store, SCHEMA_VERSION - 1)  # run again, it leaves its rows as they are
+    with Store(db) as store:
+        assert store.query("SELECT * FROM blob_snapshots ORDER BY blob") == made

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from archive.passages import (
     PassageError,
     pack_ids,
+    pack_pieces,
     pack_sizes,
+    run_bounds,
     split_passages,
     unpack_ids,
+    unpack_pieces,
     unpack_sizes,
 )
 from archive.store import ArchiveError, Store, text_quotes
@@ -221,3 +224,137 @@ def test_a_group_whose_sizes_disagree_with_its_text_raises(tmp_path):
         store.conn.execute("UPDATE passage_groups SET sizes = ?", (pack_sizes([15, 99]),))
         with pytest.raises(PassageError, match="wrong length"):
             store.read_content(key)
+
+
+def test_run_bounds_cut_runs_of_consecutive_ids_at_group_starts():
+    ids = [1, 2, 3, 41, 5, 6, 7, 42, 43, 44, 44]
+    bounds = run_bounds(ids, {1, 41, 43})
+    assert [ids[i:j] for i, j in zip(bounds, bounds[1:], strict=False)] == [
+        [1, 2, 3], [41], [5, 6, 7], [42], [43, 44], [44],
+    ]  # fmt: skip
+    assert run_bounds([], {1}) == [0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=40), st.sets(st.integers(0, 30)))
+def test_runs_are_consecutive_ids_inside_one_group_and_cover_the_list(ids, firsts):
+    bounds = run_bounds(ids, firsts)
+    assert bounds[0] == 0 and bounds[-1] == len(ids) and bounds == sorted(set(bounds))
+    for i, j in zip(bounds, bounds[1:], strict=False):
+        run = ids[i:j]
+        assert run == list(range(run[0], run[0] + len(run)))
+        assert not firsts.intersection(run[1:])  # a run never crosses a group's start
+
+
+def test_copy_instructions_round_trip_and_corrupt_ones_raise():
+    kinds, starts, ends = unpack_pieces(pack_pieces([(0, 5, 9), (41, 0, 2**32 - 1)]))
+    assert (list(kinds), list(starts), list(ends)) == ([0, 41], [5, 0], [9, 2**32 - 1])
+    quads = unpack_pieces(pack_pieces([(12, 0, 1, 2)]), 4)
+    assert [list(field) for field in quads] == [[12], [0], [1], [2]]
+    with pytest.raises(PassageError, match="not groups of 3"):
+        unpack_pieces(pack_ids([1, 2]))
+
+
+def snapshot_kinds(store: Store, blobs: list[str]) -> list[str]:
+    """Per blob: 'own' (holds a snapshot), 'copy:<n>' (copies from blob n's), or '-'."""
+    rows = {
+        r["blob"]: r
+        for r in store.query("SELECT blob, data IS NOT NULL AS own, base FROM blob_snapshots")
+    }
+    out = []
+    for blob in blobs:
+        row = rows.get(blob)
+        out.append(
+            "-" if row is None else "own" if row["own"] else f"copy:{blobs.index(row['base'])}"
+        )
+    return out
+
+
+def count_inflations(monkeypatch) -> list[bytes]:
+    import archive.store as store_mod
+
+    inflated: list[bytes] = []
+    real = store_mod.decompress_group
+    monkeypatch.setattr(
+        store_mod, "decompress_group", lambda d, z=b"": inflated.append(d) or real(d, z)
+    )
+    return inflated
+
+
+def test_a_long_history_is_read_through_snapshots_within_the_bounds(tmp_path, monkeypatch):
+    import archive.store as store_mod
+
+    monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
+    head = "".join(f"Opening paragraph {i} of the terms.\n\n" for i in range(5))
+    texts = [head]
+    for n in range(1, 10):  # each revision adds a paragraph: one more group to read
+        texts.append(texts[-1] + f"Clause added by revision {n}, with its own words.\n\n")
+    with Store(tmp_path / "a.db") as store:
+        blobs, previous = [], None
+        for text in texts:
+            previous = store_bytes(store, text.encode(), previous)
+            blobs.append(previous)
+        # past 4 groups a revision copies from the last snapshot while that stays in bounds
+        assert snapshot_kinds(store, blobs) == [
+            "-", "-", "-", "-", "own", "copy:4", "copy:4", "copy:4", "own", "copy:8",
+        ]  # fmt: skip
+        inflated = count_inflations(monkeypatch)
+        for text, blob in zip(texts, blobs, strict=True):
+            inflated.clear()
+            assert store.read_content(blob) == text.encode()
+            assert 1 <= len(inflated) <= 4  # groups, or a snapshot and groups
+        assert store.passages.ids(blobs[-1]) == store.passages.ids(blobs[-2]) + [14]
+        row = store.query_one("SELECT * FROM blob_snapshots WHERE blob = ?", (blobs[7],))
+        assert unpack_ids(row["groups"]) == [10, 11, 12]  # the groups new since revision 4
+        assert list(unpack_pieces(row["pieces"])[0]) == [0, 10, 11, 12]  # its snapshot first
+        # each group's dictionary is copied from the snapshot or a listed group, not inflated
+        # from the chain of groups behind it (group 10 is primed with revision 4's last clause)
+        assert [list(f) for f in unpack_pieces(row["primers"], 4)][:2] == [
+            [10, 11, 12],
+            [0, 10, 11],
+        ]
+
+
+def test_a_text_of_too_many_runs_gets_a_snapshot_and_reads_exactly(tmp_path, monkeypatch):
+    import archive.store as store_mod
+
+    monkeypatch.setattr(store_mod, "MAX_PIECES", 3)
+    a = [f"Paragraph a{i} of the first document.\n\n" for i in range(10)]
+    b = [f"Paragraph b{i} of the second document.\n\n" for i in range(10)]
+    mixed = "".join(x + y for x, y in zip(a, b, strict=True))  # known passages, 20 runs
+    with Store(tmp_path / "a.db") as store:
+        first = store_bytes(store, "".join(a).encode())
+        second = store_bytes(store, "".join(b).encode())
+        third = store_bytes(store, mixed.encode())
+        assert snapshot_kinds(store, [first, second, third]) == ["-", "-", "own"]
+        assert store.conn.execute("SELECT count(*) FROM passages").fetchone()[0] == 20
+        inflated = count_inflations(monkeypatch)
+        assert store.read_content(third) == mixed.encode() and len(inflated) == 1
+
+
+def test_a_corrupt_snapshot_or_copy_raises_instead_of_reading_wrong_text(tmp_path, monkeypatch):
+    import archive.store as store_mod
+    from archive.passages import compress_group
+
+    monkeypatch.setattr(store_mod, "MAX_GROUPS", 2)
+    texts = [b"one paragraph\n\n", b"two paragraphs\n\n", b"three\n\n", b"four\n"]
+    with Store(tmp_path / "a.db") as store:
+        blobs, previous = [], None
+        for n in range(1, 5):
+            previous = store_bytes(store, b"".join(texts[:n]), previous)
+            blobs.append(previous)
+        assert snapshot_kinds(store, blobs) == ["-", "-", "own", "copy:2"]
+        store.conn.execute(
+            "UPDATE blob_snapshots SET data = ? WHERE blob = ?",
+            (compress_group([b"one paragraph\n\ntwo paragraphz\n\nthree\n\n"]), blobs[2]),
+        )
+        for blob in blobs[2:]:  # the copy reads the same snapshot
+            with pytest.raises(ArchiveError, match="does not rebuild"):
+                store.read_content(blob)
+        store.conn.execute(
+            "UPDATE blob_snapshots SET pieces = ? WHERE blob = ?",
+            (pack_pieces([(9, 0, 3)]), blobs[3]),
+        )
+        with pytest.raises(PassageError, match="not listed"):
+            store.read_content(blobs[3])
+        assert store.read_content(blobs[1]) == b"".join(texts[:2])  # passages are intact
