@@ -1146,15 +1146,15 @@ class PassageStore:
         ).fetchone()
         return [] if row is None else unpack_ids(row[0])
 
-    def match(self, fts_query: str) -> list[int]:
-        """Passage ids whose text matches an FTS5 query (passages_fts is contentless)."""
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid",
-                (fts_query,),
-            )
-        ]
+    def key_chunks(self, size: int = 4096) -> Iterator[list[tuple[int, int]]]:
+        """Every passage's (id, key), in id order, a chunk at a time (for `archive verify`)."""
+        cursor = self.conn.execute("SELECT id, key FROM passages ORDER BY id")
+        while chunk := cursor.fetchmany(size):
+            yield chunk
+
+    def snapshot_blobs(self) -> list[str]:
+        """The blobs whose reads go through a snapshot, not through their passages."""
+        return [r[0] for r in self.conn.execute("SELECT blob FROM blob_snapshots ORDER BY blob")]
 
     def document_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM documents ORDER BY id")]

@@ -18,6 +18,7 @@ from archive import merkle
 from archive.exports import by_document
 from archive.integrity import export_versions, leaf_bytes, roots_at
 from archive.ledger import parse_checkpoint_text
+from archive.passages import PassageError, digest_key
 from archive.store import ArchiveError, Store
 from archive.stored_diffs import row_problems
 from ingest.folder import scan
@@ -167,6 +168,36 @@ def check_diffs(store: Store) -> list[Finding]:
     return found
 
 
+def check_passages(store: Store) -> list[Finding]:
+    """Every passage's text hashes to its key, and the passage list of every blob read through
+    a snapshot joins to that blob's text. Blame, trace and search read passages, while a read
+    bounded by a snapshot does not: check_blobs alone would miss a damaged group or list."""
+    found = []
+    passages = store.passages
+    for chunk in passages.key_chunks():
+        try:
+            texts = passages.raw([pid for pid, _ in chunk])
+        except (PassageError, ArchiveError) as e:
+            first, last = chunk[0][0], chunk[-1][0]
+            found.append(Finding("passages", "passages", f"ids {first}-{last}", str(e)))
+            continue
+        for pid, key in chunk:
+            if digest_key(blake3.blake3(texts[pid]).digest()) != key:
+                found.append(
+                    Finding("passages", "passages", f"id {pid}", "text does not hash to its key")
+                )
+    for blob in passages.snapshot_blobs():
+        try:
+            joined = passages.reader().join(passages.ids(blob) or [])
+            same = joined == store.read_text(blob).encode("utf-8")
+        except (PassageError, ArchiveError, UnicodeError):
+            same = False
+        if not same:
+            problem = "passage list does not join to the blob's text"
+            found.append(Finding("passages", "blob_passages", blob, problem))
+    return found
+
+
 # Adding a check: write it above and list it here.
 CHECKS: tuple[Check, ...] = (
     check_blobs,
@@ -174,6 +205,7 @@ CHECKS: tuple[Check, ...] = (
     check_unledgered,
     check_checkpoints,
     check_diffs,
+    check_passages,
 )
 
 

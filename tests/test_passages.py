@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -358,3 +359,40 @@ def test_a_corrupt_snapshot_or_copy_raises_instead_of_reading_wrong_text(tmp_pat
         with pytest.raises(PassageError, match="not listed"):
             store.read_content(blobs[3])
         assert store.read_content(blobs[1]) == b"".join(texts[:2])  # passages are intact
+
+
+def test_verify_checks_passages_that_snapshot_reads_skip(tmp_path, monkeypatch):
+    """A revision read through its own snapshot never inflates the group of passages it
+    introduced, and its passage list is not what its read joins: `archive verify` still checks
+    both (blame, trace and search read them), where re-hashing the blobs alone cannot."""
+    import archive.store as store_mod
+    from archive.verify import check_blobs, check_passages
+
+    monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
+    texts = ["".join(f"Opening paragraph {i} of the terms.\n\n" for i in range(5))]
+    for n in range(1, 10):
+        texts.append(texts[-1] + f"Clause added by revision {n}, with its own words.\n\n")
+    with Store(tmp_path / "a.db") as store:
+        blobs, previous = [], None
+        for text in texts:
+            previous = store_bytes(store, text.encode(), previous)
+            blobs.append(previous)
+        assert snapshot_kinds(store, blobs)[4] == "own"
+        assert check_passages(store) == []
+        # the group revision 4 introduced: only its own snapshot-read blob holds it
+        new = set(store.passages.ids(blobs[4])) - set(store.passages.ids(blobs[3]))
+        group = min(new)  # a group's id is the first passage id it holds
+        store.conn.execute(
+            "UPDATE passage_groups SET data = CAST(? AS BLOB) WHERE id = ?",
+            (zlib.compress(b"Clause forged into revision 4 of the terms.\n\n")[2:-4], group),
+        )
+        ids = store.passages.ids(blobs[9])
+        store.conn.execute(
+            "UPDATE blob_passages SET ids = ? WHERE blob = ?",
+            (pack_ids(ids[::-1]), blobs[9]),
+        )
+        store.conn.commit()
+        assert check_blobs(store) == []  # every read still hashes right
+        found = check_passages(store)
+        assert {(f.table, f.key) for f in found} >= {("blob_passages", blobs[9])}
+        assert any(f.table == "passages" for f in found), found

@@ -294,6 +294,7 @@ def test_checks_are_a_plain_list() -> None:
         "check_unledgered",
         "check_checkpoints",
         "check_diffs",
+        "check_passages",
     ]
 
 
