@@ -20,6 +20,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <wchar.h>
 
 /* Bump when the algorithm here changes; archive/diffs.py refuses a core of another version. */
 #define CORE_VERSION 1
@@ -248,6 +249,10 @@ static Py_ssize_t
 common_prefix(const sym_t *x, Py_ssize_t nx, const sym_t *y, Py_ssize_t ny)
 {
     Py_ssize_t n = nx < ny ? nx : ny, i = 0;
+    if (n == 0 || x[0] != y[0])
+        return 0;
+    while (i + 16 <= n && memcmp(x + i, y + i, 16 * sizeof(sym_t)) == 0)
+        i += 16;
     while (i < n && x[i] == y[i])
         i++;
     return i;
@@ -257,6 +262,10 @@ static Py_ssize_t
 common_suffix(const sym_t *x, Py_ssize_t nx, const sym_t *y, Py_ssize_t ny)
 {
     Py_ssize_t n = nx < ny ? nx : ny, i = 0;
+    if (n == 0 || x[nx - 1] != y[ny - 1])
+        return 0;
+    while (i + 16 <= n && memcmp(x + nx - i - 16, y + ny - i - 16, 16 * sizeof(sym_t)) == 0)
+        i += 16;
     while (i < n && x[nx - 1 - i] == y[ny - 1 - i])
         i++;
     return i;
@@ -752,13 +761,19 @@ myers(Myers *m, OpVec *scratch_ops, const sym_t *a, Py_ssize_t na, const sym_t *
 #define R_LB 0x080
 #define R_BLANKSTART 0x100 /* the token matches ^\r?\n\r?\n */
 
+/* An open-addressing slot: the key (a span of text) and its hash beside the id, so a probe
+ * touches one cache line. */
 typedef struct {
-    Py_ssize_t *slots; /* id + 1, 0 when empty */
+    Py_hash_t hash;
+    const Py_UCS4 *ptr;
+    Py_ssize_t len;
+    Py_ssize_t idp1; /* id + 1, 0 when empty */
+} Slot;
+
+typedef struct {
+    Slot *slots;
     Py_ssize_t nslots;
     int secure; /* hashing with SipHash (after a long probe) */
-    const Py_UCS4 **ptr;
-    Py_ssize_t *len;
-    Py_hash_t *hash;
     uint16_t *flags;
     Py_ssize_t *stamp; /* last block that used the symbol (for the distinct count) */
     Py_ssize_t n, cap;
@@ -771,9 +786,6 @@ static void
 table_free(Table *t)
 {
     PyMem_Free(t->slots);
-    PyMem_Free(t->ptr);
-    PyMem_Free(t->len);
-    PyMem_Free(t->hash);
     PyMem_Free(t->flags);
     PyMem_Free(t->stamp);
     PyMem_Free(t->c1);
@@ -809,35 +821,51 @@ hash_span(const Py_UCS4 *p, Py_ssize_t n, int secure)
         return _Py_HashBytes(p, n * (Py_ssize_t)sizeof(Py_UCS4));
 #endif
     }
+    /* wyhash-style: 4 code points per 128-bit multiply; the second factor always has bits
+     * above 21 set, so it is never zero */
+    const uint64_t k1 = 0xA0761D6478BD642FULL, k2 = 0xE7037ED1A0B428DBULL;
     uint64_t h = hash_seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
     Py_ssize_t i = 0;
-    for (; i + 2 <= n; i += 2)
-        h = fold_mul(h ^ ((uint64_t)p[i] | ((uint64_t)p[i + 1] << 32)), 0xA0761D6478BD642FULL);
+    for (; i + 4 <= n; i += 4) {
+        uint64_t w0 = (uint64_t)p[i] | ((uint64_t)p[i + 1] << 32);
+        uint64_t w1 = (uint64_t)p[i + 2] | ((uint64_t)p[i + 3] << 32);
+        h = fold_mul(h ^ w0 ^ k1, w1 ^ k2);
+    }
+    if (i + 2 <= n) {
+        h = fold_mul(h ^ ((uint64_t)p[i] | ((uint64_t)p[i + 1] << 32)), k1);
+        i += 2;
+    }
     if (i < n)
-        h = fold_mul(h ^ (uint64_t)p[i], 0xE7037ED1A0B428DBULL);
+        h = fold_mul(h ^ (uint64_t)p[i], k2);
     return (Py_hash_t)fold_mul(h, 0x8EBC6AF09C88C6E3ULL ^ hash_seed);
 }
 
 #define MAX_PROBES 100
 
 static int
-table_rehash(Table *t, Py_ssize_t nslots)
+table_rehash(Table *t, Py_ssize_t nslots, int secure)
 {
-    Py_ssize_t *slots = PyMem_Calloc((size_t)nslots, sizeof(Py_ssize_t));
+    Slot *slots = PyMem_Calloc((size_t)nslots, sizeof(Slot));
     if (slots == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     size_t mask = (size_t)nslots - 1;
-    for (Py_ssize_t id = 0; id < t->n; id++) {
-        size_t i = (size_t)t->hash[id] & mask;
-        while (slots[i])
+    for (Py_ssize_t k = 0; k < t->nslots; k++) {
+        Slot e = t->slots[k];
+        if (!e.idp1)
+            continue;
+        if (secure)
+            e.hash = hash_span(e.ptr, e.len, 1);
+        size_t i = (size_t)e.hash & mask;
+        while (slots[i].idp1)
             i = (i + 1) & mask;
-        slots[i] = id + 1;
+        slots[i] = e;
     }
     PyMem_Free(t->slots);
     t->slots = slots;
     t->nslots = nslots;
+    t->secure |= secure;
     return 0;
 }
 
@@ -935,21 +963,23 @@ token_flags(const Py_UCS4 *p, Py_ssize_t n, int line_level)
     return f;
 }
 
-/* Switch a table to SipHash: every stored hash recomputed, slots rebuilt. */
-static int
-table_secure(Table *t)
+static inline int
+span_eq(const Py_UCS4 *x, const Py_UCS4 *y, Py_ssize_t n)
 {
-    t->secure = 1;
-    for (Py_ssize_t id = 0; id < t->n; id++)
-        t->hash[id] = hash_span(t->ptr[id], t->len[id], 1);
-    return table_rehash(t, t->nslots);
+    if (n <= 8) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (x[i] != y[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(x, y, (size_t)n * sizeof(Py_UCS4)) == 0;
 }
 
 /* The id of p[0:n], added when new. Returns -1 on error. */
 static Py_ssize_t
 table_id(Table *t, const Py_UCS4 *p, Py_ssize_t n, int line_level)
 {
-    if (t->nslots == 0 && table_rehash(t, 1024) < 0)
+    if (t->nslots == 0 && table_rehash(t, 1024, 0) < 0)
         return -1;
     Py_hash_t h;
     size_t i;
@@ -959,18 +989,17 @@ table_id(Table *t, const Py_UCS4 *p, Py_ssize_t n, int line_level)
         i = (size_t)h & mask;
         int probes = 0;
         for (;;) {
-            Py_ssize_t s = t->slots[i];
-            if (s == 0)
+            const Slot *e = &t->slots[i];
+            if (!e->idp1)
                 break;
-            Py_ssize_t id = s - 1;
-            if (t->hash[id] == h && t->len[id] == n && sym_eq(t->ptr[id], p, n))
-                return id;
+            if (e->hash == h && e->len == n && span_eq(e->ptr, p, n))
+                return e->idp1 - 1;
             i = (i + 1) & mask;
             probes++;
         }
         if (probes <= MAX_PROBES || t->secure)
             break;
-        if (table_secure(t) < 0)
+        if (table_rehash(t, t->nslots, 1) < 0) /* text crafted to collide: SipHash from now */
             return -1;
     }
     if (t->n >= 0xFFFFFFFFL) {
@@ -979,18 +1008,6 @@ table_id(Table *t, const Py_UCS4 *p, Py_ssize_t n, int line_level)
     }
     if (t->n == t->cap) {
         Py_ssize_t cap = next_cap(t->cap, t->n + 1);
-        const Py_UCS4 **ptr = grow((void *)t->ptr, cap, sizeof(*ptr));
-        if (ptr == NULL)
-            return -1;
-        t->ptr = ptr;
-        Py_ssize_t *len = grow(t->len, cap, sizeof(*len));
-        if (len == NULL)
-            return -1;
-        t->len = len;
-        Py_hash_t *hash = grow(t->hash, cap, sizeof(*hash));
-        if (hash == NULL)
-            return -1;
-        t->hash = hash;
         uint16_t *flags = grow(t->flags, cap, sizeof(*flags));
         if (flags == NULL)
             return -1;
@@ -1002,13 +1019,10 @@ table_id(Table *t, const Py_UCS4 *p, Py_ssize_t n, int line_level)
         t->cap = cap;
     }
     Py_ssize_t id = t->n++;
-    t->ptr[id] = p;
-    t->len[id] = n;
-    t->hash[id] = h;
     t->flags[id] = (uint16_t)token_flags(p, n, line_level);
     t->stamp[id] = -1;
-    t->slots[i] = id + 1;
-    if (t->n * 2 > t->nslots && table_rehash(t, t->nslots * 2) < 0)
+    t->slots[i] = (Slot){h, p, n, id + 1};
+    if (t->n * 2 > t->nslots && table_rehash(t, t->nslots * 2, 0) < 0)
         return -1;
     return id;
 }
@@ -1103,6 +1117,21 @@ tokenize(Table *t, const Py_UCS4 *s, Py_ssize_t n, Items *out)
     return items_end(out, n);
 }
 
+/* The index of the first \n in s[i:n], or n. */
+static Py_ssize_t
+next_newline(const Py_UCS4 *s, Py_ssize_t i, Py_ssize_t n)
+{
+#if defined(__GLIBC__) && WCHAR_MAX > 0xFFFF
+    /* glibc's wmemchr is vectorised; wchar_t is a 32-bit code point here */
+    const wchar_t *hit = wmemchr((const wchar_t *)(s + i), L'\n', (size_t)(n - i));
+    return hit ? (Py_ssize_t)((const Py_UCS4 *)hit - s) : n;
+#else
+    while (i < n && s[i] != '\n')
+        i++;
+    return i;
+#endif
+}
+
 /* _split_lines (after each \n) as ids. */
 static int
 split_lines(Table *t, const Py_UCS4 *s, Py_ssize_t n, Items *out)
@@ -1110,9 +1139,7 @@ split_lines(Table *t, const Py_UCS4 *s, Py_ssize_t n, Items *out)
     out->n = 0;
     Py_ssize_t i = 0;
     while (i < n) {
-        Py_ssize_t j = i;
-        while (j < n && s[j] != '\n')
-            j++;
+        Py_ssize_t j = next_newline(s, i, n);
         if (j < n)
             j++;
         Py_ssize_t id = table_id(t, s + i, j - i, 1);

@@ -29,7 +29,8 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -147,6 +148,17 @@ def _select_core():  # -> the _diffcore module or None
 
 
 _CORE = _select_core()
+
+
+@contextmanager
+def engine(core) -> Iterator[None]:
+    """Run diffs with the given core (None: the pure-Python reference), for tests and benches."""
+    global _CORE
+    saved, _CORE = _CORE, core
+    try:
+        yield
+    finally:
+        _CORE = saved
 
 
 def _core_params() -> tuple:

@@ -9,7 +9,6 @@ optional here, so CI cannot silently test only the Python path.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import example, given, settings
@@ -18,17 +17,6 @@ from hypothesis import strategies as st
 from archive import diffs, stored_diffs
 
 CORE = diffs._configured_core()  # ImportError: build it (`make install` or setup.py build_ext)
-
-
-@contextmanager
-def engine(core):
-    """Run diffs with the given core (None: the pure-Python reference)."""
-    saved = diffs._CORE
-    diffs._CORE = core
-    try:
-        yield
-    finally:
-        diffs._CORE = saved
 
 
 def outcome(fn, *args):
@@ -40,9 +28,9 @@ def outcome(fn, *args):
 
 
 def both(fn, *args):
-    with engine(None):
+    with diffs.engine(None):
         pure = outcome(fn, *args)
-    with engine(CORE):
+    with diffs.engine(CORE):
         compiled = outcome(fn, *args)
     return pure, compiled
 
