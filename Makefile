@@ -34,4 +34,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) archive.db archive.db-wal archive.db-shm test-output .pytest_cache
+	rm -rf $(VENV) archive.db archive.db-wal archive.db-shm test-output .pytest_cache build archive/_diffcore*.so

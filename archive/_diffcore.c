@@ -511,6 +511,7 @@ typedef struct {
     long long steps; /* diagonal steps left, as _TokenDmp.steps */
     int bailed;
     int bounded; /* 0: stock dmp without deadline (line level) */
+    int depth;   /* diff_main nesting: about log2 of the edit distance */
     OpVec *out;
     Scratch find_scratch;
 } Myers;
@@ -706,8 +707,24 @@ diff_compute(Myers *m, Py_ssize_t a0, Py_ssize_t n1, Py_ssize_t b0, Py_ssize_t n
     return diff_bisect(m, a0, n1, b0, n2);
 }
 
+static int diff_main_body(Myers *m, Py_ssize_t a0, Py_ssize_t n1, Py_ssize_t b0, Py_ssize_t n2);
+
 static int
 diff_main(Myers *m, Py_ssize_t a0, Py_ssize_t n1, Py_ssize_t b0, Py_ssize_t n2)
+{
+    /* The Python would stop far earlier (RecursionError); this only guards the C stack. */
+    if (m->depth >= 1000) {
+        PyErr_SetString(PyExc_RecursionError, "diff_main nested too deeply");
+        return -1;
+    }
+    m->depth++;
+    int r = diff_main_body(m, a0, n1, b0, n2);
+    m->depth--;
+    return r;
+}
+
+static int
+diff_main_body(Myers *m, Py_ssize_t a0, Py_ssize_t n1, Py_ssize_t b0, Py_ssize_t n2)
 {
     if (n1 == n2 && sym_eq(m->A + a0, m->B + b0, n1))
         return n1 ? ov_push(m->out, OP_EQ, n1) : 0;

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
+from types import ModuleType
 
 import diff_match_patch as _dmp_module
 from diff_match_patch import diff_match_patch
@@ -125,7 +126,7 @@ def words(text: str) -> list[str]:
 _CORE_VERSION = 1
 
 
-def _configured_core():  # -> the _diffcore module
+def _configured_core() -> ModuleType:
     """The compiled core, given the mark table; ImportError when it is missing or stale."""
     from archive import _diffcore
 
@@ -138,7 +139,7 @@ def _configured_core():  # -> the _diffcore module
     return _diffcore
 
 
-def _select_core():  # -> the _diffcore module or None
+def _select_core() -> ModuleType | None:
     if os.environ.get("ARCHIVE_PURE_DIFF", "") not in ("", "0"):
         return None
     try:
@@ -151,7 +152,7 @@ _CORE = _select_core()
 
 
 @contextmanager
-def engine(core) -> Iterator[None]:
+def engine(core: ModuleType | None) -> Iterator[None]:
     """Run diffs with the given core (None: the pure-Python reference), for tests and benches."""
     global _CORE
     saved, _CORE = _CORE, core
