@@ -791,6 +791,8 @@ typedef struct {
     Slot *slots;
     Py_ssize_t nslots;
     int secure; /* hashing with SipHash (after a long probe) */
+    Py_ssize_t latin1[256]; /* id + 1 of one-character items below 256 (most spaces and
+                               punctuation), found without hashing */
     uint16_t *flags;
     Py_ssize_t *stamp; /* last block that used the symbol (for the distinct count) */
     Py_ssize_t n, cap;
@@ -919,14 +921,32 @@ is_mark(Py_UCS4 c)
     return marks != NULL && c < 0x110000 && (marks[c >> 3] >> (c & 7)) & 1;
 }
 
-/* TOKEN_RE's word characters: \w (alnum or _) and the combining marks. */
+/* TOKEN_RE's character classes: a token is a run of word characters (\w, i.e. alnum or _,
+ * and the combining marks), a run of whitespace (\s), or one other character. */
+#define C_OTHER 0
+#define C_WORD 1
+#define C_SPACE 2
+
+static unsigned char bmp_class[0x10000]; /* filled by configure() */
+
+static int
+compute_class(Py_UCS4 c)
+{
+    if (Py_UNICODE_ISALNUM(c) || c == '_' || is_mark(c))
+        return C_WORD;
+    return Py_UNICODE_ISSPACE(c) ? C_SPACE : C_OTHER;
+}
+
+static inline int
+char_class(Py_UCS4 c)
+{
+    return c < 0x10000 ? bmp_class[c] : compute_class(c);
+}
+
 static inline int
 is_wordc(Py_UCS4 c)
 {
-    if (c < 128)
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '_';
-    return Py_UNICODE_ISALNUM(c) || is_mark(c);
+    return char_class(c) == C_WORD;
 }
 
 static int
@@ -996,6 +1016,8 @@ span_eq(const Py_UCS4 *x, const Py_UCS4 *y, Py_ssize_t n)
 static Py_ssize_t
 table_id(Table *t, const Py_UCS4 *p, Py_ssize_t n, int line_level)
 {
+    if (n == 1 && p[0] < 256 && t->latin1[p[0]])
+        return t->latin1[p[0]] - 1;
     if (t->nslots == 0 && table_rehash(t, 1024, 0) < 0)
         return -1;
     Py_hash_t h;
@@ -1039,6 +1061,8 @@ table_id(Table *t, const Py_UCS4 *p, Py_ssize_t n, int line_level)
     t->flags[id] = (uint16_t)token_flags(p, n, line_level);
     t->stamp[id] = -1;
     t->slots[i] = (Slot){h, p, n, id + 1};
+    if (n == 1 && p[0] < 256)
+        t->latin1[p[0]] = id + 1;
     if (t->n * 2 > t->nslots && table_rehash(t, t->nslots * 2, 0) < 0)
         return -1;
     return id;
@@ -1102,20 +1126,13 @@ items_end(Items *it, Py_ssize_t end)
 static inline Py_ssize_t
 token_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_UCS4 c = s[i];
-    if (is_wordc(c)) {
-        i++;
-        while (i < n && is_wordc(s[i]))
-            i++;
+    int k = char_class(s[i]);
+    i++;
+    if (k == C_OTHER)
         return i;
-    }
-    if (Py_UNICODE_ISSPACE(c)) {
+    while (i < n && char_class(s[i]) == k)
         i++;
-        while (i < n && Py_UNICODE_ISSPACE(s[i]))
-            i++;
-        return i;
-    }
-    return i + 1;
+    return i;
 }
 
 /* TOKEN_RE.findall(s) as ids; offsets relative to s. */
@@ -2023,15 +2040,10 @@ find_all(PyObject *text, int words_only)
     while (i < n) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         Py_ssize_t j = i + 1;
-        int word = is_wordc(c);
-        if (word) {
-            while (j < n && is_wordc(PyUnicode_READ(kind, data, j)))
+        int k = char_class(c), word = k == C_WORD;
+        if (k != C_OTHER)
+            while (j < n && char_class(PyUnicode_READ(kind, data, j)) == k)
                 j++;
-        }
-        else if (Py_UNICODE_ISSPACE(c)) {
-            while (j < n && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j)))
-                j++;
-        }
         if (word || !words_only) {
             PyObject *s = PyUnicode_Substring(text, i, j);
             if (s == NULL || PyList_Append(list, s) < 0) {
@@ -2704,6 +2716,8 @@ core_configure(PyObject *self, PyObject *arg)
     memcpy(copy, view.buf, (size_t)view.len);
     PyBuffer_Release(&view);
     marks = copy;
+    for (Py_UCS4 c = 0; c < 0x10000; c++)
+        bmp_class[c] = (unsigned char)compute_class(c);
     hash_seed = (uint64_t)hash_span((const Py_UCS4 *)"_diffcore", 2, 1); /* keyed per process */
     PyMem_Free(marks_store);
     marks_store = copy;
