@@ -1,8 +1,12 @@
 /* _diffcore: the hot loops of archive/diffs.py in C, with results identical to the character.
  *
- * Why: the word diff is most of an import's cost; this module runs the same algorithm
+ * Why: the word diff was most of an import's cost; this module runs the same algorithm
  * (archive/diffs.py stays the reference, selected by ARCHIVE_PURE_DIFF=1 or when this module
- * is missing) without Python objects in the inner loops.
+ * is missing) without Python objects in the inner loops. It covers diffs._diff_ops (lines
+ * split and anchored, blocks tokenized and anchored, the step-bounded Myers of _TokenDmp,
+ * dmp's cleanupMerge and _TokenDmp's cleanupSemantic), the tokenizer and word counts that
+ * stats and classify use, classify itself, and dmp's delta writer and reader (lengths in
+ * UTF-16 units, as the pinned dmp release counts them).
  *
  * How it stays identical: every op list here is a *valid diff* of two symbol arrays (the
  * texts of EQUAL/DELETE ops concatenate to the old side, EQUAL/INSERT to the new side), and
@@ -12,9 +16,13 @@
  * code below follows the Python step for step (same scans, same tie-breaks, same step
  * budget); only string building is replaced by position arithmetic. Symbols are token or
  * line ids, so only their equality matters, as with the Python placeholder characters.
+ * tests/test_diffcore.py holds the two engines to the same output.
  *
- * Python index semantics are kept where a negative index could in principle occur (the
- * Myers snakes), so no out-of-bounds read is possible even on inputs the Python never sees.
+ * Safety: texts are copied to UCS4 arrays (any PyUnicode kind); every allocation is checked
+ * and freed on all paths; string searches are linear (KMP) and the symbol tables switch to
+ * SipHash on a suspiciously long probe, so hostile text cannot make them quadratic; Python
+ * index semantics are kept where a negative index could in principle occur (the Myers
+ * snakes), so no out-of-bounds read is possible even on inputs the Python never sees.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -150,20 +150,31 @@ def test_diff_texts_identical(pair):
     assert_same_diff(*pair)
 
 
-@settings(max_examples=150, deadline=None)
-@given(_PAIRS, st.integers(0, 60), st.integers(0, 40), st.integers(0, 300))
-def test_tiny_budgets_bail_out_identically(pair, steps, small_gap, line_limit):
-    """With step budgets small enough to run out (and small-gap / line bounds moved), the
-    bail-out to whole delete+insert blocks and the coarse flag match the reference."""
-    saved = (diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR)
-    saved += (diffs.SMALL_GAP_WORK, diffs.LINE_WORK_LIMIT)
+_BOUNDS = ("MYERS_STEPS", "MYERS_STEPS_PER_CHAR", "SMALL_GAP_WORK", "LINE_WORK_LIMIT")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _PAIRS,
+    st.integers(0, 60),
+    st.integers(0, 40),
+    st.integers(0, 300),
+    st.one_of(st.none(), st.integers(1, 40)),
+)
+def test_tiny_budgets_bail_out_identically(pair, steps, small_gap, line_limit, max_symbols):
+    """With step budgets small enough to run out (and the small-gap, line-work and symbol
+    bounds moved), the bail-outs to whole delete+insert blocks and the coarse flag match the
+    reference."""
+    saved = [getattr(diffs, name) for name in _BOUNDS] + [diffs._MAX_SYMBOLS]
     try:
         diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR = steps, 0.001
         diffs.SMALL_GAP_WORK, diffs.LINE_WORK_LIMIT = small_gap, line_limit
+        if max_symbols is not None:  # more distinct words or lines than this: one block
+            diffs._MAX_SYMBOLS = max_symbols
         assert_same_diff(*pair)
     finally:
-        diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR = saved[:2]
-        diffs.SMALL_GAP_WORK, diffs.LINE_WORK_LIMIT = saved[2:]
+        for name, value in zip(_BOUNDS + ("_MAX_SYMBOLS",), saved, strict=True):
+            setattr(diffs, name, value)
 
 
 def test_a_tiny_budget_really_bails():
