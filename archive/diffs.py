@@ -25,12 +25,15 @@ document costs little more than the edit.
 from __future__ import annotations
 
 import bisect
+import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
+from types import ModuleType
 
 import diff_match_patch as _dmp_module
 from diff_match_patch import diff_match_patch
@@ -50,8 +53,8 @@ ALGORITHM = f"words-v2+dmp{_dmp_module.__version__}-utf16+ucd{unicodedata.unidat
 Op = tuple[int, str]
 
 
-def _combining_marks(lo: int, hi: int) -> str:
-    """Regex class body for combining marks in [lo, hi), so accented/Indic words stay one token.
+def _mark_points() -> list[int]:
+    """Every combining mark (category M) code point, ascending.
 
     Python's ``\\w`` excludes category M; the scanned ranges hold every M code point (UCD 14).
     """
@@ -63,12 +66,15 @@ def _combining_marks(lo: int, hi: int) -> str:
         (0x10000, 0x20000),
         (0xE0100, 0xE01F0),
     ]
-    marks = [
-        c
-        for a, b in ranges
-        for c in range(max(a, lo), min(b, hi))
-        if unicodedata.category(chr(c))[0] == "M"
-    ]
+    return [c for a, b in ranges for c in range(a, b) if unicodedata.category(chr(c))[0] == "M"]
+
+
+_MARKS = _mark_points()
+
+
+def _combining_marks(lo: int, hi: int) -> str:
+    """Regex class body for combining marks in [lo, hi), so accented/Indic words stay one token."""
+    marks = [c for c in _MARKS if lo <= c < hi]
     parts: list[str] = []
     start = prev = marks[0]
     for c in marks[1:] + [-2]:
@@ -97,6 +103,8 @@ _PLAIN_WORD_RE = re.compile(r"\w+")
 
 def tokens(text: str) -> list[str]:
     """TOKEN_RE.findall(text)."""
+    if _CORE is not None:
+        return _CORE.tokens(text)
     if _MARK_OR_ASTRAL.search(text) is None:
         return _PLAIN_TOKEN_RE.findall(text)
     return TOKEN_RE.findall(text)
@@ -104,9 +112,67 @@ def tokens(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     """WORD_RE.findall(text)."""
+    if _CORE is not None:
+        return _CORE.words(text)
     if _MARK_OR_ASTRAL.search(text) is None:
         return _PLAIN_WORD_RE.findall(text)
     return WORD_RE.findall(text)
+
+
+# The compiled core (archive/_diffcore.c) runs the same algorithm with identical results; this
+# module stays the reference. _CORE is decided once, here, at import: the core unless
+# ARCHIVE_PURE_DIFF is set (to anything but 0) or it is not built (or built from another
+# version of the C source).
+_CORE_VERSION = 1
+
+
+def _configured_core() -> ModuleType:
+    """The compiled core, given the mark table; ImportError when it is missing or stale."""
+    from archive import _diffcore
+
+    if getattr(_diffcore, "VERSION", None) != _CORE_VERSION:
+        raise ImportError(f"archive._diffcore is version {_diffcore.VERSION}, not {_CORE_VERSION}")
+    bitmap = bytearray(0x110000 // 8)
+    for c in _MARKS:
+        bitmap[c >> 3] |= 1 << (c & 7)
+    _diffcore.configure(bytes(bitmap))
+    return _diffcore
+
+
+def _select_core() -> ModuleType | None:
+    if os.environ.get("ARCHIVE_PURE_DIFF", "") not in ("", "0"):
+        return None
+    try:
+        return _configured_core()
+    except ImportError:
+        return None
+
+
+_CORE = _select_core()
+
+
+@contextmanager
+def engine(core: ModuleType | None) -> Iterator[None]:
+    """Run diffs with the given core (None: the pure-Python reference), for tests and benches."""
+    global _CORE
+    saved, _CORE = _CORE, core
+    try:
+        yield
+    finally:
+        _CORE = saved
+
+
+def _core_params() -> tuple:
+    """The work bounds, read at call time so the core and the reference share one home."""
+    return (
+        MYERS_STEPS,
+        MYERS_STEPS_PER_CHAR,
+        SMALL_GAP_WORK,
+        MIN_SHARED_WORDS,
+        LINE_WORK_LIMIT,
+        ANCHOR_BUDGET_FACTOR,
+        _MAX_SYMBOLS,
+    )
 
 
 @dataclass(frozen=True)
@@ -719,6 +785,8 @@ def _merge(ops: Iterable[Op]) -> list[Op]:
 
 def _diff_ops(old: str, new: str) -> tuple[list[Op], bool]:
     """Lines first, then words inside each changed block of lines."""
+    if _CORE is not None:
+        return _CORE.diff_ops(old, new, _core_params())
     if old == new:
         return ([(EQUAL, old)] if old else []), False
     # Identical leading/trailing whole lines, found at C speed (patience would keep them too).
@@ -755,18 +823,32 @@ def _diff_ops(old: str, new: str) -> tuple[list[Op], bool]:
 
 
 def _stats(ops: list[Op], old_len: int, new_len: int) -> dict:
+    counts = _CORE.op_counts(ops) if _CORE is not None else None
+    ins_chars, del_chars, ins_words, del_words, equal, hunks = counts or _op_counts(ops)
+    total = old_len + new_len
+    return {
+        "chars_inserted": ins_chars,
+        "chars_deleted": del_chars,
+        "words_inserted": ins_words,
+        "words_deleted": del_words,
+        "similarity": round(2 * equal / total, 6) if total else 1.0,
+        "hunks": hunks,
+    }
+
+
+def _op_counts(ops: list[Op]) -> tuple[int, int, int, int, int, int]:
+    """Inserted and deleted chars and words, equal chars, hunks."""
     ins = [s for op, s in ops if op == INSERT]
     dels = [s for op, s in ops if op == DELETE]
     equal = sum(len(s) for op, s in ops if op == EQUAL)
-    total = old_len + new_len
-    return {
-        "chars_inserted": sum(map(len, ins)),
-        "chars_deleted": sum(map(len, dels)),
-        "words_inserted": sum(len(words(s)) for s in ins),
-        "words_deleted": sum(len(words(s)) for s in dels),
-        "similarity": round(2 * equal / total, 6) if total else 1.0,
-        "hunks": _count_hunks(ops),
-    }
+    return (
+        sum(map(len, ins)),
+        sum(map(len, dels)),
+        sum(len(words(s)) for s in ins),
+        sum(len(words(s)) for s in dels),
+        equal,
+        _count_hunks(ops),
+    )
 
 
 def _count_hunks(ops: Sequence[Op]) -> int:
@@ -791,7 +873,7 @@ def _no_ws(s: str) -> str:
 
 
 def _words_only(s: str) -> str:
-    return "".join(words(s))
+    return _CORE.words_only(s) if _CORE is not None else "".join(words(s))
 
 
 def _casefold(s: str) -> str:
@@ -846,7 +928,12 @@ def classify(ops: Iterable[Op]) -> str:
 
     Judged on what differs between the whole texts, so trivial changes are flagged, not dropped.
     """
-    f = _Filtered(list(ops))
+    ops = list(ops)
+    if _CORE is not None:
+        found = _CORE.classify(ops)
+        if found is not None:
+            return found
+    f = _Filtered(ops)
     if not f.runs or f.equal_under(lambda s: s):
         return "none"
     if not f.equal_under(_words_only, _casefold):
@@ -865,17 +952,36 @@ def diff_texts(old: str, new: str) -> DiffResult:
     ops, coarse = _diff_ops(old, new)
     return DiffResult(
         ops=ops,
-        delta=_new_dmp().diff_toDelta(ops),
+        delta=_to_delta(ops),
         stats=_stats(ops, len(old), len(new)),
         change_class=classify(ops),
         coarse=coarse,
     )
 
 
+def _to_delta(ops: list[Op]) -> str:
+    """dmp's diff_toDelta (the core's when it takes the ops; dmp's own for anything unusual)."""
+    if _CORE is not None:
+        delta = _CORE.to_delta(ops)
+        if delta is not None:
+            return delta
+    return _new_dmp().diff_toDelta(ops)
+
+
+def from_delta(old: str, delta: str) -> list[Op]:
+    """dmp's diff_fromDelta: the ops a delta encodes against ``old`` (the core's for a
+    well-formed delta; dmp's own, with its errors, for anything else)."""
+    if _CORE is not None and isinstance(old, str) and isinstance(delta, str):
+        ops = _CORE.from_delta(old, delta)
+        if ops is not None:
+            return ops
+    return _new_dmp().diff_fromDelta(old, delta)
+
+
 def rebuild(old: str, delta: str) -> str:
     """Apply a stored delta to ``old``; ValueError when it does not fit."""
     try:
-        ops = _new_dmp().diff_fromDelta(old, delta)
+        ops = from_delta(old, delta)
     except ValueError as exc:  # includes UnicodeDecodeError from a split surrogate pair
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"delta does not fit the base text: {msg}") from None

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import blake3
-from diff_match_patch import diff_match_patch
 
 from archive import diffs
 from archive.diffs import DiffResult
@@ -167,7 +166,7 @@ def ops_of(old: str, delta: str) -> list[diffs.Op]:
     """The ops a delta encodes against the old text (the engine's ops exactly: one op per
     delta token); ValueError when the delta does not fit the old text."""
     try:
-        return diff_match_patch().diff_fromDelta(old, delta)
+        return diffs.from_delta(old, delta)
     except ValueError as e:  # includes UnicodeError from a split surrogate pair
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"delta does not fit the base text: {msg}") from None

@@ -1,6 +1,9 @@
 """Benchmark archive.diffs.diff_texts against git word-diff and difflib on word tokens.
 
 Run: .venv/bin/python bench/diff_bench.py   (fixed seed; prints a table of medians in seconds)
+
+"ours" is the default engine (the compiled core when built); "pure" the pure-Python reference
+(what ARCHIVE_PURE_DIFF=1 selects) on the same case, with the ratio pure/ours.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from archive import diffs  # noqa: E402
 from archive.diffs import TOKEN_RE, diff_texts  # noqa: E402
 
 SEED = 20241021
@@ -114,6 +118,8 @@ def main() -> int:
     for name, old, new in cases():
         big = len(old) > 1_000_000
         ours = _time(lambda o=old, n=new: diff_texts(o, n), 3 if big else 5)
+        with diffs.engine(None):
+            pure = _time(lambda o=old, n=new: diff_texts(o, n), 1 if big else 3)
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             (tmp / "a").write_text(old, encoding="utf-8")
@@ -127,8 +133,19 @@ def main() -> int:
         coarse = diff_texts(old, new).coarse
         ok = ok and ours < TARGET_SECONDS and (g is None or ratio <= TARGET_RATIO)
         gs = f"{g:.3f}" if g is not None else "n/a"
-        rows.append((name, f"{ours:.3f}", gs, dl, f"{ratio:.1f}x", "yes" if coarse else "no"))
-    header = ("case", "ours s", "git s", "difflib s", "ours/git", "coarse")
+        rows.append(
+            (
+                name,
+                f"{ours:.3f}",
+                f"{pure:.3f}",
+                f"{pure / ours:.1f}x",
+                gs,
+                dl,
+                f"{ratio:.1f}x",
+                "yes" if coarse else "no",
+            )
+        )
+    header = ("case", "ours s", "pure s", "pure/ours", "git s", "difflib s", "ours/git", "coarse")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
