@@ -32,6 +32,7 @@ from archive.stored_diffs import (
     Pair,
     _diff_pair,
     checked_row,
+    pool_cpus,
 )
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -68,11 +69,6 @@ def _worker_init(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
-
-
-def pool_cpus() -> int:
-    """Cores for diffs: ARCHIVE_DIFF_WORKERS caps them (1: serial), e.g. to benchmark."""
-    return int(os.environ.get("ARCHIVE_DIFF_WORKERS") or os.cpu_count() or 1)
 
 
 class DiffPool:

@@ -151,6 +151,11 @@ def _select_core() -> ModuleType | None:
 _CORE = _select_core()
 
 
+def compiled() -> bool:
+    """Whether diffs run on the compiled core (not the pure-Python reference)."""
+    return _CORE is not None
+
+
 @contextmanager
 def engine(core: ModuleType | None) -> Iterator[None]:
     """Run diffs with the given core (None: the pure-Python reference), for tests and benches."""

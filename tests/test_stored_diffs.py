@@ -3,6 +3,7 @@ a corrupt engine failing the batch, verify catching tampered rows."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ from archive.stored_diffs import (
     diff_row,
     ops_of,
     pack_delta,
+    pool_cpus,
     rebuild_problem,
     result_of,
     row_problems,
@@ -356,3 +358,18 @@ def test_result_of_a_damaged_row_is_a_value_error():
     ):
         with pytest.raises(ValueError):
             result_of(damaged, "one two\n")
+
+
+def test_pool_only_for_the_pure_engine_unless_asked(monkeypatch):
+    """The compiled core diffs serially (a pool would cost more than it saves);
+    ARCHIVE_DIFF_WORKERS, when set, decides for either engine."""
+    monkeypatch.delenv("ARCHIVE_DIFF_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert diffs.compiled()
+    big = [("x " * 70_000, "y " * 70_000)] * 8
+    assert pool_cpus() == 1 and workers_for(big) == 1
+    with diffs.engine(None):
+        assert not diffs.compiled()
+        assert pool_cpus() == 4 and workers_for(big) == 4
+    monkeypatch.setenv("ARCHIVE_DIFF_WORKERS", "2")
+    assert pool_cpus() == 2 and workers_for(big) == 2
