@@ -1076,17 +1076,20 @@ class PassageStore:
         data = compress_group(texts, zdict)
         if decompress_group(data, zdict) != b"".join(texts):
             raise PassageError("a passage group does not inflate to its passages")
-        out: dict[int, int] = {}
-        first = None
-        for (key, (kind, text)), raw in zip(new.items(), texts, strict=True):
-            pid = self.conn.execute(
-                "INSERT INTO passages (key, kind, size) VALUES (?, ?, ?)", (key, kind, len(raw))
-            ).lastrowid
-            first = pid if first is None else first
-            if pid != first + len(out):
-                raise PassageError("a passage group's ids are not consecutive")
-            self.conn.execute("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, text))
-            out[key] = pid
+        # the ids SQLite would give one at a time (max + 1), given at once: consecutive
+        first = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM passages").fetchone()[0]
+        out = {key: first + i for i, key in enumerate(new)}
+        self.conn.executemany(
+            "INSERT INTO passages (id, key, kind, size) VALUES (?, ?, ?, ?)",
+            [
+                (out[key], key, kind, len(raw))
+                for (key, (kind, _)), raw in zip(new.items(), texts, strict=True)
+            ],
+        )
+        self.conn.executemany(
+            "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
+            [(out[key], text) for key, (_, text) in new.items()],
+        )
         self.conn.execute(
             "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
             (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data),
