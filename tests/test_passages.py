@@ -282,19 +282,25 @@ def count_inflations(monkeypatch) -> list[bytes]:
     return inflated
 
 
+def store_long_history(store: Store) -> tuple[list[str], list[str]]:
+    """Ten versions of one text, each revision adding a paragraph (one more group to read);
+    returns the texts and their blobs."""
+    texts = ["".join(f"Opening paragraph {i} of the terms.\n\n" for i in range(5))]
+    for n in range(1, 10):
+        texts.append(texts[-1] + f"Clause added by revision {n}, with its own words.\n\n")
+    blobs, previous = [], None
+    for text in texts:
+        previous = store_bytes(store, text.encode(), previous)
+        blobs.append(previous)
+    return texts, blobs
+
+
 def test_a_long_history_is_read_through_snapshots_within_the_bounds(tmp_path, monkeypatch):
     import archive.store as store_mod
 
     monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
-    head = "".join(f"Opening paragraph {i} of the terms.\n\n" for i in range(5))
-    texts = [head]
-    for n in range(1, 10):  # each revision adds a paragraph: one more group to read
-        texts.append(texts[-1] + f"Clause added by revision {n}, with its own words.\n\n")
     with Store(tmp_path / "a.db") as store:
-        blobs, previous = [], None
-        for text in texts:
-            previous = store_bytes(store, text.encode(), previous)
-            blobs.append(previous)
+        texts, blobs = store_long_history(store)
         # past 4 groups a revision copies from the last snapshot while that stays in bounds
         assert snapshot_kinds(store, blobs) == [
             "-", "-", "-", "-", "own", "copy:4", "copy:4", "copy:4", "own", "copy:8",
@@ -369,14 +375,8 @@ def test_verify_checks_passages_that_snapshot_reads_skip(tmp_path, monkeypatch):
     from archive.verify import check_blobs, check_passages
 
     monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
-    texts = ["".join(f"Opening paragraph {i} of the terms.\n\n" for i in range(5))]
-    for n in range(1, 10):
-        texts.append(texts[-1] + f"Clause added by revision {n}, with its own words.\n\n")
     with Store(tmp_path / "a.db") as store:
-        blobs, previous = [], None
-        for text in texts:
-            previous = store_bytes(store, text.encode(), previous)
-            blobs.append(previous)
+        _, blobs = store_long_history(store)
         assert snapshot_kinds(store, blobs)[4] == "own"
         assert check_passages(store) == []
         # the group revision 4 introduced: only its own snapshot-read blob holds it
