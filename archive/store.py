@@ -1159,6 +1159,16 @@ class PassageStore:
         """The blobs whose reads go through a snapshot, not through their passages."""
         return [r[0] for r in self.conn.execute("SELECT blob FROM blob_snapshots ORDER BY blob")]
 
+    def first_ids(self, fts_query: str | None, limit: int) -> list[int]:
+        """The first `limit` passage ids (by id) whose text matches an FTS5 query, or of all
+        passages for None: what a trace checks, so its work stays bounded however many match."""
+        if fts_query is None:
+            sql, params = "SELECT id FROM passages ORDER BY id LIMIT ?", (limit,)
+        else:
+            sql = "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid LIMIT ?"
+            params = (fts_query, limit)
+        return [r[0] for r in self.conn.execute(sql, params)]
+
     def document_ids(self) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM documents ORDER BY id")]
 
@@ -1505,14 +1515,3 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int | None]:
         except sqlite3.DatabaseError:
             counts[name] = None
     return counts
-
-
-def first_passage_ids(conn: sqlite3.Connection, fts_query: str | None, limit: int) -> list[int]:
-    """The first `limit` passage ids (by id) whose text matches an FTS5 query, or of all
-    passages for None: what a trace checks, so its work stays bounded however many match."""
-    if fts_query is None:
-        sql, params = "SELECT id FROM passages ORDER BY id LIMIT ?", (limit,)
-    else:
-        sql = "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rowid LIMIT ?"
-        params = (fts_query, limit)
-    return [r[0] for r in conn.execute(sql, params)]

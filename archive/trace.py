@@ -22,7 +22,7 @@ from archive.passages import (
     normalize,
     passage_digest,
 )
-from archive.store import GroupReader, PassageStore, Store, first_passage_ids
+from archive.store import GroupReader, PassageStore, Store
 
 _HASH = re.compile(r"[0-9a-f]{16,64}")
 _WORD = re.compile(r"\w+")
@@ -66,7 +66,7 @@ def find_by_text(
         found = passages.by_keys(keys)
         if found:
             return "exact", sorted(found.values()), False
-    candidates = first_passage_ids(passages.conn, fts_query(text), MATCH_CAP + 1)
+    candidates = passages.first_ids(fts_query(text), MATCH_CAP + 1)
     truncated = len(candidates) > MATCH_CAP
     candidates = candidates[:MATCH_CAP]
     texts = passages.texts(candidates, reader)
