@@ -10,7 +10,7 @@ PORT ?= 8001
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py archive/_diffcore.c
+$(STAMP): pyproject.toml setup.py archive/diffs/_diffcore.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "provenance-archive needs Python 3.11 or newer ($(PYTHON) is older)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -34,4 +34,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) archive.db archive.db-wal archive.db-shm test-output .pytest_cache build archive/_diffcore*.so
+	rm -rf $(VENV) archive.db archive.db-wal archive.db-shm test-output .pytest_cache build archive/diffs/_diffcore*.so

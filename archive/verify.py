@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass
 
 import blake3
 
-from archive import merkle
-from archive.exports import by_document
-from archive.integrity import export_versions, leaf_bytes, roots_at
-from archive.ledger import parse_checkpoint_text
-from archive.passages import PassageError, digest_key
+from archive.diffs.stored import row_problems
+from archive.export import by_document
+from archive.export.versions import export_versions
+from archive.ledger import merkle
+from archive.ledger.checkpoints import leaf_bytes, roots_at
+from archive.ledger.leaves import parse_checkpoint_text
 from archive.store import ArchiveError, Store
-from archive.stored_diffs import row_problems
+from archive.store.passage_format import PassageError, digest_key
 from ingest.folder import scan
 
 

@@ -73,7 +73,7 @@ def table_digests(db: str) -> dict[str, tuple[int, str]]:
 
 def frozen_ingest(db: str, args: list[str]) -> None:
     """Run `archive ingest ARGS --db DB` in this process with the store's clock frozen."""
-    import archive.store as store_module
+    import archive.store.database as store_module
     from archive.cli import cli
 
     class Frozen(datetime):

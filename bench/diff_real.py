@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from archive import diffs  # noqa: E402
 from archive.diffs import diff_texts  # noqa: E402
+from archive.diffs.core import load_core  # noqa: E402
 from archive.store import Store  # noqa: E402
 
 DEFAULT_DB = Path("/tmp/terms-archive.db")
@@ -106,7 +107,7 @@ def cpu_times(pairs: list[tuple[str, str]]) -> list[float]:
 
 def compare(pairs: list[tuple[str, str]], runs: int) -> None:
     """Compiled core against the pure-Python reference, medians over runs."""
-    engines = {"pure": None, "compiled": diffs._configured_core()}
+    engines = {"pure": None, "compiled": load_core()}
     totals: dict[str, list[float]] = {name: [] for name in engines}
     per_pair: dict[str, list[list[float]]] = {name: [] for name in engines}
     for _ in range(runs):

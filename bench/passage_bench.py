@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from click.testing import CliRunner  # noqa: E402
 
 from archive.cli import cli  # noqa: E402
+from archive.passages.trace import search_documents, trace  # noqa: E402
 from archive.store import Store  # noqa: E402
-from archive.trace import search_documents, trace  # noqa: E402
 from ingest.content import describe  # noqa: E402
 
 

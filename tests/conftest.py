@@ -17,6 +17,21 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
 
+@pytest.fixture(params=["compiled", "pure"])
+def diff_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """Run the test once on each diff engine, as dulwich tests its C and pure versions:
+    the compiled core (archive/diffs/_diffcore.c) and the pure-Python reference. A module
+    opts in with `pytestmark = pytest.mark.usefixtures("diff_engine")`; `archive` processes
+    the test starts get the same engine through ARCHIVE_PURE_DIFF."""
+    from archive import diffs
+    from archive.diffs.core import load_core
+
+    monkeypatch.setenv("ARCHIVE_PURE_DIFF", "0" if request.param == "compiled" else "1")
+    with diffs.engine(load_core() if request.param == "compiled" else None):
+        assert diffs.engine_name() == ("compiled" if request.param == "compiled" else "pure-python")
+        yield request.param
+
+
 def run_cli(*args: str, db: Path | None = None) -> tuple[int, str, str]:
     """Invoke the real click CLI in-process; returns (exit code, stdout, stderr)."""
     argv = list(args) + (["--db", str(db)] if db is not None else [])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from archive.blame import blame_indexes
-from archive.passages import digest_key, passage_digest
+from archive.passages.blame import blame_indexes
+from archive.store.passage_format import digest_key, passage_digest
 from tests.conftest import run_cli
 
 
@@ -83,8 +83,8 @@ def test_quote_is_traced_across_documents_with_different_paragraphs(db, folder):
 
 
 def test_occurrences_are_every_version_holding_each_passage_oldest_first(db, folder):
+    from archive.passages.trace import occurrences
     from archive.store import Store
-    from archive.trace import occurrences
 
     doc = folder / "doc.md"
     for n in range(3):
@@ -117,7 +117,7 @@ def common_word_archive(db, folder, n: int = 12) -> None:
 def test_trace_checks_at_most_the_cap_and_says_so(db, folder, monkeypatch):
     """A word in every passage costs MATCH_CAP candidates, not all of them: only that many
     passage texts are read, and the result says it is truncated (CLI, JSON)."""
-    from archive import trace as trace_module
+    from archive.passages import trace as trace_module
     from archive.store import PassageStore, Store
 
     common_word_archive(db, folder)
@@ -146,7 +146,7 @@ def test_trace_checks_at_most_the_cap_and_says_so(db, folder, monkeypatch):
 
 
 def test_selective_traces_are_unchanged_by_the_cap(db, folder, monkeypatch):
-    from archive import trace as trace_module
+    from archive.passages import trace as trace_module
     from archive.store import Store
 
     common_word_archive(db, folder)

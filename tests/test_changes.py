@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.changes import DocState, Observed, plan
+from archive.record.plan import DocState, Observed, plan
 
 
 def doc(i, path, blob, present=True, seen=()):

@@ -102,3 +102,13 @@ def test_problems_give_exit_status_1(db, folder):
     assert "1 problems" in result.stdout
     rows = sqlite3.connect(db).execute("SELECT path, reason FROM problems").fetchall()
     assert rows == [("fifo", "not a regular file (fifo)")]
+
+
+def test_version_says_which_diff_engine_runs():
+    """`archive --version` names the engine: the compiled core by default, the pure-Python
+    reference with ARCHIVE_PURE_DIFF=1 (so a user can tell which one made a diff)."""
+    default = run_archive("--version", env={"ARCHIVE_PURE_DIFF": "0"})
+    pure = run_archive("--version", env={"ARCHIVE_PURE_DIFF": "1"})
+    assert default.returncode == pure.returncode == 0
+    assert default.stdout.endswith("(diff engine: compiled)\n")
+    assert pure.stdout.endswith("(diff engine: pure-python)\n")

@@ -13,6 +13,10 @@ import pytest
 from archive import diffs
 from tests.conftest import run_archive, run_cli
 
+# Every test here runs on both diff engines (compiled core and pure-Python reference).
+pytestmark = pytest.mark.usefixtures("diff_engine")
+
+
 OLD = "Terms of service.\nThe fee is <b>ten</b> euros.\nBye.\n"
 NEW = "Terms of service.\nThe fee is <script>alert(1)</script> euros.\nBye.\n"
 
@@ -39,6 +43,7 @@ def test_json_of_a_version_against_the_one_before(archive):
     got = diff_json(archive, "doc.txt@2")
     assert (got["from"]["ref"], got["to"]["ref"]) == ("doc.txt@1", "doc.txt@2")
     assert got["algorithm"] == diffs.ALGORITHM and got["change_class"] == "substantive"
+    assert got["engine"] == diffs.engine_name()  # the engine in use, as this test sets it
     assert got["stats"]["words_deleted"] >= 2 and got["coarse"] is False
     assert diffs.expand_ops(OLD, got["ops"]) == diffs.diff_texts(OLD, NEW).ops
     assert got == diff_json(archive, "doc.txt@1", "doc.txt@2")

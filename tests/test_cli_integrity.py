@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from prov.model import ProvActivity, ProvDocument, ProvEntity
 
 from archive.cli import cli
-from archive.ledger import parse_checkpoint_text
-from archive.record import ingest_folder
+from archive.ledger.leaves import parse_checkpoint_text
+from archive.record.folder import ingest_folder
 from archive.store import Store
 from tests.conftest import run_cli
 from tests.validators import bagit_cli_valid, ocfl_object_valid

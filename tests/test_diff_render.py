@@ -1,4 +1,4 @@
-"""Tests for archive.diff_render: escaping, markers, context, patch round trip, stat line."""
+"""Tests for archive.diffs.render: escaping, markers, context, patch round trip, stat line."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from archive import diff_render
-from archive.diff_render import (
+from archive.diffs import diff_texts
+from archive.diffs import render as diff_render
+from archive.diffs.render import (
     diff_lines,
     fold_spans,
     render_html,
@@ -22,7 +23,9 @@ from archive.diff_render import (
     render_terminal,
     side_rows,
 )
-from archive.diffs import diff_texts
+
+# Every test here runs on both diff engines (compiled core and pure-Python reference).
+pytestmark = pytest.mark.usefixtures("diff_engine")
 
 HOSTILE_OLD = 'Click <a href="x">here</a>\nsafe line\n'
 HOSTILE_NEW = 'Click <script>alert(1)</script>" onerror=alert(2) javascript:evil()\nsafe line\n'

@@ -1,4 +1,4 @@
-"""The compiled diff core (archive/_diffcore.c) against the pure-Python reference.
+"""The compiled diff core (archive/diffs/_diffcore.c) against the pure-Python reference.
 
 Every test here runs both engines on the same input and asserts identical results, so a
 divergence in the C code (a tie broken differently, a UTF-16 count, a step budget spent one
@@ -14,9 +14,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from archive import diffs, stored_diffs
+from archive import diffs
+from archive.diffs import algorithm, core, delta, lines, stats
+from archive.diffs import stored as stored_diffs
 
-CORE = diffs._configured_core()  # ImportError: build it (`make install` or setup.py build_ext)
+CORE = core.load_core()  # ImportError: build it (`make install` or setup.py build_ext)
 
 
 def outcome(fn, *args):
@@ -41,16 +43,16 @@ def assert_agree(fn, *args):
 
 
 def test_core_is_built_and_selected_by_default():
-    assert CORE.VERSION == diffs._CORE_VERSION
+    assert CORE.VERSION == core._CORE_VERSION
     if os.environ.get("ARCHIVE_PURE_DIFF", "") in ("", "0"):
-        assert diffs._CORE is CORE, "the compiled core is built but not selected"
+        assert core.CORE is CORE, "the compiled core is built but not selected"
 
 
 def test_pure_flag_selects_the_reference(monkeypatch):
     monkeypatch.setenv("ARCHIVE_PURE_DIFF", "1")
-    assert diffs._select_core() is None
+    assert core._select_core() is None
     monkeypatch.setenv("ARCHIVE_PURE_DIFF", "0")
-    assert diffs._select_core() is CORE
+    assert core._select_core() is CORE
 
 
 # Pieces of text that exercise the tokenizer and the UTF-16 counts: astral letters and emoji,
@@ -165,27 +167,27 @@ def test_tiny_budgets_bail_out_identically(pair, steps, small_gap, line_limit, m
     """With step budgets small enough to run out (and the small-gap, line-work and symbol
     bounds moved), the bail-outs to whole delete+insert blocks and the coarse flag match the
     reference."""
-    saved = [getattr(diffs, name) for name in _BOUNDS] + [diffs._MAX_SYMBOLS]
+    saved = [getattr(core, name) for name in _BOUNDS] + [core.MAX_SYMBOLS]
     try:
-        diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR = steps, 0.001
-        diffs.SMALL_GAP_WORK, diffs.LINE_WORK_LIMIT = small_gap, line_limit
+        core.MYERS_STEPS, core.MYERS_STEPS_PER_CHAR = steps, 0.001
+        core.SMALL_GAP_WORK, core.LINE_WORK_LIMIT = small_gap, line_limit
         if max_symbols is not None:  # more distinct words or lines than this: one block
-            diffs._MAX_SYMBOLS = max_symbols
+            core.MAX_SYMBOLS = max_symbols
         assert_same_diff(*pair)
     finally:
-        for name, value in zip(_BOUNDS + ("_MAX_SYMBOLS",), saved, strict=True):
-            setattr(diffs, name, value)
+        for name, value in zip(_BOUNDS + ("MAX_SYMBOLS",), saved, strict=True):
+            setattr(core, name, value)
 
 
 def test_a_tiny_budget_really_bails():
     """The budget test above reaches the bail-out (else it would prove little)."""
     old, new = "a b " * 100, "a b b " * 70  # related, and no unique word to anchor on
-    saved = diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR
+    saved = core.MYERS_STEPS, core.MYERS_STEPS_PER_CHAR
     try:
-        diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR = 5, 0
+        core.MYERS_STEPS, core.MYERS_STEPS_PER_CHAR = 5, 0
         pure, compiled = both(diffs.diff_texts, old, new)
     finally:
-        diffs.MYERS_STEPS, diffs.MYERS_STEPS_PER_CHAR = saved
+        core.MYERS_STEPS, core.MYERS_STEPS_PER_CHAR = saved
     assert pure.coarse and compiled == pure
 
 
@@ -199,16 +201,16 @@ def test_myers_matches_token_dmp_with_steps_left(a, b, steps):
     the budget runs out mid-search), same bail flag; without a budget it is stock dmp's."""
     ops, left, bailed = CORE.myers(a, b, steps)
     if steps is None:
-        assert ops == diffs._myers(diffs._new_dmp(), a, b) and not bailed and left is None
+        assert ops == lines.myers(lines.new_dmp(), a, b) and not bailed and left is None
         return
-    dmp = diffs._TokenDmp([], steps)
-    assert (ops, left, bailed) == (diffs._myers(dmp, a, b), dmp.steps, dmp.bailed)
+    dmp = algorithm._TokenDmp([], steps)
+    assert (ops, left, bailed) == (lines.myers(dmp, a, b), dmp.steps, dmp.bailed)
 
 
 @settings(max_examples=300, deadline=None)
 @given(_SYMBOLS, _SYMBOLS)
 def test_common_overlap_matches_dmp(a, b):
-    assert CORE.common_overlap(a, b) == diffs._new_dmp().diff_commonOverlap(a, b)
+    assert CORE.common_overlap(a, b) == lines.new_dmp().diff_commonOverlap(a, b)
 
 
 @settings(max_examples=300, deadline=None)
@@ -237,7 +239,7 @@ _OPS = st.lists(
 def test_delta_round_trip_matches_dmp(ops):
     """to_delta gives dmp's delta (UTF-16 counts, %-escapes) and from_delta reads it back
     into dmp's ops, or both fail alike."""
-    pure, compiled = both(diffs._to_delta, ops)
+    pure, compiled = both(delta.to_delta, ops)
     assert compiled == pure
     if isinstance(pure, str):  # an encodable delta reads back into the same ops
         old = "".join(s for op, s in ops if op != 1)
@@ -259,7 +261,7 @@ def test_classify_and_stats_of_any_ops_match_reference(ops):
     """Change class and stats of arbitrary ops (moved text, empty strings, case folds that
     change lengths, odd op values the core leaves to Python) are the reference's."""
     assert_agree(diffs.classify, ops)
-    assert_agree(diffs._stats, ops, 7, 9)
+    assert_agree(stats.diff_stats, ops, 7, 9)
 
 
 _DELTA_TOKENS = st.sampled_from(
@@ -288,7 +290,7 @@ def test_surrogates_fail_alike():
 
 def test_core_rejects_bad_arguments():
     with pytest.raises(TypeError):
-        CORE.diff_ops("a", b"b", diffs._core_params())
+        CORE.diff_ops("a", b"b", core.params())
     with pytest.raises(TypeError):
         CORE.diff_ops("a", "b", (1, 2))
     with pytest.raises(TypeError):

@@ -20,6 +20,9 @@ from archive.diffs import (
     rebuild,
 )
 
+# Every test here runs on both diff engines (compiled core and pure-Python reference).
+pytestmark = pytest.mark.usefixtures("diff_engine")
+
 
 def _check(old: str, new: str):
     r = diff_texts(old, new)
@@ -243,7 +246,7 @@ def test_edits_inside_long_paragraph_stay_word_level():
 
 
 def test_myers_step_budget_bails_to_whole_block():
-    from archive.diffs import _TokenDmp
+    from archive.diffs.algorithm import _TokenDmp
 
     dmp = _TokenDmp(["a", "b", "c"], steps=0)
     assert dmp.diff_bisect("\u0100\u0101", "\u0101\u0102", 0) == [
@@ -270,7 +273,7 @@ _BLOCK = st.lists(_WORDS, max_size=40).map("".join)
 @given(st.lists(st.tuples(_BLOCK, _BLOCK), min_size=1, max_size=4))
 def test_shared_token_table_gives_the_ops_of_fresh_tables(blocks):
     """A diff's blocks share one token table: same ops and coarse flag as a table per block."""
-    from archive.diffs import _Tokens, _word_refine
+    from archive.diffs.algorithm import _Tokens, _word_refine
 
     shared, steps_shared, steps_fresh = _Tokens(), [50_000], [50_000]
     for old, new in blocks:
@@ -281,7 +284,9 @@ def test_shared_token_table_gives_the_ops_of_fresh_tables(blocks):
 @settings(max_examples=80, deadline=None)
 @given(st.text(max_size=80))
 def test_token_word_test_agrees_with_the_word_regex(text):
-    from archive.diffs import TOKEN_RE, _is_token_word, _is_word
+    from archive.diffs import TOKEN_RE
+    from archive.diffs.algorithm import _is_token_word
+    from archive.diffs.lines import is_word as _is_word
 
     for token in TOKEN_RE.findall(text):
         assert _is_token_word(token) == _is_word(token)
@@ -289,7 +294,7 @@ def test_token_word_test_agrees_with_the_word_regex(text):
 
 def _classify_whole(old: str, new: str) -> str:
     """Reference classes judged on the two whole texts (what classify must agree with)."""
-    from archive.diffs import _casefold, _no_ws, _words_only
+    from archive.diffs.stats import _casefold, _no_ws, _words_only
 
     if old == new:
         return "none"

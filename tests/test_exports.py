@@ -14,11 +14,11 @@ import blake3
 import pytest
 from prov.model import ProvDocument
 
-from archive.exports import ExportVersion
-from archive.exports.bagit import export_bagit
-from archive.exports.manifest import manifest_text
-from archive.exports.ocfl import export_ocfl
-from archive.exports.prov import export_prov, prov_document
+from archive.export import ExportVersion
+from archive.export.bagit import export_bagit
+from archive.export.manifest import manifest_text
+from archive.export.ocfl import export_ocfl
+from archive.export.prov import export_prov, prov_document
 from tests.validators import BIN, bagit_cli_valid, ocfl_object_valid
 
 BLOBS: dict[str, bytes] = {}

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from archive.diff_queue import WORKER_DIED
-from archive.gitimport import import_git, utc_iso
-from archive.schema import MIGRATIONS, SCHEMA_VERSION
+from archive.diffs.pipeline import WORKER_DIED
+from archive.record.git import import_git, utc_iso
 from archive.store import ArchiveError, Store
+from archive.store.schema import MIGRATIONS, SCHEMA_VERSION
 from ingest.hashing import blake3_hex
 from tests.conftest import ROOT, TIMES, archive_state, run_archive, run_cli, table_rows
 from tests.gitrepo import GIT_ENV, Repo
@@ -421,9 +421,8 @@ def test_sample_version_bytes_match_git_show(sample: tuple[Path, Path]) -> None:
 # completes. The pool thresholds are lowered in a launcher so this small history uses it.
 POOLED = (
     "import sys\n"
-    "from archive import diff_queue, stored_diffs\n"
-    "for m in (diff_queue, stored_diffs):\n"
-    "    m.POOL_MIN_PAIRS, m.POOL_MIN_CHARS = 1, 0\n"
+    "from archive.diffs import pipeline\n"
+    "pipeline.POOL_MIN_PAIRS, pipeline.POOL_MIN_CHARS = 1, 0\n"
     "from archive.cli import cli\n"
     "sys.argv[0] = 'archive'\n"
     "cli()\n"
@@ -482,7 +481,7 @@ def test_a_dead_diff_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path) ->
     for i in range(4):
         (folder / f"doc{i}.txt").write_bytes(text(5, f"v2 {i}"))
     before = archive_state(db)
-    # the folder path diffs through stored_diffs.compute's pool: its workers exit on any diff
+    # the folder path diffs through the pipeline's pool too: its workers exit on any diff
     kill = POOLED.replace(
         "from archive.cli",
         "import os\nfrom archive import diffs\n"

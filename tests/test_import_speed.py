@@ -1,8 +1,8 @@
 """The faster git import stores exactly what the straightforward one stores.
 
 The pipelined path (diffs in a pool while the batch is recorded, texts and passages reused
-from the ingest's cache) is compared with the path it replaced: no cache, every pair
-collected and `store_diffs` at the end of the batch.
+from the ingest's cache) is compared with the straightforward one: no cache, every diff
+computed serially in the main process.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from diff_match_patch import diff_match_patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive import diff_queue, diffs, gitimport
-from archive.gitimport import import_git
+from archive import diffs
+from archive.diffs import algorithm, core, lines
+from archive.diffs import pipeline as diff_queue
+from archive.diffs.stored import DiffIntegrityError
+from archive.record.git import import_git
 from archive.store import ArchiveError, Store, TextCache, read_text
-from archive.stored_diffs import DiffIntegrityError, store_diffs
 from tests.conftest import TIMES
 from tests.gitrepo import Repo
 
@@ -65,19 +67,6 @@ def every_table(db: Path) -> dict[str, list[tuple]]:
     return out
 
 
-class BatchEndDiffs:
-    """The path DiffQueue replaced: collect a batch's pairs, store_diffs them at its end."""
-
-    def __init__(self, store: Store, pool: object) -> None:
-        self.store, self.pairs = store, []
-
-    def extend(self, pairs) -> None:
-        self.pairs.extend(pairs)
-
-    def store_all(self) -> int:
-        return store_diffs(self.store, self.pairs, cpus=1)
-
-
 @contextmanager
 def no_cache(self: Store):
     yield None
@@ -94,7 +83,7 @@ def test_pipelined_import_equals_batch_end_import(
     tmp_path: Path, repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as m:
-        m.setattr(gitimport, "DiffQueue", BatchEndDiffs)
+        m.setenv("ARCHIVE_DIFF_WORKERS", "1")  # serial: no pool
         m.setattr(Store, "caching_texts", no_cache)
         with Store(tmp_path / "plain.db") as store:
             import_git(store, str(repo.root), "t", batch_size=5)
@@ -170,16 +159,16 @@ def test_word_counts_equal_translate_then_counter(a: str, b: str, dropped: set[s
     """_unrelated's counts are those of the filtered strings, whichever way it drops."""
     drop = {ord(c): None for c in dropped}
     wa, wb = a.translate(drop), b.translate(drop)
-    (ca, na), (cb, nb) = diffs._kept_counts(a, drop), diffs._kept_counts(b, drop)
+    (ca, na), (cb, nb) = lines.kept_counts(a, drop), lines.kept_counts(b, drop)
     assert (ca, na, cb, nb) == (Counter(wa), len(wa), Counter(wb), len(wb))
-    assert diffs._common(ca, cb) == sum((Counter(wa) & Counter(wb)).values())
+    assert lines.common_count(ca, cb) == sum((Counter(wa) & Counter(wb)).values())
 
 
 def test_too_many_only_counts_when_it_could_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(diffs, "_MAX_SYMBOLS", 3)
-    assert not diffs._too_many(["a", "b"], ["a"])
-    assert not diffs._too_many(["a", "b"], ["a", "b", "a"])  # 5 items, 2 distinct
-    assert diffs._too_many(["a", "b"], ["c", "d"])
+    monkeypatch.setattr(core, "MAX_SYMBOLS", 3)
+    assert not lines.too_many(["a", "b"], ["a"])
+    assert not lines.too_many(["a", "b"], ["a", "b", "a"])  # 5 items, 2 distinct
+    assert lines.too_many(["a", "b"], ["c", "d"])
 
 
 # Letters, digits, marks (BMP and astral), astral letters, spaces, line breaks, punctuation.
@@ -196,7 +185,7 @@ def test_plain_text_shortcut_finds_what_the_full_patterns_find(text: str) -> Non
 
 
 PLACEHOLDER_TOKENS = ["a", " ", "bb", ".", "\n", "\n\n", "c", "  ", ","]
-_SYMBOLS = "".join(diffs._index_char(i) for i in range(len(PLACEHOLDER_TOKENS)))
+_SYMBOLS = "".join(lines.index_char(i) for i in range(len(PLACEHOLDER_TOKENS)))
 
 
 @settings(max_examples=400, deadline=None)
@@ -209,6 +198,6 @@ _SYMBOLS = "".join(diffs._index_char(i) for i in range(len(PLACEHOLDER_TOKENS)))
 def test_token_cleanup_semantic_is_dmps(ops: list[tuple[int, str]]) -> None:
     """The local-names rewrite of diff_cleanupSemantic gives the stock method's result."""
     ours, stock = list(ops), list(ops)
-    diffs._TokenDmp(PLACEHOLDER_TOKENS, 0).diff_cleanupSemantic(ours)
-    diff_match_patch.diff_cleanupSemantic(diffs._TokenDmp(PLACEHOLDER_TOKENS, 0), stock)
+    algorithm._TokenDmp(PLACEHOLDER_TOKENS, 0).diff_cleanupSemantic(ours)
+    diff_match_patch.diff_cleanupSemantic(algorithm._TokenDmp(PLACEHOLDER_TOKENS, 0), stock)
     assert ours == stock

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.record import ingest_folder
+from archive.record.folder import ingest_folder
 from archive.store import Store
 from ingest.hashing import blake3_hex, sha256_hex
 from tests.conftest import CORPUS, archive_state, table_rows
@@ -202,7 +202,7 @@ def test_a_file_that_becomes_unreadable_is_a_problem_not_a_deletion():
 
 def test_file_changed_between_scan_and_store_is_stored_as_read(db, folder, monkeypatch):
     """The blob's key is the hash of exactly the bytes stored, even if the file moved on."""
-    import archive.record as record
+    import archive.record.folder as record
 
     target = folder / "live.txt"
     target.write_bytes(b"first state")

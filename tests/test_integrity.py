@@ -10,12 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive import integrity, merkle
-from archive.integrity import (
+from archive.export.versions import export_versions
+from archive.ledger import checkpoints as integrity
+from archive.ledger import merkle
+from archive.ledger.checkpoints import (
     append_versions,
     check_proof,
     consistency_proof,
-    export_versions,
     inclusion_proof,
     latest_checkpoint,
     leaf_bytes,
@@ -23,10 +24,10 @@ from archive.integrity import (
     resolve_size,
     roots_at,
 )
-from archive.ledger import VERSION_KEYS, parse_checkpoint_text, version_leaf
-from archive.record import ingest_folder
-from archive.schema import MIGRATIONS, SCHEMA_VERSION
+from archive.ledger.leaves import VERSION_KEYS, parse_checkpoint_text, version_leaf
+from archive.record.folder import ingest_folder
 from archive.store import ArchiveError, Store
+from archive.store.schema import MIGRATIONS, SCHEMA_VERSION
 from archive.verify import verify
 
 

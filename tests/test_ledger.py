@@ -1,4 +1,4 @@
-"""archive.ledger: canonical leaves, checkpoints and printable proofs."""
+"""archive.ledger.leaves: canonical leaves, checkpoints and printable proofs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive import merkle
-from archive.ledger import (
+from archive.ledger import merkle
+from archive.ledger.leaves import (
     LEAF_FORMAT,
     Checkpoint,
     canonical_json,

@@ -1,4 +1,4 @@
-"""archive.merkle against the RFC 9162 reference vectors and its own invariants."""
+"""archive.ledger.merkle against the RFC 9162 reference vectors and its own invariants."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive import merkle
-from archive.merkle import (
+from archive.ledger import merkle
+from archive.ledger.merkle import (
     MerkleLog,
     consistency_proof,
     inclusion_proof,

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ingest.extract as extract_pkg
-from archive.metadata import format_problem, sidecar_target
-from archive.record import ingest_folder
+from archive.record.folder import ingest_folder
+from archive.record.metadata import format_problem, sidecar_target
 from archive.store import Store
 from ingest.content import text_blob
 from ingest.formats import MEDIA_DOCX
@@ -326,16 +326,16 @@ def test_sidecar_only_edits_are_recorded_without_new_versions(db, folder):
 
 
 def test_extraction_runs_once_per_distinct_content(db, folder, monkeypatch):
-    import archive.metadata
+    import archive.record.metadata
 
     calls = []
-    real = archive.metadata.extract
+    real = archive.record.metadata.extract
 
     def counting(*args, **kwargs):
         calls.append(kwargs["path"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(archive.metadata, "extract", counting)
+    monkeypatch.setattr(archive.record.metadata, "extract", counting)
     (folder / "a.txt").write_text("Same words\n")
     (folder / "b.txt").write_text("Same words\n")
     ingest(db, folder)

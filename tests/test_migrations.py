@@ -8,9 +8,9 @@ import zlib
 
 import pytest
 
-from archive.schema import MIGRATIONS, SCHEMA_VERSION, _delta_base
 from archive.store import Store
-from archive.stored_diffs import CODECS, DELTA_CODEC, PLAIN_CODEC, unpack_delta
+from archive.store.delta_codec import CODECS, DELTA_CODEC, PLAIN_CODEC, unpack_delta
+from archive.store.schema import MIGRATIONS, SCHEMA_VERSION, _delta_base
 from archive.verify import verify
 from ingest.hashing import blake3_hex
 from tests.conftest import ROOT, run_cli
@@ -150,7 +150,7 @@ def test_an_archive_from_before_snapshots_gets_the_same_bounded_reads(
 ):
     """`_snapshots` gives an existing archive the rows an ingest would have made: a long
     history past the bounds reads through snapshots; every version still reads and verifies."""
-    import archive.store as store_mod
+    import archive.store.passage_store as store_mod
 
     monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
     db = tmp_path / "archive.db"

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.passages import (
+from archive.store import ArchiveError, Store, text_quotes
+from archive.store.passage_format import (
     PassageError,
     pack_ids,
     pack_pieces,
@@ -20,7 +21,6 @@ from archive.passages import (
     unpack_pieces,
     unpack_sizes,
 )
-from archive.store import ArchiveError, Store, text_quotes
 from ingest.content import describe
 from ingest.hashing import blake3_hex
 from tests.conftest import CORPUS, run_cli
@@ -102,8 +102,6 @@ def test_each_passage_is_stored_once_and_revisions_share(tmp_path):
 
 
 def test_a_version_s_new_passages_are_one_group_read_once(tmp_path, monkeypatch):
-    import archive.store as store_mod
-
     text = "".join(f"Para {i} of the first version.\n\n" for i in range(30))
     revision = text + "A new closing paragraph.\n\nAnd another one.\n"
     with Store(tmp_path / "a.db") as store:
@@ -114,17 +112,13 @@ def test_a_version_s_new_passages_are_one_group_read_once(tmp_path, monkeypatch)
         assert [g["id"] for g in groups] == [1, 31]
         sizes = [s for g in groups for s in unpack_sizes(g["sizes"])]
         assert sizes == [r["size"] for r in store.query("SELECT size FROM passages ORDER BY id")]
-        inflated = []
-        real = store_mod.decompress_group
-        monkeypatch.setattr(
-            store_mod, "decompress_group", lambda d, z=b"": inflated.append(d) or real(d, z)
-        )
+        inflated = count_inflations(monkeypatch)
         assert store.read_content(second) == revision.encode()
         assert len(inflated) == 2  # each group once for 32 passages
 
 
 def test_group_chains_stop_at_max_depth(tmp_path):
-    from archive.passages import MAX_DEPTH
+    from archive.store.passage_format import MAX_DEPTH
 
     head = "".join(f"Stable paragraph number {i}.\n\n" for i in range(5))
     texts = [head + f"The changing paragraph, revision {n}.\n" for n in range(MAX_DEPTH + 3)]
@@ -156,7 +150,7 @@ def test_quotes_found_by_segment_are_the_quotes_of_the_whole_text(text):
 
 
 def test_mismatch_on_write_raises_and_stores_nothing(tmp_path, monkeypatch):
-    import archive.store as store_mod
+    import archive.store.passage_store as store_mod
 
     monkeypatch.setattr(store_mod, "split_passages", lambda text: [text[:-1]])
     with Store(tmp_path / "a.db") as store:
@@ -272,13 +266,15 @@ def snapshot_kinds(store: Store, blobs: list[str]) -> list[str]:
 
 
 def count_inflations(monkeypatch) -> list[bytes]:
-    import archive.store as store_mod
+    """Every group or snapshot inflated from now on (by the reader and the passage store)."""
+    from archive.store import groups, passage_format, passage_store
 
     inflated: list[bytes] = []
-    real = store_mod.decompress_group
-    monkeypatch.setattr(
-        store_mod, "decompress_group", lambda d, z=b"": inflated.append(d) or real(d, z)
-    )
+    real = passage_format.decompress_group
+    for module in (groups, passage_store):
+        monkeypatch.setattr(
+            module, "decompress_group", lambda d, z=b"": inflated.append(d) or real(d, z)
+        )
     return inflated
 
 
@@ -296,7 +292,7 @@ def store_long_history(store: Store) -> tuple[list[str], list[str]]:
 
 
 def test_a_long_history_is_read_through_snapshots_within_the_bounds(tmp_path, monkeypatch):
-    import archive.store as store_mod
+    import archive.store.passage_store as store_mod
 
     monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)
     with Store(tmp_path / "a.db") as store:
@@ -323,7 +319,7 @@ def test_a_long_history_is_read_through_snapshots_within_the_bounds(tmp_path, mo
 
 
 def test_a_text_of_too_many_runs_gets_a_snapshot_and_reads_exactly(tmp_path, monkeypatch):
-    import archive.store as store_mod
+    import archive.store.passage_store as store_mod
 
     monkeypatch.setattr(store_mod, "MAX_PIECES", 3)
     a = [f"Paragraph a{i} of the first document.\n\n" for i in range(10)]
@@ -340,8 +336,8 @@ def test_a_text_of_too_many_runs_gets_a_snapshot_and_reads_exactly(tmp_path, mon
 
 
 def test_a_corrupt_snapshot_or_copy_raises_instead_of_reading_wrong_text(tmp_path, monkeypatch):
-    import archive.store as store_mod
-    from archive.passages import compress_group
+    import archive.store.passage_store as store_mod
+    from archive.store.passage_format import compress_group
 
     monkeypatch.setattr(store_mod, "MAX_GROUPS", 2)
     texts = [b"one paragraph\n\n", b"two paragraphs\n\n", b"three\n\n", b"four\n"]
@@ -371,7 +367,7 @@ def test_verify_checks_passages_that_snapshot_reads_skip(tmp_path, monkeypatch):
     """A revision read through its own snapshot never inflates the group of passages it
     introduced, and its passage list is not what its read joins: `archive verify` still checks
     both (blame, trace and search read them), where re-hashing the blobs alone cannot."""
-    import archive.store as store_mod
+    import archive.store.passage_store as store_mod
     from archive.verify import check_blobs, check_passages
 
     monkeypatch.setattr(store_mod, "MAX_GROUPS", 4)

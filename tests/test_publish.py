@@ -20,9 +20,10 @@ from datasette.app import Datasette
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive import integrity, trace
+from archive.ledger import checkpoints as integrity
+from archive.passages import trace
 from archive.publish import pages, queries
-from archive.record import ingest_folder
+from archive.record.folder import ingest_folder
 from archive.store import Store
 from tests.browser.archive_builder import APPENDED, BINARY, CORPUS, ROOT, build_archive, plugin_env
 

@@ -7,8 +7,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from archive.metadata import reextract
-from archive.record import ingest_folder
+from archive.record.folder import ingest_folder
+from archive.record.metadata import reextract
 from archive.store import Store
 from ingest.extract import EXTRACTOR_VERSION
 from tests.conftest import CORPUS, run_cli, table_rows

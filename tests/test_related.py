@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from archive.related import jaccard_estimate, shingles, sketch
+from archive.passages.related import jaccard_estimate, shingles, sketch
 from tests.conftest import CORPUS, run_cli
 
 UNRELATED = (

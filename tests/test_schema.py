@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from archive.schema import SCHEMA_VERSION
 from archive.store import Store
+from archive.store.schema import SCHEMA_VERSION
 
 # The names a Datasette user, canned query or script reads: never renamed.
 PUBLIC_COLUMNS = {

@@ -363,7 +363,7 @@ async def test_worker_app_has_archive_serve_settings_counts_and_warm_templates(
     archive_db, tmp_path
 ):
     from archive.publish.app import ServeConfig, build_datasette, with_warm_up
-    from archive.serve import prepare
+    from archive.publish.serve import prepare
 
     snapshot = tmp_path / "archive.db"
     shutil.copyfile(archive_db, snapshot)

@@ -1,12 +1,12 @@
-"""archive.similarity: git's chunk-based rename score, and the planner using it."""
+"""archive.record.renames: git's chunk-based rename score, and the planner using it."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.changes import DocState, Observed
-from archive.similarity import (
+from archive.record.plan import DocState, Observed
+from archive.record.renames import (
     MAX_PAIRS,
     blob_similarity,
     chunk_weights,

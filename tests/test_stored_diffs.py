@@ -17,24 +17,24 @@ from hypothesis import strategies as st
 
 from archive import diffs
 from archive.diffs import DiffResult
-from archive.record import ingest_folder
-from archive.store import Store
-from archive.stored_diffs import (
-    CODECS,
-    DELTA_CODEC,
+from archive.diffs.core import load_core
+from archive.diffs.pipeline import DiffPool, pool_cpus
+from archive.diffs.stored import (
     DiffIntegrityError,
-    compute,
     diff_row,
     ops_of,
-    pack_delta,
-    pool_cpus,
     rebuild_problem,
     result_of,
     row_problems,
-    unpack_delta,
-    workers_for,
 )
+from archive.record.folder import ingest_folder
+from archive.store import Store
+from archive.store.delta_codec import CODECS, DELTA_CODEC, pack_delta, unpack_delta
 from archive.verify import check_diffs, verify
+
+# Every test here runs on both diff engines (compiled core and pure-Python reference).
+pytestmark = pytest.mark.usefixtures("diff_engine")
+
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML_1 = b"<html><head><title>T</title></head><body><p>First paragraph here.</p></body></html>"
@@ -180,7 +180,7 @@ def test_identical_pairs_are_stored_once(tmp_path: Path):
 def test_same_pair_in_two_processes_gives_identical_rows(tmp_path: Path):
     script = (
         "import sys; from pathlib import Path; from archive.store import Store;"
-        "from archive.record import ingest_folder\n"
+        "from archive.record.folder import ingest_folder\n"
         "folder = Path(sys.argv[1]); db = sys.argv[2]\n"
         "folder.mkdir()\n"
         "(folder / 'x.txt').write_text('Un texte, en français.\\nLine two.\\n')\n"
@@ -312,7 +312,7 @@ def test_git_import_stores_diffs_per_batch(tmp_path: Path):
         subprocess.run([*git, "add", "."], check=True, env=env)
         date = {"GIT_COMMITTER_DATE": f"2024-01-0{n + 1}T00:00:00Z"}
         subprocess.run([*git, "commit", "-qm", f"c{n}"], check=True, env={**env, **date})
-    from archive.gitimport import import_git
+    from archive.record.git import import_git
 
     with Store(tmp_path / "g.db") as store:
         import_git(store, str(repo), "t", batch_size=2)
@@ -321,13 +321,17 @@ def test_git_import_stores_diffs_per_batch(tmp_path: Path):
         assert verify(store) == []
 
 
-def test_compute_keeps_input_order_in_a_pool():
+def test_pool_results_are_the_serial_ones_and_only_worth_it_for_enough_work():
     texts = [("a " * (i * 50), "b " * (i * 50)) for i in range(1, 6)]
-    assert compute(texts, workers=2) == [diffs.diff_texts(*t) for t in texts]
-    assert workers_for(texts, cpus=8) == 1  # too few to pay for a pool
+    with DiffPool(2) as pool:
+        futures = [pool.submit(t) for t in texts]
+        assert [f.result() for f in futures] == [diffs.diff_texts(*t) for t in texts]
+    chars = sum(len(a) + len(b) for a, b in texts)
+    assert not DiffPool(8).worth_it(len(texts), chars)  # too few to pay for a pool
     big = [("x " * 70_000, "y " * 70_000)] * 8
-    assert workers_for(big, cpus=4) == 4 and workers_for(big, cpus=2) == 2
-    assert workers_for(big, cpus=1) == 1  # one core: never a pool
+    big_chars = sum(len(a) + len(b) for a, b in big)
+    assert DiffPool(4).worth_it(len(big), big_chars) and DiffPool(2).worth_it(8, big_chars)
+    assert not DiffPool(1).worth_it(len(big), big_chars)  # one core: never a pool
 
 
 @settings(max_examples=40, deadline=None)
@@ -365,11 +369,11 @@ def test_pool_only_for_the_pure_engine_unless_asked(monkeypatch):
     ARCHIVE_DIFF_WORKERS, when set, decides for either engine."""
     monkeypatch.delenv("ARCHIVE_DIFF_WORKERS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    assert diffs.compiled()
-    big = [("x " * 70_000, "y " * 70_000)] * 8
-    assert pool_cpus() == 1 and workers_for(big) == 1
+    with diffs.engine(load_core()):
+        assert diffs.compiled()
+        assert pool_cpus() == 1 and not DiffPool().worth_it(8, 1 << 20)
     with diffs.engine(None):
         assert not diffs.compiled()
-        assert pool_cpus() == 4 and workers_for(big) == 4
+        assert pool_cpus() == 4 and DiffPool().worth_it(8, 1 << 20)
     monkeypatch.setenv("ARCHIVE_DIFF_WORKERS", "2")
-    assert pool_cpus() == 2 and workers_for(big) == 2
+    assert pool_cpus() == 2 and DiffPool().worth_it(8, 1 << 20)

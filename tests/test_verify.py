@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from archive import merkle
-from archive.integrity import roots_at
-from archive.record import ingest_folder
+from archive.ledger import merkle
+from archive.ledger.checkpoints import roots_at
+from archive.record.folder import ingest_folder
 from archive.store import Store
 from archive.verify import CHECKS, Finding, verify, verify_external_checkpoint
 from tests.conftest import run_cli

@@ -16,14 +16,14 @@ import markupsafe
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
-from archive.blame import blame
 from archive.diffs import ALGORITHM, diff_texts
-from archive.integrity import inclusion_proof
-from archive.passages import PassageError, passage_digest, unpack_ids
+from archive.diffs.stored import result_of
+from archive.ledger.checkpoints import inclusion_proof
+from archive.passages.blame import blame
+from archive.passages.trace import search_documents, trace, words_query
 from archive.publish import cache, pages, queries
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
-from archive.stored_diffs import result_of
-from archive.trace import search_documents, trace, words_query
+from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
 FEED_LIMIT = 50
 TRACE_LIMIT = 100  # passages listed on the trace page

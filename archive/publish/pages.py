@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from archive.diff_render import render_html, render_stat
 from archive.diffs import DiffResult
-from archive.passages import passage_digest
+from archive.diffs.render import render_html, render_stat
+from archive.store.passage_format import passage_digest
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 BAR_MAX_PX = 120

@@ -96,7 +96,7 @@ _CHANGES = (
 RECENT_CHANGES = _CHANGES + " ORDER BY v.id DESC LIMIT :limit"
 DOCUMENT_CHANGES = _CHANGES + " WHERE v.document_id = :id ORDER BY v.id DESC LIMIT :limit"
 
-# Search by document path; text search goes through the passage store (archive.trace).
+# Search by document path; text search goes through the passage store (archive.passages.trace).
 SEARCH_PATHS = (
     "SELECT d.id AS document_id, d.path, d.status, s.name AS source, d.current_version_id,"
     " d.last_seen FROM documents d JOIN sources s ON s.id = d.source_id"

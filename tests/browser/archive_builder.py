@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from archive.record import ingest_folder
+from archive.record.folder import ingest_folder
 from archive.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

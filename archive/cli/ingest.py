@@ -1,0 +1,152 @@
+"""Commands that put documents in and read them back: ingest, log, show."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from archive.cli.common import db_option, emit_json, friendly, json_option
+from archive.record.folder import ingest_folder
+from archive.record.git import GitRunSummary, import_git
+from archive.record.versions import RunSummary
+from archive.refs import resolve_document, resolve_version
+from archive.store import ArchiveError, Store
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False), required=False)
+@click.option(
+    "--git",
+    "repo",
+    metavar="REPO",
+    help="Import the history of a git repository (or .bundle file) instead of a folder.",
+)
+@click.option("--ref", default=None, help="With --git: the branch or commit to import [HEAD].")
+@click.option(
+    "--batch",
+    "batch_size",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1),
+    help="With --git: commits per transaction (a kill loses at most one batch).",
+)
+@db_option
+@json_option
+@friendly
+def ingest(
+    folder: str | None,
+    repo: str | None,
+    ref: str | None,
+    batch_size: int,
+    db: str,
+    as_json: bool,
+) -> None:
+    """Ingest FOLDER (or --git REPO): store new contents and record what changed.
+
+    With --git, each commit of the first-parent history of --ref (oldest first) is recorded
+    as a snapshot at its committer date; a re-run imports only the commits not yet imported.
+    Exit status: 0 on success, 1 when problems were recorded (they are listed) or the
+    repository cannot be read, 2 on usage errors.
+    """
+    if (folder is None) == (repo is None):
+        raise click.UsageError("give exactly one of FOLDER or --git REPO")
+    if ref is not None and repo is None:
+        raise click.UsageError("--ref needs --git REPO")
+    command = " ".join(["archive", *sys.argv[1:]]) if sys.argv else "archive ingest"
+    show_bar = sys.stderr.isatty() and not as_json
+    with Store(db) as store:
+        if repo is not None:
+            bar = CommitBar() if show_bar else None
+            try:
+                summary = import_git(store, repo, command, ref or "HEAD", bar, batch_size)
+            finally:
+                if bar is not None:
+                    bar.close()
+        elif show_bar:
+            with click.progressbar(length=0, label="Hashing", file=sys.stderr) as bar:
+                summary = ingest_folder(store, folder, command, lambda n: bar.update(n))
+        else:
+            summary = ingest_folder(store, folder, command)
+    report_run(summary, as_json)
+    if summary.problems:
+        sys.exit(1)
+
+
+class CommitBar:
+    """A progress bar over commits that shows the import rate (commits/s)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.start = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=total, label="Importing", file=sys.stderr, item_show_func=lambda s: s
+            )
+            self.bar.__enter__()
+        rate = done / max(time.monotonic() - self.start, 1e-6)
+        self.bar.update(done - self.bar.pos, f"{rate:,.0f} commits/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def report_run(summary: RunSummary, as_json: bool) -> None:
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    kinds = ", ".join(f"{n} {k}" for k, n in summary.kinds.items())
+    commits = f"{summary.commits} commits, " if isinstance(summary, GitRunSummary) else ""
+    click.echo(
+        f"Run {summary.run_id} ({summary.source}): {commits}{summary.files_seen} files seen, "
+        f"{summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
+        f"{summary.unchanged} unchanged, {summary.problems} problems"
+    )
+    for p in summary.problem_list:
+        click.echo(f"problem: {p['path']}: {p['reason']}", err=True)
+
+
+@click.command()
+@click.argument("document")
+@db_option
+@json_option
+@friendly
+def log(document: str, db: str, as_json: bool) -> None:
+    """List the versions of DOCUMENT (a stored path, source:path, a path on disk, or #id)."""
+    with Store(db, create=False) as store:
+        doc = resolve_document(store, document)
+        versions = store.versions(doc["id"])
+    if as_json:
+        emit_json({"document": doc, "versions": versions})
+        return
+    click.echo(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})")
+    for v in versions:
+        blob = (v["blob"] or "-")[:16]
+        size = "-" if v["size"] is None else v["size"]
+        moved = f" (from {v['old_path']})" if v["old_path"] else ""
+        click.echo(
+            f"@{v['seq']:<4} {v['kind']:<9} {v['observed_at']}  {blob:<16}  {size:>9}  "
+            f"{v['path']}{moved}"
+        )
+
+
+@click.command()
+@click.argument("version")
+@db_option
+@friendly
+def show(version: str, db: str) -> None:
+    """Write the exact bytes of VERSION (<document>@<n>, default the latest) to stdout."""
+    with Store(db, create=False) as store:
+        ref = resolve_version(store, version)
+        blob = ref.version["blob"]
+        if blob is None:
+            raise ArchiveError(
+                f"{ref.document['path']}@{ref.version['seq']} is a deletion: it has no content"
+            )
+        data = store.read_content(blob)
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()

@@ -1,0 +1,1 @@
+"""The ledger: an RFC 9162 Merkle log of every version, its checkpoints and proofs."""

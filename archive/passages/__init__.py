@@ -1,0 +1,1 @@
+"""What the passages answer: blame, trace and related documents."""

@@ -1,0 +1,1 @@
+"""Recording: a source's observation planned into changes and written as versions."""

@@ -1,0 +1,274 @@
+"""Extracted metadata and source provenance: computing and storing them, reading them back.
+
+Extraction runs once per distinct content, when the content is first stored, and again only
+through `reextract` (after an extractor improves). Provenance (sidecars, front matter, file
+names) belongs to a version: it is written as the version is recorded and never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from archive.record.plan import Change
+from archive.store import Store
+from ingest.content import BlobInfo, describe, text_blob
+from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
+from ingest.formats import MEDIA_DOCX, FormatError, readable_text
+from ingest.sidecar import (
+    SIDECAR_SUFFIXES,
+    SidecarError,
+    filename_identifiers,
+    front_matter,
+    is_sidecar,
+    parse_sidecar,
+)
+
+# Formats whose file-name extension promises a structure we read; a content that does not
+# match its extension is recorded as a problem (kept as a blob all the same).
+_CLAIMED = {
+    ".html": ("html", "text/html"),
+    ".htm": ("html", "text/html"),
+    ".xhtml": ("html", "text/html"),
+    ".pdf": ("pdf", "application/pdf"),
+    ".docx": ("docx", MEDIA_DOCX),
+}
+_FRONT_MATTER_TYPES = ("text/markdown", "text/plain")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A content just stored: its description and the one-line problems met on the way."""
+
+    info: BlobInfo
+    problems: list[str] = field(default_factory=list)
+
+
+def format_problem(path: str, media_type: str) -> str | None:
+    """A one-line problem when the name promises HTML/PDF/DOCX and the bytes are not that."""
+    claimed = _CLAIMED.get(os.path.splitext(path)[1].lower())
+    if claimed is None or claimed[1] == media_type:
+        return None
+    return f"{claimed[0]}: content is not {claimed[0].upper()} (detected {media_type})"
+
+
+def readable(data: bytes, media_type: str) -> tuple[str | None, list[str]]:
+    """Readable text of HTML/PDF/DOCX bytes (None for other types), or a problem."""
+    try:
+        return readable_text(data, media_type), []
+    except FormatError as exc:
+        return None, [str(exc)]
+
+
+def row_fields(extraction: Extraction) -> tuple[dict, list[tuple[str, int, str, str | None]]]:
+    """Split an extraction into blob_metadata columns and blob_items rows.
+
+    Scalars outside FIELDS (doc_title, page_count, site_name, ...) become items keyed by
+    their name with detail "field", so nothing extracted is dropped or kept as opaque JSON.
+    """
+    columns = {k: extraction.fields.get(k) for k in (*FIELDS, "extractor_version")}
+    extra = [
+        (name, 0, value if isinstance(value, str) else json.dumps(value), "field")
+        for name, value in extraction.fields.items()
+        if name not in columns and value is not None
+    ]
+    return columns, [*extraction.items, *extra]
+
+
+def _unique(problems: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(problems))
+
+
+def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:
+    """Store a new content, its readable-text blob (HTML/PDF/DOCX) and its metadata.
+
+    Never raises for a broken file: it is kept as a blob and its problems are returned.
+    """
+    info, decoded = describe(path, data)
+    store.insert_blob(info, data)
+    problems: list[str] = []
+    mismatch = format_problem(path, info.media_type)
+    if mismatch:
+        problems.append(mismatch)
+    text, more = readable(data, info.media_type)
+    problems += more
+    if text is not None:
+        tinfo, tdata = text_blob(text)
+        store.insert_blob(tinfo, tdata)
+        store.link_text_blob(info.blake3, tinfo.blake3)
+    elif decoded.is_text:
+        text = decoded.text
+    if extract_metadata:
+        extraction = extract(
+            text, media_type=info.media_type, path=path, encoding=info.encoding, data=data
+        )
+        store.put_metadata(info.blake3, *row_fields(extraction))
+        problems += extraction.problems
+    return Stored(info, _unique(problems))
+
+
+def store_sidecar(store: Store, data: bytes, path: str) -> str:
+    """Keep a sidecar's bytes as a blob (no extraction: it is not a document)."""
+    info, _ = describe(path, data)
+    store.insert_blob(info, data)
+    return info.blake3
+
+
+def sidecar_target(path: str) -> str | None:
+    """The document path a sidecar describes (`a.txt.meta.yml` -> `a.txt`), else None."""
+    if not is_sidecar(path):
+        return None
+    lower = path.lower()
+    for suffix in SIDECAR_SUFFIXES:
+        if lower.endswith(suffix):
+            target = path[: -len(suffix)]
+            return target if target and not target.endswith("/") else None
+    return None
+
+
+def _value(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def provenance_rows(
+    path: str, text: str | None, media_type: str | None, sidecar: Mapping | None
+) -> list[tuple[str, str, str | None]]:
+    """(origin, key, value) provenance of one version, from its name, text and sidecar."""
+    rows: list[tuple[str, str, str | None]] = []
+    for key, value in sorted(filename_identifiers(path).items()):
+        rows.append(("filename", key, value))
+    if text is not None and media_type in _FRONT_MATTER_TYPES:
+        try:
+            meta, _ = front_matter(text)
+        except SidecarError:
+            meta = {}  # already reported once for the content by the front_matter extractor
+        rows += [("front-matter", k, _value(v)) for k, v in sorted(meta.items())]
+    if sidecar:
+        rows += [("sidecar", k, _value(v)) for k, v in sorted(sidecar.items())]
+    return rows
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """A sidecar found next to a document in this run: its path, blob and parsed keys."""
+
+    path: str
+    blob: str
+    fields: dict | None  # None when it could not be parsed
+
+
+def read_sidecar(store: Store, path: str, data: bytes) -> tuple[Sidecar, list[str]]:
+    blob = store_sidecar(store, data, path)
+    try:
+        return Sidecar(path, blob, parse_sidecar(path, data)), []
+    except SidecarError as exc:
+        return Sidecar(path, blob, None), [str(exc)]
+
+
+def record_provenance(
+    store: Store,
+    version_ids: Sequence[int],
+    changes: Sequence[Change],
+    sidecars: Mapping[str, Sidecar],
+) -> None:
+    """Write each new version's sidecar link and provenance rows (as it is recorded)."""
+    for version_id, change in zip(version_ids, changes, strict=True):
+        if change.blob is None:
+            continue
+        sidecar = sidecars.get(change.path)
+        if sidecar is not None:
+            store.set_version_sidecar(version_id, sidecar.blob)
+        info = store.blob(change.blob)
+        media = info["media_type"] if info else None
+        text = None
+        if info and info["is_text"] and media in _FRONT_MATTER_TYPES:
+            text = store.read_text(change.blob)
+        rows = provenance_rows(
+            change.path, text, media, sidecar.fields if sidecar is not None else None
+        )
+        store.add_provenance(version_id, rows)
+
+
+def record_sidecar_edits(
+    store: Store, source_id: int, run_id: int, changed: set[str], sidecars: Mapping[str, Sidecar]
+) -> int:
+    """Sidecar-only edits (document unchanged) go to sidecar_changes; version rows stay put."""
+    count = 0
+    for path, current in sorted(store.current_sidecars(source_id).items()):
+        if path in changed:
+            continue
+        now = sidecars.get(path)
+        blob = now.blob if now is not None else None
+        if blob != current["sidecar_blob"]:
+            store.add_sidecar_change(current["document_id"], current["version_id"], run_id, blob)
+            count += 1
+    return count
+
+
+@dataclass
+class ReextractSummary:
+    extractor_version: str
+    blobs: int = 0
+    problems: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "extractor_version": self.extractor_version,
+            "blobs": self.blobs,
+            "problems": self.problems,
+        }
+
+
+def _text_for(store: Store, row: dict, data: bytes) -> tuple[str | None, list[str]]:
+    if row["text_blob"] is not None:
+        return store.read_text(row["blake3"]), []
+    text, problems = readable(data, row["media_type"])
+    if text is None and row["is_text"] and row["encoding"]:
+        text = data.decode(row["encoding"])
+    return text, problems
+
+
+def reextract(store: Store, *, everything: bool = False) -> ReextractSummary:
+    """Recompute metadata of document contents with missing or outdated metadata.
+
+    Writes blob_metadata and blob_items only: versions, blobs and every other table stay
+    byte-identical. Readable text missing for an older blob is computed, not stored.
+    """
+    summary = ReextractSummary(EXTRACTOR_VERSION)
+    with store.write():
+        for row in store.blobs_to_extract(EXTRACTOR_VERSION, everything):
+            data = store.read_content(row["blake3"])
+            text, problems = _text_for(store, row, data)
+            path = row["path"] or ""
+            extraction = extract(
+                text,
+                media_type=row["media_type"] or "application/octet-stream",
+                path=path,
+                encoding=row["encoding"],
+                data=data,
+            )
+            store.put_metadata(row["blake3"], *row_fields(extraction))
+            summary.blobs += 1
+            for reason in _unique([*problems, *extraction.problems]):
+                summary.problems.append({"blob": row["blake3"], "path": path, "reason": reason})
+    return summary
+
+
+def version_metadata(store: Store, version: dict) -> dict:
+    """Everything `archive meta` shows for one version: fields, items, provenance, sidecars."""
+    blob = version.get("blob")
+    changes = store.sidecar_changes(version["id"])
+    return {
+        "version_id": version["id"],
+        "blob": blob,
+        "text_blob": (store.text_blob_of(blob) if blob else None),
+        "fields": store.metadata(blob) if blob else None,
+        "items": store.metadata_items(blob) if blob else [],
+        "provenance": store.provenance(version["id"]),
+        "sidecar_blob": version.get("sidecar_blob"),
+        "sidecar_changes": changes,
+    }

@@ -1,0 +1,419 @@
+"""The `Store` facade: one archive file, its connection, its write lock and its core rows.
+
+Every SQL statement of the archive lives in this package (the plugin's read queries aside).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from archive import __version__
+from archive.errors import ArchiveError
+from archive.store.content import read_content, read_text
+from archive.store.derived_rows import DerivedRows
+from archive.store.groups import TextCache
+from archive.store.ledger_rows import LedgerRows
+from archive.store.metadata_rows import MetadataRows
+from archive.store.schema import SchemaError, migrate
+from archive.store.shapes import Change, DocState
+from archive.store.upgrade import run as run_data_steps
+from ingest.content import BlobInfo
+
+# How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
+BUSY_TIMEOUT_S = float(os.environ.get("ARCHIVE_BUSY_TIMEOUT", "30"))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Store(MetadataRows, LedgerRows, DerivedRows):
+    """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
+        self.path = os.fspath(path)
+        if not create and not os.path.exists(self.path):
+            raise ArchiveError(f"no archive at {self.path}: run `archive ingest DIR` first")
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrate(conn, lambda steps: run_data_steps(conn, steps))
+        except sqlite3.DatabaseError as e:
+            raise ArchiveError(f"{self.path} is not a usable archive: {e}") from None
+        except SchemaError as e:
+            raise ArchiveError(f"{self.path}: {e}") from None
+        self.conn = conn
+        self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
+
+    @classmethod
+    def over(cls, conn: sqlite3.Connection) -> Store:
+        """A Store on a connection opened elsewhere (Datasette's, read-only): no pragmas, no
+        migration, so the store's queries serve the published snapshot too."""
+        store = cls.__new__(cls)
+        store.path, store.conn, store.texts = "", conn, None
+        return store
+
+    @property
+    def db(self):
+        """A sqlite-utils view of the connection (imported on demand: it is slow to import)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One atomic batch: all of it lands or none of it does."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise ArchiveError(
+                    f"{self.path} is busy: another ingest is writing it; "
+                    "try again when it has finished"
+                ) from None
+            raise
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def query_one(self, sql: str, params: Sequence | dict = ()) -> dict | None:
+        """The first row, or None."""
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def query(self, sql: str, params: Sequence | dict = ()) -> list[dict]:
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # Sources and runs -------------------------------------------------------------------
+
+    def source(self, kind: str, location: str, name: str | None = None) -> dict:
+        """The source row for (kind, location), created on first use with a unique name."""
+        rows = self.query("SELECT * FROM sources WHERE kind = ? AND location = ?", (kind, location))
+        if rows:
+            return rows[0]
+        base = name or os.path.basename(location.rstrip("/")) or location
+        taken = {r["name"] for r in self.query("SELECT name FROM sources")}
+        unique, n = base, 2
+        while unique in taken:
+            unique, n = f"{base}-{n}", n + 1
+        self.conn.execute(
+            "INSERT INTO sources (name, kind, location, created_at) VALUES (?, ?, ?, ?)",
+            (unique, kind, location, now_iso()),
+        )
+        return self.query("SELECT * FROM sources WHERE name = ?", (unique,))[0]
+
+    def location_of(self, path: str) -> str:
+        """How a source path is recorded: relative to the archive's folder when inside it.
+
+        So the same folder is the same source whatever the working directory, and an
+        archive built next to its corpus records the same rows on any machine.
+        """
+        real = os.path.realpath(path)
+        base = os.path.dirname(os.path.realpath(self.path))
+        rel = os.path.relpath(real, base)
+        return real if rel == ".." or rel.startswith(".." + os.sep) else rel.replace(os.sep, "/")
+
+    def root_of(self, source: dict) -> str:
+        """The absolute path of a source's recorded location."""
+        base = os.path.dirname(os.path.realpath(self.path))
+        return os.path.normpath(os.path.join(base, source["location"]))
+
+    def sources(self) -> list[dict]:
+        return self.query("SELECT * FROM sources ORDER BY id")
+
+    def start_run(self, source_id: int, command: str, started_at: str) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO runs (source_id, started_at, tool_version, command) VALUES (?, ?, ?, ?)",
+            (source_id, started_at, __version__, command),
+        )
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, **counts: int) -> None:
+        sets = ", ".join(f"{k} = :{k}" for k in counts)
+        self.conn.execute(
+            f"UPDATE runs SET finished_at = :finished_at, {sets} WHERE id = :id",
+            {**counts, "finished_at": now_iso(), "id": run_id},
+        )
+
+    def add_problems(self, run_id: int, problems: Iterable[tuple[str, str]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO problems (run_id, path, reason) VALUES (?, ?, ?)",
+            [(run_id, path, reason) for path, reason in problems],
+        )
+
+    def run(self, run_id: int) -> dict:
+        return self.query("SELECT * FROM runs WHERE id = ?", (run_id,))[0]
+
+    # Blobs ------------------------------------------------------------------------------
+
+    def known_blobs(self, hashes: Iterable[str]) -> set[str]:
+        known: set[str] = set()
+        hashes = list(dict.fromkeys(hashes))
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT blake3 FROM blobs WHERE blake3 IN ({marks})", chunk
+                )
+            )
+        return known
+
+    def insert_blob(self, info: BlobInfo, content: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO blobs (blake3, sha256, size, media_type, encoding, is_text,"
+            " newline, flags, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.blake3,
+                info.sha256,
+                info.size,
+                info.media_type,
+                info.encoding,
+                int(info.is_text),
+                info.newline,
+                ",".join(info.flags),
+                content,
+            ),
+        )
+
+    def blob(self, blake3: str) -> dict | None:
+        return self.query_one(
+            "SELECT blake3, sha256, size, media_type, encoding, is_text, newline, flags"
+            " FROM blobs WHERE blake3 = ?",
+            (blake3,),
+        )
+
+    def read_content(self, blake3: str) -> bytes:
+        """The exact bytes of a blob: the one way content leaves the store."""
+        return read_content(self.conn, blake3)
+
+    def read_text(self, blake3: str) -> str | None:
+        """The text diffs and passages use (see the module-level `read_text`)."""
+        return read_text(self.conn, blake3, self.texts)
+
+    @contextmanager
+    def caching_texts(self, max_chars: int = 1 << 25) -> Iterator[TextCache]:
+        """Keep the texts an ingest decodes (packing) or reads, so its diffs and metadata
+        reuse them instead of rebuilding each from passages. Texts are keyed by the hash
+        of the bytes they decode, so the cache can never answer a wrong text."""
+        self.texts = TextCache(max_chars)
+        try:
+            yield self.texts
+        finally:
+            self.texts = None
+
+    def iter_blob_hashes(self) -> Iterator[str]:
+        for (h,) in self.conn.execute("SELECT blake3 FROM blobs ORDER BY blake3"):
+            yield h
+
+    def find_blobs(self, prefix: str) -> list[dict]:
+        """Blobs whose BLAKE3 or SHA-256 starts with prefix (hex, case-insensitive)."""
+        prefix = prefix.lower()
+        upper = prefix + "g"  # 'g' sorts after every hex digit
+        return self.query(
+            "SELECT blake3, sha256, size, media_type FROM blobs"
+            " WHERE (blake3 >= :p AND blake3 < :u) OR (sha256 >= :p AND sha256 < :u)"
+            " ORDER BY blake3",
+            {"p": prefix, "u": upper},
+        )
+
+    # Documents and versions -------------------------------------------------------------
+
+    def document_states(self, source_id: int, paths: Sequence[str] | None = None) -> list[DocState]:
+        """Every document of a source, or (paths given) only those at these paths."""
+        if paths is not None and len(paths) > 500:
+            states = [
+                s
+                for i in range(0, len(paths), 500)
+                for s in self.document_states(source_id, paths[i : i + 500])
+            ]
+            return sorted(states, key=lambda s: s.document_id)
+        where, params = "d.source_id = ?", [source_id]
+        if paths is not None:
+            if not paths:
+                return []
+            where += f" AND d.path IN ({','.join('?' * len(paths))})"
+            params += list(paths)
+        seen: dict[int, set[str]] = {}
+        for doc_id, blob in self.conn.execute(
+            "SELECT v.document_id, v.blob FROM versions v JOIN documents d"
+            f" ON d.id = v.document_id WHERE {where} AND v.blob IS NOT NULL",
+            params,
+        ):
+            seen.setdefault(doc_id, set()).add(blob)
+        return [
+            DocState(
+                r["id"],
+                r["path"],
+                r["status"] == "present",
+                r["blob"],
+                frozenset(seen.get(r["id"], ())),
+            )
+            for r in self.query(
+                "SELECT d.id, d.path, d.status, v.blob FROM documents d"
+                " LEFT JOIN versions v ON v.id = d.current_version_id"
+                f" WHERE {where} ORDER BY d.id",
+                params,
+            )
+        ]
+
+    def record_changes(
+        self,
+        source_id: int,
+        run_id: int,
+        changes: Sequence[Change],
+        observed_at: str,
+        commit: str | None = None,
+    ) -> list[int]:
+        """Write versions for planned changes (in order) and update their documents.
+
+        commit is the oid of the git commit the changes come from (None for folder runs)."""
+        ids = []
+        for change in changes:
+            doc_id = change.document_id
+            if doc_id is None:
+                doc_id = self.conn.execute(
+                    "INSERT INTO documents (source_id, path, status, first_seen, last_seen)"
+                    " VALUES (?, ?, 'present', ?, ?)",
+                    (source_id, change.path, observed_at, observed_at),
+                ).lastrowid
+            prev_id, prev_seq = self.conn.execute(
+                "SELECT current_version_id, (SELECT COALESCE(MAX(seq), 0) FROM versions"
+                " WHERE document_id = :d) FROM documents WHERE id = :d",
+                {"d": doc_id},
+            ).fetchone()
+            version_id = self.conn.execute(
+                "INSERT INTO versions (document_id, seq, blob, path, kind, run_id, observed_at,"
+                ' mtime, previous_version_id, old_path, "commit")'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc_id,
+                    prev_seq + 1,
+                    change.blob,
+                    change.path,
+                    change.kind,
+                    run_id,
+                    observed_at,
+                    change.mtime,
+                    prev_id,
+                    change.old_path,
+                    commit,
+                ),
+            ).lastrowid
+            status = "deleted" if change.kind == "deleted" else "present"
+            self.conn.execute(
+                "UPDATE documents SET path = ?, status = ?, current_version_id = ?, last_seen = ?"
+                " WHERE id = ?",
+                (change.path, status, version_id, observed_at, doc_id),
+            )
+            ids.append(version_id)
+        return ids
+
+    # Git commits ------------------------------------------------------------------------
+
+    def insert_commit(self, row: dict) -> None:
+        """One imported commit (columns of `commits`); an oid imported twice is refused."""
+        try:
+            self.conn.execute(
+                "INSERT INTO commits (oid, source_id, position, author_name, author_email,"
+                " author_date, committer_name, committer_email, committer_date, message, parents)"
+                " VALUES (:oid, :source_id, :position, :author_name, :author_email, :author_date,"
+                " :committer_name, :committer_email, :committer_date, :message, :parents)",
+                row,
+            )
+        except sqlite3.IntegrityError:
+            other = self.query(
+                "SELECT s.name FROM commits c JOIN sources s ON s.id = c.source_id WHERE c.oid = ?",
+                (row["oid"],),
+            )
+            where = f" from source {other[0]['name']}" if other else ""
+            raise ArchiveError(f"commit {row['oid']} is already in the archive{where}") from None
+
+    def last_commit(self, source_id: int) -> dict | None:
+        """The last imported commit of a git source (highest position), or None."""
+        return self.query_one(
+            "SELECT * FROM commits WHERE source_id = ? ORDER BY position DESC LIMIT 1",
+            (source_id,),
+        )
+
+    def commits(self, source_id: int) -> list[dict]:
+        return self.query(
+            "SELECT * FROM commits WHERE source_id = ? ORDER BY position", (source_id,)
+        )
+
+    def update_run(self, run_id: int, **counts: int) -> None:
+        """Counts of a run still in progress (a git import commits batch by batch)."""
+        sets = ", ".join(f"{k} = :{k}" for k in counts)
+        self.conn.execute(f"UPDATE runs SET {sets} WHERE id = :id", {**counts, "id": run_id})
+
+    def touch_present(self, source_id: int, seen_at: str) -> None:
+        """Every present document of a source was seen at seen_at (a git tree holds them all)."""
+        self.conn.execute(
+            "UPDATE documents SET last_seen = ? WHERE source_id = ? AND status = 'present'",
+            (seen_at, source_id),
+        )
+
+    def touch_documents(self, source_id: int, paths: Iterable[str], seen_at: str) -> None:
+        """Record that present documents were seen unchanged (last_seen only)."""
+        self.conn.executemany(
+            "UPDATE documents SET last_seen = ? WHERE source_id = ? AND path = ?"
+            " AND status = 'present'",
+            [(seen_at, source_id, p) for p in paths],
+        )
+
+    def documents_at(self, path: str) -> list[dict]:
+        return self.query(
+            "SELECT d.*, s.name AS source, s.location FROM documents d"
+            " JOIN sources s ON s.id = d.source_id WHERE d.path = ? ORDER BY d.id",
+            (path,),
+        )
+
+    def document(self, document_id: int) -> dict | None:
+        return self.query_one(
+            "SELECT d.*, s.name AS source, s.location FROM documents d"
+            " JOIN sources s ON s.id = d.source_id WHERE d.id = ?",
+            (document_id,),
+        )
+
+    def versions(self, document_id: int) -> list[dict]:
+        return self.query(
+            "SELECT v.*, b.sha256, b.size FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
+            " WHERE v.document_id = ? ORDER BY v.seq",
+            (document_id,),
+        )
+
+    def version(self, document_id: int, seq: int) -> dict | None:
+        return self.query_one(
+            "SELECT v.*, b.sha256, b.size FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
+            " WHERE v.document_id = ? AND v.seq = ?",
+            (document_id, seq),
+        )
+
+    def versions_with_blob(self, blake3: str) -> list[dict]:
+        return self.query(
+            "SELECT v.*, s.name AS source FROM versions v JOIN documents d ON d.id = v.document_id"
+            " JOIN sources s ON s.id = d.source_id WHERE v.blob = ? ORDER BY v.id",
+            (blake3,),
+        )

@@ -1,0 +1,280 @@
+"""Passage groups read and inflated: the unit a text is rebuilt from, and the ingest's cache.
+
+A GroupReader locates and inflates groups once per read (or trace); TextCache keeps an
+ingest's decoded texts and its reader, since group rows never change once written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from bisect import bisect_right, insort
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add, attrgetter, getitem, le
+
+from archive.errors import ArchiveError
+from archive.store.passage_format import (
+    PassageError,
+    decompress_group,
+    run_bounds,
+    unpack_ids,
+    unpack_pieces,
+    unpack_sizes,
+    zdict_of,
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A `passage_groups` row: passages first .. first + len(offsets) - 2, packed."""
+
+    first: int
+    end: int  # one past its last passage id
+    depth: int
+    bases: list[int]
+    offsets: list[int]  # where each passage starts in the inflated text, then its length
+    data: bytes
+
+
+class GroupReader:
+    """Finds passages from their ids through the group rows alone, inflating each group once.
+
+    A group's id is its first passage's, so the group of passage i is the one with the
+    largest id <= i: one indexed lookup per group, none per passage. A text is joined one
+    slice per run of consecutive ids (`run_bounds`), so a read costs per run, not per passage.
+    """
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.firsts: list[int] = []  # sorted ids of the groups located so far
+        self.groups: dict[int, Group] = {}
+        self.inflated: dict[int, bytes] = {}
+
+    def _find(self, pid: int) -> Group | None:
+        k = bisect_right(self.firsts, pid) - 1
+        if k < 0:
+            return None
+        group = self.groups[self.firsts[k]]
+        return group if pid < group.end else None
+
+    def _add(self, row: tuple) -> Group:
+        group = self.groups.get(row[0])
+        if group is None:
+            offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
+            end = row[0] + len(offsets) - 1
+            group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+            insort(self.firsts, group.first)
+            self.groups[group.first] = group
+        return group
+
+    def _fetch(self, pid: int) -> Group:
+        row = self.conn.execute(
+            "SELECT id, depth, bases, sizes, data FROM passage_groups WHERE id <= ?"
+            " ORDER BY id DESC LIMIT 1",
+            (pid,),
+        ).fetchone()
+        group = None if row is None else self._add(row)
+        if group is None or pid >= group.end:
+            raise ArchiveError(f"missing passage {pid}")
+        return group
+
+    def prefetch(self, groups: Sequence[int]) -> list[Group]:
+        """These groups (a blob's, listed in `blob_passages.groups`), fetched in one query;
+        a listed id without a row is left out (a read then looks its passages up)."""
+        want = [g for g in groups if g not in self.groups]
+        if want:
+            for row in self.conn.execute(
+                "SELECT id, depth, bases, sizes, data FROM passage_groups"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(want),),
+            ):
+                self._add(row)
+        return [self.groups[g] for g in groups if g in self.groups]
+
+    def group_of(self, pid: int) -> Group:
+        return self._find(pid) or self._fetch(pid)
+
+    def locate(self, ids: Iterable[int]) -> list[Group]:
+        """The groups holding these passage ids (sorted ids make it one lookup per group)."""
+        out: dict[int, Group] = {}
+        group = None
+        for pid in ids:
+            if group is None or not group.first <= pid < group.end:
+                group = self.group_of(pid)
+                out[group.first] = group
+        return list(out.values())
+
+    def closure(self, groups: Iterable[Group], skip: Iterable[int] = ()) -> dict[int, Group]:
+        """These groups and every group their bases (and theirs, ...) sit in: what a read
+        inflates. Groups in skip (already inflated) and their bases are left out."""
+        skip = set(skip)
+        pending = {g.first: g for g in groups if g.first not in skip}
+        todo: dict[int, Group] = {}
+        while pending:
+            todo.update(pending)
+            bases = sorted({b for g in pending.values() for b in g.bases})
+            pending = {
+                g.first: g
+                for g in self.locate(bases)
+                if g.first not in skip and g.first not in todo
+            }
+        return todo
+
+    def size(self, pid: int) -> int:
+        """A passage's size in bytes, from its group row."""
+        group = self.group_of(pid)
+        return group.offsets[pid - group.first + 1] - group.offsets[pid - group.first]
+
+    def text(self, group: Group) -> bytes:
+        """A group's passages end to end, inflated once (after the groups of its bases)."""
+        text = self.inflated.get(group.first)
+        if text is None:
+            zdict = zdict_of([self.join(group.bases)]) if group.bases else b""
+            text = decompress_group(group.data, zdict)
+            if len(text) != group.offsets[-1]:
+                raise PassageError(f"corrupt passage group {group.first}: wrong length")
+            self.inflated[group.first] = text
+        return text
+
+    def read(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Each passage's bytes, locating and inflating what it needs (sorted: no lookup per id)."""
+        out: dict[int, bytes] = {}
+        first = end = 0
+        text = b""
+        offsets: list[int] = []
+        for pid in sorted(set(ids)):
+            if not first <= pid < end:
+                group = self.group_of(pid)
+                first, end, offsets = group.first, group.end, group.offsets
+                text = self.text(group)
+            j = pid - first
+            out[pid] = text[offsets[j] : offsets[j + 1]]
+        return out
+
+    def join(self, ids: Iterable[int]) -> bytes:
+        """The passages end to end (a few: a group's bases): consecutive ids of one group are
+        one slice."""
+        pieces: list[bytes] = []
+        text = b""
+        offsets: list[int] = []
+        first = end = start = stop = 0
+        for pid in ids:
+            if pid == stop and pid < end:
+                stop += 1
+                continue
+            if stop > start:
+                pieces.append(text[offsets[start - first] : offsets[stop - first]])
+            if not first <= pid < end:
+                group = self.group_of(pid)
+                first, end, offsets = group.first, group.end, group.offsets
+                text = self.text(group)
+            start, stop = pid, pid + 1
+        if stop > start:
+            pieces.append(text[offsets[start - first] : offsets[stop - first]])
+        return b"".join(pieces)
+
+    def copy(
+        self, snapshot: bytes | None, groups: Sequence[Group], pieces: bytes, primers: bytes
+    ) -> bytes:
+        """A text from copy instructions (`PassageStore.bound`): each piece a slice of the
+        snapshot (source 0, raw deflate) or of a group's text (source: the group's id); each
+        group inflated with the dictionary its primers copy, not through its bases' groups."""
+        if snapshot is None:
+            raise PassageError("copy instructions without their snapshot")
+        sources = {0: decompress_group(snapshot)}
+        targets, kinds, starts, ends = unpack_pieces(primers, 4)
+        primed: dict[int, list[int]] = {}
+        for k, target in enumerate(targets):
+            primed.setdefault(target, []).append(k)
+        try:
+            for group in sorted(groups, key=attrgetter("first")):  # primers copy earlier ones
+                ks = primed.get(group.first, ())
+                zdict = zdict_of([sources[kinds[k]][starts[k] : ends[k]] for k in ks])
+                text = decompress_group(group.data, zdict)
+                if len(text) != group.offsets[-1]:
+                    raise PassageError(f"corrupt passage group {group.first}: wrong length")
+                sources[group.first] = text
+            kinds, starts, ends = unpack_pieces(pieces)
+            return b"".join(map(getitem, map(sources.__getitem__, kinds), map(slice, starts, ends)))
+        except KeyError as e:
+            raise PassageError(f"copy instructions name group {e}, not listed") from None
+
+    def assemble(self, ids: Sequence[int], groups: Sequence[Group]) -> bytes:
+        """A whole text from these groups (a blob's), iterating in C over its runs: no
+        Python work per run or per passage. Falls back to `join` when the groups do not
+        hold every run (a stale group list)."""
+        groups = sorted(groups, key=attrgetter("first"))
+        texts = [b"", *map(self.text, groups)]  # k = bisect_right(firsts, pid): group k - 1
+        firsts = [g.first for g in groups]
+        ends, shifts, flat = [-1], [0], []  # flat: every group's offsets, end to end
+        for group in groups:
+            ends.append(group.end)
+            shifts.append(len(flat) - group.first)
+            flat.extend(group.offsets)
+        bounds = run_bounds(ids, set(firsts))
+        starts = list(map(ids.__getitem__, bounds[:-1]))
+        stops = list(map((1).__add__, map(ids.__getitem__, map((-1).__add__, bounds[1:]))))
+        ks = list(map(bisect_right, repeat(firsts), starts))
+        if not all(map(le, stops, map(ends.__getitem__, ks))):
+            return self.join(ids)
+        shift = list(map(shifts.__getitem__, ks))
+        cuts = map(
+            slice,
+            map(flat.__getitem__, map(add, starts, shift)),
+            map(flat.__getitem__, map(add, stops, shift)),
+        )
+        return b"".join(map(getitem, map(texts.__getitem__, ks), cuts))
+
+
+class TextCache:
+    """Decoded texts by blob hash, least recently used dropped past max_chars, and one
+    GroupReader for an ingest's packing (group rows never change once written).
+
+    Only texts decoded from bytes whose hash is the key go in (a packed blob, a read), so
+    a hit is exactly what reading the blob again would give.
+    """
+
+    MAX_GROUPS = 4096  # group rows held by the reader before it starts afresh
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        # key -> (encoding, text, (passage ids, passages) when this process packed it)
+        self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
+        self._reader: GroupReader | None = None
+
+    def get(self, key: str, encoding: str) -> str | None:
+        """The text of blob key decoded with encoding, if held."""
+        item = self.items.get(key)
+        if item is None or item[0] != encoding:
+            return None
+        self.items.move_to_end(key)
+        return item[1]
+
+    def passages(self, key: str) -> tuple[list[int], list[str]] | None:
+        """(passage ids, passage texts) of a blob this process packed, if held."""
+        item = self.items.get(key)
+        return None if item is None else item[2]
+
+    def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.chars -= len(old[1])
+            if passages is None and old[0] == encoding:
+                passages = old[2]
+        if len(text) > self.max_chars:
+            return
+        self.items[key] = (encoding, text, passages)
+        self.chars += len(text)
+        while self.chars > self.max_chars:
+            _, dropped = self.items.popitem(last=False)
+            self.chars -= len(dropped[1])
+
+    def reader(self, conn: sqlite3.Connection) -> GroupReader:
+        """The ingest's GroupReader (a fresh one once it holds MAX_GROUPS groups)."""
+        if self._reader is None or len(self._reader.groups) > self.MAX_GROUPS:
+            self._reader = GroupReader(conn)
+        return self._reader

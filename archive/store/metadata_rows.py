@@ -1,0 +1,120 @@
+"""Store rows of extracted metadata, items, source provenance and sidecars (a Store mixin)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+class MetadataRows:
+    """Metadata, provenance and sidecar rows; mixed into `Store` (uses its `conn`, `query`)."""
+
+    # Metadata ---------------------------------------------------------------------------
+
+    def link_text_blob(self, blake3: str, text_blake3: str) -> None:
+        """Point a raw blob at the blob holding its readable text."""
+        self.conn.execute("UPDATE blobs SET text_blob = ? WHERE blake3 = ?", (text_blake3, blake3))
+
+    def text_blob_of(self, blake3: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT text_blob FROM blobs WHERE blake3 = ?", (blake3,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def put_metadata(
+        self, blake3: str, fields: dict, items: Sequence[tuple[str, int, str, str | None]]
+    ) -> None:
+        """Replace a blob's extracted metadata: its blob_metadata row and all its items."""
+        row = {"blake3": blake3, **{c: fields.get(c) for c in self.metadata_columns()}}
+        self.conn.execute("DELETE FROM blob_items WHERE blob = ?", (blake3,))
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO blob_metadata ({', '.join(row)})"
+            f" VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        self.conn.executemany(
+            "INSERT INTO blob_items (blob, key, ordinal, value, detail) VALUES (?, ?, ?, ?, ?)",
+            [(blake3, k, n, v, d) for k, n, v, d in items],
+        )
+
+    def metadata_columns(self) -> list[str]:
+        return [c.name for c in self.db["blob_metadata"].columns if c.name != "blake3"]
+
+    def metadata(self, blake3: str) -> dict | None:
+        return self.query_one("SELECT * FROM blob_metadata WHERE blake3 = ?", (blake3,))
+
+    def metadata_items(self, blake3: str) -> list[dict]:
+        return self.query(
+            "SELECT key, ordinal, value, detail FROM blob_items WHERE blob = ?"
+            " ORDER BY key, ordinal",
+            (blake3,),
+        )
+
+    def blobs_to_extract(self, version: str, everything: bool) -> list[dict]:
+        """Document contents (blobs some version points at) whose metadata is missing or was
+        made by another extractor version (all of them when everything), with the path of
+        the first version that stored each, since names carry identifiers."""
+        return self.query(
+            "SELECT b.blake3, b.media_type, b.encoding, b.is_text, b.text_blob,"
+            " (SELECT v.path FROM versions v WHERE v.blob = b.blake3 ORDER BY v.id LIMIT 1)"
+            " AS path FROM blobs b LEFT JOIN blob_metadata m ON m.blake3 = b.blake3"
+            " WHERE b.blake3 IN (SELECT blob FROM versions WHERE blob IS NOT NULL)"
+            " AND (:all OR m.blake3 IS NULL OR m.extractor_version IS NOT :version)"
+            " ORDER BY b.blake3",
+            {"all": int(everything), "version": version},
+        )
+
+    def set_version_sidecar(self, version_id: int, blob: str) -> None:
+        """Record the sidecar content that applied to a version (set as it is recorded)."""
+        self.conn.execute("UPDATE versions SET sidecar_blob = ? WHERE id = ?", (blob, version_id))
+
+    def add_provenance(self, version_id: int, rows: Iterable[tuple[str, str, str | None]]) -> None:
+        """(origin, key, value) rows for a version: sidecar, front-matter or filename."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO version_provenance (version_id, origin, key, value)"
+            " VALUES (?, ?, ?, ?)",
+            [(version_id, origin, key, value) for origin, key, value in rows],
+        )
+
+    def provenance(self, version_id: int) -> list[dict]:
+        return self.query(
+            "SELECT origin, key, value FROM version_provenance WHERE version_id = ?"
+            " ORDER BY origin, key",
+            (version_id,),
+        )
+
+    def current_sidecars(self, source_id: int) -> dict[str, dict]:
+        """Per present document path: its current version and the sidecar content now in
+        force (the latest sidecar-only change of that version, else the version's own)."""
+        rows = self.query(
+            "SELECT d.id AS document_id, d.path, v.id AS version_id, COALESCE("
+            " (SELECT c.id FROM sidecar_changes c WHERE c.version_id = v.id"
+            "  ORDER BY c.id DESC LIMIT 1), 0) AS change_id, v.sidecar_blob"
+            " FROM documents d JOIN versions v ON v.id = d.current_version_id"
+            " WHERE d.source_id = ? AND d.status = 'present'",
+            (source_id,),
+        )
+        out = {}
+        for r in rows:
+            blob = r["sidecar_blob"]
+            if r["change_id"]:
+                (blob,) = self.conn.execute(
+                    "SELECT blob FROM sidecar_changes WHERE id = ?", (r["change_id"],)
+                ).fetchone()
+            out[r["path"]] = {**r, "sidecar_blob": blob}
+        return out
+
+    def add_sidecar_change(
+        self, document_id: int, version_id: int, run_id: int, blob: str | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO sidecar_changes (document_id, version_id, run_id, blob)"
+            " VALUES (?, ?, ?, ?)",
+            (document_id, version_id, run_id, blob),
+        )
+
+    def sidecar_changes(self, version_id: int) -> list[dict]:
+        return self.query(
+            "SELECT id, document_id, version_id, run_id, blob FROM sidecar_changes"
+            " WHERE version_id = ? ORDER BY id",
+            (version_id,),
+        )

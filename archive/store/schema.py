@@ -1,0 +1,402 @@
+"""The archive's schema, created and migrated with sqlite-utils.
+
+`PRAGMA user_version` holds the schema version; MIGRATIONS[i] brings a database from
+version i to i + 1, so an archive made by any earlier release opens with the current code.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    """The first public schema: sources, documents, blobs, versions, runs, problems."""
+    db["sources"].create(
+        {"id": int, "name": str, "kind": str, "location": str, "created_at": str},
+        pk="id",
+        not_null={"name", "kind", "location"},
+    )
+    db["sources"].create_index(["name"], unique=True)
+    db["sources"].create_index(["kind", "location"], unique=True)
+    db["runs"].create(
+        {
+            "id": int,
+            "source_id": int,
+            "started_at": str,
+            "finished_at": str,
+            "tool_version": str,
+            "command": str,
+            "files_seen": int,
+            "new_versions": int,
+            "unchanged": int,
+            "problems": int,
+        },
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id")],
+    )
+    db["blobs"].create(
+        {
+            "blake3": str,
+            "sha256": str,
+            "size": int,
+            "media_type": str,
+            "encoding": str,
+            "is_text": int,
+            "newline": str,
+            "flags": str,
+            "content": bytes,
+        },
+        pk="blake3",
+        not_null={"sha256", "size", "is_text"},
+    )
+    db["documents"].create(
+        {
+            "id": int,
+            "source_id": int,
+            "path": str,
+            "status": str,
+            "first_seen": str,
+            "last_seen": str,
+            "current_version_id": int,
+        },
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id")],
+        not_null={"source_id", "path", "status"},
+    )
+    db["versions"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "seq": int,
+            "blob": str,
+            "path": str,
+            "kind": str,
+            "run_id": int,
+            "observed_at": str,
+            "mtime": str,
+            "previous_version_id": int,
+            "old_path": str,
+        },
+        pk="id",
+        foreign_keys=[
+            ("document_id", "documents", "id"),
+            ("blob", "blobs", "blake3"),
+            ("run_id", "runs", "id"),
+            ("previous_version_id", "versions", "id"),
+        ],
+        not_null={"document_id", "seq", "path", "kind", "run_id", "observed_at"},
+    )
+    db["documents"].add_foreign_key("current_version_id", "versions", "id")
+    db["problems"].create(
+        {"id": int, "run_id": int, "path": str, "reason": str},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    for table, columns in [
+        ("blobs", ["sha256"]),
+        ("documents", ["source_id", "path"]),
+        ("documents", ["path"]),
+        ("documents", ["status"]),
+        ("versions", ["blob"]),
+        ("versions", ["run_id"]),
+        ("versions", ["observed_at"]),
+        ("versions", ["path"]),
+        ("versions", ["kind"]),
+        ("runs", ["source_id"]),
+        ("problems", ["run_id"]),
+    ]:
+        db[table].create_index(columns)
+    db["versions"].create_index(["document_id", "seq"], unique=True)
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    """Git provenance: a `commits` table, and `versions.commit` naming the commit of a version.
+
+    The column is added with a plain ALTER TABLE (REFERENCES allowed since it defaults to
+    NULL) rather than sqlite-utils' add_foreign_key, which would rebuild `versions`.
+    """
+    db["commits"].create(
+        {
+            "oid": str,
+            "source_id": int,
+            "position": int,
+            "author_name": str,
+            "author_email": str,
+            "author_date": str,
+            "committer_name": str,
+            "committer_email": str,
+            "committer_date": str,
+            "message": str,
+            "parents": str,
+        },
+        pk="oid",
+        foreign_keys=[("source_id", "sources", "id")],
+        not_null={"source_id", "position"},
+    )
+    db["commits"].create_index(["source_id", "position"], unique=True)
+    db["commits"].create_index(["committer_date"])
+    db["commits"].create_index(["author_email"])
+    db.execute('ALTER TABLE versions ADD COLUMN "commit" TEXT REFERENCES "commits"("oid")')
+    db["versions"].create_index(["commit"])
+
+
+# ingest.extract.FIELDS as of this migration, frozen: a later field needs its own migration.
+_METADATA_FIELDS = (
+    "title", "dateline", "byline", "author", "language", "word_count", "char_count", "line_count",
+    "line_endings", "media_type", "encoding", "canonical_url", "description", "published",
+    "first_date", "corpus_number", "identifier", "comment_count",
+)  # fmt: skip
+
+
+def _metadata(db: sqlite_utils.Database) -> None:
+    """Extracted metadata per content, readable-text links, and source provenance per version.
+
+    Tidy tables rather than JSON so pages and SQL filter on them; see README "Metadata".
+    """
+    db["blobs"].add_column("text_blob", str, fk="blobs", fk_col="blake3")
+    db["versions"].add_column("sidecar_blob", str, fk="blobs", fk_col="blake3")
+    columns: dict[str, type] = {"blake3": str}
+    for name in _METADATA_FIELDS:
+        columns[name] = int if name.endswith("_count") else str
+    columns["extractor_version"] = str
+    db["blob_metadata"].create(
+        columns,
+        pk="blake3",
+        foreign_keys=[("blake3", "blobs", "blake3")],
+        not_null={"extractor_version"},
+    )
+    db["blob_items"].create(
+        {"blob": str, "key": str, "ordinal": int, "value": str, "detail": str},
+        pk=("blob", "key", "ordinal"),
+        foreign_keys=[("blob", "blobs", "blake3")],
+        not_null={"value"},
+    )
+    db["version_provenance"].create(
+        {"version_id": int, "origin": str, "key": str, "value": str},
+        pk=("version_id", "origin", "key"),
+        foreign_keys=[("version_id", "versions", "id")],
+    )
+    db["sidecar_changes"].create(
+        {"id": int, "document_id": int, "version_id": int, "run_id": int, "blob": str},
+        pk="id",
+        foreign_keys=[
+            ("document_id", "documents", "id"),
+            ("version_id", "versions", "id"),
+            ("run_id", "runs", "id"),
+            ("blob", "blobs", "blake3"),
+        ],
+        not_null={"document_id", "version_id", "run_id"},
+    )
+    for table, cols in [
+        ("blobs", ["text_blob"]),
+        ("versions", ["sidecar_blob"]),
+        ("blob_metadata", ["title"]),
+        ("blob_metadata", ["language"]),
+        ("blob_metadata", ["media_type"]),
+        ("blob_metadata", ["first_date"]),
+        ("blob_metadata", ["extractor_version"]),
+        ("blob_items", ["key", "value"]),
+        ("version_provenance", ["key", "value"]),
+        ("sidecar_changes", ["document_id"]),
+        ("sidecar_changes", ["version_id"]),
+        ("sidecar_changes", ["run_id"]),
+    ]:
+        db[table].create_index(cols)
+
+
+def _ledger(db: sqlite_utils.Database) -> None:
+    """The append-only Merkle log of versions, and each run's checkpoint (tree head).
+
+    Versions recorded before this migration get their leaves at the next run's checkpoint.
+    """
+    db["ledger"].create(
+        {"leaf_index": int, "version_id": int, "leaf": bytes, "leaf_hash": str},
+        pk="leaf_index",
+        foreign_keys=[("version_id", "versions", "id")],
+        not_null={"version_id", "leaf", "leaf_hash"},
+    )
+    db["ledger"].create_index(["version_id"], unique=True)
+    db["runs"].add_column("tree_size", int)
+    db["runs"].add_column("tree_root", str)
+
+
+def _passages(db: sqlite_utils.Database) -> None:
+    """Text as passages (archive/store/passage_format.py): each distinct paragraph stored once.
+
+    `passages.key` is the first 8 bytes of the passage's BLAKE3 (signed). The passages a
+    version introduced get consecutive ids and are one `passage_groups` row whose `id` is the
+    first of them: `sizes` packs their sizes in bytes (so a read finds any passage from its id
+    and the group rows alone), `data` is raw deflate of their UTF-8 text end to end, primed
+    with the text of the group's `bases` (packed passage ids, the passages they revise;
+    `depth`: longest chain of groups behind it). A text blob becomes a `blob_passages` row
+    (packed passage ids; `quotes`: packed ids of its quotations, kind 'quote', in order;
+    `groups`: packed ids of the groups a read inflates, its passages' and their bases', so
+    a read fetches them all in one query) and
+    its `blobs.content` is set to NULL. `passages_fts` is a contentless FTS5 index without
+    positions or sizes (rowid = passages.id). Existing text blobs are converted here (their
+    reads are bounded later, by `_snapshots`, which makes the table that takes).
+    """
+    for sql in (
+        "CREATE TABLE passage_groups (id INTEGER PRIMARY KEY, depth INTEGER NOT NULL,"
+        " bases BLOB NOT NULL, sizes BLOB NOT NULL, data BLOB NOT NULL)",
+        "CREATE TABLE passages (id INTEGER PRIMARY KEY, key INTEGER NOT NULL UNIQUE,"
+        " kind TEXT NOT NULL, size INTEGER NOT NULL)",
+        "CREATE TABLE blob_passages (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
+        " count INTEGER NOT NULL, ids BLOB NOT NULL, quotes BLOB NOT NULL,"
+        " groups BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', detail=none, columnsize=0)",
+    ):
+        db.execute(sql)
+    # Converting the existing text blobs is a data step (archive/store/upgrade.py).
+
+
+# The diff of a version: from the document's last version with content before it.
+_VERSION_DIFFS_VIEW = """
+CREATE VIEW version_diffs AS
+SELECT v.id AS version_id, v.document_id, v.seq, v.kind, v.path, v.observed_at,
+  p.id AS from_version_id, p.blob AS from_blob, v.blob AS to_blob, d.algorithm,
+  d.change_class, d.coarse, d.chars_inserted, d.chars_deleted, d.words_inserted,
+  d.words_deleted, d.words_inserted + d.words_deleted AS words_changed, d.similarity, d.hunks
+FROM versions v
+JOIN versions p ON p.id = (
+  SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq
+  AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)
+JOIN diffs d ON d.rowid = (
+  SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob
+  ORDER BY e.rowid DESC LIMIT 1)
+WHERE v.blob IS NOT NULL
+"""
+
+
+def _diffs(db: sqlite_utils.Database) -> None:
+    """Stored word diffs between contents, once per (from, to, algorithm), and a view that
+    gives each version its diff (the newest algorithm's row: the last one inserted).
+
+    Only the compressed delta is kept (`delta_codec` names how): the ops are derived from it
+    and the old text, so storing them too would double the table for nothing."""
+    db["diffs"].create(
+        {
+            "from_blob": str,
+            "to_blob": str,
+            "algorithm": str,
+            "delta": bytes,
+            "delta_codec": str,
+            "chars_inserted": int,
+            "chars_deleted": int,
+            "words_inserted": int,
+            "words_deleted": int,
+            "similarity": float,
+            "hunks": int,
+            "change_class": str,
+            "coarse": int,
+        },
+        pk=("from_blob", "to_blob", "algorithm"),
+        foreign_keys=[("from_blob", "blobs", "blake3"), ("to_blob", "blobs", "blake3")],
+        not_null={"delta", "delta_codec", "change_class", "coarse"},
+    )
+    db["diffs"].create_index(["to_blob"])
+    db["diffs"].create_index(["change_class"])
+    db.execute(_VERSION_DIFFS_VIEW)
+
+
+def _delta_base(db: sqlite_utils.Database) -> None:
+    """Stored deltas re-encoded in the codec primed with their old text (`delta_codec`
+    'zlib-base', archive/store/delta_codec.py) where that is smaller: the same deltas, about a
+    sixth smaller. A row that does not decompress, or whose old text is gone, is left as it
+    is for `archive verify`."""
+    # Re-encoding is a data step (archive/store/upgrade.py): this one changes no schema.
+
+
+def _snapshots(db: sqlite_utils.Database) -> None:
+    """Bounded reads: a text whose read would inflate more than MAX_GROUPS passage groups or
+    join more than MAX_PIECES runs of passages (archive/store/passage_format.py) is read through a
+    snapshot, as git bounds its delta chains (PassageStore.bound; a long history scatters a
+    text's passages over many groups, and a read paid for every one).
+
+    A `blob_snapshots` row either holds `data`, raw deflate of the blob's whole text (UTF-8,
+    its passages end to end; the other columns empty), or copies it: `pieces` packs (source,
+    start, end) triples (zlib of little-endian uint32), each a byte range of a source's
+    text, source 0 being the snapshot of `base` (the blob the previous version reads
+    through), any other the id of a passage group; `groups` packs the ids of the groups
+    they name, all that read inflates, and `primers` packs (group, source, start, end): the
+    byte ranges whose join is that group's dictionary (its bases' text), so no older group
+    is inflated for it. The passages stay the truth (blame, trace and FTS use them); a read
+    still checks the text against the blob's BLAKE3. Existing archives get the rows their
+    blobs need here, oldest version first; run again, it leaves the rows there as they are.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS blob_snapshots (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
+        " data BLOB, base TEXT REFERENCES blobs(blake3), groups BLOB NOT NULL,"
+        " pieces BLOB NOT NULL, primers BLOB NOT NULL)"
+    )
+    # Bounding existing reads is a data step (archive/store/upgrade.py).
+
+
+# Appended, never inserted: an archive's user_version counts the migrations it has run.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1,
+    _v2,
+    _metadata,
+    _passages,
+    _diffs,
+    _ledger,
+    _delta_base,
+    _snapshots,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Data a migration leaves to convert: MIGRATIONS index -> the data step (archive/store/upgrade.py)
+# that brings existing rows to today's format once the schema is current. Migrations stay
+# frozen DDL; converting rows needs today's code, which a migration must not call.
+DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages"}
+
+
+class SchemaError(Exception):
+    """The archive's schema cannot be used by this release."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, data_steps: Callable[[list[str]], None]) -> int:
+    """Apply pending migrations and their data steps in one transaction; the new version.
+
+    The write lock is taken before the version is read, so two processes opening an old
+    archive at once both succeed: the second finds it migrated. data_steps runs the named
+    steps (in migration order) after the last migration, inside the same transaction, so an
+    interrupted upgrade leaves the archive as it was. sqlite-utils is imported only when
+    there is something to migrate (it is slow to load).
+    """
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"archive schema version {version} is newer than this tool ({SCHEMA_VERSION})"
+        )
+    if version == SCHEMA_VERSION:
+        return version
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)  # another process may have migrated meanwhile
+        steps = [DATA_STEPS[i] for i in range(version, SCHEMA_VERSION) if i in DATA_STEPS]
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](db)
+            version += 1
+        if steps:
+            data_steps(steps)
+        db.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    if db.conn.in_transaction:
+        db.execute("COMMIT")
+    return version

@@ -1,0 +1,60 @@
+"""Data steps: existing rows brought to today's format after the schema migrations.
+
+Why apart from the migrations: a migration is frozen DDL that must run the same in a year,
+while converting rows (packing texts into passages, re-encoding deltas, bounding reads) needs
+today's packer and codec. Migrations name the steps they leave (`schema.DATA_STEPS`); the
+store runs them here, in migration order, inside the migrating transaction, so a step always
+writes the current format and an interrupted upgrade leaves the archive as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from archive.store.content import read_text
+from archive.store.delta_codec import PLAIN_CODEC, repacked
+from archive.store.passage_store import PassageStore
+
+
+def pack_passages(conn: sqlite3.Connection) -> None:
+    """Text blobs still held whole become passages (their reads bounded later)."""
+    PassageStore(conn).pack_all(snapshots=False)
+
+
+def repack_deltas(conn: sqlite3.Connection) -> None:
+    """First-codec deltas re-encoded primed with their old text where that is smaller; a row
+    that does not decompress, or whose old text is gone, is left for `archive verify`."""
+    rows = conn.execute(
+        "SELECT rowid, from_blob, delta, delta_codec FROM diffs WHERE delta_codec = ?"
+        " ORDER BY rowid",
+        (PLAIN_CODEC,),
+    ).fetchall()
+    texts: dict[str, str | None] = {}
+    for rowid, blob, delta, codec in rows:
+        if blob not in texts:
+            texts = {blob: read_text(conn, blob)}  # the last old text only: memory stays flat
+        old = texts[blob]
+        packed = None if old is None else repacked({"delta": delta, "delta_codec": codec}, old)
+        if packed is not None:
+            conn.execute(
+                "UPDATE diffs SET delta = ?, delta_codec = ? WHERE rowid = ?", (*packed, rowid)
+            )
+
+
+def bound_passages(conn: sqlite3.Connection) -> None:
+    """Every text's read bounded by a snapshot where it needs one, oldest version first."""
+    PassageStore(conn).bound_all()
+
+
+STEPS: dict[str, Callable[[sqlite3.Connection], None]] = {
+    "pack_passages": pack_passages,
+    "repack_deltas": repack_deltas,
+    "bound_passages": bound_passages,
+}
+
+
+def run(conn: sqlite3.Connection, names: list[str]) -> None:
+    """Run the named data steps in order (each at most once)."""
+    for name in dict.fromkeys(names):
+        STEPS[name](conn)
