@@ -61,6 +61,7 @@ class WebRecord:
     warc_headers: tuple[tuple[str, str], ...]
     status: int | None  # HTTP status (responses and revisits with headers)
     status_line: str | None  # "200 OK", or "GET /path" for a request
+    http_protocol: str | None  # "HTTP/1.1"
     http_headers: tuple[tuple[str, str], ...]
     content_type: str | None  # HTTP Content-Type, or the WARC one for a resource
     payload: bytes  # de-chunked and decoded as the HTTP headers say
@@ -288,6 +289,7 @@ def _one_record(
         warc_headers=tuple((str(k), str(v)) for k, v in headers.headers),
         status=status,
         status_line=http.statusline if http else None,
+        http_protocol=http.protocol if http else None,
         http_headers=http_pairs,
         content_type=content_type,
         payload=payload,
