@@ -1,4 +1,4 @@
-"""WACZ export of web captures: each capture rewritten as the WARC record it was, then `wacz create`.
+"""WACZ export of web captures: each capture rewritten as its WARC record, then `wacz create`.
 
 A capture's record keeps its WARC-Record-ID, WARC-Date, target URI and WARC-Payload-Digest,
 its HTTP status line and headers, and its payload exactly as transferred (still chunked or
