@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 from archive.store import Store
 from ingest.hashing import blake3_file
