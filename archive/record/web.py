@@ -24,6 +24,7 @@ from archive.record.metadata import store_content
 from archive.record.plan import Change, Observed, plan
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import describe
+from ingest.hashing import blake3_hex
 from ingest.warc import WarcProblem, WebRecord, read_capture
 
 SOURCE_KIND = "web"
@@ -100,8 +101,14 @@ def ingest_warcs(
     command: str,
     source_name: str | None = None,
     progress: Progress | None = None,
+    *,
+    keep_files: bool = False,
 ) -> WebRunSummary:
-    """Read each capture file and record its captures in one run of the web source."""
+    """Read each capture file and record its captures in one run of the web source.
+
+    keep_files: also store each file's bytes as a blob (`archive capture` keeps its WARCs in
+    the archive, as the raw evidence of the capture; the captures name it by BLAKE3).
+    """
     paths = list(paths)
     if not paths:
         raise ArchiveError("no WARC or WACZ file given")
@@ -119,6 +126,8 @@ def ingest_warcs(
         backfill(store)
         files: dict[tuple[str, str | None], dict] = {}
         for path in paths:
+            if keep_files:
+                _keep(store, path)
             for item in read_capture(path):
                 if isinstance(item, WarcProblem):
                     where = item.file if item.offset is None else f"{item.file}@{item.offset}"
@@ -152,6 +161,13 @@ def ingest_warcs(
 
 
 _VERSION_KINDS = frozenset({"added", "modified", "deleted", "restored", "renamed"})
+
+
+def _keep(store: Store, path: str) -> None:
+    with open(path, "rb") as f:
+        data = f.read()
+    info, _ = describe(os.path.basename(path), data)
+    store.insert_blob(info, data)
 
 
 def _file_row(store: Store, record: WebRecord) -> dict:
@@ -231,11 +247,11 @@ def _take(
 
 
 def _store_payload(store: Store, record: WebRecord) -> str:
-    info, _ = describe("", record.payload)
-    if not store.known_blobs([info.blake3]):
+    blake3 = blake3_hex(record.payload)
+    if not store.known_blobs([blake3]):
         name = sniff_name(record.target_uri or "", record.content_type)
         return store_content(store, name, record.payload).info.blake3
-    return info.blake3
+    return blake3
 
 
 def _record_captures(
