@@ -98,4 +98,4 @@ def test_git_and_folder_sources_at_a_date(tmp_path, db):
     assert run_cli("ingest", str(folder), db=db)[0] == 0
     code, out, _ = run_cli("show", "b.txt@2999-01-01", db=db)
     assert code == 0 and out == "b\n"
-    assert run_cli("show", "b.txt@2000-01-01", db=db)[0] == 1
+    assert run_cli("show", "b.txt@2000-01-01", db=db)[0] == 2  # no version then

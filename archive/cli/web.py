@@ -12,7 +12,6 @@ from archive.cli.common import db_option, emit_json, friendly, json_option
 from archive.export.wacz import export_wacz
 from archive.record.web import DEFAULT_SOURCE, WebRunSummary, ingest_warcs
 from archive.store import ArchiveError, Store
-from ingest.capture import CaptureOptions, capture as fetch
 
 
 def command_line(default: str) -> str:
@@ -114,6 +113,9 @@ def capture(
     `archive ingest --warc` would. Run it again (cron) to watch pages. Exit status: 0 on
     success, 1 when a URL could not be captured or problems were recorded, 2 on usage errors.
     """
+    from ingest.capture import CaptureOptions  # httpx: imported when a capture runs
+    from ingest.capture import capture as fetch
+
     wanted = list(urls) + (read_url_list(url_file) if url_file else [])
     if not wanted:
         raise click.UsageError("give URLs, or --urls FILE")
@@ -137,21 +139,16 @@ def capture(
         sys.exit(1)
 
 
-@click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--source", help="Only this web source (by name).")
-@db_option
-@friendly
-def wacz(file: str, source: str | None, db: str) -> None:
-    """The web captures as a WACZ FILE (ReplayWeb.page opens it; `wacz validate` accepts it).
-
-    Each capture is written as the record it was (its id, date, headers, and payload as
-    transferred), so every record's payload digest is the original capture's.
-    """
+def export_captures_wacz(file: str, source: str | None, db: str) -> None:
+    """The body of `archive export wacz FILE`."""
+    if os.path.lexists(file):
+        raise ArchiveError(f"{file} exists: exports never overwrite")
     with Store(db, create=False) as store:
+        if source is not None and store.source_named(source) is None:
+            raise click.UsageError(f"no source named {source!r}")
         captures = store.export_captures(source)
         try:
             count = export_wacz(captures, store.read_content, file)
         except (ValueError, OSError) as e:
             raise ArchiveError(f"export failed: {e}") from None
-    click.echo(f"{count} captures written to {file}")
+    click.echo(f"{count} captures written to {_printable(file)}")

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from archive.diffs.pipeline import worker_deaths
+from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
-from archive.record.folder import RunSummary, record_versions
 from archive.record.metadata import store_content
 from archive.record.plan import Change, Observed, plan
+from archive.record.versions import RunSummary, record_versions
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import describe
 from ingest.hashing import blake3_hex
@@ -117,7 +117,7 @@ def ingest_warcs(
     problems: list[tuple[str, str]] = []
     links = _Links()
     summary = WebRunSummary(0, name, 0, 0, 0, 0)
-    with worker_deaths(), store.write(), store.caching_texts():
+    with worker_deaths(), DiffPool() as pool, store.write(), store.caching_texts():
         source = store.source(SOURCE_KIND, name, name)
         if source["kind"] != SOURCE_KIND:
             raise ArchiveError(f"source {name!r} is not a web source")
@@ -141,7 +141,9 @@ def ingest_warcs(
                     progress(summary.records)
         summary.warc_files = list(files.values())
         store.link_capture_records(run_id, links.requests, links.metadata)
-        kinds = _record_captures(store, source["id"], run_id, problems)
+        diffs = DiffQueue(store, pool)
+        kinds = _record_captures(store, source["id"], run_id, diffs, problems)
+        diffs.store_all()
         summary.kinds = dict(sorted(kinds.items()))
         summary.new_versions = sum(n for k, n in kinds.items() if k in _VERSION_KINDS)
         summary.unchanged = kinds.get(UNCHANGED, 0)
@@ -255,19 +257,28 @@ def _store_payload(store: Store, record: WebRecord) -> str:
 
 
 def _record_captures(
-    store: Store, source_id: int, run_id: int, problems: list[tuple[str, str]]
+    store: Store,
+    source_id: int,
+    run_id: int,
+    diffs: DiffQueue,
+    problems: list[tuple[str, str]],
 ) -> dict[str, int]:
     """The run's captures in time order, each planned against its document as it stands."""
     kinds: dict[str, int] = {}
     for capture in store.run_captures(run_id):
-        kind = _record_one(store, source_id, run_id, capture, problems)
+        kind = _record_one(store, source_id, run_id, capture, diffs, problems)
         store.set_capture_outcome(capture["id"], kind)
         kinds[kind] = kinds.get(kind, 0) + 1
     return kinds
 
 
 def _record_one(
-    store: Store, source_id: int, run_id: int, capture: dict, problems: list[tuple[str, str]]
+    store: Store,
+    source_id: int,
+    run_id: int,
+    capture: dict,
+    diffs: DiffQueue,
+    problems: list[tuple[str, str]],
 ) -> str:
     uri, when = capture["target_uri"], capture["captured_at"]
     outcome = outcome_of(capture["status"])
@@ -296,7 +307,7 @@ def _record_one(
         store.set_capture_version(capture["id"], version_ids[0])
         store.add_provenance(version_ids[0], capture_provenance(capture))
 
-    record_versions(store, source_id, run_id, changes, when, before_ledger=link)
+    record_versions(store, source_id, run_id, changes, when, diffs, before_ledger=link)
     return changes[0].kind
 
 

@@ -21,6 +21,7 @@ from archive.store.metadata_rows import MetadataRows
 from archive.store.schema import SchemaError, migrate
 from archive.store.shapes import Change, DocState
 from archive.store.upgrade import run as run_data_steps
+from archive.store.web_rows import WebRows
 from ingest.content import BlobInfo
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
@@ -31,7 +32,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class Store(MetadataRows, LedgerRows, DerivedRows):
+class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
