@@ -14,6 +14,7 @@ from tests.conftest import run_cli
 from tests.webwarcs import Warc, html
 
 STORY = "https://news.example.org/story?id=7"
+HOME = "https://news.example.org/"
 V1, V2 = "2024-05-01T10:00:00Z", "2024-05-03T10:00:00Z"
 
 
@@ -24,6 +25,7 @@ def archive(tmp_path: Path) -> tuple[Path, dict]:
         w.response(STORY, V1, html("Story", "The mayor said <b>no</b>."))
         w.response(STORY, V2, html("Story", "The mayor said yes."))
         w.response(STORY, "2024-05-05T10:00:00Z", b"", status="404 Not Found")
+        w.response(HOME, V1, html("Home", "Front page."))
     db = tmp_path / "archive.db"
     code, out, err = run_cli("ingest", "--warc", str(warc), db=db)
     assert code == 0, out + err
@@ -52,6 +54,10 @@ def ds(archive):
 
 
 BASE = "http://localhost"
+
+
+def varies_on(response) -> set[str]:
+    return {p.strip().lower() for p in response.headers["vary"].split(",")}
 
 
 def links(header: str) -> dict[str, tuple[str, dict]]:
@@ -85,6 +91,13 @@ async def test_timemap_link_format(ds, archive):
     assert f"/version/{ids['gone']}" not in r.text  # a deletion is no memento
 
 
+async def test_a_uri_ending_in_a_slash(ds):
+    r = await ds.client.get("/-/archive/timemap/link/" + HOME)
+    assert r.status_code == 200 and links(r.text.replace("\n", " "))["original"][0] == HOME
+    r = await ds.client.get("/-/archive/timegate/" + HOME)
+    assert r.status_code == 302 and links(r.headers["link"])["original"][0] == HOME
+
+
 async def test_timemap_json(ds, archive):
     _, ids = archive
     r = await ds.client.get("/-/archive/timemap/json/" + STORY)
@@ -111,7 +124,7 @@ async def test_timegate_redirects_to_the_memento_in_force(ds, archive, accept, e
     assert r.status_code == 302
     memento = f"{BASE}/-/archive/version/{ids[expected]}"
     assert r.headers["location"] == memento
-    assert r.headers["vary"] == "accept-datetime"
+    assert "accept-datetime" in varies_on(r)
     entries = links(r.headers["link"])
     assert entries["original"][0] == STORY
     assert entries["timegate"][0] == f"{BASE}/-/archive/timegate/{STORY}"
@@ -130,9 +143,9 @@ async def test_timegate_errors(ds):
     r = await ds.client.get(
         "/-/archive/timegate/" + STORY, headers={"Accept-Datetime": "Mon, 06 May 2024 00:00:00 GMT"}
     )
-    assert r.status_code == 404 and r.headers["vary"] == "accept-datetime"
+    assert r.status_code == 404 and "accept-datetime" in varies_on(r)
     assert "timemap" in links(r.headers["link"])
-    assert (await ds.client.get("/-/archive/timegate/https://nowhere.example/")).status_code == 404
+    assert (await ds.client.get("/-/archive/timegate/https://nowhere.example/x")).status_code == 404
 
 
 async def test_mementos_carry_memento_datetime_and_link(ds, archive):

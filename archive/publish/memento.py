@@ -8,12 +8,15 @@ then ask the archive "what did this say at that time?" as they ask any web archi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote, unquote
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
+
+from archive.store import ArchiveError, read_content
 
 LINK_FORMAT = "application/link-format"
 # Characters left as they are when a target URI or path is put in a TimeMap/TimeGate URL.
@@ -185,83 +188,8 @@ class Urls:
 
 # Routes ----------------------------------------------------------------------------------
 
-
-async def _document(datasette, request) -> tuple[object, dict]:
-    from archive.publish import allowed, archive_database
-
-    db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("documents", "versions"))
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    for name in request_target(request.url_vars["target"], query):
-        found = (await db.execute(FIND_DOCUMENTS, {"path": name})).first()
-        if found is not None:
-            doc = {"document_id": found["id"], "path": found["path"]}
-            return db, doc | {"source_kind": found["source_kind"]}
-    raise NotFound("No document with this URI or path")
-
-
-async def _timeline(db, document: dict) -> list[dict]:
-    rows = await db.execute(DOCUMENT_TIMELINE, {"id": document["document_id"]})
-    return [dict(r) for r in rows]
-
-
-def _base(datasette, request) -> str:
-    return datasette.absolute_url(request, "/")
-
-
-async def timemap_link_route(datasette, request):
-    db, document = await _document(datasette, request)
-    urls = Urls(_base(datasette, request), document)
-    timeline = await _timeline(db, document)
-    mementos = [(urls.memento(v["id"]), v["observed_at"]) for v in timeline if v["blob"]]
-    body = timemap_link(urls.original, urls.timemap, urls.timegate, mementos)
-    return Response(body, content_type=LINK_FORMAT)
-
-
-async def timemap_json_route(datasette, request):
-    db, document = await _document(datasette, request)
-    urls = Urls(_base(datasette, request), document)
-    timeline = await _timeline(db, document)
-    mementos = [(urls.memento(v["id"]), v["observed_at"]) for v in timeline if v["blob"]]
-    maps = {"link_format": urls.timemap, "json_format": urls.timemap_json}
-    return Response(
-        json.dumps(timemap_json(urls.original, maps, urls.timegate, mementos), indent=2),
-        content_type="application/json",
-    )
-
-
-async def timegate_route(datasette, request):
-    """302 to the memento in force at Accept-Datetime (the latest without it)."""
-    db, document = await _document(datasette, request)
-    urls = Urls(_base(datasette, request), document)
-    header = request.headers.get("accept-datetime")
-    try:
-        moment = parse_accept_datetime(header) if header is not None else None
-    except ValueError as e:
-        raise BadRequest(str(e)) from None
-    timeline = await _timeline(db, document)
-    chosen = in_force([v for v in timeline if v["blob"]] if moment is None else timeline, moment)
-    vary = {"Vary": "accept-datetime"}
-    if chosen is None or chosen["blob"] is None:
-        links = ", ".join(
-            [
-                link_entry(urls.original, "original"),
-                link_entry(urls.timemap, "timemap", type=LINK_FORMAT),
-            ]
-        )
-        return Response.text(
-            "No memento at that time (the document was deleted then)\n",
-            status=404,
-            headers={**vary, "Link": links},
-        )
-    memento = urls.memento(chosen["id"])
-    link = memento_link(urls.original, urls.timegate, urls.timemap, memento, chosen["observed_at"])
-    return Response(
-        "",
-        status=302,
-        headers={**vary, "Location": memento, "Link": link},
-        content_type="text/plain",
-    )
+ArchiveDatabase = Callable[[Any], Awaitable[Any]]
+Allowed = Callable[..., Awaitable[None]]
 
 
 async def memento_headers(datasette, request, db, version_id: int) -> dict[str, str]:
@@ -270,7 +198,9 @@ async def memento_headers(datasette, request, db, version_id: int) -> dict[str, 
     if row is None or row["blob"] is None:
         return {}
     document = {"document_id": row["document_id"], "path": row["path"]}
-    urls = Urls(_base(datasette, request), document | {"source_kind": row["source_kind"]})
+    urls = Urls(
+        datasette.absolute_url(request, "/"), document | {"source_kind": row["source_kind"]}
+    )
     memento = urls.memento(version_id)
     return {
         "Memento-Datetime": http_date(row["observed_at"]),
@@ -280,8 +210,108 @@ async def memento_headers(datasette, request, db, version_id: int) -> dict[str, 
     }
 
 
-ROUTES = [
-    (r"^/-/archive/timemap/link/(?P<target>.+)$", timemap_link_route),
-    (r"^/-/archive/timemap/json/(?P<target>.+)$", timemap_json_route),
-    (r"^/-/archive/timegate/(?P<target>.+)$", timegate_route),
-]
+class Routes:
+    """The Memento routes, given how the plugin finds its database and checks permissions."""
+
+    def __init__(self, database: ArchiveDatabase, allowed: Allowed) -> None:
+        self.database = database
+        self.allowed = allowed
+
+    def table(self) -> list[tuple[str, Callable]]:
+        return [
+            (r"^/-/archive/timemap/link/(?P<target>.+)$", self.timemap_link),
+            (r"^/-/archive/timemap/json/(?P<target>.+)$", self.timemap_json),
+            (r"^/-/archive/timegate/(?P<target>.+)$", self.timegate),
+            (r"^/-/archive/version/(?P<id>[0-9]+)/raw$", self.version_raw),
+        ]
+
+    async def _document(self, datasette, request) -> tuple[Any, dict]:
+        db = await self.database(datasette)
+        await self.allowed(datasette, request, db.name, ("documents", "versions", "sources"))
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        for name in request_target(request.url_vars["target"], query):
+            found = (await db.execute(FIND_DOCUMENTS, {"path": name})).first()
+            if found is not None:
+                doc = {"document_id": found["id"], "path": found["path"]}
+                return db, doc | {"source_kind": found["source_kind"]}
+        raise NotFound("No document with this URI or path")
+
+    async def _mementos(self, datasette, request) -> tuple[Urls, list[dict]]:
+        db, document = await self._document(datasette, request)
+        urls = Urls(datasette.absolute_url(request, "/"), document)
+        rows = await db.execute(DOCUMENT_TIMELINE, {"id": document["document_id"]})
+        return urls, [dict(r) for r in rows]
+
+    async def timemap_link(self, datasette, request):
+        urls, timeline = await self._mementos(datasette, request)
+        mementos = [(urls.memento(v["id"]), v["observed_at"]) for v in timeline if v["blob"]]
+        body = timemap_link(urls.original, urls.timemap, urls.timegate, mementos)
+        return Response(body, content_type=LINK_FORMAT)
+
+    async def timemap_json(self, datasette, request):
+        urls, timeline = await self._mementos(datasette, request)
+        mementos = [(urls.memento(v["id"]), v["observed_at"]) for v in timeline if v["blob"]]
+        maps = {"link_format": urls.timemap, "json_format": urls.timemap_json}
+        data = timemap_json(urls.original, maps, urls.timegate, mementos)
+        return Response(json.dumps(data, indent=2), content_type="application/json")
+
+    async def timegate(self, datasette, request):
+        """302 to the memento in force at Accept-Datetime (the latest without it)."""
+        header = request.headers.get("accept-datetime")
+        try:
+            moment = parse_accept_datetime(header) if header is not None else None
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+        urls, timeline = await self._mementos(datasette, request)
+        with_content = [v for v in timeline if v["blob"]]
+        chosen = in_force(with_content if moment is None else timeline, moment)
+        vary = {"Vary": "accept-datetime"}
+        if chosen is None or chosen["blob"] is None:
+            links = ", ".join(
+                [
+                    link_entry(urls.original, "original"),
+                    link_entry(urls.timemap, "timemap", type=LINK_FORMAT),
+                ]
+            )
+            return Response.text(
+                "No memento at that time: the document was deleted then.\n",
+                status=404,
+                headers={**vary, "Link": links},
+            )
+        memento = urls.memento(chosen["id"])
+        when = chosen["observed_at"]
+        link = memento_link(urls.original, urls.timegate, urls.timemap, memento, when)
+        return Response(
+            "",
+            status=302,
+            headers={**vary, "Location": memento, "Link": link},
+            content_type="text/plain",
+        )
+
+    async def version_raw(self, datasette, request):
+        """A version's exact bytes, as a memento (Memento-Datetime, Link): a download."""
+        try:
+            version_id = int(request.url_vars["id"])
+        except ValueError:
+            raise BadRequest("bad version id") from None
+        db = await self.database(datasette)
+        await self.allowed(datasette, request, db.name, ("versions", "blobs", "documents"))
+        row = (await db.execute(VERSION_DOCUMENT, {"id": version_id})).first()
+        if row is None or row["blob"] is None:
+            raise NotFound(f"No content for version {version_id}")
+        blob = row["blob"]
+        try:
+            data = await db.execute_fn(lambda conn: read_content(conn, blob))
+        except ArchiveError:
+            raise NotFound(f"No blob {blob}") from None
+        headers = await memento_headers(datasette, request, db, version_id)
+        return Response(
+            data,
+            content_type="application/octet-stream",
+            headers={
+                **headers,
+                "Content-Disposition": f'attachment; filename="version-{version_id}.bin"',
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )

@@ -17,11 +17,10 @@ from archive.store.content import read_content, read_text
 from archive.store.derived_rows import DerivedRows
 from archive.store.groups import TextCache
 from archive.store.ledger_rows import LedgerRows
-from archive.store.metadata_rows import MetadataRows
+from archive.store.metadata_rows import MetadataRows, WebRows
 from archive.store.schema import SchemaError, migrate
 from archive.store.shapes import Change, DocState
 from archive.store.upgrade import run as run_data_steps
-from archive.store.web_rows import WebRows
 from ingest.content import BlobInfo
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
