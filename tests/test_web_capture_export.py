@@ -10,7 +10,7 @@ from ingest.hashing import blake3_file
 from ingest.warc import WebRecord, read_capture
 from tests.conftest import run_cli
 from tests.webserver import Page, Site, serve
-from tests.webwarcs import WACZ, Warc, gzip_body, html
+from tests.webwarcs import Warc, gzip_body, html, wacz_tool
 
 
 def test_capture_twice_with_the_page_changed(tmp_path, db):
@@ -73,7 +73,9 @@ def test_export_wacz_validates_and_keeps_payload_digests(tmp_path, db):
     out = tmp_path / "export.wacz"
     code, text, err = run_cli("export", "wacz", str(out), db=db)
     assert code == 0, text + err
-    check = subprocess.run([WACZ, "validate", "-f", str(out)], capture_output=True, text=True)
+    check = subprocess.run(
+        [wacz_tool(), "validate", "-f", str(out)], capture_output=True, text=True
+    )
     assert check.returncode == 0 and "valid" in check.stdout, check.stdout + check.stderr
     exported = [r for r in read_capture(str(out)) if isinstance(r, WebRecord)]
     digests = {

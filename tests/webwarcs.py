@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
-import sys
 from io import BytesIO
 from pathlib import Path
 
+import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-WACZ = str(Path(sys.executable).with_name("wacz"))
+from tests.conftest import ROOT
+
+# py-wacz, from its own venv (scripts/ensure-tools.sh; `make test` runs it): see that script.
+WACZ = os.environ.get("ARCHIVE_WACZ") or str(ROOT / ".venv-tools" / "bin" / "wacz")
+
+
+def wacz_tool() -> str:
+    """The wacz program, or a failure that says how to get it."""
+    if not os.access(WACZ, os.X_OK):
+        pytest.fail(f"{WACZ} is missing: run `sh scripts/ensure-tools.sh` (make test does)")
+    return WACZ
 
 
 def html(title: str, body: str) -> bytes:
@@ -142,7 +153,7 @@ def digest_of(record_id: str, path: Path) -> str:
 
 def make_wacz(out: Path, *warcs: Path) -> Path:
     subprocess.run(
-        [WACZ, "create", "-o", str(out), *map(str, warcs)],
+        [wacz_tool(), "create", "-o", str(out), *map(str, warcs)],
         check=True,
         capture_output=True,
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
+from archive import __version__
 from archive.cli.common import db_option, emit_json, friendly, json_option
 from archive.export.wacz import export_wacz
 from archive.record.web import DEFAULT_SOURCE, WebRunSummary, ingest_warcs
@@ -148,7 +149,8 @@ def export_captures_wacz(file: str, source: str | None, db: str) -> None:
             raise click.UsageError(f"no source named {source!r}")
         captures = store.export_captures(source)
         try:
-            count = export_wacz(captures, store.read_content, file)
+            software = f"provenance-archive {__version__}"
+            count = export_wacz(captures, store.read_content, file, software)
         except (ValueError, OSError) as e:
             raise ArchiveError(f"export failed: {e}") from None
     click.echo(f"{count} captures written to {_printable(file)}")

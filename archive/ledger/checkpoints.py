@@ -57,7 +57,7 @@ def capture_provenance(row: Mapping) -> dict:
         "target_uri": row["capture_target_uri"],
         "warc_date": row["capture_warc_date"],
         "status": row["capture_status"],
-        "content_type": row["capture_content_type"],
+        "content_type": row["capture_mime"],
         "http_headers": [[str(k), str(v)] for k, v in http["headers"]] if http else None,
         "payload_digest": row["capture_payload_digest"],
         "location": row["capture_location"],

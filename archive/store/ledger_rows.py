@@ -21,7 +21,7 @@ class LedgerRows:
             ' v."commit", c.author_name, c.author_email, c.author_date, c.committer_date,'
             " w.record_id AS capture_record_id, w.target_uri AS capture_target_uri,"
             " w.warc_date AS capture_warc_date, w.status AS capture_status,"
-            " w.content_type AS capture_content_type, w.http AS capture_http,"
+            " w.mime AS capture_mime, w.http AS capture_http,"
             " w.payload_digest AS capture_payload_digest, w.location AS capture_location,"
             " w.warc_blake3 AS capture_warc_blake3, w.warc_member AS capture_warc_member,"
             " w.warc_offset AS capture_warc_offset"

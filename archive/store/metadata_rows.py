@@ -130,7 +130,7 @@ CAPTURE_COLUMNS = (
     "captured_at",
     "warc_date",
     "status",
-    "content_type",
+    "mime",
     "http",
     "warc_headers",
     "payload_digest",

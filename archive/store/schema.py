@@ -350,7 +350,7 @@ def _captures(db: sqlite_utils.Database) -> None:
         " source_id INTEGER NOT NULL REFERENCES sources(id),"
         " record_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, target_uri TEXT NOT NULL,"
         " captured_at TEXT NOT NULL, warc_date TEXT NOT NULL, status INTEGER,"
-        " content_type TEXT, http TEXT, warc_headers TEXT NOT NULL, payload_digest TEXT,"
+        " mime TEXT, http TEXT, warc_headers TEXT NOT NULL, payload_digest TEXT,"
         " blob TEXT REFERENCES blobs(blake3), transferred_blob TEXT REFERENCES blobs(blake3),"
         " location TEXT, refers_to TEXT, request_id TEXT, metadata_id TEXT,"
         " warc_file TEXT NOT NULL, warc_member TEXT, warc_blake3 TEXT NOT NULL,"
