@@ -345,7 +345,7 @@ def _captures(db: sqlite_utils.Database) -> None:
     capture. Its facts are fixed at capture time; the version's ledger leaf carries them.
     """
     db.execute(
-        "CREATE TABLE captures (id INTEGER PRIMARY KEY,"
+        "CREATE TABLE IF NOT EXISTS captures (id INTEGER PRIMARY KEY,"
         " run_id INTEGER NOT NULL REFERENCES runs(id),"
         " source_id INTEGER NOT NULL REFERENCES sources(id),"
         " record_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, target_uri TEXT NOT NULL,"
@@ -357,8 +357,10 @@ def _captures(db: sqlite_utils.Database) -> None:
         " warc_offset INTEGER NOT NULL, warc_length INTEGER NOT NULL,"
         " version_id INTEGER UNIQUE REFERENCES versions(id), outcome TEXT)"
     )
-    db.execute("CREATE INDEX captures_uri ON captures (source_id, target_uri, captured_at)")
-    db.execute("CREATE INDEX captures_run ON captures (run_id, outcome)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS captures_uri ON captures (source_id, target_uri, captured_at)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS captures_run ON captures (run_id, outcome)")
 
 
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
