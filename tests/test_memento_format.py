@@ -90,6 +90,11 @@ def test_link_values_cannot_be_broken_out_of():
     )
 
 
+def test_link_values_are_printable_ascii():
+    entry = link_entry("https://x.org/café\r\nSet-Cookie: a=b", "original")
+    assert entry == '<https://x.org/caf%C3%A9%0D%0ASet-Cookie:%20a=b>; rel="original"'
+
+
 def test_memento_link_names_all_four():
     link = memento_link("o", "tg", "tm", "m", "2024-05-01T10:00:00Z")
     assert link == (

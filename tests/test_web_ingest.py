@@ -178,6 +178,13 @@ def test_missing_and_non_warc_files_are_one_line_errors(db, tmp_path):
     assert code == 2
 
 
+def test_source_of_another_kind_is_refused(crawls, db, folder):
+    assert run_cli("ingest", str(folder), db=db)[0] == 0  # a folder source named "docs"
+    code, out, err = run_cli("ingest", "--warc", str(crawls["two"]), "--source", "docs", db=db)
+    assert code == 1 and "is a folder source, not a web one" in err
+    assert run_cli("ingest", str(folder), "--source", "x", db=db)[0] == 2
+
+
 def test_run_rows_are_deterministic(crawls, tmp_path):
     a, b = tmp_path / "a.db", tmp_path / "b.db"
     for db in (a, b):

@@ -77,8 +77,12 @@ def _comparable(iso: str) -> datetime:
 
 
 def link_entry(uri: str, rel: str, **attrs: str) -> str:
-    """One link-value (RFC 8288): `<uri>; rel="..."; name="value"`; `<`/`>`/`"` escaped."""
-    safe = uri.replace("<", "%3C").replace(">", "%3E").replace('"', "%22")
+    """One link-value (RFC 8288): `<uri>; rel="..."; name="value"`.
+
+    The URI is hostile (a captured WARC-Target-URI): anything but printable ASCII, and `<`,
+    `>`, `"`, is percent-encoded, so it cannot end the link or the header, and stays Latin-1.
+    """
+    safe = "".join(c if " " < c < "\x7f" and c not in '<>"' else quote(c, safe="") for c in uri)
     params = "".join(f'; {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
     return f'<{safe}>; rel="{rel}"{params}'
 

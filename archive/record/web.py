@@ -118,9 +118,10 @@ def ingest_warcs(
     links = _Links()
     summary = WebRunSummary(0, name, 0, 0, 0, 0)
     with worker_deaths(), DiffPool() as pool, store.write(), store.caching_texts():
+        named = store.source_named(name)
+        if named is not None and named["kind"] != SOURCE_KIND:
+            raise ArchiveError(f"source {name!r} is a {named['kind']} source, not a web one")
         source = store.source(SOURCE_KIND, name, name)
-        if source["kind"] != SOURCE_KIND:
-            raise ArchiveError(f"source {name!r} is not a web source")
         run_id = store.start_run(source["id"], command, started)
         summary.run_id, summary.source = run_id, source["name"]
         backfill(store)
