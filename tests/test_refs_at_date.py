@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from archive.refs import RefError, parse_moment, resolve_version
+from archive.refs import RefError, parse_moment, resolve_version, version_at
 from archive.store import Store
 from tests.conftest import run_cli
 from tests.gitrepo import Repo
@@ -99,3 +101,19 @@ def test_git_and_folder_sources_at_a_date(tmp_path, db):
     code, out, _ = run_cli("show", "b.txt@2999-01-01", db=db)
     assert code == 0 and out == "b\n"
     assert run_cli("show", "b.txt@2000-01-01", db=db)[0] == 2  # no version then
+
+
+DAYS = st.integers(1, 28).map(lambda d: f"2024-05-{d:02d}T10:00:00Z")
+
+
+@given(st.lists(DAYS, min_size=1, max_size=8), DAYS)
+def test_version_at_is_the_last_observed_at_or_before(days, moment):
+    versions = [{"seq": n + 1, "observed_at": day} for n, day in enumerate(days)]
+    found = version_at(versions, moment)
+    before = [v for v in versions if v["observed_at"] <= moment]
+    if not before:
+        assert found is None
+        return
+    latest = max(v["observed_at"] for v in before)
+    assert found["observed_at"] == latest
+    assert found["seq"] == max(v["seq"] for v in before if v["observed_at"] == latest)

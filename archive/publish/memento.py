@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
+from archive.refs import version_at
 from archive.store import ArchiveError, read_content
 
 LINK_FORMAT = "application/link-format"
@@ -66,9 +67,7 @@ def in_force(timeline: Sequence[dict], moment: str | None) -> dict | None:
         return None
     if moment is None:
         return timeline[-1]
-    at = _comparable(moment)
-    before = [v for v in timeline if _comparable(v["observed_at"]) <= at]
-    return before[-1] if before else timeline[0]
+    return version_at(timeline, moment) or timeline[0]
 
 
 def _comparable(iso: str) -> datetime:
