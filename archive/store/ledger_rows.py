@@ -18,11 +18,18 @@ class LedgerRows:
             "SELECT v.id AS version_id, v.document_id, v.seq, v.kind, v.path,"
             " v.blob AS blob_blake3, b.sha256 AS blob_sha256, v.observed_at, v.run_id,"
             " s.name AS source, s.kind AS source_kind, v.sidecar_blob,"
-            ' v."commit", c.author_name, c.author_email, c.author_date, c.committer_date'
+            ' v."commit", c.author_name, c.author_email, c.author_date, c.committer_date,'
+            " w.record_id AS capture_record_id, w.target_uri AS capture_target_uri,"
+            " w.warc_date AS capture_warc_date, w.status AS capture_status,"
+            " w.mime AS capture_mime, w.http AS capture_http,"
+            " w.payload_digest AS capture_payload_digest, w.location AS capture_location,"
+            " w.warc_blake3 AS capture_warc_blake3, w.warc_member AS capture_warc_member,"
+            " w.warc_offset AS capture_warc_offset"
             " FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
             " LEFT JOIN documents d ON d.id = v.document_id"
             " LEFT JOIN sources s ON s.id = d.source_id"
             ' LEFT JOIN commits c ON c.oid = v."commit"'
+            " LEFT JOIN captures w ON w.version_id = v.id"
         )
         if version_ids is None:
             return self.query(sql + " ORDER BY v.id")
