@@ -65,6 +65,8 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 _WS = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _BREAK = "\x00"
+# A DOCX whose parts inflate beyond this is a zip bomb as far as text extraction goes.
+MAX_UNZIPPED = 256 * 1024 * 1024
 
 
 class FormatError(ValueError):
@@ -206,6 +208,13 @@ def _docx_text(data: bytes) -> str:
     import docx
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unzipped = sum(i.file_size for i in zf.infolist())
+    except Exception as exc:
+        raise FormatError(f"docx: cannot read ({type(exc).__name__}: {_one_line(exc)})") from None
+    if unzipped > MAX_UNZIPPED:
+        raise FormatError(f"docx: inflates to {unzipped} bytes (over {MAX_UNZIPPED}): not read")
+    try:
         document = docx.Document(io.BytesIO(data))
         paras = [p.text for p in document.paragraphs]
         for table in document.tables:
@@ -221,11 +230,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def readable_text(data: bytes, media_type: str) -> str | None:
-    """Readable text for HTML/PDF/DOCX; None where the decoded text is used as-is or absent."""
-    if media_type in ("text/html", "application/xhtml+xml"):
-        return html_text(parse_html(data))
-    if media_type == "application/pdf":
-        return _pdf_text(data)
-    if media_type == MEDIA_DOCX:
-        return _docx_text(data)
+    """Readable text for HTML/PDF/DOCX; None where the decoded text is used as-is or absent.
+
+    Whatever a hostile file makes a parser raise is a one-line FormatError (the file's
+    problem), never an exception that stops the run."""
+    try:
+        if media_type in ("text/html", "application/xhtml+xml"):
+            return html_text(parse_html(data))
+        if media_type == "application/pdf":
+            return _pdf_text(data)
+        if media_type == MEDIA_DOCX:
+            return _docx_text(data)
+    except FormatError:
+        raise
+    except Exception as exc:
+        kind = media_type.rsplit("/", 1)[-1].split(".")[-1]
+        raise FormatError(f"{kind}: cannot read ({type(exc).__name__}: {_one_line(exc)})") from None
     return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ingest.paths import path_text
+from ingest.paths import check_relative, path_text
 
 SUBMODULE = "160000"
 NOT_FILES = frozenset({"000000", SUBMODULE})  # absent, or a submodule (not a document)
@@ -59,6 +59,14 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A tree entry that cannot become a document (hostile or unrepresentable path)."""
+
+    path: str  # stored-path encoding of the raw bytes (see ingest.paths)
+    reason: str
+
+
+@dataclass(frozen=True)
 class Commit:
     oid: str
     parents: tuple[str, ...]
@@ -70,6 +78,7 @@ class Commit:
     committer_date: str
     message: str
     changes: tuple[Change, ...]
+    refused: tuple[Refused, ...] = ()
 
 
 def git_env() -> dict[str, str]:
@@ -128,11 +137,27 @@ def is_bundle(path: Path) -> bool:
         return f.read(16) in BUNDLE_SIGNATURES
 
 
-def parse_raw_meta(meta: bytes, path: bytes) -> Change | None:
+def refusal(path: bytes) -> str | None:
+    """Why a path from a git tree must not become a document, or None.
+
+    Git itself refuses to check such entries out, but a hand-made tree (`git mktree`,
+    `hash-object`) can hold them: a `.git` component (in any case, with trailing dots or
+    spaces: what case-folding file systems treat as `.git`), `..`, an absolute path, NUL."""
+    reason = check_relative(path)
+    if reason is not None:
+        return reason
+    for part in path.split(b"/"):
+        if part.rstrip(b". ").lower() == b".git":
+            return "path has a '.git' component"
+    return None
+
+
+def parse_raw_meta(meta: bytes, path: bytes) -> Change | Refused | None:
     """One `--raw` entry (":oldmode newmode oldoid newoid status", path) as a Change.
 
     Submodules are not documents: they are dropped, and a file<->submodule type change
-    becomes the delete or add of the file side."""
+    becomes the delete or add of the file side. A hostile path is Refused when it brings
+    content, and dropped when it goes (it never became a document)."""
     try:
         old_mode, new_mode, _old_oid, new_oid, status = meta.lstrip(b"\n")[1:].decode().split()
     except (UnicodeDecodeError, ValueError) as exc:
@@ -141,8 +166,13 @@ def parse_raw_meta(meta: bytes, path: bytes) -> Change | None:
     if status not in "AMDT":
         raise GitError(f"unexpected change status {status!r} in git log output")
     old_is_file = old_mode not in NOT_FILES
+    bad = refusal(path)
     if new_mode in NOT_FILES:
+        if bad is not None:
+            return None
         return Change("D", path_text(path), None, old_mode) if old_is_file else None
+    if bad is not None:
+        return Refused(path_text(path), f"git: {bad}: not archived")
     return Change(status if old_is_file else "A", path_text(path), new_oid, new_mode)
 
 
@@ -161,7 +191,9 @@ def text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def make_commit(fields: list[bytes], changes: list[Change]) -> Commit:
+def make_commit(
+    fields: list[bytes], changes: list[Change], refused: list[Refused] | None = None
+) -> Commit:
     oid, parents, an, ae, ad, cn, ce, cd, message = fields
     return Commit(
         oid=oid[1:].decode("ascii"),
@@ -174,6 +206,7 @@ def make_commit(fields: list[bytes], changes: list[Change]) -> Commit:
         committer_date=cd.decode("ascii"),
         message=text(message),
         changes=tuple(changes),
+        refused=tuple(refused or ()),
     )
 
 
@@ -184,28 +217,31 @@ def parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
     so any byte in a path or message is safe; anything out of place raises GitError."""
     fields: list[bytes] | None = None
     changes: list[Change] = []
+    refused: list[Refused] = []
     for token in tokens:
         head = token.lstrip(b"\n")
         if not head:
             continue
         if head[:1] == b"\x01" and OID.fullmatch(head[1:]):
             if fields is not None:
-                yield make_commit(fields, changes)
+                yield make_commit(fields, changes, refused)
             fields = [head]
             for _ in range(len(FIELDS) - 1):
                 fields.append(next(tokens, b""))
-            changes = []
+            changes, refused = [], []
         elif head[:1] == b":" and fields is not None:
             path = next(tokens, None)
             if not path:
                 raise GitError("git log output ended inside a change entry")
             change = parse_raw_meta(head, path)
-            if change is not None:
+            if isinstance(change, Refused):
+                refused.append(change)
+            elif change is not None:
                 changes.append(change)
         else:
             raise GitError(f"unexpected git log output: {head[:80]!r}")
     if fields is not None:
-        yield make_commit(fields, changes)
+        yield make_commit(fields, changes, refused)
 
 
 class GitSource:
