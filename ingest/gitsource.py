@@ -8,6 +8,7 @@ so renames appear here as a delete plus an add.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -244,6 +245,41 @@ def parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
         yield make_commit(fields, changes, refused)
 
 
+class BlobStream(io.RawIOBase):
+    """One blob's bytes as they come from `git cat-file --batch` (read at most `size`)."""
+
+    def __init__(self, source: IO[bytes], oid: str, size: int) -> None:
+        super().__init__()
+        self.source, self.oid, self.size, self.left = source, oid, size, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        if n == 0:
+            return 0
+        got = self.source.readinto(memoryview(buffer)[:n])
+        if not got:
+            raise GitError(f"cannot read blob {self.oid}: truncated reply from git cat-file")
+        self.left -= got
+        return got
+
+    def read_all(self) -> bytes:
+        data = self.source.read(self.left)
+        if len(data) != self.left:
+            raise GitError(f"cannot read blob {self.oid}: truncated reply from git cat-file")
+        self.left = 0
+        return data
+
+    def skip_rest(self) -> None:
+        while self.left:
+            got = len(self.source.read(min(self.left, CHUNK)))
+            if not got:
+                raise GitError(f"cannot read blob {self.oid}: truncated reply from git cat-file")
+            self.left -= got
+
+
 class GitSource:
     """A repository (work tree or bare) or a .bundle file, read without touching the network."""
 
@@ -394,11 +430,19 @@ class GitSource:
     def read_blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(oid, exact bytes) for each blob oid, in input order, through one persistent
         `git cat-file --batch` process with requests pipelined ahead of the replies."""
+        for oid, _size, stream in self.stream_blobs(oids):
+            yield oid, stream.read_all()
+
+    def stream_blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, int, BlobStream]]:
+        """(oid, size, stream) for each blob oid, in input order: the stream reads the blob's
+        bytes straight from git, so a large blob never has to be held in memory. A stream is
+        valid until the next item is asked for (what it left unread is skipped then)."""
         proc = self.start_batch()
         assert proc.stdin is not None and proc.stdout is not None
         pending: deque[str] = deque()
         source = iter(oids)
         exhausted = False
+        current: BlobStream | None = None
         try:
             while True:
                 while not exhausted and len(pending) < BATCH_WINDOW:
@@ -414,24 +458,43 @@ class GitSource:
                     return
                 proc.stdin.flush()
                 oid = pending.popleft()
-                yield oid, self.read_reply(proc.stdout, oid)
+                current = self.read_reply(proc.stdout, oid)
+                yield oid, current.size, current
+                self.finish(current)
+                current = None
         finally:
+            if current is not None:
+                try:
+                    self.finish(current)
+                except GitError:
+                    pending.clear()
             self.drain(pending)
 
-    def read_reply(self, stdout: IO[bytes], oid: str) -> bytes:
+    def read_reply(self, stdout: IO[bytes], oid: str) -> BlobStream:
         header = stdout.readline()
         parts = header.split()
         if len(parts) != 3:
             self.stop_batch()
             raise GitError(f"cannot read blob {oid}: {text(header).strip() or 'git exited'}")
         got, kind, size = parts
-        data = stdout.read(int(size))
-        if stdout.read(1) != b"\n" or len(data) != int(size) or got.decode() != oid:
+        if got.decode() != oid or not size.isdigit():
             self.stop_batch()
-            raise GitError(f"cannot read blob {oid}: truncated reply from git cat-file")
+            raise GitError(f"cannot read blob {oid}: unexpected reply from git cat-file")
+        stream = BlobStream(stdout, oid, int(size))
         if kind != b"blob":
+            self.finish(stream)
             raise GitError(f"object {oid} is a {kind.decode()}, not a blob")
-        return data
+        return stream
+
+    def finish(self, stream: BlobStream) -> None:
+        """Skip what a reader left of a reply and check its closing newline."""
+        try:
+            stream.skip_rest()
+            if stream.source.read(1) != b"\n":
+                raise GitError(f"cannot read blob {stream.oid}: truncated reply from git cat-file")
+        except GitError:
+            self.stop_batch()
+            raise
 
     def drain(self, pending: deque[str]) -> None:
         """Discard replies a caller stopped waiting for, so the next read stays in step."""

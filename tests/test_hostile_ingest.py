@@ -359,3 +359,30 @@ def test_digests_need_the_whole_stream() -> None:
         _ = chunker.digests
     assert [p.data for p in chunker] == [b"abc"]
     assert chunker.digests == digests(b"abc")
+
+
+def test_git_blobs_stream_in_pieces_and_stay_in_step(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    big = _random(300_000, 3)
+    repo.write("big.bin", big)
+    repo.write("small.txt", b"small\n")
+    repo.commit("two")
+    with GitSource(repo.root) as src:
+        oids = {c.path: c.blob for c in next(iter(src.commits())).changes}
+        wanted = [oids["big.bin"], oids["small.txt"], oids["big.bin"], oids["small.txt"]]
+        seen = []
+        for i, (oid, size, stream) in enumerate(src.stream_blobs(wanted)):
+            if i == 0:
+                pieces = []
+                while piece := stream.read(65536):
+                    pieces.append(piece)
+                assert b"".join(pieces) == big and size == len(big)
+            elif i == 2:
+                assert stream.read(10) == big[:10]  # the rest is skipped for us
+            else:
+                assert stream.read_all() == b"small\n"
+            seen.append(oid)
+        assert seen == wanted
+        for _oid, _size, stream in src.stream_blobs([oids["big.bin"]]):
+            chunked = chunk_stream(stream)
+            assert b"".join(p.data for p in chunked) == big and chunked.digests == digests(big)
