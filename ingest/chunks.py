@@ -18,6 +18,11 @@ from pyfastcdc import FastCDC
 
 from ingest.hashing import Digests
 
+# Contents at least this large are streamed into chunks, never held whole: no extraction,
+# no diff, no passages (flagged "large"), whatever their type.
+LARGE_CONTENT = 16 * 1024 * 1024
+# How much of a large content's start is kept to sniff its type.
+HEAD = 64 * 1024
 # Average chunk ~ AVG + MIN (FastCDC skips MIN bytes before looking for a cut).
 AVG_SIZE = 512 * 1024
 MIN_SIZE = 256 * 1024
