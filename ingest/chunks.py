@@ -70,6 +70,34 @@ class Chunker:
         return Digests(self._b3.hexdigest(), self._sha.hexdigest())
 
 
+class Prefixed:
+    """A stream's first bytes, already read (to sniff its type), put back in front of it."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            memoryview(buffer)[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._rest.readinto(buffer) or 0
+
+
+def read_head(stream: BinaryIO, size: int = HEAD) -> bytes:
+    """Up to `size` first bytes of a stream (short reads of pipes included)."""
+    pieces, got = [], 0
+    while got < size:
+        piece = stream.read(size - got)
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
+
+
 def chunk_stream(stream: BinaryIO, **sizes: int) -> Chunker:
     """A Chunker over a binary stream (see Chunker); sizes: avg, low, high for tests."""
     return Chunker(stream, **sizes)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunks import chunk_stream
+from ingest.chunks import Prefixed, chunk_stream, read_head
 from ingest.folder import ReadError, open_entry, read_entry, scan
 from ingest.formats import FormatError, readable_text
 from ingest.gitsource import GitSource, Refused, refusal
@@ -386,3 +386,12 @@ def test_git_blobs_stream_in_pieces_and_stay_in_step(tmp_path: Path) -> None:
         for _oid, _size, stream in src.stream_blobs([oids["big.bin"]]):
             chunked = chunk_stream(stream)
             assert b"".join(p.data for p in chunked) == big and chunked.digests == digests(big)
+
+
+def test_a_head_read_to_sniff_is_put_back_in_front() -> None:
+    data = _random(200_000, 4)
+    stream = io.BytesIO(data)
+    head = read_head(stream, 70_000)
+    assert head == data[:70_000]
+    chunker = chunk_stream(Prefixed(head, stream), **SMALL)
+    assert b"".join(p.data for p in chunker) == data and chunker.digests == digests(data)
