@@ -73,6 +73,9 @@ class FormatError(ValueError):
     """A file of a known type that cannot be read (one-line message)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
@@ -229,6 +232,15 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
+def _unicode(text: str) -> str:
+    """Text that encodes to UTF-8: a parser's lone surrogates become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 def readable_text(data: bytes, media_type: str) -> str | None:
     """Readable text for HTML/PDF/DOCX; None where the decoded text is used as-is or absent.
 
@@ -236,11 +248,11 @@ def readable_text(data: bytes, media_type: str) -> str | None:
     problem), never an exception that stops the run."""
     try:
         if media_type in ("text/html", "application/xhtml+xml"):
-            return html_text(parse_html(data))
+            return _unicode(html_text(parse_html(data)))
         if media_type == "application/pdf":
-            return _pdf_text(data)
+            return _unicode(_pdf_text(data))
         if media_type == MEDIA_DOCX:
-            return _docx_text(data)
+            return _unicode(_docx_text(data))
     except FormatError:
         raise
     except Exception as exc:

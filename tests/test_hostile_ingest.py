@@ -395,3 +395,19 @@ def test_a_head_read_to_sniff_is_put_back_in_front() -> None:
     assert head == data[:70_000]
     chunker = chunk_stream(Prefixed(head, stream), **SMALL)
     assert b"".join(p.data for p in chunker) == data and chunker.digests == digests(data)
+
+
+def test_extraction_never_hands_the_store_a_lone_surrogate(monkeypatch) -> None:
+    from ingest import extract as extract_module
+    from ingest.extract.base import Partial
+
+    def broken_pdf_strings(text, ctx):
+        return Partial({"title": "bad \ud835 title"}, [("keyword", 0, "x\udc00", None)])
+
+    monkeypatch.setattr(
+        extract_module, "EXTRACTORS", (("broken", broken_pdf_strings),), raising=True
+    )
+    result = extract_module.extract("text", media_type="text/plain", path="a.txt", encoding="utf-8")
+    json.dumps(result.fields).encode("utf-8")
+    assert result.fields["title"] == "bad \ufffd title"
+    assert all(str(v).encode("utf-8") for item in result.items for v in item if v is not None)
