@@ -7,8 +7,10 @@ because how blobs are kept (whole, compressed, as passages) is the store's busin
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 from archive.errors import ArchiveError
+from archive.store.chunks import ChunkError, is_chunked, iter_chunks
 from archive.store.groups import TextCache
 from archive.store.passage_store import PassageStore
 
@@ -18,12 +20,26 @@ def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
 
     Text blobs are kept as passages (their `content` is NULL) and rebuilt, hash-checked.
     """
-    row = conn.execute("SELECT content, encoding FROM blobs WHERE blake3 = ?", (blake3,)).fetchone()
+    return b"".join(iter_content(conn, blake3))
+
+
+def iter_content(conn: sqlite3.Connection, blake3: str) -> Iterator[bytes]:
+    """The exact bytes of a blob in pieces: a large content chunk by chunk (each checked
+    against its hash), so `archive show`, `verify` and exports never hold it whole."""
+    row = conn.execute(
+        "SELECT content, encoding, is_text FROM blobs WHERE blake3 = ?", (blake3,)
+    ).fetchone()
     if row is None:
         raise ArchiveError(f"no blob {blake3}")
-    if row[0] is None:
-        return PassageStore(conn).rebuild(blake3, row[1])
-    return bytes(row[0])
+    if row[0] is not None:
+        yield bytes(row[0])
+    elif not row[2] and is_chunked(conn, blake3):
+        try:
+            yield from iter_chunks(conn, blake3)
+        except ChunkError as e:
+            raise ArchiveError(str(e)) from None
+    else:
+        yield PassageStore(conn).rebuild(blake3, row[1])
 
 
 def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None:
