@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.metadata import (
     Sidecar,
     read_sidecar,
@@ -15,7 +16,6 @@ from archive.record.metadata import (
     sidecar_target,
     store_content,
 )
-from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.plan import Observed, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
