@@ -207,7 +207,9 @@ def _pdf_text(data: bytes) -> str:
     return "\n\n".join(p for p in pages if p)
 
 
-def _docx_text(data: bytes) -> str:
+def docx_document(data: bytes):
+    """Open a DOCX with python-docx (which inflates every part) once its parts are known to
+    inflate to at most MAX_UNZIPPED bytes; any failure is a one-line FormatError."""
     import docx
 
     try:
@@ -218,7 +220,14 @@ def _docx_text(data: bytes) -> str:
     if unzipped > MAX_UNZIPPED:
         raise FormatError(f"docx: inflates to {unzipped} bytes (over {MAX_UNZIPPED}): not read")
     try:
-        document = docx.Document(io.BytesIO(data))
+        return docx.Document(io.BytesIO(data))
+    except Exception as exc:
+        raise FormatError(f"docx: cannot read ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+def _docx_text(data: bytes) -> str:
+    document = docx_document(data)
+    try:
         paras = [p.text for p in document.paragraphs]
         for table in document.tables:
             for row in table.rows:

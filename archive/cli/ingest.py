@@ -172,6 +172,6 @@ def show(version: str, db: str) -> None:
             raise ArchiveError(
                 f"{ref.document['path']}@{ref.version['seq']} is a deletion: it has no content"
             )
-        data = store.read_content(blob)
-    sys.stdout.buffer.write(data)
+        for piece in store.iter_content(blob):  # a large content streams, chunk by chunk
+            sys.stdout.buffer.write(piece)
     sys.stdout.buffer.flush()

@@ -63,7 +63,7 @@ def ingest_folder(
             store.document_states(source["id"]),
             observed,
             keep_paths=[p.path for p in unreadable],
-            read=store.read_content,
+            read=store.similarity_content,
         )
         diffs = DiffQueue(store, pool)
         record_versions(store, source["id"], run_id, changes, started, diffs, sidecars)

@@ -208,6 +208,15 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
         self.insert_blob(info, None)
         chunks.link_chunks(self.conn, info.blake3, order)
 
+    def unused_chunks(self) -> list[str]:
+        return chunks.unused_chunks(self.conn)
+
+    def similarity_content(self, blake3: str) -> bytes | None:
+        """A content for rename detection; None for a chunked (large) one, never read whole."""
+        if chunks.is_chunked(self.conn, blake3):
+            return None
+        return self.read_content(blake3)
+
     def iter_content(self, blake3: str) -> Iterator[bytes]:
         """The exact bytes of a blob in pieces: a chunked one never whole in memory."""
         return iter_content(self.conn, blake3)
