@@ -45,6 +45,70 @@ def safe_relpath(path: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def exportable(
+    versions: Iterable[ExportVersion], unique_latest: bool = False
+) -> tuple[list[ExportVersion], list[tuple[str, str]]]:
+    """The versions of documents every path of which an export can hold, and (path, reason)
+    for each document left out: one bad name refuses its document, never the archive.
+
+    unique_latest: also leave out a document whose latest present path another document
+    already takes (as a file, or as a folder of it): a bag or manifest holds one file there."""
+    kept: list[ExportVersion] = []
+    refused: list[tuple[str, str]] = []
+    taken: dict[str, int] = {}  # exported file path -> document
+    folders: set[str] = set()  # folders those files need
+    for doc_id, vs in by_document(versions).items():
+        bad = None
+        for v in vs:
+            if v.blake3 is None:
+                continue
+            try:
+                safe_relpath(v.path)
+            except ValueError as e:
+                bad = (v.path, f"not exported: {e}")
+                break
+        last = vs[-1]
+        if bad is None and unique_latest and last.blake3 is not None and last.kind != "deleted":
+            bad = _collision(last.path, taken, folders)
+            if bad is None:
+                taken[last.path] = doc_id
+                folders.update(_folders(last.path))
+        if bad is None:
+            kept += vs
+        else:
+            refused.append(bad)
+    return kept, refused
+
+
+def _folders(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _collision(path: str, taken: dict[str, int], folders: set[str]) -> tuple[str, str] | None:
+    for other in (path, *_folders(path)):
+        if other in taken:
+            return path, f"not exported: document {taken[other]} is exported at {other!r}"
+    if path in folders:
+        return path, "not exported: other documents are exported inside it as a folder"
+    return None
+
+
+def tag_value(value: str) -> str:
+    """A value on one tag-file line: line breaks and other control characters escaped, so a
+    source name cannot add fields (`bag-info.txt`)."""
+    return "".join(
+        c if c.isprintable() or c == " " else _CONTROL_NAMES.get(c, _escaped(ord(c))) for c in value
+    )
+
+
+def _escaped(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_CONTROL_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def utc_timestamp(value: str) -> str:
     """ISO 8601 -> RFC 3339 UTC with 'Z'; naive times are taken as UTC (the archive's rule)."""
     try:
@@ -92,6 +156,8 @@ __all__ = [
     "ReadBytes",
     "by_document",
     "checked_bytes",
+    "exportable",
+    "tag_value",
     "require_empty_dest",
     "safe_relpath",
     "utc_timestamp",

@@ -14,6 +14,7 @@ from archive.export import (
     checked_bytes,
     require_empty_dest,
     safe_relpath,
+    tag_value,
     utc_timestamp,
 )
 from archive.export.manifest import manifest_text
@@ -110,7 +111,7 @@ def export_bagit(
     ]
     tags: dict[str, bytes] = {
         "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-        "bag-info.txt": "".join(f"{k}: {v}\n" for k, v in info).encode("utf-8"),
+        "bag-info.txt": "".join(f"{k}: {tag_value(v)}\n" for k, v in info).encode("utf-8"),
     }
     for alg in ALGORITHMS:
         tags[f"manifest-{alg}.txt"] = _manifest(payload, alg).encode("utf-8")

@@ -91,7 +91,10 @@ def iter_chunks(conn: sqlite3.Connection, blob: str) -> Iterator[bytes]:
         if row is None:
             raise ChunkError(f"blob {blob}: chunk {chunk} is missing")
         size, codec, stored = row
-        data = decode_chunk(codec, stored, size)
+        try:
+            data = decode_chunk(codec, stored, size)
+        except ChunkError as e:
+            raise ChunkError(f"blob {blob}: chunk {chunk}: {e}") from None
         if len(data) != size or _blake3.blake3(data).hexdigest() != chunk:
             raise ChunkError(f"blob {blob}: chunk {chunk} does not hash to its BLAKE3")
         yield data
