@@ -77,27 +77,39 @@ def is_chunked(conn: sqlite3.Connection, blob: str) -> bool:
     return row is not None
 
 
-def iter_chunks(conn: sqlite3.Connection, blob: str) -> Iterator[bytes]:
-    """A chunked blob's bytes, one checked chunk at a time (memory: one chunk)."""
-    seqs = conn.execute(
-        "SELECT bc.seq, bc.chunk FROM blob_chunks bc WHERE bc.blob = ? ORDER BY bc.seq", (blob,)
+def chunk_order(conn: sqlite3.Connection, blob: str) -> list[str]:
+    """A chunked blob's chunk hashes in order ([] for a blob kept whole or as passages)."""
+    rows = conn.execute(
+        "SELECT seq, chunk FROM blob_chunks WHERE blob = ? ORDER BY seq", (blob,)
     ).fetchall()
-    for expected, (seq, chunk) in enumerate(seqs):
+    for expected, (seq, _chunk) in enumerate(rows):
         if seq != expected:
             raise ChunkError(f"blob {blob}: chunk {expected} is missing")
-        row = conn.execute(
-            "SELECT size, codec, data FROM chunks WHERE blake3 = ?", (chunk,)
-        ).fetchone()
-        if row is None:
-            raise ChunkError(f"blob {blob}: chunk {chunk} is missing")
-        size, codec, stored = row
+    return [chunk for _seq, chunk in rows]
+
+
+def read_chunk(conn: sqlite3.Connection, chunk: str) -> bytes:
+    """One chunk's bytes, inflated with a bound and checked against its hash."""
+    row = conn.execute("SELECT size, codec, data FROM chunks WHERE blake3 = ?", (chunk,)).fetchone()
+    if row is None:
+        raise ChunkError(f"chunk {chunk} is missing")
+    size, codec, stored = row
+    try:
+        data = decode_chunk(codec, stored, size)
+    except ChunkError as e:
+        raise ChunkError(f"chunk {chunk}: {e}") from None
+    if len(data) != size or _blake3.blake3(data).hexdigest() != chunk:
+        raise ChunkError(f"chunk {chunk} does not hash to its BLAKE3")
+    return data
+
+
+def iter_chunks(conn: sqlite3.Connection, blob: str) -> Iterator[bytes]:
+    """A chunked blob's bytes, one checked chunk at a time (memory: one chunk)."""
+    for chunk in chunk_order(conn, blob):
         try:
-            data = decode_chunk(codec, stored, size)
+            yield read_chunk(conn, chunk)
         except ChunkError as e:
-            raise ChunkError(f"blob {blob}: chunk {chunk}: {e}") from None
-        if len(data) != size or _blake3.blake3(data).hexdigest() != chunk:
-            raise ChunkError(f"blob {blob}: chunk {chunk} does not hash to its BLAKE3")
-        yield data
+            raise ChunkError(f"blob {blob}: {e}") from None
 
 
 def chunked_blobs(conn: sqlite3.Connection) -> list[str]:
