@@ -22,7 +22,16 @@ from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace
 from archive.publish import cache, memento, pages, permissions, queries, sqlfunctions
-from archive.store import ArchiveError, PassageStore, Store, chunks, read_content, read_text
+from archive.store import (
+    ArchiveError,
+    ChunkError,
+    PassageStore,
+    Store,
+    chunk_order,
+    read_chunk,
+    read_content,
+    read_text,
+)
 from archive.store.passage_format import passage_digest
 
 FEED_LIMIT = 50
@@ -334,7 +343,7 @@ class ChunkStream:
         headers.append((b"content-type", b"application/octet-stream"))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         for chunk in self.order:
-            data = await self.db.execute_fn(lambda conn, c=chunk: chunks.read_chunk(conn, c))
+            data = await self.db.execute_fn(lambda conn, c=chunk: read_chunk(conn, c))
             await send({"type": "http.response.body", "body": data, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
@@ -357,10 +366,10 @@ async def raw_blob(datasette, request):
 def _chunk_order(conn, blake3: str) -> list[str]:
     """The chunks of a large content ([] otherwise, or on an archive from before chunks)."""
     try:
-        return chunks.chunk_order(conn, blake3)
+        return chunk_order(conn, blake3)
     except sqlite3.OperationalError:  # no blob_chunks table: nothing is chunked
         return []
-    except chunks.ChunkError as e:
+    except ChunkError as e:
         raise ArchiveError(str(e)) from None
 
 

@@ -2,7 +2,10 @@
 
 from archive.errors import ArchiveError
 from archive.store.content import (
+    ChunkError,
+    chunk_order,
     iter_content,
+    read_chunk,
     read_content,
     read_text,
     table_counts,
@@ -15,12 +18,15 @@ from archive.store.passage_store import PassageStore, text_quotes
 __all__ = [
     "BUSY_TIMEOUT_S",
     "ArchiveError",
+    "ChunkError",
     "Group",
     "GroupReader",
     "PassageStore",
     "Store",
     "TextCache",
+    "chunk_order",
     "iter_content",
+    "read_chunk",
     "now_iso",
     "read_content",
     "read_text",

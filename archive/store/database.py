@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from archive import __version__
 from archive.errors import ArchiveError
-from archive.store import chunks
+from archive.store import content as chunks
 from archive.store.content import iter_content, read_content, read_text
 from archive.store.derived_rows import DerivedRows
 from archive.store.groups import TextCache
@@ -200,7 +200,7 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
         )
 
     def put_chunks(self, pieces: Iterable) -> list[str]:
-        """Store a stream's chunks as they come (see archive.store.chunks); their hashes."""
+        """Store a stream's chunks as they come (see archive.store.content); their hashes."""
         return chunks.put_chunks(self.conn, pieces)
 
     def insert_chunked_blob(self, info: BlobInfo, order: list[str]) -> None:

@@ -364,7 +364,7 @@ def _captures(db: sqlite_utils.Database) -> None:
 
 
 def _chunks(db: sqlite_utils.Database) -> None:
-    """Large contents as content-defined chunks (archive/store/chunks.py).
+    """Large contents as content-defined chunks (archive/store/content.py).
 
     A blob of at least 16 MiB has `content` NULL and one `blob_chunks` row per chunk, in
     order (`seq` from 0); each distinct chunk is one `chunks` row keyed by its BLAKE3, with
