@@ -4,13 +4,14 @@
 Two cases, each in a fresh archive, each a separate `archive` process whose peak RSS is read
 from the kernel (`ru_maxrss` of the waited-for child), so the figure is the whole process:
   large:  one file of --size (default 2 GiB) of text-like, mostly repetitive bytes (FastCDC
-          has chunks to share), then `archive show` of it back into /dev/null (streamed) and
-          `archive verify`;
+          has chunks to share; --random: incompressible bytes, every chunk new), then
+          `archive show` of it back into /dev/null (streamed) and `archive verify`;
   many:   --files (default 20,000) small text files in 200 folders.
 Prints seconds and peak MiB per step. The large file is written once to --work (default a
 temporary folder; it needs --size free bytes, and the archive about as much again).
 
-    python bench/hostile_bench.py [--size 2G] [--files 20000] [--work DIR] [--skip large|many]
+    python bench/hostile_bench.py [--size 2G] [--random] [--files 20000] [--work DIR]
+                                  [--skip large|many]
 """
 
 from __future__ import annotations
@@ -47,10 +48,15 @@ def run(args: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float, int]:
     return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
-def write_large(path: Path, size: int, seed: int = 3) -> None:
+def write_large(path: Path, size: int, incompressible: bool, seed: int = 3) -> None:
     """Text-like bytes: lines of words, with a random block now and then (some chunks repeat,
-    most do not), written in 8 MiB pieces."""
+    most do not), or random bytes; written in 8 MiB pieces."""
     rng = random.Random(seed)
+    if incompressible:
+        with open(path, "wb") as f:
+            for at in range(0, size, 8 << 20):
+                f.write(rng.randbytes(min(8 << 20, size - at)))
+        return
     line = " ".join(rng.choice(WORDS) for _ in range(12)).encode() + b"\n"
     block = line * ((8 << 20) // len(line))
     with open(path, "wb") as f:
@@ -79,6 +85,7 @@ def report(label: str, seconds: float, mib: float, code: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=size_arg, default=size_arg("2G"))
+    ap.add_argument("--random", action="store_true", help="incompressible large file")
     ap.add_argument("--files", type=int, default=20_000)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--skip", choices=["large", "many"], default=None)
@@ -91,15 +98,19 @@ def main() -> int:
         if args.skip != "large":
             folder = work / "large"
             folder.mkdir(exist_ok=True)
-            big = folder / "big.txt"
+            big = folder / ("big.bin" if args.random else "big.txt")
+            for old in folder.iterdir():
+                if old != big:
+                    old.unlink()
             if not big.exists() or big.stat().st_size != args.size:
-                write_large(big, args.size)
+                write_large(big, args.size, args.random)
             db = work / "large.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-            print(f"large: one file of {args.size / (1 << 20):,.0f} MiB", flush=True)
+            kind = "random" if args.random else "text-like"
+            print(f"large: one {kind} file of {args.size / (1 << 20):,.0f} MiB", flush=True)
             report("  ingest", *run([*archive, "ingest", str(folder), "--db", str(db)]))
-            report("  show (to /dev/null)", *run([*archive, "show", "big.txt", "--db", str(db)]))
+            report("  show (to /dev/null)", *run([*archive, "show", big.name, "--db", str(db)]))
             report("  verify", *run([*archive, "verify", "--db", str(db)]))
             print(f"  archive file: {db.stat().st_size / (1 << 20):,.0f} MiB", flush=True)
         if args.skip != "many":

@@ -184,6 +184,9 @@ def test_large_revisions_share_chunks_show_streams_and_verify_catches_damage(tmp
         )
         assert blake3.blake3(shown_bytes).digest() == blake3.blake3(want).digest()
     assert run_cli("verify", db=db)[0] == 0
+    assert run_cli("export", "bagit", str(tmp_path / "bag"), "--all-versions", db=db)[0] == 0
+    exported = (tmp_path / "bag" / "data" / "big.log").read_bytes()
+    assert blake3.blake3(exported).digest() == blake3.blake3(edited).digest()
     conn.execute("UPDATE chunks SET data = zeroblob(length(data)) WHERE rowid = 2")
     conn.commit()
     conn.close()

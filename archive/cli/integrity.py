@@ -259,7 +259,7 @@ def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
     """Write a BagIt bag of the latest present versions into the empty directory DEST."""
     with Store(db, create=False) as store:
         versions, refused = exportable(_versions(store, source), unique_latest=True)
-        _exporting(lambda: export_bagit(dest, versions, store.read_content, all_versions))
+        _exporting(lambda: export_bagit(dest, versions, store.iter_content, all_versions))
     click.echo(f"bag written to {shown(str(dest))}")
     _report_refused(refused)
 
@@ -273,7 +273,7 @@ def ocfl(dest: Path, source: str | None, db: str) -> None:
     """Write an OCFL 1.1 storage root (one object per document) into the empty DEST."""
     with Store(db, create=False) as store:
         versions, refused = exportable(_versions(store, source))
-        _exporting(lambda: export_ocfl(dest, versions, store.read_content))
+        _exporting(lambda: export_ocfl(dest, versions, store.iter_content))
     click.echo(f"OCFL storage root written to {shown(str(dest))}")
     _report_refused(refused)
 

@@ -1,19 +1,21 @@
 """Standard export formats (checksum manifests, BagIt, OCFL, PROV) from plain version data.
 
-The store hands over ExportVersion rows plus a `read_bytes(blake3_hex) -> bytes` callable;
-nothing here touches the database, so each format can be tested on its own.
+The store hands over ExportVersion rows plus a `read_bytes(blake3_hex)` callable giving the
+bytes, or an iterable of pieces (the store's `iter_content`, so a large content is copied
+chunk by chunk); nothing here touches the database, so each format can be tested on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import blake3
 
-ReadBytes = Callable[[str], bytes]
+ReadBytes = Callable[[str], bytes | Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,44 @@ def by_document(versions: Iterable[ExportVersion]) -> dict[int, list[ExportVersi
 
 def checked_bytes(v: ExportVersion, read_bytes: ReadBytes) -> bytes:
     """Content of a present version, re-hashed so a damaged store cannot leak into an export."""
+    return b"".join(_pieces(v, read_bytes, ()))
+
+
+def write_checked(
+    v: ExportVersion, read_bytes: ReadBytes, target: Path, algorithms: Iterable[str]
+) -> tuple[dict[str, str], int]:
+    """Copy a present version's content to target piece by piece (memory: one piece) and
+    return its digests in `algorithms` and its size; ValueError (target removed) when the
+    bytes do not hash to the version's BLAKE3, so a damaged store cannot leak into an export."""
+    hashers = {alg: hashlib.new(alg) for alg in algorithms}
+    size = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(target, "wb") as f:
+            for piece in _pieces(v, read_bytes, hashers.values()):
+                f.write(piece)
+                size += len(piece)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return {alg: h.hexdigest() for alg, h in hashers.items()}, size
+
+
+def _pieces(v: ExportVersion, read_bytes: ReadBytes, hashers: Iterable) -> Iterator[bytes]:
+    """The content's pieces, fed to hashers too; the BLAKE3 is checked after the last one."""
     if v.blake3 is None:
         raise ValueError(f"version {v.version_id} has no content")
-    data = read_bytes(v.blake3)
-    if blake3.blake3(data).hexdigest() != v.blake3:
+    got = read_bytes(v.blake3)
+    pieces = [got] if isinstance(got, bytes | bytearray) else got
+    b3 = blake3.blake3()
+    hashers = list(hashers)
+    for piece in pieces:
+        b3.update(piece)
+        for h in hashers:
+            h.update(piece)
+        yield piece
+    if b3.hexdigest() != v.blake3:
         raise ValueError(f"content for version {v.version_id} does not match its BLAKE3")
-    return data
 
 
 def require_empty_dest(dest: Path) -> None:
@@ -156,6 +190,7 @@ __all__ = [
     "ReadBytes",
     "by_document",
     "checked_bytes",
+    "write_checked",
     "exportable",
     "tag_value",
     "require_empty_dest",
