@@ -207,3 +207,35 @@ def test_a_large_git_blob_streams_into_chunks(tmp_path):
         assert b"".join(store.iter_content(blob)) == data
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT content FROM blobs").fetchone() == (None,)
+
+
+def test_a_file_swapped_for_a_link_after_the_scan_is_a_problem_not_outside_bytes(
+    tmp_path, folder, monkeypatch
+):
+    """The scan sees a plain file; while the ingest waits for the write lock it becomes a
+    link to a secret outside the root. The old read followed it and archived the secret."""
+    import archive.record.folder as record
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"outside bytes\n")
+    (folder / "doc.txt").write_bytes(b"inside\n")
+    (folder / "doc.txt.meta.yml").write_bytes(b"url: https://example.org\n")
+    real_scan = record.scan
+
+    def scan_then_swap(*args, **kwargs):
+        found = real_scan(*args, **kwargs)
+        for name in ("doc.txt", "doc.txt.meta.yml"):
+            os.remove(folder / name)
+            os.symlink(secret, folder / name)
+        return found
+
+    monkeypatch.setattr(record, "scan", scan_then_swap)
+    db = tmp_path / "a.db"
+    code, out, _ = run_cli("ingest", str(folder), "--json", db=db)
+    reasons = {p["path"]: p["reason"] for p in json.loads(out)["problem_list"]}
+    assert code == 1
+    assert "replaced by a link since the scan" in reasons["doc.txt"]
+    assert "replaced by a link since the scan" in reasons["doc.txt.meta.yml"]
+    conn = sqlite3.connect(db)
+    digest = blake3.blake3(b"outside bytes\n").hexdigest()
+    assert conn.execute("SELECT count(*) FROM blobs WHERE blake3 = ?", (digest,)).fetchone() == (0,)
