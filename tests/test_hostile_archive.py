@@ -239,3 +239,17 @@ def test_a_file_swapped_for_a_link_after_the_scan_is_a_problem_not_outside_bytes
     conn = sqlite3.connect(db)
     digest = blake3.blake3(b"outside bytes\n").hexdigest()
     assert conn.execute("SELECT count(*) FROM blobs WHERE blake3 = ?", (digest,)).fetchone() == (0,)
+
+
+def test_chunks_deflate_only_when_it_pays():
+    import random
+
+    from archive.store.content import DEFLATE, RAW, decode_chunk, encode_chunk
+
+    noise = random.Random(9).randbytes(300_000)
+    text = b"the same words again and again\n" * 10_000
+    assert encode_chunk(noise) == (RAW, noise)
+    codec, stored = encode_chunk(text)
+    assert codec == DEFLATE and len(stored) < len(text) // 10
+    assert decode_chunk(codec, stored, len(text)) == text
+    assert len(decode_chunk(codec, stored, 100)) == 101  # inflates no more than asked (+1)

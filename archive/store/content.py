@@ -99,6 +99,7 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int | None]:
 # Deflate level for chunks: fast, and most of the gain on text and datasets.
 LEVEL = 1
 RAW, DEFLATE = "raw", "deflate"
+SAMPLE = 64 * 1024
 
 
 class ChunkError(ValueError):
@@ -106,7 +107,12 @@ class ChunkError(ValueError):
 
 
 def encode_chunk(data: bytes) -> tuple[str, bytes]:
-    """(codec, stored bytes) of a chunk: deflated only when that is smaller."""
+    """(codec, stored bytes) of a chunk: deflated only when that is smaller. A chunk whose
+    first 64 KiB do not deflate (media, archives, encrypted data) is kept raw untried:
+    deflating incompressible bytes costs more than reading them."""
+    sample = data[:SAMPLE]
+    if len(sample) == SAMPLE and len(zlib_ng.compress(sample, LEVEL)) > SAMPLE * 0.97:
+        return RAW, data
     packed = zlib_ng.compress(data, LEVEL)
     return (DEFLATE, packed) if len(packed) < len(data) else (RAW, data)
 
