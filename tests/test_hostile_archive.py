@@ -253,3 +253,34 @@ def test_chunks_deflate_only_when_it_pays():
     assert codec == DEFLATE and len(stored) < len(text) // 10
     assert decode_chunk(codec, stored, len(text)) == text
     assert len(decode_chunk(codec, stored, 100)) == 101  # inflates no more than asked (+1)
+
+
+@pytest.mark.parametrize("tool", ["b3sum", "sha256sum"])
+def test_manifest_names_the_files_on_disk_whatever_their_bytes(tmp_path, folder, tool):
+    import shutil
+
+    exe = shutil.which(tool)
+    if exe is None:
+        pytest.skip(f"{tool} not installed")
+    base = os.fsencode(folder)
+    for name in (b"caf\xe9.txt", b"back\\slash.txt", b"\\xe9.txt", b"new\nline.txt"):
+        with open(os.path.join(base, name), "wb") as f:
+            f.write(name + b" content\n")
+    db = tmp_path / "a.db"
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    algorithm = "blake3" if tool == "b3sum" else "sha256"
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    args = ["export", "manifest", "--algorithm", algorithm, "--db", str(db)]
+    listing = CliRunner().invoke(cli, args, catch_exceptions=False)
+    if tool == "b3sum":  # b3sum reads UTF-8 only: that one name is refused, on stderr
+        assert listing.exit_code == 1
+        assert listing.stderr == "refused: caf\\xe9.txt: not listed: b3sum reads only UTF-8 names\n"
+    else:
+        assert listing.exit_code == 0
+    manifest = tmp_path / "sums"
+    manifest.write_bytes(listing.stdout_bytes)
+    checked = subprocess.run([exe, "-c", str(manifest)], cwd=folder, capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

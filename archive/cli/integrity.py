@@ -13,7 +13,7 @@ from archive import __version__
 from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.export import by_document, exportable
 from archive.export.bagit import export_bagit
-from archive.export.manifest import manifest_text
+from archive.export.manifest import manifest_bytes
 from archive.export.ocfl import export_ocfl
 from archive.export.versions import export_versions
 from archive.ledger.checkpoints import (
@@ -29,6 +29,7 @@ from archive.refs import resolve_version
 from archive.store import ArchiveError, Store
 from archive.verify import verify as run_checks
 from archive.verify import verify_corpus, verify_external_checkpoint
+from ingest.paths import PathError, path_bytes
 
 
 @click.command()
@@ -214,6 +215,23 @@ def _exporting(action: Callable[[], object]) -> object:
         raise ArchiveError(f"export failed: {e}") from None
 
 
+def _on_disk(path: str) -> bytes:
+    """A stored path's name bytes as on disk (ingest.paths); a path stored before names were
+    escaped (a lone backslash) is taken as it reads."""
+    try:
+        return path_bytes(path)
+    except PathError:
+        return path.encode("utf-8", "surrogateescape")
+
+
+def _is_utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _report_refused(refused: list[tuple[str, str]]) -> None:
     """Documents an export left out, one line each on stderr; exit 1 when there are any."""
     for path, reason in refused:
@@ -243,9 +261,15 @@ def manifest(algorithm: str, source: str | None, db: str) -> None:
     for vs in by_document(versions).values():
         last = vs[-1]
         if last.kind != "deleted" and last.blake3 is not None:
-            entries.append((last.path, last.blake3 if algorithm == "blake3" else last.sha256))
-    text = _exporting(lambda: manifest_text((d, p) for p, d in sorted(entries)))
-    click.echo(text, nl=False)
+            digest = last.blake3 if algorithm == "blake3" else last.sha256
+            name = _on_disk(last.path)
+            if algorithm == "blake3" and not _is_utf8(name):
+                refused.append((last.path, "not listed: b3sum reads only UTF-8 names"))
+                continue
+            entries.append((name, digest))
+    data = _exporting(lambda: manifest_bytes((d, p) for p, d in sorted(entries)))
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
     _report_refused(refused)
 
 
