@@ -52,7 +52,8 @@ def test_file_read_in_many_pieces_on_vectors(
 ):
     """A small read size so pieces crossing BLAKE3's 1 KiB chunks are checked on the vectors."""
     case = next(c for c in CASES if c["input_len"] == length)
-    monkeypatch.setattr(hashing, "CHUNK", 1000)
+    monkeypatch.setattr(hashing, "FIRST", 1000)  # then 3000-byte reads
+    monkeypatch.setattr(hashing, "CHUNK", 3000)
     f = tmp_path / "f.bin"
     f.write_bytes(_input(length))
     assert hashing.blake3_file(f) == _want(case)
