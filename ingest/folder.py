@@ -26,10 +26,13 @@ from ingest.paths import path_text
 # Folders that hold tooling state, not documents.
 SKIP_DIRS = frozenset({b".git", b".hg", b".svn", b"__pycache__"})
 HASH_WORKERS = 4
+# POSIX flags (the walk relies on openat with O_NOFOLLOW: Linux, the BSDs, macOS).
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: a fifo swapped in after the scan must not block the open.
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def _join(rel: bytes, name: bytes) -> bytes:
 
 def open_dir_below(root: str | bytes, rel: bytes) -> int:
     """A descriptor of folder `rel` below root, reached without following any link."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    fd = os.open(root, os.O_RDONLY | _DIRECTORY | _CLOEXEC)
     try:
         for part in rel.split(b"/") if rel else ():
             nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
