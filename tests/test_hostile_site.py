@@ -7,6 +7,7 @@ import sqlite3
 import time
 import zlib
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -32,6 +33,7 @@ def ids(archive_db) -> dict:
         "doc": q("SELECT document_id FROM versions WHERE seq = 2 ORDER BY id LIMIT 1"),
         "v2": q("SELECT id FROM versions WHERE seq = 2 ORDER BY id LIMIT 1"),
         "blob": q("SELECT blob FROM versions WHERE seq = 2 ORDER BY id LIMIT 1"),
+        "path": q("SELECT path FROM versions WHERE seq = 2 ORDER BY id LIMIT 1"),
         "sha256": q(
             "SELECT b.sha256 FROM versions v JOIN blobs b ON b.blake3 = v.blob"
             " WHERE v.seq = 2 ORDER BY v.id LIMIT 1"
@@ -58,6 +60,8 @@ def page_url(page: str, ids: dict) -> str:
         "verify": "/-/archive/verify",
         "search": "/-/archive/search?q=the",
         "changes_feed": "/-/archive/changes.atom",
+        "timemap": f"/-/archive/timemap/link/{quote(ids['path'])}",
+        "version_raw": f"/-/archive/version/{ids['v2']}/raw",
     }[page]
 
 
@@ -196,7 +200,7 @@ async def test_a_large_content_is_served_chunk_by_chunk_and_locations_are_relati
 ):
     import random
 
-    import archive.publish
+    import archive.publish.raw
     from archive.record.folder import ingest_folder
     from archive.store import Store
     from ingest.chunks import LARGE_CONTENT
@@ -226,6 +230,6 @@ async def test_a_large_content_is_served_chunk_by_chunk_and_locations_are_relati
     def never_whole(conn, key):
         raise AssertionError("a large content was read whole")
 
-    monkeypatch.setattr(archive.publish, "read_content", never_whole)
+    monkeypatch.setattr(archive.publish.raw, "read_content", never_whole)
     response = await ds.client.get(f"/-/archive/raw/{blob}")
     assert response.status_code == 200 and response.content == data

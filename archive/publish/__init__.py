@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import os
-import sqlite3
 
 import markupsafe
 from datasette import hookimpl
@@ -21,17 +20,8 @@ from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace
-from archive.publish import cache, memento, pages, permissions, queries, sqlfunctions
-from archive.store import (
-    ArchiveError,
-    ChunkError,
-    PassageStore,
-    Store,
-    chunk_order,
-    read_chunk,
-    read_content,
-    read_text,
-)
+from archive.publish import cache, memento, pages, permissions, queries, raw, sqlfunctions
+from archive.store import ArchiveError, PassageStore, Store, read_text
 from archive.store.passage_format import passage_digest
 
 FEED_LIMIT = 50
@@ -325,52 +315,11 @@ async def diff_page(datasette, request):
     return await _render(datasette, request, "archive_diff.html", view)
 
 
-_RAW_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; sandbox",
-}
-
-
-class ChunkStream:
-    """A large content's bytes sent chunk by chunk (each read and checked on a SQL thread),
-    so serving a 2 GB file never holds it whole."""
-
-    def __init__(self, db, order: list[str], headers: dict[str, str]) -> None:
-        self.db, self.order, self.headers = db, order, headers
-
-    async def asgi_send(self, send) -> None:
-        headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
-        headers.append((b"content-type", b"application/octet-stream"))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        for chunk in self.order:
-            data = await self.db.execute_fn(lambda conn, c=chunk: read_chunk(conn, c))
-            await send({"type": "http.response.body", "body": data, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-
-
 async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, "raw")
-    headers = {"Content-Disposition": f'attachment; filename="{blake3}.bin"', **_RAW_HEADERS}
-    try:
-        order = await db.execute_fn(lambda conn: _chunk_order(conn, blake3))
-        if order:
-            return ChunkStream(db, order, headers)
-        data = await db.execute_fn(lambda conn: read_content(conn, blake3))
-    except ArchiveError:
-        raise NotFound(f"No blob {blake3}") from None
-    return Response(data, content_type="application/octet-stream", headers=headers)
-
-
-def _chunk_order(conn, blake3: str) -> list[str]:
-    """The chunks of a large content ([] otherwise, or on an archive from before chunks)."""
-    try:
-        return chunk_order(conn, blake3)
-    except sqlite3.OperationalError:  # no blob_chunks table: nothing is chunked
-        return []
-    except ChunkError as e:
-        raise ArchiveError(str(e)) from None
+    return await raw.download(db, blake3, f"{blake3}.bin")
 
 
 async def _lookup(datasette, request) -> dict | None:

@@ -21,9 +21,9 @@ PASSAGES = ("passages", "passages_fts", "passage_groups", "blob_passages", "blob
 PROOF = ("ledger", "runs")
 
 PAGE_TABLES: dict[str, tuple[str, ...]] = {
-    "history": (*DOCUMENT, "versions", "blobs", "diffs"),
+    "history": (*DOCUMENT, "versions", "blobs", "diffs", "captures"),
     "document_feed": (*DOCUMENT, *CHANGES),
-    "version": (*VERSION, *CONTENT, *PROOF),
+    "version": (*VERSION, *CONTENT, *PROOF, "captures"),
     "proof": (*VERSION, *PROOF),
     "blame": (*VERSION, *CONTENT, *PASSAGES),
     "trace": (*PASSAGES, *CHANGES),
@@ -33,6 +33,9 @@ PAGE_TABLES: dict[str, tuple[str, ...]] = {
     "verify": (),
     "search": (*DOCUMENT, *PASSAGES, *CHANGES),
     "changes_feed": CHANGES,
+    # Memento (archive/publish/memento.py): TimeMaps and the TimeGate, a version's raw bytes.
+    "timemap": (*DOCUMENT, "versions"),
+    "version_raw": (*CHANGES, *CONTENT, *CHUNKS),
 }
 
 
