@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, Levenshtein
 
 from archive.passages.spans import Token, keys, tokenize
 
 EDGE_SLACK = 3  # words an aligned window's edges may move beyond the span's length
 MAX_TOKENS_FACTOR = 20  # a text longer than this many spans is cut around its seed hits
-DEFAULT_MIN_SCORE = 80.0
+DEFAULT_MIN_SCORE = 70.0
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,13 @@ def align(span: str, text: str, min_score: float = 0.0) -> Alignment | None:
     if score < min_score:
         return None
     start, end = toks[lo + s].start, toks[lo + e - 1].end
+    window = t[s:e]
     ops = [
-        (op.tag, " ".join(q[op.src_start : op.src_end]), " ".join(t[op.dest_start : op.dest_end]))
-        for op in Indel.opcodes(q, t[s:e])
+        (
+            op.tag,
+            " ".join(q[op.src_start : op.src_end]),
+            " ".join(window[op.dest_start : op.dest_end]),
+        )
+        for op in Levenshtein.opcodes(q, window)  # substitutions shown as such
     ]
     return Alignment(round(score, 1), start, end, text[start:end], ops)

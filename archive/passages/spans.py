@@ -4,9 +4,9 @@ Why: a passage (paragraph) is too coarse to say who wrote a sentence first. A sp
 words; to find every passage holding a span without scanning them all, each passage is indexed
 by hashed word n-grams ("shingles", the seeds passim uses), thinned by winnowing (Schleimer et
 al. 2003): of every WINDOW consecutive shingles the smallest hash is kept. Any span of at least
-MIN_WORDS tokens contains a full window, so its selected seeds are selected in every passage
-that holds it: the index finds them all (complete), and exact verification on the text
-confirms them (sound).
+NGRAM + WINDOW - 1 tokens (MIN_WORDS are asked for) contains a full window, so its selected
+seeds are selected in every passage that holds it: the index finds them all (complete), and
+exact verification on the text confirms them (sound).
 
 Tokens: runs of letters, digits and combining marks (Unicode \\w plus category M); in scripts
 written without spaces (Han, Hiragana, Katakana) every character is a token, so the same
@@ -24,9 +24,12 @@ from blake3 import blake3
 
 from archive.diffs import WORD_RE
 
-NGRAM = 4  # tokens per shingle
-WINDOW = 3  # shingles per winnowing window
-MIN_WORDS = NGRAM + WINDOW - 1  # any span of this many tokens is found through the index
+NGRAM = 3  # tokens per shingle
+WINDOW = 2  # shingles per winnowing window
+# Any span of NGRAM + WINDOW - 1 tokens holds a full window; spans are traced through the index
+# from MIN_WORDS tokens (fewer, common words would make long posting lists to verify).
+MIN_WORDS = 6
+assert MIN_WORDS >= NGRAM + WINDOW - 1
 MIN_CHARS = 30  # a shorter span of fewer words is searched by full text, not by seeds
 
 # Scripts written without spaces between words: each character is a token.

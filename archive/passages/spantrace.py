@@ -1,0 +1,152 @@
+"""Who wrote a span first, and where it went: seeds find the passages, the text confirms them.
+
+Why: a sentence inside a longer paragraph is not a passage of its own, so the exact-passage
+lookup cannot see it. A span of at least MIN_WORDS tokens has seeds (archive.passages.spans)
+that every passage holding it also has; the span index gives those passages (work bounded by
+the rarest seed's postings, never a scan), and exact verification on their text keeps only
+true matches, so the answer is complete. `--fuzzy` aligns the span against the passages that
+share most of its n-grams (archive.passages.align) to find reworded reuse.
+
+`first` is the earliest version (by observed time, then id) whose text holds the span;
+`appearances` gives each document carrying it with the ranges of consecutive versions that do.
+"""
+
+from __future__ import annotations
+
+from archive.passages.align import DEFAULT_MIN_SCORE, align
+from archive.passages.spans import contains, keys, long_enough, query_seeds, shingles
+from archive.store import GroupReader, Store
+
+FUZZY_CANDIDATES = 200  # passages aligned per fuzzy query, those sharing the most n-grams
+
+
+def find_span(
+    store: Store, text: str, normalized: bool, reader: GroupReader | None = None
+) -> list[int] | None:
+    """Passage ids whose text holds `text` (exactly, or by normalised forms); None when the
+    span is too short for the index (the caller falls back to full-text search)."""
+    wanted = query_seeds(text)
+    if wanted is None:
+        return None
+    candidates = store.spans.holding_all(wanted)
+    texts = store.passages.texts(candidates, reader)
+    return [i for i in candidates if contains(texts[i], text, normalized)]
+
+
+def occurrences(store: Store, ids: list[int]) -> dict[int, list[dict]]:
+    """Every version holding each passage, oldest first, through the passage -> blob index."""
+    blobs = store.spans.blobs_of(ids)
+    versions = store.passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
+    by_blob: dict[str, list[dict]] = {}
+    for v in versions:
+        by_blob.setdefault(v["blob"], []).append(v)
+    out = {}
+    for pid in ids:
+        held = [v for b in blobs.get(pid, ()) for v in by_blob.get(b, ())]
+        out[pid] = sorted(held, key=lambda v: (v["observed_at"], v["id"]))
+    return out
+
+
+def version_ref(v: dict) -> dict:
+    return {
+        "document_id": v["document_id"],
+        "source": v["source"],
+        "path": v["document_path"],
+        "seq": v["seq"],
+        "version_id": v["id"],
+        "observed_at": v["observed_at"],
+        "commit": v.get("commit"),
+    }
+
+
+def _ranges(all_versions: list[dict], carrying: set[int]) -> list[dict]:
+    """Runs of consecutive versions (by seq) that carry the span."""
+    out: list[dict] = []
+    run: list[dict] = []
+    for v in [*all_versions, None]:
+        if v is not None and v["id"] in carrying:
+            run.append(v)
+            continue
+        if run:
+            out.append(
+                {
+                    "from_seq": run[0]["seq"],
+                    "to_seq": run[-1]["seq"],
+                    "from_version_id": run[0]["id"],
+                    "to_version_id": run[-1]["id"],
+                    "from_observed_at": run[0]["observed_at"],
+                    "until_observed_at": None if v is None else v["observed_at"],
+                    "versions": len(run),
+                }
+            )
+            run = []
+    return out
+
+
+def first_and_appearances(store: Store, versions: list[dict]) -> tuple[dict | None, list[dict]]:
+    """The earliest carrying version, and per document the ranges of versions carrying it."""
+    if not versions:
+        return None, []
+    ordered = sorted(
+        {v["id"]: v for v in versions}.values(), key=lambda v: (v["observed_at"], v["id"])
+    )
+    carrying = {v["id"] for v in ordered}
+    docs: dict[int, dict] = {}
+    for v in ordered:
+        docs.setdefault(v["document_id"], v)
+    appearances = []
+    for doc_id, v in docs.items():
+        ranges = _ranges(store.versions(doc_id), carrying)
+        appearances.append(
+            {
+                "document_id": doc_id,
+                "source": v["source"],
+                "path": v["document_path"],
+                "first_seq": v["seq"],
+                "first_version_id": v["id"],
+                "first_observed_at": v["observed_at"],
+                "versions": sum(r["versions"] for r in ranges),
+                "ranges": ranges,
+            }
+        )
+    return version_ref(ordered[0]), appearances
+
+
+def fuzzy_matches(
+    store: Store,
+    text: str,
+    min_score: float = DEFAULT_MIN_SCORE,
+    reader: GroupReader | None = None,
+) -> list[dict]:
+    """Passages holding a near-verbatim form of `text`: n-gram candidates, then alignment.
+
+    Each match: passage id, score (0-100), aligned text and its word ops, `first` and
+    `appearances` of that passage; sorted by first appearance."""
+    hashes = shingles(keys(text))
+    if not hashes or not long_enough(text):
+        return []
+    candidates = [p for p, _ in store.spans.sharing(hashes, FUZZY_CANDIDATES)]
+    texts = store.passages.texts(candidates, reader)
+    found = {}
+    for pid in candidates:
+        a = align(text, texts[pid], min_score)
+        if a is not None:
+            found[pid] = a
+    versions = occurrences(store, sorted(found))
+    out = []
+    for pid, a in found.items():
+        first, appearances = first_and_appearances(store, versions[pid])
+        if first is None:
+            continue
+        out.append(
+            {
+                "passage": pid,
+                "score": a.score,
+                "aligned": a.text,
+                "ops": [list(op) for op in a.ops if op[0] != "equal"],
+                "first": first,
+                "appearances": appearances,
+            }
+        )
+    out.sort(key=lambda m: (m["first"]["observed_at"], m["first"]["version_id"], -m["score"]))
+    return out
