@@ -10,13 +10,13 @@ from archive.passages.align import align
 from archive.passages.spans import (
     MIN_WORDS,
     contains,
+    index_text,
     keys,
+    ngram_query,
     normalize,
-    query_seeds,
-    seeds,
-    shingles,
+    phrase,
+    query_keys,
     tokenize,
-    winnow,
     word_count,
 )
 from archive.passages.wordblame import BlameError, blame_chain, check_ops, step, word_runs
@@ -49,17 +49,33 @@ def test_arabic_russian_german_words_keep_their_marks():
     assert keys("Größe MASSE") == ["grösse", "masse"]
 
 
-def test_a_mid_text_span_has_all_its_seeds_in_the_text():
-    span = "Khamenei has continued to denounce the United States publicly"
-    assert set(query_seeds(span)) <= seeds(SEED)
-    assert set(query_seeds("Putin praised cooperation with Iran as very productive")) <= seeds(SEED)
-    assert query_seeds("too short a span") is None
+def _inside(needle: list[str], hay: list[str]) -> bool:
+    n = len(needle)
+    return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
 
 
-def test_japanese_span_seeds_are_character_ngrams():
+def test_a_mid_text_span_is_a_phrase_of_the_text():
+    for span in (
+        "Khamenei has continued to denounce the United States publicly",
+        "Putin praised cooperation with Iran as very productive",
+        "ontinued to denounce the United States publicly. Putin prai",  # cut edges: left out
+    ):
+        assert _inside(query_keys(span), keys(SEED))
+    assert query_keys("too short a span") == ["too", "short", "a", "span"]
+
+
+def test_japanese_spans_are_character_phrases():
     text = "政府は新しい防災計画を来年から実施すると発表した。"
-    assert set(query_seeds("新しい防災計画を来年")) <= seeds(text)
-    assert not set(query_seeds("新しい防災方針を来年")) <= seeds(text)
+    assert _inside(query_keys("新しい防災計画を来年"), keys(text))
+    assert not _inside(query_keys("新しい防災方針を来年"), keys(text))
+    assert index_text("防災計画") == "防 災 計 画"
+    assert phrase(keys("防災計画")) == '"防 災 計 画"'
+
+
+def test_ngram_query_is_an_or_of_distinct_phrases():
+    assert ngram_query(["a", "b", "c", "a", "b", "c"]) == '"a b c" OR "b c a" OR "c a b"'
+    assert ngram_query(["a", "b"]) == '"a b"'
+    assert ngram_query([]) is None
 
 
 _WORDS = st.sampled_from("alpha beta gamma delta the of and Straße 東 京 Путин".split())
@@ -67,24 +83,21 @@ _WORDS = st.sampled_from("alpha beta gamma delta the of and Straße 東 京 Пу
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_WORDS, min_size=MIN_WORDS, max_size=60), st.data())
-def test_winnowing_finds_every_span_of_min_words(words, data):
-    """Completeness: any span of MIN_WORDS+ whole words has all its query seeds in the text."""
+def test_every_span_of_whole_words_is_a_phrase_of_its_text(words, data):
+    """Completeness of the phrase lookup: a span's query keys are consecutive keys of any
+    text that holds it, whatever the spacing, case or script."""
     n = len(words)
     i = data.draw(st.integers(0, n - MIN_WORDS))
     j = data.draw(st.integers(i + MIN_WORDS, n))
     text = " ".join(words)
-    span = " ".join(words[i:j])
-    assert set(query_seeds(span)) <= seeds(text)
+    span = "  ".join(w.upper() for w in words[i:j])
+    assert _inside(query_keys(span), keys(text))
+    assert _inside(query_keys(" ".join(words[i:j])), keys(text))
 
 
-def test_shingles_are_stable_and_winnow_keeps_a_seed_per_window():
-    ks = keys(SEED)
-    hashes = shingles(ks)
-    assert hashes == shingles(list(ks))
-    assert all(-(1 << 63) <= h < 1 << 63 for h in hashes)
-    picked = winnow(hashes)
-    assert all(any(i <= p < i + 3 for p in picked) for i in range(len(hashes) - 2))
-    assert len(picked) < len(hashes)
+def test_fast_keys_are_the_tokeniser_keys():
+    assert keys(SEED) == [t.key for t in tokenize(SEED)]
+    assert keys("東京 Straße ＡＢＣ") == [t.key for t in tokenize("東京 Straße ＡＢＣ")]
 
 
 def test_contains_exact_and_normalised():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, Levenshtein
 
-from archive.passages.spans import Token, keys, tokenize
+from archive.passages.spans import Token, tokenize
 
 EDGE_SLACK = 3  # words an aligned window's edges may move beyond the span's length
 MAX_TOKENS_FACTOR = 20  # a text longer than this many spans is cut around its seed hits
@@ -60,7 +60,7 @@ def _focus(q: list[str], toks: list[Token]) -> tuple[int, int]:
 
 def align(span: str, text: str, min_score: float = 0.0) -> Alignment | None:
     """The best local alignment of span's words in text, or None (no words, or below min_score)."""
-    q = keys(span)
+    q = [tok.key for tok in tokenize(span)]
     toks = tokenize(text)
     if not q or not toks:
         return None

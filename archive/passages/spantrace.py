@@ -1,11 +1,12 @@
-"""Who wrote a span first, and where it went: seeds find the passages, the text confirms them.
+"""Who wrote a span first, and where it went: the span index finds passages, the text confirms.
 
 Why: a sentence inside a longer paragraph is not a passage of its own, so the exact-passage
-lookup cannot see it. A span of at least MIN_WORDS tokens has seeds (archive.passages.spans)
-that every passage holding it also has; the span index gives those passages (work bounded by
-the rarest seed's postings, never a scan), and exact verification on their text keeps only
-true matches, so the answer is complete. `--fuzzy` aligns the span against the passages that
-share most of its n-grams (archive.passages.align) to find reworded reuse.
+lookup cannot see it. The span index (archive.store.span_index) answers a span as a phrase of
+token keys (archive.passages.spans), from its postings, never by a scan; exact verification on
+the candidates' text keeps only true matches. For a span of MIN_WORDS tokens or more every
+candidate is checked, so the answer is complete; a shorter one checks at most MATCH_CAP.
+`--fuzzy` aligns the span against the passages sharing most of its word 3-grams
+(archive.passages.align) to find reworded reuse.
 
 `first` is the earliest version (by observed time, then id) whose text holds the span;
 `appearances` gives each document carrying it with the ranges of consecutive versions that do.
@@ -14,23 +15,28 @@ share most of its n-grams (archive.passages.align) to find reworded reuse.
 from __future__ import annotations
 
 from archive.passages.align import DEFAULT_MIN_SCORE, align
-from archive.passages.spans import contains, keys, long_enough, query_seeds, shingles
+from archive.passages.spans import MIN_WORDS, contains, keys, query_keys
 from archive.store import GroupReader, Store
 
 FUZZY_CANDIDATES = 200  # passages aligned per fuzzy query, those sharing the most n-grams
+MATCH_CAP = 1000  # candidates a span shorter than MIN_WORDS checks; more: "refine the query"
 
 
 def find_span(
     store: Store, text: str, normalized: bool, reader: GroupReader | None = None
-) -> list[int] | None:
-    """Passage ids whose text holds `text` (exactly, or by normalised forms); None when the
-    span is too short for the index (the caller falls back to full-text search)."""
-    wanted = query_seeds(text)
-    if wanted is None:
-        return None
-    candidates = store.spans.holding_all(wanted)
+) -> tuple[list[int], bool]:
+    """(passage ids whose text holds `text`, exactly or by normalised forms; truncated).
+
+    truncated: the span is shorter than MIN_WORDS tokens and more than MATCH_CAP passages
+    hold its words in order; only the first MATCH_CAP were checked."""
+    ks = query_keys(text)
+    complete = len(ks) >= MIN_WORDS
+    candidates = store.spans.holding(ks, None if complete else MATCH_CAP + 1)
+    truncated = len(candidates) > MATCH_CAP and not complete
+    if truncated:
+        candidates = candidates[:MATCH_CAP]
     texts = store.passages.texts(candidates, reader)
-    return [i for i in candidates if contains(texts[i], text, normalized)]
+    return [i for i in candidates if contains(texts[i], text, normalized)], truncated
 
 
 def occurrences(store: Store, ids: list[int]) -> dict[int, list[dict]]:
@@ -122,10 +128,10 @@ def fuzzy_matches(
 
     Each match: passage id, score (0-100), aligned text and its word ops, `first` and
     `appearances` of that passage; sorted by first appearance."""
-    hashes = shingles(keys(text))
-    if not hashes or not long_enough(text):
+    ks = keys(text)
+    if len(ks) < MIN_WORDS:
         return []
-    candidates = [p for p, _ in store.spans.sharing(hashes, FUZZY_CANDIDATES)]
+    candidates = store.spans.sharing(ks, FUZZY_CANDIDATES)
     texts = store.passages.texts(candidates, reader)
     found = {}
     for pid in candidates:

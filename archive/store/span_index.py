@@ -1,8 +1,11 @@
-"""The span index's SQL: winnowed n-gram seeds of every passage, and the blobs holding each passage.
+"""The span index's SQL: every passage's token keys in a positional FTS5 index, and where each
+passage occurs.
 
-Why: `archive trace` must find every passage holding a span without scanning them (the seeds,
-archive.passages.spans), and every version carrying those passages without scanning every
-blob's passage list (`passage_blobs`). Both are filled incrementally, after the passages of new
+Why: `archive trace` must find every passage holding a span without scanning them: `span_fts`
+keeps each passage's token keys (archive.passages.spans: NFKC, case-folded, CJK split into
+characters) with positions, so a span is a phrase query answered from the postings. And it must
+find every version carrying those passages without scanning every blob's passage list:
+`passage_blobs` (passage, blob rowid). Both are filled incrementally after the passages of new
 versions are packed: `catch_up` indexes the passages and blobs added since it last ran
 (`span_state` keeps where it stopped), so an ingest pays for its new text only.
 """
@@ -13,28 +16,20 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from archive.passages.spans import seeds
+from archive.passages.spans import index_text, ngram_query, phrase
 
-# A seed in more passages than this is boilerplate (navigation, licence text): fuzzy search and
-# reuse clusters skip it (exact trace still uses it when it is all a span has).
-BOILERPLATE_CAP = 200
 CHUNK = 2000  # passages indexed per batch: memory stays flat on a large catch-up
 
 Texts = Callable[[Sequence[int]], dict[int, str]]
-
-
-def _unpack(data: bytes) -> list[int]:
-    from archive.passages.format import unpack_ids  # the layout's codec module
-
-    return unpack_ids(data)
+Unpack = Callable[[bytes], list[int]]
 
 
 class SpanIndex:
-    """`span_seeds` (seed, passage), `passage_blobs` (passage, blob rowid), `span_state`."""
+    """`span_fts` (rowid = passage id), `passage_blobs` (passage, blob rowid), `span_state`."""
 
-    def __init__(self, conn: sqlite3.Connection, unpack: Callable[[bytes], list[int]] = _unpack):
+    def __init__(self, conn: sqlite3.Connection, unpack: Unpack):
         self.conn = conn
-        self.unpack = unpack
+        self.unpack = unpack  # the passage-list codec (archive.passages)
 
     # Filling -----------------------------------------------------------------------------
 
@@ -50,7 +45,7 @@ class SpanIndex:
         )
 
     def behind(self) -> bool:
-        """True when passages or blobs were added since the index last caught up."""
+        """True when passages or text blobs were added since the index last caught up."""
         passage = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0]
         blob = self.conn.execute(
             "SELECT COALESCE(MAX(b.rowid), 0) FROM blob_passages p JOIN blobs b"
@@ -74,17 +69,15 @@ class SpanIndex:
 
     def catch_up(self, texts: Texts) -> dict[str, int]:
         """Index the passages and blobs added since the last call; counts of what was added."""
-        passages = seed_rows = 0
+        passages = blobs = 0
         for ids in self._new_passages():
             found = texts(ids)
-            rows = [(s, pid) for pid in ids for s in sorted(seeds(found[pid]))]
             self.conn.executemany(
-                "INSERT OR IGNORE INTO span_seeds (seed, passage) VALUES (?, ?)", rows
+                "INSERT INTO span_fts (rowid, words) VALUES (?, ?)",
+                [(pid, index_text(found[pid])) for pid in ids],
             )
             passages += len(ids)
-            seed_rows += len(rows)
             self._set_state("passage", ids[-1])
-        blobs = 0
         last = self._state("blob")
         for rowid, ids, quotes in self.conn.execute(
             "SELECT b.rowid, p.ids, p.quotes FROM blob_passages p JOIN blobs b"
@@ -99,60 +92,35 @@ class SpanIndex:
             blobs += 1
             last = rowid
         self._set_state("blob", last)
-        return {"passages": passages, "seeds": seed_rows, "blobs": blobs}
+        return {"passages": passages, "blobs": blobs}
 
     # Reading -----------------------------------------------------------------------------
 
-    def counts(self, seed_list: Iterable[int]) -> dict[int, int]:
-        """How many passages hold each seed (seeds held by none are absent)."""
-        return dict(
-            self.conn.execute(
-                "SELECT s.seed, count(*) FROM json_each(?) j JOIN span_seeds s"
-                " ON s.seed = j.value GROUP BY s.seed",
-                (json.dumps(sorted(set(seed_list))),),
-            ).fetchall()
-        )
-
-    def postings(self, seed: int, within: Iterable[int] | None = None) -> list[int]:
-        """The passages holding a seed (only those in `within`, when given), ascending."""
-        if within is None:
-            sql, params = "SELECT passage FROM span_seeds WHERE seed = ? ORDER BY passage", (seed,)
-        else:
-            sql = (
-                "SELECT s.passage FROM json_each(?) j JOIN span_seeds s"
-                " ON s.seed = ? AND s.passage = j.value ORDER BY s.passage"
-            )
-            params = (json.dumps(sorted(set(within))), seed)
+    def holding(self, token_keys: Sequence[str], limit: int | None = None) -> list[int]:
+        """Passage ids whose keys hold these keys consecutively, ascending (the first `limit`)."""
+        query = phrase(token_keys)
+        if query is None:
+            return []
+        sql = "SELECT rowid FROM span_fts WHERE span_fts MATCH ? ORDER BY rowid"
+        params: tuple = (query,)
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (query, limit)
         return [r[0] for r in self.conn.execute(sql, params)]
 
-    def holding_all(self, seed_list: Sequence[int]) -> list[int]:
-        """Passages holding every seed: the rarest seed's postings, narrowed by the others.
-
-        Work is bounded by the rarest seed's postings (a span's seeds are all needed, so a
-        passage missing one cannot hold the span)."""
-        counts = self.counts(seed_list)
-        if not seed_list or len(counts) < len(set(seed_list)):
+    def sharing(self, token_keys: Sequence[str], limit: int) -> list[int]:
+        """The passages sharing the most (and rarest) word 3-grams with these keys, best first
+        (BM25 over an OR of the 3-gram phrases), at most `limit`."""
+        query = ngram_query(token_keys)
+        if query is None:
             return []
-        order = sorted(counts, key=lambda s: (counts[s], s))
-        found = self.postings(order[0])
-        for seed in order[1:]:
-            if not found:
-                break
-            found = self.postings(seed, found)
-        return found
-
-    def sharing(self, seed_list: Sequence[int], limit: int) -> list[tuple[int, int]]:
-        """(passage, seeds shared) for the passages sharing most of these seeds, best first;
-        seeds in more than BOILERPLATE_CAP passages are left out (work stays bounded)."""
-        counts = self.counts(seed_list)
-        useful = sorted(s for s, n in counts.items() if n <= BOILERPLATE_CAP)
-        if not useful:
-            return []
-        return self.conn.execute(
-            "SELECT s.passage, count(*) AS n FROM json_each(?) j JOIN span_seeds s"
-            " ON s.seed = j.value GROUP BY s.passage ORDER BY n DESC, s.passage LIMIT ?",
-            (json.dumps(useful), limit),
-        ).fetchall()
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT rowid FROM span_fts WHERE span_fts MATCH ?"
+                " ORDER BY bm25(span_fts), rowid LIMIT ?",
+                (query, limit),
+            )
+        ]
 
     def blobs_of(self, passage_ids: Iterable[int]) -> dict[int, list[str]]:
         """passage -> the blobs (BLAKE3 hex) whose text holds it, as paragraph or quotation."""
@@ -167,8 +135,8 @@ class SpanIndex:
         return out
 
     def size(self) -> dict[str, int]:
-        """Rows of each index table (for `bench/` and the README figures)."""
+        """Rows of the index tables (for bench/)."""
         return {
-            t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("span_seeds", "passage_blobs")
+            "passages_indexed": self._state("passage"),
+            "passage_blobs": self.conn.execute("SELECT count(*) FROM passage_blobs").fetchone()[0],
         }
