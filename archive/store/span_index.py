@@ -94,6 +94,12 @@ class SpanIndex:
         self._set_state("blob", last)
         return {"passages": passages, "blobs": blobs}
 
+    def clear(self) -> None:
+        """Empty the index (a rebuild: `catch_up` then indexes everything again)."""
+        self.conn.execute("INSERT INTO span_fts (span_fts) VALUES ('delete-all')")
+        self.conn.execute("DELETE FROM passage_blobs")
+        self.conn.execute("DELETE FROM span_state")
+
     # Reading -----------------------------------------------------------------------------
 
     def holding(self, token_keys: Sequence[str], limit: int | None = None) -> list[int]:
