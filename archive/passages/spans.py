@@ -100,7 +100,11 @@ def keys(text: str) -> list[str]:
     The same keys as `tokenize` gives but for rare characters whose NFKC form differs inside
     a longer text; the index and queries both use this, alignment uses `tokenize` on both
     sides, so each comparison is consistent."""
-    folded = fold(text)
+    return folded_keys(fold(text))
+
+
+def folded_keys(folded: str) -> list[str]:
+    """`keys` of a text already folded (`fold`)."""
     if _CJK.search(folded) is not None:
         folded = _CJK.sub(r" \g<0> ", folded)
     return words(folded)
@@ -120,9 +124,9 @@ def query_keys(text: str) -> list[str]:
     return ks[1:-1] if len(ks) >= MIN_WORDS + 2 else ks
 
 
-def index_text(text: str) -> str:
+def index_text(text: str, folded: bool = False) -> str:
     """What the span index keeps of a passage: its token keys, space-separated."""
-    return " ".join(keys(text))
+    return " ".join(folded_keys(text) if folded else keys(text))
 
 
 def phrase(token_keys: Sequence[str]) -> str | None:

@@ -16,7 +16,8 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from archive.passages.spans import index_text, ngram_query, phrase
+from archive.passages.reuse import BOILERPLATE_CAP, gap_days, reuse_keys, sentence_of
+from archive.passages.spans import fold, index_text, ngram_query, phrase
 
 CHUNK = 2000  # passages indexed per batch: memory stays flat on a large catch-up
 
@@ -68,13 +69,22 @@ class SpanIndex:
             after = ids[-1]
 
     def catch_up(self, texts: Texts) -> dict[str, int]:
-        """Index the passages and blobs added since the last call; counts of what was added."""
+        """Index the passages, blobs and versions added since the last call; counts of each."""
         passages = blobs = 0
         for ids in self._new_passages():
             found = texts(ids)
+            folded = {pid: fold(found[pid]) for pid in ids}  # once per passage, for both
             self.conn.executemany(
                 "INSERT INTO span_fts (rowid, words) VALUES (?, ?)",
-                [(pid, index_text(found[pid])) for pid in ids],
+                [(pid, index_text(folded[pid], folded=True)) for pid in ids],
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO reuse_sentences (key, passage, words) VALUES (?, ?, ?)",
+                [
+                    (key, pid, words)
+                    for pid in ids
+                    for key, words in reuse_keys(folded[pid], folded=True)
+                ],
             )
             passages += len(ids)
             self._set_state("passage", ids[-1])
@@ -92,12 +102,72 @@ class SpanIndex:
             blobs += 1
             last = rowid
         self._set_state("blob", last)
-        return {"passages": passages, "blobs": blobs}
+        versions = self._reuse_versions(texts)
+        return {"passages": passages, "blobs": blobs, "versions": versions}
+
+    def _ids(self, blob: str | None) -> set[int]:
+        if blob is None:
+            return set()
+        row = self.conn.execute("SELECT ids, quotes FROM blob_passages WHERE blob = ?", (blob,))
+        found = row.fetchone()
+        return set() if found is None else set(self.unpack(found[0])).union(self.unpack(found[1]))
+
+    def _reuse_versions(self, texts: Texts) -> int:
+        """Record, for each new version, the reuse keys it brought into its document (those
+        of passages its previous text version did not hold); a key's first row per document
+        stays. Keys now in two documents get their sentence text (`reuse_texts`)."""
+        after = self._state("version")
+        rows = self.conn.execute(
+            "SELECT v.id, v.document_id, v.observed_at, v.blob, (SELECT p.blob FROM versions p"
+            " WHERE p.document_id = v.document_id AND p.seq < v.seq AND p.blob IS NOT NULL"
+            " ORDER BY p.seq DESC LIMIT 1) FROM versions v WHERE v.id > ? ORDER BY v.id",
+            (after,),
+        ).fetchall()
+        touched: dict[int, int] = {}  # key -> a passage holding it
+        for vid, doc, observed, blob, previous in rows:
+            new = sorted(self._ids(blob) - self._ids(previous))
+            if not new:
+                continue
+            found = self.conn.execute(
+                "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
+                " ON rs.passage = j.value",
+                (json.dumps(new),),
+            ).fetchall()
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO reuse_documents (key, document_id, version_id, observed_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(key, doc, vid, observed) for key, _ in found],
+            )
+            for key, pid in found:
+                touched.setdefault(key, pid)
+        if rows:
+            self._set_state("version", rows[-1][0])
+        shared = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM reuse_texts t"
+                " WHERE t.key = j.value) AND (SELECT count(*) FROM reuse_documents d"
+                " WHERE d.key = j.value) >= 2",
+                (json.dumps(sorted(touched)),),
+            )
+        ]
+        if shared:
+            held = texts(sorted({touched[k] for k in shared}))
+            for key in shared:
+                text = held[touched[key]]
+                sentence = sentence_of(text, key) or text.strip()
+                words = dict(reuse_keys(text)).get(key, 0)
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO reuse_texts (key, text, words) VALUES (?, ?, ?)",
+                    (key, sentence, words),
+                )
+        return len(rows)
 
     def clear(self) -> None:
         """Empty the index (a rebuild: `catch_up` then indexes everything again)."""
         self.conn.execute("INSERT INTO span_fts (span_fts) VALUES ('delete-all')")
-        self.conn.execute("DELETE FROM passage_blobs")
+        for table in ("passage_blobs", "reuse_sentences", "reuse_documents", "reuse_texts"):
+            self.conn.execute(f"DELETE FROM {table}")
         self.conn.execute("DELETE FROM span_state")
 
     # Reading -----------------------------------------------------------------------------
@@ -139,6 +209,36 @@ class SpanIndex:
         ):
             out.setdefault(pid, []).append(blob)
         return out
+
+    def reuse(self, min_words: int, cap: int = BOILERPLATE_CAP) -> dict:
+        """Clusters of sentences shared by 2..cap documents (words >= min_words), oldest
+        first, each with its appearances (first version per document, gap since the first);
+        `boilerplate`: how many sentences more than `cap` documents share."""
+        clusters = []
+        boilerplate = 0
+        for key, text, words, n in self.conn.execute(
+            "SELECT t.key, t.text, t.words, (SELECT count(*) FROM reuse_documents d"
+            " WHERE d.key = t.key) FROM reuse_texts t WHERE t.words >= ? ORDER BY t.key",
+            (min_words,),
+        ).fetchall():
+            if n > cap:
+                boilerplate += 1
+                continue
+            cursor = self.conn.execute(
+                "SELECT d.document_id, d.version_id, d.observed_at, v.seq, doc.path, s.name"
+                " FROM reuse_documents d JOIN versions v ON v.id = d.version_id"
+                " JOIN documents doc ON doc.id = d.document_id"
+                " JOIN sources s ON s.id = doc.source_id WHERE d.key = ?"
+                " ORDER BY d.observed_at, d.version_id",
+                (key,),
+            )
+            names = ("document_id", "version_id", "observed_at", "seq", "path", "source")
+            rows = [dict(zip(names, r, strict=True)) for r in cursor]
+            for row in rows:
+                row["gap_days"] = gap_days(rows[0]["observed_at"], row["observed_at"])
+            clusters.append({"key": key, "text": text, "words": words, "appearances": rows})
+        clusters.sort(key=lambda c: (c["appearances"][0]["observed_at"], c["key"]))
+        return {"clusters": clusters, "boilerplate": boilerplate, "cap": cap}
 
     def size(self) -> dict[str, int]:
         """Rows of the index tables (for bench/)."""

@@ -1,0 +1,55 @@
+"""Reuse keys (sentences, any quote style or case), clusters with time gaps, named entities."""
+
+from __future__ import annotations
+
+from archive.passages.reuse import (
+    cluster,
+    entities,
+    reuse_keys,
+    sentence_of,
+    sentences,
+)
+
+TEXT = (
+    "Since the deal was reached in 2015, Khamenei has continued to denounce the United States "
+    "publicly. Putin praised cooperation with Iran as “very productive”. Short one."
+)
+
+
+def test_sentences_keep_their_marks_and_split_cjk():
+    assert sentences("He said “this is it.” Then he left!\nNext") == [
+        "He said “this is it.”",
+        "Then he left!",
+        "Next",
+    ]
+    assert sentences("東京は晴れ。大阪は雨！") == ["東京は晴れ。", "大阪は雨！"]
+
+
+def test_reuse_keys_ignore_case_quotes_and_spacing_and_short_sentences():
+    found = dict(reuse_keys(TEXT))
+    assert len(found) == 2  # "Short one." is under six words
+    other = dict(reuse_keys('PUTIN praised  cooperation with Iran as "very productive"!'))
+    assert set(other) <= set(found)
+    key = next(iter(other))
+    assert sentence_of(TEXT, key) == "Putin praised cooperation with Iran as “very productive”."
+    assert found[key] == 8
+
+
+def test_cluster_keeps_each_documents_first_version_and_gaps():
+    rows = cluster(
+        [
+            {"id": 5, "document_id": 2, "observed_at": "2024-01-03T00:00:00+00:00"},
+            {"id": 1, "document_id": 1, "observed_at": "2024-01-01T00:00:00+00:00"},
+            {"id": 7, "document_id": 2, "observed_at": "2024-01-09T00:00:00+00:00"},
+        ]
+    )
+    assert [(r["document_id"], r["version_id"], r["gap_days"]) for r in rows] == [
+        (1, 1, 0.0),
+        (2, 5, 2.0),
+    ]
+
+
+def test_entities_are_folded_names_without_sentence_openers():
+    found = entities("The Russian President Vladimir Putin met Khamenei. During Putin’s visit.")
+    assert {"putin", "khamenei", "vladimir", "russian president vladimir putin"} <= found
+    assert "the" not in found and "during" not in found and "putin’s" not in found
