@@ -1,7 +1,7 @@
 """Who wrote a span first, and where it went: the span index finds passages, the text confirms.
 
 Why: a sentence inside a longer paragraph is not a passage of its own, so the exact-passage
-lookup cannot see it. The span index (archive.store.span_index) answers a span as a phrase of
+lookup cannot see it. The span index (store: SpanIndex) answers a span as a phrase of
 token keys (archive.passages.spans), from its postings, never by a scan; exact verification on
 the candidates' text keeps only true matches. For a span of MIN_WORDS tokens or more every
 candidate is checked, so the answer is complete; a shorter one checks at most MATCH_CAP.
@@ -15,7 +15,7 @@ candidate is checked, so the answer is complete; a shorter one checks at most MA
 from __future__ import annotations
 
 from archive.passages.align import DEFAULT_MIN_SCORE, align
-from archive.passages.spans import MIN_WORDS, contains, keys, query_keys
+from archive.passages.spans import MIN_WORDS, contains, keys, ngram_query, phrase, query_keys
 from archive.store import GroupReader, Store
 
 FUZZY_CANDIDATES = 200  # passages aligned per fuzzy query, those sharing the most n-grams
@@ -31,7 +31,7 @@ def find_span(
     hold its words in order; only the first MATCH_CAP were checked."""
     ks = query_keys(text)
     complete = len(ks) >= MIN_WORDS
-    candidates = store.spans.holding(ks, None if complete else MATCH_CAP + 1)
+    candidates = store.spans.holding(phrase(ks), None if complete else MATCH_CAP + 1)
     truncated = len(candidates) > MATCH_CAP and not complete
     if truncated:
         candidates = candidates[:MATCH_CAP]
@@ -131,7 +131,7 @@ def fuzzy_matches(
     ks = keys(text)
     if len(ks) < MIN_WORDS:
         return []
-    candidates = store.spans.sharing(ks, FUZZY_CANDIDATES)
+    candidates = store.spans.ranked(ngram_query(ks), FUZZY_CANDIDATES)
     texts = store.passages.texts(candidates, reader)
     found = {}
     for pid in candidates:

@@ -1,12 +1,19 @@
-"""Store rows derived from contents: passages, diffs and the served snapshot (a Store mixin)."""
+"""Store rows derived from contents: passages, diffs, the served snapshot, the span index.
+
+The span index (`SpanIndex`, tables of the `_spans` migration) is SQL only: which passages,
+blobs and versions are not indexed yet, and the rows for them; the tokens and keys come from
+archive/passages/indexing.py, which drives it after each ingest batch.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from archive.store.content import text_source
+from archive.store.passage_format import unpack_ids
 from archive.store.passage_store import PassageStore
 from archive.store.shapes import Change
 
@@ -19,6 +26,10 @@ class DerivedRows:
     @property
     def passages(self) -> PassageStore:
         return PassageStore(self.conn)
+
+    @property
+    def spans(self) -> SpanIndex:
+        return SpanIndex(self.conn)
 
     def pack_passages(self, changes: Sequence[Change]) -> None:
         """Keep the text blobs of new versions as passages, each revision deltaed on the last."""
@@ -124,3 +135,219 @@ def _relative_locations(conn: sqlite3.Connection) -> None:
 
 def _last_part(path: str) -> str:
     return os.path.basename(path.rstrip("/")) or "/"
+
+
+CHUNK = 2000  # passages indexed per batch: memory stays flat on a large catch-up
+
+
+class SpanIndex:
+    """`span_fts` (rowid = passage id), `passage_blobs` (passage, blob rowid), `span_state`."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    # Filling -----------------------------------------------------------------------------
+
+    def _state(self, name: str) -> int:
+        row = self.conn.execute("SELECT value FROM span_state WHERE name = ?", (name,)).fetchone()
+        return 0 if row is None else row[0]
+
+    def _set_state(self, name: str, value: int) -> None:
+        self.conn.execute(
+            "INSERT INTO span_state (name, value) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def behind(self) -> bool:
+        """True when passages or text blobs were added since the index last caught up."""
+        passage = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0]
+        blob = self.conn.execute(
+            "SELECT COALESCE(MAX(b.rowid), 0) FROM blob_passages p JOIN blobs b"
+            " ON b.blake3 = p.blob"
+        ).fetchone()[0]
+        return passage > self._state("passage") or blob > self._state("blob")
+
+    def new_passages(self) -> Iterator[list[int]]:
+        """Ids of the passages not indexed yet, CHUNK at a time, ascending."""
+        after = self._state("passage")
+        while True:
+            ids = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT id FROM passages WHERE id > ? ORDER BY id LIMIT ?", (after, CHUNK)
+                )
+            ]
+            if not ids:
+                return
+            yield ids
+            after = ids[-1]
+
+    def add_passages(
+        self, words: Sequence[tuple[int, str]], sentences: Sequence[tuple[int, int, int]]
+    ) -> None:
+        """Index passages: (id, token keys joined by spaces) and their (key, id, words) reuse
+        keys; the index then stands past the last id given."""
+        if not words:
+            return
+        self.conn.executemany("INSERT INTO span_fts (rowid, words) VALUES (?, ?)", words)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO reuse_sentences (key, passage, words) VALUES (?, ?, ?)",
+            sentences,
+        )
+        self._set_state("passage", max(pid for pid, _ in words))
+
+    def index_blobs(self) -> int:
+        """passage_blobs rows for the text blobs added since the last call; how many blobs."""
+        last = self._state("blob")
+        done = 0
+        for rowid, ids, quotes in self.conn.execute(
+            "SELECT b.rowid, p.ids, p.quotes FROM blob_passages p JOIN blobs b"
+            " ON b.blake3 = p.blob WHERE b.rowid > ? ORDER BY b.rowid",
+            (last,),
+        ).fetchall():
+            held = set(unpack_ids(ids)).union(unpack_ids(quotes))
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO passage_blobs (passage, blob) VALUES (?, ?)",
+                [(pid, rowid) for pid in sorted(held)],
+            )
+            done += 1
+            last = rowid
+        self._set_state("blob", last)
+        return done
+
+    def _ids(self, blob: str | None) -> set[int]:
+        if blob is None:
+            return set()
+        row = self.conn.execute("SELECT ids, quotes FROM blob_passages WHERE blob = ?", (blob,))
+        found = row.fetchone()
+        return set() if found is None else set(unpack_ids(found[0])).union(unpack_ids(found[1]))
+
+    def index_versions(self) -> tuple[int, dict[int, int]]:
+        """Record, for each new version, the reuse keys it brought into its document (those
+        of passages its previous text version did not hold); a key's first row per document
+        stays. Returns (versions done, {key: a passage holding it} for the keys two or more
+        documents now hold and that have no `reuse_texts` row yet)."""
+        after = self._state("version")
+        rows = self.conn.execute(
+            "SELECT v.id, v.document_id, v.observed_at, v.blob, (SELECT p.blob FROM versions p"
+            " WHERE p.document_id = v.document_id AND p.seq < v.seq AND p.blob IS NOT NULL"
+            " ORDER BY p.seq DESC LIMIT 1) FROM versions v WHERE v.id > ? ORDER BY v.id",
+            (after,),
+        ).fetchall()
+        touched: dict[int, int] = {}  # key -> a passage holding it
+        for vid, doc, observed, blob, previous in rows:
+            new = sorted(self._ids(blob) - self._ids(previous))
+            if not new:
+                continue
+            found = self.conn.execute(
+                "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
+                " ON rs.passage = j.value",
+                (json.dumps(new),),
+            ).fetchall()
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO reuse_documents (key, document_id, version_id, observed_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(key, doc, vid, observed) for key, _ in found],
+            )
+            for key, pid in found:
+                touched.setdefault(key, pid)
+        if rows:
+            self._set_state("version", rows[-1][0])
+        shared = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM reuse_texts t"
+                " WHERE t.key = j.value) AND (SELECT count(*) FROM reuse_documents d"
+                " WHERE d.key = j.value) >= 2",
+                (json.dumps(sorted(touched)),),
+            )
+        ]
+        return len(rows), {key: touched[key] for key in shared}
+
+    def add_reuse_texts(self, rows: Iterable[tuple[int, str, int]]) -> None:
+        """(key, sentence as written, words) of keys shared by documents."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO reuse_texts (key, text, words) VALUES (?, ?, ?)", list(rows)
+        )
+
+    def clear(self) -> None:
+        """Empty the index (a rebuild: `catch_up` then indexes everything again)."""
+        self.conn.execute("INSERT INTO span_fts (span_fts) VALUES ('delete-all')")
+        for table in ("passage_blobs", "reuse_sentences", "reuse_documents", "reuse_texts"):
+            self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute("DELETE FROM span_state")
+
+    # Reading -----------------------------------------------------------------------------
+
+    def holding(self, query: str | None, limit: int | None = None) -> list[int]:
+        """Passage ids matching an FTS5 query of token keys (a phrase: the keys in order),
+        ascending (the first `limit`)."""
+        if query is None:
+            return []
+        sql = "SELECT rowid FROM span_fts WHERE span_fts MATCH ? ORDER BY rowid"
+        params: tuple = (query,)
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (query, limit)
+        return [r[0] for r in self.conn.execute(sql, params)]
+
+    def ranked(self, query: str | None, limit: int) -> list[int]:
+        """The passages best matching an FTS5 query (BM25: most and rarest terms), at most
+        `limit`."""
+        if query is None:
+            return []
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT rowid FROM span_fts WHERE span_fts MATCH ?"
+                " ORDER BY bm25(span_fts), rowid LIMIT ?",
+                (query, limit),
+            )
+        ]
+
+    def blobs_of(self, passage_ids: Iterable[int]) -> dict[int, list[str]]:
+        """passage -> the blobs (BLAKE3 hex) whose text holds it, as paragraph or quotation."""
+        out: dict[int, list[str]] = {}
+        for pid, blob in self.conn.execute(
+            "SELECT pb.passage, b.blake3 FROM json_each(?) j JOIN passage_blobs pb"
+            " ON pb.passage = j.value JOIN blobs b ON b.rowid = pb.blob"
+            " ORDER BY pb.passage, b.rowid",
+            (json.dumps(sorted(set(passage_ids))),),
+        ):
+            out.setdefault(pid, []).append(blob)
+        return out
+
+    def reuse(self, min_words: int, cap: int) -> dict:
+        """Clusters of sentences shared by 2..cap documents (words >= min_words), oldest
+        first, each with its appearances (first version per document, gap since the first);
+        `boilerplate`: how many sentences more than `cap` documents share."""
+        clusters = []
+        boilerplate = 0
+        for key, text, words, n in self.conn.execute(
+            "SELECT t.key, t.text, t.words, (SELECT count(*) FROM reuse_documents d"
+            " WHERE d.key = t.key) FROM reuse_texts t WHERE t.words >= ? ORDER BY t.key",
+            (min_words,),
+        ).fetchall():
+            if n > cap:
+                boilerplate += 1
+                continue
+            cursor = self.conn.execute(
+                "SELECT d.document_id, d.version_id, d.observed_at, v.seq, doc.path, s.name"
+                " FROM reuse_documents d JOIN versions v ON v.id = d.version_id"
+                " JOIN documents doc ON doc.id = d.document_id"
+                " JOIN sources s ON s.id = doc.source_id WHERE d.key = ?"
+                " ORDER BY d.observed_at, d.version_id",
+                (key,),
+            )
+            names = ("document_id", "version_id", "observed_at", "seq", "path", "source")
+            rows = [dict(zip(names, r, strict=True)) for r in cursor]
+            clusters.append({"key": key, "text": text, "words": words, "appearances": rows})
+        clusters.sort(key=lambda c: (c["appearances"][0]["observed_at"], c["key"]))
+        return {"clusters": clusters, "boilerplate": boilerplate, "cap": cap}
+
+    def size(self) -> dict[str, int]:
+        """Rows of the index tables (for bench/)."""
+        return {
+            "passages_indexed": self._state("passage"),
+            "passage_blobs": self.conn.execute("SELECT count(*) FROM passage_blobs").fetchone()[0],
+        }

@@ -383,6 +383,48 @@ def _chunks(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS blob_chunks_chunk ON blob_chunks (chunk)")
 
 
+def _spans(db: sqlite_utils.Database) -> None:
+    """Provenance below the paragraph (archive/store/span_index.py, archive/passages/spans.py).
+
+    `span_fts`: every passage's token keys (NFKC, case-folded; CJK characters one token each)
+    in a contentless positional FTS5 index, rowid = passage id: a span is a phrase query.
+    `passage_blobs`: which text blobs (by `blobs` rowid) hold each passage, as paragraph or
+    quotation. `reuse_sentences`: the reuse key (BLAKE3 of a sentence's token keys) of every
+    sentence of 6+ words of each passage; `reuse_documents`: for each key, each document's
+    first version holding it; `reuse_texts`: the sentence, as written, of keys that at least
+    two documents hold. `span_state`: how far the incremental indexing got.
+
+    Versions: `same_as_version_id` names the document's latest earlier version with the same
+    content (a revert, or a restore after deletion: filled here for existing rows, which keep
+    their kind, so ledger leaves are unchanged); `copied_from_version_id` names the version of
+    another document whose content a new document's first version was copied from.
+    """
+    for sql in (
+        "CREATE VIRTUAL TABLE span_fts USING fts5(words, content='', detail=full,"
+        " columnsize=0, tokenize='ascii')",
+        "CREATE TABLE passage_blobs (passage INTEGER NOT NULL, blob INTEGER NOT NULL,"
+        " PRIMARY KEY (passage, blob)) WITHOUT ROWID",
+        "CREATE TABLE span_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "CREATE TABLE reuse_sentences (key INTEGER NOT NULL, passage INTEGER NOT NULL,"
+        " words INTEGER NOT NULL, PRIMARY KEY (key, passage)) WITHOUT ROWID",
+        "CREATE INDEX reuse_sentences_passage ON reuse_sentences (passage)",
+        "CREATE TABLE reuse_documents (key INTEGER NOT NULL,"
+        " document_id INTEGER NOT NULL REFERENCES documents(id),"
+        " version_id INTEGER NOT NULL REFERENCES versions(id), observed_at TEXT NOT NULL,"
+        " PRIMARY KEY (key, document_id)) WITHOUT ROWID",
+        "CREATE TABLE reuse_texts (key INTEGER PRIMARY KEY, text TEXT NOT NULL,"
+        " words INTEGER NOT NULL)",
+        "ALTER TABLE versions ADD COLUMN same_as_version_id INTEGER REFERENCES versions(id)",
+        "ALTER TABLE versions ADD COLUMN copied_from_version_id INTEGER REFERENCES versions(id)",
+        "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
+        " WHERE p.document_id = versions.document_id AND p.blob = versions.blob"
+        " AND p.seq < versions.seq ORDER BY p.seq DESC LIMIT 1) WHERE blob IS NOT NULL",
+    ):
+        db.execute(sql)
+    # Existing passages are indexed by the next ingest or trace (archive/passages/indexing.py):
+    # tokens are a later stage's code, which neither a migration nor the store may call.
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -395,6 +437,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _snapshots,
     _captures,
     _chunks,
+    _spans,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

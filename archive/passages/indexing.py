@@ -1,0 +1,57 @@
+"""Filling the span and reuse index: tokens and keys here, rows and SQL in the store.
+
+Why a module of its own: the store may not tokenise (tokens are this stage's code) and the
+ingest must not wait on queries, so after each ingest batch `catch_up` indexes what the batch
+added: new passages (their token keys for phrase search, their sentences' reuse keys), new text
+blobs (which passages they hold) and new versions (the reuse keys they brought into their
+document). Old archives are caught up the same way by their next ingest or trace.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from archive.passages.reuse import reuse_keys, sentence_of
+from archive.passages.spans import fold, index_text
+from archive.store import Store
+
+
+def catch_up(store: Store) -> dict[str, int]:
+    """Index everything stored since the last call (inside the caller's write transaction);
+    counts of passages, blobs and versions indexed."""
+    spans = store.spans
+    passages = 0
+    for ids in spans.new_passages():
+        texts = store.passages.texts(ids)
+        words, sentences = [], []
+        for pid in ids:
+            folded = fold(texts[pid])  # once per passage, for both keys
+            words.append((pid, index_text(folded, folded=True)))
+            sentences.extend((key, pid, n) for key, n in reuse_keys(folded, folded=True))
+        spans.add_passages(words, sentences)
+        passages += len(ids)
+    blobs = spans.index_blobs()
+    versions, shared = spans.index_versions()
+    if shared:
+        texts = store.passages.texts(sorted(set(shared.values())))
+        rows = []
+        for key, pid in sorted(shared.items()):
+            text = texts[pid]
+            rows.append((key, sentence_of(text, key) or text.strip(), dict(reuse_keys(text))[key]))
+        spans.add_reuse_texts(rows)
+    return {"passages": passages, "blobs": blobs, "versions": versions}
+
+
+def ensure_current(store: Store) -> bool:
+    """Catch the index up before a read when it is behind (an archive made before it existed,
+    or an interrupted ingest); False when it is behind and the file cannot be written."""
+    if not store.spans.behind():
+        return True
+    try:
+        with store.write():
+            catch_up(store)
+    except sqlite3.OperationalError as e:
+        if "readonly" in str(e) or "read-only" in str(e):
+            return False
+        raise
+    return True
