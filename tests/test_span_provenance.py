@@ -73,7 +73,10 @@ def test_appearances_give_version_ranges(db, folder):
 
 def test_reworded_sentence_is_found_with_fuzzy_only(db, folder):
     seeded(db, folder)
-    reworded = "Khamenei had continued to publicly denounce the United States since the deal"
+    reworded = (
+        "Since the deal was reached in 2015, Khamenei had continued to publicly denounce"
+        " the United States"
+    )
     code, result, _ = trace(db, reworded)
     assert code == 1 and result["first"] is None
     code, result, _ = trace(db, reworded, "--fuzzy")
@@ -82,6 +85,7 @@ def test_reworded_sentence_is_found_with_fuzzy_only(db, folder):
     assert best["first"]["path"].startswith("004_")
     assert 70 <= best["score"] < 100
     assert "Khamenei has continued to denounce the United States" in best["aligned"]
+    assert ["replace", "had", "has"] in best["ops"]
 
 
 def test_japanese_trace_and_search(db, folder):

@@ -14,43 +14,56 @@ candidate is checked, so the answer is complete; a shorter one checks at most MA
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from archive.passages.align import DEFAULT_MIN_SCORE, align
 from archive.passages.spans import MIN_WORDS, contains, keys, ngram_query, phrase, query_keys
-from archive.store import GroupReader, Store
+from archive.store import GroupReader, PassageStore, SpanIndex, Store
 
 FUZZY_CANDIDATES = 200  # passages aligned per fuzzy query, those sharing the most n-grams
 MATCH_CAP = 1000  # candidates a span shorter than MIN_WORDS checks; more: "refine the query"
 
 
 def find_span(
-    store: Store, text: str, normalized: bool, reader: GroupReader | None = None
+    passages: PassageStore,
+    text: str,
+    normalized: bool,
+    cap: int = MATCH_CAP,
+    reader: GroupReader | None = None,
 ) -> tuple[list[int], bool]:
     """(passage ids whose text holds `text`, exactly or by normalised forms; truncated).
 
-    truncated: the span is shorter than MIN_WORDS tokens and more than MATCH_CAP passages
-    hold its words in order; only the first MATCH_CAP were checked."""
+    truncated: the span is shorter than MIN_WORDS tokens and more than `cap` passages hold
+    its words in order; only the first `cap` were checked. A text without words checks the
+    first `cap` passages."""
     ks = query_keys(text)
     complete = len(ks) >= MIN_WORDS
-    candidates = store.spans.holding(phrase(ks), None if complete else MATCH_CAP + 1)
-    truncated = len(candidates) > MATCH_CAP and not complete
+    if ks:
+        candidates = SpanIndex(passages.conn).holding(phrase(ks), None if complete else cap + 1)
+    else:
+        candidates = passages.first_ids(None, cap + 1)
+    truncated = len(candidates) > cap and not complete
     if truncated:
-        candidates = candidates[:MATCH_CAP]
-    texts = store.passages.texts(candidates, reader)
+        candidates = candidates[:cap]
+    texts = passages.texts(candidates, reader)
     return [i for i in candidates if contains(texts[i], text, normalized)], truncated
 
 
-def occurrences(store: Store, ids: list[int]) -> dict[int, list[dict]]:
-    """Every version holding each passage, oldest first, through the passage -> blob index."""
-    blobs = store.spans.blobs_of(ids)
-    versions = store.passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
-    by_blob: dict[str, list[dict]] = {}
-    for v in versions:
-        by_blob.setdefault(v["blob"], []).append(v)
-    out = {}
-    for pid in ids:
-        held = [v for b in blobs.get(pid, ()) for v in by_blob.get(b, ())]
-        out[pid] = sorted(held, key=lambda v: (v["observed_at"], v["id"]))
-    return out
+def occurrences(passages: PassageStore, ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Every version holding each passage (as a paragraph or a quotation), oldest first,
+    through the passage -> blob index (no scan of every blob's passage list)."""
+    wanted = sorted(set(ids))
+    blobs = SpanIndex(passages.conn).blobs_of(wanted)
+    versions = passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
+    by_blob: dict[str, list[int]] = {}  # blob -> positions in versions (oldest first)
+    for n, v in enumerate(versions):
+        by_blob.setdefault(v["blob"], []).append(n)
+    return {
+        pid: [
+            versions[n] for n in sorted(n for b in blobs.get(pid, ()) for n in by_blob.get(b, ()))
+        ]
+        for pid in wanted
+    }
 
 
 def version_ref(v: dict) -> dict:
@@ -138,7 +151,7 @@ def fuzzy_matches(
         a = align(text, texts[pid], min_score)
         if a is not None:
             found[pid] = a
-    versions = occurrences(store, sorted(found))
+    versions = occurrences(store.passages, found)
     out = []
     for pid, a in found.items():
         first, appearances = first_and_appearances(store, versions[pid])
