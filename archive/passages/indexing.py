@@ -3,8 +3,9 @@
 Why a module of its own: the store may not tokenise (tokens are this stage's code) and the
 ingest must not wait on queries, so after each ingest batch `catch_up` indexes what the batch
 added: new passages (their token keys for phrase search, their sentences' reuse keys), new text
-blobs (which passages they hold) and new versions (the reuse keys they brought into their
-document). Old archives are caught up the same way by their next ingest or trace.
+blobs (which passages they hold), new documents that are copies of another (`copied_from`) and
+new versions (the reuse keys they brought into their document). Old archives are caught up
+the same way by their next ingest or trace.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import sqlite3
 from archive.passages.reuse import reuse_keys, sentence_of
 from archive.passages.spans import fold, index_text
 from archive.store import Store
+
+# git's copy detection (-C): a new document at least this much the same as another's content.
+COPY_SHARE = 0.5
 
 
 def catch_up(store: Store) -> dict[str, int]:
@@ -31,6 +35,7 @@ def catch_up(store: Store) -> dict[str, int]:
         spans.add_passages(words, sentences)
         passages += len(ids)
     blobs = spans.index_blobs()
+    copies = spans.mark_copies(COPY_SHARE)
     versions, shared = spans.index_versions()
     if shared:
         texts = store.passages.texts(sorted(set(shared.values())))
@@ -39,7 +44,7 @@ def catch_up(store: Store) -> dict[str, int]:
             text = texts[pid]
             rows.append((key, sentence_of(text, key) or text.strip(), dict(reuse_keys(text))[key]))
         spans.add_reuse_texts(rows)
-    return {"passages": passages, "blobs": blobs, "versions": versions}
+    return {"passages": passages, "blobs": blobs, "versions": versions, "copies": copies}
 
 
 def ensure_current(store: Store) -> bool:

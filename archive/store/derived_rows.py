@@ -265,6 +265,62 @@ class SpanIndex:
         ]
         return len(rows), {key: touched[key] for key in shared}
 
+    def mark_copies(self, min_share: float) -> int:
+        """Set `copied_from_version_id` on new documents' first versions (kind 'added') whose
+        content is at least `min_share` the same as the then-current content of another
+        document present before them (git's copy detection): shared passages' bytes over the
+        larger of the two texts, the best source first (then the oldest). How many were set."""
+        after = self._state("copy")
+        rows = self.conn.execute(
+            'SELECT v.id, v.blob, v.run_id, v."commit", bp.ids, bp.quotes FROM versions v'
+            " JOIN blob_passages bp ON bp.blob = v.blob WHERE v.id > ? AND v.seq = 1"
+            " AND v.kind = 'added' ORDER BY v.id",
+            (after,),
+        ).fetchall()
+        last = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
+        marked = 0
+        for vid, blob, run_id, commit, ids, _quotes in rows:
+            pids = sorted(set(unpack_ids(ids)))
+            size = self._size(blob)
+            best = None
+            for source_blob, shared in self.conn.execute(
+                "SELECT b.blake3, SUM(p.size) FROM json_each(?) j"
+                " JOIN passages p ON p.id = j.value JOIN passage_blobs pb ON pb.passage = p.id"
+                " JOIN blobs b ON b.rowid = pb.blob GROUP BY b.blake3 ORDER BY 2 DESC LIMIT 8",
+                (json.dumps(pids),),
+            ).fetchall():
+                share = shared / max(size, self._size(source_blob), 1)
+                if share < min_share or (best is not None and share <= best[0]):
+                    continue
+                source = self.conn.execute(
+                    "SELECT s.id FROM versions s WHERE s.blob = :blob AND s.id < :v"
+                    " AND s.document_id != (SELECT document_id FROM versions WHERE id = :v)"
+                    ' AND NOT (s.run_id = :run AND s."commit" IS :commit)'
+                    " AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.document_id = s.document_id"
+                    " AND w.id > s.id AND w.id < :v) ORDER BY s.document_id, s.id LIMIT 1",
+                    {"blob": source_blob, "v": vid, "run": run_id, "commit": commit},
+                )
+                found = source.fetchone()
+                if found is not None:
+                    best = (share, found[0])
+            if best is not None:
+                self.conn.execute(
+                    "UPDATE versions SET copied_from_version_id = ? WHERE id = ?", (best[1], vid)
+                )
+                marked += 1
+        self._set_state("copy", last)
+        return marked
+
+    def _size(self, blob: str) -> int:
+        """Bytes of a text blob's passages (its UTF-8 text)."""
+        row = self.conn.execute("SELECT ids FROM blob_passages WHERE blob = ?", (blob,)).fetchone()
+        if row is None:
+            return 0
+        return self.conn.execute(
+            "SELECT COALESCE(SUM(p.size), 0) FROM json_each(?) j JOIN passages p ON p.id = j.value",
+            (json.dumps(unpack_ids(row[0])),),
+        ).fetchone()[0]
+
     def add_reuse_texts(self, rows: Iterable[tuple[int, str, int]]) -> None:
         """(key, sentence as written, words) of keys shared by documents."""
         self.conn.executemany(
