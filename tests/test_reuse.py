@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from archive.passages.reuse import (
-    cluster,
     entities,
     reuse_keys,
     sentence_of,
@@ -33,20 +32,6 @@ def test_reuse_keys_ignore_case_quotes_and_spacing_and_short_sentences():
     key = next(iter(other))
     assert sentence_of(TEXT, key) == "Putin praised cooperation with Iran as “very productive”."
     assert found[key] == 8
-
-
-def test_cluster_keeps_each_documents_first_version_and_gaps():
-    rows = cluster(
-        [
-            {"id": 5, "document_id": 2, "observed_at": "2024-01-03T00:00:00+00:00"},
-            {"id": 1, "document_id": 1, "observed_at": "2024-01-01T00:00:00+00:00"},
-            {"id": 7, "document_id": 2, "observed_at": "2024-01-09T00:00:00+00:00"},
-        ]
-    )
-    assert [(r["document_id"], r["version_id"], r["gap_days"]) for r in rows] == [
-        (1, 1, 0.0),
-        (2, 5, 2.0),
-    ]
 
 
 def test_entities_are_folded_names_without_sentence_openers():

@@ -172,3 +172,27 @@ def test_span_index_is_filled_at_ingest(db, folder):
     indexed = conn.execute("SELECT value FROM span_state WHERE name = 'passage'").fetchone()[0]
     assert indexed == conn.execute("SELECT max(id) FROM passages").fetchone()[0]
     conn.close()
+
+
+def test_reuse_lists_shared_sentences_with_gaps_and_skips_boilerplate(db, folder):
+    seeded(db, folder)
+    nav = "Home page about us contact our team careers press"
+    (folder / "later.txt").write_text(f"A later note.\n\n{SEED_SENTENCE}\n\n{nav}\n")
+    (folder / "third.txt").write_text(f"Third.\n\n{nav}\n")
+    (folder / "fourth.txt").write_text(f"{nav}\n\nFourth.\n")
+    ingest(db, folder)
+    code, out, err = run_cli("reuse", "--json", db=db)
+    assert code == 0
+    result = json.loads(out)
+    texts = {c["text"]: c for c in result["clusters"]}
+    cluster = texts[SEED_SENTENCE]
+    paths = [a["path"] for a in cluster["appearances"]]
+    assert paths[0].startswith("004_") and paths[1] == "later.txt"
+    assert cluster["appearances"][0]["gap_days"] == 0 and cluster["words"] == 8
+    assert nav in texts and result["boilerplate"] == 0
+    code, out, _ = run_cli("reuse", "--json", "--cap", "2", "--min-words", "8", db=db)
+    result = json.loads(out)
+    assert [c["text"] for c in result["clusters"]] == [SEED_SENTENCE]
+    assert result["boilerplate"] == 1  # the navigation line, in three documents
+    code, out, err = run_cli("reuse", db=db)
+    assert "very productive" in out and "boilerplate" in err

@@ -151,3 +151,56 @@ def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
             f"{r['score']:.4f}  {r['shared_passages']:>4} passages  {r['shared_quotes']:>3} quotes"
             + shown(f"  {r['source']}:{r['path']}")
         )
+
+
+@click.command()
+@click.option(
+    "--min-words",
+    type=click.IntRange(6),
+    default=6,
+    show_default=True,
+    help="Shortest shared sentence listed (in words; CJK characters count one each).",
+)
+@click.option(
+    "--cap",
+    type=click.IntRange(2),
+    default=20,
+    show_default=True,
+    help="A sentence shared by more documents than this is boilerplate: counted, not listed.",
+)
+@db_option
+@json_option
+@friendly
+def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
+    """Wording shared by different documents: each sentence's first appearance, then each
+    later document with the days since (clusters oldest first).
+
+    Sentences are compared by their words (case, quote style and spacing aside); each
+    document counts at the first version that held the sentence. Kept up to date at ingest.
+    """
+    from archive.passages.indexing import ensure_current
+
+    with Store(db, create=False) as store:
+        current = ensure_current(store)
+        result = store.spans.reuse(min_words, cap)
+    result["min_words"] = min_words
+    if as_json:
+        emit_json(result)
+    else:
+        for c in result["clusters"]:
+            first, *later = c["appearances"]
+            click.echo(f"{_preview(c['text'])}")
+            click.echo(
+                f"  first {first['source']}:{first['path']}@{first['seq']} {first['observed_at']}"
+            )
+            for a in later:
+                click.echo(
+                    f"  +{a['gap_days']:g}d {a['source']}:{a['path']}@{a['seq']} {a['observed_at']}"
+                )
+        click.echo(
+            f"{len(result['clusters'])} shared sentences; {result['boilerplate']} shared by more"
+            f" than {cap} documents (boilerplate, not listed)",
+            err=True,
+        )
+    if not current:
+        click.echo("the index is behind and the archive is read-only: run an ingest", err=True)

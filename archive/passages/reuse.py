@@ -5,7 +5,8 @@ the sentence (at least REUSE_MIN_WORDS tokens): its key is the BLAKE3 of its tok
 (archive.passages.spans: NFKC, case-folded, quote style and spacing ignored), so the same
 sentence inside different paragraphs, documents or quote styles has one key. A key held by
 passages of two or more documents is a reuse cluster: its first appearance, then each later
-document with the time since the first. A key in more than BOILERPLATE_CAP documents
+document with the time since the first (the store keeps, per key, each document's first
+version holding it: `reuse_documents`). A key in more than BOILERPLATE_CAP documents
 (navigation, licence text) is counted as boilerplate and not listed.
 
 Named entities (for related documents) are runs of capitalised words, folded, without the
@@ -16,8 +17,6 @@ and places, whatever their wording.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from datetime import datetime
 
 from blake3 import blake3
 
@@ -70,34 +69,6 @@ def sentence_of(text: str, key: int) -> str | None:
         if sentence_key(keys(sentence)) == key:
             return sentence
     return None
-
-
-def gap_days(first: str, later: str) -> float:
-    """Days from one ISO 8601 time to a later one (3 decimals)."""
-    seconds = (datetime.fromisoformat(later) - datetime.fromisoformat(first)).total_seconds()
-    return round(seconds / 86400, 3)
-
-
-def cluster(versions: Iterable[dict]) -> list[dict]:
-    """One row per document: its first version holding the key, oldest document first, with
-    `gap_days` since the cluster's first appearance. versions: dicts with id, document_id,
-    observed_at (ISO 8601)."""
-    firsts: dict[int, dict] = {}
-    for v in sorted(versions, key=lambda v: (v["observed_at"], v["id"])):
-        firsts.setdefault(v["document_id"], v)
-    rows = list(firsts.values())
-    if not rows:
-        return []
-    t0 = rows[0]["observed_at"]
-    return [
-        {
-            "document_id": v["document_id"],
-            "version_id": v["id"],
-            "observed_at": v["observed_at"],
-            "gap_days": gap_days(t0, v["observed_at"]),
-        }
-        for v in rows
-    ]
 
 
 _CAPITAL = re.compile(r"[A-ZÀ-ÞА-ЯЁΑ-Ω][\w’'\-.]*(?:\s+[A-ZÀ-ÞА-ЯЁΑ-Ω][\w’'\-.]*)*")

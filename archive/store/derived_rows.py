@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from archive.store.content import text_source
 from archive.store.passage_format import unpack_ids
@@ -135,6 +136,12 @@ def _relative_locations(conn: sqlite3.Connection) -> None:
 
 def _last_part(path: str) -> str:
     return os.path.basename(path.rstrip("/")) or "/"
+
+
+def gap_days(first: str, later: str) -> float:
+    """Days from one ISO 8601 time to a later one (3 decimals)."""
+    seconds = (datetime.fromisoformat(later) - datetime.fromisoformat(first)).total_seconds()
+    return round(seconds / 86400, 3)
 
 
 CHUNK = 2000  # passages indexed per batch: memory stays flat on a large catch-up
@@ -397,6 +404,8 @@ class SpanIndex:
             )
             names = ("document_id", "version_id", "observed_at", "seq", "path", "source")
             rows = [dict(zip(names, r, strict=True)) for r in cursor]
+            for row in rows:
+                row["gap_days"] = gap_days(rows[0]["observed_at"], row["observed_at"])
             clusters.append({"key": key, "text": text, "words": words, "appearances": rows})
         clusters.sort(key=lambda c: (c["appearances"][0]["observed_at"], c["key"]))
         return {"clusters": clusters, "boilerplate": boilerplate, "cap": cap}
