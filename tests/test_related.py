@@ -37,3 +37,24 @@ def test_seed_reports_are_related_to_each_other_more_than_to_an_unrelated_docume
     assert all(
         r["score"] < rows["004_2437b915e45a5cf0.txt"]["score"] for r in json.loads(out)["related"]
     )
+
+
+def test_seed_reports_rank_together_with_reasons(db, folder):
+    """The two reports of one meeting share names, not wording: the score says so."""
+    for path in CORPUS.iterdir():
+        shutil.copy(path, folder / path.name)
+    (folder / "recipe.txt").write_text(UNRELATED)
+    (folder / "policy.txt").write_text(
+        "Google Privacy Policy. When you use our services, Google collects information "
+        "about you. Google Analytics and YouTube share data with partners in Europe.\n"
+    )
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    code, out, _ = run_cli("related", "000_7757f9e639917cb7.txt", "--json", db=db)
+    ranked = json.loads(out)["related"]
+    top = ranked[0]
+    assert top["path"] == "004_2437b915e45a5cf0.txt"
+    assert top["score"] > 0.05  # the MinHash alone gave 0.004
+    assert {"khamenei", "putin", "iran", "russia", "tehran"} <= set(top["shared_entities"])
+    assert all(r["score"] < top["score"] / 3 for r in ranked[1:])
+    code, out, _ = run_cli("related", "000_7757f9e639917cb7.txt", db=db)
+    assert "names: america, americans" in out.splitlines()[0] and "iran" in out

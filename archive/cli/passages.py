@@ -137,19 +137,26 @@ def trace(
 @json_option
 @friendly
 def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
-    """Documents related to DOCUMENT: MinHash score of their wording, shared passages and quotes."""
+    """Documents related to DOCUMENT, most first: shared names, wording (MinHash), sentences
+    and quotations (exact or reworded), each row with the reasons behind its score."""
+    from archive.passages.indexing import ensure_current
     from archive.passages.related import related as run_related
 
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
+        ensure_current(store)
         rows = run_related(store, doc["id"], limit)
     if as_json:
         emit_json({"document": {k: doc[k] for k in ("id", "source", "path")}, "related": rows})
         return
     for r in rows:
+        names = ", ".join(r["shared_entities"][:6])
         click.echo(
-            f"{r['score']:.4f}  {r['shared_passages']:>4} passages  {r['shared_quotes']:>3} quotes"
-            + shown(f"  {r['source']}:{r['path']}")
+            shown(
+                f"{r['score']:.4f}  {r['source']}:{r['path']}  names: {names or '-'};"
+                f" wording {r['wording']:.3f}; {len(r['shared_sentences'])} sentences,"
+                f" {r['shared_quotes'] + len(r['fuzzy_quotes'])} quotes"
+            )
         )
 
 

@@ -410,6 +410,26 @@ class SpanIndex:
         clusters.sort(key=lambda c: (c["appearances"][0]["observed_at"], c["key"]))
         return {"clusters": clusters, "boilerplate": boilerplate, "cap": cap}
 
+    def document_keys(self, document_id: int) -> set[int]:
+        """The reuse keys of every sentence the document has held."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT key FROM reuse_documents WHERE document_id = ?", (document_id,)
+            )
+        }
+
+    def sentence_texts(self, keys: Sequence[int]) -> list[str]:
+        """The sentences of shared reuse keys (those with a `reuse_texts` row), in key order."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT t.text FROM json_each(?) j JOIN reuse_texts t ON t.key = j.value"
+                " ORDER BY t.key",
+                (json.dumps(list(keys)),),
+            )
+        ]
+
     def size(self) -> dict[str, int]:
         """Rows of the index tables (for bench/)."""
         return {
