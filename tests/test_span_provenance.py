@@ -196,3 +196,20 @@ def test_reuse_lists_shared_sentences_with_gaps_and_skips_boilerplate(db, folder
     assert result["boilerplate"] == 1  # the navigation line, in three documents
     code, out, err = run_cli("reuse", db=db)
     assert "very productive" in out and "boilerplate" in err
+
+
+async def test_history_pages_say_reverted_and_copied_from(db, folder):
+    from datasette.app import Datasette
+
+    (folder / "a.md").write_text("first wording of the policy\n")
+    ingest(db, folder)
+    (folder / "a.md").write_text("second wording of the policy\n")
+    ingest(db, folder)
+    (folder / "a.md").write_text("first wording of the policy\n")
+    (folder / "b.md").write_text("second wording of the policy\n")
+    ingest(db, folder)
+    ds = Datasette([str(db)])
+    a = (await ds.client.get("/-/archive/document/1")).text
+    assert "reverted to" in a and ">@1</a>" in a
+    b = (await ds.client.get("/-/archive/document/2")).text
+    assert "copied from" in b and "a.md@2" in b

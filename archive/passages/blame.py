@@ -139,6 +139,7 @@ def word_blame(store: Store, document: dict, seq: int) -> dict:
                 "observed_at": v["observed_at"],
                 "commit": v.get("commit"),
                 "run_id": v["run_id"],
+                "previous_version_id": v["previous_version_id"],
             }
         )
     return {"spans": spans, "bounded": bounded}

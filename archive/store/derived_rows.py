@@ -274,9 +274,10 @@ class SpanIndex:
 
     def mark_copies(self, min_share: float) -> int:
         """Set `copied_from_version_id` on new documents' first versions (kind 'added') whose
-        content is at least `min_share` the same as the then-current content of another
-        document present before them (git's copy detection): shared passages' bytes over the
-        larger of the two texts, the best source first (then the oldest). How many were set."""
+        content is at least `min_share` the same as another document's content just before
+        their run or commit (git's copy detection against the parent tree): shared passages'
+        bytes over the larger of the two texts, the best source first (then the oldest). How
+        many were set."""
         after = self._state("copy")
         rows = self.conn.execute(
             'SELECT v.id, v.blob, v.run_id, v."commit", bp.ids, bp.quotes FROM versions v'
@@ -304,7 +305,9 @@ class SpanIndex:
                     " AND s.document_id != (SELECT document_id FROM versions WHERE id = :v)"
                     ' AND NOT (s.run_id = :run AND s."commit" IS :commit)'
                     " AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.document_id = s.document_id"
-                    " AND w.id > s.id AND w.id < :v) ORDER BY s.document_id, s.id LIMIT 1",
+                    " AND w.id > s.id AND w.id < :v"
+                    " AND NOT (w.run_id = :run AND w.\"commit\" IS :commit))"
+                    " ORDER BY s.document_id, s.id LIMIT 1",
                     {"blob": source_blob, "v": vid, "run": run_id, "commit": commit},
                 )
                 found = source.fetchone()
