@@ -306,7 +306,7 @@ class SpanIndex:
                     ' AND NOT (s.run_id = :run AND s."commit" IS :commit)'
                     " AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.document_id = s.document_id"
                     " AND w.id > s.id AND w.id < :v"
-                    " AND NOT (w.run_id = :run AND w.\"commit\" IS :commit))"
+                    ' AND NOT (w.run_id = :run AND w."commit" IS :commit))'
                     " ORDER BY s.document_id, s.id LIMIT 1",
                     {"blob": source_blob, "v": vid, "run": run_id, "commit": commit},
                 )
