@@ -213,3 +213,14 @@ async def test_history_pages_say_reverted_and_copied_from(db, folder):
     assert "reverted to" in a and ">@1</a>" in a
     b = (await ds.client.get("/-/archive/document/2")).text
     assert "copied from" in b and "a.md@2" in b
+
+
+async def test_search_page_finds_japanese_words(db, folder):
+    from datasette.app import Datasette
+
+    (folder / "ja.txt").write_text("政府は新しい防災計画を来年から実施すると発表した。\n")
+    (folder / "en.txt").write_text("Nothing in Japanese here.\n")
+    ingest(db, folder)
+    ds = Datasette([str(db)])
+    html = (await ds.client.get("/-/archive/search?q=防災計画")).text
+    assert "ja.txt" in html and "en.txt" not in html
