@@ -77,3 +77,13 @@ def test_extract_records_japanese_quotes_and_count():
 
 def test_openers_cover_every_style():
     assert set('“«»„‚「『"') <= set(OPENERS)
+
+
+def test_the_passage_store_prefilters_on_the_same_openers():
+    from archive.store.passage_store import QUOTE_OPENERS, text_quotes
+
+    assert set(QUOTE_OPENERS) == set(OPENERS)
+    assert [q for q, _ in text_quotes(JAPANESE)] == [
+        "防災計画を早急に見直す",
+        "地域の安全を最優先にする",
+    ]
