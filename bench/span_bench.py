@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from archive.passages.indexing import catch_up  # noqa: E402
 from archive.passages.spans import keys  # noqa: E402
 from archive.passages.trace import trace  # noqa: E402
 from archive.store import Store  # noqa: E402
@@ -74,16 +76,19 @@ def synthetic_repo(path: Path, commits: int, docs: int, seed: int = 7) -> Path:
     return path
 
 
-def index_bytes(db: Path) -> int | None:
-    """Bytes of the span index's tables (dbstat), or None when SQLite lacks dbstat."""
+def index_bytes(db: Path) -> dict[str, int] | None:
+    """Bytes of each span and reuse index table (dbstat), or None when SQLite lacks dbstat."""
     import sqlite3
 
     conn = sqlite3.connect(db)
     try:
-        return conn.execute(
-            "SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'span_fts%'"
-            " OR name IN ('passage_blobs', 'span_state')"
-        ).fetchone()[0]
+        return dict(
+            conn.execute(
+                "SELECT name, SUM(pgsize) FROM dbstat WHERE name LIKE 'span_fts%'"
+                " OR name LIKE 'reuse_%' OR name IN ('passage_blobs', 'span_state')"
+                " GROUP BY name ORDER BY 2 DESC"
+            ).fetchall()
+        )
     except sqlite3.OperationalError:
         return None
     finally:
@@ -118,7 +123,7 @@ def main() -> None:
                 store.spans.clear()
             start = time.perf_counter()
             with store.write():
-                counts = store.spans.catch_up(store.passages.texts)
+                counts = catch_up(store)
             build = time.perf_counter() - start
             versions = store.conn.execute("SELECT count(*) FROM versions").fetchone()[0]
             ids = [r[0] for r in store.conn.execute("SELECT id FROM passages")]
@@ -126,10 +131,11 @@ def main() -> None:
             texts = store.passages.texts(rng.sample(ids, min(len(ids), args.spans * 3)))
             spans = []
             for text in texts.values():
-                ks = text.split()
-                if len(keys(text)) >= 12 and len(spans) < args.spans:
-                    i = rng.randrange(0, len(ks) - 11)
-                    spans.append(" ".join(ks[i : i + rng.randint(6, 12)]))
+                ws = list(re.finditer(r"\S+", text))
+                if len(ws) >= 12 and len(keys(text)) >= 12 and len(spans) < args.spans:
+                    i = rng.randrange(0, len(ws) - 11)
+                    j = i + rng.randint(6, 12) - 1
+                    spans.append(text[ws[i].start() : ws[j].end()])  # as written
             times, truncated = [], 0
             for span in spans:
                 t = time.perf_counter()
@@ -146,10 +152,10 @@ def main() -> None:
         f"index rebuild: {build:.2f} s ({build / imported:.0%} of the import) for"
         f" {counts['passages']:,} passages and {counts['blobs']:,} blobs"
     )
-    share = (
-        "" if spans_size is None else f"; index {spans_size / 1e6:.1f} MB ({spans_size / size:.0%})"
-    )
-    print(f"archive {size / 1e6:.1f} MB{share}")
+    total = sum((spans_size or {}).values())
+    share = "" if not spans_size else f"; index {total / 1e6:.1f} MB ({total / size:.0%}): "
+    parts = ", ".join(f"{name} {n / 1e6:.1f}" for name, n in (spans_size or {}).items())
+    print(f"archive {size / 1e6:.1f} MB{share}{parts}")
     print(
         f"trace of {len(times)} spans (6-12 words): p50 {p50:.1f} ms, p99 {p99:.1f} ms;"
         f" incomplete or not found: {truncated}"
