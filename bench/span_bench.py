@@ -60,7 +60,6 @@ def synthetic_repo(path: Path, commits: int, docs: int, seed: int = 7) -> Path:
             f"committer Bench <bench@example.org> {when} +0000\n".encode(),
             b"data %d\n" % len(msg),
             msg,
-            *([b"from refs/heads/main^0\n"] if n else []),
             f"M 100644 inline doc{d:04d}.txt\n".encode(),
             b"data %d\n" % len(body),
             body,
