@@ -400,27 +400,33 @@ def _spans(db: sqlite_utils.Database) -> None:
     another document whose content a new document's first version was copied from.
     """
     for sql in (
-        "CREATE VIRTUAL TABLE span_fts USING fts5(words, content='', detail=full,"
-        " columnsize=0, tokenize='ascii')",
-        "CREATE TABLE passage_blobs (passage INTEGER NOT NULL, blob INTEGER NOT NULL,"
-        " PRIMARY KEY (passage, blob)) WITHOUT ROWID",
-        "CREATE TABLE span_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-        "CREATE TABLE reuse_sentences (key INTEGER NOT NULL, passage INTEGER NOT NULL,"
-        " words INTEGER NOT NULL, PRIMARY KEY (key, passage)) WITHOUT ROWID",
-        "CREATE INDEX reuse_sentences_passage ON reuse_sentences (passage)",
-        "CREATE TABLE reuse_documents (key INTEGER NOT NULL,"
+        "CREATE VIRTUAL TABLE IF NOT EXISTS span_fts USING fts5(words, content='',"
+        " detail=full, columnsize=0, tokenize='ascii')",
+        "CREATE TABLE IF NOT EXISTS passage_blobs (passage INTEGER NOT NULL,"
+        " blob INTEGER NOT NULL, PRIMARY KEY (passage, blob)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS span_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS reuse_sentences (key INTEGER NOT NULL,"
+        " passage INTEGER NOT NULL, words INTEGER NOT NULL, PRIMARY KEY (key, passage))"
+        " WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS reuse_sentences_passage ON reuse_sentences (passage)",
+        "CREATE TABLE IF NOT EXISTS reuse_documents (key INTEGER NOT NULL,"
         " document_id INTEGER NOT NULL REFERENCES documents(id),"
         " version_id INTEGER NOT NULL REFERENCES versions(id), observed_at TEXT NOT NULL,"
         " PRIMARY KEY (key, document_id)) WITHOUT ROWID",
-        "CREATE TABLE reuse_texts (key INTEGER PRIMARY KEY, text TEXT NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS reuse_texts (key INTEGER PRIMARY KEY, text TEXT NOT NULL,"
         " words INTEGER NOT NULL)",
-        "ALTER TABLE versions ADD COLUMN same_as_version_id INTEGER REFERENCES versions(id)",
-        "ALTER TABLE versions ADD COLUMN copied_from_version_id INTEGER REFERENCES versions(id)",
-        "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
-        " WHERE p.document_id = versions.document_id AND p.blob = versions.blob"
-        " AND p.seq < versions.seq ORDER BY p.seq DESC LIMIT 1) WHERE blob IS NOT NULL",
     ):
         db.execute(sql)
+    columns = {c.name for c in db["versions"].columns}
+    for column in ("same_as_version_id", "copied_from_version_id"):
+        if column not in columns:  # run again (an older archive re-migrated): left as it is
+            db.execute(f"ALTER TABLE versions ADD COLUMN {column} INTEGER REFERENCES versions(id)")
+    db.execute(
+        "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
+        " WHERE p.document_id = versions.document_id AND p.blob = versions.blob"
+        " AND p.seq < versions.seq ORDER BY p.seq DESC LIMIT 1)"
+        " WHERE blob IS NOT NULL AND same_as_version_id IS NULL"
+    )
     # Existing passages are indexed by the next ingest or trace (archive/passages/indexing.py):
     # tokens are a later stage's code, which neither a migration nor the store may call.
 
