@@ -224,3 +224,20 @@ async def test_search_page_finds_japanese_words(db, folder):
     ds = Datasette([str(db)])
     html = (await ds.client.get("/-/archive/search?q=防災計画")).text
     assert "ja.txt" in html and "en.txt" not in html
+
+
+def test_a_long_span_is_never_truncated_however_many_passages_hold_it(db, folder, monkeypatch):
+    """Past the cap a short query says `truncated`; a span of 6+ words is checked in full."""
+    from archive.passages import trace as trace_module
+    from archive.store import Store
+
+    common = "We may share your information with third parties"
+    for i in range(12):
+        (folder / f"doc{i:02}.md").write_text(f"Policy {i}.\n\nIn case {i}, {common} we trust.\n")
+    ingest(db, folder)
+    monkeypatch.setattr(trace_module, "MATCH_CAP", 5)
+    with Store(db) as store:
+        result = trace_module.trace(store, common)
+        assert not result["truncated"] and len(result["appearances"]) == 12
+        assert result["first"]["path"] == "doc00.md"
+        assert trace_module.trace(store, "share your")["truncated"]
