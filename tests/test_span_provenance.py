@@ -241,3 +241,17 @@ def test_a_long_span_is_never_truncated_however_many_passages_hold_it(db, folder
         assert not result["truncated"] and len(result["appearances"]) == 12
         assert result["first"]["path"] == "doc00.md"
         assert trace_module.trace(store, "share your")["truncated"]
+
+
+def test_terminal_output_shows_control_characters_instead_of_obeying_them(db, folder):
+    evil = "Hostile \x1b[31mred\x1b[0m text with a bell\x07 in the middle of it."
+    (folder / "evil\x1b[2J.md").write_text(f"{evil}\n")
+    (folder / "copy.md").write_text(f"Quoted: {evil}\n")
+    ingest(db, folder)
+    for args in (("trace", "text with a bell\x07 in the middle"), ("blame", "copy.md"), ("reuse",)):
+        code, out, err = run_cli(*args, db=db)
+        assert code == 0 and "\x1b" not in out + err and "\x07" not in out + err, args
+    _, out, _ = run_cli("trace", "text with a bell\x07 in the middle", db=db)
+    assert "evil\u241b[2J.md" in out
+    _, out, _ = run_cli("blame", "copy.md", db=db)
+    assert "\u241b[31mred" in out and "\u2407" in out

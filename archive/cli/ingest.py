@@ -173,7 +173,7 @@ def log(document: str, follow: bool, db: str, as_json: bool) -> None:
         if same in seqs and before is not None and before["blob"] is not None:
             notes.append(f"reverted to @{seqs[same]}")
         if v.get("copied_from_version_id"):
-            notes.append(f"copied from {labels[v['copied_from_version_id']]}")
+            notes.append(f"copied from {shown(labels[v['copied_from_version_id']])}")
         previous[v["document_id"]] = v
         note = f" ({'; '.join(notes)})" if notes else ""
         where = shown(f"{v['document']['path']}@") if follow else "@"

@@ -10,8 +10,13 @@ from archive.store import ArchiveError, Store
 
 
 def _preview(text: str, width: int = 72) -> str:
-    flat = " ".join(text.split())
+    flat = shown(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _where(row: dict, path: str = "path") -> str:
+    """source:path of a row, safe for a terminal."""
+    return shown(f"{row['source']}:{row[path]}")
 
 
 @click.command()
@@ -150,7 +155,7 @@ def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
         emit_json({"document": {k: doc[k] for k in ("id", "source", "path")}, "related": rows})
         return
     for r in rows:
-        names = ", ".join(r["shared_entities"][:6])
+        names = shown(", ".join(r["shared_entities"][:6]))
         click.echo(
             shown(
                 f"{r['score']:.4f}  {r['source']}:{r['path']}  names: {names or '-'};"
@@ -197,13 +202,9 @@ def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
         for c in result["clusters"]:
             first, *later = c["appearances"]
             click.echo(f"{_preview(c['text'])}")
-            click.echo(
-                f"  first {first['source']}:{first['path']}@{first['seq']} {first['observed_at']}"
-            )
+            click.echo(f"  first {_where(first)}@{first['seq']} {first['observed_at']}")
             for a in later:
-                click.echo(
-                    f"  +{a['gap_days']:g}d {a['source']}:{a['path']}@{a['seq']} {a['observed_at']}"
-                )
+                click.echo(f"  +{a['gap_days']:g}d {_where(a)}@{a['seq']} {a['observed_at']}")
         click.echo(
             f"{len(result['clusters'])} shared sentences; {result['boilerplate']} shared by more"
             f" than {cap} documents (boilerplate, not listed)",
