@@ -16,7 +16,6 @@ from archive.verify import verify
 from ingest.hashing import blake3_hex
 from tests.conftest import ROOT, run_cli
 
-
 V1 = ROOT / "tests" / "data" / "archive-v1.db"
 
 
