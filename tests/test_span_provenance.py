@@ -213,6 +213,10 @@ async def test_history_pages_say_reverted_and_copied_from(db, folder):
     assert "reverted to" in a and ">@1</a>" in a
     b = (await ds.client.get("/-/archive/document/2")).text
     assert "copied from" in b and "a.md@2" in b
+    reverted = (await ds.client.get("/-/archive/version/3")).text
+    assert 'reverted to <a href="/-/archive/version/1">@1</a>' in reverted
+    copy = (await ds.client.get("/-/archive/version/4")).text
+    assert 'copied from <a href="/-/archive/version/2"><bdi>a.md@2</bdi></a>' in copy
 
 
 async def test_search_page_finds_japanese_words(db, folder):
