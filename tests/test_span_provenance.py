@@ -259,3 +259,14 @@ def test_terminal_output_shows_control_characters_instead_of_obeying_them(db, fo
     assert "evil\u241b[2J.md" in out
     _, out, _ = run_cli("blame", "copy.md", db=db)
     assert "\u241b[31mred" in out and "\u2407" in out
+
+
+def test_an_exact_copy_is_recorded_though_it_adds_no_new_content(db, folder):
+    text = "Terms.\n\nClause one applies.\n"
+    (folder / "a.md").write_text(text)
+    ingest(db, folder)
+    (folder / "b.md").write_text(text)  # git's C100
+    ingest(db, folder)
+    code, out, _ = run_cli("log", "b.md", "--json", "--follow", db=db)
+    versions = json.loads(out)["versions"]
+    assert [(v["document"]["path"], v["seq"]) for v in versions] == [("a.md", 1), ("b.md", 1)]

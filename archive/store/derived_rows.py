@@ -167,13 +167,19 @@ class SpanIndex:
         )
 
     def behind(self) -> bool:
-        """True when passages or text blobs were added since the index last caught up."""
+        """True when passages, text blobs or versions were added since the index last caught
+        up (an archive from before it, or versions recorded by an older release)."""
         passage = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0]
         blob = self.conn.execute(
             "SELECT COALESCE(MAX(b.rowid), 0) FROM blob_passages p JOIN blobs b"
             " ON b.blake3 = p.blob"
         ).fetchone()[0]
-        return passage > self._state("passage") or blob > self._state("blob")
+        version = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
+        return (
+            passage > self._state("passage")
+            or blob > self._state("blob")
+            or version > self._state("version")
+        )
 
     def new_passages(self) -> Iterator[list[int]]:
         """Ids of the passages not indexed yet, CHUNK at a time, ascending."""
