@@ -270,3 +270,20 @@ def test_an_exact_copy_is_recorded_though_it_adds_no_new_content(db, folder):
     code, out, _ = run_cli("log", "b.md", "--json", "--follow", db=db)
     versions = json.loads(out)["versions"]
     assert [(v["document"]["path"], v["seq"]) for v in versions] == [("a.md", 1), ("b.md", 1)]
+
+
+def test_word_blame_walks_at_most_max_chain_versions(db, folder, monkeypatch):
+    from archive.passages import blame as blame_module
+
+    doc = folder / "doc.md"
+    for n in range(4):
+        doc.write_text("kept words " + " ".join(f"w{i}" for i in range(n + 1)) + "\n")
+        ingest(db, folder)
+    monkeypatch.setattr(blame_module, "MAX_CHAIN", 2)
+    code, out, _ = run_cli("blame", "doc.md", "--json", db=db)
+    result = json.loads(out)
+    assert result["bounded"] is True
+    assert [(s["text"], s["seq"]) for s in result["spans"]] == [
+        ("kept words w0 w1 w2", 3),  # at or before @3: the walk starts there
+        (" w3\n", 4),  # whitespace alone joins the run before it
+    ]

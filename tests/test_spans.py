@@ -178,3 +178,11 @@ def test_blame_covers_the_text_and_each_run_is_in_its_origin(versions):
     assert all(r.end > r.start for r in runs)
     for r in runs:
         assert final[r.start : r.end] in texts[r.origin]
+
+
+def test_alignment_in_a_long_text_looks_around_the_shared_words():
+    filler = "lorem ipsum dolor sit amet " * 400
+    text = filler + SEED + " " + filler
+    found = align("Putin praised cooperation with Iran as very productive", text)
+    assert found is not None and found.score == 100.0
+    assert found.text == "Putin praised cooperation with Iran as “very productive"
