@@ -16,6 +16,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def main() -> None:
             else Path(args.repo)
         )
         db = tmpdir / "bench.db"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "archive", "ingest", "--git", str(repo), "--db", str(db)],
@@ -117,13 +119,15 @@ def main() -> None:
             cwd=ROOT,
         )
         imported = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        imported_cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         with Store(db, create=False) as store:
             with store.write():
                 store.spans.clear()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             with store.write():
                 counts = catch_up(store)
-            build = time.perf_counter() - start
+            build, build_cpu = time.perf_counter() - start, time.process_time() - cpu
             versions = store.conn.execute("SELECT count(*) FROM versions").fetchone()[0]
             ids = [r[0] for r in store.conn.execute("SELECT id FROM passages")]
             rng = random.Random(1)
@@ -146,9 +150,13 @@ def main() -> None:
     times.sort()
     p50 = statistics.median(times) * 1000
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
-    print(f"history: {versions:,} versions; import (index included) {imported:.1f} s")
     print(
-        f"index rebuild: {build:.2f} s ({build / imported:.0%} of the import) for"
+        f"history: {versions:,} versions; import (index included) {imported:.1f} s wall,"
+        f" {imported_cpu:.1f} s CPU"
+    )
+    print(
+        f"index rebuild: {build:.2f} s wall ({build / imported:.0%} of the import),"
+        f" {build_cpu:.2f} s CPU ({build_cpu / imported_cpu:.0%}) for"
         f" {counts['passages']:,} passages and {counts['blobs']:,} blobs"
     )
     total = sum((spans_size or {}).values())

@@ -38,3 +38,13 @@ def test_entities_are_folded_names_without_sentence_openers():
     found = entities("The Russian President Vladimir Putin met Khamenei. During Putin’s visit.")
     assert {"putin", "khamenei", "vladimir", "russian president vladimir putin"} <= found
     assert "the" not in found and "during" not in found and "putin’s" not in found
+
+
+def test_one_pass_gives_the_index_keys_and_the_sentence_keys():
+    from archive.passages.reuse import passage_keys
+    from archive.passages.spans import fold, keys
+
+    for text in (TEXT, "東京は晴れ。大阪は雨！ Mixed text, with „quotes“.\nNext line here"):
+        every, keyed = passage_keys(fold(text))
+        assert every == keys(text)
+        assert keyed == reuse_keys(text)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from archive.passages.reuse import reuse_keys, sentence_of
-from archive.passages.spans import fold, index_text
+from archive.passages.reuse import passage_keys, reuse_keys, sentence_of
+from archive.passages.spans import fold
 from archive.store import Store
 
 # git's copy detection (-C): a new document at least this much the same as another's content.
@@ -29,9 +29,9 @@ def catch_up(store: Store) -> dict[str, int]:
         texts = store.passages.texts(ids)
         words, sentences = [], []
         for pid in ids:
-            folded = fold(texts[pid])  # once per passage, for both keys
-            words.append((pid, index_text(folded, folded=True)))
-            sentences.extend((key, pid, n) for key, n in reuse_keys(folded, folded=True))
+            every, keyed = passage_keys(fold(texts[pid]))  # one tokenisation for both
+            words.append((pid, " ".join(every)))
+            sentences.extend((key, pid, n) for key, n in keyed)
         spans.add_passages(words, sentences)
         passages += len(ids)
     blobs = spans.index_blobs()

@@ -20,7 +20,8 @@ import re
 
 from blake3 import blake3
 
-from archive.passages.spans import fold, folded_keys, keys
+from archive.diffs import words
+from archive.passages.spans import fold, keys, spaced_cjk
 
 REUSE_MIN_WORDS = 6  # shortest sentence kept as a reuse key
 BOILERPLATE_CAP = 20  # documents sharing a sentence beyond which it is boilerplate
@@ -55,12 +56,22 @@ def reuse_keys(text: str, min_words: int = REUSE_MIN_WORDS, folded: bool = False
 
     Sentences are cut in the folded text (one NFKC + case fold per passage, one split in C),
     so keys depend on the wording only. folded: text is already `fold`ed."""
+    return passage_keys(text if folded else fold(text), min_words)[1]
+
+
+def passage_keys(folded: str, min_words: int = REUSE_MIN_WORDS) -> tuple[list[str], list]:
+    """(the token keys of a folded passage, its sentences' (reuse key, words)): one pass.
+
+    The sentence ends hold no word character, so the sentences' keys joined are exactly the
+    passage's keys (`spans.folded_keys`)."""
     out: dict[int, int] = {}
-    for piece in _KEY_SPLIT.split(text if folded else fold(text)):
-        ks = folded_keys(piece)
+    every: list[str] = []
+    for piece in _KEY_SPLIT.split(spaced_cjk(folded)):
+        ks = words(piece)
+        every.extend(ks)
         if len(ks) >= min_words:
             out.setdefault(sentence_key(ks), len(ks))
-    return list(out.items())
+    return every, list(out.items())
 
 
 def sentence_of(text: str, key: int) -> str | None:

@@ -105,9 +105,13 @@ def keys(text: str) -> list[str]:
 
 def folded_keys(folded: str) -> list[str]:
     """`keys` of a text already folded (`fold`)."""
-    if _CJK.search(folded) is not None:
-        folded = _CJK.sub(r" \g<0> ", folded)
-    return words(folded)
+    return words(spaced_cjk(folded))
+
+
+def spaced_cjk(text: str) -> str:
+    """The text with a space on each side of every CJK character, so word splitting makes
+    each one a token (the text itself when it has none)."""
+    return _CJK.sub(r" \g<0> ", text) if _CJK.search(text) is not None else text
 
 
 def word_count(text: str) -> int:

@@ -214,18 +214,19 @@ class SpanIndex:
         """passage_blobs rows for the text blobs added since the last call; how many blobs."""
         last = self._state("blob")
         done = 0
+        rows: list[tuple[int, int]] = []
         for rowid, ids, quotes in self.conn.execute(
             "SELECT b.rowid, p.ids, p.quotes FROM blob_passages p JOIN blobs b"
             " ON b.blake3 = p.blob WHERE b.rowid > ? ORDER BY b.rowid",
             (last,),
         ).fetchall():
-            held = set(unpack_ids(ids)).union(unpack_ids(quotes))
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO passage_blobs (passage, blob) VALUES (?, ?)",
-                [(pid, rowid) for pid in sorted(held)],
-            )
+            rows.extend((pid, rowid) for pid in set(unpack_ids(ids)).union(unpack_ids(quotes)))
             done += 1
             last = rowid
+        rows.sort()  # in key order: the B-tree is written in sequence, not at random
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO passage_blobs (passage, blob) VALUES (?, ?)", rows
+        )
         self._set_state("blob", last)
         return done
 
@@ -249,15 +250,24 @@ class SpanIndex:
             (after,),
         ).fetchall()
         touched: dict[int, int] = {}  # key -> a passage holding it
+        held: dict[str | None, set[int]] = {}  # the last blobs read: a revision reads its base
         for vid, doc, observed, blob, previous in rows:
-            new = sorted(self._ids(blob) - self._ids(previous))
+            if len(held) > 64:
+                held.clear()
+            for b in (blob, previous):
+                if b not in held:
+                    held[b] = self._ids(b)
+            new = held[blob] - held[previous]
             if not new:
                 continue
-            found = self.conn.execute(
+            gone = held[previous] - held[blob]  # an edited paragraph: its other sentences stay
+            keyed = self.conn.execute(
                 "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
                 " ON rs.passage = j.value",
-                (json.dumps(new),),
+                (json.dumps(sorted(new | gone)),),
             ).fetchall()
+            kept = {key for key, pid in keyed if pid in gone}
+            found = [(key, pid) for key, pid in keyed if pid in new and key not in kept]
             self.conn.executemany(
                 "INSERT OR IGNORE INTO reuse_documents (key, document_id, version_id, observed_at)"
                 " VALUES (?, ?, ?, ?)",

@@ -405,10 +405,9 @@ def _spans(db: sqlite_utils.Database) -> None:
         "CREATE TABLE IF NOT EXISTS passage_blobs (passage INTEGER NOT NULL,"
         " blob INTEGER NOT NULL, PRIMARY KEY (passage, blob)) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS span_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS reuse_sentences (key INTEGER NOT NULL,"
-        " passage INTEGER NOT NULL, words INTEGER NOT NULL, PRIMARY KEY (key, passage))"
+        "CREATE TABLE IF NOT EXISTS reuse_sentences (passage INTEGER NOT NULL,"
+        " key INTEGER NOT NULL, words INTEGER NOT NULL, PRIMARY KEY (passage, key))"
         " WITHOUT ROWID",
-        "CREATE INDEX IF NOT EXISTS reuse_sentences_passage ON reuse_sentences (passage)",
         "CREATE TABLE IF NOT EXISTS reuse_documents (key INTEGER NOT NULL,"
         " document_id INTEGER NOT NULL REFERENCES documents(id),"
         " version_id INTEGER NOT NULL REFERENCES versions(id), observed_at TEXT NOT NULL,"
