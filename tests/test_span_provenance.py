@@ -287,3 +287,20 @@ def test_word_blame_walks_at_most_max_chain_versions(db, folder, monkeypatch):
         ("kept words w0 w1 w2", 3),  # at or before @3: the walk starts there
         (" w3\n", 4),  # whitespace alone joins the run before it
     ]
+
+
+def test_russian_and_arabic_spans_are_traced_inside_paragraphs(db, folder):
+    ru = "Президент заявил: «Сотрудничество с Ираном очень продуктивно», — и добавил детали."
+    ar = "قال الوزير في المؤتمر الصحفي: «سنعمل معا من أجل السلام» ثم غادر القاعة."
+    (folder / "ru.txt").write_text(f"Вступление.\n\n{ru}\n")
+    (folder / "ar.txt").write_text(f"مقدمة.\n\n{ar}\n")
+    ingest(db, folder)
+    (folder / "later.txt").write_text("Цитата: сотрудничество с ИРАНОМ очень продуктивно.\n")
+    ingest(db, folder)
+    code, result, _ = trace(db, "Сотрудничество с Ираном очень продуктивно")
+    assert code == 0 and [a["path"] for a in result["appearances"]] == ["ru.txt"]
+    code, result, _ = trace(db, "сотрудничество с ираном очень продуктивно", "--normalize")
+    assert [a["path"] for a in result["appearances"]] == ["ru.txt", "later.txt"]
+    assert result["first"]["path"] == "ru.txt"
+    code, result, _ = trace(db, "سنعمل معا من أجل السلام")
+    assert code == 0 and result["first"]["path"] == "ar.txt"
