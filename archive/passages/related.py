@@ -26,6 +26,7 @@ K = 256
 _KEY = b"provenance-archive/related/v1"
 _WORD = re.compile(r"\w+")
 FUZZY_QUOTE_SCORE = 70.0  # a quotation aligned at least this well counts as reused
+MAX_QUOTES = 50  # quotations of each side aligned (the first by id): work stays bounded
 SENTENCES_FOR_FULL = 5  # shared sentences that give the sentence part its full weight
 QUOTES_FOR_FULL = 3  # shared (or reworded) quotations that give the quote part its full weight
 # Passages shorter than this (headings, separators, blank runs) say nothing about kinship.
@@ -87,11 +88,12 @@ def _fuzzy_quotes(store: Store, mine: set[int], theirs: set[int]) -> list[dict]:
     best first; exact ones are counted apart."""
     if not mine or not theirs:
         return []
-    texts = store.passages.texts(sorted(mine | theirs))
+    ours, others = sorted(mine - theirs)[:MAX_QUOTES], sorted(theirs - mine)[:MAX_QUOTES]
+    texts = store.passages.texts(ours + others)
     out = []
-    for q in sorted(mine - theirs):
+    for q in ours:
         best = None
-        for t in sorted(theirs - mine):
+        for t in others:
             a = align(texts[q], texts[t], FUZZY_QUOTE_SCORE)
             if a is not None and (best is None or a.score > best["score"]):
                 best = {"quote": texts[q], "matched": a.text, "score": a.score}
