@@ -58,3 +58,18 @@ def test_seed_reports_rank_together_with_reasons(db, folder):
     assert all(r["score"] < top["score"] / 3 for r in ranked[1:])
     code, out, _ = run_cli("related", "000_7757f9e639917cb7.txt", db=db)
     assert "names: america, americans" in out.splitlines()[0] and "iran" in out
+
+
+def test_a_reworded_quotation_is_a_reason(db, folder):
+    (folder / "a.txt").write_text(
+        "He said: “We will never accept their bullying over the nuclear deal,” and left.\n"
+    )
+    (folder / "b.txt").write_text(
+        "Reports quote him: «We shall never accept bullying over the nuclear deal».\n"
+    )
+    assert run_cli("ingest", str(folder), db=db)[0] == 0
+    code, out, _ = run_cli("related", "a.txt", "--json", db=db)
+    [row] = json.loads(out)["related"]
+    [quote] = row["fuzzy_quotes"]
+    assert quote["matched"] == "We shall never accept bullying over the nuclear deal"
+    assert 70 <= quote["score"] < 100 and row["shared_quotes"] == 0
