@@ -85,7 +85,7 @@ def index_bytes(db: Path) -> dict[str, int] | None:
         return dict(
             conn.execute(
                 "SELECT name, SUM(pgsize) FROM dbstat WHERE name LIKE 'span_fts%'"
-                " OR name LIKE 'reuse_%' OR name IN ('passage_blobs', 'span_state')"
+                " OR name LIKE 'reuse_%' OR name IN ('passage_documents', 'span_state')"
                 " GROUP BY name ORDER BY 2 DESC"
             ).fetchall()
         )
@@ -157,7 +157,7 @@ def main() -> None:
     print(
         f"index rebuild: {build:.2f} s wall ({build / imported:.0%} of the import),"
         f" {build_cpu:.2f} s CPU ({build_cpu / imported_cpu:.0%}) for"
-        f" {counts['passages']:,} passages and {counts['blobs']:,} blobs"
+        f" {counts['passages']:,} passages and {counts['versions']:,} versions"
     )
     total = sum((spans_size or {}).values())
     share = "" if not spans_size else f"; index {total / 1e6:.1f} MB ({total / size:.0%}): "

@@ -2,9 +2,9 @@
 
 Why a module of its own: the store may not tokenise (tokens are this stage's code) and the
 ingest must not wait on queries, so after each ingest batch `catch_up` indexes what the batch
-added: new passages (their token keys for phrase search, their sentences' reuse keys), new text
-blobs (which passages they hold), new documents that are copies of another (`copied_from`) and
-new versions (the reuse keys they brought into their document). Old archives are caught up
+added: new passages (their token keys for phrase search, their sentences' reuse keys), new
+versions (the passages and reuse keys they brought into their document) and new documents that
+are copies of another (`copied_from`). Old archives are caught up
 the same way by their next ingest or trace.
 """
 
@@ -22,7 +22,7 @@ COPY_SHARE = 0.5
 
 def catch_up(store: Store) -> dict[str, int]:
     """Index everything stored since the last call (inside the caller's write transaction);
-    counts of passages, blobs and versions indexed."""
+    counts of passages and versions indexed, and of copies found."""
     spans = store.spans
     passages = 0
     for ids in spans.new_passages():
@@ -34,9 +34,8 @@ def catch_up(store: Store) -> dict[str, int]:
             sentences.extend((key, pid, n) for key, n in keyed)
         spans.add_passages(words, sentences)
         passages += len(ids)
-    blobs = spans.index_blobs()
-    copies = spans.mark_copies(COPY_SHARE)
     versions, shared = spans.index_versions()
+    copies = spans.mark_copies(COPY_SHARE)  # after: it looks sources up in passage_documents
     if shared:
         texts = store.passages.texts(sorted(set(shared.values())))
         rows = []
@@ -44,7 +43,7 @@ def catch_up(store: Store) -> dict[str, int]:
             text = texts[pid]
             rows.append((key, sentence_of(text, key) or text.strip(), dict(reuse_keys(text))[key]))
         spans.add_reuse_texts(rows)
-    return {"passages": passages, "blobs": blobs, "versions": versions, "copies": copies}
+    return {"passages": passages, "versions": versions, "copies": copies}
 
 
 def ensure_current(store: Store) -> bool:

@@ -50,20 +50,22 @@ def find_span(
 
 
 def occurrences(passages: PassageStore, ids: Iterable[int]) -> dict[int, list[dict]]:
-    """Every version holding each passage (as a paragraph or a quotation), oldest first,
-    through the passage -> blob index (no scan of every blob's passage list)."""
+    """Every version holding each passage (as a paragraph or a quotation), oldest first.
+
+    Only the versions of the documents that have held it are looked at (`passage_documents`),
+    never every blob's passage list."""
     wanted = sorted(set(ids))
-    blobs = SpanIndex(passages.conn).blobs_of(wanted)
-    versions = passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
-    by_blob: dict[str, list[int]] = {}  # blob -> positions in versions (oldest first)
-    for n, v in enumerate(versions):
-        by_blob.setdefault(v["blob"], []).append(n)
-    return {
-        pid: [
-            versions[n] for n in sorted(n for b in blobs.get(pid, ()) for n in by_blob.get(b, ()))
-        ]
-        for pid in wanted
-    }
+    spans = SpanIndex(passages.conn)
+    docs = spans.documents_of(wanted)
+    versions = spans.versions_of_documents(d for ds in docs.values() for d in ds)
+    held = spans.held_by(v["blob"] for v in versions if v["blob"] is not None)
+    out: dict[int, list[dict]] = {pid: [] for pid in wanted}
+    for v in versions:
+        inside = held.get(v["blob"], ())
+        for pid in wanted:
+            if v["document_id"] in docs.get(pid, ()) and pid in inside:
+                out[pid].append(v)
+    return out
 
 
 def version_ref(v: dict) -> dict:

@@ -148,7 +148,7 @@ CHUNK = 2000  # passages indexed per batch: memory stays flat on a large catch-u
 
 
 class SpanIndex:
-    """`span_fts` (rowid = passage id), `passage_blobs` (passage, blob rowid), `span_state`."""
+    """`span_fts` (rowid = passage id), `passage_documents`, the reuse tables, `span_state`."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -167,19 +167,11 @@ class SpanIndex:
         )
 
     def behind(self) -> bool:
-        """True when passages, text blobs or versions were added since the index last caught
-        up (an archive from before it, or versions recorded by an older release)."""
+        """True when passages or versions were added since the index last caught up (an
+        archive from before it, or versions recorded by an older release)."""
         passage = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0]
-        blob = self.conn.execute(
-            "SELECT COALESCE(MAX(b.rowid), 0) FROM blob_passages p JOIN blobs b"
-            " ON b.blake3 = p.blob"
-        ).fetchone()[0]
         version = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
-        return (
-            passage > self._state("passage")
-            or blob > self._state("blob")
-            or version > self._state("version")
-        )
+        return passage > self._state("passage") or version > self._state("version")
 
     def new_passages(self) -> Iterator[list[int]]:
         """Ids of the passages not indexed yet, CHUNK at a time, ascending."""
@@ -210,26 +202,6 @@ class SpanIndex:
         )
         self._set_state("passage", max(pid for pid, _ in words))
 
-    def index_blobs(self) -> int:
-        """passage_blobs rows for the text blobs added since the last call; how many blobs."""
-        last = self._state("blob")
-        done = 0
-        rows: list[tuple[int, int]] = []
-        for rowid, ids, quotes in self.conn.execute(
-            "SELECT b.rowid, p.ids, p.quotes FROM blob_passages p JOIN blobs b"
-            " ON b.blake3 = p.blob WHERE b.rowid > ? ORDER BY b.rowid",
-            (last,),
-        ).fetchall():
-            rows.extend((pid, rowid) for pid in set(unpack_ids(ids)).union(unpack_ids(quotes)))
-            done += 1
-            last = rowid
-        rows.sort()  # in key order: the B-tree is written in sequence, not at random
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO passage_blobs (passage, blob) VALUES (?, ?)", rows
-        )
-        self._set_state("blob", last)
-        return done
-
     def _ids(self, blob: str | None) -> set[int]:
         if blob is None:
             return set()
@@ -238,10 +210,11 @@ class SpanIndex:
         return set() if found is None else set(unpack_ids(found[0])).union(unpack_ids(found[1]))
 
     def index_versions(self) -> tuple[int, dict[int, int]]:
-        """Record, for each new version, the reuse keys it brought into its document (those
-        of passages its previous text version did not hold); a key's first row per document
-        stays. Returns (versions done, {key: a passage holding it} for the keys two or more
-        documents now hold and that have no `reuse_texts` row yet)."""
+        """Record, for each new version, the passages it brought into its document (those its
+        previous text version did not hold: `passage_documents`) and their sentences' reuse
+        keys (`reuse_documents`); a first row per document stays. Returns (versions done,
+        {key: a passage holding it} for the keys two or more documents now hold and that have
+        no `reuse_texts` row yet)."""
         after = self._state("version")
         rows = self.conn.execute(
             "SELECT v.id, v.document_id, v.observed_at, v.blob, (SELECT p.blob FROM versions p"
@@ -260,6 +233,11 @@ class SpanIndex:
             new = held[blob] - held[previous]
             if not new:
                 continue
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO passage_documents (passage, document_id, version_id)"
+                " VALUES (?, ?, ?)",
+                [(pid, doc, vid) for pid in sorted(new)],
+            )
             gone = held[previous] - held[blob]  # an edited paragraph: its other sentences stay
             keyed = self.conn.execute(
                 "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
@@ -296,39 +274,35 @@ class SpanIndex:
         many were set."""
         after = self._state("copy")
         rows = self.conn.execute(
-            'SELECT v.id, v.blob, v.run_id, v."commit", bp.ids, bp.quotes FROM versions v'
+            'SELECT v.id, v.document_id, v.blob, v.run_id, v."commit", bp.ids FROM versions v'
             " JOIN blob_passages bp ON bp.blob = v.blob WHERE v.id > ? AND v.seq = 1"
             " AND v.kind = 'added' ORDER BY v.id",
             (after,),
         ).fetchall()
         last = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
         marked = 0
-        for vid, blob, run_id, commit, ids, _quotes in rows:
-            pids = sorted(set(unpack_ids(ids)))
+        for vid, doc, blob, run_id, commit, ids in rows:
+            mine = set(unpack_ids(ids))
+            sizes = self._sizes(mine)
             size = self._size(blob)
             best = None
-            for source_blob, shared in self.conn.execute(
-                "SELECT b.blake3, SUM(p.size) FROM json_each(?) j"
-                " JOIN passages p ON p.id = j.value JOIN passage_blobs pb ON pb.passage = p.id"
-                " JOIN blobs b ON b.rowid = pb.blob GROUP BY b.blake3 ORDER BY 2 DESC LIMIT 8",
-                (json.dumps(pids),),
+            for other, _ in self.conn.execute(
+                "SELECT pd.document_id, count(*) FROM json_each(?) j JOIN passage_documents pd"
+                " ON pd.passage = j.value WHERE pd.document_id != ? GROUP BY pd.document_id"
+                " ORDER BY 2 DESC, 1 LIMIT 8",
+                (json.dumps(sorted(mine)), doc),
             ).fetchall():
-                share = shared / max(size, self._size(source_blob), 1)
-                if share < min_share or (best is not None and share <= best[0]):
-                    continue
-                source = self.conn.execute(
-                    "SELECT s.id FROM versions s WHERE s.blob = :blob AND s.id < :v"
-                    " AND s.document_id != (SELECT document_id FROM versions WHERE id = :v)"
-                    ' AND NOT (s.run_id = :run AND s."commit" IS :commit)'
-                    " AND NOT EXISTS (SELECT 1 FROM versions w WHERE w.document_id = s.document_id"
-                    " AND w.id > s.id AND w.id < :v"
-                    ' AND NOT (w.run_id = :run AND w."commit" IS :commit))'
-                    " ORDER BY s.document_id, s.id LIMIT 1",
-                    {"blob": source_blob, "v": vid, "run": run_id, "commit": commit},
-                )
-                found = source.fetchone()
-                if found is not None:
-                    best = (share, found[0])
+                source = self.conn.execute(  # its content just before this run or commit
+                    "SELECT s.id, s.blob FROM versions s WHERE s.document_id = ? AND s.id < ?"
+                    ' AND NOT (s.run_id = ? AND s."commit" IS ?) ORDER BY s.id DESC LIMIT 1',
+                    (other, vid, run_id, commit),
+                ).fetchone()
+                if source is None or source[1] is None:
+                    continue  # not there yet, or deleted then
+                shared = sum(sizes[p] for p in mine & self._ids(source[1]))
+                share = shared / max(size, self._size(source[1]), 1)
+                if share >= min_share and (best is None or share > best[0]):
+                    best = (share, source[0])
             if best is not None:
                 self.conn.execute(
                     "UPDATE versions SET copied_from_version_id = ? WHERE id = ?", (best[1], vid)
@@ -336,6 +310,15 @@ class SpanIndex:
                 marked += 1
         self._set_state("copy", last)
         return marked
+
+    def _sizes(self, ids: Iterable[int]) -> dict[int, int]:
+        """Bytes of each passage."""
+        return dict(
+            self.conn.execute(
+                "SELECT p.id, p.size FROM json_each(?) j JOIN passages p ON p.id = j.value",
+                (json.dumps(sorted(set(ids))),),
+            ).fetchall()
+        )
 
     def _size(self, blob: str) -> int:
         """Bytes of a text blob's passages (its UTF-8 text)."""
@@ -356,7 +339,7 @@ class SpanIndex:
     def clear(self) -> None:
         """Empty the index (a rebuild: `catch_up` then indexes everything again)."""
         self.conn.execute("INSERT INTO span_fts (span_fts) VALUES ('delete-all')")
-        for table in ("passage_blobs", "reuse_sentences", "reuse_documents", "reuse_texts"):
+        for table in ("passage_documents", "reuse_sentences", "reuse_documents", "reuse_texts"):
             self.conn.execute(f"DELETE FROM {table}")
         self.conn.execute("DELETE FROM span_state")
 
@@ -387,17 +370,38 @@ class SpanIndex:
             )
         ]
 
-    def blobs_of(self, passage_ids: Iterable[int]) -> dict[int, list[str]]:
-        """passage -> the blobs (BLAKE3 hex) whose text holds it, as paragraph or quotation."""
-        out: dict[int, list[str]] = {}
-        for pid, blob in self.conn.execute(
-            "SELECT pb.passage, b.blake3 FROM json_each(?) j JOIN passage_blobs pb"
-            " ON pb.passage = j.value JOIN blobs b ON b.rowid = pb.blob"
-            " ORDER BY pb.passage, b.rowid",
+    def documents_of(self, passage_ids: Iterable[int]) -> dict[int, set[int]]:
+        """passage -> the documents that have held it (as paragraph or quotation)."""
+        out: dict[int, set[int]] = {}
+        for pid, doc in self.conn.execute(
+            "SELECT pd.passage, pd.document_id FROM json_each(?) j JOIN passage_documents pd"
+            " ON pd.passage = j.value",
             (json.dumps(sorted(set(passage_ids))),),
         ):
-            out.setdefault(pid, []).append(blob)
+            out.setdefault(pid, set()).add(doc)
         return out
+
+    def versions_of_documents(self, document_ids: Iterable[int]) -> list[dict]:
+        """Every version of these documents, with document path and source, oldest first."""
+        cursor = self.conn.execute(
+            "SELECT v.*, d.path AS document_path, s.name AS source FROM json_each(?) j"
+            " JOIN versions v ON v.document_id = j.value JOIN documents d ON d.id = v.document_id"
+            " JOIN sources s ON s.id = d.source_id ORDER BY v.observed_at, v.id",
+            (json.dumps(sorted(set(document_ids))),),
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    def held_by(self, blobs: Iterable[str]) -> dict[str, set[int]]:
+        """blob -> the passages its text holds (paragraphs and quotations)."""
+        return {
+            blob: set(unpack_ids(ids)).union(unpack_ids(quotes))
+            for blob, ids, quotes in self.conn.execute(
+                "SELECT p.blob, p.ids, p.quotes FROM json_each(?) j JOIN blob_passages p"
+                " ON p.blob = j.value",
+                (json.dumps(sorted(set(blobs))),),
+            )
+        }
 
     def reuse(self, min_words: int, cap: int) -> dict:
         """Clusters of sentences shared by 2..cap documents (words >= min_words), oldest
@@ -453,5 +457,7 @@ class SpanIndex:
         """Rows of the index tables (for bench/)."""
         return {
             "passages_indexed": self._state("passage"),
-            "passage_blobs": self.conn.execute("SELECT count(*) FROM passage_blobs").fetchone()[0],
+            "passage_documents": self.conn.execute(
+                "SELECT count(*) FROM passage_documents"
+            ).fetchone()[0],
         }

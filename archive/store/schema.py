@@ -384,15 +384,16 @@ def _chunks(db: sqlite_utils.Database) -> None:
 
 
 def _spans(db: sqlite_utils.Database) -> None:
-    """Provenance below the paragraph (archive/store/span_index.py, archive/passages/spans.py).
+    """Provenance below the paragraph (archive/store/derived_rows.py, archive/passages/spans.py).
 
     `span_fts`: every passage's token keys (NFKC, case-folded; CJK characters one token each)
     in a contentless positional FTS5 index, rowid = passage id: a span is a phrase query.
-    `passage_blobs`: which text blobs (by `blobs` rowid) hold each passage, as paragraph or
-    quotation. `reuse_sentences`: the reuse key (BLAKE3 of a sentence's token keys) of every
-    sentence of 6+ words of each passage; `reuse_documents`: for each key, each document's
-    first version holding it; `reuse_texts`: the sentence, as written, of keys that at least
-    two documents hold. `span_state`: how far the incremental indexing got.
+    `passage_documents`: each document that has held each passage (as paragraph or
+    quotation), with the first version that did. `reuse_sentences`: the reuse key (BLAKE3 of
+    a sentence's token keys) of every sentence of 6+ words of each passage;
+    `reuse_documents`: for each key, each document's first version holding it; `reuse_texts`:
+    the sentence, as written, of keys that at least two documents hold. `span_state`: how far
+    the incremental indexing got.
 
     Versions: `same_as_version_id` names the document's latest earlier version with the same
     content (a revert, or a restore after deletion: filled here for existing rows, which keep
@@ -402,8 +403,10 @@ def _spans(db: sqlite_utils.Database) -> None:
     for sql in (
         "CREATE VIRTUAL TABLE IF NOT EXISTS span_fts USING fts5(words, content='',"
         " detail=full, columnsize=0, tokenize='ascii')",
-        "CREATE TABLE IF NOT EXISTS passage_blobs (passage INTEGER NOT NULL,"
-        " blob INTEGER NOT NULL, PRIMARY KEY (passage, blob)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS passage_documents (passage INTEGER NOT NULL,"
+        " document_id INTEGER NOT NULL REFERENCES documents(id),"
+        " version_id INTEGER NOT NULL REFERENCES versions(id),"
+        " PRIMARY KEY (passage, document_id)) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS span_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "CREATE TABLE IF NOT EXISTS reuse_sentences (passage INTEGER NOT NULL,"
         " key INTEGER NOT NULL, words INTEGER NOT NULL, PRIMARY KEY (passage, key))"
