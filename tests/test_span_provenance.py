@@ -304,3 +304,18 @@ def test_russian_and_arabic_spans_are_traced_inside_paragraphs(db, folder):
     assert result["first"]["path"] == "ru.txt"
     code, result, _ = trace(db, "سنعمل معا من أجل السلام")
     assert code == 0 and result["first"]["path"] == "ar.txt"
+
+
+async def test_shared_wording_query_lists_the_seed_sentence(db, folder):
+    import yaml
+    from datasette.app import Datasette
+
+    from tests.conftest import ROOT
+
+    seeded(db, folder)
+    (folder / "later.txt").write_text(f"A later note.\n\n{SEED_SENTENCE}\n")
+    ingest(db, folder)
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    ds = Datasette([str(db)], metadata=metadata)
+    rows = (await ds.client.get("/archive/shared_wording.json?_shape=array")).json()
+    assert [(r["text"], r["documents"]) for r in rows] == [(SEED_SENTENCE, 2)]
