@@ -48,3 +48,9 @@ def test_one_pass_gives_the_index_keys_and_the_sentence_keys():
         every, keyed = passage_keys(fold(text))
         assert every == keys(text)
         assert keyed == reuse_keys(text)
+
+
+def test_a_lone_capital_opening_a_sentence_is_no_name():
+    found = entities("Additionally, we share data. Accounts close.\n- Cookies help.\nAsk Google.")
+    assert found == {"google"}
+    assert entities("Putin spoke. Then Putin left.") == {"putin"}

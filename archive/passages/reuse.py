@@ -92,12 +92,28 @@ _FUNCTION = frozenset(
 )
 
 
+# What may stand between a sentence's start and its first word: spaces, quote marks, brackets,
+# list and heading marks.
+_LEAD = " \t\"'“”„«»‘’‚([{*#>•–—-"
+_SENTENCE_START = ".!?:;\n\r"
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether the word at `at` opens a sentence, a line or a list item (its capital letter
+    says nothing then)."""
+    before = text[:at].rstrip(_LEAD)
+    return not before or before[-1] in _SENTENCE_START or before[-1].isdigit()
+
+
 def entities(text: str) -> set[str]:
     """Folded names: runs of capitalised words, each run and each of its words, less
-    function words (sentence openers) and one-letter tokens."""
+    function words and one-letter tokens. The first word of a sentence is left out (every
+    sentence's first word is capitalised); a name counts where it stands inside one."""
     out: set[str] = set()
     for m in _CAPITAL.finditer(text):
         words = [re.sub(r"[’']s$", "", w).strip(".’'-") for w in m.group().split()]
+        if _starts_sentence(text, m.start()):
+            words = words[1:]  # capitalised as a sentence's first word, not as a name
         words = [w for w in words if len(w) > 1 and fold(w) not in _FUNCTION]
         if not words:
             continue
