@@ -76,10 +76,6 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", fold(text).translate(_QUOTES)).strip()
 
 
-def is_cjk(ch: str) -> bool:
-    return _CJK.match(ch) is not None
-
-
 def tokenize(text: str) -> list[Token]:
     """Words (letters, digits, marks) with offsets; every CJK character a token of its own."""
     out: list[Token] = []
@@ -114,11 +110,6 @@ def spaced_cjk(text: str) -> str:
     return _CJK.sub(r" \g<0> ", text) if _CJK.search(text) is not None else text
 
 
-def word_count(text: str) -> int:
-    """Tokens as `tokenize` counts them: words, and each CJK character."""
-    return len(keys(text))
-
-
 def query_keys(text: str) -> list[str]:
     """The token keys, in order, that any text containing the query also has, in order.
 
@@ -126,11 +117,6 @@ def query_keys(text: str) -> list[str]:
     without them, they are left out."""
     ks = keys(text)
     return ks[1:-1] if len(ks) >= MIN_WORDS + 2 else ks
-
-
-def index_text(text: str, folded: bool = False) -> str:
-    """What the span index keeps of a passage: its token keys, space-separated."""
-    return " ".join(folded_keys(text) if folded else keys(text))
 
 
 def phrase(token_keys: Sequence[str]) -> str | None:
@@ -145,11 +131,6 @@ def ngram_query(token_keys: Sequence[str], n: int = NGRAM) -> str | None:
         return phrase(token_keys)
     grams = dict.fromkeys(" ".join(token_keys[i : i + n]) for i in range(len(token_keys) - n + 1))
     return " OR ".join('"' + g + '"' for g in grams)
-
-
-def long_enough(text: str) -> bool:
-    """A span the index answers for: MIN_WORDS tokens (whole ones, edges aside)."""
-    return len(query_keys(text)) >= MIN_WORDS
 
 
 def contains(haystack: str, needle: str, normalized: bool) -> bool:
