@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from archive.diffs import DELETE, EQUAL, INSERT, diff_texts
@@ -168,6 +168,7 @@ def test_blame_rejects_ops_that_do_not_fit():
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.lists(_WORDS, max_size=12), min_size=1, max_size=6))
+@example([["alpha", "alpha", "beta", "alpha"], ["alpha", "alpha", "alpha"]])
 def test_blame_covers_the_text_and_each_run_is_in_its_origin(versions):
     texts = [" ".join(v) for v in versions]
     runs = blame_chain(_chain(texts))
@@ -175,7 +176,10 @@ def test_blame_covers_the_text_and_each_run_is_in_its_origin(versions):
     assert "".join(final[r.start : r.end] for r in runs) == final
     assert all(r.end > r.start for r in runs)
     for r in runs:
-        assert final[r.start : r.end] in texts[r.origin]
+        # runs of one origin merge when adjacent here, though they may have been apart in the
+        # origin (text deleted between them later): the run is a subsequence of its origin
+        origin = iter(texts[r.origin])
+        assert all(ch in origin for ch in final[r.start : r.end])
 
 
 def test_alignment_in_a_long_text_looks_around_the_shared_words():
