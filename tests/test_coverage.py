@@ -75,6 +75,7 @@ def test_front_matter_provenance_is_in_the_leaf(archive: Path) -> None:
     ][0]  # fmt: skip
     assert ["front-matter", "source_url", "https://example.org/note"] in note["provenance"]
 
+
 TAMPERS = {
     "version mtime": "UPDATE versions SET mtime = '2001-01-01T00:00:00Z' WHERE path = 'note.md'",
     "version old_path": "UPDATE versions SET old_path = 'elsewhere.txt' WHERE old_path IS NOT NULL",

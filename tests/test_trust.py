@@ -141,12 +141,19 @@ def test_outside_checkpoint_finds_truncation_rewrite_and_fork(signed, db, tmp_pa
     truncated = tamper(db, tmp_path, "truncated", "DELETE FROM ledger WHERE leaf_index >= 2")
     code, out = verify(truncated, "--checkpoint", str(kept), "--key", vkey)
     assert code == 1 and "truncated or behind" in out
-    rewritten = tamper(db, tmp_path, "rewritten", "UPDATE versions SET kind = 'x' WHERE id = 1")
+    rewritten = tamper(db, tmp_path, "rewritten", "UPDATE versions SET kind = 'x' WHERE id = 2")
     rebuild_ledger(rewritten)
     code, out = verify(rewritten, "--checkpoint", str(kept), "--key", vkey)
     assert code == 1 and "rewritten or forked" in out
+    # Rewriting the first leaf renames the log: found as another log.
+    renamed = tamper(db, tmp_path, "renamed", "UPDATE versions SET kind = 'x' WHERE id = 1")
+    rebuild_ledger(renamed)
+    code, out = verify(renamed, "--checkpoint", str(kept))
+    assert code == 1 and "the checkpoint is of log" in out
     forged_note = tmp_path / "forged.note"
-    forged_note.write_text(kept.read_text().replace("\n", "\n", 1).replace("\n4\n", "\n3\n"))
+    lines = kept.read_text().split("\n")
+    lines[1] = str(int(lines[1]) - 1)  # a smaller tree under the same signature
+    forged_note.write_text("\n".join(lines))
     code, out = verify(db, "--checkpoint", str(forged_note), "--key", vkey)
     assert code == 1 and "does not check" in out
 
@@ -220,7 +227,8 @@ def test_witnesses_cosign_import_and_refuse_a_split_view(signed, db, folder, tmp
     code, out, err = run_cli("checkpoint", "--import", str(witnessed), "--witness", wvkey, db=db)
     assert code == 0 and "rival.example/witness" in out, err
     assert verify(db, "--key", vkey, "--witness", wvkey)[0] == 0
-    assert parse_note(run_cli("checkpoint", db=db)[1]).signatures[-1].name == "rival.example/witness"
+    lines = parse_note(run_cli("checkpoint", db=db)[1]).signatures
+    assert lines[-1].name == "rival.example/witness"
     # The archive grows: the witness needs a consistency proof from what it cosigned.
     (folder / "c.txt").write_text("third\n")
     run_cli("ingest", str(folder), "--sign", str(key), db=db)
@@ -239,7 +247,10 @@ def test_witnesses_cosign_import_and_refuse_a_split_view(signed, db, folder, tmp
     # A fork of the same log, signed with the log's own key: refused, one line, exit 1.
     fork = tamper(db, tmp_path, "fork", "UPDATE versions SET path = 'z.txt' WHERE id = 1")
     rebuild_ledger(fork)
-    run_cli("sign", "--key", str(key), db=fork)
+    code, _, err = run_cli("sign", "--key", str(key), db=fork)
+    assert code == 1 and "refusing to sign a fork" in err  # the log itself refuses
+    sqlite3.connect(fork).executescript("DELETE FROM checkpoint_signatures")
+    assert run_cli("sign", "--key", str(key), db=fork)[0] == 0
     fork_note = tmp_path / "fork.note"
     fork_note.write_text(run_cli("checkpoint", db=fork)[1])
     code, _, err = run_cli(

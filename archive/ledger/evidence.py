@@ -350,7 +350,7 @@ def check_timestamps(
 
 
 def check_external(
-    leaves: Sequence[bytes], text: str, keys: Sequence[Verifier] = ()
+    leaves: Sequence[bytes], text: str, keys: Sequence[Verifier] = (), log: str | None = None
 ) -> list[Problem]:
     """Does this ledger contain the tree of a checkpoint kept elsewhere? A signed note is
     opened with `keys` first (its signature must verify); a bare body is taken as is."""
@@ -367,6 +367,8 @@ def check_external(
     except SignatureError as e:
         return [("ledger", "checkpoint", f"the checkpoint given does not check: {e}")]
     key = f"size {body.size}"
+    if log is not None and body.origin != log:
+        return [("ledger", key, f"the checkpoint is of log {body.origin!r}, not {log!r}")]
     if body.size > len(leaves):
         return [("ledger", key, f"the ledger has only {len(leaves)} leaves: truncated or behind")]
     root = roots_at(leaves, [body.size])[body.size]

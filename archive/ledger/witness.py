@@ -83,6 +83,23 @@ def save(state_dir: Path, seen: Seen) -> None:
     os.replace(tmp, path)
 
 
+def bind_origin(state_dir: Path, log_key: Verifier, origin: str) -> None:
+    """One log key, one origin: a log that signs a tree under a new origin (say, after
+    rewriting its first leaf) would otherwise start a fresh history with this witness."""
+    name = hashlib.sha256(f"key {log_key}".encode()).hexdigest() + ".origin"
+    path = Path(state_dir) / name
+    try:
+        known = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        path.write_text(origin, encoding="utf-8")
+        return
+    if known != origin:
+        raise WitnessError(
+            f"split view: the key of {log_key.name} signed log {known!r} before, "
+            f"not {origin!r}"
+        )
+
+
 @contextmanager
 def locked(state_dir: Path) -> Iterator[None]:
     """One cosigning at a time per state directory: two at once could each pass the check
@@ -157,11 +174,13 @@ def witness(
     new tree, and return the note with this witness's cosignature/v1 line added."""
     try:
         note = parse_note(note_text)
-        open_note(note, log_keys)
+        signers = open_note(note, log_keys)
         body = parse_checkpoint(note.text)
     except SignatureError as e:
         raise WitnessError(str(e)) from None
     with locked(state_dir):
+        for log_key in signers:
+            bind_origin(state_dir, log_key, body.origin)
         seen = load(state_dir, body.origin)
         proof = None
         if proof_doc is not None and seen is not None and seen.size < body.size:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
-from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.record.plan import Change, Observed, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
@@ -179,7 +179,9 @@ def _import(
             pending = DiffQueue(store, pool)  # diffs start on other cores as versions land
             for commit in batch:
                 position += 1
-                store.insert_commit(commit_row(commit, source_id, position))
+                row = commit_row(commit, source_id, position)
+                store.insert_commit(row)
+                append_commit(store, row)
                 changes = _record_commit(
                     store, source_id, run_id, commit, blake3_of, tally, pending
                 )
@@ -193,8 +195,8 @@ def _import(
         if progress:
             progress(tally.commits, total)
     with store.write():
-        checkpoint_run(store, run_id)
         store.finish_run(run_id, **tally.counts())
+        checkpoint_run(store, run_id)
     return GitRunSummary(
         run_id,
         source["name"],

@@ -20,6 +20,7 @@ from archive.store.ledger_rows import LedgerRows
 from archive.store.metadata_rows import MetadataRows
 from archive.store.schema import SchemaError, migrate
 from archive.store.shapes import Change, DocState
+from archive.store.trust_rows import TrustRows
 from archive.store.upgrade import run as run_data_steps
 from ingest.content import BlobInfo
 
@@ -31,7 +32,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class Store(MetadataRows, LedgerRows, DerivedRows):
+class Store(MetadataRows, LedgerRows, DerivedRows, TrustRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):

@@ -75,14 +75,16 @@ class LedgerRows:
     def iter_ledger(self) -> Iterator[dict]:
         """Every ledger row in log order, leaf bytes included."""
         cursor = self.conn.execute(
-            "SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger ORDER BY leaf_index"
+            "SELECT leaf_index, version_id, leaf, leaf_hash, subject FROM ledger"
+            " ORDER BY leaf_index"
         )
-        for index, version_id, leaf, leaf_hash in cursor:
+        for index, version_id, leaf, leaf_hash, subject in cursor:
             yield {
                 "leaf_index": index,
                 "version_id": version_id,
                 "leaf": leaf,
                 "leaf_hash": leaf_hash,
+                "subject": subject,
             }
 
     def ledger_entry(self, version_id: int) -> dict | None:
