@@ -138,12 +138,18 @@ class LaterLeaves:
         subject, fmt = entry.get("subject"), records.leaf_format(leaf)
         where = f"leaf {entry['leaf_index']}"
         if subject is None and fmt == records.VERSION_V2:
-            return self._version(entry, leaf)
-        if isinstance(subject, str) and subject.startswith("commit:") and fmt == records.COMMIT_V1:
-            return self._commit(subject[len("commit:") :], leaf)
-        if isinstance(subject, str) and subject.startswith("run:") and fmt == records.RUN_V1:
-            return self._run(subject[len("run:") :], leaf)
-        return [Finding("leaves", "ledger", where, f"unknown leaf format {fmt!r} for {subject}")]
+            found = self._version(entry, leaf)
+        elif (
+            isinstance(subject, str) and subject.startswith("commit:") and fmt == records.COMMIT_V1
+        ):
+            found = self._commit(subject[len("commit:") :], leaf)
+        elif isinstance(subject, str) and subject.startswith("run:") and fmt == records.RUN_V1:
+            found = self._run(subject[len("run:") :], leaf)
+        else:
+            return [
+                Finding("leaves", "ledger", where, f"unknown leaf format {fmt!r} for {subject}")
+            ]
+        return [Finding(f.check, f.table, f.key, f"{f.problem} ({where})") for f in found]
 
     def _version(self, entry: dict, leaf: bytes) -> list[Finding]:
         if self.facts is None:
@@ -187,7 +193,7 @@ class LaterLeaves:
 def check_unledgered(store: Store) -> list[Finding]:
     """Every version has a leaf: a version added behind the ledger's back has none. Once
     the archive writes commit and run leaves, every commit and run has one too (but the
-    newest run, which may be running)."""
+    newest run while it has no checkpoint: it may be running)."""
     found = [
         Finding("unledgered", "versions", f"id {vid}", "version has no ledger leaf")
         for vid in store.unledgered_version_ids()
@@ -202,7 +208,7 @@ def check_unledgered(store: Store) -> list[Finding]:
     found += [
         Finding("unledgered", "runs", f"id {r['id']}", "run has no ledger leaf")
         for r in store.unledgered_runs()
-        if r["id"] != newest
+        if r["id"] != newest or r["tree_size"] is not None
     ]
     return found
 
@@ -317,9 +323,11 @@ def check_evidence(store: Store, anchors: Anchors = Anchors()) -> list[Finding]:
     leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
     found = evidence.check_signatures(store, leaves, anchors.keys, anchors.witnesses)
     found += evidence.check_timestamps(store, leaves, anchors.tsa_roots)
+    findings = [Finding("evidence", table, key, problem) for table, key, problem in found]
     for text in anchors.checkpoints:
-        found += evidence.check_external(leaves, text, anchors.keys, origin(store))
-    return [Finding("evidence", table, key, problem) for table, key, problem in found]
+        outside = evidence.check_external(leaves, text, anchors.keys, origin(store))
+        findings += [Finding("external-checkpoint", t, k, p) for t, k, p in outside]
+    return findings
 
 
 # Adding a check: write it above and list it here.

@@ -355,25 +355,25 @@ def check_external(
     """Does this ledger contain the tree of a checkpoint kept elsewhere? A signed note is
     opened with `keys` first (its signature must verify); a bare body is taken as is."""
     try:
-        if "\n\n" in text:
-            note = parse_note(text)
-            if keys:
-                open_note(note, keys)
-            body = parse_checkpoint(note.text)
-        else:
-            if keys:
-                raise SignatureError("the checkpoint is not signed")
-            body = parse_checkpoint(text)
+        note = parse_note(text) if "\n\n" in text else None
+        body = parse_checkpoint(note.text if note is not None else text)
     except SignatureError as e:
-        return [("ledger", "checkpoint", f"the checkpoint given does not check: {e}")]
+        raise ArchiveError(f"not a checkpoint: {e}") from None
+    try:
+        if keys and note is None:
+            raise SignatureError("the checkpoint is not signed")
+        if keys and note is not None:
+            open_note(note, keys)
+    except SignatureError as e:
+        return [("ledger", f"size {body.size}", f"the checkpoint given does not check: {e}")]
     key = f"size {body.size}"
-    if log is not None and body.origin != log:
-        return [("ledger", key, f"the checkpoint is of log {body.origin!r}, not {log!r}")]
     if body.size > len(leaves):
         return [("ledger", key, f"the ledger has only {len(leaves)} leaves: truncated or behind")]
     root = roots_at(leaves, [body.size])[body.size]
     if root != body.root:
-        return [("ledger", key, "root differs: history was rewritten or forked")]
+        return [("ledger", key, "root differs: history was rewritten")]
+    if log is not None and body.origin != log:
+        return [("ledger", key, f"the checkpoint is of log {body.origin!r}, not {log!r}")]
     return []
 
 

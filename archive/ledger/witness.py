@@ -95,8 +95,7 @@ def bind_origin(state_dir: Path, log_key: Verifier, origin: str) -> None:
         return
     if known != origin:
         raise WitnessError(
-            f"split view: the key of {log_key.name} signed log {known!r} before, "
-            f"not {origin!r}"
+            f"split view: the key of {log_key.name} signed log {known!r} before, not {origin!r}"
         )
 
 

@@ -348,17 +348,22 @@ def _evidence(db: sqlite_utils.Database) -> None:
     commit and run leaves; every leaf's index, bytes and hash are copied unchanged.
     """
     for sql in (
-        "CREATE TABLE checkpoint_signatures (id INTEGER PRIMARY KEY, origin TEXT NOT NULL,"
-        " tree_size INTEGER NOT NULL, tree_root TEXT NOT NULL, kind TEXT NOT NULL,"
-        " key_name TEXT NOT NULL, verifier TEXT NOT NULL, signature TEXT NOT NULL,"
-        " cosigned_at INTEGER, added_at TEXT NOT NULL,"
+        "CREATE TABLE IF NOT EXISTS checkpoint_signatures (id INTEGER PRIMARY KEY,"
+        " origin TEXT NOT NULL, tree_size INTEGER NOT NULL, tree_root TEXT NOT NULL,"
+        " kind TEXT NOT NULL, key_name TEXT NOT NULL, verifier TEXT NOT NULL,"
+        " signature TEXT NOT NULL, cosigned_at INTEGER, added_at TEXT NOT NULL,"
         " UNIQUE (tree_size, tree_root, verifier, signature))",
-        "CREATE TABLE checkpoint_timestamps (id INTEGER PRIMARY KEY, origin TEXT NOT NULL,"
-        " tree_size INTEGER NOT NULL, tree_root TEXT NOT NULL, note TEXT NOT NULL,"
-        " token BLOB NOT NULL, tsa_url TEXT, gen_time TEXT NOT NULL, tsa TEXT,"
-        " added_at TEXT NOT NULL)",
-        "CREATE INDEX idx_checkpoint_timestamps_tree ON checkpoint_timestamps"
+        "CREATE TABLE IF NOT EXISTS checkpoint_timestamps (id INTEGER PRIMARY KEY,"
+        " origin TEXT NOT NULL, tree_size INTEGER NOT NULL, tree_root TEXT NOT NULL,"
+        " note TEXT NOT NULL, token BLOB NOT NULL, tsa_url TEXT, gen_time TEXT NOT NULL,"
+        " tsa TEXT, added_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS idx_checkpoint_timestamps_tree ON checkpoint_timestamps"
         " (tree_size, tree_root)",
+    ):
+        db.execute(sql)
+    if "subject" in db["ledger"].columns_dict:
+        return  # run again over an archive that has it: leave it as it is
+    for sql in (
         "CREATE TABLE ledger_v2 (leaf_index INTEGER PRIMARY KEY,"
         " version_id INTEGER REFERENCES versions(id), leaf BLOB NOT NULL,"
         " leaf_hash TEXT NOT NULL, subject TEXT)",
