@@ -311,3 +311,64 @@ def test_signing_key_from_the_environment(tmp_path, folder, db, monkeypatch) -> 
     monkeypatch.delenv("ARCHIVE_SIGNING_KEY")
     assert verify(db, "--key", vkey)[0] == 0
     assert os.environ.get("ARCHIVE_SIGNING_KEY") is None
+
+
+PREVIOUS = Path(__file__).parent / "data" / "archive-ledger-v1.db"
+
+
+def test_previous_release_migrates_keeping_every_leaf_and_checkpoint(tmp_path, folder) -> None:
+    """An archive made by the release before (v1 leaves, checkpoints in runs) opens with
+    every leaf's bytes, hash and index and every checkpoint unchanged; new runs append."""
+    db = tmp_path / "old.db"
+    shutil.copy(PREVIOUS, db)
+    conn = sqlite3.connect(db)
+    leaves = conn.execute("SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger").fetchall()
+    heads = conn.execute("SELECT id, tree_size, tree_root FROM runs ORDER BY id").fetchall()
+    conn.close()
+    with Store(db) as store:
+        after = store.conn.execute(
+            "SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger WHERE subject IS NULL"
+        ).fetchall()
+        assert after == leaves
+        assert store.conn.execute("SELECT id, tree_size, tree_root FROM runs").fetchall() == heads
+    assert verify(db) == (0, "ok: everything checks\n")
+    key, vkey = keygen(tmp_path, "newsroom.example/archive")
+    (folder / "new.txt").write_text("after the upgrade\n")
+    assert run_cli("ingest", str(folder), "--sign", str(key), db=db)[0] == 0
+    assert verify(db, "--key", vkey) == (0, "ok: everything checks\n")
+    with Store(db) as store:
+        ledger = list(store.iter_ledger())
+        assert [(e["leaf_index"], e["version_id"], bytes(e["leaf"]), e["leaf_hash"])
+                for e in ledger[: len(leaves)]] == [(i, v, bytes(b), h) for i, v, b, h in leaves]  # fmt: skip
+        # The old commits and runs got leaves of their own, after the old versions.
+        subjects = [e["subject"] for e in ledger if e["subject"]]
+        assert sum(s.startswith("commit:") for s in subjects) == 2
+        assert {"run:1", "run:2", "run:3", "run:4"} <= set(subjects)
+
+
+def test_resumed_git_import_leaves_no_leaf_outside_a_checkpoint(tmp_path) -> None:
+    from tests.conftest import run_archive
+    from tests.gitrepo import Repo
+
+    repo = Repo(tmp_path / "repo")
+
+    def commits(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            repo.write(f"doc{i % 3}.txt", f"revision {i}\n".encode())
+            repo.commit(f"commit {i}")
+
+    commits(0, 2)
+    db = tmp_path / "killed.db"
+    args = ("ingest", "--git", str(repo.root), "--db", str(db), "--batch", "2")
+    assert run_archive(*args).returncode == 0  # a whole run first
+    commits(2, 7)
+    assert run_archive(*args, env={"ARCHIVE_KILL_AT": "commit:5"}).returncode == -9
+    resumed = run_archive(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    code, out = verify(db)
+    assert (code, out) == (0, "ok: everything checks\n")
+    with Store(db) as store:
+        runs = store.runs()
+        assert [r["tree_size"] is not None for r in runs] == [True, True, True]
+        assert runs[-1]["tree_size"] == store.ledger_size()
+        assert {e["subject"] for e in store.iter_ledger()} >= {"run:1", "run:2", "run:3"}

@@ -145,7 +145,10 @@ def backfill(store: Store, current: int | None = None) -> int:
         if run["id"] == current:
             continue
         size = append_runs(store, [run["id"]])
-        if run["tree_size"] is None and checkpointed and run["id"] > checkpointed[0]:
+        interrupted = run["finished_at"] is None  # a finished run without one predates them
+        if run["tree_size"] is None and (
+            interrupted or (checkpointed and run["id"] > checkpointed[0])
+        ):
             cp = Checkpoint.of(merkle.MerkleLog(store.leaf_hashes()))
             store.set_checkpoint(run["id"], cp.size, cp.root_hex)
     return size
