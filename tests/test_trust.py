@@ -338,8 +338,10 @@ def test_previous_release_migrates_keeping_every_leaf_and_checkpoint(tmp_path, f
     assert verify(db, "--key", vkey) == (0, "ok: everything checks\n")
     with Store(db) as store:
         ledger = list(store.iter_ledger())
-        assert [(e["leaf_index"], e["version_id"], bytes(e["leaf"]), e["leaf_hash"])
-                for e in ledger[: len(leaves)]] == [(i, v, bytes(b), h) for i, v, b, h in leaves]  # fmt: skip
+        kept = [
+            (e["leaf_index"], e["version_id"], bytes(e["leaf"]), e["leaf_hash"]) for e in ledger
+        ]
+        assert kept[: len(leaves)] == [(i, v, bytes(b), h) for i, v, b, h in leaves]
         # The old commits and runs got leaves of their own, after the old versions.
         subjects = [e["subject"] for e in ledger if e["subject"]]
         assert sum(s.startswith("commit:") for s in subjects) == 2
@@ -372,3 +374,48 @@ def test_resumed_git_import_leaves_no_leaf_outside_a_checkpoint(tmp_path) -> Non
         assert [r["tree_size"] is not None for r in runs] == [True, True, True]
         assert runs[-1]["tree_size"] == store.ledger_size()
         assert {e["subject"] for e in store.iter_ledger()} >= {"run:1", "run:2", "run:3"}
+
+
+async def test_published_pages_show_who_vouches_and_serve_the_note(
+    signed, db, tmp_path, tsa
+) -> None:
+    import yaml
+    from datasette.app import Datasette
+
+    from tests.conftest import ROOT
+
+    key, vkey = signed
+    wkey, wvkey = keygen(tmp_path, "rival.example/witness", "--witness")
+    note = tmp_path / "n"
+    note.write_text(run_cli("checkpoint", db=db)[1])
+    out = run_cli(
+        "cosign", str(note), "--log-key", vkey, "--key", str(wkey), "--state", str(tmp_path / "s")
+    )[1]
+    note.write_text(out)
+    assert run_cli("checkpoint", "--import", str(note), "--witness", wvkey, db=db)[0] == 0
+    assert run_cli("timestamp", "--tsa", tsa.url, db=db)[0] == 0
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
+    ds = Datasette([str(db)], metadata=metadata)
+    with Store(db) as store:
+        vid = store.query("SELECT id FROM versions WHERE path = 'a.txt' AND seq = 2")[0]["id"]
+    page = (await ds.client.get(f"/-/archive/version/{vid}")).text
+    signers = page[page.index('id="checkpoint-signers"') :]
+    assert "newsroom.example/archive" in signers.split("</dd>")[0]
+    assert "rival.example/witness" in page[page.index('id="checkpoint-witnesses"') :]
+    assert "Test TSA" in page[page.index('id="checkpoint-times"') :]
+    response = await ds.client.get("/-/archive/checkpoint")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == run_cli("checkpoint", db=db)[1]
+    stamped = (await ds.client.get("/-/archive/checkpoint?stamped=1")).text
+    token = await ds.client.get("/-/archive/checkpoint.tsr")
+    assert token.headers["content-type"] == "application/timestamp-reply"
+    (tmp_path / "s.note").write_text(stamped)
+    (tmp_path / "s.tsr").write_bytes(token.content)
+    done = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(tmp_path / "s.note")]
+        + ["-in", str(tmp_path / "s.tsr"), "-CAfile", str(tsa.ca), "-untrusted", str(tsa.cert)],
+        capture_output=True,
+        text=True,
+    )
+    assert "Verification: OK" in done.stdout, done.stderr

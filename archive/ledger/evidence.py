@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -383,3 +385,38 @@ def sign_run(store: Store, signer: Signer, run_id: int) -> NoteSignature:
     if run["tree_size"] is None:
         raise ArchiveError(f"run {run_id} has no checkpoint to sign")
     return sign(store, signer, body_of(origin(store), run["tree_size"], run["tree_root"]))
+
+
+def tree_evidence(store: Store, size: int, root_hex: str) -> dict:
+    """What vouches for one tree, each item checked: who signed it, which witnesses
+    cosigned it (and when), and the trusted times of tokens over its notes (for pages)."""
+    try:
+        root = bytes.fromhex(root_hex)
+        rows = store.signatures(size, root_hex)
+        tokens = store.timestamps(size, root_hex)
+    except (ValueError, sqlite3.OperationalError):  # an archive from before these tables
+        return {"signed_by": [], "witnesses": [], "times": []}
+    good = [r for r in rows if _row_valid(r, {size: root}) is None]
+    times = []
+    for row in tokens:
+        try:
+            info = timestamps.describe(bytes(row["token"]))
+        except TimestampError:
+            continue
+        if info.digest == hashlib.sha256(row["note"].encode("utf-8")).hexdigest():
+            times.append({"time": info.time, "tsa": info.tsa})
+    return {
+        "signed_by": sorted({r["key_name"] for r in good if r["kind"] == LOG}),
+        "witnesses": [
+            {"name": r["key_name"], "time": _unix_iso(r["cosigned_at"])}
+            for r in good
+            if r["kind"] == WITNESS
+        ],
+        "times": times,
+    }
+
+
+def _unix_iso(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")

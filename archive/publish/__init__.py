@@ -11,6 +11,7 @@ import asyncio
 import importlib.resources
 import json
 import os
+import sqlite3
 
 import markupsafe
 from datasette import hookimpl
@@ -18,6 +19,7 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.diffs import ALGORITHM, diff_texts
 from archive.diffs.stored import result_of
+from archive.ledger import evidence
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace, words_query
@@ -207,7 +209,11 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
-    return version, text, _proof(conn, version_id, identity)
+    proof, no_proof = _proof(conn, version_id, identity)
+    vouched = None
+    if proof is not None:
+        vouched = evidence.tree_evidence(Store.over(conn), proof["tree_size"], proof["root"])
+    return version, text, (proof, no_proof), vouched
 
 
 async def version_page(datasette, request):
@@ -215,10 +221,11 @@ async def version_page(datasette, request):
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger"))
     identity = immutable_identity(db)
-    version, text, (proof, no_proof) = await db.execute_fn(
+    version, text, (proof, no_proof), vouched = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
     )
     view = pages.version_view(version, text, proof, no_proof)
+    view["evidence"] = vouched
     return await _render(datasette, request, "archive_version.html", {"view": view})
 
 
@@ -282,6 +289,48 @@ async def proof_json(datasette, request):
     response.headers["content-disposition"] = (
         f'attachment; filename="version-{version["id"]}-proof.json"'
     )
+    return response
+
+
+def _checkpoint_data(conn) -> tuple[str, dict | None]:
+    """The latest checkpoint note (every kept signature) and its newest token row."""
+    store = Store.over(conn)
+    try:
+        return str(evidence.latest(store).note), evidence.latest_token(store)
+    except sqlite3.OperationalError:  # an archive from before the evidence tables
+        return evidence.latest_checkpoint(store).text, None
+
+
+async def checkpoint_note(datasette, request):
+    """The latest checkpoint as a signed note, for anyone to fetch and keep (text/plain);
+    `?stamped=1`: the exact note the newest time-stamp token covers."""
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("runs", "ledger", "checkpoint_signatures"))
+    try:
+        note, token = await db.execute_fn(_checkpoint_data)
+    except ArchiveError as e:
+        raise NotFound(str(e)) from None
+    if request.args.get("stamped"):
+        if token is None:
+            raise NotFound("The latest checkpoint has no time-stamp token")
+        note = token["note"]
+    return Response.text(note)
+
+
+async def checkpoint_token(datasette, request):
+    """The newest RFC 3161 token (TimeStampResp, DER) over the latest checkpoint's note."""
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("runs", "ledger", "checkpoint_timestamps"))
+    try:
+        _, token = await db.execute_fn(_checkpoint_data)
+    except ArchiveError as e:
+        raise NotFound(str(e)) from None
+    if token is None:
+        raise NotFound("The latest checkpoint has no time-stamp token")
+    response = Response(
+        bytes(token["token"]), content_type="application/timestamp-reply", status=200
+    )
+    response.headers["content-disposition"] = 'attachment; filename="checkpoint.tsr"'
     return response
 
 
@@ -427,6 +476,8 @@ def register_routes(datasette):
         (r"^/-/archive/diff$", diff_page),
         (r"^/-/archive/raw/(?P<blake3>[0-9a-f]{64})$", raw_blob),
         (r"^/-/archive/verify$", verify_page),
+        (r"^/-/archive/checkpoint$", checkpoint_note),
+        (r"^/-/archive/checkpoint\.tsr$", checkpoint_token),
         (r"^/-/archive/lookup\.json$", lookup_json),
         (r"^/-/archive/search$", search_page),
         (r"^/-/archive/changes\.atom$", changes_feed),
