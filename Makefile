@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 browser:
 	@sh scripts/ensure-chromium.sh
+	@sh scripts/ensure-tools.sh
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
