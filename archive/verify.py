@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import blake3
 from cryptography import x509
 
+from archive import rederive
 from archive.diffs.stored import row_problems
 from archive.export import by_document
 from archive.export.versions import export_versions
@@ -305,6 +306,13 @@ def check_passages(store: Store) -> list[Finding]:
     return found
 
 
+def check_derived(store: Store) -> list[Finding]:
+    """What was derived from raw bytes, derived again: readable-text links, metadata made
+    by the running extractor, quotation ids (`archive.rederive`)."""
+    found = [*rederive.text_links(store), *rederive.metadata(store), *rederive.quotes(store)]
+    return [Finding("derived", table, key, problem) for table, key, problem in found]
+
+
 @dataclass(frozen=True)
 class Anchors:
     """What the checker trusts, given from outside the archive: the log's keys, witnesses'
@@ -339,6 +347,7 @@ CHECKS: tuple[Check, ...] = (
     check_documents,
     check_diffs,
     check_passages,
+    check_derived,
     check_evidence,
 )
 

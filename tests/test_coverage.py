@@ -26,6 +26,12 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "---\ntitle: Note\nsource_url: https://example.org/note\n---\nBody one.\n"
     )
     (folder / "plain.txt").write_text("plain\n")
+    (folder / "page.html").write_text(
+        "<html><head><title>A page</title></head><body><h1>News</h1>"
+        '<p>The minister said "we will publish everything" on Monday.</p>'
+        '<p>See <a href="https://example.org/source">the source</a>, 12 March 2024.</p>'
+        "</body></html>\n"
+    )
     (folder / "plain.txt.meta.yml").write_text("source_url: https://example.org/plain\n")
     (folder / "orphan.txt.meta.yml").write_text("source_url: https://example.org/none\n")
     db = root / "archive.db"
@@ -94,6 +100,12 @@ TAMPERS = {
     "document path": "UPDATE documents SET path = 'renamed.md' WHERE path = 'note.md'",
     "document status": "UPDATE documents SET status = 'deleted' WHERE status = 'present'",
     "sidecar link": "UPDATE versions SET sidecar_blob = NULL WHERE sidecar_blob IS NOT NULL",
+    "readable text link": "UPDATE blobs SET text_blob = (SELECT b.blake3 FROM blobs b"
+    " WHERE b.is_text = 1 AND b.text_blob IS NULL AND b.blake3 != blobs.text_blob LIMIT 1)"
+    " WHERE text_blob IS NOT NULL",
+    "metadata": "UPDATE blob_metadata SET title = 'Forged title' WHERE title IS NOT NULL",
+    "metadata items": "UPDATE blob_items SET value = 'forged'",
+    "quotation ids": "UPDATE blob_passages SET quotes = ids WHERE quotes != ids",
 }
 
 

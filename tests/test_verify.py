@@ -299,6 +299,7 @@ def test_checks_are_a_plain_list() -> None:
         "check_documents",
         "check_diffs",
         "check_passages",
+        "check_derived",
         "check_evidence",
     ]
 

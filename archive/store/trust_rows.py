@@ -206,3 +206,10 @@ class TrustRows:
             if r["current_version_id"] != r["vid"]:
                 found.append((r["id"], "current version is not its newest version"))
         return found
+
+    def text_links(self) -> list[dict]:
+        """Blobs with a readable-text blob: (blake3, media_type, text_blob)."""
+        return self.query(
+            "SELECT blake3, media_type, text_blob FROM blobs WHERE text_blob IS NOT NULL"
+            " ORDER BY blake3"
+        )
