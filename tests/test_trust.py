@@ -419,3 +419,41 @@ async def test_published_pages_show_who_vouches_and_serve_the_note(
         text=True,
     )
     assert "Verification: OK" in done.stdout, done.stderr
+
+
+def test_bag_carries_the_evidence_to_check_offline(signed, db, tmp_path, tsa) -> None:
+    import bagit
+
+    from tests.validators import bagit_cli_valid
+
+    key, vkey = signed
+    assert run_cli("timestamp", "--tsa", tsa.url, db=db)[0] == 0
+    bag = tmp_path / "bag"
+    code, _, err = run_cli("export", "bagit", str(bag), "--all-versions", db=db)
+    assert code == 0, err
+    assert bagit_cli_valid(bag)
+    assert bagit.Bag(str(bag)).is_valid()
+    ev = bag / "evidence"
+    assert {"README.txt", "checkpoint.note", "checkpoint.tsr", "prov.json"} <= {
+        p.name for p in ev.iterdir()
+    }
+    proofs = sorted((ev / "proofs").iterdir())
+    assert len(proofs) == 3  # a.txt twice, b.txt once
+    for proof in proofs:
+        code, out, _ = run_cli(
+            "verify-proof", str(proof), "--checkpoint", str(ev / "checkpoint.note"), "--key", vkey
+        )
+        assert code == 0 and "checked against" in out, out
+    done = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(ev / "checkpoint-stamped.note")]
+        + ["-in", str(ev / "checkpoint.tsr"), "-CAfile", str(tsa.ca), "-untrusted", str(tsa.cert)],
+        capture_output=True,
+        text=True,
+    )
+    assert "Verification: OK" in done.stdout, done.stderr
+    info = (bag / "bag-info.txt").read_text()
+    payload = [p for p in (bag / "data").rglob("*") if p.is_file()]
+    oxum = f"Payload-Oxum: {sum(p.stat().st_size for p in payload)}.{len(payload)}"
+    assert oxum in info
+    (ev / "checkpoint.note").write_text("tampered\n")
+    assert not bagit.Bag(str(bag)).is_valid()

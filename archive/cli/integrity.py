@@ -399,10 +399,26 @@ def manifest(algorithm: str, source: str | None, db: str) -> None:
 @db_option
 @friendly
 def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
-    """Write a BagIt bag of the latest present versions into the empty directory DEST."""
+    """Write a BagIt bag of the latest present versions into the empty directory DEST,
+    with the evidence to check them offline under evidence/ (signed checkpoint, its
+    time-stamp token, each version's inclusion proof, the PROV history, a README)."""
+    from archive.export.evidence import evidence_files
+    from archive.export.prov import export_prov  # the prov library is slow to import
+
     with Store(db, create=False) as store:
         versions = _versions(store, source)
-        _exporting(lambda: export_bagit(dest, versions, store.read_content, all_versions))
+        runs = store.runs()
+
+        def with_evidence(exported: list) -> dict[str, bytes]:
+            run_ids = {v.run_id for v in exported}
+            history = export_prov(exported, [r for r in runs if r["id"] in run_ids], __version__)
+            return evidence_files(store, exported, history)
+
+        _exporting(
+            lambda: export_bagit(
+                dest, versions, store.read_content, all_versions, evidence=with_evidence
+            )
+        )
     click.echo(f"bag written to {dest}")
 
 
