@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 import blake3
 from cryptography import x509
 
-from archive import rederive
 from archive.diffs.stored import row_problems
 from archive.export import by_document
 from archive.export.versions import export_versions
@@ -29,6 +28,7 @@ from archive.ledger.checkpoints import (
 )
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
 from archive.ledger.signing import Verifier
+from archive.record import rederive
 from archive.store import ArchiveError, Store
 from archive.store.passage_format import PassageError, digest_key
 from ingest.folder import scan

@@ -11,7 +11,6 @@ import asyncio
 import importlib.resources
 import json
 import os
-import sqlite3
 
 import markupsafe
 from datasette import hookimpl
@@ -19,11 +18,10 @@ from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.diffs import ALGORITHM, diff_texts
 from archive.diffs.stored import result_of
-from archive.ledger import evidence
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, pages, queries
+from archive.publish import cache, checkpoint, pages, queries
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
@@ -210,10 +208,7 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
     proof, no_proof = _proof(conn, version_id, identity)
-    vouched = None
-    if proof is not None:
-        vouched = evidence.tree_evidence(Store.over(conn), proof["tree_size"], proof["root"])
-    return version, text, (proof, no_proof), vouched
+    return version, text, (proof, no_proof), checkpoint.vouched(conn, proof)
 
 
 async def version_page(datasette, request):
@@ -292,46 +287,26 @@ async def proof_json(datasette, request):
     return response
 
 
-def _checkpoint_data(conn) -> tuple[str, dict | None]:
-    """The latest checkpoint note (every kept signature) and its newest token row."""
-    store = Store.over(conn)
+async def _checkpoint(datasette, request, table: str) -> tuple[str, dict | None]:
+    db = await archive_database(datasette)
+    await _allowed(datasette, request, db.name, ("runs", "ledger", table))
     try:
-        return str(evidence.latest(store).note), evidence.latest_token(store)
-    except sqlite3.OperationalError:  # an archive from before the evidence tables
-        return evidence.latest_checkpoint(store).text, None
+        return await db.execute_fn(checkpoint.latest_note)
+    except ArchiveError as e:
+        raise NotFound(str(e)) from None
 
 
 async def checkpoint_note(datasette, request):
     """The latest checkpoint as a signed note, for anyone to fetch and keep (text/plain);
     `?stamped=1`: the exact note the newest time-stamp token covers."""
-    db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("runs", "ledger", "checkpoint_signatures"))
-    try:
-        note, token = await db.execute_fn(_checkpoint_data)
-    except ArchiveError as e:
-        raise NotFound(str(e)) from None
-    if request.args.get("stamped"):
-        if token is None:
-            raise NotFound("The latest checkpoint has no time-stamp token")
-        note = token["note"]
-    return Response.text(note)
+    note, token = await _checkpoint(datasette, request, "checkpoint_signatures")
+    return checkpoint.note_response(note, token, bool(request.args.get("stamped")))
 
 
 async def checkpoint_token(datasette, request):
     """The newest RFC 3161 token (TimeStampResp, DER) over the latest checkpoint's note."""
-    db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("runs", "ledger", "checkpoint_timestamps"))
-    try:
-        _, token = await db.execute_fn(_checkpoint_data)
-    except ArchiveError as e:
-        raise NotFound(str(e)) from None
-    if token is None:
-        raise NotFound("The latest checkpoint has no time-stamp token")
-    response = Response(
-        bytes(token["token"]), content_type="application/timestamp-reply", status=200
-    )
-    response.headers["content-disposition"] = 'attachment; filename="checkpoint.tsr"'
-    return response
+    _, token = await _checkpoint(datasette, request, "checkpoint_timestamps")
+    return checkpoint.token_response(token)
 
 
 async def diff_page(datasette, request):

@@ -16,11 +16,10 @@ from archive.errors import ArchiveError
 from archive.store.content import read_content, read_text
 from archive.store.derived_rows import DerivedRows
 from archive.store.groups import TextCache
-from archive.store.ledger_rows import LedgerRows
+from archive.store.ledger_rows import LedgerRows, TrustRows
 from archive.store.metadata_rows import MetadataRows
 from archive.store.schema import SchemaError, migrate
 from archive.store.shapes import Change, DocState
-from archive.store.trust_rows import TrustRows
 from archive.store.upgrade import run as run_data_steps
 from ingest.content import BlobInfo
 
