@@ -253,8 +253,9 @@ def check_checkpoints(store: Store) -> list[Finding]:
         latest_size = size
         if roots[size].hex() != root:
             found.append(Finding("checkpoints", "runs", key, f"root at size {size} does not match"))
-    if latest_size is not None and latest_size < len(leaves):
-        where = f"leaves {latest_size}-{len(leaves) - 1}"
+    covered = latest_size if latest_size is not None else 0
+    if covered < len(leaves):
+        where = f"leaves {covered}-{len(leaves) - 1}"
         found.append(Finding("checkpoints", "ledger", where, "under no checkpoint"))
     return found
 

@@ -133,6 +133,28 @@ def test_rewrite_and_rebuild_is_caught_only_with_the_key(signed, db, tmp_path) -
     assert code == 1 and "is not this ledger's" in out
 
 
+def test_swapped_content_with_rebuilt_leaves_and_no_checkpoints(signed, db, tmp_path) -> None:
+    """Drop every checkpoint, swap a version's content for another, rebuild the leaves with
+    the project's own functions: without the key only the missing checkpoints show; with
+    it, the unsigned (and differently rooted) history does."""
+    _, vkey = signed
+    dropped = tamper(db, tmp_path, "dropped", "UPDATE runs SET tree_size = NULL, tree_root = NULL")
+    code, out = verify(dropped)
+    assert code == 1 and "under no checkpoint" in out
+    swapped = tamper(
+        db,
+        tmp_path,
+        "swapped",
+        "UPDATE versions SET blob = (SELECT blob FROM versions WHERE path = 'b.txt')"
+        " WHERE path = 'a.txt' AND seq = 2",
+        "DELETE FROM checkpoint_signatures",
+    )
+    rebuild_ledger(swapped)
+    assert verify(swapped)[0] == 0
+    code, out = verify(swapped, "--key", vkey)
+    assert code == 1 and "not signed by newsroom.example/archive" in out
+
+
 def test_outside_checkpoint_finds_truncation_rewrite_and_fork(signed, db, tmp_path) -> None:
     key, vkey = signed
     kept = tmp_path / "kept.note"
@@ -457,3 +479,19 @@ def test_bag_carries_the_evidence_to_check_offline(signed, db, tmp_path, tsa) ->
     assert oxum in info
     (ev / "checkpoint.note").write_text("tampered\n")
     assert not bagit.Bag(str(bag)).is_valid()
+
+
+def test_ocfl_export_carries_the_evidence_beside_valid_objects(signed, db, tmp_path) -> None:
+    from tests.validators import ocfl_object_valid
+
+    _, vkey = signed
+    root = tmp_path / "ocfl"
+    assert run_cli("export", "ocfl", str(root), db=db)[0] == 0
+    objects = [p for p in root.iterdir() if p.is_dir() and p.name != "extensions"]
+    assert objects and all(ocfl_object_valid(o) for o in objects)
+    ev = root / "extensions" / "provenance-archive-evidence"
+    proofs = sorted((ev / "proofs").iterdir())
+    assert len(proofs) == 3
+    for proof in proofs:
+        args = ("--checkpoint", str(ev / "checkpoint.note"), "--key", vkey)
+        assert run_cli("verify-proof", str(proof), *args)[0] == 0

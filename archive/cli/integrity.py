@@ -402,24 +402,30 @@ def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
     """Write a BagIt bag of the latest present versions into the empty directory DEST,
     with the evidence to check them offline under evidence/ (signed checkpoint, its
     time-stamp token, each version's inclusion proof, the PROV history, a README)."""
-    from archive.export.evidence import evidence_files
-    from archive.export.prov import export_prov  # the prov library is slow to import
-
     with Store(db, create=False) as store:
         versions = _versions(store, source)
-        runs = store.runs()
-
-        def with_evidence(exported: list) -> dict[str, bytes]:
-            run_ids = {v.run_id for v in exported}
-            history = export_prov(exported, [r for r in runs if r["id"] in run_ids], __version__)
-            return evidence_files(store, exported, history)
-
+        evidence = _evidence(store)
         _exporting(
             lambda: export_bagit(
-                dest, versions, store.read_content, all_versions, evidence=with_evidence
+                dest, versions, store.read_content, all_versions, evidence=evidence
             )
         )
     click.echo(f"bag written to {dest}")
+
+
+def _evidence(store: Store) -> Callable[[list], dict[str, bytes]]:
+    """What an export carries to be checked offline, for the versions it holds."""
+    from archive.export.evidence import evidence_files
+    from archive.export.prov import export_prov  # the prov library is slow to import
+
+    runs = store.runs()
+
+    def files(exported: list) -> dict[str, bytes]:
+        run_ids = {v.run_id for v in exported}
+        history = export_prov(exported, [r for r in runs if r["id"] in run_ids], __version__)
+        return evidence_files(store, exported, history)
+
+    return files
 
 
 @export.command()
@@ -428,10 +434,12 @@ def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
 @db_option
 @friendly
 def ocfl(dest: Path, source: str | None, db: str) -> None:
-    """Write an OCFL 1.1 storage root (one object per document) into the empty DEST."""
+    """Write an OCFL 1.1 storage root (one object per document) into the empty DEST; the
+    evidence to check it offline goes under extensions/provenance-archive-evidence/."""
     with Store(db, create=False) as store:
         versions = _versions(store, source)
-        _exporting(lambda: export_ocfl(dest, versions, store.read_content))
+        evidence = _evidence(store)
+        _exporting(lambda: export_ocfl(dest, versions, store.read_content, evidence))
     click.echo(f"OCFL storage root written to {dest}")
 
 
