@@ -1,6 +1,6 @@
 """Time `archive verify` on the sample history, for one source tree of the archive.
 
-    python bench/verify_bench.py samples/terms-sample.bundle [--root DIR] [--runs 3]
+    python bench/verify_bench.py samples/terms-sample.bundle [--root DIR] [--runs 3] [--reextract]
 
 --root runs another checkout of the code (e.g. `git archive main | tar -x -C DIR`, with
 the compiled diff core copied in) to compare before and after a change: the archive is
@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--root", type=Path, default=ROOT, help="The code to run.")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--reextract", action="store_true", help="Run `archive reextract` first (metadata)."
+    )
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
     archive = [sys.executable, "-m", "archive"]
@@ -50,6 +53,13 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        if args.reextract:
+            subprocess.run(
+                [*archive, "reextract", "--db", str(db)],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         times = [timed([*archive, "verify", "--db", str(db)], env) for _ in range(args.runs)]
     codes = {code for _, _, code in times}
     wall = statistics.median(t[0] for t in times)
