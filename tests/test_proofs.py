@@ -103,3 +103,30 @@ def test_hostile_leaf_text_is_made_printable() -> None:
     leaves[0] = json.dumps({"path": "evil\x1b[2J\nname"})
     claims = proofs.check(inclusion(0, leaves)).claims
     assert claims == ["path: evil\\x1b[2J\\nname"]
+
+
+def test_an_older_proof_reaches_the_checkpoint_through_a_consistency_proof() -> None:
+    old = inclusion(1, LEAVES[:4])
+    bridge = {
+        "type": "consistency",
+        "hash": "sha256",
+        "old_size": 4,
+        "new_size": 6,
+        "old_root": merkle.root(HASHES[:4]).hex(),
+        "new_root": merkle.root(HASHES).hex(),
+        "proof": [p.hex() for p in merkle.consistency_proof(4, HASHES)],
+    }
+    result = proofs.check(old, note(), [LOG.verifier], bridge)
+    assert result.ok and "through a consistency proof from size 4" in result.against
+    assert (
+        "size 4, the checkpoint is of size 6"
+        in proofs.check(old, note(), [LOG.verifier]).problems[0]
+    )
+    fork = HASHES[:5] + [merkle.leaf_hash(b"other")]
+    forged = {**bridge, "proof": [p.hex() for p in merkle.consistency_proof(4, fork)]}
+    result = proofs.check(old, note(), [LOG.verifier], forged)
+    assert "does not lead to the signed checkpoint" in result.problems[0]
+    assert (
+        "not from size 4"
+        in proofs.check(old, note(), [LOG.verifier], {**bridge, "old_size": 3}).problems[0]
+    )

@@ -115,7 +115,10 @@ def _read_json(path: str) -> object:
 
 
 def _check_proof_file(
-    path: str, checkpoint_file: str | None = None, keys: tuple[str, ...] = ()
+    path: str,
+    checkpoint_file: str | None = None,
+    keys: tuple[str, ...] = (),
+    consistency_file: str | None = None,
 ) -> None:
     """Check a proof; say what it proves, against what, or why it fails (exit 1)."""
     from archive.cli.trust import read_text, verifiers
@@ -123,7 +126,8 @@ def _check_proof_file(
 
     doc = _read_json(path)
     note = read_text(checkpoint_file, "the checkpoint") if checkpoint_file else None
-    result = check(doc, note, verifiers(keys))
+    bridge = _read_json(consistency_file) if consistency_file else None
+    result = check(doc, note, verifiers(keys), bridge)
     if result.ok and result.kind == "inclusion" and not check_proof(doc):
         result.problems.append("the proof does not check")  # belt and braces: the old check
     for line in result.claims:
@@ -215,17 +219,25 @@ def _version_to_prove(store: Store, ref: str) -> int:
     help="A signed checkpoint note you trust: the proof's root must be its root.",
 )
 @click.option("--key", "keys", multiple=True, help="The log's verifier key (for --checkpoint).")
+@click.option(
+    "--consistency",
+    "consistency_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A consistency proof from the proof's tree to the (larger) checkpoint's.",
+)
 @friendly
-def verify_proof(file: str, checkpoint_file: str | None, keys: tuple[str, ...]) -> None:
+def verify_proof(
+    file: str, checkpoint_file: str | None, keys: tuple[str, ...], consistency_file: str | None
+) -> None:
     """Check a proof JSON (from `archive proof`) offline; FILE may be - for stdin.
 
     Prints what the leaf claims. With --checkpoint and --key, the proof must lead to the
     root of that signed checkpoint; without, only the proof's internal consistency is
     checked, and the output says so.
     """
-    if keys and checkpoint_file is None:
-        raise click.UsageError("--key needs --checkpoint FILE")
-    _check_proof_file(file, checkpoint_file, keys)
+    if (keys or consistency_file) and checkpoint_file is None:
+        raise click.UsageError("--key and --consistency need --checkpoint FILE")
+    _check_proof_file(file, checkpoint_file, keys, consistency_file)
 
 
 @click.command()

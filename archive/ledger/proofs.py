@@ -178,10 +178,30 @@ def _trusted(checkpoint_text: str, keys: Sequence[Verifier], check: ProofCheck):
     return body
 
 
+def _bridged(size: int, root: bytes, body: CheckpointBody, doc: object) -> str | None:
+    """Why a consistency proof JSON does not lead from (size, root) to the checkpoint's
+    tree, or None when it does (its stated roots are not trusted: ours are used)."""
+    if not isinstance(doc, Mapping) or doc.get("type") != "consistency":
+        return "the --consistency file is not a consistency proof"
+    if (doc.get("old_size"), doc.get("new_size")) != (size, body.size):
+        return f"the consistency proof is not from size {size} to size {body.size}"
+    try:
+        path = _path(doc)
+    except (KeyError, ValueError) as e:
+        return f"the consistency proof is malformed: {e}"
+    if not merkle.verify_consistency(size, body.size, root, body.root, path):
+        return "the consistency proof does not lead to the signed checkpoint: not in that log"
+    return None
+
+
 def check(
-    doc: object, checkpoint_text: str | None = None, keys: Sequence[Verifier] = ()
+    doc: object,
+    checkpoint_text: str | None = None,
+    keys: Sequence[Verifier] = (),
+    consistency: object | None = None,
 ) -> ProofCheck:
-    """Check a proof JSON in itself, then (when given) against a trusted signed checkpoint."""
+    """Check a proof JSON in itself, then (when given) against a trusted signed checkpoint:
+    the same tree, or an older one with a consistency proof to the checkpoint's."""
     if not isinstance(doc, Mapping) or doc.get("type") not in ("inclusion", "consistency"):
         return ProofCheck("unknown", ["not an inclusion or consistency proof"])
     result = ProofCheck(doc["type"])
@@ -195,10 +215,17 @@ def check(
     if body is None:
         return result
     size, root = tree
-    if size != body.size:
+    if size < body.size and consistency is not None:
+        why = _bridged(size, root, body, consistency)
+        if why:
+            result.problems.append(why)
+        else:
+            result.against += f" (through a consistency proof from size {size})"
+    elif size != body.size:
         result.problems.append(
             f"the proof is for a tree of size {size}, the checkpoint is of size {body.size}: "
-            f"ask for a proof at that size (archive proof VERSION --size {body.size})"
+            f"ask for a proof at that size (archive proof VERSION --size {body.size}) or give "
+            f"--consistency (archive proof --consistency {size} {body.size})"
         )
     elif root != body.root:
         result.problems.append(
