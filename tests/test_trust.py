@@ -495,3 +495,18 @@ def test_ocfl_export_carries_the_evidence_beside_valid_objects(signed, db, tmp_p
     for proof in proofs:
         args = ("--checkpoint", str(ev / "checkpoint.note"), "--key", vkey)
         assert run_cli("verify-proof", str(proof), *args)[0] == 0
+
+
+def test_verify_proof_of_an_older_tree_with_a_consistency_proof(signed, db, tmp_path) -> None:
+    _, vkey = signed
+    note = tmp_path / "cp.note"
+    note.write_text(run_cli("checkpoint", db=db)[1])
+    size = parse_note(note.read_text()).text.split("\n")[1]
+    proof, bridge = tmp_path / "p.json", tmp_path / "c.json"
+    proof.write_text(run_cli("proof", "a.txt@1", "--size", "1", db=db)[1])
+    bridge.write_text(run_cli("proof", "--consistency", "1", size, db=db)[1])
+    args = ("--checkpoint", str(note), "--key", vkey)
+    code, out, _ = run_cli("verify-proof", str(proof), *args)
+    assert code == 1 and "--consistency" in out
+    code, out, _ = run_cli("verify-proof", str(proof), *args, "--consistency", str(bridge))
+    assert code == 0 and "through a consistency proof from size 1" in out
