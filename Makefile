@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: demo test install browser lint bench clean
+.PHONY: demo test install browser tools lint bench clean
 
 install: $(STAMP)
 
@@ -26,13 +26,15 @@ demo: $(STAMP)
 
 browser:
 	@sh scripts/ensure-chromium.sh
+
+tools:
 	@sh scripts/ensure-tools.sh
 
-test: $(STAMP) browser
+test: $(STAMP) browser tools
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) archive.db archive.db-wal archive.db-shm test-output .pytest_cache build archive/diffs/_diffcore*.so
+	rm -rf $(VENV) .venv-tools archive.db archive.db-wal archive.db-shm test-output .pytest_cache build archive/diffs/_diffcore*.so

@@ -164,6 +164,8 @@ class LaterLeaves:
         except (TypeError, ValueError) as e:
             return [Finding("leaves", "versions", f"id {vid}", str(e))]
         objects = {"version": facts["version"], "source": facts["source"] or {}}
+        if facts.get("capture") is not None:
+            objects["capture"] = facts["capture"]
         why = records.differs(leaf, rebuilt, objects)
         return [] if why is None else [Finding("leaves", "versions", f"id {vid}", why)]
 

@@ -1,18 +1,26 @@
 #!/bin/sh
-# Install the Debian tools the tests run as real subprocesses when they are missing and we
-# can: openssl (the local RFC 3161 time-stamp authority and `openssl ts -verify`).
-missing=""
-for tool in openssl; do
-    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
-done
-[ -z "$missing" ] && exit 0
-if command -v apt-get >/dev/null 2>&1; then
+# Tools the tests run as programs, kept out of the project's .venv.
+#
+# `wacz` (py-wacz: `wacz create` makes the test WACZs, `wacz validate` checks the WACZ export)
+# lives in its own venv, .venv-tools: its dependencies bring `rich`, and Datasette changes
+# how it handles errors when `rich` can be imported, so it must not share the project's venv.
+# `openssl` (Debian) runs the local RFC 3161 time-stamp authority and `openssl ts -verify`.
+set -e
+PYTHON=${PYTHON:-python3}
+TOOLS=${ARCHIVE_TOOLS_VENV:-.venv-tools}
+if [ ! -x "$TOOLS/bin/wacz" ]; then
+    echo "Installing wacz (py-wacz) into $TOOLS for the WACZ tests..."
+    "$PYTHON" -m venv "$TOOLS"
+    "$TOOLS/bin/python" -m pip install --quiet --upgrade pip
+    "$TOOLS/bin/python" -m pip install --quiet 'wacz>=0.5'
+fi
+if ! command -v openssl >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi
-    if [ "$SUDO" != none ]; then
-        echo "Installing Debian's$missing for the tests..."
-        $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null \
-            && exit 0
+    if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing Debian's openssl for the time-stamp tests..."
+        $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+    else
+        echo "WARNING: openssl is missing and could not be installed: the time-stamp tests will fail."
     fi
 fi
-echo "WARNING:$missing missing and could not be installed: the time-stamp tests will fail."
 exit 0

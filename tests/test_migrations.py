@@ -10,7 +10,7 @@ import pytest
 
 from archive.store import Store
 from archive.store.delta_codec import CODECS, DELTA_CODEC, PLAIN_CODEC, unpack_delta
-from archive.store.schema import MIGRATIONS, SCHEMA_VERSION, _delta_base
+from archive.store.schema import MIGRATIONS, SCHEMA_VERSION, _delta_base, _snapshots
 from archive.verify import verify
 from ingest.hashing import blake3_hex
 from tests.conftest import ROOT, run_cli
@@ -167,12 +167,12 @@ def test_an_archive_from_before_snapshots_gets_the_same_bounded_reads(
         made = store.query("SELECT * FROM blob_snapshots ORDER BY blob")
         assert {r["data"] is None for r in made} == {True, False}  # snapshots and copies
         store.conn.execute("DROP TABLE blob_snapshots")
-        _set_version(store, [m.__name__ for m in MIGRATIONS].index("_snapshots"))
+        _set_version(store, MIGRATIONS.index(_snapshots))
     with Store(db) as store:
         assert store.query("SELECT * FROM blob_snapshots ORDER BY blob") == made
         blobs = [v["blob"] for v in store.query("SELECT blob FROM versions ORDER BY id")]
         assert [store.read_content(b) for b in blobs] == texts
         assert verify(store) == []
-        _set_version(store, [m.__name__ for m in MIGRATIONS].index("_snapshots"))  # again
+        _set_version(store, MIGRATIONS.index(_snapshots))  # run again: its rows stay as they are
     with Store(db) as store:
         assert store.query("SELECT * FROM blob_snapshots ORDER BY blob") == made

@@ -23,9 +23,12 @@ def test_readme_is_generated_from_the_cli():
 
 def test_a_readme_behind_the_cli_fails_the_check(tmp_path):
     text = README.read_text(encoding="utf-8")
-    assert "| `archive trace` |" in text and "Usage: archive ingest [OPTIONS] [FOLDER]" in text
+    assert (
+        "| `archive trace` |" in text
+        and "Usage: archive ingest [OPTIONS] [FOLDER | FILE...]" in text
+    )
     for old, new in (
-        ("Usage: archive ingest [OPTIONS] [FOLDER]", "Usage: archive ingest [OPTIONS]"),
+        ("Usage: archive ingest [OPTIONS] [FOLDER | FILE...]", "Usage: archive ingest [OPTIONS]"),
         ("| `archive trace` |", "| `archive trace2` |"),
     ):
         stale = tmp_path / "README.md"

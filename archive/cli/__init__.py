@@ -15,6 +15,7 @@ from archive import __version__
 
 COMMANDS = {
     "blame": "archive.cli.passages:blame",
+    "capture": "archive.cli.web:capture",
     "checkpoint": "archive.cli.integrity:checkpoint",
     "cosign": "archive.cli.trust:cosign",
     "diff": "archive.cli.diff:diff",

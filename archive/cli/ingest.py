@@ -18,7 +18,16 @@ from archive.store import ArchiveError, Store
 
 
 @click.command()
-@click.argument("folder", type=click.Path(file_okay=False), required=False)
+@click.argument("paths", metavar="[FOLDER | FILE...]", nargs=-1)
+@click.option(
+    "--warc",
+    is_flag=True,
+    help="The arguments are web captures (.warc, .warc.gz, .wacz), not a folder.",
+)
+@click.option(
+    "--source",
+    help="With --warc: the web source to record into [web] (one history per URI across runs).",
+)
 @click.option(
     "--git",
     "repo",
@@ -45,7 +54,9 @@ from archive.store import ArchiveError, Store
 @json_option
 @friendly
 def ingest(
-    folder: str | None,
+    paths: tuple[str, ...],
+    warc: bool,
+    source: str | None,
     repo: str | None,
     ref: str | None,
     batch_size: int,
@@ -53,13 +64,27 @@ def ingest(
     db: str,
     as_json: bool,
 ) -> None:
-    """Ingest FOLDER (or --git REPO): store new contents and record what changed.
+    """Ingest FOLDER (or --git REPO, or --warc FILE...): store new contents, record changes.
 
     With --git, each commit of the first-parent history of --ref (oldest first) is recorded
     as a snapshot at its committer date; a re-run imports only the commits not yet imported.
+    With --warc, each response/resource record is a capture of the document named by its
+    URI at its WARC-Date (WACZ files are read through their datapackage.json).
     Exit status: 0 on success, 1 when problems were recorded (they are listed) or the
     repository cannot be read, 2 on usage errors.
     """
+    if warc:
+        if repo is not None or ref is not None:
+            raise click.UsageError("--warc takes capture files, not --git/--ref")
+        from archive.cli.web import ingest_warc_files
+
+        ingest_warc_files(db, paths, source, as_json)
+        return
+    if source is not None:
+        raise click.UsageError("--source goes with --warc")
+    if len(paths) > 1:
+        raise click.UsageError("give one FOLDER (several files are for --warc)")
+    folder = paths[0] if paths else None
     if (folder is None) == (repo is None):
         raise click.UsageError("give exactly one of FOLDER or --git REPO")
     if ref is not None and repo is None:

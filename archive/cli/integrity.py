@@ -357,7 +357,7 @@ def lookup(query: str, db: str, as_json: bool) -> None:
 
 @click.group()
 def export() -> None:
-    """Export the archive in standard formats (manifests, BagIt, OCFL, W3C PROV)."""
+    """Export the archive in standard formats (manifests, BagIt, OCFL, W3C PROV, WACZ)."""
 
 
 def _source_option(f: Callable) -> Callable:
@@ -479,3 +479,19 @@ def prov(file: str, source: str | None, db: str) -> None:
         raise ArchiveError(f"{file} exists: PROV export never overwrites") from None
     except OSError as e:
         raise ArchiveError(f"cannot write {file}: {e.strerror}") from None
+
+
+@export.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--source", help="Only this web source (by name).")
+@db_option
+@friendly
+def wacz(file: str, source: str | None, db: str) -> None:
+    """Write the web captures as a WACZ FILE (ReplayWeb.page opens it); never overwrites.
+
+    Each capture is written as the record it was (its id, date, headers, and its payload as
+    transferred), so every record's payload digest is the original capture's.
+    """
+    from archive.cli.web import export_captures_wacz
+
+    export_captures_wacz(file, source, db)

@@ -8,6 +8,7 @@ archive's history detectable.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -33,7 +34,7 @@ GIT_PROVENANCE = ("commit", "author_name", "author_email", "author_date", "commi
 
 
 def provenance(row: Mapping) -> dict | None:
-    """Where a version came from beyond its run: its git commit, its sidecar; else None.
+    """Where a version came from beyond its run: git commit, sidecar, web capture; else None.
 
     The one place a source's extra provenance enters the leaf. Only facts fixed when the
     version is recorded go in (re-extraction must never change a leaf).
@@ -43,7 +44,27 @@ def provenance(row: Mapping) -> dict | None:
         found.update({key: row[key] for key in GIT_PROVENANCE})
     if row.get("sidecar_blob"):
         found["sidecar_blake3"] = row["sidecar_blob"]
+    if row.get("capture_record_id"):
+        found["capture"] = capture_provenance(row)
     return found or None
+
+
+def capture_provenance(row: Mapping) -> dict:
+    """A web version's capture as its leaf holds it: the WARC record's own evidence."""
+    http = json.loads(row["capture_http"]) if row.get("capture_http") else None
+    return {
+        "record_id": row["capture_record_id"],
+        "target_uri": row["capture_target_uri"],
+        "warc_date": row["capture_warc_date"],
+        "status": row["capture_status"],
+        "content_type": row["capture_mime"],
+        "http_headers": [[str(k), str(v)] for k, v in http["headers"]] if http else None,
+        "payload_digest": row["capture_payload_digest"],
+        "location": row["capture_location"],
+        "warc_blake3": row["capture_warc_blake3"],
+        "warc_member": row["capture_warc_member"],
+        "warc_offset": row["capture_warc_offset"],
+    }
 
 
 def leaf_record(row: Mapping) -> dict:
@@ -71,7 +92,11 @@ def leaf_bytes(row: Mapping) -> bytes:
 def version_leaf_v2(facts: Mapping) -> bytes:
     """Leaf bytes (format v2) of a version from its `Store.leaf_facts` entry."""
     return records.version_leaf(
-        facts["version"], facts["blob"], facts["source"] or {}, facts["provenance"]
+        facts["version"],
+        facts["blob"],
+        facts["source"] or {},
+        facts["provenance"],
+        facts.get("capture"),
     )
 
 
@@ -112,7 +137,11 @@ def append_commit(store: Store, commit: Mapping) -> int:
 def run_leaf(facts: Mapping) -> bytes:
     """Leaf bytes of a run from its `Store.run_facts` entry."""
     return records.run_leaf(
-        facts["run"], facts["source"] or {}, facts["problems"], facts["sidecar_changes"]
+        facts["run"],
+        facts["source"] or {},
+        facts["problems"],
+        facts["sidecar_changes"],
+        facts.get("captures", ()),
     )
 
 

@@ -43,10 +43,11 @@ def version_leaf(
     blob: Mapping | None,
     source: Mapping,
     provenance: Iterable[Mapping],
+    capture: Mapping | None = None,
 ) -> bytes:
     """Leaf v2 of a version: its whole `versions` row, its content's SHA-256 and size, its
-    source row and its `version_provenance` rows (sorted: the order rows come back in is
-    not a fact)."""
+    source row, its `version_provenance` rows (sorted: the order rows come back in is not a
+    fact) and the whole `captures` row of the web capture that made it (else null)."""
     prov = sorted([r["origin"], r["key"], r["value"]] for r in provenance)
     record = {
         "format": VERSION_V2,
@@ -54,6 +55,7 @@ def version_leaf(
         "blob": None if blob is None else {"sha256": blob["sha256"], "size": blob["size"]},
         "source": row_object(source),
         "provenance": prov,
+        "capture": None if capture is None else row_object(capture),
     }
     return canonical_json(record)
 
@@ -64,16 +66,22 @@ def commit_leaf(commit: Mapping) -> bytes:
 
 
 def run_leaf(
-    run: Mapping, source: Mapping, problems: Iterable[Mapping], sidecar_changes: Iterable[Mapping]
+    run: Mapping,
+    source: Mapping,
+    problems: Iterable[Mapping],
+    sidecar_changes: Iterable[Mapping],
+    captures: Iterable[Mapping] = (),
 ) -> bytes:
     """Leaf of a finished (or interrupted) run: its row but its checkpoint, its source, the
-    problems it recorded and its sidecar-only edits (in id order)."""
+    problems it recorded, its sidecar-only edits and the web captures that made no version
+    (unchanged, revisits, refusals), each in id order."""
     record = {
         "format": RUN_V1,
         "run": row_object(run, RUN_EXCLUDED),
         "source": row_object(source),
         "problems": [row_object(p) for p in sorted(problems, key=lambda p: p["id"])],
         "sidecar_changes": [row_object(c) for c in sorted(sidecar_changes, key=lambda c: c["id"])],
+        "captures": [row_object(c) for c in sorted(captures, key=lambda c: c["id"])],
     }
     return canonical_json(record)
 

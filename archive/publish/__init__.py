@@ -21,7 +21,7 @@ from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, checkpoint, pages, queries
+from archive.publish import cache, checkpoint, memento, pages, queries
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
@@ -172,14 +172,16 @@ async def _render(datasette, request, template: str, context: dict) -> Response:
 async def history_page(datasette, request):
     doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents", "versions"))
-    document, versions = await db.execute_fn(
+    await _allowed(datasette, request, db.name, ("documents", "versions", "captures"))
+    document, versions, captures = await db.execute_fn(
         lambda conn: (
             _fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
             _fetch(conn, queries.DOCUMENT_VERSIONS, {"id": doc_id}),
+            _fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id}),
         )
     )
     view = pages.history_view(document, versions)
+    view.update(pages.captures_view(document, captures))
     return await _render(datasette, request, "archive_history.html", view)
 
 
@@ -207,21 +209,26 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
+    capture = _fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
     proof, no_proof = _proof(conn, version_id, identity)
-    return version, text, (proof, no_proof), checkpoint.vouched(conn, proof)
+    vouched = checkpoint.vouched(conn, proof)
+    return version, text, (proof, no_proof), (capture or [None])[0], vouched
 
 
 async def version_page(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger"))
+    await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger", "captures"))
     identity = immutable_identity(db)
-    version, text, (proof, no_proof), vouched = await db.execute_fn(
+    version, text, (proof, no_proof), capture, vouched = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
     )
     view = pages.version_view(version, text, proof, no_proof)
+    view["capture"] = pages.capture_view(capture)
     view["evidence"] = vouched
-    return await _render(datasette, request, "archive_version.html", {"view": view})
+    response = await _render(datasette, request, "archive_version.html", {"view": view})
+    response.headers.update(await memento.memento_headers(datasette, request, db, version_id))
+    return response
 
 
 def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
@@ -456,6 +463,7 @@ def register_routes(datasette):
         (r"^/-/archive/lookup\.json$", lookup_json),
         (r"^/-/archive/search$", search_page),
         (r"^/-/archive/changes\.atom$", changes_feed),
+        *memento.Routes(archive_database, _allowed).table(),
     ]
 
 

@@ -6,10 +6,11 @@ escaping happens in the (autoescaping) templates, or in markupsafe (diff renderi
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 
@@ -143,6 +144,39 @@ def history_view(document: dict, versions: list[dict]) -> dict:
         "versions": rows,
         "timeline": timeline_html(rows),
         "atom_url": document_url(document["id"]),
+    }
+
+
+def web_link(uri: str) -> str | None:
+    """A captured URI as a link target, only when it is http(s) (never javascript: & co)."""
+    return uri if uri.lower().startswith(("http://", "https://")) else None
+
+
+def captures_view(document: dict, captures: list[dict]) -> dict:
+    """A web document's captures for its history page: each with its status and what it made."""
+    rows = [
+        {**c, "version_url": version_url(c["version_id"]) if c["version_id"] else None}
+        for c in captures
+    ]
+    target = quote(document["path"], safe="/:?=&@%+~,;!$'()*#[]")
+    return {
+        "captures": rows,
+        "web_url": web_link(document["path"]) if rows else None,
+        "timemap_url": f"/-/archive/timemap/link/{target}",
+        "timegate_url": f"/-/archive/timegate/{target}",
+    }
+
+
+def capture_view(capture: dict | None) -> dict | None:
+    """A version's capture for its page: the WARC record's facts, HTTP headers in order."""
+    if capture is None:
+        return None
+    http = json.loads(capture["http"]) if capture.get("http") else None
+    return {
+        **capture,
+        "status_line": http["status_line"] if http else None,
+        "headers": http["headers"] if http else [],
+        "uri_link": web_link(capture["target_uri"]),
     }
 
 

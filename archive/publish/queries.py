@@ -49,6 +49,19 @@ VERSION = (
     " LEFT JOIN blobs b ON b.blake3 = v.blob WHERE v.id = :id"
 )
 
+# Every capture of a web document's URI (revisits and unchanged ones included), oldest first.
+DOCUMENT_CAPTURES = (
+    "SELECT c.id, c.record_id, c.type, c.captured_at, c.status, c.mime, c.location,"
+    " c.outcome, c.version_id, c.warc_file, c.warc_member"
+    " FROM captures c JOIN documents d ON d.source_id = c.source_id AND d.path = c.target_uri"
+    " WHERE d.id = :id ORDER BY c.captured_at, c.id"
+)
+VERSION_CAPTURE = (
+    "SELECT record_id, type, target_uri, captured_at, warc_date, status, mime, http,"
+    " payload_digest, location, request_id, metadata_id, warc_file, warc_member, warc_blake3,"
+    " warc_offset, warc_length, transferred_blob FROM captures WHERE version_id = :id"
+)
+
 NEXT_VERSION = (
     "SELECT id FROM versions WHERE document_id = :document_id AND seq > :seq ORDER BY seq LIMIT 1"
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from archive.diffs.pipeline import DiffQueue
@@ -44,17 +44,21 @@ def record_versions(
     diffs: DiffQueue,
     sidecars: Mapping[str, Sidecar] | None = None,
     commit: str | None = None,
+    before_ledger: Callable[[list[int]], None] | None = None,
 ) -> list[int]:
     """Write planned changes as versions: the one path every source's versions take.
 
     Folder runs and git commits both come through here, so what follows a version (its
     provenance, its diff, its ledger leaf) is added in one place. commit: the git commit
     they come from. diffs: the batch's queue (the one diff pipeline); the caller stores it at
-    the end of its batch.
+    the end of its batch. before_ledger(ids): a source's own provenance for the new versions,
+    written before their leaves are made (web captures).
     """
     ids = store.record_changes(source_id, run_id, changes, observed_at, commit=commit)
     store.pack_passages(changes)
     record_provenance(store, ids, changes, sidecars or {})
     diffs.extend(store.diff_bases(ids))
+    if before_ledger is not None:
+        before_ledger(ids)
     append_versions(store, ids)
     return ids

@@ -19,11 +19,18 @@ class LedgerRows:
             "SELECT v.id AS version_id, v.document_id, v.seq, v.kind, v.path,"
             " v.blob AS blob_blake3, b.sha256 AS blob_sha256, v.observed_at, v.run_id,"
             " s.name AS source, s.kind AS source_kind, v.sidecar_blob,"
-            ' v."commit", c.author_name, c.author_email, c.author_date, c.committer_date'
+            ' v."commit", c.author_name, c.author_email, c.author_date, c.committer_date,'
+            " w.record_id AS capture_record_id, w.target_uri AS capture_target_uri,"
+            " w.warc_date AS capture_warc_date, w.status AS capture_status,"
+            " w.mime AS capture_mime, w.http AS capture_http,"
+            " w.payload_digest AS capture_payload_digest, w.location AS capture_location,"
+            " w.warc_blake3 AS capture_warc_blake3, w.warc_member AS capture_warc_member,"
+            " w.warc_offset AS capture_warc_offset"
             " FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
             " LEFT JOIN documents d ON d.id = v.document_id"
             " LEFT JOIN sources s ON s.id = d.source_id"
             ' LEFT JOIN commits c ON c.oid = v."commit"'
+            " LEFT JOIN captures w ON w.version_id = v.id"
         )
         if version_ids is None:
             return self.query(sql + " ORDER BY v.id")
@@ -234,12 +241,18 @@ class TrustRows:
         prov: dict[int, list[dict]] = {}
         for row in provenance:
             prov.setdefault(row["version_id"], []).append(row)
+        vids = [v["id"] for v in versions]
+        captures = {
+            r["version_id"]: r
+            for r in self._in_chunks("SELECT * FROM captures WHERE version_id IN ({marks})", vids)
+        }
         return [
             {
                 "version": v,
                 "blob": blobs.get(v["blob"]) if v["blob"] is not None else None,
                 "source": sources.get(source_of.get(v["document_id"])),
                 "provenance": prov.get(v["id"], []),
+                "capture": captures.get(v["id"]),
             }
             for v in versions
         ]
@@ -289,6 +302,10 @@ class TrustRows:
         edits: dict[int, list[dict]] = {}
         for row in self._in_chunks("SELECT * FROM sidecar_changes WHERE run_id IN ({marks})", ids):
             edits.setdefault(row["run_id"], []).append(row)
+        captures: dict[int, list[dict]] = {}  # those that made no version (the rest: theirs)
+        sql = "SELECT * FROM captures WHERE version_id IS NULL AND run_id IN ({marks})"
+        for row in self._in_chunks(sql, ids):
+            captures.setdefault(row["run_id"], []).append(row)
         sources = {r["id"]: r for r in self.query("SELECT * FROM sources")}
         return {
             r["id"]: {
@@ -296,6 +313,7 @@ class TrustRows:
                 "source": sources.get(r["source_id"]),
                 "problems": problems.get(r["id"], []),
                 "sidecar_changes": edits.get(r["id"], []),
+                "captures": captures.get(r["id"], []),
             }
             for r in runs
         }

@@ -337,6 +337,32 @@ def _snapshots(db: sqlite_utils.Database) -> None:
     # Bounding existing reads is a data step (archive/store/upgrade.py).
 
 
+def _captures(db: sqlite_utils.Database) -> None:
+    """Web captures: one row per WARC response, resource or revisit record ingested.
+
+    A capture names the version it made (NULL when its content was unchanged, a revisit, or
+    a status that is no version), so re-reading a WARC adds nothing and pages list every
+    capture. Its facts are fixed at capture time; the version's ledger leaf carries them.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS captures (id INTEGER PRIMARY KEY,"
+        " run_id INTEGER NOT NULL REFERENCES runs(id),"
+        " source_id INTEGER NOT NULL REFERENCES sources(id),"
+        " record_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, target_uri TEXT NOT NULL,"
+        " captured_at TEXT NOT NULL, warc_date TEXT NOT NULL, status INTEGER,"
+        " mime TEXT, http TEXT, warc_headers TEXT NOT NULL, payload_digest TEXT,"
+        " blob TEXT REFERENCES blobs(blake3), transferred_blob TEXT REFERENCES blobs(blake3),"
+        " location TEXT, refers_to TEXT, request_id TEXT, metadata_id TEXT,"
+        " warc_file TEXT NOT NULL, warc_member TEXT, warc_blake3 TEXT NOT NULL,"
+        " warc_offset INTEGER NOT NULL, warc_length INTEGER NOT NULL,"
+        " version_id INTEGER UNIQUE REFERENCES versions(id), outcome TEXT)"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS captures_uri ON captures (source_id, target_uri, captured_at)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS captures_run ON captures (run_id, outcome)")
+
+
 def _evidence(db: sqlite_utils.Database) -> None:
     """Evidence about checkpoints an outsider can check, and leaves that are no version.
 
@@ -387,6 +413,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _ledger,
     _delta_base,
     _snapshots,
+    _captures,
     _evidence,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
