@@ -131,12 +131,15 @@ def test_capture_provenance_in_rows_and_ledger_leaf(crawls, db):
     assert rows["warc_blake3"] == blake3_file(crawls["one"])
     assert rows["request_id"] == ids["req"]
     assert rows["payload_digest"].startswith("sha1:")
-    capture = leaf["provenance"]["capture"]
+    capture = leaf["capture"]  # leaf v2: the whole captures row (archive.ledger.records)
     assert capture["record_id"] == ids["v1"] and capture["target_uri"] == STORY
     assert capture["payload_digest"] == rows["payload_digest"]
     assert capture["warc_blake3"] == rows["warc_blake3"]
     assert capture["warc_offset"] == int(rows["warc_offset"])
-    assert ["Content-Type", "text/html; charset=utf-8"] in capture["http_headers"]
+    assert capture["version_id"] == version["id"] and capture["outcome"] == "added"
+    headers = json.loads(capture["http"])["headers"]
+    assert ["Content-Type", "text/html; charset=utf-8"] in [list(h) for h in headers]
+    assert ["warc", "record_id", ids["v1"]] in leaf["provenance"]
     code, out, _ = run_cli("verify", db=db)
     assert code == 0, out
 
