@@ -203,3 +203,23 @@ def test_run_rows_are_deterministic(crawls, tmp_path):
         return out
 
     assert rows(a) == rows(b)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE captures SET target_uri = 'https://evil.example/' WHERE version_id IS NOT NULL",
+        "UPDATE captures SET warc_date = '1999-01-01T00:00:00Z' WHERE version_id IS NULL",
+        "UPDATE captures SET http = NULL WHERE version_id IS NOT NULL",
+    ],
+    ids=["capture of a version", "capture that made no version", "capture headers"],
+)
+def test_an_edited_capture_is_found_by_verify(crawls, db, sql):
+    """Every column of every capture is in a leaf: its version's, or its run's."""
+    ingest(db, crawls["one"])
+    conn = sqlite3.connect(db)
+    assert conn.execute(sql).rowcount > 0
+    conn.commit()
+    conn.close()
+    code, out, _ = run_cli("verify", db=db)
+    assert code == 1 and "capture" in out, out
