@@ -294,26 +294,19 @@ async def proof_json(datasette, request):
     return response
 
 
-async def _checkpoint(datasette, request, table: str) -> tuple[str, dict | None]:
+async def checkpoint_file(datasette, request):
+    """The latest checkpoint as a signed note (text/plain; `?stamped=1`: the exact note the
+    newest time-stamp token covers), or with `.tsr` that token, for anyone to keep."""
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("runs", "ledger", table))
+    tables = ("runs", "ledger", "checkpoint_signatures", "checkpoint_timestamps")
+    await _allowed(datasette, request, db.name, tables)
     try:
-        return await db.execute_fn(checkpoint.latest_note)
+        note, token = await db.execute_fn(checkpoint.latest_note)
     except ArchiveError as e:
         raise NotFound(str(e)) from None
-
-
-async def checkpoint_note(datasette, request):
-    """The latest checkpoint as a signed note, for anyone to fetch and keep (text/plain);
-    `?stamped=1`: the exact note the newest time-stamp token covers."""
-    note, token = await _checkpoint(datasette, request, "checkpoint_signatures")
+    if request.url_vars.get("tsr"):
+        return checkpoint.token_response(token)
     return checkpoint.note_response(note, token, bool(request.args.get("stamped")))
-
-
-async def checkpoint_token(datasette, request):
-    """The newest RFC 3161 token (TimeStampResp, DER) over the latest checkpoint's note."""
-    _, token = await _checkpoint(datasette, request, "checkpoint_timestamps")
-    return checkpoint.token_response(token)
 
 
 async def diff_page(datasette, request):
@@ -458,8 +451,7 @@ def register_routes(datasette):
         (r"^/-/archive/diff$", diff_page),
         (r"^/-/archive/raw/(?P<blake3>[0-9a-f]{64})$", raw_blob),
         (r"^/-/archive/verify$", verify_page),
-        (r"^/-/archive/checkpoint$", checkpoint_note),
-        (r"^/-/archive/checkpoint\.tsr$", checkpoint_token),
+        (r"^/-/archive/checkpoint(?P<tsr>\.tsr)?$", checkpoint_file),
         (r"^/-/archive/lookup\.json$", lookup_json),
         (r"^/-/archive/search$", search_page),
         (r"^/-/archive/changes\.atom$", changes_feed),
