@@ -510,3 +510,16 @@ def test_verify_proof_of_an_older_tree_with_a_consistency_proof(signed, db, tmp_
     assert code == 1 and "--consistency" in out
     code, out, _ = run_cli("verify-proof", str(proof), *args, "--consistency", str(bridge))
     assert code == 0 and "through a consistency proof from size 1" in out
+
+
+def test_hostile_rows_never_reach_the_terminal(signed, db, tmp_path) -> None:
+    bad = tamper(
+        db,
+        tmp_path,
+        "hostile",
+        "UPDATE checkpoint_signatures SET key_name = 'x' || char(27) || '[2J'",
+    )
+    code, out, _ = run_cli("checkpoint", db=bad)
+    assert code == 0 and "\x1b" not in out and "\n\n" not in out  # unsigned: the body only
+    code, out = verify(bad)
+    assert code == 1 and "\x1b" not in out and "names another key" in out

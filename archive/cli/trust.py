@@ -128,7 +128,8 @@ def timestamp(url: str, ca_file: str | None, db: str, as_json: bool) -> None:
     if as_json:
         emit_json(info.as_dict())
     else:
-        click.echo(f"time-stamped at {info.time} by {info.tsa}")
+        tsa = "".join(ch if ch.isprintable() else "?" for ch in info.tsa)  # a hostile CA
+        click.echo(f"time-stamped at {info.time} by {tsa}")
 
 
 @click.command()

@@ -28,6 +28,7 @@ from archive.ledger.signing import (
     Signer,
     Verifier,
     check_cosignature,
+    check_key_name,
     open_note,
     parse_checkpoint,
     parse_note,
@@ -47,9 +48,9 @@ def _b64(data: bytes) -> str:
 
 
 def _line(row: Mapping) -> NoteSignature:
-    """A kept signature row as the note line it came from."""
-    blob = base64.b64decode(row["signature"])
-    return NoteSignature(row["key_name"], blob[:4], blob[4:])
+    """A kept signature row as the note line it came from (SignatureError when malformed)."""
+    blob = base64.b64decode(row["signature"], validate=True)
+    return NoteSignature(check_key_name(row["key_name"]), blob[:4], blob[4:])
 
 
 def body_of(origin_line: str, size: int, root_hex: str) -> CheckpointBody:
@@ -77,7 +78,10 @@ def note_of(store: Store, body: CheckpointBody) -> Note:
     ordered = [r for r in rows if r["kind"] == LOG] + [r for r in rows if r["kind"] == WITNESS]
     note = Note(body.text())
     for row in ordered:
-        note = note.add(_line(row))
+        try:
+            note = note.add(_line(row))
+        except (SignatureError, ValueError, TypeError):
+            continue  # a malformed row is never printed; `archive verify` reports it
     return note
 
 
@@ -180,13 +184,17 @@ def _rows_of(store: Store, body: CheckpointBody) -> list[dict]:
 
 
 def latest_token(store: Store) -> dict | None:
-    """The newest token kept for the newest checkpoint, or None."""
+    """The newest token kept for the newest checkpoint whose note is a well-formed signed
+    note (so it may be printed as is), or None."""
     current = latest(store)
-    rows = [
-        r for r in store.timestamps(current.body.size, current.root_hex)
-        if r["origin"] == current.body.origin
-    ]  # fmt: skip
-    return rows[-1] if rows else None
+    for row in reversed(store.timestamps(current.body.size, current.root_hex)):
+        try:
+            if row["origin"] == current.body.origin and row["token"] is not None:
+                parse_note(row["note"])
+                return row
+        except (SignatureError, TypeError):
+            continue
+    return None
 
 
 # Witnesses ---------------------------------------------------------------------------------
