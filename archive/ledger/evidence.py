@@ -121,7 +121,10 @@ def refuse_fork(store: Store, size: int) -> None:
 
 
 def sign(store: Store, signer: Signer, body: CheckpointBody) -> NoteSignature:
-    """Sign one checkpoint of this archive and keep the signature (not the key)."""
+    """Sign one checkpoint of this archive and keep the signature (not the key). An empty
+    tree is not signed: the log is named by its first leaf, which it does not have yet."""
+    if body.size == 0:
+        raise ArchiveError("the log is empty: nothing to sign yet")
     refuse_fork(store, body.size)
     signature = sign_note(body.text(), signer)
     store.add_signature(
