@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import click
 
 from archive import diffs
-from archive.cli.common import db_option, emit_json, friendly
+from archive.cli.common import db_option, emit_json, friendly, shown
 from archive.diffs import DiffResult
 from archive.diffs.render import render_html, render_patch, render_stat, render_terminal
 from archive.diffs.stored import result_of
@@ -127,7 +127,7 @@ class ContextLines(click.ParamType):
 
 
 def _one_line(label: str) -> str:
-    return label.replace("\r", "\\r").replace("\n", "\\n")
+    return shown(label)
 
 
 @click.command("diff")

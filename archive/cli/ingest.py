@@ -7,7 +7,7 @@ import time
 
 import click
 
-from archive.cli.common import db_option, emit_json, friendly, json_option
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.cli.trust import read_signer
 from archive.ledger import evidence
 from archive.record.folder import ingest_folder
@@ -141,12 +141,12 @@ def report_run(summary: RunSummary, as_json: bool) -> None:
     kinds = ", ".join(f"{n} {k}" for k, n in summary.kinds.items())
     commits = f"{summary.commits} commits, " if isinstance(summary, GitRunSummary) else ""
     click.echo(
-        f"Run {summary.run_id} ({summary.source}): {commits}{summary.files_seen} files seen, "
-        f"{summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
+        f"Run {summary.run_id} ({shown(summary.source)}): {commits}{summary.files_seen} files"
+        f" seen, {summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
         f"{summary.unchanged} unchanged, {summary.problems} problems"
     )
     for p in summary.problem_list:
-        click.echo(f"problem: {p['path']}: {p['reason']}", err=True)
+        click.echo(f"problem: {shown(p['path'])}: {shown(p['reason'])}", err=True)
 
 
 @click.command()
@@ -162,14 +162,14 @@ def log(document: str, db: str, as_json: bool) -> None:
     if as_json:
         emit_json({"document": doc, "versions": versions})
         return
-    click.echo(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})")
+    click.echo(shown(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})"))
     for v in versions:
         blob = (v["blob"] or "-")[:16]
         size = "-" if v["size"] is None else v["size"]
         moved = f" (from {v['old_path']})" if v["old_path"] else ""
         click.echo(
             f"@{v['seq']:<4} {v['kind']:<9} {v['observed_at']}  {blob:<16}  {size:>9}  "
-            f"{v['path']}{moved}"
+            + shown(f"{v['path']}{moved}")
         )
 
 
@@ -186,6 +186,6 @@ def show(version: str, db: str) -> None:
             raise ArchiveError(
                 f"{ref.document['path']}@{ref.version['seq']} is a deletion: it has no content"
             )
-        data = store.read_content(blob)
-    sys.stdout.buffer.write(data)
+        for piece in store.iter_content(blob):  # a large content streams, chunk by chunk
+            sys.stdout.buffer.write(piece)
     sys.stdout.buffer.flush()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
-import json
 import os
 
 import markupsafe
@@ -20,10 +19,19 @@ from archive.diffs import ALGORITHM, diff_texts
 from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
-from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, checkpoint, memento, pages, queries
-from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
-from archive.store.passage_format import PassageError, passage_digest, unpack_ids
+from archive.passages.trace import search_documents, trace
+from archive.publish import (
+    cache,
+    checkpoint,
+    memento,
+    pages,
+    permissions,
+    queries,
+    raw,
+    sqlfunctions,
+)
+from archive.store import ArchiveError, PassageStore, Store, read_text
+from archive.store.passage_format import passage_digest
 
 FEED_LIMIT = 50
 TRACE_LIMIT = 100  # passages listed on the trace page
@@ -69,12 +77,12 @@ def static_url(datasette, filename: str) -> str:
     return datasette.urls.path(prefix + filename)
 
 
-async def _allowed(datasette, request, db_name: str, tables: tuple[str, ...] = ()) -> None:
-    """Raise Forbidden unless the actor may see these tables (or the database, the instance)."""
-    checks: list = [("view-table", (db_name, t)) for t in tables]
-    await datasette.ensure_permissions(
-        request.actor, [*checks, ("view-database", db_name), "view-instance"]
-    )
+async def _allowed(datasette, request, db_name: str, page: str | tuple[str, ...]) -> None:
+    """Raise Forbidden unless the actor may view every table the page reads (a page name of
+    permissions.PAGE_TABLES, or the tables themselves), each decided on its own (see
+    permissions.py); the database when it reads none."""
+    tables = permissions.tables_of(page) if isinstance(page, str) else page
+    await permissions.ensure_tables(datasette, request.actor, db_name, tables)
 
 
 async def _rows(db, sql: str, params: dict) -> list[dict]:
@@ -172,7 +180,7 @@ async def _render(datasette, request, template: str, context: dict) -> Response:
 async def history_page(datasette, request):
     doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents", "versions", "captures"))
+    await _allowed(datasette, request, db.name, "history")
     document, versions, captures = await db.execute_fn(
         lambda conn: (
             _fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
@@ -218,7 +226,7 @@ def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
 async def version_page(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger", "captures"))
+    await _allowed(datasette, request, db.name, "version")
     identity = immutable_identity(db)
     version, text, (proof, no_proof), capture, vouched = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
@@ -243,7 +251,7 @@ def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
 async def blame_page(datasette, request):
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "passages"))
+    await _allowed(datasette, request, db.name, "blame")
     version, result, no_blame = await db.execute_fn(lambda conn: _blame_data(conn, version_id))
     view = pages.blame_view(version, result, no_blame)
     return await _render(datasette, request, "archive_blame.html", {"view": view})
@@ -264,7 +272,7 @@ async def trace_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     normalized = request.args.get("normalize") == "1"
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("passages", "versions"))
+    await _allowed(datasette, request, db.name, "trace")
     pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
         pid = _parse(pages.parse_id, request.args.get("passage"), "passage")
@@ -277,7 +285,7 @@ async def proof_json(datasette, request):
     """The version's inclusion proof as a file `archive verify-proof` checks offline."""
     version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "ledger"))
+    await _allowed(datasette, request, db.name, "proof")
     identity = immutable_identity(db)
     version, (proof, no_proof) = await db.execute_fn(
         lambda conn: (
@@ -315,7 +323,7 @@ async def diff_page(datasette, request):
     side_by_side = _parse(pages.parse_view, request.args.get("view"))
     context = _parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "blobs"))
+    await _allowed(datasette, request, db.name, "diff")
     data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id))
     old_text, new_text = data["old_text"], data["new_text"]
     result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
@@ -337,20 +345,8 @@ async def diff_page(datasette, request):
 async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("blobs",))
-    try:
-        data = await db.execute_fn(lambda conn: read_content(conn, blake3))
-    except ArchiveError:
-        raise NotFound(f"No blob {blake3}") from None
-    return Response(
-        data,
-        content_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{blake3}.bin"',
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+    await _allowed(datasette, request, db.name, "raw")
+    return await raw.download(db, blake3, f"{blake3}.bin")
 
 
 async def _lookup(datasette, request) -> dict | None:
@@ -359,7 +355,7 @@ async def _lookup(datasette, request) -> dict | None:
         if kind in request.args:
             value = _parse(pages.parse_hash, request.args.get(kind), kind)
             db = await archive_database(datasette)
-            await _allowed(datasette, request, db.name, ("versions", "blobs"))
+            await _allowed(datasette, request, db.name, "lookup")
             return pages.lookup_view(kind, value, await _rows(db, sql, {"hash": value}))
     return None
 
@@ -373,7 +369,7 @@ async def lookup_json(datasette, request):
 
 async def verify_page(datasette, request):
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name)
+    await _allowed(datasette, request, db.name, "verify")
     context = {
         "result": await _lookup(datasette, request),
         "verify_js": static_url(datasette, "verify.js"),
@@ -385,7 +381,7 @@ async def verify_page(datasette, request):
 async def search_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents",))
+    await _allowed(datasette, request, db.name, "search")
     path_rows: list[dict] = []
     found: dict = {"documents": [], "truncated": False, "match_cap": None}
     if q:
@@ -416,7 +412,7 @@ def _atom(body: str) -> Response:
 
 async def changes_feed(datasette, request):
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions",))
+    await _allowed(datasette, request, db.name, "changes_feed")
     rows = await _rows(db, queries.RECENT_CHANGES, {"limit": FEED_LIMIT})
     base = datasette.absolute_url(request, "/").rstrip("/")
     entries = [pages.change_entry(r, base) for r in rows]
@@ -429,7 +425,7 @@ async def changes_feed(datasette, request):
 async def document_feed(datasette, request):
     doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents", "versions"))
+    await _allowed(datasette, request, db.name, "document_feed")
     document = await _one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
     rows = await _rows(db, queries.DOCUMENT_CHANGES, {"id": doc_id, "limit": FEED_LIMIT})
     base = datasette.absolute_url(request, "/").rstrip("/")
@@ -545,26 +541,13 @@ def render_cell(row, value, column, table, database, datasette):
     return inner()
 
 
-def passage_ids_json(ids: object) -> str | None:
-    """SQL archive_passage_ids(blob_passages.ids): the packed passage list as a JSON array,
-    so canned queries can join passages to the contents (and versions) that carry them."""
-    if not isinstance(ids, bytes):
-        return None
-    try:
-        return json.dumps(unpack_ids(ids))
-    except PassageError:
-        return None
-
-
-def _words_query(text: object) -> str:
-    """SQL archive_words_query(:q): the FTS5 query for all the words of a user's text."""
-    return words_query(text if isinstance(text, str) else "")
-
-
 @hookimpl
 def prepare_connection(conn):
-    conn.create_function("archive_passage_ids", 1, passage_ids_json, deterministic=True)
-    conn.create_function("archive_words_query", 1, _words_query, deterministic=True)
+    # Bounded: a function runs inside a query, where sql_time_limit_ms cannot stop it.
+    conn.create_function(
+        "archive_passage_ids", 1, sqlfunctions.passage_ids_json, deterministic=True
+    )
+    conn.create_function("archive_words_query", 1, sqlfunctions.words_query, deterministic=True)
 
 
 @hookimpl

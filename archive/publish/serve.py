@@ -126,7 +126,7 @@ def serve(
     """Snapshot the archive (WAL folded in), then serve it immutably with uvicorn workers."""
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
-        store.snapshot(snapshot)
+        store.snapshot(snapshot, public=True)  # no absolute server path is published
         store.close()
         config_path = prepare(tmp, snapshot, metadata, allow_sql)
         return run_server(config_path, host, port, workers or default_workers(), cache, access_log)
