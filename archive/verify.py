@@ -172,7 +172,10 @@ class LaterLeaves:
             rebuilt = version_leaf_v2(facts)
         except (TypeError, ValueError) as e:
             return [Finding("leaves", "versions", f"id {vid}", str(e))]
-        objects = {"version": facts["version"], "source": facts["source"] or {}}
+        objects = {
+            "version": facts["version"],
+            "source": records.source_object(facts["source"] or {}),
+        }
         if facts.get("capture") is not None:
             objects["capture"] = facts["capture"]
         why = records.differs(leaf, rebuilt, objects)
@@ -197,8 +200,11 @@ class LaterLeaves:
             rebuilt = run_leaf(facts)
         except (TypeError, ValueError) as e:
             return [Finding("leaves", "runs", f"id {run_id}", str(e))]
-        run = {k: v for k, v in facts["run"].items() if k not in records.RUN_EXCLUDED}
-        why = records.differs(leaf, rebuilt, {"run": run, "source": facts["source"] or {}})
+        objects = {
+            "run": records.run_object(facts["run"]),
+            "source": records.source_object(facts["source"] or {}),
+        }
+        why = records.differs(leaf, rebuilt, objects)
         return [] if why is None else [Finding("leaves", "runs", f"id {run_id}", why)]
 
 

@@ -5,13 +5,16 @@ or front-matter provenance, a commit's message, a run's command or problems coul
 and `verify` would not see it. From now on a version's leaf holds its whole row, generically
 (a column added later by any migration is covered without touching this module), with its
 content digests, its source and its provenance rows; each git commit and each run gets a
-leaf of its own. A stored leaf is compared with the rows by the keys it holds: a column the
-leaf predates must still be NULL in the row, so adding columns never breaks old leaves.
+leaf of its own. A source's location and a run's command are held as digests: covered, but
+not published (they may name private folders of the machine that made the archive). A
+stored leaf is compared with the rows by the keys it holds: a column the leaf predates
+must still be NULL in the row, so adding columns never breaks old leaves.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -38,6 +41,31 @@ def row_object(row: Mapping, exclude: Iterable[str] = ()) -> dict:
     return {k: _plain(v) for k, v in row.items() if k not in skip}
 
 
+def _committed(row: Mapping, keys: Iterable[str]) -> dict:
+    """The row with these text columns as {"sha256": hex} of their UTF-8: covered by the
+    leaf (an edit changes the digest) without publishing them. Why: a source's location
+    and a run's command may name this machine's private folders, and leaves are public."""
+    out = dict(row)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = {
+                "sha256": hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+            }
+    return out
+
+
+def source_object(source: Mapping) -> dict:
+    """A source row as leaves hold it: every column, its location as a digest."""
+    return row_object(_committed(source, ("location",)))
+
+
+def run_object(run: Mapping) -> dict:
+    """A run row as its leaf holds it: every column but its checkpoint, its command as a
+    digest."""
+    return row_object(_committed(run, ("command",)), RUN_EXCLUDED)
+
+
 def version_leaf(
     version: Mapping,
     blob: Mapping | None,
@@ -53,7 +81,7 @@ def version_leaf(
         "format": VERSION_V2,
         "version": row_object(version),
         "blob": None if blob is None else {"sha256": blob["sha256"], "size": blob["size"]},
-        "source": row_object(source),
+        "source": source_object(source),
         "provenance": prov,
         "capture": None if capture is None else row_object(capture),
     }
@@ -77,8 +105,8 @@ def run_leaf(
     (unchanged, revisits, refusals), each in id order."""
     record = {
         "format": RUN_V1,
-        "run": row_object(run, RUN_EXCLUDED),
-        "source": row_object(source),
+        "run": run_object(run),
+        "source": source_object(source),
         "problems": [row_object(p) for p in sorted(problems, key=lambda p: p["id"])],
         "sidecar_changes": [row_object(c) for c in sorted(sidecar_changes, key=lambda c: c["id"])],
         "captures": [row_object(c) for c in sorted(captures, key=lambda c: c["id"])],
