@@ -13,13 +13,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import blake3
+from cryptography import x509
 
 from archive.diffs.stored import row_problems
 from archive.export import by_document
 from archive.export.versions import export_versions
-from archive.ledger import merkle
-from archive.ledger.checkpoints import leaf_bytes, roots_at
-from archive.ledger.leaves import parse_checkpoint_text
+from archive.ledger import evidence, merkle, records
+from archive.ledger.checkpoints import (
+    leaf_bytes,
+    origin,
+    roots_at,
+    run_leaf,
+    version_leaf_v2,
+)
+from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
+from archive.ledger.signing import Verifier
+from archive.record import rederive
 from archive.record.metadata import sidecar_target
 from archive.store import ArchiveError, Store
 from archive.store.passage_format import PassageError, digest_key
@@ -85,6 +94,7 @@ def check_leaves(store: Store) -> list[Finding]:
     """Every stored leaf equals the leaf rebuilt from its version row now, and hashes
     to its stored leaf hash; leaf indexes run 0, 1, 2, ... without gaps."""
     rows = {r["version_id"]: r for r in store.leaf_source_rows()}
+    later = LaterLeaves(store)
     found = []
     expected_index = 0
     for entry in store.iter_ledger():
@@ -98,6 +108,9 @@ def check_leaves(store: Store) -> list[Finding]:
         leaf = _leaf_bytes(entry)
         if merkle.leaf_hash(leaf).hex() != entry["leaf_hash"]:
             found.append(Finding("leaves", "ledger", key, "leaf bytes do not hash to leaf_hash"))
+        if entry.get("subject") is not None or records.leaf_format(leaf) != LEAF_FORMAT:
+            found += later.check(entry, leaf)
+            continue
         row = rows.get(entry["version_id"])
         if row is None:
             found.append(
@@ -121,11 +134,109 @@ def check_leaves(store: Store) -> list[Finding]:
     return found
 
 
+class LaterLeaves:
+    """Checks leaves of the formats after v1 (archive.ledger.records) against the rows
+    now: v2 versions, commits and runs. Rows are loaded once, on first need."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.facts: dict[int, dict] | None = None
+        self.commits: dict[str, dict] | None = None
+        self.runs: dict[int, dict] | None = None
+
+    def check(self, entry: dict, leaf: bytes) -> list[Finding]:
+        subject, fmt = entry.get("subject"), records.leaf_format(leaf)
+        where = f"leaf {entry['leaf_index']}"
+        if subject is None and fmt == records.VERSION_V2:
+            found = self._version(entry, leaf)
+        elif (
+            isinstance(subject, str) and subject.startswith("commit:") and fmt == records.COMMIT_V1
+        ):
+            found = self._commit(subject[len("commit:") :], leaf)
+        elif isinstance(subject, str) and subject.startswith("run:") and fmt == records.RUN_V1:
+            found = self._run(subject[len("run:") :], leaf)
+        else:
+            return [
+                Finding("leaves", "ledger", where, f"unknown leaf format {fmt!r} for {subject}")
+            ]
+        return [Finding(f.check, f.table, f.key, f"{f.problem} ({where})") for f in found]
+
+    def _version(self, entry: dict, leaf: bytes) -> list[Finding]:
+        if self.facts is None:
+            self.facts = {f["version"]["id"]: f for f in self.store.leaf_facts()}
+        vid = entry["version_id"]
+        facts = self.facts.get(vid)
+        if facts is None:
+            return [Finding("leaves", "versions", f"id {vid}", "version row is gone")]
+        try:
+            rebuilt = version_leaf_v2(facts)
+        except (TypeError, ValueError) as e:
+            return [Finding("leaves", "versions", f"id {vid}", str(e))]
+        objects = {
+            "version": facts["version"],
+            "source": records.source_object(facts["source"] or {}),
+        }
+        if facts.get("capture") is not None:
+            objects["capture"] = facts["capture"]
+        why = records.differs(leaf, rebuilt, objects)
+        return [] if why is None else [Finding("leaves", "versions", f"id {vid}", why)]
+
+    def _commit(self, oid: str, leaf: bytes) -> list[Finding]:
+        if self.commits is None:
+            self.commits = self.store.commit_rows()
+        row = self.commits.get(oid)
+        if row is None:
+            return [Finding("leaves", "commits", oid, "commit row is gone")]
+        why = records.differs(leaf, records.commit_leaf(row), {"commit": row})
+        return [] if why is None else [Finding("leaves", "commits", oid, why)]
+
+    def _run(self, run_id: str, leaf: bytes) -> list[Finding]:
+        if self.runs is None:
+            self.runs = self.store.run_facts()
+        facts = self.runs.get(int(run_id)) if run_id.isdigit() else None
+        if facts is None:
+            return [Finding("leaves", "runs", f"id {run_id}", "run row is gone")]
+        try:
+            rebuilt = run_leaf(facts)
+        except (TypeError, ValueError) as e:
+            return [Finding("leaves", "runs", f"id {run_id}", str(e))]
+        objects = {
+            "run": records.run_object(facts["run"]),
+            "source": records.source_object(facts["source"] or {}),
+        }
+        why = records.differs(leaf, rebuilt, objects)
+        return [] if why is None else [Finding("leaves", "runs", f"id {run_id}", why)]
+
+
 def check_unledgered(store: Store) -> list[Finding]:
-    """Every version has a leaf: a version added behind the ledger's back has none."""
-    return [
+    """Every version has a leaf: a version added behind the ledger's back has none. Once
+    the archive writes commit and run leaves, every commit and run has one too (but the
+    newest run while it has no checkpoint: it may be running)."""
+    found = [
         Finding("unledgered", "versions", f"id {vid}", "version has no ledger leaf")
         for vid in store.unledgered_version_ids()
+    ]
+    if not store.has_subject_leaves():
+        return found
+    found += [
+        Finding("unledgered", "commits", c["oid"], "commit has no ledger leaf")
+        for c in store.unledgered_commits()
+    ]
+    newest = max((r["id"] for r in store.runs()), default=None)
+    found += [
+        Finding("unledgered", "runs", f"id {r['id']}", "run has no ledger leaf")
+        for r in store.unledgered_runs()
+        if r["id"] != newest or r["tree_size"] is not None
+    ]
+    return found
+
+
+def check_documents(store: Store) -> list[Finding]:
+    """Each document's path, status and current version re-derived from its versions (the
+    versions are in the leaves; the document row is only their summary)."""
+    return [
+        Finding("documents", "documents", f"id {doc_id}", problem)
+        for doc_id, problem in store.document_drift()
     ]
 
 
@@ -137,7 +248,7 @@ def check_checkpoints(store: Store) -> list[Finding]:
     sizes = [r["tree_size"] for r in runs if isinstance(r["tree_size"], int)]
     roots = roots_at(leaves, [s for s in sizes if 0 <= s <= len(leaves)])
     found = []
-    seen_checkpoint, last_size = False, 0
+    seen_checkpoint, last_size, latest_size = False, 0, None
     for run in runs:
         key = f"id {run['id']}"
         size, root = run["tree_size"], run["tree_root"]
@@ -156,8 +267,13 @@ def check_checkpoints(store: Store) -> list[Finding]:
                 Finding("checkpoints", "runs", key, f"tree size {size} shrinks from {last_size}")
             )
         last_size = max(last_size, size)
+        latest_size = size
         if roots[size].hex() != root:
             found.append(Finding("checkpoints", "runs", key, f"root at size {size} does not match"))
+    covered = latest_size if latest_size is not None else 0
+    if covered < len(leaves):
+        where = f"leaves {covered}-{len(leaves) - 1}"
+        found.append(Finding("checkpoints", "ledger", where, "under no checkpoint"))
     return found
 
 
@@ -208,22 +324,59 @@ def check_passages(store: Store) -> list[Finding]:
     return found
 
 
+def check_derived(store: Store) -> list[Finding]:
+    """What was derived from raw bytes, derived again: readable-text links, metadata made
+    by the running extractor, quotation ids (`archive.rederive`)."""
+    found = [*rederive.text_links(store), *rederive.metadata(store), *rederive.quotes(store)]
+    return [Finding("derived", table, key, problem) for table, key, problem in found]
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """What the checker trusts, given from outside the archive: the log's keys, witnesses'
+    keys, the TSA's CA certificates and checkpoints kept elsewhere (note texts)."""
+
+    keys: tuple[Verifier, ...] = ()
+    witnesses: tuple[Verifier, ...] = ()
+    tsa_roots: tuple[x509.Certificate, ...] = ()
+    checkpoints: tuple[str, ...] = ()
+
+
+def check_evidence(store: Store, anchors: Anchors = Anchors()) -> list[Finding]:
+    """Every kept signature, cosignature and time-stamp token verifies over a tree of this
+    ledger; with anchors, the latest checkpoint is signed (and cosigned) by the keys given,
+    every token chains to the CA given and every outside checkpoint is in this ledger."""
+    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    found = evidence.check_signatures(store, leaves, anchors.keys, anchors.witnesses)
+    found += evidence.check_timestamps(store, leaves, anchors.tsa_roots)
+    findings = [Finding("evidence", table, key, problem) for table, key, problem in found]
+    for text in anchors.checkpoints:
+        outside = evidence.check_external(leaves, text, anchors.keys, origin(store))
+        findings += [Finding("external-checkpoint", t, k, p) for t, k, p in outside]
+    return findings
+
+
 # Adding a check: write it above and list it here.
 CHECKS: tuple[Check, ...] = (
     check_blobs,
     check_leaves,
     check_unledgered,
     check_checkpoints,
+    check_documents,
     check_diffs,
     check_passages,
+    check_derived,
+    check_evidence,
 )
 
 
-def verify(store: Store, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:
+def verify(
+    store: Store, checks: tuple[Check, ...] = CHECKS, anchors: Anchors = Anchors()
+) -> list[Finding]:
     """Run every check; findings in a stable order."""
     found: list[Finding] = []
     for check in checks:
-        found += check(store)
+        found += check_evidence(store, anchors) if check is check_evidence else check(store)
     return found
 
 

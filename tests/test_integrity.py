@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from archive.export.versions import export_versions
 from archive.ledger import checkpoints as integrity
-from archive.ledger import merkle
+from archive.ledger import merkle, records
 from archive.ledger.checkpoints import (
     append_versions,
     check_proof,
@@ -23,6 +23,7 @@ from archive.ledger.checkpoints import (
     leaf_record,
     resolve_size,
     roots_at,
+    version_leaf_v2,
 )
 from archive.ledger.leaves import VERSION_KEYS, parse_checkpoint_text, version_leaf
 from archive.record.folder import ingest_folder
@@ -51,15 +52,22 @@ def test_every_version_gets_its_leaf_in_order(db: Path, folder: Path) -> None:
     ingest(db, folder)
     with Store(db) as store:
         rows = store.leaf_source_rows()
+        facts = store.leaf_facts()
         ledger = list(store.iter_ledger())
-        assert [e["version_id"] for e in ledger] == [r["version_id"] for r in rows]
-        assert [e["leaf_index"] for e in ledger] == list(range(len(rows)))
-        for entry, row in zip(ledger, rows, strict=True):
-            record = leaf_record(row)
-            assert tuple(sorted(record)) == tuple(sorted(VERSION_KEYS))
-            assert bytes(entry["leaf"]) == version_leaf(record) == leaf_bytes(row)
+        # Each run's versions, then the run's own leaf (archive.ledger.records).
+        assert [e["version_id"] or e["subject"] for e in ledger] == [1, 2, "run:1", 3, 4, "run:2"]
+        assert [e["leaf_index"] for e in ledger] == list(range(len(ledger)))
+        versions = [e for e in ledger if e["version_id"] is not None]
+        for entry, fact in zip(versions, facts, strict=True):
+            assert bytes(entry["leaf"]) == version_leaf_v2(fact)
+            assert json.loads(bytes(entry["leaf"]))["format"] == records.VERSION_V2
+            assert json.loads(bytes(entry["leaf"]))["version"] == fact["version"]
+        for entry in ledger:
             assert entry["leaf_hash"] == merkle.leaf_hash(bytes(entry["leaf"])).hex()
         assert [r["kind"] for r in rows] == ["added", "added", "modified", "renamed"]
+        record = leaf_record(rows[-1])  # the v1 record still reads from the rows
+        assert tuple(sorted(record)) == tuple(sorted(VERSION_KEYS))
+        assert version_leaf(record) == leaf_bytes(rows[-1])
         assert record["provenance"] is None and record["source"] == "docs"
         assert rows[1]["blob_sha256"] == store.blob(rows[1]["blob_blake3"])["sha256"]
 
@@ -73,15 +81,15 @@ def test_each_run_ends_with_a_checkpoint(db: Path, folder: Path) -> None:
     with Store(db) as store:
         runs = store.runs()
         hashes = store.leaf_hashes()
-        assert [r["tree_size"] for r in runs] == [1, 1, 3]
+        assert [r["tree_size"] for r in runs] == [2, 3, 6]  # versions and run leaves
         assert [r["tree_root"] for r in runs] == [
             merkle.root(hashes[: r["tree_size"]]).hex() for r in runs
         ]
         latest = latest_checkpoint(store)
         assert latest.run_id == 3 and latest.time == runs[-1]["finished_at"]
         origin, cp = parse_checkpoint_text(latest.text)
-        assert origin == "provenance-archive/archive.db"
-        assert (cp.size, cp.root_hex) == (3, runs[-1]["tree_root"])
+        assert origin == "provenance-archive/" + hashes[0].hex()[:16]  # the log, not the file
+        assert (cp.size, cp.root_hex) == (6, runs[-1]["tree_root"])
 
 
 def test_no_checkpoint_yet(db: Path) -> None:
@@ -101,7 +109,7 @@ def test_proofs_for_every_version_and_checkpoint_pair(db: Path, folder: Path) ->
         ingest(db, folder)
     with Store(db) as store:
         sizes = [0] + [r["tree_size"] for r in store.runs()]
-        ledger = list(store.iter_ledger())
+        ledger = [e for e in store.iter_ledger() if e["version_id"] is not None]
         for entry in ledger:
             for size in sizes:
                 if entry["leaf_index"] < size:
@@ -117,10 +125,11 @@ def test_proofs_for_every_version_and_checkpoint_pair(db: Path, folder: Path) ->
         for bad, message in [("run:9", "no run 9"), ("x", "not a tree size"), ("999", "beyond")]:
             with pytest.raises(ArchiveError, match=message):
                 resolve_size(store, bad)
+        size = store.ledger_size()
         with pytest.raises(ArchiveError, match="beyond the ledger"):
-            inclusion_proof(store, ledger[0]["version_id"], len(ledger) + 1)
+            inclusion_proof(store, ledger[0]["version_id"], size + 1)
         with pytest.raises(ArchiveError, match="beyond the ledger"):
-            consistency_proof(store, 1, len(ledger) + 1)
+            consistency_proof(store, 1, size + 1)
         with pytest.raises(ArchiveError, match="not in a tree of size"):
             inclusion_proof(store, ledger[-1]["version_id"], 1)
 
@@ -136,7 +145,7 @@ def test_memoized_proofs_are_the_computed_ones_and_skip_the_leaves(
     monkeypatch.setattr(integrity, "IMMUTABLE_TREES", integrity.TreeMemo(max_trees=2))
     with Store(db) as store:
         sizes = [r["tree_size"] for r in store.runs()]
-        ledger = list(store.iter_ledger())
+        ledger = [e for e in store.iter_ledger() if e["version_id"] is not None]
         expected = {}
         for entry in ledger:
             for size in [None, *sizes]:
@@ -216,9 +225,11 @@ def test_older_archive_is_migrated_and_backfilled(db: Path, folder: Path) -> Non
     write_state(folder, {"a": "1", "b": "2!"})
     ingest(db, folder)
     with Store(db) as store:
-        assert [r["tree_size"] for r in store.runs()] == [None, 3]
-        # Old versions are backfilled when the run starts, so the log keeps version order.
-        assert [e["version_id"] for e in store.iter_ledger()] == [1, 2, 3]
+        assert [r["tree_size"] for r in store.runs()] == [None, 5]
+        # Old versions are backfilled when the run starts, so the log keeps version order;
+        # the run before gets its leaf too (no checkpoint: it predates the ledger).
+        ledger = [e["version_id"] or e["subject"] for e in store.iter_ledger()]
+        assert ledger == [1, 2, "run:1", 3, "run:2"]
         assert verify(store) == []
 
 
@@ -228,7 +239,7 @@ def test_append_refuses_unknown_versions(db: Path, folder: Path) -> None:
     with Store(db) as store, pytest.raises(ArchiveError, match="missing"):
         append_versions(store, [42])
     with Store(db) as store:
-        assert append_versions(store, []) == 1
+        assert append_versions(store, []) == 2
 
 
 def test_export_versions_mirror_the_rows(db: Path, folder: Path) -> None:

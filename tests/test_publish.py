@@ -171,7 +171,7 @@ async def test_version_page_shows_its_ledger_proof_and_the_proof_verifies(
     ).fetchone()
     conn.close()
     assert proof["root"] == root and proof["leaf_hash"] == leaf_hash
-    assert json.loads(proof["leaf"])["blob_blake3"] == ids["v2_blake3"]
+    assert json.loads(proof["leaf"])["version"]["blob"] == ids["v2_blake3"]
     assert 'id="ledger-proof"' in html and root in html and leaf_hash in html
     assert all(h in html for h in proof["proof"]) and len(proof["proof"]) >= 1
     path = tmp_path / "proof.json"
@@ -238,7 +238,7 @@ async def test_an_immutable_archive_proves_from_memo_a_writable_one_never(
     with Store(live) as store:
         ingest_folder(store, str(extra), "archive ingest more")
         after = integrity.inclusion_proof(store, ids["v2"])
-    assert after["tree_size"] == before["tree_size"] + 1
+    assert after["tree_size"] == before["tree_size"] + 2  # the version and the run
     assert (await writable.client.get(url)).json() == after  # not the earlier tree's proof
     assert integrity.IMMUTABLE_TREES.trees == held  # nothing memoized for a writable file
 

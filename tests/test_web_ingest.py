@@ -131,12 +131,15 @@ def test_capture_provenance_in_rows_and_ledger_leaf(crawls, db):
     assert rows["warc_blake3"] == blake3_file(crawls["one"])
     assert rows["request_id"] == ids["req"]
     assert rows["payload_digest"].startswith("sha1:")
-    capture = leaf["provenance"]["capture"]
+    capture = leaf["capture"]  # leaf v2: the whole captures row (archive.ledger.records)
     assert capture["record_id"] == ids["v1"] and capture["target_uri"] == STORY
     assert capture["payload_digest"] == rows["payload_digest"]
     assert capture["warc_blake3"] == rows["warc_blake3"]
     assert capture["warc_offset"] == int(rows["warc_offset"])
-    assert ["Content-Type", "text/html; charset=utf-8"] in capture["http_headers"]
+    assert capture["version_id"] == version["id"] and capture["outcome"] == "added"
+    headers = json.loads(capture["http"])["headers"]
+    assert ["Content-Type", "text/html; charset=utf-8"] in [list(h) for h in headers]
+    assert ["warc", "record_id", ids["v1"]] in leaf["provenance"]
     code, out, _ = run_cli("verify", db=db)
     assert code == 0, out
 
@@ -200,3 +203,23 @@ def test_run_rows_are_deterministic(crawls, tmp_path):
         return out
 
     assert rows(a) == rows(b)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE captures SET target_uri = 'https://evil.example/' WHERE version_id IS NOT NULL",
+        "UPDATE captures SET warc_date = '1999-01-01T00:00:00Z' WHERE version_id IS NULL",
+        "UPDATE captures SET http = NULL WHERE version_id IS NOT NULL",
+    ],
+    ids=["capture of a version", "capture that made no version", "capture headers"],
+)
+def test_an_edited_capture_is_found_by_verify(crawls, db, sql):
+    """Every column of every capture is in a leaf: its version's, or its run's."""
+    ingest(db, crawls["one"])
+    conn = sqlite3.connect(db)
+    assert conn.execute(sql).rowcount > 0
+    conn.commit()
+    conn.close()
+    code, out, _ = run_cli("verify", db=db)
+    assert code == 1 and "capture" in out, out

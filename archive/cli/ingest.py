@@ -8,6 +8,8 @@ import time
 import click
 
 from archive.cli.common import db_option, emit_json, friendly, json_option, shown
+from archive.cli.trust import read_signer
+from archive.ledger import evidence
 from archive.record.folder import ingest_folder
 from archive.record.git import GitRunSummary, import_git
 from archive.record.versions import RunSummary
@@ -41,6 +43,13 @@ from archive.store import ArchiveError, Store
     type=click.IntRange(1),
     help="With --git: commits per transaction (a kill loses at most one batch).",
 )
+@click.option(
+    "--sign",
+    "key_file",
+    envvar="ARCHIVE_SIGNING_KEY",
+    metavar="FILE",
+    help="Sign the run's checkpoint with this private key [$ARCHIVE_SIGNING_KEY].",
+)
 @db_option
 @json_option
 @friendly
@@ -51,6 +60,7 @@ def ingest(
     repo: str | None,
     ref: str | None,
     batch_size: int,
+    key_file: str | None,
     db: str,
     as_json: bool,
 ) -> None:
@@ -81,6 +91,7 @@ def ingest(
         raise click.UsageError("--ref needs --git REPO")
     command = " ".join(["archive", *sys.argv[1:]]) if sys.argv else "archive ingest"
     show_bar = sys.stderr.isatty() and not as_json
+    signer = read_signer(key_file) if key_file else None  # a bad key fails before any work
     with Store(db) as store:
         if repo is not None:
             bar = CommitBar() if show_bar else None
@@ -94,6 +105,9 @@ def ingest(
                 summary = ingest_folder(store, folder, command, lambda n: bar.update(n))
         else:
             summary = ingest_folder(store, folder, command)
+        if signer is not None:
+            with store.write():
+                evidence.sign_run(store, signer, summary.run_id)
     report_run(summary, as_json)
     if summary.problems:
         sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,39 +17,94 @@ from archive.export.bagit import export_bagit
 from archive.export.manifest import manifest_bytes
 from archive.export.ocfl import export_ocfl
 from archive.export.versions import export_versions
+from archive.ledger import evidence
 from archive.ledger.checkpoints import (
     check_proof,
     consistency_proof,
     inclusion_proof,
-    latest_checkpoint,
     resolve_size,
 )
 from archive.lookup import NotInArchive
 from archive.lookup import lookup as lookup_content
-from archive.refs import resolve_version
+from archive.refs import resolve_document, resolve_version
 from archive.store import ArchiveError, Store
+from archive.verify import Anchors, verify_corpus
 from archive.verify import verify as run_checks
-from archive.verify import verify_corpus, verify_external_checkpoint
 from ingest.paths import PathError, path_bytes
 
 
 @click.command()
+@click.option(
+    "--tsr",
+    "tsr_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the time-stamp token (DER) of the printed note to this file.",
+)
+@click.option(
+    "--import",
+    "import_file",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Keep the cosignatures of a witnessed note (checked with --witness keys).",
+)
+@click.option("--witness", "witness_keys", multiple=True, help="A witness's verifier key.")
 @db_option
 @json_option
 @friendly
-def checkpoint(db: str, as_json: bool) -> None:
-    """Print the latest checkpoint (C2SP checkpoint text) for publishing elsewhere.
+def checkpoint(
+    tsr_file: str | None,
+    import_file: str | None,
+    witness_keys: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Print the latest checkpoint as a signed note (C2SP) for publishing elsewhere.
 
-    The checkpoint goes to stdout exactly as `archive verify --checkpoint FILE` reads it;
-    the run it belongs to is named on stderr.
+    The note (body, blank line, one `— NAME SIGNATURE` line per signature and cosignature
+    kept) goes to stdout exactly as `archive verify --checkpoint FILE` reads it; the run it
+    belongs to is named on stderr. With --tsr, the note printed is the one the latest
+    time-stamp token covers, so `openssl ts -verify -data NOTE -in FILE` checks it.
     """
-    with Store(db, create=False) as store:
-        latest = latest_checkpoint(store)
-    if as_json:
-        emit_json(latest.as_dict())
+    from archive.cli.trust import read_text, verifiers
+
+    if import_file is not None:
+        witnesses = verifiers(witness_keys, "witness")
+        text = read_text(import_file, "the note")
+        with Store(db, create=False) as store:
+            with store.write():
+                kept = evidence.import_cosignatures(store, text, witnesses)
+        click.echo(f"kept cosignatures of {', '.join(kept)}")
         return
-    click.echo(latest.text, nl=False)
-    click.echo(f"run {latest.run_id} at {latest.time}", err=True)
+    with Store(db, create=False) as store:
+        current = evidence.latest(store)
+        token = evidence.latest_token(store) if tsr_file is not None else None
+    text = str(current.note) if current.note.signatures else current.body.text()
+    if tsr_file is not None:
+        if token is None:
+            raise ArchiveError("the latest checkpoint has no time-stamp: run `archive timestamp`")
+        try:
+            with open(tsr_file, "xb") as f:
+                f.write(bytes(token["token"]))
+        except FileExistsError:
+            raise ArchiveError(f"{tsr_file} exists: never overwritten") from None
+        except OSError as e:
+            raise ArchiveError(f"cannot write {tsr_file}: {e.strerror}") from None
+        text = token["note"]
+    if as_json:
+        emit_json(
+            {
+                "run_id": current.run_id,
+                "time": current.time,
+                "tree_size": current.body.size,
+                "tree_root": current.root_hex,
+                "origin": current.body.origin,
+                "checkpoint": text,
+                "signed": bool(current.note.signatures),
+            }
+        )
+        return
+    click.echo(text, nl=False)
+    state = "signed" if current.note.signatures else "unsigned: `archive sign --key FILE`"
+    click.echo(f"run {current.run_id} at {current.time} ({state})", err=True)
 
 
 def _read_json(path: str) -> object:
@@ -59,10 +115,27 @@ def _read_json(path: str) -> object:
         raise ArchiveError(f"cannot read a proof from {path}: {e}") from None
 
 
-def _check_proof_file(path: str) -> None:
+def _check_proof_file(
+    path: str,
+    checkpoint_file: str | None = None,
+    keys: tuple[str, ...] = (),
+    consistency_file: str | None = None,
+) -> None:
+    """Check a proof; say what it proves, against what, or why it fails (exit 1)."""
+    from archive.cli.trust import read_text, verifiers
+    from archive.ledger.proofs import INTERNAL_ONLY, check
+
     doc = _read_json(path)
-    if not check_proof(doc):
-        click.echo(f"invalid proof: {path}")
+    note = read_text(checkpoint_file, "the checkpoint") if checkpoint_file else None
+    bridge = _read_json(consistency_file) if consistency_file else None
+    result = check(doc, note, verifiers(keys), bridge)
+    if result.ok and result.kind == "inclusion" and not check_proof(doc):
+        result.problems.append("the proof does not check")  # belt and braces: the old check
+    for line in result.claims:
+        click.echo(f"  {line}")
+    if not result.ok:
+        for problem in result.problems:
+            click.echo(f"invalid proof: {shown(path)}: {shown(problem)}")
         sys.exit(1)
     assert isinstance(doc, dict)
     if doc["type"] == "inclusion":
@@ -75,6 +148,7 @@ def _check_proof_file(path: str) -> None:
             f"valid consistency proof: size {doc['old_size']} -> {doc['new_size']}, "
             f"root {doc['new_root']}"
         )
+    click.echo(f"checked against {shown(result.against)}" if result.against else INTERNAL_ONLY)
 
 
 @click.command()
@@ -93,7 +167,11 @@ def proof(
     check_file: str | None,
     db: str,
 ) -> None:
-    """Print an inclusion proof for VERSION, or a consistency proof, as JSON."""
+    """Print an inclusion proof for VERSION, or a consistency proof, as JSON.
+
+    VERSION may be a file on disk: the proof is then of a version with exactly that file's
+    bytes (the newest), or the command says they are not in the archive (exit 1).
+    """
     if sum(x is not None for x in (version, consistency, check_file)) != 1:
         raise click.UsageError("give one of VERSION, --consistency OLD NEW or --check FILE")
     if check_file is not None:
@@ -107,25 +185,87 @@ def proof(
             assert version is not None
             if size is not None and size < 1:
                 raise click.UsageError("--size must be at least 1")
-            ref = resolve_version(store, version)
-            doc = inclusion_proof(store, ref.version["id"], size)
+            doc = inclusion_proof(store, _version_to_prove(store, version), size)
     emit_json(doc)
+
+
+def _version_to_prove(store: Store, ref: str) -> int:
+    """The version id a proof is asked for: a file on disk proves its bytes, never silently
+    the archived version at that path."""
+    if os.path.isfile(ref):
+        try:
+            result = lookup_content(store, ref)
+        except NotInArchive:
+            click.echo(f"{ref}: these bytes are not in the archive", err=True)
+            sys.exit(1)
+        if not result.appearances:
+            click.echo(f"{ref}: these bytes are in no version", err=True)
+            sys.exit(1)
+        try:
+            doc_id = resolve_document(store, ref)["id"]
+        except ArchiveError:
+            doc_id = None
+        same_doc = [a for a in result.appearances if a.document_id == doc_id]
+        chosen = (same_doc or list(result.appearances))[-1]
+        return store.version(chosen.document_id, chosen.seq)["id"]
+    return resolve_version(store, ref).version["id"]
 
 
 @click.command("verify-proof")
 @click.argument("file")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A signed checkpoint note you trust: the proof's root must be its root.",
+)
+@click.option("--key", "keys", multiple=True, help="The log's verifier key (for --checkpoint).")
+@click.option(
+    "--consistency",
+    "consistency_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A consistency proof from the proof's tree to the (larger) checkpoint's.",
+)
 @friendly
-def verify_proof(file: str) -> None:
-    """Check a proof JSON (from `archive proof`) offline; FILE may be - for stdin."""
-    _check_proof_file(file)
+def verify_proof(
+    file: str, checkpoint_file: str | None, keys: tuple[str, ...], consistency_file: str | None
+) -> None:
+    """Check a proof JSON (from `archive proof`) offline; FILE may be - for stdin.
+
+    Prints what the leaf claims. With --checkpoint and --key, the proof must lead to the
+    root of that signed checkpoint; without, only the proof's internal consistency is
+    checked, and the output says so.
+    """
+    if (keys or consistency_file) and checkpoint_file is None:
+        raise click.UsageError("--key and --consistency need --checkpoint FILE")
+    _check_proof_file(file, checkpoint_file, keys, consistency_file)
 
 
 @click.command()
 @click.option(
     "--checkpoint",
-    "checkpoint_file",
+    "checkpoint_files",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="Also check consistency with a checkpoint kept elsewhere.",
+    help="A checkpoint kept elsewhere (signed note): the archive must contain its tree.",
+)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    help="The log's verifier key: the latest checkpoint must be signed by it.",
+)
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    help="A witness's verifier key: the latest checkpoint must be cosigned by it.",
+)
+@click.option(
+    "--tsa-ca",
+    "ca_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check every time-stamp token against this CA (PEM).",
 )
 @click.option(
     "--corpus",
@@ -135,19 +275,42 @@ def verify_proof(file: str) -> None:
 @db_option
 @json_option
 @friendly
-def verify(checkpoint_file: str | None, corpus: str | None, db: str, as_json: bool) -> None:
+def verify(
+    checkpoint_files: tuple[str, ...],
+    keys: tuple[str, ...],
+    witness_keys: tuple[str, ...],
+    ca_file: str | None,
+    corpus: str | None,
+    db: str,
+    as_json: bool,
+) -> None:
     """Re-derive everything that can be re-derived; one line per failure.
 
+    With --key, every checkpoint's signature is checked and the latest must be signed by
+    one of the keys; with --checkpoint, the archive must hold that tree (truncation,
+    rewrite and fork are found); --witness and --tsa-ca check cosignatures and tokens.
     Exit status: 0 when everything checks, 1 on any finding.
     """
+    from archive.cli.trust import verifiers
+    from archive.ledger.timestamps import TimestampError, load_certificates
+
+    try:
+        roots = tuple(load_certificates(Path(ca_file).read_bytes())) if ca_file else ()
+    except TimestampError as e:
+        raise click.BadParameter(str(e), param_hint="--tsa-ca") from None
+    anchors = Anchors(
+        keys=tuple(verifiers(keys)),
+        witnesses=tuple(verifiers(witness_keys, "witness")),
+        tsa_roots=roots,
+        checkpoints=tuple(
+            Path(f).read_text(encoding="utf-8", errors="replace") for f in checkpoint_files
+        ),
+    )
     with Store(db, create=False) as store:
         if corpus is not None:
             findings = verify_corpus(store, corpus)
         else:
-            findings = run_checks(store)
-            if checkpoint_file is not None:
-                text = Path(checkpoint_file).read_text(encoding="utf-8", errors="replace")
-                findings += verify_external_checkpoint(store, text)
+            findings = run_checks(store, anchors=anchors)
     if as_json:
         emit_json([f.as_dict() for f in findings])
     elif findings:
@@ -280,12 +443,34 @@ def manifest(algorithm: str, source: str | None, db: str) -> None:
 @db_option
 @friendly
 def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
-    """Write a BagIt bag of the latest present versions into the empty directory DEST."""
+    """Write a BagIt bag of the latest present versions into the empty directory DEST,
+    with the evidence to check them offline under evidence/ (signed checkpoint, its
+    time-stamp token, each version's inclusion proof, the PROV history, a README)."""
     with Store(db, create=False) as store:
         versions, refused = exportable(_versions(store, source), unique_latest=True)
-        _exporting(lambda: export_bagit(dest, versions, store.iter_content, all_versions))
+        evidence = _evidence(store)
+        _exporting(
+            lambda: export_bagit(
+                dest, versions, store.iter_content, all_versions, evidence=evidence
+            )
+        )
     click.echo(f"bag written to {shown(str(dest))}")
     _report_refused(refused)
+
+
+def _evidence(store: Store) -> Callable[[list], dict[str, bytes]]:
+    """What an export carries to be checked offline, for the versions it holds."""
+    from archive.export.evidence import evidence_files
+    from archive.export.prov import export_prov  # the prov library is slow to import
+
+    runs = store.runs()
+
+    def files(exported: list) -> dict[str, bytes]:
+        run_ids = {v.run_id for v in exported}
+        history = export_prov(exported, [r for r in runs if r["id"] in run_ids], __version__)
+        return evidence_files(store, exported, history)
+
+    return files
 
 
 @export.command()
@@ -294,10 +479,12 @@ def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
 @db_option
 @friendly
 def ocfl(dest: Path, source: str | None, db: str) -> None:
-    """Write an OCFL 1.1 storage root (one object per document) into the empty DEST."""
+    """Write an OCFL 1.1 storage root (one object per document) into the empty DEST; the
+    evidence to check it offline goes under extensions/provenance-archive-evidence/."""
     with Store(db, create=False) as store:
         versions, refused = exportable(_versions(store, source))
-        _exporting(lambda: export_ocfl(dest, versions, store.iter_content))
+        evidence = _evidence(store)
+        _exporting(lambda: export_ocfl(dest, versions, store.iter_content, evidence))
     click.echo(f"OCFL storage root written to {shown(str(dest))}")
     _report_refused(refused)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from archive.export import (
@@ -72,11 +72,14 @@ def export_bagit(
     all_versions: bool = False,
     *,
     source_organization: str = "provenance-archive",
+    evidence: Callable[[list[ExportVersion]], Mapping[str, bytes]] | None = None,
 ) -> Path:
     """Write a complete BagIt 1.0 bag into the empty directory `dest` and return it.
 
     Everything (including Bagging-Date, taken from the newest observed_at) is derived
     from the inputs, so the same archive always yields byte-identical tag files.
+    evidence: given the exported versions, tag files to add (bag-relative path -> bytes,
+    e.g. `archive.export.evidence.evidence_files`); they go in the tag manifests.
     """
     dest = Path(dest)
     layout = bag_layout(versions, all_versions)
@@ -105,6 +108,7 @@ def export_bagit(
         f"provenance-archive export of {len(docs)} documents ({len(versions)} versions)"
         f" from {', '.join(sources) or 'no source'}"
         + ("; every version under data/versions/doc-<id>/v<seq>/" if all_versions else "")
+        + ("; evidence (signed checkpoint, proofs, PROV) under evidence/" if evidence else "")
     )
     info = [
         ("Source-Organization", source_organization),
@@ -116,6 +120,12 @@ def export_bagit(
         "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
         "bag-info.txt": "".join(f"{k}: {tag_value(v)}\n" for k, v in info).encode("utf-8"),
     }
+    if evidence is not None:
+        extra = evidence(list({v.version_id: v for v in layout.values()}.values()))
+        for name in extra:
+            if name in tags or name.startswith("data/") or name.startswith("/") or ".." in name:
+                raise ValueError(f"evidence file {name!r} is not a tag file of its own")
+        tags.update(extra)
     for alg in ALGORITHMS:
         tags[f"manifest-{alg}.txt"] = _manifest(payload, alg).encode("utf-8")
     b3 = [(layout[p].blake3 or "", p) for p in sorted(layout)]
@@ -124,5 +134,6 @@ def export_bagit(
     for alg in ALGORITHMS:
         tags[f"tagmanifest-{alg}.txt"] = _manifest(tag_digests, alg).encode("utf-8")
     for name, data in tags.items():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
         (dest / name).write_bytes(data)
     return dest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -103,8 +103,21 @@ def write_object(obj_root: Path, vs: Sequence[ExportVersion], read_bytes: ReadBy
     return inventory
 
 
-def export_ocfl(dest: Path, versions: Sequence[ExportVersion], read_bytes: ReadBytes) -> Path:
-    """Write an OCFL 1.1 storage root with one object per document into empty `dest`."""
+EVIDENCE_EXTENSION = "extensions/provenance-archive-evidence"
+
+
+def export_ocfl(
+    dest: Path,
+    versions: Sequence[ExportVersion],
+    read_bytes: ReadBytes,
+    evidence: Callable[[list[ExportVersion]], Mapping[str, bytes]] | None = None,
+) -> Path:
+    """Write an OCFL 1.1 storage root with one object per document into empty `dest`.
+
+    evidence: given the versions, files (path -> bytes, e.g. `evidence/...`) written under
+    the storage root's `extensions/provenance-archive-evidence/` (the place OCFL leaves for
+    what is not an object), so the objects stay exactly what the archive holds.
+    """
     dest = Path(dest)
     docs = by_document(versions)
     for vs in docs.values():
@@ -118,4 +131,10 @@ def export_ocfl(dest: Path, versions: Sequence[ExportVersion], read_bytes: ReadB
     (dest / "0=ocfl_1.1").write_text("ocfl_1.1\n", encoding="utf-8")
     for vs in docs.values():
         write_object(dest / object_dir(vs[0]), vs, read_bytes)
+    if evidence is not None:
+        for name, data in evidence(list(versions)).items():
+            rel = safe_relpath(name.removeprefix("evidence/"))
+            target = dest / EVIDENCE_EXTENSION / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
     return dest

@@ -9,13 +9,13 @@ archive's history detectable.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from archive.ledger import records
 from archive.ledger.leaves import (
     Checkpoint,
     checkpoint_text,
@@ -89,48 +89,120 @@ def leaf_bytes(row: Mapping) -> bytes:
     return version_leaf(leaf_record(row))
 
 
+def version_leaf_v2(facts: Mapping) -> bytes:
+    """Leaf bytes (format v2) of a version from its `Store.leaf_facts` entry."""
+    return records.version_leaf(
+        facts["version"],
+        facts["blob"],
+        facts["source"] or {},
+        facts["provenance"],
+        facts.get("capture"),
+    )
+
+
 def append_versions(store: Store, version_ids: Sequence[int]) -> int:
     """Append the leaves of just-recorded versions, in the order given; returns the new size.
 
-    Costs one query for the rows and one insert batch: no tree hashing happens here.
+    New leaves are format v2 (`archive.ledger.records`): the whole version row and what it
+    links to. Costs a few queries and one insert batch: no tree hashing happens here.
     """
     if not version_ids:
         return store.ledger_size()
     start = store.ledger_size()
-    rows = store.leaf_source_rows(version_ids)
-    if len(rows) != len(version_ids):
+    facts = store.leaf_facts(version_ids)
+    if len(facts) != len(version_ids):
         raise ArchiveError("cannot add to the ledger: a recorded version is missing")
     leaves = []
-    for i, row in enumerate(rows):
-        leaf = leaf_bytes(row)
-        leaves.append((start + i, row["version_id"], leaf, merkle.leaf_hash(leaf).hex()))
+    for i, entry in enumerate(facts):
+        leaf = version_leaf_v2(entry)
+        leaves.append((start + i, entry["version"]["id"], leaf, merkle.leaf_hash(leaf).hex()))
     store.append_leaves(leaves)
     return start + len(leaves)
 
 
-def backfill(store: Store) -> int:
-    """Give leaves to versions recorded before the ledger existed, oldest first.
+def _append_subjects(store: Store, items: Sequence[tuple[str, bytes]]) -> int:
+    start = store.ledger_size()
+    store.append_subject_leaves(
+        (start + i, subject, leaf, merkle.leaf_hash(leaf).hex())
+        for i, (subject, leaf) in enumerate(items)
+    )
+    return start + len(items)
 
-    Called when a run starts, so the log keeps version order; returns the new size.
+
+def append_commit(store: Store, commit: Mapping) -> int:
+    """The leaf of a just-recorded git commit (its whole row: message, parents, ...)."""
+    return _append_subjects(store, [(f"commit:{commit['oid']}", records.commit_leaf(commit))])
+
+
+def run_leaf(facts: Mapping) -> bytes:
+    """Leaf bytes of a run from its `Store.run_facts` entry."""
+    return records.run_leaf(
+        facts["run"],
+        facts["source"] or {},
+        facts["problems"],
+        facts["sidecar_changes"],
+        facts.get("captures", ()),
+    )
+
+
+def append_runs(store: Store, run_ids: Sequence[int]) -> int:
+    """The leaves of these runs (their rows, problems, sidecar edits), in id order."""
+    facts = store.run_facts(run_ids)
+    return _append_subjects(store, [(f"run:{i}", run_leaf(facts[i])) for i in sorted(facts)])
+
+
+def backfill(store: Store, current: int | None = None) -> int:
+    """Give leaves to what has none yet, oldest first: versions recorded before the ledger
+    existed, then commits and runs recorded before they got leaves of their own. A run
+    interrupted before its checkpoint (a killed git import) gets its leaf and the
+    checkpoint it never wrote, so no leaf stays outside every checkpoint. The newest run
+    (the one starting, or ending, now) is left to `checkpoint_run`.
+
+    Called when a run starts, so the log keeps record order; returns the new size.
     """
-    return append_versions(store, store.unledgered_version_ids())
+    size = append_versions(store, store.unledgered_version_ids())
+    commits = store.unledgered_commits()
+    if commits:
+        size = _append_subjects(
+            store, [(f"commit:{c['oid']}", records.commit_leaf(c)) for c in commits]
+        )
+    runs = store.unledgered_runs()
+    if current is None:
+        current = max((r["id"] for r in store.runs()), default=None)
+    checkpointed = [r["id"] for r in store.runs() if r["tree_size"] is not None]
+    for run in runs:
+        if run["id"] == current:
+            continue
+        size = append_runs(store, [run["id"]])
+        interrupted = run["finished_at"] is None  # a finished run without one predates them
+        if run["tree_size"] is None and (
+            interrupted or (checkpointed and run["id"] > checkpointed[0])
+        ):
+            cp = Checkpoint.of(merkle.MerkleLog(store.leaf_hashes()))
+            store.set_checkpoint(run["id"], cp.size, cp.root_hex)
+    return size
 
 
 def checkpoint_run(store: Store, run_id: int) -> Checkpoint:
-    """End a run: ledger any versions still without a leaf, then store the tree head.
+    """End a run: ledger anything still without a leaf and the run itself (call it after
+    `finish_run`, so its counts are in its leaf), then store the tree head.
 
     Leaf hashes are loaded and folded with `MerkleLog` (100k leaves take well under a
     second), so the stored root always comes from the stored leaves.
     """
-    backfill(store)
+    backfill(store, run_id)
+    if any(r["id"] == run_id for r in store.unledgered_runs()):
+        append_runs(store, [run_id])
     cp = Checkpoint.of(merkle.MerkleLog(store.leaf_hashes()))
     store.set_checkpoint(run_id, cp.size, cp.root_hex)
     return cp
 
 
 def origin(store: Store) -> str:
-    """The checkpoint origin line: names this archive file."""
-    return ORIGIN_PREFIX + os.path.basename(store.path)
+    """The checkpoint origin line: names this log for good, by its first leaf (which can
+    never change), not by the file name of the moment."""
+    first = store.first_leaf_hash()
+    return ORIGIN_PREFIX + (first[:16] if isinstance(first, str) else "empty")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,16 @@ from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace
-from archive.publish import cache, memento, pages, permissions, queries, raw, sqlfunctions
+from archive.publish import (
+    cache,
+    checkpoint,
+    memento,
+    pages,
+    permissions,
+    queries,
+    raw,
+    sqlfunctions,
+)
 from archive.store import ArchiveError, PassageStore, Store, read_text
 from archive.store.passage_format import passage_digest
 
@@ -209,7 +218,9 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
     capture = _fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
-    return version, text, _proof(conn, version_id, identity), (capture or [None])[0]
+    proof, no_proof = _proof(conn, version_id, identity)
+    vouched = checkpoint.vouched(conn, proof)
+    return version, text, (proof, no_proof), (capture or [None])[0], vouched
 
 
 async def version_page(datasette, request):
@@ -217,11 +228,12 @@ async def version_page(datasette, request):
     db = await archive_database(datasette)
     await _allowed(datasette, request, db.name, "version")
     identity = immutable_identity(db)
-    version, text, (proof, no_proof), capture = await db.execute_fn(
+    version, text, (proof, no_proof), capture, vouched = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
     )
     view = pages.version_view(version, text, proof, no_proof)
     view["capture"] = pages.capture_view(capture)
+    view["evidence"] = vouched
     response = await _render(datasette, request, "archive_version.html", {"view": view})
     response.headers.update(await memento.memento_headers(datasette, request, db, version_id))
     return response
@@ -288,6 +300,21 @@ async def proof_json(datasette, request):
         f'attachment; filename="version-{version["id"]}-proof.json"'
     )
     return response
+
+
+async def checkpoint_file(datasette, request):
+    """The latest checkpoint as a signed note (text/plain; `?stamped=1`: the exact note the
+    newest time-stamp token covers), or with `.tsr` that token, for anyone to keep."""
+    db = await archive_database(datasette)
+    tables = ("runs", "ledger", "checkpoint_signatures", "checkpoint_timestamps")
+    await _allowed(datasette, request, db.name, tables)
+    try:
+        note, token = await db.execute_fn(checkpoint.latest_note)
+    except ArchiveError as e:
+        raise NotFound(str(e)) from None
+    if request.url_vars.get("tsr"):
+        return checkpoint.token_response(token)
+    return checkpoint.note_response(note, token, bool(request.args.get("stamped")))
 
 
 async def diff_page(datasette, request):
@@ -420,6 +447,7 @@ def register_routes(datasette):
         (r"^/-/archive/diff$", diff_page),
         (r"^/-/archive/raw/(?P<blake3>[0-9a-f]{64})$", raw_blob),
         (r"^/-/archive/verify$", verify_page),
+        (r"^/-/archive/checkpoint(?P<tsr>\.tsr)?$", checkpoint_file),
         (r"^/-/archive/lookup\.json$", lookup_json),
         (r"^/-/archive/search$", search_page),
         (r"^/-/archive/changes\.atom$", changes_feed),

@@ -84,8 +84,8 @@ def ingest_folder(
             unchanged=len(observed) - sum(c.kind != "deleted" for c in changes),
             problems=len(unreadable),
         )
-        checkpoint_run(store, run_id)
         store.finish_run(run_id, **counts)
+        checkpoint_run(store, run_id)
     return RunSummary(
         run_id,
         source["name"],

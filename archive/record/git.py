@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
-from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
 from archive.record.plan import Change, Observed, summarize
@@ -215,7 +215,9 @@ def _import(
                 refused = refusals(commit)
                 tally.problems += refused
                 store.add_problems(run_id, [(p["path"], p["reason"]) for p in refused])
-                store.insert_commit(commit_row(commit, source_id, position))
+                row = commit_row(commit, source_id, position)
+                store.insert_commit(row)
+                append_commit(store, row)
                 changes = _record_commit(
                     store, source_id, run_id, commit, blake3_of, tally, pending
                 )
@@ -230,8 +232,8 @@ def _import(
         if progress:
             progress(tally.commits, total)
     with store.write():
-        checkpoint_run(store, run_id)
         store.finish_run(run_id, **tally.counts())
+        checkpoint_run(store, run_id)
     return GitRunSummary(
         run_id,
         source["name"],

@@ -232,6 +232,20 @@ def _text_for(store: Store, row: dict, data: bytes) -> tuple[str | None, list[st
     return text, problems
 
 
+def extraction_for(store: Store, row: Mapping, data: bytes) -> tuple[Extraction, list[str]]:
+    """What `reextract` computes for one `Store.blobs_to_extract` row and its bytes: the
+    extraction and the readable-text problems (`archive verify` re-derives the same)."""
+    text, problems = _text_for(store, dict(row), data)
+    extraction = extract(
+        text,
+        media_type=row["media_type"] or "application/octet-stream",
+        path=row["path"] or "",
+        encoding=row["encoding"],
+        data=data,
+    )
+    return extraction, problems
+
+
 def reextract(store: Store, *, everything: bool = False) -> ReextractSummary:
     """Recompute metadata of document contents with missing or outdated metadata.
 
@@ -242,15 +256,8 @@ def reextract(store: Store, *, everything: bool = False) -> ReextractSummary:
     with store.write():
         for row in store.blobs_to_extract(EXTRACTOR_VERSION, everything):
             data = store.read_content(row["blake3"])
-            text, problems = _text_for(store, row, data)
+            extraction, problems = extraction_for(store, row, data)
             path = row["path"] or ""
-            extraction = extract(
-                text,
-                media_type=row["media_type"] or "application/octet-stream",
-                path=path,
-                encoding=row["encoding"],
-                data=data,
-            )
             store.put_metadata(row["blake3"], *row_fields(extraction))
             summary.blobs += 1
             for reason in _unique([*problems, *extraction.problems]):

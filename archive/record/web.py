@@ -154,7 +154,6 @@ def ingest_warcs(
         summary.files_seen = summary.captures
         summary.problems = len(problems)
         store.add_problems(run_id, problems)
-        checkpoint_run(store, run_id)
         store.finish_run(
             run_id,
             files_seen=summary.files_seen,
@@ -162,6 +161,7 @@ def ingest_warcs(
             unchanged=summary.unchanged,
             problems=summary.problems,
         )
+        checkpoint_run(store, run_id)
     summary.problem_list = [{"path": p, "reason": r} for p, r in problems]
     return summary
 
@@ -308,6 +308,8 @@ def _record_one(
         return UNCHANGED
 
     def link(version_ids: list[int]) -> None:
+        # the capture row as its version's leaf holds it: outcome and version set first
+        store.set_capture_outcome(capture["id"], changes[0].kind)
         store.set_capture_version(capture["id"], version_ids[0])
         store.add_provenance(version_ids[0], capture_provenance(capture))
 

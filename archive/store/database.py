@@ -17,7 +17,7 @@ from archive.store import content as chunks
 from archive.store.content import iter_content, read_content, read_text
 from archive.store.derived_rows import DerivedRows
 from archive.store.groups import TextCache
-from archive.store.ledger_rows import LedgerRows
+from archive.store.ledger_rows import LedgerRows, TrustRows
 from archive.store.metadata_rows import MetadataRows, WebRows
 from archive.store.schema import SchemaError, migrate
 from archive.store.shapes import Change, DocState
@@ -32,7 +32,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
+class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):

@@ -103,7 +103,7 @@ class DerivedRows:
 
         public: for publishing, with no absolute path of this machine in it: a source
         recorded at an absolute location is shown by its name, and absolute paths in run
-        commands by their last component (neither is part of a ledger leaf)."""
+        commands by their last component (leaves hold only their digests)."""
         target = sqlite3.connect(os.fspath(dest))
         try:
             self.conn.backup(target)

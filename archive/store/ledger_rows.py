@@ -1,4 +1,5 @@
-"""Store rows of the ledger: leaves, checkpoints, runs and export rows (a Store mixin)."""
+"""Store rows of the ledger (leaves, checkpoints, runs, export rows) and of the evidence about
+checkpoints (signatures, cosignatures, time-stamp tokens: public material only); Store mixins."""
 
 from __future__ import annotations
 
@@ -82,14 +83,16 @@ class LedgerRows:
     def iter_ledger(self) -> Iterator[dict]:
         """Every ledger row in log order, leaf bytes included."""
         cursor = self.conn.execute(
-            "SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger ORDER BY leaf_index"
+            "SELECT leaf_index, version_id, leaf, leaf_hash, subject FROM ledger"
+            " ORDER BY leaf_index"
         )
-        for index, version_id, leaf, leaf_hash in cursor:
+        for index, version_id, leaf, leaf_hash, subject in cursor:
             yield {
                 "leaf_index": index,
                 "version_id": version_id,
                 "leaf": leaf,
                 "leaf_hash": leaf_hash,
+                "subject": subject,
             }
 
     def ledger_entry(self, version_id: int) -> dict | None:
@@ -127,3 +130,219 @@ class LedgerRows:
 
     def source_named(self, name: str) -> dict | None:
         return self.query_one("SELECT * FROM sources WHERE name = ?", (name,))
+
+
+class TrustRows:
+    """Signature and timestamp rows; mixed into `Store` (uses its `conn`, `query`)."""
+
+    def add_signature(
+        self,
+        origin: str,
+        size: int,
+        root_hex: str,
+        kind: str,
+        key_name: str,
+        verifier: str,
+        signature: str,
+        added_at: str,
+        cosigned_at: int | None = None,
+    ) -> bool:
+        """Keep one signature line of a checkpoint (kind 'log' or 'witness'); False when
+        that exact signature is already kept."""
+        cursor = self.conn.execute(
+            "INSERT OR IGNORE INTO checkpoint_signatures (origin, tree_size, tree_root, kind,"
+            " key_name, verifier, signature, cosigned_at, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (origin, size, root_hex, kind, key_name, verifier, signature, cosigned_at, added_at),
+        )
+        return cursor.rowcount > 0
+
+    def signatures(self, size: int | None = None, root_hex: str | None = None) -> list[dict]:
+        """Kept signatures in the order they were added (of one tree when size is given)."""
+        if size is None:
+            return self.query("SELECT * FROM checkpoint_signatures ORDER BY id")
+        return self.query(
+            "SELECT * FROM checkpoint_signatures WHERE tree_size = ? AND tree_root = ? ORDER BY id",
+            (size, root_hex),
+        )
+
+    def add_timestamp(
+        self,
+        origin: str,
+        size: int,
+        root_hex: str,
+        note: str,
+        token: bytes,
+        tsa_url: str | None,
+        gen_time: str,
+        tsa: str,
+        added_at: str,
+    ) -> None:
+        """Keep a TSA's TimeStampResp (DER, as received) over the exact note text."""
+        self.conn.execute(
+            "INSERT INTO checkpoint_timestamps (origin, tree_size, tree_root, note, token,"
+            " tsa_url, gen_time, tsa, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (origin, size, root_hex, note, token, tsa_url, gen_time, tsa, added_at),
+        )
+
+    def timestamps(self, size: int | None = None, root_hex: str | None = None) -> list[dict]:
+        """Kept tokens, oldest first (of one tree when size is given)."""
+        if size is None:
+            return self.query("SELECT * FROM checkpoint_timestamps ORDER BY id")
+        return self.query(
+            "SELECT * FROM checkpoint_timestamps WHERE tree_size = ? AND tree_root = ? ORDER BY id",
+            (size, root_hex),
+        )
+
+    def first_leaf_hash(self) -> str | None:
+        """The hash of leaf 0: what names the log for good (it can never change)."""
+        row = self.conn.execute("SELECT leaf_hash FROM ledger WHERE leaf_index = 0").fetchone()
+        return None if row is None else row[0]
+
+    # Leaves beyond v1 version leaves (archive/ledger/records.py) -------------------------
+
+    def _in_chunks(self, sql: str, ids: list) -> list[dict]:
+        rows: list[dict] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows += self.query(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return rows
+
+    def leaf_facts(self, version_ids: Iterable[int] | None = None) -> list[dict]:
+        """What a v2 version leaf holds, per version (in the order of the ids given, else by
+        id): `version` (its whole row), `blob` (sha256, size; None for a deletion),
+        `source` (its document's source row) and `provenance` (its version_provenance rows)."""
+        if version_ids is None:
+            versions = self.query("SELECT * FROM versions ORDER BY id")
+            provenance = self.query("SELECT * FROM version_provenance")
+        else:
+            ids = list(version_ids)
+            versions = self._in_chunks("SELECT * FROM versions WHERE id IN ({marks})", ids)
+            order = {v: n for n, v in enumerate(ids)}
+            versions.sort(key=lambda r: order[r["id"]])
+            provenance = self._in_chunks(
+                "SELECT * FROM version_provenance WHERE version_id IN ({marks})", ids
+            )
+        blob_keys = sorted({v["blob"] for v in versions if v["blob"] is not None})
+        blobs = {
+            r["blake3"]: r
+            for r in self._in_chunks(
+                "SELECT blake3, sha256, size FROM blobs WHERE blake3 IN ({marks})", blob_keys
+            )
+        }
+        doc_ids = sorted({v["document_id"] for v in versions})
+        source_of = {
+            r["id"]: r["source_id"]
+            for r in self._in_chunks(
+                "SELECT id, source_id FROM documents WHERE id IN ({marks})", doc_ids
+            )
+        }
+        sources = {r["id"]: r for r in self.query("SELECT * FROM sources")}
+        prov: dict[int, list[dict]] = {}
+        for row in provenance:
+            prov.setdefault(row["version_id"], []).append(row)
+        vids = [v["id"] for v in versions]
+        captures = {
+            r["version_id"]: r
+            for r in self._in_chunks("SELECT * FROM captures WHERE version_id IN ({marks})", vids)
+        }
+        return [
+            {
+                "version": v,
+                "blob": blobs.get(v["blob"]) if v["blob"] is not None else None,
+                "source": sources.get(source_of.get(v["document_id"])),
+                "provenance": prov.get(v["id"], []),
+                "capture": captures.get(v["id"]),
+            }
+            for v in versions
+        ]
+
+    def append_subject_leaves(self, leaves: Iterable[tuple[int, str, bytes, str]]) -> None:
+        """Insert (leaf_index, subject, leaf bytes, leaf hash hex) rows: leaves of commits
+        ('commit:<oid>') and runs ('run:<id>'), which are no version."""
+        self.conn.executemany(
+            "INSERT INTO ledger (leaf_index, subject, leaf, leaf_hash) VALUES (?, ?, ?, ?)",
+            list(leaves),
+        )
+
+    def has_subject_leaves(self) -> bool:
+        """Whether this archive writes commit and run leaves already (made or run since)."""
+        return (
+            self.conn.execute("SELECT 1 FROM ledger WHERE subject IS NOT NULL LIMIT 1").fetchone()
+            is not None
+        )
+
+    def unledgered_commits(self) -> list[dict]:
+        """Commit rows without a leaf, in import order."""
+        return self.query(
+            "SELECT c.* FROM commits c LEFT JOIN ledger l ON l.subject = 'commit:' || c.oid"
+            " WHERE l.leaf_index IS NULL ORDER BY c.source_id, c.position"
+        )
+
+    def unledgered_runs(self) -> list[dict]:
+        """Run rows without a leaf, in id order."""
+        return self.query(
+            "SELECT r.* FROM runs r LEFT JOIN ledger l ON l.subject = 'run:' || r.id"
+            " WHERE l.leaf_index IS NULL ORDER BY r.id"
+        )
+
+    def commit_rows(self) -> dict[str, dict]:
+        return {r["oid"]: r for r in self.query("SELECT * FROM commits")}
+
+    def run_facts(self, run_ids: Iterable[int] | None = None) -> dict[int, dict]:
+        """Per run: `run` (its row), `source`, `problems` and `sidecar_changes` rows."""
+        if run_ids is None:
+            runs = self.query("SELECT * FROM runs ORDER BY id")
+        else:
+            runs = self._in_chunks("SELECT * FROM runs WHERE id IN ({marks})", list(run_ids))
+        ids = [r["id"] for r in runs]
+        problems: dict[int, list[dict]] = {}
+        for row in self._in_chunks("SELECT * FROM problems WHERE run_id IN ({marks})", ids):
+            problems.setdefault(row["run_id"], []).append(row)
+        edits: dict[int, list[dict]] = {}
+        for row in self._in_chunks("SELECT * FROM sidecar_changes WHERE run_id IN ({marks})", ids):
+            edits.setdefault(row["run_id"], []).append(row)
+        captures: dict[int, list[dict]] = {}  # those that made no version (the rest: theirs)
+        sql = "SELECT * FROM captures WHERE version_id IS NULL AND run_id IN ({marks})"
+        for row in self._in_chunks(sql, ids):
+            captures.setdefault(row["run_id"], []).append(row)
+        sources = {r["id"]: r for r in self.query("SELECT * FROM sources")}
+        return {
+            r["id"]: {
+                "run": r,
+                "source": sources.get(r["source_id"]),
+                "problems": problems.get(r["id"], []),
+                "sidecar_changes": edits.get(r["id"], []),
+                "captures": captures.get(r["id"], []),
+            }
+            for r in runs
+        }
+
+    def document_drift(self) -> list[tuple[int, str]]:
+        """Documents whose path, status or current version is not what their versions say:
+        the newest version's path, 'deleted' when it is a deletion (else 'present'), its id."""
+        rows = self.query(
+            "SELECT d.id, d.path, d.status, d.current_version_id, v.id AS vid, v.path AS vpath,"
+            " v.kind FROM documents d LEFT JOIN versions v ON v.id = (SELECT w.id FROM versions w"
+            " WHERE w.document_id = d.id ORDER BY w.seq DESC LIMIT 1) ORDER BY d.id"
+        )
+        found = []
+        for r in rows:
+            if r["vid"] is None:
+                found.append((r["id"], "document has no version"))
+                continue
+            status = "deleted" if r["kind"] == "deleted" else "present"
+            if r["path"] != r["vpath"]:
+                found.append((r["id"], "path is not its newest version's path"))
+            if r["status"] != status:
+                found.append((r["id"], f"status is {r['status']!r}, its versions say {status!r}"))
+            if r["current_version_id"] != r["vid"]:
+                found.append((r["id"], "current version is not its newest version"))
+        return found
+
+    def text_links(self) -> list[dict]:
+        """Blobs with a readable-text blob: (blake3, media_type, text_blob)."""
+        return self.query(
+            "SELECT blake3, media_type, text_blob FROM blobs WHERE text_blob IS NOT NULL"
+            " ORDER BY blake3"
+        )

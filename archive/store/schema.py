@@ -433,6 +433,46 @@ def _spans(db: sqlite_utils.Database) -> None:
     # tokens are a later stage's code, which neither a migration nor the store may call.
 
 
+def _evidence(db: sqlite_utils.Database) -> None:
+    """Evidence about checkpoints an outsider can check, and leaves that are no version.
+
+    `checkpoint_signatures`: each signature line kept for a checkpoint (kind 'log': a C2SP
+    note signature; 'witness': a cosignature/v1, `cosigned_at` its time), with the verifier
+    key string of its key (public: nothing secret is ever kept). `checkpoint_timestamps`:
+    a TSA's RFC 3161 TimeStampResp DER (`token`) over the exact signed `note`. The ledger
+    is rebuilt with `version_id` nullable and `subject` ('commit:<oid>', 'run:<id>') for
+    commit and run leaves; every leaf's index, bytes and hash are copied unchanged.
+    """
+    for sql in (
+        "CREATE TABLE IF NOT EXISTS checkpoint_signatures (id INTEGER PRIMARY KEY,"
+        " origin TEXT NOT NULL, tree_size INTEGER NOT NULL, tree_root TEXT NOT NULL,"
+        " kind TEXT NOT NULL, key_name TEXT NOT NULL, verifier TEXT NOT NULL,"
+        " signature TEXT NOT NULL, cosigned_at INTEGER, added_at TEXT NOT NULL,"
+        " UNIQUE (tree_size, tree_root, verifier, signature))",
+        "CREATE TABLE IF NOT EXISTS checkpoint_timestamps (id INTEGER PRIMARY KEY,"
+        " origin TEXT NOT NULL, tree_size INTEGER NOT NULL, tree_root TEXT NOT NULL,"
+        " note TEXT NOT NULL, token BLOB NOT NULL, tsa_url TEXT, gen_time TEXT NOT NULL,"
+        " tsa TEXT, added_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS idx_checkpoint_timestamps_tree ON checkpoint_timestamps"
+        " (tree_size, tree_root)",
+    ):
+        db.execute(sql)
+    if "subject" in db["ledger"].columns_dict:
+        return  # run again over an archive that has it: leave it as it is
+    for sql in (
+        "CREATE TABLE ledger_v2 (leaf_index INTEGER PRIMARY KEY,"
+        " version_id INTEGER REFERENCES versions(id), leaf BLOB NOT NULL,"
+        " leaf_hash TEXT NOT NULL, subject TEXT)",
+        "INSERT INTO ledger_v2 (leaf_index, version_id, leaf, leaf_hash)"
+        " SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger ORDER BY leaf_index",
+        "DROP TABLE ledger",
+        "ALTER TABLE ledger_v2 RENAME TO ledger",
+        "CREATE UNIQUE INDEX idx_ledger_version_id ON ledger (version_id)",
+        "CREATE UNIQUE INDEX idx_ledger_subject ON ledger (subject)",
+    ):
+        db.execute(sql)
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -446,6 +486,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _captures,
     _chunks,
     _spans,
+    _evidence,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

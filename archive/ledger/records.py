@@ -1,0 +1,167 @@
+"""Leaf formats that cover every recorded fact: versions (v2), commits and runs.
+
+The v1 leaf holds a chosen handful of a version's columns, so a version's mtime, old path
+or front-matter provenance, a commit's message, a run's command or problems could be edited
+and `verify` would not see it. From now on a version's leaf holds its whole row, generically
+(a column added later by any migration is covered without touching this module), with its
+content digests, its source and its provenance rows; each git commit and each run gets a
+leaf of its own. A source's location and a run's command are held as digests: covered, but
+not published (they may name private folders of the machine that made the archive). A
+stored leaf is compared with the rows by the keys it holds: a column the leaf predates
+must still be NULL in the row, so adding columns never breaks old leaves.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from archive.ledger.leaves import canonical_json
+
+VERSION_V2 = "provenance-archive/leaf/v2"
+COMMIT_V1 = "provenance-archive/commit/v1"
+RUN_V1 = "provenance-archive/run/v1"
+# The run's own checkpoint is written after its leaf: not part of what the leaf states.
+RUN_EXCLUDED = ("tree_size", "tree_root")
+
+
+def _plain(value: Any) -> Any:
+    """A column value as JSON: bytes (a BLOB column) become {"base64": ...}."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
+    return value
+
+
+def row_object(row: Mapping, exclude: Iterable[str] = ()) -> dict:
+    """Every column of a row, as JSON values, but `exclude`."""
+    skip = set(exclude)
+    return {k: _plain(v) for k, v in row.items() if k not in skip}
+
+
+def _committed(row: Mapping, keys: Iterable[str]) -> dict:
+    """The row with these text columns as {"sha256": hex} of their UTF-8: covered by the
+    leaf (an edit changes the digest) without publishing them. Why: a source's location
+    and a run's command may name this machine's private folders, and leaves are public."""
+    out = dict(row)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = {
+                "sha256": hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+            }
+    return out
+
+
+def source_object(source: Mapping) -> dict:
+    """A source row as leaves hold it: every column, its location as a digest."""
+    return row_object(_committed(source, ("location",)))
+
+
+def run_object(run: Mapping) -> dict:
+    """A run row as its leaf holds it: every column but its checkpoint, its command as a
+    digest."""
+    return row_object(_committed(run, ("command",)), RUN_EXCLUDED)
+
+
+def version_leaf(
+    version: Mapping,
+    blob: Mapping | None,
+    source: Mapping,
+    provenance: Iterable[Mapping],
+    capture: Mapping | None = None,
+) -> bytes:
+    """Leaf v2 of a version: its whole `versions` row, its content's SHA-256 and size, its
+    source row, its `version_provenance` rows (sorted: the order rows come back in is not a
+    fact) and the whole `captures` row of the web capture that made it (else null)."""
+    prov = sorted([r["origin"], r["key"], r["value"]] for r in provenance)
+    record = {
+        "format": VERSION_V2,
+        "version": row_object(version),
+        "blob": None if blob is None else {"sha256": blob["sha256"], "size": blob["size"]},
+        "source": source_object(source),
+        "provenance": prov,
+        "capture": None if capture is None else row_object(capture),
+    }
+    return canonical_json(record)
+
+
+def commit_leaf(commit: Mapping) -> bytes:
+    """Leaf of a git commit: its whole `commits` row (message, committer, parents...)."""
+    return canonical_json({"format": COMMIT_V1, "commit": row_object(commit)})
+
+
+def run_leaf(
+    run: Mapping,
+    source: Mapping,
+    problems: Iterable[Mapping],
+    sidecar_changes: Iterable[Mapping],
+    captures: Iterable[Mapping] = (),
+) -> bytes:
+    """Leaf of a finished (or interrupted) run: its row but its checkpoint, its source, the
+    problems it recorded, its sidecar-only edits and the web captures that made no version
+    (unchanged, revisits, refusals), each in id order."""
+    record = {
+        "format": RUN_V1,
+        "run": run_object(run),
+        "source": source_object(source),
+        "problems": [row_object(p) for p in sorted(problems, key=lambda p: p["id"])],
+        "sidecar_changes": [row_object(c) for c in sorted(sidecar_changes, key=lambda c: c["id"])],
+        "captures": [row_object(c) for c in sorted(captures, key=lambda c: c["id"])],
+    }
+    return canonical_json(record)
+
+
+def leaf_format(leaf: bytes) -> str | None:
+    """The `format` a stored leaf declares (None when it is not a JSON object)."""
+    try:
+        record = json.loads(leaf)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return record.get("format") if isinstance(record, dict) else None
+
+
+def _object_differs(stored: Any, current: Mapping, where: str) -> str | None:
+    """Compare a stored row object with the row now: the stored keys must match; a column
+    the leaf does not hold (added since) must be NULL."""
+    if not isinstance(stored, dict):
+        return f"{where} is missing from the leaf"
+    now = row_object(current)
+    for key, value in stored.items():
+        if key not in now:
+            return f"{where}.{key} is in the leaf but no longer in the archive"
+        if now[key] != value:
+            return f"{where}.{key} differs from its ledger leaf"
+    for key in sorted(set(now) - set(stored)):
+        if now[key] is not None:
+            return f"{where}.{key} was set after its ledger leaf was written"
+    return None
+
+
+def differs(leaf: bytes, rebuilt: bytes, objects: Mapping[str, Mapping]) -> str | None:
+    """Why a stored leaf no longer matches the archive's rows, or None.
+
+    `rebuilt` is the leaf built from the rows now; when the bytes differ, the row objects
+    named in `objects` (e.g. {"version": row}) are compared key by key, so a column added
+    by a later migration (NULL in old rows) is no difference.
+    """
+    if leaf == rebuilt:
+        return None
+    try:
+        stored, fresh = json.loads(leaf), json.loads(rebuilt)
+    except (ValueError, UnicodeDecodeError):
+        return "the leaf is not JSON"
+    if not isinstance(stored, dict):
+        return "the leaf is not a JSON object"
+    for name, row in objects.items():
+        why = _object_differs(stored.get(name), row, name)
+        if why:
+            return why
+    rest = {k: v for k, v in stored.items() if k not in objects}
+    fresh_rest = {k: v for k, v in fresh.items() if k not in objects}
+    if rest != fresh_rest:
+        keys = sorted(k for k in set(rest) | set(fresh_rest) if rest.get(k) != fresh_rest.get(k))
+        return f"{', '.join(keys)} differ from the ledger leaf"
+    return None
