@@ -325,9 +325,14 @@ def check_passages(store: Store) -> list[Finding]:
 
 
 def check_derived(store: Store) -> list[Finding]:
-    """What was derived from raw bytes, derived again: readable-text links, metadata made
-    by the running extractor, quotation ids (`archive.rederive`)."""
-    found = [*rederive.text_links(store), *rederive.metadata(store), *rederive.quotes(store)]
+    """What was derived, derived again: readable-text links, metadata made by the running
+    extractor, quotation ids, copy sources (`archive.record.rederive`)."""
+    found = [
+        *rederive.text_links(store),
+        *rederive.metadata(store),
+        *rederive.quotes(store),
+        *rederive.copies(store),
+    ]
     return [Finding("derived", table, key, problem) for table, key, problem in found]
 
 

@@ -40,6 +40,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "---\ntitle: Note\nsource_url: https://example.org/note2\n---\nBody two.\n"
     )
     (folder / "plain.txt").rename(folder / "moved.txt")
+    shutil.copy(folder / "page.html", folder / "page-copy.html")  # a copy: found after its leaf
     run_cli("ingest", str(folder), db=db)
     repo = Repo(root / "repo")
     repo.write("terms.md", b"Terms one.\n")
@@ -71,6 +72,9 @@ def test_the_archive_verifies_and_new_leaves_are_v2(archive: Path) -> None:
     assert set(formats) == {records.VERSION_V2, records.COMMIT_V1, records.RUN_V1}
     assert sum(s.startswith("commit:") for s in subjects) == 2
     assert sum(s.startswith("run:") for s in subjects) == 3
+    with Store(archive) as store:
+        copied = store.query("SELECT path, copied_from_version_id FROM versions WHERE seq = 1")
+    assert [r["path"] for r in copied if r["copied_from_version_id"]] == ["page-copy.html"]
 
 
 def test_front_matter_provenance_is_in_the_leaf(archive: Path) -> None:
@@ -106,6 +110,9 @@ TAMPERS = {
     "metadata": "UPDATE blob_metadata SET title = 'Forged title' WHERE title IS NOT NULL",
     "metadata items": "UPDATE blob_items SET value = 'forged'",
     "quotation ids": "UPDATE blob_passages SET quotes = ids WHERE quotes != ids",
+    "copy source dropped": "UPDATE versions SET copied_from_version_id = NULL"
+    " WHERE copied_from_version_id IS NOT NULL",
+    "copy source forged": "UPDATE versions SET copied_from_version_id = 1 WHERE path = 'moved.txt'",
 }
 
 

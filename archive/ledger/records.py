@@ -26,6 +26,12 @@ COMMIT_V1 = "provenance-archive/commit/v1"
 RUN_V1 = "provenance-archive/run/v1"
 # The run's own checkpoint is written after its leaf: not part of what the leaf states.
 RUN_EXCLUDED = ("tree_size", "tree_root")
+# Version columns a later stage derives once the leaf is written (the document a new one was
+# copied from is found when the batch's passages are indexed): not stated by the leaf, and
+# re-derived by `archive verify` instead (archive/record/rederive.py `copies`).
+VERSION_DERIVED = ("copied_from_version_id",)
+# What each row object of a leaf leaves out, by its name in the leaf.
+EXCLUDED = {"version": VERSION_DERIVED, "run": RUN_EXCLUDED}
 
 
 def _plain(value: Any) -> Any:
@@ -79,7 +85,7 @@ def version_leaf(
     prov = sorted([r["origin"], r["key"], r["value"]] for r in provenance)
     record = {
         "format": VERSION_V2,
-        "version": row_object(version),
+        "version": row_object(version, VERSION_DERIVED),
         "blob": None if blob is None else {"sha256": blob["sha256"], "size": blob["size"]},
         "source": source_object(source),
         "provenance": prov,
@@ -125,10 +131,10 @@ def leaf_format(leaf: bytes) -> str | None:
 
 def _object_differs(stored: Any, current: Mapping, where: str) -> str | None:
     """Compare a stored row object with the row now: the stored keys must match; a column
-    the leaf does not hold (added since) must be NULL."""
+    the leaf does not hold (added since) must be NULL, unless derived after the leaf."""
     if not isinstance(stored, dict):
         return f"{where} is missing from the leaf"
-    now = row_object(current)
+    now = row_object(current, EXCLUDED.get(where, ()))
     for key, value in stored.items():
         if key not in now:
             return f"{where}.{key} is in the leaf but no longer in the archive"

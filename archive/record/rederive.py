@@ -3,14 +3,17 @@
 Some recorded facts are in no leaf because they are functions of content the leaves do
 cover: a blob's readable-text link (`blobs.text_blob`), its extracted metadata
 (`blob_metadata`, `blob_items`, when made by the extractor version running now) and the
-passage ids of its quotations (`blob_passages.quotes`). Re-deriving them from the bytes
-and comparing catches an edit to any of them. Each check returns (table, key, problem).
+passage ids of its quotations (`blob_passages.quotes`), and the version a new document was
+copied from (`versions.copied_from_version_id`, found after its leaf was written).
+Re-deriving them and comparing catches an edit to any of them. Each check returns (table,
+key, problem).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from archive.passages.indexing import COPY_SHARE
 from archive.record.metadata import extraction_for, readable, row_fields
 from archive.store import ArchiveError, Store
 from archive.store.passage_format import PassageError, digest_key, passage_digest
@@ -70,3 +73,26 @@ def quotes(store: Store) -> Iterator[Problem]:
         known = passages.by_keys(keys)
         if [known.get(k) for k in keys] != quote_ids:
             yield ("blob_passages", blob, "quotes are not the quotations of its text")
+
+
+def copies(store: Store) -> Iterator[Problem]:
+    """Each new document's `copied_from_version_id` is the copy source found again (for the
+    versions copy detection has looked at), and no other version names one."""
+    spans = store.spans
+    upto = spans.copies_marked_upto()
+    stored = dict(
+        store.conn.execute(
+            "SELECT id, copied_from_version_id FROM versions"
+            " WHERE copied_from_version_id IS NOT NULL"
+        ).fetchall()
+    )
+    for candidate in spans.copy_candidates(0, upto):
+        found = spans.copy_source(candidate, COPY_SHARE)
+        if stored.pop(candidate[0], None) != found:
+            yield (
+                "versions",
+                f"id {candidate[0]}",
+                "copied_from_version_id is not its copy source",
+            )
+    for vid in sorted(stored):
+        yield ("versions", f"id {vid}", "copied_from_version_id set on a version that is no copy")

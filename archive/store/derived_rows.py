@@ -266,46 +266,62 @@ class SpanIndex:
         ]
         return len(rows), {key: touched[key] for key in shared}
 
-    def mark_copies(self, min_share: float) -> int:
-        """Set `copied_from_version_id` on new documents' first versions (kind 'added') whose
-        content is at least `min_share` the same as another document's content just before
-        their run or commit (git's copy detection against the parent tree): shared passages'
-        bytes over the larger of the two texts, the best source first (then the oldest). How
-        many were set."""
-        after = self._state("copy")
-        rows = self.conn.execute(
+    def copy_candidates(self, after: int = 0, upto: int | None = None) -> list[tuple]:
+        """New documents' first versions (kind 'added', kept as passages) with ids in
+        (after, upto]: (id, document_id, blob, run_id, commit, packed passage ids)."""
+        return self.conn.execute(
             'SELECT v.id, v.document_id, v.blob, v.run_id, v."commit", bp.ids FROM versions v'
-            " JOIN blob_passages bp ON bp.blob = v.blob WHERE v.id > ? AND v.seq = 1"
-            " AND v.kind = 'added' ORDER BY v.id",
-            (after,),
+            " JOIN blob_passages bp ON bp.blob = v.blob WHERE v.id > ? AND v.id <= ?"
+            " AND v.seq = 1 AND v.kind = 'added' ORDER BY v.id",
+            (after, upto if upto is not None else 1 << 62),
         ).fetchall()
+
+    def copy_source(self, candidate: tuple, min_share: float) -> int | None:
+        """The version a new document's first version was copied from, or None: another
+        document's content just before its run or commit (git's copy detection against the
+        parent tree) at least `min_share` the same (shared passages' bytes over the larger of
+        the two texts), the best source first (then the oldest). Only documents that held a
+        shared passage before it are candidates, so the answer is the same whenever asked."""
+        vid, doc, blob, run_id, commit, ids = candidate
+        mine = set(unpack_ids(ids))
+        sizes = self._sizes(mine)
+        size = self._size(blob)
+        best = None
+        for other, _ in self.conn.execute(
+            "SELECT pd.document_id, count(*) FROM json_each(?) j JOIN passage_documents pd"
+            " ON pd.passage = j.value WHERE pd.document_id != ? AND pd.version_id < ?"
+            " GROUP BY pd.document_id ORDER BY 2 DESC, 1 LIMIT 8",
+            (json.dumps(sorted(mine)), doc, vid),
+        ).fetchall():
+            source = self.conn.execute(  # its content just before this run or commit
+                "SELECT s.id, s.blob FROM versions s WHERE s.document_id = ? AND s.id < ?"
+                ' AND NOT (s.run_id = ? AND s."commit" IS ?) ORDER BY s.id DESC LIMIT 1',
+                (other, vid, run_id, commit),
+            ).fetchone()
+            if source is None or source[1] is None:
+                continue  # not there yet, or deleted then
+            shared = sum(sizes[p] for p in mine & self._ids(source[1]))
+            share = shared / max(size, self._size(source[1]), 1)
+            if share >= min_share and (best is None or share > best[0]):
+                best = (share, source[0])
+        return None if best is None else best[1]
+
+    def copies_marked_upto(self) -> int:
+        """The last version id copy detection has looked at."""
+        return self._state("copy")
+
+    def mark_copies(self, min_share: float) -> int:
+        """Set `copied_from_version_id` (`copy_source`) on the first versions of documents
+        added since the last call; how many were set."""
+        after = self._state("copy")
         last = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
         marked = 0
-        for vid, doc, blob, run_id, commit, ids in rows:
-            mine = set(unpack_ids(ids))
-            sizes = self._sizes(mine)
-            size = self._size(blob)
-            best = None
-            for other, _ in self.conn.execute(
-                "SELECT pd.document_id, count(*) FROM json_each(?) j JOIN passage_documents pd"
-                " ON pd.passage = j.value WHERE pd.document_id != ? GROUP BY pd.document_id"
-                " ORDER BY 2 DESC, 1 LIMIT 8",
-                (json.dumps(sorted(mine)), doc),
-            ).fetchall():
-                source = self.conn.execute(  # its content just before this run or commit
-                    "SELECT s.id, s.blob FROM versions s WHERE s.document_id = ? AND s.id < ?"
-                    ' AND NOT (s.run_id = ? AND s."commit" IS ?) ORDER BY s.id DESC LIMIT 1',
-                    (other, vid, run_id, commit),
-                ).fetchone()
-                if source is None or source[1] is None:
-                    continue  # not there yet, or deleted then
-                shared = sum(sizes[p] for p in mine & self._ids(source[1]))
-                share = shared / max(size, self._size(source[1]), 1)
-                if share >= min_share and (best is None or share > best[0]):
-                    best = (share, source[0])
-            if best is not None:
+        for candidate in self.copy_candidates(after):
+            source = self.copy_source(candidate, min_share)
+            if source is not None:
                 self.conn.execute(
-                    "UPDATE versions SET copied_from_version_id = ? WHERE id = ?", (best[1], vid)
+                    "UPDATE versions SET copied_from_version_id = ? WHERE id = ?",
+                    (source, candidate[0]),
                 )
                 marked += 1
         self._set_state("copy", last)
