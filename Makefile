@@ -27,6 +27,7 @@ demo: $(STAMP)
 browser:
 	@sh scripts/ensure-chromium.sh
 
+# Tools the tests run as programs (b3sum, patch, wacz): scripts/ensure-tools.sh.
 tools:
 	@sh scripts/ensure-tools.sh
 
