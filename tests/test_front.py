@@ -1,0 +1,112 @@
+"""The archive's front pages: the home page's data and the paged Changes list."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archive.publish import home
+from tests.browser.archive_builder import CORPUS, build_archive
+
+
+@pytest.fixture(scope="module")
+def archive_db(tmp_path_factory) -> Path:
+    return build_archive(tmp_path_factory.mktemp("front"))
+
+
+@pytest.fixture
+def conn(archive_db):
+    c = sqlite3.connect(archive_db)
+    yield c
+    c.close()
+
+
+def test_home_counts_are_the_archive_s(conn) -> None:
+    data = home.read_home(conn)
+    one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+    counts = data["counts"]
+    assert counts["documents"] == one("SELECT count(*) FROM documents")
+    assert counts["versions"] == one("SELECT count(*) FROM versions")
+    assert counts["contents"] == one("SELECT count(*) FROM blobs")
+    assert counts["sources"] == 1
+    assert counts["text_bytes"] == one("SELECT sum(size) FROM blobs WHERE is_text = 1") > 0
+    cp = data["checkpoint"]
+    assert cp["tree_size"] == counts["versions"] and len(cp["tree_root"]) == 64
+
+
+def test_recent_changes_are_the_newest_with_their_diffs(conn) -> None:
+    data = home.read_home(conn)
+    recent = data["recent"]
+    newest = [r[0] for r in conn.execute("SELECT id FROM versions ORDER BY id DESC LIMIT 20")]
+    assert [r["id"] for r in recent] == newest
+    rows = [home.change_row(r) for r in recent]
+    modified = [r for r in rows if r["path"] == sorted(CORPUS.iterdir())[0].name]
+    assert modified and modified[0]["change_class"] == "substantive"
+    assert modified[0]["words_changed"] == modified[0]["words_inserted"] > 0
+    assert modified[0]["diff_url"].startswith("/-/archive/diff?from=")
+    deleted = [r for r in rows if r["kind"] == "deleted"]
+    assert deleted and deleted[0]["diff_url"] is None and deleted[0]["words_changed"] is None
+
+
+def test_most_changed_documents_have_the_most_versions(conn) -> None:
+    most = home.read_home(conn)["most_changed"]
+    counts = dict(conn.execute("SELECT document_id, count(*) FROM versions GROUP BY document_id"))
+    assert most and all(d["versions"] == counts[d["id"]] > 1 for d in most)
+    assert [d["versions"] for d in most] == sorted((d["versions"] for d in most), reverse=True)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 100])
+def test_changes_pages_cover_every_version_once_newest_first(conn, limit) -> None:
+    seen, before, pages = [], None, 0
+    while True:
+        view = home.changes_view(home.read_changes(conn, before, limit), limit, before)
+        assert len(view["changes"]) <= limit
+        seen += [c["id"] for c in view["changes"]]
+        assert (view["newest_url"] is None) == (before is None)
+        pages += 1
+        if view["older_url"] is None:
+            break
+        before = int(view["older_url"].rsplit("=", 1)[1])
+    everything = [r[0] for r in conn.execute("SELECT id FROM versions ORDER BY id DESC")]
+    assert seen == everything
+    assert pages == max(1, -(-len(everything) // limit))
+
+
+def test_home_view_says_what_the_archive_is() -> None:
+    data = {
+        "counts": {
+            "sources": 1,
+            "documents": 1,
+            "present": 1,
+            "versions": 1,
+            "contents": 1,
+            "text_bytes": 1_234_567,
+            "runs": 1,
+        },
+        "checkpoint": None,
+        "recent": [],
+        "most_changed": [],
+    }
+    view = home.home_view({"title": "T", "description": "D"}, data, [])
+    labels = dict(view["counts"])
+    assert labels["versions"] == "1 version" and labels["documents"] == "1 document"
+    assert labels["text"] == "1.2 MB of text"
+    assert (view["title"], view["description"]) == ("T", "D")
+    assert home.home_view({}, data, [])["title"] == "Archive"
+
+
+@pytest.mark.parametrize(
+    "n,text",
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (999, "999 bytes"),
+        (1000, "1.0 kB"),
+        (25_300_000, "25.3 MB"),
+        (7 * 10**15, "7,000.0 TB"),
+    ],
+)
+def test_human_bytes(n, text) -> None:
+    assert home.human_bytes(n) == text
