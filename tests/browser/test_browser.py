@@ -177,3 +177,14 @@ def test_xss_sweep_every_page_type(server, tab):
     assert set(HOSTILE_NAMES) <= set(shown)
     tab.screenshot("documents-table")
     assert tab.dialogs == []
+
+
+def test_error_pages_keep_the_way_back(server, tab):
+    for path in ("/-/archive/version/999999999", "/archive/no_such_table", "/no-such-db"):
+        tab.page.goto(server.url(path))
+        assert tab.page.locator("h1").inner_text().startswith("Error")
+        nav = tab.page.locator("header nav a")
+        assert "home" in nav.all_inner_texts(), path
+        assert tab.page.locator("form.archive-search input[name=q]").count() == 1
+    tab.page.locator("header nav a", has_text="home").click()
+    tab.page.wait_for_url(server.url("/"))

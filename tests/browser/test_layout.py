@@ -42,6 +42,7 @@ def archive_pages(ids: dict) -> dict[str, str]:
         "passages-table": "/archive/passages",
         "canned-query": "/archive/recent_changes",
         "not-found": "/-/archive/version/999999999",
+        "not-found-table": "/archive/no_such_table",
     }
 
 
