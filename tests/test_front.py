@@ -110,3 +110,22 @@ def test_home_view_says_what_the_archive_is() -> None:
 )
 def test_human_bytes(n, text) -> None:
     assert home.human_bytes(n) == text
+
+
+def test_document_metadata_rows_link_only_web_urls() -> None:
+    from archive.publish.doc_metadata import metadata_rows, provenance_rows, web_url
+
+    assert web_url("https://example.org/a") == "https://example.org/a"
+    for hostile in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//x", 3):
+        assert web_url(hostile) is None
+    rows = metadata_rows(
+        {"title": "<b>T</b>", "author": "", "canonical_url": "javascript:alert(1)"},
+        [{"key": "tag", "value": "a"}, {"key": "tag", "value": "b"}],
+    )
+    assert [(r["label"], r["value"], r["url"]) for r in rows] == [
+        ("Title", "<b>T</b>", None),
+        ("Source URL", "javascript:alert(1)", None),
+        ("Tags", "a, b", None),
+    ]
+    prov = provenance_rows([{"origin": "sidecar", "key": "url", "value": "http://x.org"}])
+    assert prov[0]["url"] == "http://x.org"
