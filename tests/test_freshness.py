@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from archive.publish.freshness import Freshness, snapshot_state
-from archive.record import ingest_folder
+from archive.record.folder import ingest_folder
 from archive.store import Store
 
 

@@ -8,7 +8,6 @@ itself (custom routes get none for free) and reads the database through Datasett
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
 import json
 import os
 
@@ -21,96 +20,28 @@ from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, memento, pages, queries
+from archive.publish import cache, front, memento, pages, queries
+from archive.publish.common import (
+    allowed,
+    archive_database,
+    fetch,
+    fetch_one,
+    known_archive_database,
+    parse,
+    query_one,
+    query_rows,
+    render,
+    static_url,
+)
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
 FEED_LIMIT = 50
 TRACE_LIMIT = 100  # passages listed on the trace page
 SEARCH_LIMIT = 100
-_DB_ATTR = "_provenance_archive_db"
-_STATIC_ATTR = "_provenance_archive_static"
-
-
-def _known_archive_database(datasette):
-    """The archive database once found (and still attached), else None."""
-    cached = getattr(datasette, _DB_ATTR, None)
-    if cached is not None and datasette.databases.get(cached.name) is cached:
-        return cached
-    return None
-
-
-async def archive_database(datasette):
-    """The database holding the archive: `archive` if it is one, else the first with versions."""
-    cached = _known_archive_database(datasette)
-    if cached is not None:
-        return cached
-    names = list(datasette.databases)
-    names.sort(key=lambda n: n != "archive")  # stable: "archive" first, then Datasette's order
-    for name in names:
-        db = datasette.databases[name]
-        if (await db.execute(queries.HAS_VERSIONS)).first():
-            setattr(datasette, _DB_ATTR, db)
-            return db
-    raise NotFound("No archive database is being served")
-
-
-def static_url(datasette, filename: str) -> str:
-    """Where Datasette mounted our static/ (named after the distribution, or the module)."""
-    prefix = getattr(datasette, _STATIC_ATTR, None)
-    if prefix is None:
-        from datasette.plugins import get_plugins
-
-        ours = str(importlib.resources.files(__name__) / "static")
-        names = [p["name"] for p in get_plugins() if p["static_path"] == ours]
-        name = names[0].replace("-", "_") if names else "provenance_archive"
-        prefix = f"/-/static-plugins/{name}/"
-        setattr(datasette, _STATIC_ATTR, prefix)
-    return datasette.urls.path(prefix + filename)
-
-
-async def _allowed(datasette, request, db_name: str, tables: tuple[str, ...] = ()) -> None:
-    """Raise Forbidden unless the actor may see these tables (or the database, the instance)."""
-    checks: list = [("view-table", (db_name, t)) for t in tables]
-    await datasette.ensure_permissions(
-        request.actor, [*checks, ("view-database", db_name), "view-instance"]
-    )
-
-
-async def _rows(db, sql: str, params: dict) -> list[dict]:
-    return [dict(r) for r in (await db.execute(sql, params)).rows]
-
-
-async def _one(db, sql: str, params: dict, what: str) -> dict:
-    rows = await _rows(db, sql, params)
-    if not rows:
-        raise NotFound(f"No {what}")
-    return rows[0]
-
-
-def _parse(fn, *args):
-    try:
-        return fn(*args)
-    except pages.BadRequest as e:
-        raise BadRequest(str(e)) from None
-
-
 # Page data read in one db.execute_fn call per page: each db.execute is a trip to a
 # Datasette SQL thread and back through the event loop, which under load costs more than the
 # queries themselves (a diff page made seven such trips).
-
-
-def _fetch(conn, sql: str, params: dict) -> list[dict]:
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _fetch_one(conn, sql: str, params: dict, what: str) -> dict:
-    rows = _fetch(conn, sql, params)
-    if not rows:
-        raise NotFound(f"No {what}")
-    return rows[0]
 
 
 def _text(conn, blake3: str | None) -> str | None:
@@ -119,7 +50,7 @@ def _text(conn, blake3: str | None) -> str | None:
 
 
 def _version_data(conn, version_id: int) -> tuple[dict, str | None]:
-    version = _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    version = fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
     return version, _text(conn, version["blob"])
 
 
@@ -127,10 +58,10 @@ def _diff_data(conn, from_id: int, to_id: int) -> dict:
     """Both versions, their texts, their neighbouring changes and the pair's stored diff."""
     old, old_text = _version_data(conn, from_id)
     new, new_text = _version_data(conn, to_id)
-    nxt = _fetch(
+    nxt = fetch(
         conn, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
     )
-    prv = _fetch(
+    prv = fetch(
         conn,
         queries.PREVIOUS_CONTENT_VERSION,
         {"document_id": old["document_id"], "seq": old["seq"]},
@@ -138,7 +69,7 @@ def _diff_data(conn, from_id: int, to_id: int) -> dict:
     stored = []
     if old_text is not None and new_text is not None:
         pair = {"from_blob": old["blob"], "to_blob": new["blob"]}
-        stored = _fetch(conn, queries.STORED_DIFF, pair)
+        stored = fetch(conn, queries.STORED_DIFF, pair)
     return {
         "old": old,
         "new": new,
@@ -163,26 +94,20 @@ async def _diff(rows: list[dict], old_text: str | None, new_text: str | None):
     return result, ALGORITHM, False
 
 
-async def _render(datasette, request, template: str, context: dict) -> Response:
-    context = {**context, "db_name": (await archive_database(datasette)).name}
-    html = await datasette.render_template(template, context, request=request)
-    return Response.html(html)
-
-
 async def history_page(datasette, request):
-    doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
+    doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents", "versions", "captures"))
+    await allowed(datasette, request, db.name, ("documents", "versions", "captures"))
     document, versions, captures = await db.execute_fn(
         lambda conn: (
-            _fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
-            _fetch(conn, queries.DOCUMENT_VERSIONS, {"id": doc_id}),
-            _fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id}),
+            fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
+            fetch(conn, queries.DOCUMENT_VERSIONS, {"id": doc_id}),
+            fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id}),
         )
     )
     view = pages.history_view(document, versions)
     view.update(pages.captures_view(document, captures))
-    return await _render(datasette, request, "archive_history.html", view)
+    return await render(datasette, request, "archive_history.html", view)
 
 
 def immutable_identity(db) -> tuple | None:
@@ -209,27 +134,27 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
-    capture = _fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
+    capture = fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
     return version, text, _proof(conn, version_id, identity), (capture or [None])[0]
 
 
 async def version_page(datasette, request):
-    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "blobs", "ledger", "captures"))
+    await allowed(datasette, request, db.name, ("versions", "blobs", "ledger", "captures"))
     identity = immutable_identity(db)
     version, text, (proof, no_proof), capture = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
     )
     view = pages.version_view(version, text, proof, no_proof)
     view["capture"] = pages.capture_view(capture)
-    response = await _render(datasette, request, "archive_version.html", {"view": view})
+    response = await render(datasette, request, "archive_version.html", {"view": view})
     response.headers.update(await memento.memento_headers(datasette, request, db, version_id))
     return response
 
 
 def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
-    version = _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    version = fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
     store = Store.over(conn)
     try:
         return version, blame(store, store.document(version["document_id"]), version["seq"]), None
@@ -238,12 +163,12 @@ def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
 
 
 async def blame_page(datasette, request):
-    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "passages"))
+    await allowed(datasette, request, db.name, ("versions", "passages"))
     version, result, no_blame = await db.execute_fn(lambda conn: _blame_data(conn, version_id))
     view = pages.blame_view(version, result, no_blame)
-    return await _render(datasette, request, "archive_blame.html", {"view": view})
+    return await render(datasette, request, "archive_blame.html", {"view": view})
 
 
 def _trace_data(conn, q: str, pid: int | None, normalized: bool) -> tuple[str, dict | None]:
@@ -261,24 +186,24 @@ async def trace_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     normalized = request.args.get("normalize") == "1"
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("passages", "versions"))
+    await allowed(datasette, request, db.name, ("passages", "versions"))
     pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
-        pid = _parse(pages.parse_id, request.args.get("passage"), "passage")
+        pid = parse(pages.parse_id, request.args.get("passage"), "passage")
     q, result = await db.execute_fn(lambda conn: _trace_data(conn, q, pid, normalized))
     view = pages.trace_view(q, normalized, result, TRACE_LIMIT)
-    return await _render(datasette, request, "archive_trace.html", {"view": view})
+    return await render(datasette, request, "archive_trace.html", {"view": view})
 
 
 async def proof_json(datasette, request):
     """The version's inclusion proof as a file `archive verify-proof` checks offline."""
-    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "ledger"))
+    await allowed(datasette, request, db.name, ("versions", "ledger"))
     identity = immutable_identity(db)
     version, (proof, no_proof) = await db.execute_fn(
         lambda conn: (
-            _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}"),
+            fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}"),
             _proof(conn, version_id, identity),
         )
     )
@@ -292,12 +217,12 @@ async def proof_json(datasette, request):
 
 
 async def diff_page(datasette, request):
-    from_id = _parse(pages.parse_id, request.args.get("from"), "from")
-    to_id = _parse(pages.parse_id, request.args.get("to"), "to")
-    side_by_side = _parse(pages.parse_view, request.args.get("view"))
-    context = _parse(pages.parse_context, request.args.get("context"))
+    from_id = parse(pages.parse_id, request.args.get("from"), "from")
+    to_id = parse(pages.parse_id, request.args.get("to"), "to")
+    side_by_side = parse(pages.parse_view, request.args.get("view"))
+    context = parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions", "blobs"))
+    await allowed(datasette, request, db.name, ("versions", "blobs"))
     data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id))
     old_text, new_text = data["old_text"], data["new_text"]
     result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
@@ -313,13 +238,13 @@ async def diff_page(datasette, request):
         side_by_side,
         context,
     )
-    return await _render(datasette, request, "archive_diff.html", view)
+    return await render(datasette, request, "archive_diff.html", view)
 
 
 async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("blobs",))
+    await allowed(datasette, request, db.name, ("blobs",))
     try:
         data = await db.execute_fn(lambda conn: read_content(conn, blake3))
     except ArchiveError:
@@ -339,10 +264,10 @@ async def _lookup(datasette, request) -> dict | None:
     """The lookup for ?sha256= or ?blake3= (None when neither is given)."""
     for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
         if kind in request.args:
-            value = _parse(pages.parse_hash, request.args.get(kind), kind)
+            value = parse(pages.parse_hash, request.args.get(kind), kind)
             db = await archive_database(datasette)
-            await _allowed(datasette, request, db.name, ("versions", "blobs"))
-            return pages.lookup_view(kind, value, await _rows(db, sql, {"hash": value}))
+            await allowed(datasette, request, db.name, ("versions", "blobs"))
+            return pages.lookup_view(kind, value, await query_rows(db, sql, {"hash": value}))
     return None
 
 
@@ -355,24 +280,24 @@ async def lookup_json(datasette, request):
 
 async def verify_page(datasette, request):
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name)
+    await allowed(datasette, request, db.name)
     context = {
         "result": await _lookup(datasette, request),
         "verify_js": static_url(datasette, "verify.js"),
         "lookup_url": datasette.urls.path("/-/archive/lookup.json"),
     }
-    return await _render(datasette, request, "archive_verify.html", context)
+    return await render(datasette, request, "archive_verify.html", context)
 
 
 async def search_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents",))
+    await allowed(datasette, request, db.name, ("documents",))
     path_rows: list[dict] = []
     found: dict = {"documents": [], "truncated": False, "match_cap": None}
     if q:
         params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
-        path_rows = await _rows(db, queries.SEARCH_PATHS, params)
+        path_rows = await query_rows(db, queries.SEARCH_PATHS, params)
         found = await db.execute_fn(
             lambda conn: search_documents(PassageStore(conn), q, SEARCH_LIMIT)
         )
@@ -389,7 +314,7 @@ async def search_page(datasette, request):
         "truncated": found["truncated"],
         "match_cap": found["match_cap"],
     }
-    return await _render(datasette, request, "archive_search.html", context)
+    return await render(datasette, request, "archive_search.html", context)
 
 
 def _atom(body: str) -> Response:
@@ -398,8 +323,8 @@ def _atom(body: str) -> Response:
 
 async def changes_feed(datasette, request):
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("versions",))
-    rows = await _rows(db, queries.RECENT_CHANGES, {"limit": FEED_LIMIT})
+    await allowed(datasette, request, db.name, ("versions",))
+    rows = await query_rows(db, queries.RECENT_CHANGES, {"limit": FEED_LIMIT})
     base = datasette.absolute_url(request, "/").rstrip("/")
     entries = [pages.change_entry(r, base) for r in rows]
     self_url = base + "/-/archive/changes.atom"
@@ -409,11 +334,11 @@ async def changes_feed(datasette, request):
 
 
 async def document_feed(datasette, request):
-    doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
+    doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, ("documents", "versions"))
-    document = await _one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
-    rows = await _rows(db, queries.DOCUMENT_CHANGES, {"id": doc_id, "limit": FEED_LIMIT})
+    await allowed(datasette, request, db.name, ("documents", "versions"))
+    document = await query_one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
+    rows = await query_rows(db, queries.DOCUMENT_CHANGES, {"id": doc_id, "limit": FEED_LIMIT})
     base = datasette.absolute_url(request, "/").rstrip("/")
     entries = [pages.change_entry(r, base) for r in rows]
     page = base + pages.document_url(doc_id)
@@ -424,6 +349,7 @@ async def document_feed(datasette, request):
 @hookimpl
 def register_routes(datasette):
     return [
+        *front.ROUTES,
         (r"^/-/archive/document/(?P<id>[0-9]+)$", history_page),
         (r"^/-/archive/document/(?P<id>[0-9]+)\.atom$", document_feed),
         (r"^/-/archive/version/(?P<id>[0-9]+)$", version_page),
@@ -436,7 +362,7 @@ def register_routes(datasette):
         (r"^/-/archive/lookup\.json$", lookup_json),
         (r"^/-/archive/search$", search_page),
         (r"^/-/archive/changes\.atom$", changes_feed),
-        *memento.Routes(archive_database, _allowed).table(),
+        *memento.Routes(archive_database, allowed).table(),
     ]
 
 
@@ -492,7 +418,7 @@ async def delta_cell(datasette, database: str, row) -> markupsafe.Markup | None:
     fields = _row_dict(row)
     versions = None
     if isinstance(fields.get("from_blob"), str) and isinstance(fields.get("to_blob"), str):
-        found = await _rows(
+        found = await query_rows(
             db,
             queries.PAIR_VERSIONS,
             {"from_blob": fields["from_blob"], "to_blob": fields["to_blob"]},
@@ -512,7 +438,7 @@ def render_cell(row, value, column, table, database, datasette):
         link = archive_cell(table, column, value)
     if link is None:
         return None
-    known = _known_archive_database(datasette)
+    known = known_archive_database(datasette)
     if known is not None:  # the usual case: no coroutine per cell
         return link if database == known.name else None
 
@@ -553,7 +479,8 @@ def menu_links(datasette, actor, request):
     return [
         {"href": datasette.urls.path("/-/archive/verify"), "label": "Verify a file"},
         {"href": datasette.urls.path("/-/archive/search"), "label": "Search documents"},
-        {"href": datasette.urls.path("/-/archive/changes.atom"), "label": "Changes (Atom feed)"},
+        {"href": datasette.urls.path("/-/archive/changes"), "label": "Changes"},
+        {"href": datasette.urls.path("/-/archive/trace"), "label": "Trace a passage"},
     ]
 
 
