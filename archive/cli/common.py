@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
 
 import click
@@ -16,15 +17,26 @@ from archive.refs import RefError
 from archive.store import ArchiveError
 
 DEFAULT_DB = "archive.db"
+DB_ENV = "ARCHIVE_DB"
+DB_HELP = f"The archive file [${DB_ENV}, else ./{DEFAULT_DB}]; before or after the command."
+
+
+def _which_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """--db after the command, else --db before it (the group's), else $ARCHIVE_DB, else
+    ./archive.db: so `archive --db x proof` and `archive proof --db x` are the same."""
+    if value:
+        return value
+    root = ctx.find_root()
+    return root.params.get("db") or os.environ.get(DB_ENV) or DEFAULT_DB
 
 
 def db_option(f: Callable) -> Callable:
     return click.option(
         "--db",
-        default=DEFAULT_DB,
-        show_default=True,
+        default=None,
+        callback=_which_db,
         type=click.Path(dir_okay=False),
-        help="The archive file.",
+        help=DB_HELP,
     )(f)
 
 

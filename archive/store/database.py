@@ -37,7 +37,10 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
         self.path = os.fspath(path)
         if not create and not os.path.exists(self.path):
-            raise ArchiveError(f"no archive at {self.path}: run `archive ingest DIR` first")
+            raise ArchiveError(
+                f"no archive at {os.path.abspath(self.path)}: give --db FILE (or set ARCHIVE_DB)"
+                " to use another archive, or run `archive ingest DIR` to make one there"
+            )
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute("PRAGMA foreign_keys = ON")
@@ -388,6 +391,43 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
             "SELECT d.*, s.name AS source, s.location FROM documents d"
             " JOIN sources s ON s.id = d.source_id WHERE d.path = ? ORDER BY d.id",
             (path,),
+        )
+
+    def documents_once_at(self, path: str) -> list[dict]:
+        """Documents that had `path` in some version (a name from before a rename)."""
+        return self.query(
+            "SELECT d.*, s.name AS source, s.location FROM documents d"
+            " JOIN sources s ON s.id = d.source_id WHERE d.id IN ("
+            " SELECT document_id FROM versions WHERE path = ? OR old_path = ?) ORDER BY d.id",
+            (path, path),
+        )
+
+    def document_names(self) -> list[tuple[str, str]]:
+        """(source, path) of every document, for close-match suggestions."""
+        rows = self.conn.execute(
+            "SELECT s.name, d.path FROM documents d JOIN sources s ON s.id = d.source_id"
+        )
+        return [(source, path) for source, path in rows]
+
+    def list_documents(self, source: str | None = None, status: str | None = None) -> list[dict]:
+        """Every document (of a source, with a status), by source and path, with its number of
+        versions and its latest version's size."""
+        where, params = [], []
+        if source is not None:
+            where.append("s.name = ?")
+            params.append(source)
+        if status is not None:
+            where.append("d.status = ?")
+            params.append(status)
+        return self.query(
+            "SELECT d.id, s.name AS source, d.path, d.status, d.first_seen, d.last_seen,"
+            " d.current_version_id, (SELECT count(*) FROM versions v WHERE v.document_id = d.id)"
+            " AS versions, b.size FROM documents d JOIN sources s ON s.id = d.source_id"
+            " LEFT JOIN versions c ON c.id = d.current_version_id"
+            " LEFT JOIN blobs b ON b.blake3 = c.blob"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY s.name, d.path, d.id",
+            params,
         )
 
     def document(self, document_id: int) -> dict | None:
