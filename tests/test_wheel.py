@@ -116,3 +116,13 @@ def test_the_installed_wheel_serves_the_archive_s_metadata(installed, tmp_path) 
         proc.terminate()
         proc.wait(timeout=10)
         proc.stderr.close()
+
+
+def test_serve_never_takes_the_working_directory_s_metadata(tmp_path, monkeypatch) -> None:
+    from archive.publish.serve import default_metadata
+
+    (tmp_path / "metadata.yml").write_text("title: a stray file\n")
+    monkeypatch.chdir(tmp_path)
+    chosen = default_metadata()
+    assert chosen is not None and chosen.resolve() != (tmp_path / "metadata.yml").resolve()
+    assert chosen.read_text(encoding="utf-8") == (ROOT / "metadata.yml").read_text("utf-8")

@@ -7,6 +7,7 @@ served, so the plugin caches rendered pages (archive.publish.cache).
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import secrets
@@ -20,17 +21,22 @@ from archive.publish.app import CONFIG_ENV, ServeConfig
 from archive.publish.cache import CACHE_ENV
 from archive.store import Store, table_counts
 
-PROJECT_METADATA = Path(__file__).resolve().parent.parent / "metadata.yml"
+# The site's metadata: shipped inside the package (setup.py copies the repository's
+# metadata.yml, the one source, into the wheel), or the checkout's for an editable install.
+BUNDLED_METADATA = "metadata.yml"
+CHECKOUT_METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
 APP_FACTORY = "archive.publish.app:create_app"
 # uvloop does not exist on Windows; uvicorn's own asyncio loop serves there.
 LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
 
 
 def default_metadata() -> Path | None:
-    for candidate in (Path("metadata.yml"), PROJECT_METADATA):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The metadata `archive serve` uses without --metadata: the package's own, never the
+    working directory's (a stray metadata.yml must not change what an archive serves)."""
+    packaged = importlib.resources.files("archive.publish") / BUNDLED_METADATA
+    if packaged.is_file():
+        return Path(str(packaged))
+    return CHECKOUT_METADATA if CHECKOUT_METADATA.is_file() else None
 
 
 def default_workers() -> int:
