@@ -129,3 +129,35 @@ def test_document_metadata_rows_link_only_web_urls() -> None:
     ]
     prov = provenance_rows([{"origin": "sidecar", "key": "url", "value": "http://x.org"}])
     assert prov[0]["url"] == "http://x.org"
+
+
+async def test_every_page_says_which_snapshot_and_when_the_archive_moved_on(tmp_path) -> None:
+    import yaml
+    from datasette.app import Datasette
+
+    from archive.publish.freshness import attach, described
+    from archive.record.folder import ingest_folder
+    from archive.store import Store
+    from tests.browser.archive_builder import ROOT
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("one\n")
+    live, snap = tmp_path / "archive.db", tmp_path / "served" / "archive.db"
+    snap.parent.mkdir()
+    with Store(live) as store:
+        ingest_folder(store, str(docs), "test")
+        store.snapshot(snap)
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+    ds = Datasette(immutables=[str(snap)], metadata=metadata)
+    attach(ds, str(snap), str(live), "2026-01-02T03:04:05Z")
+    described(ds).freshness.interval = 0  # look at the live file on every request
+    for path in ("/", "/-/archive/changes", "/archive/versions"):
+        html = (await ds.client.get(path)).text
+        assert "Snapshot taken 2026-01-02T03:04:05Z" in html and "checkpoint of 1 version" in html
+        assert "has changed since" not in html
+    (docs / "a.txt").write_text("two\n")
+    with Store(live) as store:
+        ingest_folder(store, str(docs), "test")
+    for path in ("/", "/-/archive/changes", "/archive/versions"):  # cached pages too
+        assert "The archive has changed since" in (await ds.client.get(path)).text

@@ -20,7 +20,7 @@ from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, front, memento, pages, queries
+from archive.publish import cache, freshness, front, memento, pages, queries
 from archive.publish.common import (
     allowed,
     archive_database,
@@ -491,13 +491,24 @@ def extra_css_urls(template, database, table, columns, view_name, request, datas
 
 
 @hookimpl
+def extra_template_vars(datasette):
+    """The served snapshot, for every page's footer (freshness.py)."""
+    snapshot = freshness.described(datasette)
+    return {"archive_snapshot": snapshot.template_vars()} if snapshot is not None else {}
+
+
+@hookimpl
 def asgi_wrapper(datasette):
-    """Cache rendered responses while every served database is immutable (see cache.py)."""
+    """Cache rendered responses while every served database is immutable (see cache.py) and
+    the live archive has not moved on (then every page must say so)."""
     settings = cache.cache_settings(os.environ)
+
+    def active() -> bool:
+        return cache.all_immutable(datasette.databases) and not freshness.stale(datasette)
 
     def wrap(app):
         if not settings.enabled:
             return app
-        return cache.ResponseCache(app, lambda: cache.all_immutable(datasette.databases), settings)
+        return cache.ResponseCache(app, active, settings)
 
     return wrap

@@ -33,6 +33,8 @@ class ServeConfig:
     allow_sql: bool
     secret: str
     inspect: str | None = None  # Datasette inspect data (table counts), precomputed once
+    live: str | None = None  # the archive file the snapshot was taken from
+    taken_at: str | None = None  # when (UTC)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -58,13 +60,17 @@ def build_datasette(config: ServeConfig):
     inspect_data = None
     if config.inspect:
         inspect_data = json.loads(Path(config.inspect).read_text(encoding="utf-8"))
-    return Datasette(
+    datasette = Datasette(
         immutables=[config.snapshot],
         metadata=metadata,
         settings=settings(config.allow_sql),
         secret=config.secret,
         inspect_data=inspect_data,
     )
+    from archive.publish.freshness import attach
+
+    attach(datasette, config.snapshot, config.live, config.taken_at)
+    return datasette
 
 
 async def warm_urls(datasette) -> list[str]:

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 CHECK_INTERVAL_S = 2.0
 LATEST = (
@@ -81,3 +82,41 @@ class Freshness:
         live = live_last_run(self.live_path)
         self._newer = live is not None and (self.last_run is None or live > self.last_run)
         return self._newer
+
+
+SNAPSHOT_ATTR = "_provenance_archive_snapshot"
+
+
+@dataclass
+class Snapshot:
+    """What a served snapshot is: when it was taken, its last run and checkpoint, and whether
+    the live archive has moved on since."""
+
+    taken_at: str
+    state: dict
+    freshness: Freshness
+
+    def template_vars(self) -> dict:
+        return {**self.state, "taken_at": self.taken_at, "newer": self.freshness.newer()}
+
+
+def attach(datasette, snapshot_path: str, live_path: str | None, taken_at: str | None) -> None:
+    """Give a Datasette instance its snapshot's description (see `described`)."""
+    conn = sqlite3.connect(Path(snapshot_path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        state = snapshot_state(conn)
+    finally:
+        conn.close()
+    freshness = Freshness(live_path, state["last_run"])
+    setattr(datasette, SNAPSHOT_ATTR, Snapshot(taken_at or "", state, freshness))
+
+
+def described(datasette) -> Snapshot | None:
+    """The snapshot `archive serve` serves (None for a plain `datasette` run)."""
+    return getattr(datasette, SNAPSHOT_ATTR, None)
+
+
+def stale(datasette) -> bool:
+    """Whether the live archive has a run the served snapshot lacks."""
+    snapshot = described(datasette)
+    return snapshot is not None and snapshot.freshness.newer()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from archive.publish.app import CONFIG_ENV, ServeConfig
 from archive.publish.cache import CACHE_ENV
-from archive.store import Store, table_counts
+from archive.store import Store, now_iso, table_counts
 
 # The site's metadata: shipped inside the package (setup.py copies the repository's
 # metadata.yml, the one source, into the wheel), or the checkout's for an editable install.
@@ -69,8 +69,18 @@ def inspect_data(snapshot: str) -> dict:
     }
 
 
-def prepare(folder: str, snapshot: str, metadata: Path | None, allow_sql: bool) -> Path:
-    """Write the workers' config (and inspect data) into `folder`; returns the config's path."""
+def prepare(
+    folder: str,
+    snapshot: str,
+    metadata: Path | None,
+    allow_sql: bool,
+    live: str | None = None,
+    taken_at: str | None = None,
+) -> Path:
+    """Write the workers' config (and inspect data) into `folder`; returns the config's path.
+
+    live, taken_at: the archive the snapshot was taken from, and when (the page footer says
+    so, and when the live archive has moved on)."""
     inspect_path = Path(folder, "inspect-data.json")
     inspect_path.write_text(json.dumps(inspect_data(snapshot)), encoding="utf-8")
     config = ServeConfig(
@@ -79,6 +89,8 @@ def prepare(folder: str, snapshot: str, metadata: Path | None, allow_sql: bool) 
         allow_sql=allow_sql,
         secret=secrets.token_hex(32),
         inspect=str(inspect_path),
+        live=os.path.abspath(live) if live else None,
+        taken_at=taken_at,
     )
     config_path = Path(folder, "serve.json")
     config.write(config_path)
@@ -132,7 +144,8 @@ def serve(
     """Snapshot the archive (WAL folded in), then serve it immutably with uvicorn workers."""
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
+        taken_at = now_iso()
         store.snapshot(snapshot)
         store.close()
-        config_path = prepare(tmp, snapshot, metadata, allow_sql)
+        config_path = prepare(tmp, snapshot, metadata, allow_sql, db, taken_at)
         return run_server(config_path, host, port, workers or default_workers(), cache, access_log)
