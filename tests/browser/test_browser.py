@@ -188,3 +188,65 @@ def test_error_pages_keep_the_way_back(server, tab):
         assert tab.page.locator("form.archive-search input[name=q]").count() == 1
     tab.page.locator("header nav a", has_text="home").click()
     tab.page.wait_for_url(server.url("/"))
+
+
+def test_home_page_is_the_archive_s(server, tab):
+    import sqlite3
+
+    import yaml
+
+    from tests.browser.archive_builder import ROOT
+
+    meta = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+    conn = sqlite3.connect(server.db)
+    newest = conn.execute("SELECT max(id) FROM versions").fetchone()[0]
+    root = conn.execute(
+        "SELECT tree_root FROM runs WHERE tree_size IS NOT NULL ORDER BY id DESC"
+    ).fetchone()[0]
+    versions = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+    conn.close()
+    tab.page.goto(server.url("/"))
+    assert tab.page.title() == meta["title"]
+    assert tab.page.locator("h1").inner_text() == meta["title"]
+    assert (
+        meta["description"].split(".")[0] in tab.page.locator(".archive-description").inner_text()
+    )
+    assert f"{versions} versions" in tab.page.locator(".archive-counts").inner_text()
+    assert root in tab.page.locator(".archive-checkpoint").inner_text()
+    rows = tab.page.locator("table.archive-changes tbody tr")
+    assert 1 <= rows.count() <= 20
+    first = rows.first.locator("a[href^='/-/archive/version/']").get_attribute("href")
+    assert first == f"/-/archive/version/{newest}"
+    assert tab.page.locator("table.archive-changes .change-class").count() >= 1
+    assert tab.page.locator(".archive-most-changed li").count() >= 1
+    links = tab.page.locator(".archive-links a").all_inner_texts()
+    assert {"Verify a file", "Atom feed", "All changes", "Tables"} <= set(links)
+    tables = tab.page.locator(".archive-table-list a").all_inner_texts()
+    assert "documents" in tables and "passages_fts" not in tables  # hidden stays hidden
+    tab.screenshot("home")
+    assert tab.dialogs == [] and injected(tab) == []
+    tab.page.locator("table.archive-changes a.diff-link").first.click()
+    tab.page.wait_for_url("**/-/archive/diff?from=*")
+    tab.page.goto(server.url("/"))
+    tab.page.fill(".archive-home input[name=q]", "7757")
+    tab.page.locator(".archive-home form.archive-search button").click()
+    tab.page.wait_for_url("**/-/archive/search?q=7757")
+    assert tab.page.locator("table.archive-paths tbody a").count() == 1
+
+
+def test_changes_page_pages_through_every_version(server, tab):
+    tab.page.goto(server.url("/-/archive/changes"))
+    seen = []
+    while True:
+        hrefs = tab.page.locator("table.archive-changes a[href^='/-/archive/version/']")
+        seen += [
+            int(h.rsplit("/", 1)[1])
+            for h in hrefs.evaluate_all("a => a.map(x => x.getAttribute('href'))")
+        ]
+        older = tab.page.locator("a[rel=next]")
+        if older.count() == 0:
+            break
+        older.click()
+        tab.page.wait_for_url("**before=*")
+    assert seen == sorted(server.ids["versions"], reverse=True)
+    assert tab.page.locator("a[href='/-/archive/changes.atom']").count() >= 1
