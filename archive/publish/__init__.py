@@ -37,8 +37,9 @@ from archive.store import ArchiveError, PassageStore, Store, read_content, read_
 from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
 FEED_LIMIT = 50
-TRACE_LIMIT = 100  # passages listed on the trace page
-SEARCH_LIMIT = 100
+TRACE_LIMIT = 20  # passages per page of the trace page
+SEARCH_LIMIT = 25  # documents per page of each list on the search page
+SEARCH_CAP = 10_000  # documents a text search lists at most (over all its pages)
 # Page data read in one db.execute_fn call per page: each db.execute is a trip to a
 # Datasette SQL thread and back through the event loop, which under load costs more than the
 # queries themselves (a diff page made seven such trips).
@@ -190,8 +191,9 @@ async def trace_page(datasette, request):
     pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
         pid = parse(pages.parse_id, request.args.get("passage"), "passage")
+    page = parse(pages.parse_page, request.args.get("page"))
     q, result = await db.execute_fn(lambda conn: _trace_data(conn, q, pid, normalized))
-    view = pages.trace_view(q, normalized, result, TRACE_LIMIT)
+    view = pages.trace_view(q, normalized, result, TRACE_LIMIT, page)
     return await render(datasette, request, "archive_trace.html", {"view": view})
 
 
@@ -289,32 +291,32 @@ async def verify_page(datasette, request):
     return await render(datasette, request, "archive_verify.html", context)
 
 
+def _search_data(conn, q: str, offset: int) -> tuple[list[dict], dict, dict[int, str]]:
+    """A page of documents whose path matches (and one more, to know there is a next page),
+    every document whose text holds q, and the texts of the passages that do."""
+    params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT + 1, "offset": offset}
+    path_rows = fetch(conn, queries.SEARCH_PATHS, params)
+    passages = PassageStore(conn)
+    found = search_documents(passages, q, SEARCH_CAP)
+    shown = found["documents"][offset : offset + SEARCH_LIMIT]
+    texts = passages.texts([r["passage"] for r in shown])
+    return path_rows, found, texts
+
+
 async def search_page(datasette, request):
+    """Documents whose path or text holds q, a page at a time; text hits with a snippet."""
     q = (request.args.get("q") or "").strip()
+    page = parse(pages.parse_page, request.args.get("page"))
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, ("documents",))
+    offset = (page - 1) * SEARCH_LIMIT
     path_rows: list[dict] = []
     found: dict = {"documents": [], "truncated": False, "match_cap": None}
+    texts: dict[int, str] = {}
     if q:
-        params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
-        path_rows = await query_rows(db, queries.SEARCH_PATHS, params)
-        found = await db.execute_fn(
-            lambda conn: search_documents(PassageStore(conn), q, SEARCH_LIMIT)
-        )
-    text_rows = found["documents"]
-    for r in path_rows:
-        r["url"] = pages.document_url(r["document_id"])
-    for r in text_rows:
-        r["url"] = pages.version_url(r["id"])
-    context = {
-        "q": q,
-        "rows": path_rows,
-        "text_rows": text_rows,
-        "limit": SEARCH_LIMIT,
-        "truncated": found["truncated"],
-        "match_cap": found["match_cap"],
-    }
-    return await render(datasette, request, "archive_search.html", context)
+        path_rows, found, texts = await db.execute_fn(lambda conn: _search_data(conn, q, offset))
+    view = pages.search_view(q, page, path_rows, found, texts, SEARCH_LIMIT)
+    return await render(datasette, request, "archive_search.html", view)
 
 
 def _atom(body: str) -> Response:

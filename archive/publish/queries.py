@@ -113,7 +113,7 @@ DOCUMENT_CHANGES = _CHANGES + " WHERE v.document_id = :id ORDER BY v.id DESC LIM
 SEARCH_PATHS = (
     "SELECT d.id AS document_id, d.path, d.status, s.name AS source, d.current_version_id,"
     " d.last_seen FROM documents d JOIN sources s ON s.id = d.source_id"
-    " WHERE d.path LIKE :pattern ESCAPE '\\' ORDER BY d.path, d.id LIMIT :limit"
+    " WHERE d.path LIKE :pattern ESCAPE '\\' ORDER BY d.path, d.id LIMIT :limit OFFSET :offset"
 )
 
 

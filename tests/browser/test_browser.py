@@ -250,3 +250,25 @@ def test_changes_page_pages_through_every_version(server, tab):
         tab.page.wait_for_url("**before=*")
     assert seen == sorted(server.ids["versions"], reverse=True)
     assert tab.page.locator("a[href='/-/archive/changes.atom']").count() >= 1
+
+
+def test_trace_and_search_results_highlight_the_match(server, tab):
+    tab.page.goto(server.url("/-/archive/trace?q=Opening+clause"))
+    marks = tab.page.locator(".archive-trace .archive-excerpt mark").all_inner_texts()
+    assert marks == ["Opening clause"]
+    snippet = tab.page.locator(".archive-trace .archive-excerpt").first.inner_text()
+    assert len(snippet) < 400  # a snippet, not the 3,000-character paragraph
+    more = tab.page.locator(".archive-trace details.archive-more").first
+    assert not more.evaluate("d => d.open")
+    more.locator("summary").click()
+    assert "Donaudampfschifffahrtsgesellschaft" * 3 in more.inner_text()
+    tab.screenshot("trace-highlighted")
+    tab.page.goto(server.url("/-/archive/search?q=Amended+clause"))
+    hits = tab.page.locator("table.archive-text-hits .archive-excerpt")
+    assert hits.count() == 1
+    assert [m.lower() for m in hits.locator("mark").all_inner_texts()] == ["amended clause"]
+    assert "<script>alert('v2')</script>" in hits.inner_text()  # document text, as text
+    for q in ("<script>", '"><svg onload=alert(1)>'):
+        tab.page.goto(server.url("/-/archive/trace?q=" + urllib.parse.quote(q)))
+        assert injected(tab) == []
+    assert tab.dialogs == []
