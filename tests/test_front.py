@@ -186,3 +186,55 @@ def test_trace_and_search_pages_are_paged() -> None:
     for bad in ("0", "-1", "x", "9999999"):
         with pytest.raises(pages.BadRequest):
             pages.parse_page(bad)
+
+
+async def test_history_pages_newest_first_with_links_to_older(archive_db, monkeypatch) -> None:
+    import re
+
+    from datasette.app import Datasette
+
+    from archive.publish import pages
+
+    monkeypatch.setattr(pages, "HISTORY_PAGE", 1)
+    conn = sqlite3.connect(archive_db)
+    doc = conn.execute("SELECT id FROM documents WHERE path = 'wide-text.txt'").fetchone()[0]
+    v1, v2 = [r[0] for r in conn.execute("SELECT id FROM versions WHERE document_id = ?", (doc,))]
+    conn.close()
+    ds = Datasette(immutables=[str(archive_db)])
+    seen, url = [], f"/-/archive/document/{doc}"
+    while url:
+        html = (await ds.client.get(url)).text
+        seen += [int(v) for v in re.findall(r'<td><a href="/-/archive/version/(\d+)">', html)]
+        older = re.search(r'<a href="([^"]+)" rel="next">older', html)
+        url = older.group(1) if older else None
+        assert "Versions" in html and ">2 · <a" in html  # the total, not the page's count
+    assert seen == [v2, v1]
+    html = (await ds.client.get(f"/-/archive/document/{doc}?before=2")).text
+    assert f'href="/-/archive/document/{doc}" rel="prev">← newer' in html
+    assert (await ds.client.get(f"/-/archive/document/{doc}?before=x")).status_code == 400
+
+
+async def test_feeds_page_back_through_every_change(archive_db, monkeypatch) -> None:
+    import xml.etree.ElementTree as ET
+
+    from datasette.app import Datasette
+
+    import archive.publish as plugin
+
+    atom = "{http://www.w3.org/2005/Atom}"
+    monkeypatch.setattr(plugin, "FEED_LIMIT", 4)
+    ds = Datasette(immutables=[str(archive_db)])
+    conn = sqlite3.connect(archive_db)
+    everything = [r[0] for r in conn.execute("SELECT id FROM versions ORDER BY id DESC")]
+    conn.close()
+    seen, url = [], "/-/archive/changes.atom"
+    while url:
+        feed = ET.fromstring((await ds.client.get(url)).content)
+        entries = feed.findall(f"{atom}entry")
+        assert len(entries) <= 4
+        seen += [int(e.find(f"{atom}link").get("href").rsplit("/", 1)[1]) for e in entries]
+        nxt = [
+            link.get("href") for link in feed.findall(f"{atom}link") if link.get("rel") == "next"
+        ]
+        url = nxt[0].split("localhost", 1)[1] if nxt else None
+    assert seen == everything

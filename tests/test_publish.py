@@ -652,8 +652,9 @@ def test_document_versions_match_the_version_diffs_view(archive_db, ids):
     try:
         with_diff = 0
         for doc in ids["all_documents"]:
-            rows = conn.execute(queries.DOCUMENT_VERSIONS, {"id": doc}).fetchall()
-            assert rows == conn.execute(VIEW_DOCUMENT_VERSIONS, {"id": doc}).fetchall()
+            everything = {"id": doc, "before": 2**62, "limit": -1}
+            rows = conn.execute(queries.DOCUMENT_VERSIONS, everything).fetchall()
+            assert rows[::-1] == conn.execute(VIEW_DOCUMENT_VERSIONS, {"id": doc}).fetchall()
             with_diff += sum(1 for r in rows if r[13] is not None)
         assert with_diff > 0  # the comparison covered versions that have a stored diff
     finally:

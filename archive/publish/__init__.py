@@ -37,6 +37,7 @@ from archive.store import ArchiveError, PassageStore, Store, read_content, read_
 from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
 FEED_LIMIT = 50
+NO_BEFORE = 2**63 - 1
 TRACE_LIMIT = 20  # passages per page of the trace page
 SEARCH_LIMIT = 25  # documents per page of each list on the search page
 SEARCH_CAP = 10_000  # documents a text search lists at most (over all its pages)
@@ -99,14 +100,20 @@ async def history_page(datasette, request):
     doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, ("documents", "versions", "captures"))
-    document, versions, captures = await db.execute_fn(
-        lambda conn: (
-            fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
-            fetch(conn, queries.DOCUMENT_VERSIONS, {"id": doc_id}),
-            fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id}),
-        )
-    )
-    view = pages.history_view(document, versions)
+    before = None
+    if request.args.get("before") is not None:
+        before = parse(pages.parse_id, request.args.get("before"), "before")
+    limit = pages.HISTORY_PAGE
+
+    def read(conn):
+        document = fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
+        total = fetch(conn, queries.VERSION_COUNT, {"id": doc_id})[0]["n"]
+        params = {"id": doc_id, "before": before or total + 1, "limit": limit + 1}
+        versions = fetch(conn, queries.DOCUMENT_VERSIONS, params)
+        return document, total, versions, fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id})
+
+    document, total, versions, captures = await db.execute_fn(read)
+    view = pages.history_view(document, versions, total, limit)
     view.update(pages.captures_view(document, captures))
     return await render(datasette, request, "archive_history.html", view)
 
@@ -323,16 +330,31 @@ def _atom(body: str) -> Response:
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 
+def _feed_before(request) -> int:
+    """?before=<version id>: an older page of a feed (RFC 5005 paging), else the newest."""
+    value = request.args.get("before")
+    return NO_BEFORE if value is None else parse(pages.parse_id, value, "before")
+
+
+def _feed_page(rows: list[dict], self_url: str) -> tuple[list[dict], str | None]:
+    """A feed page's rows and the URL of the next (older) page, if there is one."""
+    if len(rows) <= FEED_LIMIT:
+        return rows, None
+    rows = rows[:FEED_LIMIT]
+    return rows, f"{self_url}?before={int(rows[-1]['id'])}"
+
+
 async def changes_feed(datasette, request):
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, ("versions",))
-    rows = await query_rows(db, queries.RECENT_CHANGES, {"limit": FEED_LIMIT})
+    params = {"before": _feed_before(request), "limit": FEED_LIMIT + 1}
     base = datasette.absolute_url(request, "/").rstrip("/")
+    feed_url = base + "/-/archive/changes.atom"
+    rows, older = _feed_page(await query_rows(db, queries.RECENT_CHANGES, params), feed_url)
     entries = [pages.change_entry(r, base) for r in rows]
-    self_url = base + "/-/archive/changes.atom"
     title = f"{datasette.metadata('title') or 'Archive'}: recent changes"
-    alt = base + datasette.urls.table(db.name, "versions")
-    return _atom(pages.atom_feed(self_url, title, self_url, alt, entries))
+    alt = base + "/-/archive/changes"
+    return _atom(pages.atom_feed(feed_url, title, feed_url, alt, entries, older))
 
 
 async def document_feed(datasette, request):
@@ -340,12 +362,13 @@ async def document_feed(datasette, request):
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, ("documents", "versions"))
     document = await query_one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
-    rows = await query_rows(db, queries.DOCUMENT_CHANGES, {"id": doc_id, "limit": FEED_LIMIT})
+    params = {"id": doc_id, "before": _feed_before(request), "limit": FEED_LIMIT + 1}
     base = datasette.absolute_url(request, "/").rstrip("/")
-    entries = [pages.change_entry(r, base) for r in rows]
     page = base + pages.document_url(doc_id)
+    rows, older = _feed_page(await query_rows(db, queries.DOCUMENT_CHANGES, params), page + ".atom")
+    entries = [pages.change_entry(r, base) for r in rows]
     title = f"Changes to {document['source']}:{document['path']}"
-    return _atom(pages.atom_feed(page + ".atom", title, page + ".atom", page, entries))
+    return _atom(pages.atom_feed(page + ".atom", title, page + ".atom", page, entries, older))
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from archive.publish.snippets import excerpt
 from archive.store.passage_format import passage_digest
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HISTORY_PAGE = 100  # versions per page of a document's history
 BAR_MAX_PX = 120
 DEFAULT_CONTEXT = 3  # unchanged lines shown around each change on a diff page
 MAX_CONTEXT_DIGITS = 6
@@ -111,10 +112,37 @@ def words_bar_width(words: int | None, largest: int) -> int:
     return max(2, round(words * BAR_MAX_PX / largest))
 
 
-def history_view(document: dict, versions: list[dict]) -> dict:
-    """The timeline of a document: each version with its size change, its change class and
-    words changed (from its stored diff), and links."""
+def history_pager(document_id: int, shown: list[dict], total: int, limit: int) -> dict:
+    """Links around a page of a document's versions (newest first): newer, older, the ends."""
+    base = document_url(document_id)
+    if not shown:
+        return {"first": 0, "last": 0, "newer_url": None, "older_url": None}
+    top, bottom = shown[0]["seq"], shown[-1]["seq"]
+    newer = None
+    if top < total:
+        newer = base if top + limit >= total else f"{base}?before={top + limit + 1}"
+    return {
+        "first": top,
+        "last": bottom,
+        "newest_url": base,
+        "newer_url": newer,
+        "older_url": f"{base}?before={bottom}" if bottom > 1 else None,
+        "oldest_url": f"{base}?before={limit + 1}",
+    }
+
+
+def history_view(
+    document: dict, versions: list[dict], total: int | None = None, limit: int | None = None
+) -> dict:
+    """The timeline of a document, newest first, a page at a time: each version with its
+    size change, its change class and words changed (from its stored diff), and links.
+
+    versions: the page's rows, newest first, plus (when there is one) the next older row,
+    which only supplies its size to the oldest row shown."""
+    limit = limit or len(versions)
+    total = len(versions) if total is None else total
     sizes = {v["id"]: v["size"] for v in versions}
+    versions = versions[:limit]
     deltas = [size_delta(v["size"], sizes.get(v["previous_version_id"])) for v in versions]
     largest = max((abs(d) for d in deltas), default=0)
     words = [(v.get("words_inserted") or 0) + (v.get("words_deleted") or 0) for v in versions]
@@ -145,6 +173,8 @@ def history_view(document: dict, versions: list[dict]) -> dict:
         "versions": rows,
         "timeline": timeline_html(rows),
         "atom_url": document_url(document["id"]),
+        "total": total,
+        "pager": history_pager(document["id"], rows, total, limit),
     }
 
 
@@ -519,9 +549,15 @@ def change_entry(change: dict, base_url: str) -> FeedEntry:
 
 
 def atom_feed(
-    feed_id: str, title: str, self_url: str, alt_url: str, entries: list[FeedEntry]
+    feed_id: str,
+    title: str,
+    self_url: str,
+    alt_url: str,
+    entries: list[FeedEntry],
+    next_url: str | None = None,
 ) -> str:
-    """Valid Atom 1.0: ElementTree escapes all text; xml_text replaces what XML cannot hold."""
+    """Valid Atom 1.0: ElementTree escapes all text; xml_text replaces what XML cannot hold.
+    next_url: the older entries' page (RFC 5005 paged feed), when there are more."""
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -539,6 +575,8 @@ def atom_feed(
     sub(sub(feed, "author"), "name", "provenance-archive")
     sub(feed, "link", rel="self", href=self_url)
     sub(feed, "link", rel="alternate", href=alt_url)
+    if next_url:
+        sub(feed, "link", rel="next", href=next_url)
     for e in entries:
         entry = sub(feed, "entry")
         sub(entry, "id", e.id)
