@@ -138,3 +138,82 @@ def test_cwd_is_not_where_the_names_come_from(renamed) -> None:
         assert run_cli("log", "a.txt", db=db)[0] == 0  # a path on disk inside the source
     finally:
         os.chdir(here)
+
+
+def test_ingest_names_what_changed(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(25):
+        (docs / f"d{i:02}.txt").write_text(f"text {i}\n")
+    (docs / "x\x1b[2J.txt").write_text("hostile name\n")
+    db = tmp_path / "archive.db"
+    code, out, _ = run_cli("ingest", str(docs), db=db)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "  added     d00.txt" and len(lines) == 1 + 20 + 1
+    assert lines[-1] == "  ... and 6 more (--json lists them all)"
+    assert "\x1b" not in out
+    (docs / "d00.txt").write_text("changed\n")
+    (docs / "d01.txt").rename(docs / "moved.txt")
+    (docs / "d02.txt").unlink()
+    code, out, _ = run_cli("ingest", str(docs), "--json", db=db)
+    assert json.loads(out)["changed"] == [
+        {"kind": "modified", "path": "d00.txt"},
+        {"kind": "deleted", "path": "d02.txt"},
+        {"kind": "renamed", "path": "moved.txt", "old_path": "d01.txt"},
+    ]
+
+
+def test_a_waiting_ingest_says_so(tmp_path) -> None:
+    import sqlite3
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("one\n")
+    db = tmp_path / "archive.db"
+    assert run_cli("ingest", str(docs), db=db)[0] == 0
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the archive
+    try:
+        result = run_archive(
+            "ingest", str(docs), "--db", str(db), env={"ARCHIVE_BUSY_TIMEOUT": "0.2"}
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "Waiting for another ingest to finish writing the archive" in result.stderr
+    assert "is busy" in result.stderr
+
+
+def test_ctrl_c_says_what_was_kept(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("one\n")
+    db = tmp_path / "archive.db"
+    # An ingest interrupted (SIGINT: what Ctrl-C sends) while it hashes: nothing is kept.
+    hang = (
+        "import os, signal\n"
+        "import archive.record.folder as f\n"
+        "real = f.scan\n"
+        "def scan(*a, **k):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return real(*a, **k)\n"
+        "f.scan = scan\n"
+        "from archive.cli import cli\n"
+        "cli(prog_name='archive')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hang, "ingest", str(docs), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 130, result.stderr
+    assert "Interrupted: nothing was recorded" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -72,7 +72,7 @@ def trace(query: str, normalized: bool, as_text: bool, db: str, as_json: bool) -
             for d in p["documents"]:
                 click.echo(
                     f"  in {d['source']}:{d['path']} from @{d['first_seq']}"
-                    f" ({d['versions']} versions)"
+                    f" ({d['versions']} version{'' if d['versions'] == 1 else 's'})"
                 )
     if result["truncated"]:
         click.echo(

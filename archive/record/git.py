@@ -18,7 +18,7 @@ from itertools import islice
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
-from archive.record.plan import Change, Observed, summarize
+from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
@@ -159,6 +159,7 @@ def _import(
         progress(0, total)
     tally = Tally()
     kinds: dict[str, int] = {}
+    changed: list[dict] = []
     blake3_of: dict[str, str] = {}
     for batch in batches(git.commits(ref, after=after), batch_size):
         oids = new_blob_oids(batch, blake3_of)
@@ -185,6 +186,7 @@ def _import(
                 )
                 for kind, n in summarize(changes).items():
                     kinds[kind] = kinds.get(kind, 0) + n
+                changed += change_list(changes, commit.oid)
                 failpoint("commit", tally.commits)
             pending.store_all()  # wait for the batch's diffs, check and insert them
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
@@ -199,6 +201,7 @@ def _import(
         run_id,
         source["name"],
         kinds=dict(sorted(kinds.items())),
+        changed=changed,
         commits=tally.commits,
         **tally.counts(),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -54,13 +54,14 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
             raise ArchiveError(f"{self.path}: {e}") from None
         self.conn = conn
         self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
+        self.on_wait: Callable[[float], None] | None = None  # see write()
 
     @classmethod
     def over(cls, conn: sqlite3.Connection) -> Store:
         """A Store on a connection opened elsewhere (Datasette's, read-only): no pragmas, no
         migration, so the store's queries serve the published snapshot too."""
         store = cls.__new__(cls)
-        store.path, store.conn, store.texts = "", conn, None
+        store.path, store.conn, store.texts, store.on_wait = "", conn, None, None
         return store
 
     @property
@@ -79,18 +80,38 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        """One atomic batch: all of it lands or none of it does."""
+    def _begin(self, at_once: bool) -> None:
+        """BEGIN IMMEDIATE, failing at once (at_once) or after the usual busy timeout."""
+        if at_once:
+            self.conn.execute("PRAGMA busy_timeout = 0")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            if at_once:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One atomic batch: all of it lands or none of it does.
+
+        When another writer holds the archive, `on_wait` (if set) is called once before
+        waiting for it (up to BUSY_TIMEOUT_S), so a command can say why it pauses."""
+        try:
+            self._begin(self.on_wait is not None)
         except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
-                raise ArchiveError(
-                    f"{self.path} is busy: another ingest is writing it; "
-                    "try again when it has finished"
-                ) from None
-            raise
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            if self.on_wait is not None:
+                self.on_wait(BUSY_TIMEOUT_S)
+            try:
+                self._begin(False)
+            except sqlite3.OperationalError as again:
+                if "locked" in str(again) or "busy" in str(again):
+                    raise ArchiveError(
+                        f"{self.path} is busy: another ingest is writing it; "
+                        "try again when it has finished"
+                    ) from None
+                raise
         try:
             yield
         except BaseException:
@@ -392,6 +413,10 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
             " JOIN sources s ON s.id = d.source_id WHERE d.path = ? ORDER BY d.id",
             (path,),
         )
+
+    def commit_count(self) -> int:
+        """Git commits recorded, all sources (what an interrupted import kept)."""
+        return self.conn.execute("SELECT count(*) FROM commits").fetchone()[0]
 
     def documents_once_at(self, path: str) -> list[dict]:
         """Documents that had `path` in some version (a name from before a rename)."""
