@@ -33,6 +33,7 @@ from archive.publish.common import (
     render,
     static_url,
 )
+from archive.publish.doc_metadata import read_doc_metadata
 from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
 from archive.store.passage_format import PassageError, passage_digest, unpack_ids
 
@@ -143,7 +144,8 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
     capture = fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
-    return version, text, _proof(conn, version_id, identity), (capture or [None])[0]
+    about = read_doc_metadata(conn, version["blob"], version_id)
+    return version, text, _proof(conn, version_id, identity), (capture or [None])[0], about
 
 
 async def version_page(datasette, request):
@@ -151,11 +153,12 @@ async def version_page(datasette, request):
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, ("versions", "blobs", "ledger", "captures"))
     identity = immutable_identity(db)
-    version, text, (proof, no_proof), capture = await db.execute_fn(
+    version, text, (proof, no_proof), capture, (metadata, provenance) = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
     )
     view = pages.version_view(version, text, proof, no_proof)
     view["capture"] = pages.capture_view(capture)
+    view.update(metadata=metadata, source_provenance=provenance)
     response = await render(datasette, request, "archive_version.html", {"view": view})
     response.headers.update(await memento.memento_headers(datasette, request, db, version_id))
     return response
@@ -270,13 +273,23 @@ async def raw_blob(datasette, request):
 
 
 async def _lookup(datasette, request) -> dict | None:
-    """The lookup for ?sha256= or ?blake3= (None when neither is given)."""
+    """The lookup for ?sha256=, ?blake3= or ?hash= (either: a hash pasted on the verify page,
+    from `sha256sum` or `b3sum`); None when none is given."""
     for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
         if kind in request.args:
             value = parse(pages.parse_hash, request.args.get(kind), kind)
             db = await archive_database(datasette)
             await allowed(datasette, request, db.name, ("versions", "blobs"))
             return pages.lookup_view(kind, value, await query_rows(db, sql, {"hash": value}))
+    if "hash" in request.args:
+        value = parse(pages.parse_hash, request.args.get("hash"), "hash")
+        db = await archive_database(datasette)
+        await allowed(datasette, request, db.name, ("versions", "blobs"))
+        for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
+            found = await query_rows(db, sql, {"hash": value})
+            if found:
+                return pages.lookup_view(kind, value, found)
+        return pages.lookup_view("hash", value, [])
     return None
 
 
@@ -459,6 +472,8 @@ def render_cell(row, value, column, table, database, datasette):
         return delta_cell(datasette, database, row)
     if table == "passages" and column == "key":  # the id cell is Datasette's row link
         link = pages.passage_cell(_row_dict(row).get("id"), value)
+    elif table == "documents" and column == "path":  # a path leads to its history
+        link = pages.history_cell(_row_dict(row).get("id"), value)
     else:
         link = archive_cell(table, column, value)
     if link is None:

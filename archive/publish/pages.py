@@ -85,6 +85,17 @@ def passage_cell(passage_id: object, key: object) -> Markup | None:
     )
 
 
+def history_cell(document_id: object, path: object) -> Markup | None:
+    """A documents row's path, linked to the document's history page."""
+    if not isinstance(document_id, int) or isinstance(document_id, bool):
+        return None
+    if not isinstance(path, str):
+        return None
+    return Markup('<a href="{}" class="archive-history-link"><bdi>{}</bdi></a>').format(
+        document_url(document_id), path
+    )
+
+
 def raw_url(blake3: str) -> str:
     return f"/-/archive/raw/{blake3}"
 

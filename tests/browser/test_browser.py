@@ -89,9 +89,11 @@ def test_version_page_shows_text_hashes_and_provenance(server, tab):
     tab.page.goto(server.url(f"/-/archive/version/{server.ids['v1']}"))
     text = tab.page.locator("pre.archive-text").inner_text()
     assert text == (CORPUS / server.ids["path"]).read_text(encoding="utf-8")
-    meta = tab.page.locator("dl.archive-meta").inner_text()
+    meta = tab.page.locator("dl.archive-meta").first.inner_text()
     for label in ("BLAKE3", "SHA-256", "Observed at", "Source", "Run", "Media type"):
         assert label in meta
+    about = tab.page.locator("dl.archive-doc-meta").inner_text()  # what the text says of itself
+    assert "Words" in about and "Language" in about
     tab.screenshot("version")
     tab.page.goto(server.url(f"/-/archive/version/{server.ids['binary']}"))
     assert tab.page.locator("a[download]").count() >= 1
@@ -273,3 +275,37 @@ def test_trace_and_search_results_highlight_the_match(server, tab):
         tab.page.goto(server.url("/-/archive/trace?q=" + urllib.parse.quote(q)))
         assert injected(tab) == []
     assert tab.dialogs == []
+
+
+def test_documents_table_paths_lead_to_their_history(server, tab):
+    tab.page.goto(server.url("/archive/documents"))
+    link = tab.page.locator("td.col-path a.archive-history-link", has_text=server.ids["path"])
+    link.click()
+    tab.page.wait_for_url(f"**/-/archive/document/{server.ids['doc']}")
+    assert server.ids["path"] in tab.page.locator("h1").inner_text()
+
+
+def test_verify_takes_a_pasted_hash_without_webcrypto(server, browser):
+    import hashlib
+
+    from tests.browser.archive_builder import APPENDED
+
+    context = browser.new_context()
+    context.add_init_script(
+        "delete window.crypto.subtle; Object.defineProperty(window.crypto,"
+        " 'subtle', {value: undefined});"
+    )
+    page = context.new_page()
+    try:
+        page.goto(server.url("/-/archive/verify"))
+        page.set_input_files("#file-input", str(CORPUS / server.ids["path"]))
+        assert "paste the file's hash" in page.locator("#verify-status").inner_text()
+        digest = hashlib.sha256((CORPUS / server.ids["path"]).read_bytes() + APPENDED).hexdigest()
+        page.fill("#hash-input", digest.upper())
+        page.locator("form.archive-paste-hash button").click()
+        page.wait_for_url("**/-/archive/verify?hash=*")
+        assert "version 2 of" in page.locator("#verify-result").inner_text()
+        page.goto(server.url("/-/archive/verify?hash=" + "0" * 64))
+        assert "Not in the archive" in page.locator("#verify-result").inner_text()
+    finally:
+        context.close()
