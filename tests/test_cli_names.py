@@ -217,3 +217,8 @@ def test_ctrl_c_says_what_was_kept(tmp_path) -> None:
     assert result.returncode == 130, result.stderr
     assert "Interrupted: nothing was recorded" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_log_without_a_name_lists_the_documents(renamed) -> None:
+    db, _ = renamed
+    assert run_cli("log", db=db)[1] == run_cli("ls", db=db)[1] != ""

@@ -180,12 +180,18 @@ def say_waiting(timeout_s: float) -> None:
 
 
 @click.command()
-@click.argument("document")
+@click.argument("document", required=False)
 @db_option
 @json_option
 @friendly
-def log(document: str, db: str, as_json: bool) -> None:
-    """List the versions of DOCUMENT (a stored path, source:path, a path on disk, or #id)."""
+def log(document: str | None, db: str, as_json: bool) -> None:
+    """List the versions of DOCUMENT (a stored path, source:path, a path on disk, an old
+    path, or its id); without DOCUMENT, the documents (as `archive ls`)."""
+    if document is None:
+        from archive.cli.documents import ls
+
+        click.get_current_context().invoke(ls, db=db, as_json=as_json)
+        return
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
         versions = store.versions(doc["id"])

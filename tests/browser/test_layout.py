@@ -19,6 +19,8 @@ def archive_pages(ids: dict) -> dict[str, str]:
     wide = f"from={ids['wide_v1']}&to={ids['wide_v2']}"
     return {
         "home": "/",
+        "changes": "/-/archive/changes",
+        "changes-older": "/-/archive/changes?before=5",
         "history": f"/-/archive/document/{ids['doc']}",
         "history-wide": f"/-/archive/document/{ids['wide_doc']}",
         "history-long-name": f"/-/archive/document/{ids['long_name_doc']}",
@@ -36,6 +38,8 @@ def archive_pages(ids: dict) -> dict[str, str]:
         "search-long-query": "/-/archive/search?q=" + LONG_WORD[:300],
         "verify": "/-/archive/verify",
         "verify-missing": "/-/archive/verify?blake3=" + "0" * 64,
+        "verify-pasted": "/-/archive/verify?hash=" + "0" * 64,
+        "trace-page-2": "/-/archive/trace?q=the&page=2",
         "database": "/archive",
         "documents-table": "/archive/documents",
         "versions-table": "/archive/versions",
