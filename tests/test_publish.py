@@ -417,7 +417,7 @@ async def test_diffs_delta_cell_links_a_summary_to_the_diff_page(ds, archive_db,
     assert "<script>alert('v2')" not in html
     row = {"words_inserted": 3, "words_deleted": 0, "hunks": 1, "change_class": "<b>x</b>"}
     cell = str(pages.delta_cell(row, None))
-    assert cell == ('<span class="diff-summary">+3 −0 words, 1 hunks, &lt;b&gt;x&lt;/b&gt;</span>')
+    assert cell == ('<span class="diff-summary">+3 −0 words, 1 hunk, &lt;b&gt;x&lt;/b&gt;</span>')
     assert "+? −? words, ? hunks" in str(pages.delta_cell({"hunks": "1"}, (1, 2)))
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 from markupsafe import Markup, escape
 
 from archive.diffs import DiffResult
-from archive.diffs.render import render_html, render_stat
+from archive.diffs.render import hunk_count, render_html, render_stat
 from archive.publish.snippets import excerpt
 from archive.store.passage_format import passage_digest
 
@@ -442,6 +442,7 @@ def diff_view(
             "algorithm": algorithm,
             "stored": stored,
             "stat_line": render_stat(result),
+            "hunks": hunk_count(result.ops),  # as the terminal diff and patch count them
         }
     return {
         "old": version_view(old, old_text),
@@ -499,8 +500,11 @@ def delta_cell(row: dict, versions: tuple[int, int] | None) -> Markup:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
 
     cls = row.get("change_class")
-    text = f"+{num('words_inserted')} −{num('words_deleted')} words, {num('hunks')} hunks" + (
-        f", {cls}" if isinstance(cls, str) else ""
+    hunks = num("hunks")
+    text = (
+        f"+{num('words_inserted')} −{num('words_deleted')} words, {hunks} hunk"
+        + ("" if hunks == "1" else "s")
+        + (f", {cls}" if isinstance(cls, str) else "")
     )
     if versions is None:
         return Markup('<span class="diff-summary">{}</span>').format(text)
