@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.publish import home
+from archive.publish import front as home
 from tests.browser.archive_builder import CORPUS, build_archive
 
 
@@ -164,28 +164,28 @@ async def test_every_page_says_which_snapshot_and_when_the_archive_moved_on(tmp_
 
 
 def test_trace_and_search_pages_are_paged() -> None:
-    from archive.publish import pages
+    from archive.publish import pages, snippets
 
     def passage(i: int) -> dict:
         return {"text": f"passage {i} says hello\n\n", "first": None, "documents": []}
 
     result = {"match": "substring", "passages": [passage(i) for i in range(45)]}
-    view = pages.trace_view("hello", False, result, 20, page=3)
+    view = snippets.trace_view("hello", False, result, 20, page=3)
     assert [p["text"].split()[1] for p in view["passages"]] == [str(i) for i in range(40, 45)]
     assert (view["page"], view["page_count"], view["next_url"]) == (3, 3, None)
     assert view["prev_url"].endswith("&page=2")
     assert str(view["passages"][0]["excerpt"]["snippet"]) == "passage 40 says <mark>hello</mark>"
-    beyond = pages.trace_view("hello", False, result, 20, page=99)
+    beyond = snippets.trace_view("hello", False, result, 20, page=99)
     assert beyond["page"] == 3  # past the end: the last page
     docs = [{"id": i, "passage": i, "document_id": i} for i in range(30)]
     found = {"documents": docs, "truncated": False, "match_cap": 1000}
-    view = pages.search_view("x <b>", 2, [], found, {25: "a x <b> z"}, 25)
+    view = snippets.search_view("x <b>", 2, [], found, {25: "a x <b> z"}, 25)
     assert [r["id"] for r in view["text_rows"]] == list(range(25, 30))
     assert str(view["text_rows"][0]["excerpt"]["snippet"]) == "a <mark>x &lt;b&gt;</mark> z"
     assert view["pager"]["prev_url"] == "/-/archive/search?q=x+%3Cb%3E&page=1"
     for bad in ("0", "-1", "x", "9999999"):
         with pytest.raises(pages.BadRequest):
-            pages.parse_page(bad)
+            snippets.parse_page(bad)
 
 
 async def test_history_pages_newest_first_with_links_to_older(archive_db, monkeypatch) -> None:

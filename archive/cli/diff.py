@@ -225,7 +225,7 @@ def diff(
     if fmt == "json":
         emit_json({**as_json(old, new, result, algorithm), "same_text": same})
     elif fmt == "html":
-        from archive.publish.diff_page import render_html_page
+        from archive.publish.standalone import render_html_page
 
         page = render_html_page(result, old.info, new.info, side_by_side, context, note=same)
         click.echo(page, nl=False)

@@ -20,7 +20,7 @@ from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, freshness, front, memento, pages, queries
+from archive.publish import cache, freshness, front, memento, pages, queries, snippets
 from archive.publish.common import (
     allowed,
     archive_database,
@@ -201,9 +201,9 @@ async def trace_page(datasette, request):
     pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
         pid = parse(pages.parse_id, request.args.get("passage"), "passage")
-    page = parse(pages.parse_page, request.args.get("page"))
+    page = parse(snippets.parse_page, request.args.get("page"))
     q, result = await db.execute_fn(lambda conn: _trace_data(conn, q, pid, normalized))
-    view = pages.trace_view(q, normalized, result, TRACE_LIMIT, page)
+    view = snippets.trace_view(q, normalized, result, TRACE_LIMIT, page)
     return await render(datasette, request, "archive_trace.html", {"view": view})
 
 
@@ -326,7 +326,7 @@ def _search_data(conn, q: str, offset: int) -> tuple[list[dict], dict, dict[int,
 async def search_page(datasette, request):
     """Documents whose path or text holds q, a page at a time; text hits with a snippet."""
     q = (request.args.get("q") or "").strip()
-    page = parse(pages.parse_page, request.args.get("page"))
+    page = parse(snippets.parse_page, request.args.get("page"))
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, ("documents",))
     offset = (page - 1) * SEARCH_LIMIT
@@ -335,7 +335,7 @@ async def search_page(datasette, request):
     texts: dict[int, str] = {}
     if q:
         path_rows, found, texts = await db.execute_fn(lambda conn: _search_data(conn, q, offset))
-    view = pages.search_view(q, page, path_rows, found, texts, SEARCH_LIMIT)
+    view = snippets.search_view(q, page, path_rows, found, texts, SEARCH_LIMIT)
     return await render(datasette, request, "archive_search.html", view)
 
 

@@ -16,7 +16,6 @@ from markupsafe import Markup, escape
 
 from archive.diffs import DiffResult
 from archive.diffs.render import hunk_count, render_html, render_stat
-from archive.publish.snippets import excerpt
 from archive.store.passage_format import passage_digest
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -315,96 +314,6 @@ def blame_view(version: dict, result: dict | None, no_blame: str | None) -> dict
         "no_blame": no_blame,
         "version_url": version_url(version["id"]),
         "history_url": document_url(version["document_id"]),
-    }
-
-
-def parse_page(value: str | None) -> int:
-    """?page=N (from 1; absent: 1), or BadRequest."""
-    if value in (None, ""):
-        return 1
-    if not value.isascii() or not value.isdigit() or len(value) > 6 or int(value) < 1:
-        raise BadRequest("page must be a positive number")
-    return int(value)
-
-
-def pager(base_url: str, page: int, total: int, per_page: int) -> dict:
-    """Where page `page` of `total` items starts and ends, and the links to its neighbours
-    (`base_url` already has a query string: `&page=N` is appended)."""
-    count = max(1, -(-total // per_page))
-    page = min(page, count)
-    return {
-        "page": page,
-        "page_count": count,
-        "start": (page - 1) * per_page,
-        "stop": min(total, page * per_page),
-        "prev_url": f"{base_url}&page={page - 1}" if page > 1 else None,
-        "next_url": f"{base_url}&page={page + 1}" if page < count else None,
-    }
-
-
-def trace_view(
-    query: str, normalized: bool, result: dict | None, limit: int, page: int = 1
-) -> dict:
-    """A traced text or passage hash: a page of the matching passages (by first appearance),
-    each as a snippet around the match (the words highlighted, the whole passage on demand),
-    where it was first said and every document carrying it, linked to versions and
-    histories; `truncated` when more passages hold its words than one request checks."""
-    found_passages = (result or {}).get("passages", [])
-    paging = pager(trace_url(query, normalized), page, len(found_passages), limit)
-    marked = "" if (result or {}).get("match") == "hash" else query
-    passages = []
-    for p in found_passages[paging["start"] : paging["stop"]]:
-        first = p["first"]
-        passages.append(
-            {
-                **p,
-                "excerpt": excerpt(p["text"].rstrip(), marked),
-                "first_url": version_url(first["version_id"]) if first else None,
-                "documents": [{**d, "url": document_url(d["document_id"])} for d in p["documents"]],
-            }
-        )
-    return {
-        "q": query,
-        "normalized": normalized,
-        "match": (result or {}).get("match"),
-        "passages": passages,
-        "found": len(found_passages),
-        "limit": limit,
-        "truncated": bool((result or {}).get("truncated")),
-        "match_cap": (result or {}).get("match_cap"),
-        **paging,
-    }
-
-
-def search_view(
-    q: str, page: int, path_rows: list[dict], found: dict, texts: dict[int, str], limit: int
-) -> dict:
-    """The search page's context: a page of documents whose path matches (`path_rows` has
-    one more row when there is a next page) and of those whose text holds q, each with a
-    highlighted snippet of the passage that does."""
-    text_docs = found["documents"]
-    base = "/-/archive/search?" + urlencode({"q": q})
-    paging = pager(base, page, max(len(text_docs), (page - 1) * limit + len(path_rows)), limit)
-    rows = [{**r, "url": document_url(r["document_id"])} for r in path_rows[:limit]]
-    text_rows = []
-    for r in text_docs[paging["start"] : paging["stop"]]:
-        text = texts.get(r.get("passage"))
-        text_rows.append(
-            {
-                **r,
-                "url": version_url(r["id"]),
-                "excerpt": excerpt(text.rstrip(), q) if text is not None else None,
-            }
-        )
-    return {
-        "q": q,
-        "rows": rows,
-        "text_rows": text_rows,
-        "text_total": len(text_docs),
-        "limit": limit,
-        "truncated": found["truncated"],
-        "match_cap": found["match_cap"],
-        "pager": paging,
     }
 
 
