@@ -309,3 +309,37 @@ def test_verify_takes_a_pasted_hash_without_webcrypto(server, browser):
         assert "Not in the archive" in page.locator("#verify-result").inner_text()
     finally:
         context.close()
+
+
+def test_the_html_diff_is_a_page_to_send(tab, tmp_path):
+    """`archive diff --format html` opened from a file: styled, blank lines kept, a deletion
+    and the insertion beside it set apart, a header naming both sides."""
+    import subprocess
+    import sys
+
+    from tests.browser.archive_builder import ROOT
+
+    (tmp_path / "old.txt").write_text("Score: 7-2 today.\n\nSecond paragraph.\n")
+    (tmp_path / "new.txt").write_text("Score: 6-3 today.\n\nSecond paragraph.\n")
+    page = subprocess.run(
+        [sys.executable, "-m", "archive", "diff", "old.txt", "new.txt", "--format", "html",
+         "--context", "all"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    ).stdout  # fmt: skip
+    (tmp_path / "change.html").write_text(page, encoding="utf-8")
+    tab.page.goto((tmp_path / "change.html").as_uri())
+    assert tab.page.title() == "old.txt → new.txt"
+    header = tab.page.locator(".diff-header").inner_text()
+    assert "old.txt" in header and "new.txt" in header and "SHA-256" in header
+    lines = tab.page.locator(".archive-diff .dl")
+    assert lines.count() == 3 and all(box["height"] > 5 for box in
+                                      (ln.bounding_box() for ln in lines.all()))  # fmt: skip
+    deleted, inserted = tab.page.locator(".archive-diff del"), tab.page.locator(".archive-diff ins")
+    assert deleted.inner_text() == "7-2" and inserted.inner_text() == "6-3"
+    assert "line-through" in deleted.evaluate("e => getComputedStyle(e).textDecorationLine")
+    gap = inserted.bounding_box()["x"] - (
+        deleted.bounding_box()["x"] + deleted.bounding_box()["width"]
+    )
+    assert gap >= 2  # not run together
+    tab.screenshot("diff-standalone")
