@@ -238,3 +238,20 @@ async def test_feeds_page_back_through_every_change(archive_db, monkeypatch) -> 
         ]
         url = nxt[0].split("localhost", 1)[1] if nxt else None
     assert seen == everything
+
+
+async def test_home_page_of_an_empty_archive_and_of_no_archive(tmp_path) -> None:
+    from datasette.app import Datasette
+
+    from archive.store import Store
+
+    with Store(tmp_path / "archive.db"):
+        pass
+    html = (await Datasette([str(tmp_path / "archive.db")]).client.get("/")).text
+    assert "Nothing archived yet" in html and "0 versions" in html
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE birds (name TEXT)")
+    conn.close()
+    r = await Datasette([str(other)]).client.get("/")
+    assert r.status_code == 200 and "birds" in r.text  # Datasette's own index

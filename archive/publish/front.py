@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from datasette.utils.asgi import NotFound, Request
+
 from archive.publish.common import allowed, archive_database, parse, render
 from archive.publish.pages import parse_id
 
@@ -188,8 +190,15 @@ async def visible_tables(datasette, request, db) -> list[dict]:
 
 
 async def home_page(datasette, request):
-    """/: the archive's own home page (Datasette's table list is at the end of it)."""
-    db = await archive_database(datasette)
+    """/: the archive's own home page (Datasette's table list is at the end of it); Datasette's
+    own index when no archive is served (the plugin is installed for every `datasette`)."""
+    try:
+        db = await archive_database(datasette)
+    except NotFound:
+        from datasette.views.index import IndexView
+
+        scope = {**request.scope, "url_route": {"kwargs": {"format": None}}}
+        return await IndexView.as_view(datasette)(Request(scope, request.receive), None)
     await allowed(datasette, request, db.name, ("documents", "versions"))
     data = await db.execute_fn(read_home)
     metadata = {key: datasette.metadata(key) for key in HOME_METADATA}
