@@ -20,6 +20,7 @@ from archive.export.versions import export_versions
 from archive.ledger import merkle
 from archive.ledger.checkpoints import leaf_bytes, roots_at
 from archive.ledger.leaves import parse_checkpoint_text
+from archive.record.metadata import sidecar_target
 from archive.store import ArchiveError, Store
 from archive.store.passage_format import PassageError, digest_key
 from ingest.folder import scan
@@ -45,22 +46,30 @@ Check = Callable[[Store], list[Finding]]
 
 
 def check_blobs(store: Store) -> list[Finding]:
-    """Every blob's bytes re-hashed (BLAKE3 and SHA-256) and measured against its row."""
+    """Every blob's bytes re-hashed (BLAKE3 and SHA-256) and measured against its row; a
+    large content streamed chunk by chunk (each chunk checked against its own hash too)."""
     found = []
     for key in store.iter_blob_hashes():
         row = store.blob(key)
+        b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
         try:
-            data = store.read_content(key)
-        except (ArchiveError, TypeError):
-            found.append(Finding("blobs", "blobs", key, "content is missing"))
+            for piece in store.iter_content(key):
+                b3.update(piece)
+                sha.update(piece)
+                size += len(piece)
+        except (ArchiveError, TypeError) as e:
+            reason = str(e) if isinstance(e, ArchiveError) and "chunk" in str(e) else ""
+            found.append(Finding("blobs", "blobs", key, reason or "content is missing"))
             continue
-        if blake3.blake3(data).hexdigest() != key:
+        if b3.hexdigest() != key:
             found.append(Finding("blobs", "blobs", key, "content does not hash to its BLAKE3"))
-        if row is None or hashlib.sha256(data).hexdigest() != row["sha256"]:
+        if row is None or sha.hexdigest() != row["sha256"]:
             found.append(Finding("blobs", "blobs", key, "content does not match its SHA-256"))
-        if row is None or row["size"] != len(data):
-            size = None if row is None else row["size"]
-            found.append(Finding("blobs", "blobs", key, f"size is {len(data)}, row says {size}"))
+        if row is None or row["size"] != size:
+            stored = None if row is None else row["size"]
+            found.append(Finding("blobs", "blobs", key, f"size is {size}, row says {stored}"))
+    for chunk in store.unused_chunks():
+        found.append(Finding("blobs", "chunks", chunk, "chunk no blob lists"))
     return found
 
 
@@ -265,7 +274,8 @@ def verify_corpus(store: Store, folder: str) -> list[Finding]:
         os.path.realpath(store.path + suffix) for suffix in ("", "-wal", "-shm", "-journal")
     )
     entries, problems = scan(folder, exclude)
-    on_disk = {e.path: e.blake3 for e in entries}
+    on_disk = {e.path: e.blake3 for e in entries if sidecar_target(e.path) is None}
+    sidecars = {e.path: e.blake3 for e in entries if sidecar_target(e.path) is not None}
     found = [Finding("corpus", "files", p.path, f"unreadable: {p.reason}") for p in problems]
     for path in sorted(set(latest) | set(on_disk)):
         if path not in on_disk:
@@ -275,4 +285,24 @@ def verify_corpus(store: Store, folder: str) -> list[Finding]:
             found.append(Finding("corpus", "files", path, "untracked"))
         elif on_disk[path] != latest[path]:
             found.append(Finding("corpus", "files", path, "changed"))
+    found += sidecar_findings(store.current_sidecars(source["id"]), sidecars)
     return sorted(found)
+
+
+def sidecar_findings(recorded: dict[str, dict], on_disk: dict[str, str]) -> list[Finding]:
+    """Sidecars on disk against the sidecar content in force for each document: a sidecar is
+    compared with its document's, never reported as an untracked file."""
+    found = []
+    described: set[str] = set()
+    for path, blake3_hex in sorted(on_disk.items()):
+        target = sidecar_target(path)
+        described.add(target)
+        want = (recorded.get(target) or {}).get("sidecar_blob")
+        if want is None:
+            found.append(Finding("corpus", "sidecars", path, f"untracked sidecar of {target}"))
+        elif want != blake3_hex:
+            found.append(Finding("corpus", "sidecars", path, "changed"))
+    for target, row in sorted(recorded.items()):
+        if row.get("sidecar_blob") is not None and target not in described:
+            found.append(Finding("corpus", "sidecars", target, "its sidecar is missing"))
+    return found

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ingest.decode import Decoded, decode, newline_style
 from ingest.formats import sniff_media_type
-from ingest.hashing import digests
+from ingest.hashing import Digests, digests
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,25 @@ def describe(path: str, data: bytes) -> tuple[BlobInfo, Decoded]:
         flags=decoded.flags,
     )
     return info, decoded
+
+
+def describe_large(path: str, head: bytes, d: Digests, size: int) -> BlobInfo:
+    """A content too large to hold (stored in chunks), from its first bytes and its digests.
+
+    Never text for the archive (no decoding, diff or passages): flagged "large", plus
+    "large-text" when its start reads as text, so a reader knows what was skipped."""
+    decoded = decode(head)
+    sniffed = sniff_media_type(path, head)
+    looks_text = decoded.is_text and "nul" not in decoded.flags
+    if sniffed == "application/octet-stream" and looks_text:
+        sniffed = "text/plain"
+    return BlobInfo(
+        blake3=d.blake3,
+        sha256=d.sha256,
+        size=size,
+        media_type=sniffed,
+        encoding=None,
+        is_text=False,
+        newline="none",
+        flags=("large", "large-text") if looks_text else ("large",),
+    )

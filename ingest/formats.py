@@ -65,10 +65,15 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 _WS = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _BREAK = "\x00"
+# A DOCX whose parts inflate beyond this is a zip bomb as far as text extraction goes.
+MAX_UNZIPPED = 256 * 1024 * 1024
 
 
 class FormatError(ValueError):
     """A file of a known type that cannot be read (one-line message)."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -202,11 +207,27 @@ def _pdf_text(data: bytes) -> str:
     return "\n\n".join(p for p in pages if p)
 
 
-def _docx_text(data: bytes) -> str:
+def docx_document(data: bytes):
+    """Open a DOCX with python-docx (which inflates every part) once its parts are known to
+    inflate to at most MAX_UNZIPPED bytes; any failure is a one-line FormatError."""
     import docx
 
     try:
-        document = docx.Document(io.BytesIO(data))
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            unzipped = sum(i.file_size for i in zf.infolist())
+    except Exception as exc:
+        raise FormatError(f"docx: cannot read ({type(exc).__name__}: {_one_line(exc)})") from None
+    if unzipped > MAX_UNZIPPED:
+        raise FormatError(f"docx: inflates to {unzipped} bytes (over {MAX_UNZIPPED}): not read")
+    try:
+        return docx.Document(io.BytesIO(data))
+    except Exception as exc:
+        raise FormatError(f"docx: cannot read ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+def _docx_text(data: bytes) -> str:
+    document = docx_document(data)
+    try:
         paras = [p.text for p in document.paragraphs]
         for table in document.tables:
             for row in table.rows:
@@ -220,12 +241,30 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
+def _unicode(text: str) -> str:
+    """Text that encodes to UTF-8: a parser's lone surrogates become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 def readable_text(data: bytes, media_type: str) -> str | None:
-    """Readable text for HTML/PDF/DOCX; None where the decoded text is used as-is or absent."""
-    if media_type in ("text/html", "application/xhtml+xml"):
-        return html_text(parse_html(data))
-    if media_type == "application/pdf":
-        return _pdf_text(data)
-    if media_type == MEDIA_DOCX:
-        return _docx_text(data)
+    """Readable text for HTML/PDF/DOCX; None where the decoded text is used as-is or absent.
+
+    Whatever a hostile file makes a parser raise is a one-line FormatError (the file's
+    problem), never an exception that stops the run."""
+    try:
+        if media_type in ("text/html", "application/xhtml+xml"):
+            return _unicode(html_text(parse_html(data)))
+        if media_type == "application/pdf":
+            return _unicode(_pdf_text(data))
+        if media_type == MEDIA_DOCX:
+            return _unicode(_docx_text(data))
+    except FormatError:
+        raise
+    except Exception as exc:
+        kind = media_type.rsplit("/", 1)[-1].split(".")[-1]
+        raise FormatError(f"{kind}: cannot read ({type(exc).__name__}: {_one_line(exc)})") from None
     return None

@@ -8,6 +8,7 @@ so renames appear here as a delete plus an add.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ingest.paths import path_text
+from ingest.paths import check_relative, path_text
 
 SUBMODULE = "160000"
 NOT_FILES = frozenset({"000000", SUBMODULE})  # absent, or a submodule (not a document)
@@ -59,6 +60,14 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A tree entry that cannot become a document (hostile or unrepresentable path)."""
+
+    path: str  # stored-path encoding of the raw bytes (see ingest.paths)
+    reason: str
+
+
+@dataclass(frozen=True)
 class Commit:
     oid: str
     parents: tuple[str, ...]
@@ -70,6 +79,7 @@ class Commit:
     committer_date: str
     message: str
     changes: tuple[Change, ...]
+    refused: tuple[Refused, ...] = ()
 
 
 def git_env() -> dict[str, str]:
@@ -128,11 +138,27 @@ def is_bundle(path: Path) -> bool:
         return f.read(16) in BUNDLE_SIGNATURES
 
 
-def parse_raw_meta(meta: bytes, path: bytes) -> Change | None:
+def refusal(path: bytes) -> str | None:
+    """Why a path from a git tree must not become a document, or None.
+
+    Git itself refuses to check such entries out, but a hand-made tree (`git mktree`,
+    `hash-object`) can hold them: a `.git` component (in any case, with trailing dots or
+    spaces: what case-folding file systems treat as `.git`), `..`, an absolute path, NUL."""
+    reason = check_relative(path)
+    if reason is not None:
+        return reason
+    for part in path.split(b"/"):
+        if part.rstrip(b". ").lower() == b".git":
+            return "path has a '.git' component"
+    return None
+
+
+def parse_raw_meta(meta: bytes, path: bytes) -> Change | Refused | None:
     """One `--raw` entry (":oldmode newmode oldoid newoid status", path) as a Change.
 
     Submodules are not documents: they are dropped, and a file<->submodule type change
-    becomes the delete or add of the file side."""
+    becomes the delete or add of the file side. A hostile path is Refused when it brings
+    content, and dropped when it goes (it never became a document)."""
     try:
         old_mode, new_mode, _old_oid, new_oid, status = meta.lstrip(b"\n")[1:].decode().split()
     except (UnicodeDecodeError, ValueError) as exc:
@@ -141,8 +167,13 @@ def parse_raw_meta(meta: bytes, path: bytes) -> Change | None:
     if status not in "AMDT":
         raise GitError(f"unexpected change status {status!r} in git log output")
     old_is_file = old_mode not in NOT_FILES
+    bad = refusal(path)
     if new_mode in NOT_FILES:
+        if bad is not None:
+            return None
         return Change("D", path_text(path), None, old_mode) if old_is_file else None
+    if bad is not None:
+        return Refused(path_text(path), f"git: {bad}: not archived")
     return Change(status if old_is_file else "A", path_text(path), new_oid, new_mode)
 
 
@@ -161,7 +192,9 @@ def text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def make_commit(fields: list[bytes], changes: list[Change]) -> Commit:
+def make_commit(
+    fields: list[bytes], changes: list[Change], refused: list[Refused] | None = None
+) -> Commit:
     oid, parents, an, ae, ad, cn, ce, cd, message = fields
     return Commit(
         oid=oid[1:].decode("ascii"),
@@ -174,6 +207,7 @@ def make_commit(fields: list[bytes], changes: list[Change]) -> Commit:
         committer_date=cd.decode("ascii"),
         message=text(message),
         changes=tuple(changes),
+        refused=tuple(refused or ()),
     )
 
 
@@ -184,28 +218,66 @@ def parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
     so any byte in a path or message is safe; anything out of place raises GitError."""
     fields: list[bytes] | None = None
     changes: list[Change] = []
+    refused: list[Refused] = []
     for token in tokens:
         head = token.lstrip(b"\n")
         if not head:
             continue
         if head[:1] == b"\x01" and OID.fullmatch(head[1:]):
             if fields is not None:
-                yield make_commit(fields, changes)
+                yield make_commit(fields, changes, refused)
             fields = [head]
             for _ in range(len(FIELDS) - 1):
                 fields.append(next(tokens, b""))
-            changes = []
+            changes, refused = [], []
         elif head[:1] == b":" and fields is not None:
             path = next(tokens, None)
             if not path:
                 raise GitError("git log output ended inside a change entry")
             change = parse_raw_meta(head, path)
-            if change is not None:
+            if isinstance(change, Refused):
+                refused.append(change)
+            elif change is not None:
                 changes.append(change)
         else:
             raise GitError(f"unexpected git log output: {head[:80]!r}")
     if fields is not None:
-        yield make_commit(fields, changes)
+        yield make_commit(fields, changes, refused)
+
+
+class BlobStream(io.RawIOBase):
+    """One blob's bytes as they come from `git cat-file --batch` (read at most `size`)."""
+
+    def __init__(self, source: IO[bytes], oid: str, size: int) -> None:
+        super().__init__()
+        self.source, self.oid, self.size, self.left = source, oid, size, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        if n == 0:
+            return 0
+        got = self.source.readinto(memoryview(buffer)[:n])
+        if not got:
+            raise GitError(f"cannot read blob {self.oid}: truncated reply from git cat-file")
+        self.left -= got
+        return got
+
+    def read_all(self) -> bytes:
+        data = self.source.read(self.left)
+        if len(data) != self.left:
+            raise GitError(f"cannot read blob {self.oid}: truncated reply from git cat-file")
+        self.left = 0
+        return data
+
+    def skip_rest(self) -> None:
+        while self.left:
+            got = len(self.source.read(min(self.left, CHUNK)))
+            if not got:
+                raise GitError(f"cannot read blob {self.oid}: truncated reply from git cat-file")
+            self.left -= got
 
 
 class GitSource:
@@ -358,11 +430,19 @@ class GitSource:
     def read_blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """(oid, exact bytes) for each blob oid, in input order, through one persistent
         `git cat-file --batch` process with requests pipelined ahead of the replies."""
+        for oid, _size, stream in self.stream_blobs(oids):
+            yield oid, stream.read_all()
+
+    def stream_blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, int, BlobStream]]:
+        """(oid, size, stream) for each blob oid, in input order: the stream reads the blob's
+        bytes straight from git, so a large blob never has to be held in memory. A stream is
+        valid until the next item is asked for (what it left unread is skipped then)."""
         proc = self.start_batch()
         assert proc.stdin is not None and proc.stdout is not None
         pending: deque[str] = deque()
         source = iter(oids)
         exhausted = False
+        current: BlobStream | None = None
         try:
             while True:
                 while not exhausted and len(pending) < BATCH_WINDOW:
@@ -378,24 +458,43 @@ class GitSource:
                     return
                 proc.stdin.flush()
                 oid = pending.popleft()
-                yield oid, self.read_reply(proc.stdout, oid)
+                current = self.read_reply(proc.stdout, oid)
+                yield oid, current.size, current
+                self.finish(current)
+                current = None
         finally:
+            if current is not None:
+                try:
+                    self.finish(current)
+                except GitError:
+                    pending.clear()
             self.drain(pending)
 
-    def read_reply(self, stdout: IO[bytes], oid: str) -> bytes:
+    def read_reply(self, stdout: IO[bytes], oid: str) -> BlobStream:
         header = stdout.readline()
         parts = header.split()
         if len(parts) != 3:
             self.stop_batch()
             raise GitError(f"cannot read blob {oid}: {text(header).strip() or 'git exited'}")
         got, kind, size = parts
-        data = stdout.read(int(size))
-        if stdout.read(1) != b"\n" or len(data) != int(size) or got.decode() != oid:
+        if got.decode() != oid or not size.isdigit():
             self.stop_batch()
-            raise GitError(f"cannot read blob {oid}: truncated reply from git cat-file")
+            raise GitError(f"cannot read blob {oid}: unexpected reply from git cat-file")
+        stream = BlobStream(stdout, oid, int(size))
         if kind != b"blob":
+            self.finish(stream)
             raise GitError(f"object {oid} is a {kind.decode()}, not a blob")
-        return data
+        return stream
+
+    def finish(self, stream: BlobStream) -> None:
+        """Skip what a reader left of a reply and check its closing newline."""
+        try:
+            stream.skip_rest()
+            if stream.source.read(1) != b"\n":
+                raise GitError(f"cannot read blob {stream.oid}: truncated reply from git cat-file")
+        except GitError:
+            self.stop_batch()
+            raise
 
     def drain(self, pending: deque[str]) -> None:
         """Discard replies a caller stopped waiting for, so the next read stays in step."""

@@ -28,6 +28,8 @@ _ALIASES = {
 _FILENAME = re.compile(r"^(\d{3})_([0-9a-f]{16})\.[A-Za-z0-9]{1,10}$")
 _MAX_DEPTH = 20
 _MAX_NODES = 10_000
+# Python refuses to print integers over 4300 digits; far below that, a number is not provenance.
+_MAX_INT_BITS = 1024
 
 
 class SidecarError(ValueError):
@@ -40,8 +42,10 @@ def is_sidecar(path: str) -> bool:
 
 
 def _plain(value: object, depth: int = 0, budget: list[int] | None = None) -> object:
-    """Dates to ISO strings, tuples to lists; bounded depth and size so YAML alias bombs
-    (shared sub-trees that expand exponentially) stay cheap."""
+    """JSON-safe plain data: dates to ISO strings, tuples to lists; bounded depth and size so
+    YAML alias bombs (shared sub-trees that expand exponentially) stay cheap. Anything a
+    hostile sidecar can smuggle in (binary, sets, numbers too long to print, lone
+    surrogates) is a SidecarError, never an exception further down."""
     budget = [_MAX_NODES] if budget is None else budget
     budget[0] -= 1
     if depth > _MAX_DEPTH or budget[0] < 0:
@@ -49,10 +53,34 @@ def _plain(value: object, depth: int = 0, budget: list[int] | None = None) -> ob
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v, depth + 1, budget) for k, v in value.items()}
+        return {_key(k): _plain(v, depth + 1, budget) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v, depth + 1, budget) for v in value]
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise SidecarError(f"sidecar: number too large (over {_MAX_INT_BITS} bits)")
+        return value
+    raise SidecarError(f"sidecar: unsupported value of type {type(value).__name__}")
+
+
+def _text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SidecarError("sidecar: text holds a lone surrogate (not Unicode)") from None
     return value
+
+
+def _key(key: object) -> str:
+    """A mapping key as text; keys are scalars (YAML allows a date or a number there)."""
+    if isinstance(key, dict | list | tuple | set | bytes):
+        raise SidecarError(f"sidecar: unsupported key of type {type(key).__name__}")
+    plain = _plain(key, 0, [1])
+    return str(plain)
 
 
 def _iso(value: object) -> str:
@@ -68,21 +96,20 @@ def _iso(value: object) -> str:
 
 
 def normalise(mapping: dict) -> dict:
-    """Normalised provenance keys; raises SidecarError on conflicting aliases."""
+    """Normalised provenance keys; raises SidecarError on conflicting aliases or bad values."""
     out: dict = {}
     budget = [_MAX_NODES]
-    for raw_key in sorted(mapping, key=str):
-        key = re.sub(r"[\s\-]+", "_", str(raw_key).strip().lower())
+    keyed = sorted(((_key(k), v) for k, v in mapping.items()), key=lambda kv: kv[0])
+    for raw_key, raw_value in keyed:
+        key = re.sub(r"[\s\-]+", "_", raw_key.strip().lower())
         name = _ALIASES.get(key, key)
-        value = mapping[raw_key]
+        value = _plain(raw_value, 0, budget)
         if name == "retrieved_at" and value is not None:
             value = _iso(value)
         elif (
             name == "author" and isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
-            value = "; ".join(str(v) for v in value)
-        else:
-            value = _plain(value, 0, budget)
+            value = "; ".join(value)
         if name in out and out[name] != value:
             raise SidecarError(f"sidecar: conflicting values for {name!r}")
         out[name] = value
@@ -92,9 +119,10 @@ def normalise(mapping: dict) -> dict:
 def _load_yaml(text: str, what: str) -> object:
     try:
         return yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError) as exc:
+    except Exception as exc:  # PyYAML raises ValueError/TypeError/... on hostile scalars
         reason = " ".join(str(exc).split())[:160]
-        raise SidecarError(f"{what}: malformed YAML ({reason})") from None
+        kind = "" if isinstance(exc, yaml.YAMLError) else f"{type(exc).__name__}: "
+        raise SidecarError(f"{what}: malformed YAML ({kind}{reason})") from None
 
 
 def parse_sidecar(name: str, data: bytes) -> dict:
@@ -106,8 +134,9 @@ def parse_sidecar(name: str, data: bytes) -> dict:
     if name.lower().endswith(".json"):
         try:
             parsed = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise SidecarError(f"sidecar: malformed JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # ValueError: also 5000-digit numbers
+            reason = " ".join(str(exc).split())[:160]
+            raise SidecarError(f"sidecar: malformed JSON ({reason})") from None
     else:
         parsed = _load_yaml(text, "sidecar")
     if not isinstance(parsed, dict):

@@ -47,18 +47,21 @@ def test_file_streamed(tmp_path: Path, length: int) -> None:
 
 
 @pytest.mark.parametrize("length", [1, 1024, 1025, 31744, 102400])
-def test_file_mmap_path_on_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, length: int):
-    """Lower the threshold so the multithreaded mmap branch is checked on official vectors."""
+def test_file_read_in_many_pieces_on_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, length: int
+):
+    """A small read size so pieces crossing BLAKE3's 1 KiB chunks are checked on the vectors."""
     case = next(c for c in CASES if c["input_len"] == length)
-    monkeypatch.setattr(hashing, "LARGE_FILE", 1)
+    monkeypatch.setattr(hashing, "FIRST", 1000)  # then 3000-byte reads
+    monkeypatch.setattr(hashing, "CHUNK", 3000)
     f = tmp_path / "f.bin"
     f.write_bytes(_input(length))
     assert hashing.blake3_file(f) == _want(case)
 
 
 def test_file_over_large_threshold(tmp_path: Path) -> None:
-    """A real > 4 MiB file (mmap path) agrees with in-memory hashing and with b3sum."""
-    data = _input(hashing.LARGE_FILE + 12345)
+    """A file over one read (multithreaded pieces) agrees with in-memory hashing and b3sum."""
+    data = _input(hashing.CHUNK + 12345)
     f = tmp_path / "big.bin"
     f.write_bytes(data)
     got = hashing.blake3_file(f)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from archive.publish.freshness import Freshness, snapshot_state
+from archive.publish.common import Freshness, snapshot_state
 from archive.record.folder import ingest_folder
 from archive.store import Store
 

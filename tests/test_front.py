@@ -113,7 +113,7 @@ def test_human_bytes(n, text) -> None:
 
 
 def test_document_metadata_rows_link_only_web_urls() -> None:
-    from archive.publish.doc_metadata import metadata_rows, provenance_rows, web_url
+    from archive.publish.pages import metadata_rows, provenance_rows, web_url
 
     assert web_url("https://example.org/a") == "https://example.org/a"
     for hostile in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//x", 3):
@@ -135,7 +135,7 @@ async def test_every_page_says_which_snapshot_and_when_the_archive_moved_on(tmp_
     import yaml
     from datasette.app import Datasette
 
-    from archive.publish.freshness import attach, described
+    from archive.publish.common import attach, described
     from archive.record.folder import ingest_folder
     from archive.store import Store
     from tests.browser.archive_builder import ROOT

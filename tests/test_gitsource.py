@@ -21,6 +21,7 @@ from ingest.gitsource import (
     parse_log,
     parse_raw_meta,
     path_text,
+    refusal,
 )
 from tests.gitrepo import GIT_ENV, Repo
 
@@ -346,7 +347,10 @@ def test_parser_roundtrips_any_bytes_at_any_chunk_size(entries, chunk: int) -> N
         assert commit.parents == tuple(parents)
         assert commit.message == commit.author_name == text.decode("utf-8", "backslashreplace")
         assert [(c.status, c.path, c.blob) for c in commit.changes] == [
-            (s, path_text(p), None if s == "D" else b) for s, p, b in changes
+            (s, path_text(p), None if s == "D" else b) for s, p, b in changes if refusal(p) is None
+        ]
+        assert [r.path for r in commit.refused] == [
+            path_text(p) for s, p, _ in changes if s != "D" and refusal(p) is not None
         ]
 
 
@@ -355,7 +359,7 @@ def test_path_text_is_utf8_text_and_exact_for_valid_utf8(raw: bytes) -> None:
     shown = path_text(raw)
     shown.encode("utf-8")  # never a lone surrogate
     try:
-        assert shown == raw.decode("utf-8")
+        assert shown == raw.decode("utf-8").replace("\\", "\\\\")
     except UnicodeDecodeError:
         assert "\\x" in shown
 

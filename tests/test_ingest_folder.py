@@ -206,13 +206,13 @@ def test_file_changed_between_scan_and_store_is_stored_as_read(db, folder, monke
 
     target = folder / "live.txt"
     target.write_bytes(b"first state")
-    real_read = record._read
+    real_open = record.open_entry
 
-    def read_after_change(entry):
-        target.write_bytes(b"second state, longer")
-        return real_read(entry)
+    def open_after_change(entry):
+        target.write_bytes(b"second state, longer")  # same file (inode), new bytes
+        return real_open(entry)
 
-    monkeypatch.setattr(record, "_read", read_after_change)
+    monkeypatch.setattr(record, "open_entry", open_after_change)
     ingest(db, folder)
     [blob] = stored_blobs(db).values()
     assert blob["content"] == b"second state, longer"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable
 
 import click
@@ -28,6 +29,25 @@ def _which_db(ctx: click.Context, _param: click.Parameter, value: str | None) ->
         return value
     root = ctx.find_root()
     return root.params.get("db") or os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+# What a terminal would act on rather than show: C0 controls (ESC starts colour, title and
+# hyperlink sequences), DEL, C1 controls, line/paragraph separators and bidi controls.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+
+
+def shown(text: str) -> str:
+    """Text safe to print on a terminal (names, snippets, messages): control and bidi
+    characters escaped as `\\n`, `\\e`, `\\x07`, `\\u202e`, as git and ls do. Every
+    command prints names and document text through here; `show` writes exact bytes instead."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(m: re.Match) -> str:
+    c = m.group()
+    code = ord(c)
+    return _NAMED.get(c) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def db_option(f: Callable) -> Callable:
@@ -52,9 +72,9 @@ def friendly(f: Callable) -> Callable:
         try:
             return f(*args, **kwargs)
         except RefError as e:
-            raise click.UsageError(str(e)) from None
+            raise click.UsageError(shown(str(e))) from None
         except ArchiveError as e:
-            raise click.ClickException(str(e)) from None
+            raise click.ClickException(shown(str(e))) from None
 
     return wrapper
 

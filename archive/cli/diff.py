@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import click
 
 from archive import diffs
-from archive.cli.common import db_option, emit_json, friendly
+from archive.cli.common import db_option, emit_json, friendly, shown
 from archive.diffs import DiffResult
 from archive.diffs.render import render_patch, render_stat, render_terminal
 from archive.diffs.stored import result_of
@@ -168,7 +168,7 @@ class ContextLines(click.ParamType):
 
 
 def _one_line(label: str) -> str:
-    return label.replace("\r", "\\r").replace("\n", "\\n")
+    return shown(label)
 
 
 @click.command("diff")
@@ -225,7 +225,7 @@ def diff(
     if fmt == "json":
         emit_json({**as_json(old, new, result, algorithm), "same_text": same})
     elif fmt == "html":
-        from archive.publish.standalone import render_html_page
+        from archive.cli.diff_page import render_html_page
 
         page = render_html_page(result, old.info, new.info, side_by_side, context, note=same)
         click.echo(page, nl=False)

@@ -6,8 +6,7 @@ import fnmatch
 
 import click
 
-from archive.cli.common import db_option, emit_json, friendly, json_option
-from archive.diffs.render import terminal_safe
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.refs import RefError
 from archive.store import Store
 
@@ -38,7 +37,7 @@ def ls(pattern: str | None, source: str | None, status: str | None, db: str, as_
         size = "-" if r["size"] is None else f"{r['size']:,}"
         n = r["versions"]
         click.echo(
-            f"{terminal_safe(r['source'])}:{terminal_safe(r['path'])}"
+            f"{shown(r['source'])}:{shown(r['path'])}"
             f"  {n} version{'' if n == 1 else 's'}  {r['status']}"
             f"  {size} bytes  #{r['id']}"
         )

@@ -8,8 +8,7 @@ import time
 
 import click
 
-from archive.cli.common import db_option, emit_json, friendly, json_option
-from archive.diffs.render import terminal_safe
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.record.folder import ingest_folder
 from archive.record.git import GitRunSummary, import_git
 from archive.record.versions import RunSummary
@@ -146,14 +145,14 @@ def report_run(summary: RunSummary, as_json: bool) -> None:
     kinds = ", ".join(f"{n} {k}" for k, n in summary.kinds.items())
     commits = f"{summary.commits} commits, " if isinstance(summary, GitRunSummary) else ""
     click.echo(
-        f"Run {summary.run_id} ({summary.source}): {commits}{summary.files_seen} files seen, "
-        f"{summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
+        f"Run {summary.run_id} ({shown(summary.source)}): {commits}{summary.files_seen} files"
+        f" seen, {summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
         f"{summary.unchanged} unchanged, {summary.problems} problems"
     )
     for line in change_lines(summary.changed, SHOW_CHANGES):
         click.echo(line)
     for p in summary.problem_list:
-        click.echo(f"problem: {p['path']}: {p['reason']}", err=True)
+        click.echo(f"problem: {shown(p['path'])}: {shown(p['reason'])}", err=True)
 
 
 SHOW_CHANGES = 20  # changed documents listed on a terminal (--json lists them all)
@@ -165,7 +164,7 @@ def change_lines(changed: list[dict], limit: int) -> list[str]:
     for c in changed[:limit]:
         was = f" (was {c['old_path']})" if c.get("old_path") else ""
         commit = f"  {c['commit'][:10]}" if c.get("commit") else ""
-        lines.append(f"  {c['kind']:<9} {terminal_safe(c['path'])}{terminal_safe(was)}{commit}")
+        lines.append(f"  {c['kind']:<9} {shown(c['path'])}{shown(was)}{commit}")
     if len(changed) > limit:
         lines.append(f"  ... and {len(changed) - limit:,} more (--json lists them all)")
     return lines
@@ -198,14 +197,14 @@ def log(document: str | None, db: str, as_json: bool) -> None:
     if as_json:
         emit_json({"document": doc, "versions": versions})
         return
-    click.echo(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})")
+    click.echo(shown(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})"))
     for v in versions:
         blob = (v["blob"] or "-")[:16]
         size = "-" if v["size"] is None else v["size"]
         moved = f" (from {v['old_path']})" if v["old_path"] else ""
         click.echo(
             f"@{v['seq']:<4} {v['kind']:<9} {v['observed_at']}  {blob:<16}  {size:>9}  "
-            f"{v['path']}{moved}"
+            + shown(f"{v['path']}{moved}")
         )
 
 
@@ -222,6 +221,6 @@ def show(version: str, db: str) -> None:
             raise ArchiveError(
                 f"{ref.document['path']}@{ref.version['seq']} is a deletion: it has no content"
             )
-        data = store.read_content(blob)
-    sys.stdout.buffer.write(data)
+        for piece in store.iter_content(blob):  # a large content streams, chunk by chunk
+            sys.stdout.buffer.write(piece)
     sys.stdout.buffer.flush()

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from archive import __version__
-from archive.cli.common import db_option, emit_json, friendly, json_option
-from archive.export import by_document
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
+from archive.export import by_document, exportable
 from archive.export.bagit import export_bagit
-from archive.export.manifest import manifest_text
+from archive.export.manifest import manifest_bytes
 from archive.export.ocfl import export_ocfl
 from archive.export.versions import export_versions
 from archive.ledger.checkpoints import (
@@ -29,6 +29,7 @@ from archive.refs import resolve_version
 from archive.store import ArchiveError, Store
 from archive.verify import verify as run_checks
 from archive.verify import verify_corpus, verify_external_checkpoint
+from ingest.paths import PathError, path_bytes
 
 
 @click.command()
@@ -151,7 +152,7 @@ def verify(checkpoint_file: str | None, corpus: str | None, db: str, as_json: bo
         emit_json([f.as_dict() for f in findings])
     elif findings:
         for f in findings:
-            click.echo(f.line())
+            click.echo(shown(f.line()))
     else:
         click.echo("ok: the folder matches the archive" if corpus else "ok: everything checks")
     if findings:
@@ -172,7 +173,7 @@ def lookup(query: str, db: str, as_json: bool) -> None:
             if as_json:
                 emit_json({"found": False, "message": str(e)})
             else:
-                click.echo(str(e))
+                click.echo(shown(str(e)))
             sys.exit(1)
     if as_json:
         emit_json({"found": True, **result.as_dict()})
@@ -180,8 +181,10 @@ def lookup(query: str, db: str, as_json: bool) -> None:
     click.echo(f"blake3 {result.blake3}  sha256 {result.sha256}  {result.size} bytes")
     for a in result.appearances:
         click.echo(
-            f"{a.source}:{a.path}@{a.seq} (#{a.document_id}) {a.kind} {a.observed_at} "
-            f"run {a.run_id}"
+            shown(
+                f"{a.source}:{a.path}@{a.seq} (#{a.document_id}) {a.kind} {a.observed_at} "
+                f"run {a.run_id}"
+            )
         )
 
 
@@ -212,6 +215,31 @@ def _exporting(action: Callable[[], object]) -> object:
         raise ArchiveError(f"export failed: {e}") from None
 
 
+def _on_disk(path: str) -> bytes:
+    """A stored path's name bytes as on disk (ingest.paths); a path stored before names were
+    escaped (a lone backslash) is taken as it reads."""
+    try:
+        return path_bytes(path)
+    except PathError:
+        return path.encode("utf-8", "surrogateescape")
+
+
+def _is_utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _report_refused(refused: list[tuple[str, str]]) -> None:
+    """Documents an export left out, one line each on stderr; exit 1 when there are any."""
+    for path, reason in refused:
+        click.echo(f"refused: {shown(path)}: {shown(reason)}", err=True)
+    if refused:
+        sys.exit(1)
+
+
 @export.command()
 @click.option(
     "--algorithm", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True
@@ -228,13 +256,21 @@ def manifest(algorithm: str, source: str | None, db: str) -> None:
             if len(names) > 1:
                 raise click.UsageError(f"several sources, choose one with --source: {names}")
         versions = _versions(store, source)
+    versions, refused = exportable(versions, unique_latest=True)
     entries = []
     for vs in by_document(versions).values():
         last = vs[-1]
         if last.kind != "deleted" and last.blake3 is not None:
-            entries.append((last.path, last.blake3 if algorithm == "blake3" else last.sha256))
-    text = _exporting(lambda: manifest_text((d, p) for p, d in sorted(entries)))
-    click.echo(text, nl=False)
+            digest = last.blake3 if algorithm == "blake3" else last.sha256
+            name = _on_disk(last.path)
+            if algorithm == "blake3" and not _is_utf8(name):
+                refused.append((last.path, "not listed: b3sum reads only UTF-8 names"))
+                continue
+            entries.append((name, digest))
+    data = _exporting(lambda: manifest_bytes((d, p) for p, d in sorted(entries)))
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    _report_refused(refused)
 
 
 @export.command()
@@ -246,9 +282,10 @@ def manifest(algorithm: str, source: str | None, db: str) -> None:
 def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
     """Write a BagIt bag of the latest present versions into the empty directory DEST."""
     with Store(db, create=False) as store:
-        versions = _versions(store, source)
-        _exporting(lambda: export_bagit(dest, versions, store.read_content, all_versions))
-    click.echo(f"bag written to {dest}")
+        versions, refused = exportable(_versions(store, source), unique_latest=True)
+        _exporting(lambda: export_bagit(dest, versions, store.iter_content, all_versions))
+    click.echo(f"bag written to {shown(str(dest))}")
+    _report_refused(refused)
 
 
 @export.command()
@@ -259,9 +296,10 @@ def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
 def ocfl(dest: Path, source: str | None, db: str) -> None:
     """Write an OCFL 1.1 storage root (one object per document) into the empty DEST."""
     with Store(db, create=False) as store:
-        versions = _versions(store, source)
-        _exporting(lambda: export_ocfl(dest, versions, store.read_content))
-    click.echo(f"OCFL storage root written to {dest}")
+        versions, refused = exportable(_versions(store, source))
+        _exporting(lambda: export_ocfl(dest, versions, store.iter_content))
+    click.echo(f"OCFL storage root written to {shown(str(dest))}")
+    _report_refused(refused)
 
 
 @export.command()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from archive.cli.common import db_option, emit_json, friendly, json_option
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.record.metadata import reextract as run_reextract
 from archive.record.metadata import version_metadata
 from archive.refs import resolve_version
@@ -30,18 +30,20 @@ def meta(version: str, db: str, as_json: bool) -> None:
     if as_json:
         emit_json({"document": f"{doc['source']}:{doc['path']}", "seq": ref.version["seq"], **data})
         return
-    click.echo(f"{doc['source']}:{doc['path']}@{ref.version['seq']}  blob {data['blob'] or '-'}")
+    click.echo(
+        shown(f"{doc['source']}:{doc['path']}@{ref.version['seq']}  blob {data['blob'] or '-'}")
+    )
     if data["text_blob"]:
         click.echo(f"  text_blob: {data['text_blob']}")
     for key, value in (data["fields"] or {}).items():
         if key != "blake3" and value is not None:
-            click.echo(f"  {key}: {value}")
+            click.echo(shown(f"  {key}: {value}"))
     for wanted in _SHOWN:
         for item in (i for i in data["items"] if i["key"] == wanted):
             detail = f"  ({item['detail']})" if item["detail"] else ""
-            click.echo(f"  {wanted}[{item['ordinal']}]: {item['value']}{detail}")
+            click.echo(shown(f"  {wanted}[{item['ordinal']}]: {item['value']}{detail}"))
     for p in data["provenance"]:
-        click.echo(f"  provenance {p['origin']}: {p['key']} = {p['value']}")
+        click.echo(shown(f"  provenance {p['origin']}: {p['key']} = {p['value']}"))
     if data["sidecar_blob"]:
         click.echo(f"  sidecar: {data['sidecar_blob']}")
     for c in data["sidecar_changes"]:
@@ -68,6 +70,6 @@ def reextract(db: str, as_json: bool, everything: bool) -> None:
             f"{len(summary.problems)} problems"
         )
         for p in summary.problems:
-            click.echo(f"problem: {p['path'] or p['blob']}: {p['reason']}", err=True)
+            click.echo(shown(f"problem: {p['path'] or p['blob']}: {p['reason']}"), err=True)
     if summary.problems:
         sys.exit(1)

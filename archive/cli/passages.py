@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.common import db_option, emit_json, friendly, json_option
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.refs import resolve_document, resolve_version
 from archive.store import ArchiveError, Store
 
@@ -38,7 +38,9 @@ def blame(version: str, db: str, as_json: bool) -> None:
         return
     for row in result["passages"]:
         where = row["commit"][:12] if row["commit"] else f"run {row['run_id']}"
-        click.echo(f"@{row['seq']:<4} {row['observed_at']}  {where:<12}  {_preview(row['text'])}")
+        click.echo(
+            shown(f"@{row['seq']:<4} {row['observed_at']}  {where:<12}  {_preview(row['text'])}")
+        )
 
 
 @click.command()
@@ -62,17 +64,21 @@ def trace(query: str, normalized: bool, as_text: bool, db: str, as_json: bool) -
         emit_json(result)
     else:
         for p in result["passages"]:
-            click.echo(f"{p['blake3'][:16]} {p['kind']}: {_preview(p['text'])}")
+            click.echo(shown(f"{p['blake3'][:16]} {p['kind']}: {_preview(p['text'])}"))
             first = p["first"]
             if first:
                 click.echo(
-                    f"  first: {first['source']}:{first['path']}@{first['seq']}"
-                    f" {first['observed_at']}"
+                    shown(
+                        f"  first: {first['source']}:{first['path']}@{first['seq']}"
+                        f" {first['observed_at']}"
+                    )
                 )
             for d in p["documents"]:
                 click.echo(
-                    f"  in {d['source']}:{d['path']} from @{d['first_seq']}"
-                    f" ({d['versions']} version{'' if d['versions'] == 1 else 's'})"
+                    shown(
+                        f"  in {d['source']}:{d['path']} from @{d['first_seq']}"
+                        f" ({d['versions']} version{'' if d['versions'] == 1 else 's'})"
+                    )
                 )
     if result["truncated"]:
         click.echo(
@@ -103,5 +109,5 @@ def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
     for r in rows:
         click.echo(
             f"{r['score']:.4f}  {r['shared_passages']:>4} passages  {r['shared_quotes']:>3} quotes"
-            f"  {r['source']}:{r['path']}"
+            + shown(f"  {r['source']}:{r['path']}")
         )

@@ -21,7 +21,7 @@ _RED, _GREEN, _RESET = "\x1b[31m", "\x1b[32m", "\x1b[m"
 _BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
 
-def terminal_safe(text: str) -> str:
+def _terminal_safe(text: str) -> str:
     """Make control and bidi-override characters visible instead of interpreting them."""
     out = []
     for ch in text:
@@ -267,7 +267,7 @@ def fold_spans(changed: Sequence[bool], context: int | None) -> list[tuple[int, 
 
 
 def _terminal_piece(op: int, text: str, color: bool) -> str:
-    safe = "\u21b5" if text == "\n" else terminal_safe(text)
+    safe = "\u21b5" if text == "\n" else _terminal_safe(text)
     if op == EQUAL:
         return safe
     if op == DELETE:

@@ -1,19 +1,21 @@
 """Standard export formats (checksum manifests, BagIt, OCFL, PROV) from plain version data.
 
-The store hands over ExportVersion rows plus a `read_bytes(blake3_hex) -> bytes` callable;
-nothing here touches the database, so each format can be tested on its own.
+The store hands over ExportVersion rows plus a `read_bytes(blake3_hex)` callable giving the
+bytes, or an iterable of pieces (the store's `iter_content`, so a large content is copied
+chunk by chunk); nothing here touches the database, so each format can be tested on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import blake3
 
-ReadBytes = Callable[[str], bytes]
+ReadBytes = Callable[[str], bytes | Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,70 @@ def safe_relpath(path: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def exportable(
+    versions: Iterable[ExportVersion], unique_latest: bool = False
+) -> tuple[list[ExportVersion], list[tuple[str, str]]]:
+    """The versions of documents every path of which an export can hold, and (path, reason)
+    for each document left out: one bad name refuses its document, never the archive.
+
+    unique_latest: also leave out a document whose latest present path another document
+    already takes (as a file, or as a folder of it): a bag or manifest holds one file there."""
+    kept: list[ExportVersion] = []
+    refused: list[tuple[str, str]] = []
+    taken: dict[str, int] = {}  # exported file path -> document
+    folders: set[str] = set()  # folders those files need
+    for doc_id, vs in by_document(versions).items():
+        bad = None
+        for v in vs:
+            if v.blake3 is None:
+                continue
+            try:
+                safe_relpath(v.path)
+            except ValueError as e:
+                bad = (v.path, f"not exported: {e}")
+                break
+        last = vs[-1]
+        if bad is None and unique_latest and last.blake3 is not None and last.kind != "deleted":
+            bad = _collision(last.path, taken, folders)
+            if bad is None:
+                taken[last.path] = doc_id
+                folders.update(_folders(last.path))
+        if bad is None:
+            kept += vs
+        else:
+            refused.append(bad)
+    return kept, refused
+
+
+def _folders(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _collision(path: str, taken: dict[str, int], folders: set[str]) -> tuple[str, str] | None:
+    for other in (path, *_folders(path)):
+        if other in taken:
+            return path, f"not exported: document {taken[other]} is exported at {other!r}"
+    if path in folders:
+        return path, "not exported: other documents are exported inside it as a folder"
+    return None
+
+
+def tag_value(value: str) -> str:
+    """A value on one tag-file line: line breaks and other control characters escaped, so a
+    source name cannot add fields (`bag-info.txt`)."""
+    return "".join(
+        c if c.isprintable() or c == " " else _CONTROL_NAMES.get(c, _escaped(ord(c))) for c in value
+    )
+
+
+def _escaped(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_CONTROL_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def utc_timestamp(value: str) -> str:
     """ISO 8601 -> RFC 3339 UTC with 'Z'; naive times are taken as UTC (the archive's rule)."""
     try:
@@ -72,12 +138,44 @@ def by_document(versions: Iterable[ExportVersion]) -> dict[int, list[ExportVersi
 
 def checked_bytes(v: ExportVersion, read_bytes: ReadBytes) -> bytes:
     """Content of a present version, re-hashed so a damaged store cannot leak into an export."""
+    return b"".join(_pieces(v, read_bytes, ()))
+
+
+def write_checked(
+    v: ExportVersion, read_bytes: ReadBytes, target: Path, algorithms: Iterable[str]
+) -> tuple[dict[str, str], int]:
+    """Copy a present version's content to target piece by piece (memory: one piece) and
+    return its digests in `algorithms` and its size; ValueError (target removed) when the
+    bytes do not hash to the version's BLAKE3, so a damaged store cannot leak into an export."""
+    hashers = {alg: hashlib.new(alg) for alg in algorithms}
+    size = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(target, "wb") as f:
+            for piece in _pieces(v, read_bytes, hashers.values()):
+                f.write(piece)
+                size += len(piece)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return {alg: h.hexdigest() for alg, h in hashers.items()}, size
+
+
+def _pieces(v: ExportVersion, read_bytes: ReadBytes, hashers: Iterable) -> Iterator[bytes]:
+    """The content's pieces, fed to hashers too; the BLAKE3 is checked after the last one."""
     if v.blake3 is None:
         raise ValueError(f"version {v.version_id} has no content")
-    data = read_bytes(v.blake3)
-    if blake3.blake3(data).hexdigest() != v.blake3:
+    got = read_bytes(v.blake3)
+    pieces = [got] if isinstance(got, bytes | bytearray) else got
+    b3 = blake3.blake3()
+    hashers = list(hashers)
+    for piece in pieces:
+        b3.update(piece)
+        for h in hashers:
+            h.update(piece)
+        yield piece
+    if b3.hexdigest() != v.blake3:
         raise ValueError(f"content for version {v.version_id} does not match its BLAKE3")
-    return data
 
 
 def require_empty_dest(dest: Path) -> None:
@@ -92,6 +190,9 @@ __all__ = [
     "ReadBytes",
     "by_document",
     "checked_bytes",
+    "write_checked",
+    "exportable",
+    "tag_value",
     "require_empty_dest",
     "safe_relpath",
     "utc_timestamp",

@@ -4,6 +4,7 @@ every version, with sha256 + sha512 manifests that any BagIt validator can check
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from archive.export import (
     ExportVersion,
     ReadBytes,
     by_document,
-    checked_bytes,
     require_empty_dest,
     safe_relpath,
+    tag_value,
     utc_timestamp,
+    write_checked,
 )
 from archive.export.manifest import manifest_text
 
@@ -79,19 +81,21 @@ def export_bagit(
     dest = Path(dest)
     layout = bag_layout(versions, all_versions)
     require_empty_dest(dest)
-    # Content is read once per distinct blob and only its digests are kept.
-    by_blob: dict[str, tuple[dict[str, str], int]] = {}
+    # Content is read once per distinct blob, streamed to its first file (a large content is
+    # never held whole); later files of the same blob are copies of that file.
+    by_blob: dict[str, tuple[dict[str, str], int, Path]] = {}
     payload: dict[str, dict[str, str]] = {}
     octets = 0
     for rel in sorted(layout):
         v = layout[rel]
-        data = checked_bytes(v, read_bytes)
-        if v.blake3 not in by_blob:
-            by_blob[v.blake3] = (_digests(data), len(data))
         target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        payload[rel], size = by_blob[v.blake3]
+        if v.blake3 in by_blob:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(by_blob[v.blake3][2], target)
+        else:
+            digests, size = write_checked(v, read_bytes, target, ALGORITHMS)
+            by_blob[v.blake3] = (digests, size, target)
+        payload[rel], size, _ = by_blob[v.blake3]
         octets += size
 
     newest = max((utc_timestamp(v.observed_at) for v in versions), default=None)
@@ -110,7 +114,7 @@ def export_bagit(
     ]
     tags: dict[str, bytes] = {
         "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-        "bag-info.txt": "".join(f"{k}: {v}\n" for k, v in info).encode("utf-8"),
+        "bag-info.txt": "".join(f"{k}: {tag_value(v)}\n" for k, v in info).encode("utf-8"),
     }
     for alg in ALGORITHMS:
         tags[f"manifest-{alg}.txt"] = _manifest(payload, alg).encode("utf-8")

@@ -17,13 +17,14 @@ from archive.export import (
     ExportVersion,
     ReadBytes,
     by_document,
-    checked_bytes,
     require_empty_dest,
     safe_relpath,
     utc_timestamp,
+    write_checked,
 )
 
 SPEC = "1.1"
+FIXITY = ("sha512", "sha256")
 INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
 
 
@@ -77,16 +78,13 @@ def write_object(obj_root: Path, vs: Sequence[ExportVersion], read_bytes: ReadBy
             logical = str(safe_relpath(v.path))
             digest = sha512_of.get(v.blake3)
             if digest is None:
-                data = checked_bytes(v, read_bytes)
-                digest = hashlib.sha512(data).hexdigest()
+                # Each distinct content is read once per object, streamed to its file.
+                content = f"{vname}/content/{logical}"
+                digests, _size = write_checked(v, read_bytes, obj_root / content, FIXITY)
+                digest = digests["sha512"]
                 sha512_of[v.blake3] = digest
-                if digest not in manifest:  # identical content is stored once per object
-                    content = f"{vname}/content/{logical}"
-                    target = obj_root / content
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-                    manifest[digest] = [content]
-                    fixity[hashlib.sha256(data).hexdigest()] = [content]
+                manifest[digest] = [content]
+                fixity[digests["sha256"]] = [content]
             state[digest] = [logical]
         versions[vname] = {**_version_meta(v), "state": state}
         inventory = {

@@ -8,7 +8,6 @@ itself (custom routes get none for free) and reads the database through Datasett
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 
 import markupsafe
@@ -19,11 +18,21 @@ from archive.diffs import ALGORITHM, diff_texts
 from archive.diffs.stored import result_of
 from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
-from archive.passages.trace import search_documents, trace, words_query
-from archive.publish import cache, freshness, front, memento, pages, queries, snippets
+from archive.passages.trace import search_documents, trace
+from archive.publish import (
+    cache,
+    front,
+    memento,
+    pages,
+    queries,
+    raw,
+    snippets,
+    sqlfunctions,
+)
 from archive.publish.common import (
     allowed,
     archive_database,
+    described,
     fetch,
     fetch_one,
     known_archive_database,
@@ -31,17 +40,19 @@ from archive.publish.common import (
     query_one,
     query_rows,
     render,
+    stale,
     static_url,
 )
-from archive.publish.doc_metadata import read_doc_metadata
-from archive.store import ArchiveError, PassageStore, Store, read_content, read_text
-from archive.store.passage_format import PassageError, passage_digest, unpack_ids
+from archive.store import ArchiveError, PassageStore, Store, read_text
+from archive.store.passage_format import passage_digest
 
 FEED_LIMIT = 50
 NO_BEFORE = 2**63 - 1
 TRACE_LIMIT = 20  # passages per page of the trace page
 SEARCH_LIMIT = 25  # documents per page of each list on the search page
 SEARCH_CAP = 10_000  # documents a text search lists at most (over all its pages)
+
+
 # Page data read in one db.execute_fn call per page: each db.execute is a trip to a
 # Datasette SQL thread and back through the event loop, which under load costs more than the
 # queries themselves (a diff page made seven such trips).
@@ -100,7 +111,7 @@ async def _diff(rows: list[dict], old_text: str | None, new_text: str | None):
 async def history_page(datasette, request):
     doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("documents", "versions", "captures"))
+    await allowed(datasette, request, db.name, "history")
     before = None
     if request.args.get("before") is not None:
         before = parse(pages.parse_id, request.args.get("before"), "before")
@@ -141,6 +152,14 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
         return None, str(e)
 
 
+def read_doc_metadata(conn, blob: str | None, version_id: int) -> tuple[list[dict], list[dict]]:
+    """(metadata rows, provenance rows) of a version, for its page."""
+    meta = fetch(conn, queries.DOC_METADATA, {"blob": blob}) if blob else []
+    items = fetch(conn, queries.DOC_ITEMS, {"blob": blob}) if blob else []
+    provenance = fetch(conn, queries.DOC_PROVENANCE, {"id": version_id})
+    return pages.metadata_rows(meta[0] if meta else None, items), pages.provenance_rows(provenance)
+
+
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
     capture = fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
@@ -151,7 +170,7 @@ def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
 async def version_page(datasette, request):
     version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("versions", "blobs", "ledger", "captures"))
+    await allowed(datasette, request, db.name, "version")
     identity = immutable_identity(db)
     version, text, (proof, no_proof), capture, (metadata, provenance) = await db.execute_fn(
         lambda conn: _version_page_data(conn, version_id, identity)
@@ -176,7 +195,7 @@ def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
 async def blame_page(datasette, request):
     version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("versions", "passages"))
+    await allowed(datasette, request, db.name, "blame")
     version, result, no_blame = await db.execute_fn(lambda conn: _blame_data(conn, version_id))
     view = pages.blame_view(version, result, no_blame)
     return await render(datasette, request, "archive_blame.html", {"view": view})
@@ -197,7 +216,7 @@ async def trace_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     normalized = request.args.get("normalize") == "1"
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("passages", "versions"))
+    await allowed(datasette, request, db.name, "trace")
     pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
         pid = parse(pages.parse_id, request.args.get("passage"), "passage")
@@ -211,7 +230,7 @@ async def proof_json(datasette, request):
     """The version's inclusion proof as a file `archive verify-proof` checks offline."""
     version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("versions", "ledger"))
+    await allowed(datasette, request, db.name, "proof")
     identity = immutable_identity(db)
     version, (proof, no_proof) = await db.execute_fn(
         lambda conn: (
@@ -234,7 +253,7 @@ async def diff_page(datasette, request):
     side_by_side = parse(pages.parse_view, request.args.get("view"))
     context = parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("versions", "blobs"))
+    await allowed(datasette, request, db.name, "diff")
     data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id))
     old_text, new_text = data["old_text"], data["new_text"]
     result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
@@ -256,20 +275,8 @@ async def diff_page(datasette, request):
 async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("blobs",))
-    try:
-        data = await db.execute_fn(lambda conn: read_content(conn, blake3))
-    except ArchiveError:
-        raise NotFound(f"No blob {blake3}") from None
-    return Response(
-        data,
-        content_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{blake3}.bin"',
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+    await allowed(datasette, request, db.name, "raw")
+    return await raw.download(db, blake3, f"{blake3}.bin")
 
 
 async def _lookup(datasette, request) -> dict | None:
@@ -279,12 +286,12 @@ async def _lookup(datasette, request) -> dict | None:
         if kind in request.args:
             value = parse(pages.parse_hash, request.args.get(kind), kind)
             db = await archive_database(datasette)
-            await allowed(datasette, request, db.name, ("versions", "blobs"))
+            await allowed(datasette, request, db.name, "lookup")
             return pages.lookup_view(kind, value, await query_rows(db, sql, {"hash": value}))
     if "hash" in request.args:
         value = parse(pages.parse_hash, request.args.get("hash"), "hash")
         db = await archive_database(datasette)
-        await allowed(datasette, request, db.name, ("versions", "blobs"))
+        await allowed(datasette, request, db.name, "lookup")
         for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
             found = await query_rows(db, sql, {"hash": value})
             if found:
@@ -302,7 +309,7 @@ async def lookup_json(datasette, request):
 
 async def verify_page(datasette, request):
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name)
+    await allowed(datasette, request, db.name, "verify")
     context = {
         "result": await _lookup(datasette, request),
         "verify_js": static_url(datasette, "verify.js"),
@@ -328,7 +335,7 @@ async def search_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     page = parse(snippets.parse_page, request.args.get("page"))
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("documents",))
+    await allowed(datasette, request, db.name, "search")
     offset = (page - 1) * SEARCH_LIMIT
     path_rows: list[dict] = []
     found: dict = {"documents": [], "truncated": False, "match_cap": None}
@@ -359,7 +366,7 @@ def _feed_page(rows: list[dict], self_url: str) -> tuple[list[dict], str | None]
 
 async def changes_feed(datasette, request):
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("versions",))
+    await allowed(datasette, request, db.name, "changes_feed")
     params = {"before": _feed_before(request), "limit": FEED_LIMIT + 1}
     base = datasette.absolute_url(request, "/").rstrip("/")
     feed_url = base + "/-/archive/changes.atom"
@@ -373,7 +380,7 @@ async def changes_feed(datasette, request):
 async def document_feed(datasette, request):
     doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("documents", "versions"))
+    await allowed(datasette, request, db.name, "document_feed")
     document = await query_one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
     params = {"id": doc_id, "before": _feed_before(request), "limit": FEED_LIMIT + 1}
     base = datasette.absolute_url(request, "/").rstrip("/")
@@ -492,26 +499,13 @@ def render_cell(row, value, column, table, database, datasette):
     return inner()
 
 
-def passage_ids_json(ids: object) -> str | None:
-    """SQL archive_passage_ids(blob_passages.ids): the packed passage list as a JSON array,
-    so canned queries can join passages to the contents (and versions) that carry them."""
-    if not isinstance(ids, bytes):
-        return None
-    try:
-        return json.dumps(unpack_ids(ids))
-    except PassageError:
-        return None
-
-
-def _words_query(text: object) -> str:
-    """SQL archive_words_query(:q): the FTS5 query for all the words of a user's text."""
-    return words_query(text if isinstance(text, str) else "")
-
-
 @hookimpl
 def prepare_connection(conn):
-    conn.create_function("archive_passage_ids", 1, passage_ids_json, deterministic=True)
-    conn.create_function("archive_words_query", 1, _words_query, deterministic=True)
+    # Bounded: a function runs inside a query, where sql_time_limit_ms cannot stop it.
+    conn.create_function(
+        "archive_passage_ids", 1, sqlfunctions.passage_ids_json, deterministic=True
+    )
+    conn.create_function("archive_words_query", 1, sqlfunctions.words_query, deterministic=True)
 
 
 @hookimpl
@@ -532,8 +526,8 @@ def extra_css_urls(template, database, table, columns, view_name, request, datas
 
 @hookimpl
 def extra_template_vars(datasette):
-    """The served snapshot, for every page's footer (freshness.py)."""
-    snapshot = freshness.described(datasette)
+    """The served snapshot, for every page's footer (common.py)."""
+    snapshot = described(datasette)
     return {"archive_snapshot": snapshot.template_vars()} if snapshot is not None else {}
 
 
@@ -544,7 +538,7 @@ def asgi_wrapper(datasette):
     settings = cache.cache_settings(os.environ)
 
     def active() -> bool:
-        return cache.all_immutable(datasette.databases) and not freshness.stale(datasette)
+        return cache.all_immutable(datasette.databases) and not stale(datasette)
 
     def wrap(app):
         if not settings.enabled:

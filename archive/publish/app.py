@@ -67,7 +67,7 @@ def build_datasette(config: ServeConfig):
         secret=config.secret,
         inspect_data=inspect_data,
     )
-    from archive.publish.freshness import attach
+    from archive.publish.common import attach
 
     attach(datasette, config.snapshot, config.live, config.taken_at)
     return datasette

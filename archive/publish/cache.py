@@ -75,25 +75,31 @@ def request_key(scope: Scope) -> Key | None:
     """The cache key of a request, or None when it must always reach Datasette.
 
     HEAD shares GET's key (it is answered from a GET's entry). The key has the raw path
-    (Datasette routes on it: /a%2Fb is not /a/b), the raw query string, and the Host and
-    scheme, because Datasette builds absolute URLs (feeds, JSON next_url) from them.
+    (Datasette routes on it: /a%2Fb is not /a/b), the raw query string, and the scheme and
+    Host exactly as Datasette builds absolute URLs from them (feeds, JSON next_url):
+    `Request.host` is the Host header's value, "localhost" when there is none. A request
+    with several Host headers is never cached: which one a page is built from is
+    Datasette's business, and one such request must not decide the links everyone gets.
     """
     if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD"):
         return None
-    host = b""
+    hosts = []
     for name, value in scope.get("headers", ()):
         name = name.lower()
         if name in QUIET_VARY:
             return None
-        if name == b"host" and not host:
-            host = value
+        if name == b"host":
+            hosts.append(value)
+    if len(hosts) > 1:
+        return None
+    host = hosts[0] if hosts and hosts[0] else b"localhost"
     path = (scope.get("raw_path") or scope.get("path", "").encode("utf-8")).partition(b"?")[0]
     if path.startswith(UNCACHED_PATHS):
         return None
     query = scope.get("query_string", b"")
     if query and _has_param(query, UNCACHED_PARAMS):
         return None
-    return (scope.get("scheme", "http"), host, scope.get("root_path", ""), path, query)
+    return (scope.get("scheme") or "http", host, scope.get("root_path", ""), path, query)
 
 
 def response_cacheable(status: int, headers: Iterable[tuple[bytes, bytes]]) -> bool:

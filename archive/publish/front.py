@@ -199,7 +199,7 @@ async def home_page(datasette, request):
 
         scope = {**request.scope, "url_route": {"kwargs": {"format": None}}}
         return await IndexView.as_view(datasette)(Request(scope, request.receive), None)
-    await allowed(datasette, request, db.name, ("documents", "versions"))
+    await allowed(datasette, request, db.name, "home")
     data = await db.execute_fn(read_home)
     metadata = {key: datasette.metadata(key) for key in HOME_METADATA}
     tables = await visible_tables(datasette, request, db)
@@ -213,7 +213,7 @@ async def changes_page(datasette, request):
     if request.args.get("before") is not None:
         before = parse(parse_id, request.args.get("before"), "before")
     db = await archive_database(datasette)
-    await allowed(datasette, request, db.name, ("versions",))
+    await allowed(datasette, request, db.name, "changes")
     rows = await db.execute_fn(lambda conn: read_changes(conn, before, CHANGES_PAGE))
     view = changes_view(rows, CHANGES_PAGE, before)
     return await render(datasette, request, "archive_changes.html", {"view": view})

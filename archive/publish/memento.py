@@ -16,8 +16,8 @@ from urllib.parse import quote, unquote
 
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
+from archive.publish.raw import download
 from archive.refs import version_at
-from archive.store import ArchiveError, read_content
 
 LINK_FORMAT = "application/link-format"
 # Characters left as they are when a target URI or path is put in a TimeMap/TimeGate URL.
@@ -230,7 +230,7 @@ class Routes:
 
     async def _document(self, datasette, request) -> tuple[Any, dict]:
         db = await self.database(datasette)
-        await self.allowed(datasette, request, db.name, ("documents", "versions", "sources"))
+        await self.allowed(datasette, request, db.name, "timemap")
         query = request.scope.get("query_string", b"").decode("latin-1")
         for name in request_target(request.url_vars["target"], query):
             found = (await db.execute(FIND_DOCUMENTS, {"path": name})).first()
@@ -298,23 +298,9 @@ class Routes:
         except ValueError:
             raise BadRequest("bad version id") from None
         db = await self.database(datasette)
-        await self.allowed(datasette, request, db.name, ("versions", "blobs", "documents"))
+        await self.allowed(datasette, request, db.name, "version_raw")
         row = (await db.execute(VERSION_DOCUMENT, {"id": version_id})).first()
         if row is None or row["blob"] is None:
             raise NotFound(f"No content for version {version_id}")
-        blob = row["blob"]
-        try:
-            data = await db.execute_fn(lambda conn: read_content(conn, blob))
-        except ArchiveError:
-            raise NotFound(f"No blob {blob}") from None
         headers = await memento_headers(datasette, request, db, version_id)
-        return Response(
-            data,
-            content_type="application/octet-stream",
-            headers={
-                **headers,
-                "Content-Disposition": f'attachment; filename="version-{version_id}.bin"',
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'none'; sandbox",
-            },
-        )
+        return await download(db, row["blob"], f"version-{version_id}.bin", headers)

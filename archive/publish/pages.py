@@ -10,7 +10,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from markupsafe import Markup, escape
 
@@ -511,3 +511,56 @@ def atom_feed(
     # ElementTree leaves CR raw, which XML parsers turn into LF: keep it as a reference.
     body = ET.tostring(feed, encoding="unicode").replace("\r", "&#13;")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"
+
+
+# What a version page shows of its document: extracted metadata and source provenance.
+# Values are document text (hostile): the templates escape them; only http(s) values link.
+
+# blob_metadata columns worth showing, in order, with their labels (counts and encodings are
+# on the page already, or are noise).
+SHOWN = (
+    ("title", "Title"),
+    ("author", "Author"),
+    ("byline", "Byline"),
+    ("dateline", "Dateline"),
+    ("published", "Published"),
+    ("first_date", "First date in the text"),
+    ("description", "Description"),
+    ("language", "Language"),
+    ("canonical_url", "Source URL"),
+    ("identifier", "Identifier"),
+    ("corpus_number", "Corpus number"),
+    ("word_count", "Words"),
+)
+ITEM_LABELS = {"tag": "Tags", "keyword": "Keywords", "link": "Links", "author": "Authors"}
+
+
+def web_url(value: object) -> str | None:
+    """The value as a link target when it is an http(s) URL, else None (no javascript:)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def metadata_rows(metadata: dict | None, items: list[dict]) -> list[dict]:
+    """Labelled rows: the shown columns that have a value, then the items grouped by key."""
+    rows = []
+    for key, label in SHOWN:
+        value = (metadata or {}).get(key)
+        if value not in (None, ""):
+            rows.append({"label": label, "value": value, "url": web_url(value)})
+    grouped: dict[str, list[str]] = {}
+    for item in items:
+        grouped.setdefault(item["key"], []).append(item["value"])
+    for key, values in grouped.items():
+        label = ITEM_LABELS.get(key, key.replace("_", " ").capitalize())
+        rows.append({"label": label, "value": ", ".join(values), "url": None})
+    return rows
+
+
+def provenance_rows(rows: list[dict]) -> list[dict]:
+    return [{**r, "url": web_url(r["value"])} for r in rows]

@@ -126,3 +126,11 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` literally anywhere (%, _ and \\ escaped)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# What a version page shows of its document (pages.metadata_rows, provenance_rows).
+DOC_METADATA = "SELECT * FROM blob_metadata WHERE blake3 = :blob"
+DOC_ITEMS = "SELECT key, value, detail FROM blob_items WHERE blob = :blob ORDER BY key, ordinal"
+DOC_PROVENANCE = (
+    "SELECT origin, key, value FROM version_provenance WHERE version_id = :id ORDER BY origin, key"
+)

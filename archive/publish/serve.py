@@ -145,7 +145,7 @@ def serve(
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
         taken_at = now_iso()
-        store.snapshot(snapshot)
+        store.snapshot(snapshot, public=True)  # no absolute server path is published
         store.close()
         config_path = prepare(tmp, snapshot, metadata, allow_sql, db, taken_at)
         return run_server(config_path, host, port, workers or default_workers(), cache, access_log)

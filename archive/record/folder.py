@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.metadata import (
     Sidecar,
     read_sidecar,
@@ -19,15 +20,11 @@ from archive.record.plan import Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
-from ingest.folder import FileEntry, Problem, scan
+from ingest.content import BlobInfo
+from ingest.folder import FileEntry, Problem, open_entry, read_entry, scan
 
 if TYPE_CHECKING:
     from archive.diffs.pipeline import DiffQueue
-
-
-def _read(entry: FileEntry) -> bytes:
-    with open(entry.abspath, "rb") as f:
-        return f.read()
 
 
 def ingest_folder(
@@ -66,7 +63,7 @@ def ingest_folder(
             store.document_states(source["id"]),
             observed,
             keep_paths=[p.path for p in unreadable],
-            read=store.read_content,
+            read=store.similarity_content,
         )
         diffs = DiffQueue(store, pool)
         record_versions(store, source["id"], run_id, changes, started, diffs, sidecars)
@@ -109,9 +106,9 @@ def _read_sidecars(
     problems: list[Problem] = []
     for entry in sorted(entries, key=lambda e: e.path):
         try:
-            data = _read(entry)
+            data = read_entry(entry)
         except OSError as e:
-            problems.append(Problem(entry.path, f"unreadable: {e.strerror}"))
+            problems.append(Problem(entry.path, f"unreadable: {e.strerror or e}"))
             continue
         sidecar, reasons = read_sidecar(store, entry.path, data)
         problems += [Problem(entry.path, r) for r in reasons]
@@ -147,16 +144,28 @@ def _store_new_contents(
         blake3 = entry.blake3
         if blake3 not in known:
             try:
-                data = _read(entry)
+                info, reasons = _store_file(store, entry, extract_metadata)
             except OSError as e:
-                problems.append(Problem(entry.path, f"unreadable: {e.strerror}"))
+                problems.append(Problem(entry.path, f"unreadable: {e.strerror or e}"))
                 continue
-            result = store_content(store, entry.path, data, extract_metadata=extract_metadata)
-            info = result.info
-            noted += [Problem(entry.path, reason) for reason in result.problems]
+            noted += [Problem(entry.path, reason) for reason in reasons]
             stored += 1
             failpoint("blob", stored)
             blake3 = info.blake3  # differs from the scan if the file changed meanwhile
             known.add(blake3)
         observed.append(Observed(entry.path, blake3, entry.mtime))
     return observed, problems, noted
+
+
+def _store_file(store: Store, entry: FileEntry, extract_metadata: bool) -> tuple[BlobInfo, list]:
+    """Store one file's content as the scan saw it (ingest.folder.open_entry: no link is
+    followed, a swapped file is an OSError); a large one (then, or by now) streams into
+    chunks, so memory stays bounded whatever the file became since the scan."""
+    with open_entry(entry) as f:
+        if not is_large(entry.size):
+            data = f.read(LARGE_CONTENT)
+            if not is_large(len(data)):
+                result = store_content(store, entry.path, data, extract_metadata=extract_metadata)
+                return result.info, result.problems
+            f.seek(0)
+        return store_large(store, entry.path, f), []

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.record.large import is_large, store_large
 from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
@@ -27,6 +28,9 @@ from ingest.gitsource import Commit, GitError, GitSource
 
 BATCH = 200  # commits per transaction
 PARALLEL_BYTES = 1 << 20  # below this much new content per batch, hashing threads cost more
+# Most bytes of small contents held at once while a batch's blobs are read (larger ones stream
+# into chunks): a batch of a repetitive history never holds all its new blobs.
+HELD_BYTES = 64 << 20
 
 Progress = Callable[[int, int], None]  # (commits done, commits to do)
 
@@ -42,13 +46,14 @@ class Tally:
     new_versions: int = 0
     unchanged: int = 0
     commits: int = 0
+    problems: list[dict] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return dict(
             files_seen=self.files_seen,
             new_versions=self.new_versions,
             unchanged=self.unchanged,
-            problems=0,
+            problems=len(self.problems),
         )
 
 
@@ -108,6 +113,40 @@ def new_blob_oids(batch: list[Commit], blake3_of: dict[str, str]) -> list[str]:
     return [oid for oid in dict.fromkeys(oids) if oid not in blake3_of]
 
 
+def refusals(commit: Commit) -> list[dict]:
+    """A commit's tree entries that cannot be documents, as run problems (path, reason)."""
+    return [
+        {"path": r.path, "reason": f"{r.reason} (commit {commit.oid[:12]})"} for r in commit.refused
+    ]
+
+
+def store_blobs(store: Store, git: GitSource, oids: list[str], blake3_of: dict[str, str]) -> None:
+    """Read a batch's new blobs and store them, memory bounded: small ones in groups of at
+    most HELD_BYTES (hashed on all cores), large ones streamed from git into chunks."""
+    held: list[tuple[str, bytes]] = []
+    size = 0
+    for oid, length, stream in git.stream_blobs(oids):
+        if is_large(length):
+            blake3_of[oid] = store_large(store, "", stream).blake3
+            continue
+        held.append((oid, stream.read_all()))
+        size += length
+        if size >= HELD_BYTES:
+            _store_held(store, held, blake3_of)
+            held, size = [], 0
+    _store_held(store, held, blake3_of)
+
+
+def _store_held(store: Store, held: list[tuple[str, bytes]], blake3_of: dict[str, str]) -> None:
+    infos = describe_all(held)
+    known = store.known_blobs(i.blake3 for i in infos)
+    for (oid, data), info in zip(held, infos, strict=True):
+        if info.blake3 not in known:
+            store.insert_blob(info, data)
+            known.add(info.blake3)
+        blake3_of[oid] = info.blake3
+
+
 def describe_all(items: list[tuple[str, bytes]]) -> list[BlobInfo]:
     """describe() each content; on all cores when there is enough to hash."""
     if sum(len(d) for _, d in items) < PARALLEL_BYTES or (os.cpu_count() or 1) < 2:
@@ -163,23 +202,19 @@ def _import(
     blake3_of: dict[str, str] = {}
     for batch in batches(git.commits(ref, after=after), batch_size):
         oids = new_blob_oids(batch, blake3_of)
-        contents = list(git.read_blobs(oids))
-        infos = describe_all(contents)
         with store.write():
             now_last = store.last_commit(source_id)
             if (now_last["oid"] if now_last else None) != after:
                 raise ArchiveError(
                     f"another import of {location} ran meanwhile: run this one again"
                 )
-            known = store.known_blobs(i.blake3 for i in infos)
-            for (oid, data), info in zip(contents, infos, strict=True):
-                if info.blake3 not in known:
-                    store.insert_blob(info, data)
-                    known.add(info.blake3)
-                blake3_of[oid] = info.blake3
+            store_blobs(store, git, oids, blake3_of)
             pending = DiffQueue(store, pool)  # diffs start on other cores as versions land
             for commit in batch:
                 position += 1
+                refused = refusals(commit)
+                tally.problems += refused
+                store.add_problems(run_id, [(p["path"], p["reason"]) for p in refused])
                 store.insert_commit(commit_row(commit, source_id, position))
                 changes = _record_commit(
                     store, source_id, run_id, commit, blake3_of, tally, pending
@@ -202,6 +237,7 @@ def _import(
         source["name"],
         kinds=dict(sorted(kinds.items())),
         changed=changed,
+        problem_list=list(tally.problems),
         commits=tally.commits,
         **tally.counts(),
     )
@@ -221,7 +257,7 @@ def _record_commit(
     changes = plan_with_renames(
         store.document_states(source_id, touched),
         observations(commit, blake3_of),
-        read=store.read_content,
+        read=store.similarity_content,
     )
     record_versions(
         store,

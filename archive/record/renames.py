@@ -60,22 +60,26 @@ def similarity(a: bytes | str, b: bytes | str) -> float:
     return score(chunk_weights(a), len(a), chunk_weights(b), len(b))
 
 
-def blob_similarity(read: Callable[[str], bytes]) -> Callable[[str, str], float]:
+def blob_similarity(read: Callable[[str], bytes | None]) -> Callable[[str, str], float]:
     """similarity(old_blob, new_blob) over content keys, for the planner; each content is
-    read and chunked once per call site, and pairs too different in size are not read twice."""
-    cache: dict[str, tuple[Counter[bytes], int]] = {}
+    read and chunked once per call site, and pairs too different in size are not read twice.
+    read gives None for a content too large to compare (a large one is never held whole):
+    it matches nothing but itself."""
+    cache: dict[str, tuple[Counter[bytes], int] | None] = {}
 
-    def weights(key: str) -> tuple[Counter[bytes], int]:
+    def weights(key: str) -> tuple[Counter[bytes], int] | None:
         if key not in cache:
             data = read(key)
-            cache[key] = (chunk_weights(data), len(data))
+            cache[key] = None if data is None else (chunk_weights(data), len(data))
         return cache[key]
 
     def compare(old: str, new: str) -> float:
         if old == new:
             return 1.0
-        wa, na = weights(old)
-        wb, nb = weights(new)
+        a, b = weights(old), weights(new)
+        if a is None or b is None:
+            return 0.0
+        (wa, na), (wb, nb) = a, b
         if max(na, nb) and min(na, nb) / max(na, nb) < RENAME_SIMILARITY:
             return 0.0  # cannot reach the threshold: the shared bytes fit in the smaller one
         return score(wa, na, wb, nb)
@@ -87,7 +91,7 @@ def plan_with_renames(
     docs: Iterable[DocState],
     observed: Iterable[Observed],
     keep_paths: Iterable[str] = (),
-    read: Callable[[str], bytes] | None = None,
+    read: Callable[[str], bytes | None] | None = None,
     max_pairs: int = MAX_PAIRS,
 ) -> list[Change]:
     """plan(), with edited renames when read(blob) can give contents and the number of

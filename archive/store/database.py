@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from archive import __version__
 from archive.errors import ArchiveError
-from archive.store.content import read_content, read_text
+from archive.store import content as chunks
+from archive.store.content import iter_content, read_content, read_text
 from archive.store.derived_rows import DerivedRows
 from archive.store.groups import TextCache
 from archive.store.ledger_rows import LedgerRows
@@ -205,7 +206,7 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
             )
         return known
 
-    def insert_blob(self, info: BlobInfo, content: bytes) -> None:
+    def insert_blob(self, info: BlobInfo, content: bytes | None) -> None:
         self.conn.execute(
             "INSERT OR IGNORE INTO blobs (blake3, sha256, size, media_type, encoding, is_text,"
             " newline, flags, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -221,6 +222,28 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
                 content,
             ),
         )
+
+    def put_chunks(self, pieces: Iterable) -> list[str]:
+        """Store a stream's chunks as they come (see archive.store.content); their hashes."""
+        return chunks.put_chunks(self.conn, pieces)
+
+    def insert_chunked_blob(self, info: BlobInfo, order: list[str]) -> None:
+        """A large content's blob row (content NULL) and its chunk list."""
+        self.insert_blob(info, None)
+        chunks.link_chunks(self.conn, info.blake3, order)
+
+    def unused_chunks(self) -> list[str]:
+        return chunks.unused_chunks(self.conn)
+
+    def similarity_content(self, blake3: str) -> bytes | None:
+        """A content for rename detection; None for a chunked (large) one, never read whole."""
+        if chunks.is_chunked(self.conn, blake3):
+            return None
+        return self.read_content(blake3)
+
+    def iter_content(self, blake3: str) -> Iterator[bytes]:
+        """The exact bytes of a blob in pieces: a chunked one never whole in memory."""
+        return iter_content(self.conn, blake3)
 
     def blob(self, blake3: str) -> dict | None:
         return self.query_one(

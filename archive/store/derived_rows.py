@@ -86,11 +86,41 @@ class DerivedRows:
 
     # Snapshots --------------------------------------------------------------------------
 
-    def snapshot(self, dest: str | os.PathLike[str]) -> None:
-        """A consistent single-file copy (WAL folded in) for serving immutably."""
+    def snapshot(self, dest: str | os.PathLike[str], *, public: bool = False) -> None:
+        """A consistent single-file copy (WAL folded in) for serving immutably.
+
+        public: for publishing, with no absolute path of this machine in it: a source
+        recorded at an absolute location is shown by its name, and absolute paths in run
+        commands by their last component (neither is part of a ledger leaf)."""
         target = sqlite3.connect(os.fspath(dest))
         try:
             self.conn.backup(target)
             target.execute("PRAGMA journal_mode = DELETE")
+            if public:
+                with target:
+                    _relative_locations(target)
         finally:
             target.close()
+
+
+def _relative_locations(conn: sqlite3.Connection) -> None:
+    for source_id, name, location in conn.execute(
+        "SELECT id, name, location FROM sources ORDER BY id"
+    ).fetchall():
+        if not os.path.isabs(location):
+            continue
+        taken = conn.execute(
+            "SELECT 1 FROM sources s, sources t WHERE s.id = ? AND t.kind = s.kind"
+            " AND t.location = ? AND t.id != s.id",
+            (source_id, name),
+        ).fetchone()
+        shown = f"source-{source_id}" if taken else name
+        conn.execute("UPDATE sources SET location = ? WHERE id = ?", (shown, source_id))
+    for run_id, command in conn.execute("SELECT id, command FROM runs").fetchall():
+        if command:
+            words = [_last_part(w) if os.path.isabs(w) else w for w in command.split(" ")]
+            conn.execute("UPDATE runs SET command = ? WHERE id = ?", (" ".join(words), run_id))
+
+
+def _last_part(path: str) -> str:
+    return os.path.basename(path.rstrip("/")) or "/"

@@ -52,12 +52,14 @@ class MetadataRows:
     def blobs_to_extract(self, version: str, everything: bool) -> list[dict]:
         """Document contents (blobs some version points at) whose metadata is missing or was
         made by another extractor version (all of them when everything), with the path of
-        the first version that stored each, since names carry identifiers."""
+        the first version that stored each, since names carry identifiers. Large contents
+        (kept in chunks) are never extracted: they are not read whole."""
         return self.query(
             "SELECT b.blake3, b.media_type, b.encoding, b.is_text, b.text_blob,"
             " (SELECT v.path FROM versions v WHERE v.blob = b.blake3 ORDER BY v.id LIMIT 1)"
             " AS path FROM blobs b LEFT JOIN blob_metadata m ON m.blake3 = b.blake3"
             " WHERE b.blake3 IN (SELECT blob FROM versions WHERE blob IS NOT NULL)"
+            " AND b.blake3 NOT IN (SELECT blob FROM blob_chunks)"
             " AND (:all OR m.blake3 IS NULL OR m.extractor_version IS NOT :version)"
             " ORDER BY b.blake3",
             {"all": int(everything), "version": version},

@@ -363,6 +363,26 @@ def _captures(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS captures_run ON captures (run_id, outcome)")
 
 
+def _chunks(db: sqlite_utils.Database) -> None:
+    """Large contents as content-defined chunks (archive/store/content.py).
+
+    A blob of at least 16 MiB has `content` NULL and one `blob_chunks` row per chunk, in
+    order (`seq` from 0); each distinct chunk is one `chunks` row keyed by its BLAKE3, with
+    its size and `codec` ('raw', or 'deflate' when that was smaller). Chunks are shared
+    between blobs: the revisions of a large file share the chunks an edit did not touch.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS chunks (blake3 TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+        " codec TEXT NOT NULL, data BLOB NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS blob_chunks (blob TEXT NOT NULL REFERENCES blobs(blake3),"
+        " seq INTEGER NOT NULL, chunk TEXT NOT NULL REFERENCES chunks(blake3),"
+        " PRIMARY KEY (blob, seq)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS blob_chunks_chunk ON blob_chunks (chunk)")
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -374,6 +394,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _delta_base,
     _snapshots,
     _captures,
+    _chunks,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -7,6 +7,7 @@ problem; the others still run. Output is deterministic plain data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +63,9 @@ class Extraction:
     problems: list[str]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _one_line(exc: BaseException) -> str:
     message = " ".join(str(exc).split())[:200]
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -85,6 +89,17 @@ def _context(
         except Exception as exc:
             problems.append(f"html: {_one_line(exc)}")
     return Context(media_type, path, encoding, data, body, html), problems
+
+
+def _clean(value):
+    """A value SQLite can store as UTF-8: lone surrogates (a broken PDF's strings) become
+    U+FFFD, never an exception at insert time."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
+    return value
 
 
 def _renumber(items: list[Item]) -> list[Item]:
@@ -119,4 +134,6 @@ def extract(
     if fields.get("byline") is None and fields.get("author"):
         fields["byline"] = fields["author"]
     fields["extractor_version"] = EXTRACTOR_VERSION
+    fields = {_clean(k): _clean(v) for k, v in fields.items()}
+    items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
     return Extraction(dict(sorted(fields.items())), _renumber(items), problems)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..formats import MEDIA_DOCX, pdf_reader
+from ..formats import MEDIA_DOCX, docx_document, pdf_reader
 from .base import Context, Partial
 
 
@@ -42,11 +42,7 @@ def extract_docinfo(text: str, ctx: Context) -> Partial:
             [("docinfo", i, f"{k}={raw[k]}", None) for i, k in enumerate(sorted(raw))],
         )
     if ctx.media_type == MEDIA_DOCX:
-        import io
-
-        import docx
-
-        props = docx.Document(io.BytesIO(ctx.data)).core_properties
+        props = docx_document(ctx.data).core_properties
         return Partial(
             {
                 "doc_title": props.title or None,

@@ -1,0 +1,64 @@
+"""Which tables each archive page reads, and the check that the actor may view every one.
+
+Datasette's `ensure_permissions` stops at the first definite answer, and a table-level
+`allow` answers for that table alone: checking (documents, versions) in one call lets a page
+through on `documents` while `versions` is denied. So every table a page reads (its SQL, and
+what the store's read path reads for a text or a content) is checked on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# What the store reads to give a blob's exact bytes or its text (archive.store read path).
+CONTENT = ("blobs", "blob_passages", "passages", "passage_groups", "blob_snapshots")
+CHUNKS = ("blob_chunks", "chunks")
+# A document or version row with its source (queries.DOCUMENT / VERSION / _CHANGES).
+DOCUMENT = ("documents", "sources")
+VERSION = ("versions", "documents", "sources", "runs", "blobs")
+CHANGES = ("versions", "documents", "sources", "blobs")
+PASSAGES = ("passages", "passages_fts", "passage_groups", "blob_passages", "blob_snapshots")
+PROOF = ("ledger", "runs")
+# What a version page shows of its document (archive/publish/doc_metadata.py).
+ABOUT = ("blob_metadata", "blob_items", "version_provenance")
+
+PAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "history": (*DOCUMENT, "versions", "blobs", "diffs", "captures"),
+    "document_feed": (*DOCUMENT, *CHANGES),
+    "version": (*VERSION, *CONTENT, *PROOF, "captures", *ABOUT),
+    "proof": (*VERSION, *PROOF),
+    "blame": (*VERSION, *CONTENT, *PASSAGES),
+    "trace": (*PASSAGES, *CHANGES),
+    "diff": (*VERSION, *CONTENT, "diffs"),
+    "raw": (*CONTENT, *CHUNKS),
+    "lookup": CHANGES,
+    "verify": (),
+    "search": (*DOCUMENT, *PASSAGES, *CHANGES),
+    "changes_feed": CHANGES,
+    # The front door (archive/publish/front.py): the home page and the Changes page.
+    "home": (*CHANGES, "runs", "diffs"),
+    "changes": (*CHANGES, "diffs"),
+    # Memento (archive/publish/memento.py): TimeMaps and the TimeGate, a version's raw bytes.
+    "timemap": (*DOCUMENT, "versions"),
+    "version_raw": (*CHANGES, *CONTENT, *CHUNKS),
+}
+
+
+def tables_of(page: str) -> tuple[str, ...]:
+    """The tables a page reads, each once, in a stable order."""
+    return tuple(dict.fromkeys(PAGE_TABLES[page]))
+
+
+def checks(db_name: str, table: str | None) -> list:
+    """The permission chain for one table (or the database alone): table, database, instance."""
+    chain: list = [("view-database", db_name), "view-instance"]
+    return [("view-table", (db_name, table)), *chain] if table else chain
+
+
+async def ensure_tables(datasette, actor, db_name: str, tables: Iterable[str]) -> None:
+    """Raise Forbidden unless the actor may view every one of the tables, each decided as
+    Datasette decides its own table page (table, then database, then instance); with no
+    tables, the database."""
+    tables = list(tables)
+    for table in tables or [None]:
+        await datasette.ensure_permissions(actor, checks(db_name, table))
