@@ -222,3 +222,43 @@ def test_ctrl_c_says_what_was_kept(tmp_path) -> None:
 def test_log_without_a_name_lists_the_documents(renamed) -> None:
     db, _ = renamed
     assert run_cli("log", db=db)[1] == run_cli("ls", db=db)[1] != ""
+
+
+def test_ctrl_c_in_a_git_import_says_which_commits_were_kept(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.gitrepo import Repo
+
+    repo = Repo(tmp_path / "repo")
+    for i in range(5):
+        repo.write("doc.txt", f"version {i}\n".encode())
+        repo.commit(f"commit {i}")
+    db = tmp_path / "archive.db"
+    # Ctrl-C (KeyboardInterrupt) while the second batch of two commits is recorded.
+    interrupt = (
+        "import archive.record.git as g\n"
+        "real = g._record_commit\n"
+        "calls = []\n"
+        "def record(*a, **k):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(*a, **k)\n"
+        "g._record_commit = record\n"
+        "from archive.cli import cli\n"
+        "cli(prog_name='archive')\n"
+    )
+    args = ["ingest", "--git", str(repo.root), "--batch", "2", "--db", str(db)]
+    result = subprocess.run(
+        [sys.executable, "-c", interrupt, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 130, result.stderr
+    assert "Interrupted: the 2 commits of finished batches are kept" in result.stderr
+    assert "Traceback" not in result.stderr
+    again = run_archive(*args)
+    assert again.returncode == 0 and "3 commits" in again.stdout  # the rest, not all again
