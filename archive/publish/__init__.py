@@ -37,8 +37,10 @@ from archive.publish.common import (
     fetch_one,
     known_archive_database,
     parse,
+    poke_refresh,
     query_one,
     query_rows,
+    refreshing,
     render,
     stale,
     static_url,
@@ -528,21 +530,31 @@ def extra_css_urls(template, database, table, columns, view_name, request, datas
 def extra_template_vars(datasette):
     """The served snapshot, for every page's footer (common.py)."""
     snapshot = described(datasette)
-    return {"archive_snapshot": snapshot.template_vars()} if snapshot is not None else {}
+    if snapshot is None:
+        return {}
+    return {"archive_snapshot": {**snapshot.template_vars(), "refreshing": refreshing(datasette)}}
 
 
 @hookimpl
 def asgi_wrapper(datasette):
     """Cache rendered responses while every served database is immutable (see cache.py) and
-    the live archive has not moved on (then every page must say so)."""
+    the live archive has not moved on (then every page must say so); once it has, start a
+    fresh snapshot (common.poke_refresh)."""
     settings = cache.cache_settings(os.environ)
 
     def active() -> bool:
         return cache.all_immutable(datasette.databases) and not stale(datasette)
 
     def wrap(app):
-        if not settings.enabled:
-            return app
-        return cache.ResponseCache(app, active, settings)
+        inner = cache.ResponseCache(app, active, settings) if settings.enabled else app
+        if not refreshing(datasette):  # plain `datasette`, or `archive serve` with one worker
+            return inner
+
+        async def refreshing_app(scope, receive, send):
+            if scope.get("type") == "http":
+                poke_refresh(datasette)
+            return await inner(scope, receive, send)
+
+        return refreshing_app
 
     return wrap

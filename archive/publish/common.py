@@ -13,6 +13,7 @@ looked at most every CHECK_INTERVAL_S seconds, and only read again when its size
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import os
 import sqlite3
@@ -162,6 +163,7 @@ class Freshness:
     clock: Callable[[], float] = time.monotonic
     interval: float = CHECK_INTERVAL_S
     _newer: bool = False
+    live_run: int | None = None  # the live archive's newest run, when last read
     _checked: float = field(default=float("-inf"))
     _seen: tuple | None = None
 
@@ -177,6 +179,7 @@ class Freshness:
             return False
         self._seen = signature
         live = live_last_run(self.live_path)
+        self.live_run = live
         self._newer = live is not None and (self.last_run is None or live > self.last_run)
         return self._newer
 
@@ -217,3 +220,43 @@ def stale(datasette) -> bool:
     """Whether the live archive has a run the served snapshot lacks."""
     snapshot = described(datasette)
     return snapshot is not None and snapshot.freshness.newer()
+
+
+REFRESH_ATTR = "_provenance_archive_refresh"
+
+
+@dataclass
+class Refresh:
+    """How this worker gets a fresh snapshot (app.refresh_snapshot), and how that went."""
+
+    take: Callable[[int], bool]
+    started: bool = False
+    failed: str | None = None
+
+    def run(self, live_run: int) -> None:
+        try:
+            self.take(live_run)
+        except Exception as e:  # noqa: BLE001 - the pages keep saying a restart would show it
+            self.failed = f"{type(e).__name__}: {e}"
+
+
+def set_refresh(datasette, take: Callable[[int], bool]) -> None:
+    """Let requests start a fresh snapshot once the live archive has moved on."""
+    setattr(datasette, REFRESH_ATTR, Refresh(take))
+
+
+def refreshing(datasette) -> bool:
+    """Whether a fresh snapshot is (or will be) taken for this worker without a restart."""
+    refresh = getattr(datasette, REFRESH_ATTR, None)
+    return refresh is not None and refresh.failed is None
+
+
+def poke_refresh(datasette) -> None:
+    """On each request (cheap): once the live archive has a newer run, start the refresh, once,
+    off the event loop; pages say a fresh snapshot is coming until the workers restart."""
+    refresh = getattr(datasette, REFRESH_ATTR, None)
+    if refresh is None or refresh.started or not stale(datasette):
+        return
+    refresh.started = True
+    live_run = described(datasette).freshness.live_run
+    asyncio.get_running_loop().run_in_executor(None, refresh.run, live_run)

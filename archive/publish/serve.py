@@ -12,14 +12,13 @@ import json
 import os
 import secrets
 import signal
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 
-from archive.publish.app import CONFIG_ENV, ServeConfig
+from archive.publish.app import CONFIG_ENV, ServeConfig, inspect_data
 from archive.publish.cache import CACHE_ENV
-from archive.store import Store, now_iso, table_counts
+from archive.store import Store, now_iso
 
 # The site's metadata: shipped inside the package (setup.py copies the repository's
 # metadata.yml, the one source, into the wheel), or the checkout's for an editable install.
@@ -47,28 +46,6 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def inspect_data(snapshot: str) -> dict:
-    """Datasette's inspect data for the snapshot (hash, size, table counts), computed once
-    here instead of by every worker on its first request; it also spares Datasette counting
-    the contentless FTS index, which fails and logs an error."""
-    from datasette.inspect import inspect_hash
-
-    path = Path(snapshot)
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        counts = table_counts(conn)
-    finally:
-        conn.close()
-    return {
-        path.stem: {
-            "hash": inspect_hash(path),
-            "size": path.stat().st_size,
-            "file": str(path),
-            "tables": {name: {"count": count} for name, count in counts.items()},
-        }
-    }
-
-
 def prepare(
     folder: str,
     snapshot: str,
@@ -76,6 +53,7 @@ def prepare(
     allow_sql: bool,
     live: str | None = None,
     taken_at: str | None = None,
+    supervised: bool = False,
 ) -> Path:
     """Write the workers' config (and inspect data) into `folder`; returns the config's path.
 
@@ -91,6 +69,7 @@ def prepare(
         inspect=str(inspect_path),
         live=os.path.abspath(live) if live else None,
         taken_at=taken_at,
+        supervised=supervised,
     )
     config_path = Path(folder, "serve.json")
     config.write(config_path)
@@ -147,5 +126,9 @@ def serve(
         taken_at = now_iso()
         store.snapshot(snapshot, public=True)  # no absolute server path is published
         store.close()
-        config_path = prepare(tmp, snapshot, metadata, allow_sql, db, taken_at)
-        return run_server(config_path, host, port, workers or default_workers(), cache, access_log)
+        workers = workers or default_workers()
+        # Workers under uvicorn's supervisor (several, not on Windows) refresh the snapshot
+        # themselves: a fresh one, a new config, SIGHUP to the supervisor (app.refresh).
+        supervised = workers > 1 and sys.platform != "win32"
+        config_path = prepare(tmp, snapshot, metadata, allow_sql, db, taken_at, supervised)
+        return run_server(config_path, host, port, workers, cache, access_log)
