@@ -210,3 +210,43 @@ def resolve_blob(store: Store, prefix: str) -> dict:
     if len(blobs) > 1:
         raise RefError(f"hash prefix {prefix} is ambiguous: {len(blobs)} contents match")
     return blobs[0]
+
+
+# Most documents `history` follows back through copies: a cycle or a long chain stops here.
+MAX_FOLLOW = 64
+
+
+def history(store: Store, document: dict, follow: bool = False) -> list[dict]:
+    """The document's versions, oldest first, each with its `document` (id, source, path).
+
+    follow: as `git log --follow` does through copies, first the versions of the document
+    it was copied from (`copied_from_version_id` on its first version) up to the one copied,
+    and so on back."""
+    chain: list[list[dict]] = []
+    seen: set[int] = set()
+    doc, upto = document, None
+    while doc is not None and doc["id"] not in seen and len(chain) < MAX_FOLLOW:
+        seen.add(doc["id"])
+        info = {k: doc[k] for k in ("id", "source", "path")}
+        versions = [
+            {**v, "document": info}
+            for v in store.versions(doc["id"])
+            if upto is None or v["seq"] <= upto
+        ]
+        chain.append(versions)
+        source = versions[0].get("copied_from_version_id") if versions and follow else None
+        if source is None:
+            break
+        row = store.query_one("SELECT document_id, seq FROM versions WHERE id = ?", (source,))
+        doc, upto = (store.document(row["document_id"]), row["seq"]) if row else (None, None)
+    return [v for versions in reversed(chain) for v in versions]
+
+
+def version_label(store: Store, version_id: int) -> str | None:
+    """`path@n` of a version by id (None when there is none)."""
+    row = store.query_one(
+        "SELECT d.path, v.seq FROM versions v JOIN documents d ON d.id = v.document_id"
+        " WHERE v.id = ?",
+        (version_id,),
+    )
+    return None if row is None else f"{row['path']}@{row['seq']}"

@@ -30,9 +30,10 @@ def test_modified_keeps_previous_blob():
     assert (c.kind, c.document_id, c.blob, c.previous_blob) == ("modified", 1, "A2", "A")
 
 
-def test_back_to_earlier_content_is_restored():
+def test_back_to_earlier_content_while_present_is_reverted():
+    """Not `restored`: that means back after a deletion, and no deletion happened."""
     [c] = plan([doc(1, "a.txt", "B", seen={"A"})], [Observed("a.txt", "A")])
-    assert c.kind == "restored"
+    assert c.kind == "reverted"
 
 
 def test_missing_file_is_deleted():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -390,6 +391,30 @@ def test_sample_version_counts_match_git_log_follow(sample: tuple[Path, Path]) -
                 break
         assert count == len(history), path
     assert copies >= 1  # the sample has copies, so this difference is exercised
+
+
+def test_sample_log_follow_counts_match_git_log_follow(sample: tuple[Path, Path]) -> None:
+    """`archive log --follow` lists what `git log --follow --first-parent` lists, copies
+    included: the copied document starts with its original's versions up to the copy."""
+    db, clone = sample
+    paths = [r[0] for r in rows(db, "SELECT path FROM documents ORDER BY path")]
+    copied = "Google Ads/Parent Organization Privacy Policy.md"
+    checked = [p for i, p in enumerate(paths) if i % 3 == 1 or p == copied]  # ~1 s of git
+    for path in checked:
+        code, out, err = run_cli("log", path, "--follow", "--json", db=db)
+        assert code == 0, err
+        versions = json.loads(out)["versions"]
+        oids = git_in(clone, "log", "--follow", "--first-parent", "--format=%H", "--", path)
+        assert len(versions) == len(oids.split()), path
+        assert [v["commit"] for v in versions] == oids.decode().split()[::-1], path
+    code, out, _ = run_cli("log", copied, "--json", "--follow", db=db)
+    versions = json.loads(out)["versions"]
+    assert versions[0]["document"]["path"] == "AdSense/Parent Organization Privacy Policy.md"
+    assert versions[1]["copied_from_version_id"] == versions[0]["id"]
+    code, out, _ = run_cli("log", copied, db=db)
+    assert "copied from AdSense/Parent Organization Privacy Policy.md@1" in out
+    kinds = dict(rows(db, "SELECT kind, COUNT(*) FROM versions GROUP BY kind"))
+    assert kinds.get("restored", 0) == 0 and kinds["reverted"] == 324  # no deletion in it
 
 
 def test_sample_version_bytes_match_git_show(sample: tuple[Path, Path]) -> None:

@@ -62,7 +62,7 @@ def test_every_version_kind(db, folder):
     (folder / "c.txt").unlink()  # deleted
     ingest(db, folder)
     (folder / "c.txt").write_text("gamma\n")  # back after deletion: restored
-    (folder / "a.txt").write_text("alpha one\n")  # back to an earlier content: restored
+    (folder / "a.txt").write_text("alpha one\n")  # back to an earlier content: reverted
     ingest(db, folder)
     assert versions(db) == [
         (1, 1, "added", "a.txt"),
@@ -71,7 +71,7 @@ def test_every_version_kind(db, folder):
         (1, 2, "modified", "a.txt"),
         (2, 2, "renamed", "b2.txt"),
         (3, 2, "deleted", "c.txt"),
-        (1, 3, "restored", "a.txt"),
+        (1, 3, "reverted", "a.txt"),
         (3, 3, "restored", "c.txt"),
     ]
     docs = table_rows(db, "documents")

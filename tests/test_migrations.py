@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import zlib
@@ -174,3 +175,19 @@ def test_an_archive_from_before_snapshots_gets_the_same_bounded_reads(
         _set_version(store, MIGRATIONS.index(_snapshots))  # run again: its rows stay as they are
     with Store(db) as store:
         assert store.query("SELECT * FROM blob_snapshots ORDER BY blob") == made
+
+
+def test_an_archive_from_before_spans_is_indexed_at_its_first_trace(tmp_path):
+    """The first release's archive: migrated, then its passages, blobs and versions go into
+    the span index when it is first traced (tokens are not a migration's business)."""
+    db = tmp_path / "archive.db"
+    shutil.copy(V1, db)
+    with Store(db) as store:
+        assert store.spans.behind()
+        texts = store.passages.texts(store.passages.all_ids())
+    span = next(t.strip() for t in texts.values() if len(t.split()) >= 8)
+    code, out, err = run_cli("trace", span, "--json", db=db)
+    assert code == 0, err
+    assert json.loads(out)["first"] is not None
+    with Store(db) as store:
+        assert not store.spans.behind()

@@ -27,6 +27,7 @@ COMMANDS = {
     "proof": "archive.cli.integrity:proof",
     "reextract": "archive.cli.metadata:reextract",
     "related": "archive.cli.passages:related",
+    "reuse": "archive.cli.passages:reuse",
     "serve": "archive.cli.serve:serve",
     "show": "archive.cli.ingest:show",
     "trace": "archive.cli.passages:trace",

@@ -12,7 +12,7 @@ from archive.cli.common import db_option, emit_json, friendly, json_option, show
 from archive.record.folder import ingest_folder
 from archive.record.git import GitRunSummary, import_git
 from archive.record.versions import RunSummary
-from archive.refs import resolve_document, resolve_version
+from archive.refs import history, resolve_document, resolve_version, version_label
 from archive.store import ArchiveError, Store
 
 
@@ -180,12 +180,20 @@ def say_waiting(timeout_s: float) -> None:
 
 @click.command()
 @click.argument("document", required=False)
+@click.option(
+    "--follow", is_flag=True, help="Also list the versions of the documents it was copied from."
+)
 @db_option
 @json_option
 @friendly
-def log(document: str | None, db: str, as_json: bool) -> None:
+def log(document: str | None, follow: bool, db: str, as_json: bool) -> None:
     """List the versions of DOCUMENT (a stored path, source:path, a path on disk, an old
-    path, or its id); without DOCUMENT, the documents (as `archive ls`)."""
+    path, or its id); without DOCUMENT, the documents (as `archive ls`).
+
+    A version back to an earlier content says "reverted to @n"; a document's first version
+    copied from another document says "copied from PATH@n". With --follow, the versions of
+    that document up to the one copied come first, as `git log --follow` lists them.
+    """
     if document is None:
         from archive.cli.documents import ls
 
@@ -193,18 +201,34 @@ def log(document: str | None, db: str, as_json: bool) -> None:
         return
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
-        versions = store.versions(doc["id"])
+        versions = history(store, doc, follow)
+        labels = {
+            v["copied_from_version_id"]: version_label(store, v["copied_from_version_id"])
+            for v in versions
+            if v.get("copied_from_version_id")
+        }
     if as_json:
         emit_json({"document": doc, "versions": versions})
         return
     click.echo(shown(f"{doc['source']}:{doc['path']} (#{doc['id']}, {doc['status']})"))
+    seqs = {v["id"]: v["seq"] for v in versions}
+    previous: dict[int, dict] = {}
     for v in versions:
         blob = (v["blob"] or "-")[:16]
         size = "-" if v["size"] is None else v["size"]
-        moved = f" (from {v['old_path']})" if v["old_path"] else ""
+        notes = [f"from {v['old_path']}"] if v["old_path"] else []
+        before = previous.get(v["document_id"])
+        same = v.get("same_as_version_id")
+        if same in seqs and before is not None and before["blob"] is not None:
+            notes.append(f"reverted to @{seqs[same]}")
+        if v.get("copied_from_version_id"):
+            notes.append(f"copied from {shown(labels[v['copied_from_version_id']])}")
+        previous[v["document_id"]] = v
+        note = f" ({'; '.join(notes)})" if notes else ""
+        where = shown(f"{v['document']['path']}@") if follow else "@"
         click.echo(
-            f"@{v['seq']:<4} {v['kind']:<9} {v['observed_at']}  {blob:<16}  {size:>9}  "
-            + shown(f"{v['path']}{moved}")
+            f"{where}{v['seq']:<4} {v['kind']:<9} {v['observed_at']}  {blob:<16}  {size:>9}  "
+            + shown(f"{v['path']}{note}")
         )
 
 

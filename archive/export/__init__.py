@@ -26,7 +26,7 @@ class ExportVersion:
     document_id: int
     document_path: str  # current path of the document
     seq: int
-    kind: str  # added | modified | renamed | deleted | restored
+    kind: str  # added | modified | renamed | deleted | restored | reverted
     path: str  # path at that version
     blake3: str | None
     sha256: str | None

@@ -1,26 +1,35 @@
-"""Provenance of text across documents: where a passage first appeared, and where it recurs.
+"""Provenance of text across documents: where a text first appeared, and where it recurs.
 
-Lookup of a text: exact passage first (hashed as given, then with the trailing newline forms a
-paragraph carries), else passages containing it as a substring (FTS5 candidates, then checked).
-With `normalize`, both compare `passage_format.normalize` keys (case, whitespace, quotes).
+Lookup of a text: exact passages (hashed as given, then with the trailing newline forms a
+paragraph carries) and every passage containing it, wherever it sits inside them: the span
+index's phrase lookup (archive/passages/spantrace.py) gives the candidates, the text confirms
+them. With `normalize`, both compare `spans.normalize` keys (NFKC, case folding, quote style,
+spacing). `first` and `appearances` are over all of them, so a sentence quoted alone later is
+traced to the longer paragraph that said it first.
 
-The substring search checks at most MATCH_CAP candidates (the first by passage id, fetched
-with a LIMIT), so a common word costs what a rare one does; past the cap the result says it
-is `truncated` and the query needs refining.
+A span of MIN_WORDS tokens or more is checked against every candidate (complete); a shorter
+one against at most MATCH_CAP (the first by passage id), so a common word costs what a rare
+one does; past the cap the result says it is `truncated` and the query needs refining.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
+from archive.passages.align import DEFAULT_MIN_SCORE
+from archive.passages.spans import normalize
+from archive.passages.spantrace import (
+    find_span,
+    first_and_appearances,
+    fuzzy_matches,
+    occurrences,
+)
 from archive.store import GroupReader, PassageStore, Store
 from archive.store.passage_format import (
     PassageError,
     digest_key,
     hex_key,
     newline_forms,
-    normalize,
     passage_digest,
 )
 
@@ -40,14 +49,6 @@ def words_query(text: str) -> str:
     return " AND ".join('"' + w + '"' for w in words) if words else '""'
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 query for passages holding text: all its whole words (the edge words may be cut)."""
-    words = _WORD.findall(text)
-    if len(words) > 2:
-        words = words[1:-1]
-    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words) if words else None
-
-
 def find_by_hash(passages: PassageStore, hex_digest: str) -> list[int]:
     ids = list(passages.by_keys([hex_key(hex_digest.lower())]).values())
     texts = passages.texts(ids)
@@ -58,44 +59,21 @@ def find_by_text(
     passages: PassageStore, text: str, normalized: bool = False, reader: GroupReader | None = None
 ) -> tuple[str, list[int], bool]:
     """(how it matched: exact | substring | normalized | normalized-substring | none, ids,
-    truncated: more than MATCH_CAP candidates, only the first MATCH_CAP checked).
+    truncated: a short span held by more than MATCH_CAP passages, only MATCH_CAP checked).
 
+    ids: the passages equal to the text and every passage containing it.
     reader: groups already inflated (or to keep inflated) for the caller's next reads."""
-    if not normalized:
-        keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
-        found = passages.by_keys(keys)
-        if found:
-            return "exact", sorted(found.values()), False
-    candidates = passages.first_ids(fts_query(text), MATCH_CAP + 1)
-    truncated = len(candidates) > MATCH_CAP
-    candidates = candidates[:MATCH_CAP]
-    texts = passages.texts(candidates, reader)
+    within, truncated = find_span(passages, text, normalized, MATCH_CAP, reader)
     if normalized:
         key = normalize(text)
-        exact = [i for i in candidates if normalize(texts[i]) == key]
-        if exact:
-            return "normalized", exact, truncated
-        within = [i for i in candidates if key and key in normalize(texts[i])]
-        return ("normalized-substring" if within else "none"), within, truncated
-    within = [i for i in candidates if text and text in texts[i]]
-    return ("substring" if within else "none"), within, truncated
-
-
-def occurrences(passages: PassageStore, ids: Iterable[int]) -> dict[int, list[dict]]:
-    """Every version holding each passage (as a paragraph or a quotation), oldest first."""
-    wanted = set(ids)
-    blobs: dict[int, set[str]] = {i: set() for i in wanted}
-    for blob, paragraphs, quotes in passages.lists():
-        for pid in wanted.intersection(paragraphs).union(wanted.intersection(quotes)):
-            blobs[pid].add(blob)
-    versions = passages.versions_of_blobs(b for bs in blobs.values() for b in bs)
-    by_blob: dict[str, list[int]] = {}  # blob -> positions in versions (oldest first)
-    for n, v in enumerate(versions):
-        by_blob.setdefault(v["blob"], []).append(n)
-    return {
-        pid: [versions[n] for n in sorted(n for b in blobs[pid] for n in by_blob.get(b, ()))]
-        for pid in sorted(wanted)
-    }
+        texts = passages.texts(within, reader)
+        same = any(normalize(texts[i]) == key for i in within)
+        how = "normalized" if same else ("normalized-substring" if within else "none")
+        return how, within, truncated
+    keys = {digest_key(passage_digest(form)): form for form in newline_forms(text)}
+    exact = set(passages.by_keys(keys).values())
+    ids = sorted(exact.union(within))
+    return ("exact" if exact else "substring" if ids else "none"), ids, truncated
 
 
 def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
@@ -135,11 +113,20 @@ def summarize(passage: dict, text: str, versions: list[dict]) -> dict:
     }
 
 
-def trace(store: Store, query: str, normalized: bool = False, as_text: bool = False) -> dict:
+def trace(
+    store: Store,
+    query: str,
+    normalized: bool = False,
+    as_text: bool = False,
+    fuzzy: bool = False,
+    min_score: float = DEFAULT_MIN_SCORE,
+) -> dict:
     """Who said this first, and where it reappears: a passage hash or a text.
 
-    `truncated`: more than `match_cap` passages hold the query's words and only the first
-    `match_cap` were checked (see MATCH_CAP)."""
+    `first`: the earliest version holding it; `appearances`: each document with the ranges
+    of its versions that do; `passages`: the passages holding it, each with its own first.
+    `truncated`: a short span held by more than `match_cap` passages, only that many checked.
+    fuzzy: also `fuzzy`, near-verbatim appearances with a score >= min_score."""
     reader = store.passages.reader()
     truncated = False
     if is_hash(query) and not as_text:
@@ -150,6 +137,7 @@ def trace(store: Store, query: str, normalized: bool = False, as_text: bool = Fa
     texts = store.passages.texts(ids, reader)
     found = occurrences(store.passages, ids)
     passages = [summarize(rows[i], texts[i], found[i]) for i in sorted(ids)]
+    first, appearances = first_and_appearances(store, [v for i in ids for v in found[i]])
     passages.sort(
         key=lambda p: (
             p["first"] is None,
@@ -157,13 +145,18 @@ def trace(store: Store, query: str, normalized: bool = False, as_text: bool = Fa
             p["passage"],
         )
     )
-    return {
+    result = {
         "query": query,
         "match": how,
         "truncated": truncated,
         "match_cap": MATCH_CAP,
+        "first": first,
+        "appearances": appearances,
         "passages": passages,
     }
+    if fuzzy:
+        result["fuzzy"] = fuzzy_matches(store, query, min_score, reader)
+    return result
 
 
 def search_documents(passages: PassageStore, text: str, limit: int) -> dict:

@@ -246,12 +246,25 @@ def timeline_row(v: dict) -> str:
             f"{_e(v['blob'][:12])}…</a>"
         )
     diff_link = f' · <a href="{_e(v["diff_url"])}" class="diff-link">diff</a>'
+    notes = ""
+    if v.get("same_as_seq") and v.get("previous_present"):
+        back = _e(version_url(v["same_as_version_id"]))
+        notes += (
+            f' <span class="muted">reverted to <a href="{back}">@{_e(v["same_as_seq"])}</a></span>'
+        )
+    if v.get("copied_from_label"):
+        notes += (
+            f' <span class="muted">copied from <a href="'
+            f'{_e(version_url(v["copied_from_version_id"]))}"><bdi>{_e(v["copied_from_label"])}'
+            "</bdi></a></span>"
+        )
     return (
         f'<tr class="kind-{_e(v["kind"])}">\n'
         f'  <td><a href="{_e(v["url"])}">{_e(v["seq"])}</a></td>\n'
         f'  <td><span class="kind">{_e(v["kind"])}</span></td>\n'
         f'  <td class="nowrap">{_e(v["observed_at"])}</td>\n'
-        f'  <td><bdi class="path">{_e(v["path"])}</bdi>{old_path if v["old_path"] else ""}</td>\n'
+        f'  <td><bdi class="path">{_e(v["path"])}</bdi>{old_path if v["old_path"] else ""}'
+        f"{notes}</td>\n"
         f'  <td class="num">{size}</td>\n'
         f'  <td class="delta"><span class="bar {_e(v["bar_class"])}"'
         f' style="width: {int(v["bar_px"])}px"></span>'
@@ -308,9 +321,24 @@ def blame_view(version: dict, result: dict | None, no_blame: str | None) -> dict
                 "is_new": row["version_id"] == version["id"],
             }
         )
+    runs = [
+        {
+            **span,
+            "version_url": version_url(span["version_id"]),
+            "diff_url": (
+                diff_url(span["previous_version_id"], span["version_id"])
+                if span["previous_version_id"] is not None
+                else None
+            ),
+            "is_new": span["version_id"] == version["id"],
+        }
+        for span in (result or {}).get("spans", [])
+    ]
     return {
         "version": version,
         "rows": rows,
+        "runs": runs,
+        "bounded": bool((result or {}).get("bounded")),
         "no_blame": no_blame,
         "version_url": version_url(version["id"]),
         "history_url": document_url(version["document_id"]),

@@ -160,7 +160,25 @@ def trace_view(
                 "documents": [{**d, "url": document_url(d["document_id"])} for d in p["documents"]],
             }
         )
+    first = (result or {}).get("first")
+    appearances = [
+        {
+            **a,
+            "url": document_url(a["document_id"]),
+            "ranges": [
+                {
+                    **r,
+                    "from_url": version_url(r["from_version_id"]),
+                    "to_url": version_url(r["to_version_id"]),
+                }
+                for r in a["ranges"]
+            ],
+        }
+        for a in (result or {}).get("appearances", [])
+    ]
     return {
+        "first": {**first, "url": version_url(first["version_id"])} if first else None,
+        "appearances": appearances,
         "q": query,
         "normalized": normalized,
         "match": (result or {}).get("match"),

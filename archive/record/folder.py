@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.metadata import (
     Sidecar,
@@ -68,6 +69,7 @@ def ingest_folder(
         diffs = DiffQueue(store, pool)
         record_versions(store, source["id"], run_id, changes, started, diffs, sidecars)
         diffs.store_all()
+        catch_up_spans(store)
         failpoint("versions", len(changes))
         changed = {c.path for c in changes}
         record_sidecar_edits(store, source["id"], run_id, changed, sidecars)

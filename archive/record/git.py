@@ -18,6 +18,7 @@ from itertools import islice
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
 from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
@@ -224,6 +225,7 @@ def _import(
                 changed += change_list(changes, commit.oid)
                 failpoint("commit", tally.commits)
             pending.store_all()  # wait for the batch's diffs, check and insert them
+            catch_up_spans(store)  # the batch's new passages, blobs and versions
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
             store.update_run(run_id, **tally.counts())
         after = batch[-1].oid

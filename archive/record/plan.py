@@ -45,7 +45,9 @@ def plan(
         if doc is None:
             fresh[path] = obs
         elif doc.blob != obs.blob:
-            kind = "restored" if obs.blob in doc.seen_blobs else "modified"
+            # Back to an earlier content while present: a revert (`restored` is kept for a
+            # document back after its deletion).
+            kind = "reverted" if obs.blob in doc.seen_blobs else "modified"
             changes.append(Change(kind, doc.document_id, path, obs.blob, doc.blob, obs.mtime))
     gone = [present[p] for p in sorted(present) if p not in seen and p not in keep]
 

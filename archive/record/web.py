@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.metadata import store_content
 from archive.record.plan import Change, Observed, plan
 from archive.record.versions import RunSummary, record_versions
@@ -31,7 +32,8 @@ SOURCE_KIND = "web"
 DEFAULT_SOURCE = "web"
 GONE = frozenset({404, 410})
 CONTENT_TYPES = {"response", "resource"}
-# What a capture made: a version kind (added, modified, deleted, restored) or one of these.
+# What a capture made: a version kind (added, modified, deleted, restored, reverted) or one of
+# these.
 UNCHANGED, OLDER, NOT_A_VERSION, REVISIT = "unchanged", "older", "not-a-version", "revisit"
 # Extensions that let the content sniffer read a URI without one as the type it was served as.
 SERVED_AS = {
@@ -145,6 +147,7 @@ def ingest_warcs(
         diffs = DiffQueue(store, pool)
         kinds = _record_captures(store, source["id"], run_id, diffs, problems)
         diffs.store_all()
+        catch_up_spans(store)  # the run's new passages, blobs and versions
         summary.kinds = dict(sorted(kinds.items()))
         summary.new_versions = sum(n for k, n in kinds.items() if k in _VERSION_KINDS)
         summary.unchanged = kinds.get(UNCHANGED, 0)
@@ -163,7 +166,7 @@ def ingest_warcs(
     return summary
 
 
-_VERSION_KINDS = frozenset({"added", "modified", "deleted", "restored", "renamed"})
+_VERSION_KINDS = frozenset({"added", "modified", "deleted", "restored", "reverted", "renamed"})
 
 
 def _keep(store: Store, path: str) -> None:

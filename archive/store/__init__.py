@@ -12,6 +12,7 @@ from archive.store.content import (
     text_source,
 )
 from archive.store.database import BUSY_TIMEOUT_S, Store, now_iso
+from archive.store.derived_rows import SpanIndex
 from archive.store.groups import Group, GroupReader, TextCache
 from archive.store.passage_store import PassageStore, text_quotes
 
@@ -22,6 +23,7 @@ __all__ = [
     "Group",
     "GroupReader",
     "PassageStore",
+    "SpanIndex",
     "Store",
     "TextCache",
     "chunk_order",

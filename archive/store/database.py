@@ -369,6 +369,13 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows):
                     commit,
                 ),
             ).lastrowid
+            if change.blob is not None:  # the content's latest earlier version, if any
+                self.conn.execute(
+                    "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
+                    " WHERE p.document_id = ? AND p.blob = ? AND p.seq < ?"
+                    " ORDER BY p.seq DESC LIMIT 1) WHERE id = ?",
+                    (doc_id, change.blob, prev_seq + 1, version_id),
+                )
             status = "deleted" if change.kind == "deleted" else "present"
             self.conn.execute(
                 "UPDATE documents SET path = ?, status = ?, current_version_id = ?, last_seen = ?"

@@ -1,12 +1,20 @@
-"""Store rows derived from contents: passages, diffs and the served snapshot (a Store mixin)."""
+"""Store rows derived from contents: passages, diffs, the served snapshot, the span index.
+
+The span index (`SpanIndex`, tables of the `_spans` migration) is SQL only: which passages,
+blobs and versions are not indexed yet, and the rows for them; the tokens and keys come from
+archive/passages/indexing.py, which drives it after each ingest batch.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from archive.store.content import text_source
+from archive.store.passage_format import unpack_ids
 from archive.store.passage_store import PassageStore
 from archive.store.shapes import Change
 
@@ -19,6 +27,10 @@ class DerivedRows:
     @property
     def passages(self) -> PassageStore:
         return PassageStore(self.conn)
+
+    @property
+    def spans(self) -> SpanIndex:
+        return SpanIndex(self.conn)
 
     def pack_passages(self, changes: Sequence[Change]) -> None:
         """Keep the text blobs of new versions as passages, each revision deltaed on the last."""
@@ -124,3 +136,328 @@ def _relative_locations(conn: sqlite3.Connection) -> None:
 
 def _last_part(path: str) -> str:
     return os.path.basename(path.rstrip("/")) or "/"
+
+
+def gap_days(first: str, later: str) -> float:
+    """Days from one ISO 8601 time to a later one (3 decimals)."""
+    seconds = (datetime.fromisoformat(later) - datetime.fromisoformat(first)).total_seconds()
+    return round(seconds / 86400, 3)
+
+
+CHUNK = 2000  # passages indexed per batch: memory stays flat on a large catch-up
+
+
+class SpanIndex:
+    """`span_fts` (rowid = passage id), `passage_documents`, the reuse tables, `span_state`."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    # Filling -----------------------------------------------------------------------------
+
+    def _state(self, name: str) -> int:
+        row = self.conn.execute("SELECT value FROM span_state WHERE name = ?", (name,)).fetchone()
+        return 0 if row is None else row[0]
+
+    def _set_state(self, name: str, value: int) -> None:
+        self.conn.execute(
+            "INSERT INTO span_state (name, value) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def behind(self) -> bool:
+        """True when passages or versions were added since the index last caught up (an
+        archive from before it, or versions recorded by an older release)."""
+        passage = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0]
+        version = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
+        return passage > self._state("passage") or version > self._state("version")
+
+    def new_passages(self) -> Iterator[list[int]]:
+        """Ids of the passages not indexed yet, CHUNK at a time, ascending."""
+        after = self._state("passage")
+        while True:
+            ids = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT id FROM passages WHERE id > ? ORDER BY id LIMIT ?", (after, CHUNK)
+                )
+            ]
+            if not ids:
+                return
+            yield ids
+            after = ids[-1]
+
+    def add_passages(
+        self, words: Sequence[tuple[int, str]], sentences: Sequence[tuple[int, int, int]]
+    ) -> None:
+        """Index passages: (id, token keys joined by spaces) and their (key, id, words) reuse
+        keys; the index then stands past the last id given."""
+        if not words:
+            return
+        self.conn.executemany("INSERT INTO span_fts (rowid, words) VALUES (?, ?)", words)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO reuse_sentences (key, passage, words) VALUES (?, ?, ?)",
+            sentences,
+        )
+        self._set_state("passage", max(pid for pid, _ in words))
+
+    def _ids(self, blob: str | None) -> set[int]:
+        if blob is None:
+            return set()
+        row = self.conn.execute("SELECT ids, quotes FROM blob_passages WHERE blob = ?", (blob,))
+        found = row.fetchone()
+        return set() if found is None else set(unpack_ids(found[0])).union(unpack_ids(found[1]))
+
+    def index_versions(self) -> tuple[int, dict[int, int]]:
+        """Record, for each new version, the passages it brought into its document (those its
+        previous text version did not hold: `passage_documents`) and their sentences' reuse
+        keys (`reuse_documents`); a first row per document stays. Returns (versions done,
+        {key: a passage holding it} for the keys two or more documents now hold and that have
+        no `reuse_texts` row yet)."""
+        after = self._state("version")
+        rows = self.conn.execute(
+            "SELECT v.id, v.document_id, v.observed_at, v.blob, (SELECT p.blob FROM versions p"
+            " WHERE p.document_id = v.document_id AND p.seq < v.seq AND p.blob IS NOT NULL"
+            " ORDER BY p.seq DESC LIMIT 1) FROM versions v WHERE v.id > ? ORDER BY v.id",
+            (after,),
+        ).fetchall()
+        touched: dict[int, int] = {}  # key -> a passage holding it
+        held: dict[str | None, set[int]] = {}  # the last blobs read: a revision reads its base
+        for vid, doc, observed, blob, previous in rows:
+            if len(held) > 64:
+                held.clear()
+            for b in (blob, previous):
+                if b not in held:
+                    held[b] = self._ids(b)
+            new = held[blob] - held[previous]
+            if not new:
+                continue
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO passage_documents (passage, document_id, version_id)"
+                " VALUES (?, ?, ?)",
+                [(pid, doc, vid) for pid in sorted(new)],
+            )
+            gone = held[previous] - held[blob]  # an edited paragraph: its other sentences stay
+            keyed = self.conn.execute(
+                "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
+                " ON rs.passage = j.value",
+                (json.dumps(sorted(new | gone)),),
+            ).fetchall()
+            kept = {key for key, pid in keyed if pid in gone}
+            found = [(key, pid) for key, pid in keyed if pid in new and key not in kept]
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO reuse_documents (key, document_id, version_id, observed_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(key, doc, vid, observed) for key, _ in found],
+            )
+            for key, pid in found:
+                touched.setdefault(key, pid)
+        if rows:
+            self._set_state("version", rows[-1][0])
+        shared = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM reuse_texts t"
+                " WHERE t.key = j.value) AND (SELECT count(*) FROM reuse_documents d"
+                " WHERE d.key = j.value) >= 2",
+                (json.dumps(sorted(touched)),),
+            )
+        ]
+        return len(rows), {key: touched[key] for key in shared}
+
+    def mark_copies(self, min_share: float) -> int:
+        """Set `copied_from_version_id` on new documents' first versions (kind 'added') whose
+        content is at least `min_share` the same as another document's content just before
+        their run or commit (git's copy detection against the parent tree): shared passages'
+        bytes over the larger of the two texts, the best source first (then the oldest). How
+        many were set."""
+        after = self._state("copy")
+        rows = self.conn.execute(
+            'SELECT v.id, v.document_id, v.blob, v.run_id, v."commit", bp.ids FROM versions v'
+            " JOIN blob_passages bp ON bp.blob = v.blob WHERE v.id > ? AND v.seq = 1"
+            " AND v.kind = 'added' ORDER BY v.id",
+            (after,),
+        ).fetchall()
+        last = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
+        marked = 0
+        for vid, doc, blob, run_id, commit, ids in rows:
+            mine = set(unpack_ids(ids))
+            sizes = self._sizes(mine)
+            size = self._size(blob)
+            best = None
+            for other, _ in self.conn.execute(
+                "SELECT pd.document_id, count(*) FROM json_each(?) j JOIN passage_documents pd"
+                " ON pd.passage = j.value WHERE pd.document_id != ? GROUP BY pd.document_id"
+                " ORDER BY 2 DESC, 1 LIMIT 8",
+                (json.dumps(sorted(mine)), doc),
+            ).fetchall():
+                source = self.conn.execute(  # its content just before this run or commit
+                    "SELECT s.id, s.blob FROM versions s WHERE s.document_id = ? AND s.id < ?"
+                    ' AND NOT (s.run_id = ? AND s."commit" IS ?) ORDER BY s.id DESC LIMIT 1',
+                    (other, vid, run_id, commit),
+                ).fetchone()
+                if source is None or source[1] is None:
+                    continue  # not there yet, or deleted then
+                shared = sum(sizes[p] for p in mine & self._ids(source[1]))
+                share = shared / max(size, self._size(source[1]), 1)
+                if share >= min_share and (best is None or share > best[0]):
+                    best = (share, source[0])
+            if best is not None:
+                self.conn.execute(
+                    "UPDATE versions SET copied_from_version_id = ? WHERE id = ?", (best[1], vid)
+                )
+                marked += 1
+        self._set_state("copy", last)
+        return marked
+
+    def _sizes(self, ids: Iterable[int]) -> dict[int, int]:
+        """Bytes of each passage."""
+        return dict(
+            self.conn.execute(
+                "SELECT p.id, p.size FROM json_each(?) j JOIN passages p ON p.id = j.value",
+                (json.dumps(sorted(set(ids))),),
+            ).fetchall()
+        )
+
+    def _size(self, blob: str) -> int:
+        """Bytes of a text blob's passages (its UTF-8 text)."""
+        row = self.conn.execute("SELECT ids FROM blob_passages WHERE blob = ?", (blob,)).fetchone()
+        if row is None:
+            return 0
+        return self.conn.execute(
+            "SELECT COALESCE(SUM(p.size), 0) FROM json_each(?) j JOIN passages p ON p.id = j.value",
+            (json.dumps(unpack_ids(row[0])),),
+        ).fetchone()[0]
+
+    def add_reuse_texts(self, rows: Iterable[tuple[int, str, int]]) -> None:
+        """(key, sentence as written, words) of keys shared by documents."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO reuse_texts (key, text, words) VALUES (?, ?, ?)", list(rows)
+        )
+
+    def clear(self) -> None:
+        """Empty the index (a rebuild: `catch_up` then indexes everything again)."""
+        self.conn.execute("INSERT INTO span_fts (span_fts) VALUES ('delete-all')")
+        for table in ("passage_documents", "reuse_sentences", "reuse_documents", "reuse_texts"):
+            self.conn.execute(f"DELETE FROM {table}")
+        self.conn.execute("DELETE FROM span_state")
+
+    # Reading -----------------------------------------------------------------------------
+
+    def holding(self, query: str | None, limit: int | None = None) -> list[int]:
+        """Passage ids matching an FTS5 query of token keys (a phrase: the keys in order),
+        ascending (the first `limit`)."""
+        if query is None:
+            return []
+        sql = "SELECT rowid FROM span_fts WHERE span_fts MATCH ? ORDER BY rowid"
+        params: tuple = (query,)
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (query, limit)
+        return [r[0] for r in self.conn.execute(sql, params)]
+
+    def ranked(self, query: str | None, limit: int) -> list[int]:
+        """The passages best matching an FTS5 query (BM25: most and rarest terms), at most
+        `limit`."""
+        if query is None:
+            return []
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT rowid FROM span_fts WHERE span_fts MATCH ?"
+                " ORDER BY bm25(span_fts), rowid LIMIT ?",
+                (query, limit),
+            )
+        ]
+
+    def documents_of(self, passage_ids: Iterable[int]) -> dict[int, set[int]]:
+        """passage -> the documents that have held it (as paragraph or quotation)."""
+        out: dict[int, set[int]] = {}
+        for pid, doc in self.conn.execute(
+            "SELECT pd.passage, pd.document_id FROM json_each(?) j JOIN passage_documents pd"
+            " ON pd.passage = j.value",
+            (json.dumps(sorted(set(passage_ids))),),
+        ):
+            out.setdefault(pid, set()).add(doc)
+        return out
+
+    def versions_of_documents(self, document_ids: Iterable[int]) -> list[dict]:
+        """Every version of these documents, with document path and source, oldest first."""
+        cursor = self.conn.execute(
+            "SELECT v.*, d.path AS document_path, s.name AS source FROM json_each(?) j"
+            " JOIN versions v ON v.document_id = j.value JOIN documents d ON d.id = v.document_id"
+            " JOIN sources s ON s.id = d.source_id ORDER BY v.observed_at, v.id",
+            (json.dumps(sorted(set(document_ids))),),
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    def held_by(self, blobs: Iterable[str]) -> dict[str, set[int]]:
+        """blob -> the passages its text holds (paragraphs and quotations)."""
+        return {
+            blob: set(unpack_ids(ids)).union(unpack_ids(quotes))
+            for blob, ids, quotes in self.conn.execute(
+                "SELECT p.blob, p.ids, p.quotes FROM json_each(?) j JOIN blob_passages p"
+                " ON p.blob = j.value",
+                (json.dumps(sorted(set(blobs))),),
+            )
+        }
+
+    def reuse(self, min_words: int, cap: int) -> dict:
+        """Clusters of sentences shared by 2..cap documents (words >= min_words), oldest
+        first, each with its appearances (first version per document, gap since the first);
+        `boilerplate`: how many sentences more than `cap` documents share."""
+        clusters = []
+        boilerplate = 0
+        for key, text, words, n in self.conn.execute(
+            "SELECT t.key, t.text, t.words, (SELECT count(*) FROM reuse_documents d"
+            " WHERE d.key = t.key) FROM reuse_texts t WHERE t.words >= ? ORDER BY t.key",
+            (min_words,),
+        ).fetchall():
+            if n > cap:
+                boilerplate += 1
+                continue
+            cursor = self.conn.execute(
+                "SELECT d.document_id, d.version_id, d.observed_at, v.seq, doc.path, s.name"
+                " FROM reuse_documents d JOIN versions v ON v.id = d.version_id"
+                " JOIN documents doc ON doc.id = d.document_id"
+                " JOIN sources s ON s.id = doc.source_id WHERE d.key = ?"
+                " ORDER BY d.observed_at, d.version_id",
+                (key,),
+            )
+            names = ("document_id", "version_id", "observed_at", "seq", "path", "source")
+            rows = [dict(zip(names, r, strict=True)) for r in cursor]
+            for row in rows:
+                row["gap_days"] = gap_days(rows[0]["observed_at"], row["observed_at"])
+            clusters.append({"key": key, "text": text, "words": words, "appearances": rows})
+        clusters.sort(key=lambda c: (c["appearances"][0]["observed_at"], c["key"]))
+        return {"clusters": clusters, "boilerplate": boilerplate, "cap": cap}
+
+    def document_keys(self, document_id: int) -> set[int]:
+        """The reuse keys of every sentence the document has held."""
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT key FROM reuse_documents WHERE document_id = ?", (document_id,)
+            )
+        }
+
+    def sentence_texts(self, keys: Sequence[int]) -> list[str]:
+        """The sentences of shared reuse keys (those with a `reuse_texts` row), in key order."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT t.text FROM json_each(?) j JOIN reuse_texts t ON t.key = j.value"
+                " ORDER BY t.key",
+                (json.dumps(list(keys)),),
+            )
+        ]
+
+    def size(self) -> dict[str, int]:
+        """Rows of the index tables (for bench/)."""
+        return {
+            "passages_indexed": self._state("passage"),
+            "passage_documents": self.conn.execute(
+                "SELECT count(*) FROM passage_documents"
+            ).fetchone()[0],
+        }

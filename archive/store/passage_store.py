@@ -36,9 +36,10 @@ from ingest.hashing import blake3_hex
 # Passages ---------------------------------------------------------------------------
 
 
-# Quotation marks that can open a quote (ingest.extract.quotes): a segment without any has none.
-_OPENERS = '\u201c\u00ab\u201e"'
-_OPENER = re.compile(f"[{_OPENERS}]")
+# Quotation marks that can open a quote (ingest.extract.quotes.OPENERS, checked by a test; not
+# imported: the extract package is slow to load): a segment without any has none.
+QUOTE_OPENERS = '\u201c\u00ab\u00bb\u201e\u201a\u300c\u300e"'
+_OPENER = re.compile(f"[{QUOTE_OPENERS}]")
 
 
 @lru_cache(maxsize=16384)

@@ -383,6 +383,56 @@ def _chunks(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS blob_chunks_chunk ON blob_chunks (chunk)")
 
 
+def _spans(db: sqlite_utils.Database) -> None:
+    """Provenance below the paragraph (archive/store/derived_rows.py, archive/passages/spans.py).
+
+    `span_fts`: every passage's token keys (NFKC, case-folded; CJK characters one token each)
+    in a contentless positional FTS5 index, rowid = passage id: a span is a phrase query.
+    `passage_documents`: each document that has held each passage (as paragraph or
+    quotation), with the first version that did. `reuse_sentences`: the reuse key (BLAKE3 of
+    a sentence's token keys) of every sentence of 6+ words of each passage;
+    `reuse_documents`: for each key, each document's first version holding it; `reuse_texts`:
+    the sentence, as written, of keys that at least two documents hold. `span_state`: how far
+    the incremental indexing got.
+
+    Versions: `same_as_version_id` names the document's latest earlier version with the same
+    content (a revert, or a restore after deletion: filled here for existing rows, which keep
+    their kind, so ledger leaves are unchanged); `copied_from_version_id` names the version of
+    another document whose content a new document's first version was copied from.
+    """
+    for sql in (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS span_fts USING fts5(words, content='',"
+        " detail=full, columnsize=0, tokenize='ascii')",
+        "CREATE TABLE IF NOT EXISTS passage_documents (passage INTEGER NOT NULL,"
+        " document_id INTEGER NOT NULL REFERENCES documents(id),"
+        " version_id INTEGER NOT NULL REFERENCES versions(id),"
+        " PRIMARY KEY (passage, document_id)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS span_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS reuse_sentences (passage INTEGER NOT NULL,"
+        " key INTEGER NOT NULL, words INTEGER NOT NULL, PRIMARY KEY (passage, key))"
+        " WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS reuse_documents (key INTEGER NOT NULL,"
+        " document_id INTEGER NOT NULL REFERENCES documents(id),"
+        " version_id INTEGER NOT NULL REFERENCES versions(id), observed_at TEXT NOT NULL,"
+        " PRIMARY KEY (key, document_id)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS reuse_texts (key INTEGER PRIMARY KEY, text TEXT NOT NULL,"
+        " words INTEGER NOT NULL)",
+    ):
+        db.execute(sql)
+    columns = {c.name for c in db["versions"].columns}
+    for column in ("same_as_version_id", "copied_from_version_id"):
+        if column not in columns:  # run again (an older archive re-migrated): left as it is
+            db.execute(f"ALTER TABLE versions ADD COLUMN {column} INTEGER REFERENCES versions(id)")
+    db.execute(
+        "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
+        " WHERE p.document_id = versions.document_id AND p.blob = versions.blob"
+        " AND p.seq < versions.seq ORDER BY p.seq DESC LIMIT 1)"
+        " WHERE blob IS NOT NULL AND same_as_version_id IS NULL"
+    )
+    # Existing passages are indexed by the next ingest or trace (archive/passages/indexing.py):
+    # tokens are a later stage's code, which neither a migration nor the store may call.
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -395,6 +445,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _snapshots,
     _captures,
     _chunks,
+    _spans,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

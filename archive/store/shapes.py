@@ -27,7 +27,7 @@ class Observed:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # added, modified, renamed, deleted, restored
+    kind: str  # added, modified, renamed, deleted, restored (after deletion), reverted
     document_id: int | None  # None: a new document
     path: str
     blob: str | None

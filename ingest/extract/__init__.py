@@ -26,7 +26,7 @@ from .quotes import extract_quotes
 from .source import extract_source
 from .title import extract_headings, extract_title
 
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"  # 3: CJK word counts; „…“ ‚…‘ »…« 「…」 『…』 quotations
 
 Extractor = Callable[[str, Context], Partial]
 

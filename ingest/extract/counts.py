@@ -9,6 +9,13 @@ from .base import Context, Partial
 # A whitespace-separated token with no letter or digit: only punctuation, symbols or "_".
 _NOT_A_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|_)+(?!\S)")
 
+# Scripts written without spaces between words (Han, Hiragana, Katakana): each character counts
+# as a word, as word processors count them. Same ranges as archive.passages.spans.
+_CJK = re.compile(
+    "[\u3005\u3006\u3007\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+)
+
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/yaml")
 
 
@@ -24,11 +31,19 @@ def line_endings(s: str | bytes) -> str:
     return kinds[0] if len(kinds) == 1 else "mixed"
 
 
+def word_count(text: str) -> int:
+    """Whitespace-separated tokens with a letter or digit, each CJK character one word."""
+    cjk = len(_CJK.findall(text))
+    if cjk:
+        text = _CJK.sub(" ", text)
+    return len(text.split()) - len(_NOT_A_WORD.findall(text)) + cjk
+
+
 def counts(text: str) -> dict[str, int]:
-    """Words = whitespace-separated tokens with a letter or digit; chars = code points."""
+    """Words as `word_count`; chars = code points; lines."""
     normal = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = normal.count("\n") + (1 if normal and not normal.endswith("\n") else 0)
-    words = len(text.split()) - len(_NOT_A_WORD.findall(text))
+    words = word_count(text)
     return {"word_count": words, "char_count": len(text), "line_count": lines}
 
 

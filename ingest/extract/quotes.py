@@ -1,4 +1,8 @@
-"""Quotations in running text: “…”, "…", «…», „…“ (one implementation, shared with passages).
+"""Quotations in running text: “…”, "…", «…», »…«, „…“, ‚…‘, 「…」, 『…』 (one implementation).
+
+Shared with passages (archive/store: quotation passages). A quote's length is counted in words
+the way `counts.word_count` counts them, so a Japanese quotation (no spaces) counts each
+character.
 
 A linear scan, no regular expressions: each opening mark looks ahead (bounded, within its
 paragraph) for its closing mark. An opener with no closer is skipped, so unbalanced marks never
@@ -11,9 +15,21 @@ import re
 from dataclasses import dataclass
 
 from .base import Context, Partial, rows
+from .counts import word_count
 
-# opener -> closers that end it
-_PAIRS: dict[str, str] = {"“": "”", "«": "»", "„": "“”", '"': '"'}
+# opener -> closers that end it. »…« is the German/Danish order; the single low ‚ opens a German
+# inner quote closed by ‘ (never by ’, which is also the apostrophe).
+_PAIRS: dict[str, str] = {
+    "“": "”",
+    "«": "»",
+    "»": "«",
+    "„": "“”",
+    "‚": "‘",
+    "「": "」",
+    "『": "』",
+    '"': '"',
+}
+OPENERS = "".join(_PAIRS)  # a text without any of these has no quotation
 _MAX_SPAN = 5000  # a quote longer than this is an unbalanced mark, not a quote
 _OPEN_AFTER = " \t\n\r([{—–-/:\u00a0"
 
@@ -24,10 +40,6 @@ class Quote:
     start: int  # offset of the opening mark
     end: int  # offset just past the closing mark
     marks: str  # opening + closing mark, e.g. "“”"; the opener alone when left unclosed
-
-
-def _word_count(text: str) -> int:
-    return sum(1 for token in text.split() if any(c.isalnum() for c in token))
 
 
 def _straight_opens(text: str, i: int) -> bool:
@@ -64,7 +76,7 @@ def _find_close(text: str, i: int, opener: str) -> tuple[int, bool]:
     return (len(text), False) if limit == len(text) else (-1, False)
 
 
-_OPENER = re.compile("[" + re.escape("".join(_PAIRS)) + "]")
+_OPENER = re.compile("[" + re.escape(OPENERS) + "]")
 
 
 def find_quotes(text: str, min_words: int = 3) -> list[Quote]:
@@ -85,7 +97,7 @@ def find_quotes(text: str, min_words: int = 3) -> list[Quote]:
             i += 1
             continue
         inner = text[i + 1 : j].strip()
-        if _word_count(inner) >= min_words:
+        if word_count(inner) >= min_words:
             # An unclosed curly quote runs to its paragraph end; its marks are the opener alone.
             marks = c + text[j] if closed else c
             out.append(Quote(inner, i, j + 1 if closed else j, marks))
