@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: demo test install browser tools lint bench clean
+.PHONY: demo test install browser tools screenshots lint bench clean
 
 install: $(STAMP)
 
@@ -18,15 +18,24 @@ $(STAMP): pyproject.toml setup.py archive/diffs/_diffcore.c
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Ingest is idempotent: re-running records nothing new unless files changed.
-demo: $(STAMP)
+# The demo archive is (re)built only when the corpus or the sample history changed, so
+# restarting `make demo` records no empty runs. `make demo PORT=8080 HOST=0.0.0.0` to move it.
+archive.db: $(STAMP) $(wildcard corpus/*) samples/terms-sample.bundle
 	$(BIN)/archive ingest corpus/
 	$(BIN)/archive ingest --git samples/terms-sample.bundle
+	touch archive.db
+
+demo: archive.db
 	$(BIN)/archive serve --host $(HOST) --port $(PORT)
+
+# The README's screenshots (docs/screenshots/), photographed from the demo archive.
+screenshots: $(STAMP) browser
+	$(BIN)/python scripts/screenshots.py
 
 browser:
 	@sh scripts/ensure-chromium.sh
 
+# Tools the tests run as programs (b3sum, patch, wacz): scripts/ensure-tools.sh.
 tools:
 	@sh scripts/ensure-tools.sh
 

@@ -1,15 +1,19 @@
 """Resolve what a user types into documents, versions and blobs.
 
 A document is named by its stored path, `source:path`, a path on disk inside a folder
-source, or `#id`; a version by `<document>@<n>` (n counts from 1; `@latest` or `@-1` is
-the newest, `@-2` the one before) or `<document>@<date>` (`2024-05-01` or
-`2024-05-01T12:00:00Z`: the version in force then, for any source); a content by a BLAKE3
-or SHA-256 prefix. A web document's URI may hold `@` itself: what follows the last `@` is
-a version only when it reads as one.
+source, a path it had before a rename, or its id (`#id`, or the bare number: `#` starts a
+comment in a shell); a version by `<document>@<n>` (n counts from 1; `@latest` or `@-1` is
+the newest, `@-2` the one before), `<document>@<date>` (`2024-05-01` or
+`2024-05-01T12:00:00Z`: the version in force then, for any source) or a BLAKE3/SHA-256
+prefix of its content; a content by a BLAKE3 or SHA-256 prefix. A web document's URI may
+hold `@` itself: what follows the last `@` is a version only when it reads as one. Every
+name the CLI prints is one of these; a name that names nothing gets the closest names the
+archive has.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Sequence
@@ -33,22 +37,58 @@ class VersionRef:
     version: dict
 
 
+def _by_id(store: Store, ref: str) -> dict | None:
+    digits = ref[1:] if ref.startswith("#") else ref
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        return None
+    return store.document(int(digits))
+
+
+def close_matches(store: Store, ref: str, n: int = 3) -> list[str]:
+    """The archive's document names nearest to `ref` (as `source:path` when the name is
+    in several sources), for a "did you mean" line."""
+    names = store.document_names()
+    by_path: dict[str, list[str]] = {}
+    for source, path in names:
+        by_path.setdefault(path, []).append(source)
+    wanted = ref.partition(":")[2] if ":" in ref and ref not in by_path else ref
+    out = []
+    for path in difflib.get_close_matches(wanted, list(by_path), n=n, cutoff=0.5):
+        sources = by_path[path]
+        out += [path] if len(sources) == 1 else [f"{s}:{path}" for s in sources]
+    return out[:n]
+
+
+def _not_found(store: Store, ref: str) -> RefError:
+    near = close_matches(store, ref)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return RefError(f"no document named {ref!r}{hint} (`archive ls` lists the documents)")
+
+
 def resolve_document(store: Store, ref: str) -> dict:
-    if ref.startswith("#") and ref[1:].isdigit():
-        doc = store.document(int(ref[1:]))
+    if ref.startswith("#"):
+        doc = _by_id(store, ref)
         if doc:
             return doc
-        raise RefError(f"no document {ref}")
+        raise RefError(f"no document {ref} (`archive ls` lists the documents)")
     candidates = store.documents_at(ref)
     if not candidates and ":" in ref:
         source, _, path = ref.partition(":")
         candidates = [d for d in store.documents_at(path) if d["source"] == source]
     if not candidates:
         candidates = _from_disk_path(store, ref)
+    if not candidates:  # a name it had before a rename
+        candidates = store.documents_once_at(ref)
+        if not candidates and ":" in ref:
+            source, _, path = ref.partition(":")
+            candidates = [d for d in store.documents_once_at(path) if d["source"] == source]
     if not candidates:
-        raise RefError(f"no document named {ref!r} (try `archive log` with a stored path)")
+        doc = _by_id(store, ref)
+        if doc:
+            return doc
+        raise _not_found(store, ref)
     if len(candidates) > 1:
-        names = ", ".join(f"{d['source']}:{d['path']} (#{d['id']})" for d in candidates)
+        names = ", ".join(f"{d['source']}:{d['path']}" for d in candidates)
         raise RefError(f"{ref!r} is ambiguous: {names}")
     return candidates[0]
 
@@ -64,6 +104,21 @@ def _from_disk_path(store: Store, ref: str) -> list[dict]:
             rel = os.path.relpath(target, root).replace(os.sep, "/")
             found += [d for d in store.documents_at(rel) if d["source_id"] == source["id"]]
     return found
+
+
+def _version_by_hash(store: Store, prefix: str) -> VersionRef:
+    """The one version whose content has this hash prefix (else why not: none, several)."""
+    blob = resolve_blob(store, prefix)
+    versions = store.versions_with_blob(blob["blake3"])
+    if not versions:
+        raise RefError(f"no version has the content {blob['blake3'][:12]}")
+    if len(versions) > 1:
+        names = ", ".join(f"{v['source']}:{v['path']}@{v['seq']}" for v in versions[:5]) + (
+            ", ..." if len(versions) > 5 else ""
+        )
+        raise RefError(f"content {prefix} is in {len(versions)} versions: {names}")
+    v = versions[0]
+    return VersionRef(store.document(v["document_id"]), store.version(v["document_id"], v["seq"]))
 
 
 def parse_moment(spec: str) -> str | None:
@@ -106,6 +161,8 @@ def resolve_version(store: Store, ref: str) -> VersionRef:
     name, sep, spec = ref.rpartition("@")
     if not sep:
         name, spec = ref, "latest"
+        if HEX.match(ref) and not store.documents_at(ref) and not os.path.exists(ref):
+            return _version_by_hash(store, ref)
     elif not (NUMBER.match(spec) or DATE.match(spec)):
         try:  # "https://example.org/@desk": the whole reference names a document
             return _pick(store, resolve_document(store, ref), "latest", ref)

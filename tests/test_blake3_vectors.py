@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from ingest import hashing
+from tests.tools import need_tool
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "blake3_test_vectors.json").read_text())
 CASES = VECTORS["cases"]
@@ -66,7 +66,5 @@ def test_file_over_large_threshold(tmp_path: Path) -> None:
     f.write_bytes(data)
     got = hashing.blake3_file(f)
     assert got == hashing.blake3_hex(data)
-    b3sum = shutil.which("b3sum")
-    if b3sum:
-        out = subprocess.run([b3sum, "--no-names", str(f)], capture_output=True, text=True)
-        assert out.returncode == 0 and out.stdout.strip() == got
+    out = subprocess.run([need_tool("b3sum"), "--no-names", str(f)], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == got

@@ -63,7 +63,8 @@ def test_user_mistakes_are_one_line_errors(db, folder, tmp_path):
         (("show", "a.txt@5", "--db", str(db)), 2, "a.txt has versions 1 to 1, not 5"),
         (("show", "a.txt@x", "--db", str(db)), 2, "bad version number"),
         (("log", "a.txt", "--db", str(tmp_path / "none.db")), 1, "no archive at"),
-        (("ingest", str(tmp_path / "missing"), "--db", str(db)), 1, "is not a folder"),
+        (("ingest", str(tmp_path / "missing"), "--db", str(db)), 2, "does not exist"),
+        (("ingest", str(folder / "a.txt"), "--db", str(db)), 2, "is a file"),  # alike: usage
         (("frobnicate",), 2, "No such command"),
     ]
     for args, code, message in cases:

@@ -63,7 +63,16 @@ def test_html_escapes_document_text(archive):
     code, out, _ = run_cli("diff", "doc.txt@1", "doc.txt@2", "--format", "html", db=archive)
     assert code == 0
     assert "<script" not in out and "<b>" not in out and "&lt;" in out and "alert(1)" in out
-    assert "<ins>" in out and "<del>" in out and out.startswith('<div class="diff">')
+    assert "<ins>" in out and "<del>" in out and out.startswith("<!DOCTYPE html>")
+    # A page to send: styled, with a header naming both sides, their dates and hashes.
+    assert "<style>" in out and ".archive-diff ins" in out and out.rstrip().endswith("</html>")
+    assert "<title>doc.txt@1 → doc.txt@2</title>" in out
+    conn = sqlite3.connect(archive)
+    for blob, observed in conn.execute(
+        "SELECT blob, observed_at FROM versions WHERE path = 'doc.txt'"
+    ):
+        assert blob in out and observed in out
+    conn.close()
     code, out, _ = run_cli("diff", "doc.txt@2", "--format", "html", "--side-by-side", db=archive)
     assert code == 0 and "diff-side-by-side" in out and "<script" not in out
 

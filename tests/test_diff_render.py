@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 from itertools import pairwise
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
@@ -23,6 +24,7 @@ from archive.diffs.render import (
     render_terminal,
     side_rows,
 )
+from tests.tools import need_tool
 
 # Every test here runs on both diff engines (compiled core and pure-Python reference).
 pytestmark = pytest.mark.usefixtures("diff_engine")
@@ -74,7 +76,7 @@ def test_terminal_context_and_control_chars():
     old = "".join(f"line {i}\n" for i in range(20))
     new = old.replace("line 10\n", "line ten\x1b[2J\n")
     out = render_terminal(diff_texts(old, new).ops, color=False, context=1)
-    assert out.splitlines() == ["@@ -10 +10 @@", "line 9", "line [-10-]{+ten␛[2J+}", "line 11"]
+    assert out.splitlines() == ["@@ -10,3 +10,3 @@", "line 9", "line [-10-]{+ten␛[2J+}", "line 11"]
     assert "\x1b" not in out
     full = render_terminal(diff_texts(old, new).ops, color=False, context=None)
     assert full.splitlines() == [f"line {i}" for i in range(10)] + [
@@ -89,9 +91,10 @@ def test_patch_applies_with_system_tool(tmp_path):
         pytest.skip("patch binary not available")
     old = "alpha\r\nbeta\nγάμμα 😀\nshared\nno newline at end"
     new = "alpha\r\nBETA\nγάμμα 😀\nshared\nno newline at end\nadded"
-    patch_text = render_patch(old, new, "a/doc.txt", "b/doc.txt")
+    ops = diff_texts(old, new).ops
+    patch_text = render_patch(ops, "a/doc.txt", "b/doc.txt")
     assert patch_text.startswith("--- a/doc.txt\n+++ b/doc.txt\n")
-    assert render_patch(old, new, "a/doc.txt", "b/doc.txt") == patch_text
+    assert render_patch(ops, "a/doc.txt", "b/doc.txt") == patch_text
     target = tmp_path / "doc.txt"
     target.write_bytes(old.encode("utf-8"))
     (tmp_path / "p.diff").write_bytes(patch_text.encode("utf-8"))
@@ -102,15 +105,15 @@ def test_patch_applies_with_system_tool(tmp_path):
 
 
 def test_patch_identical_and_bad_label():
-    assert render_patch("same\n", "same\n", "a", "b") == ""
+    assert render_patch(diff_texts("same\n", "same\n").ops, "a", "b") == ""
     with pytest.raises(ValueError):
-        render_patch("a", "b", "a\nb", "c")
+        render_patch(diff_texts("a", "b").ops, "a\nb", "c")
 
 
 def test_stat_line():
     r = diff_texts("The cat sat.", "The dog sat down.")
-    # ops: "The " -cat +dog " sat" +" down" "." -> 2 hunks, similarity 2*9/29
-    assert render_stat(r) == "+2 -1 words, +8 -3 chars, 2 hunks, similarity 0.62, substantive"
+    # ops: "The " -cat +dog " sat" +" down" "." -> two word changes on one line: 1 hunk shown
+    assert render_stat(r) == "+2 -1 words, +8 -3 chars, 1 hunk, similarity 0.62, substantive"
     r = diff_texts("a b", "a c")
     assert render_stat(r) == "+1 -1 words, +1 -1 chars, 1 hunk, similarity 0.67, substantive"
     assert render_stat(diff_texts("x", "x")).endswith("0 hunks, similarity 1.00, none")
@@ -163,8 +166,8 @@ def test_terminal_and_html_fold_the_same_hunks():
     ops = diff_texts(LONG, new).ops
     term = render_terminal(ops, color=False, context=2)
     assert [ln for ln in term.splitlines() if ln.startswith("@@")] == [
-        "@@ -4 +4 @@",
-        "@@ -29 +29 @@",
+        "@@ -4,5 +4,5 @@",
+        "@@ -29,5 +29,5 @@",
     ]
     html = render_html(ops, context=2)
     assert html.count('<details class="fold">') == 3  # before, between and after the hunks
@@ -223,7 +226,8 @@ def test_missing_final_newline_is_a_visible_change():
         assert f'<{tag} class="eol">↵</{tag}>' in render_html(ops)
         assert f'<{tag} class="eol">↵</{tag}>' in render_html(ops, side_by_side=True)
         marker = "[-↵-]" if tag == "del" else "{+↵+}"
-        assert render_terminal(ops, color=False).splitlines() == ["@@ -1 +1 @@", "a", "b" + marker]
+        lines = render_terminal(ops, color=False).splitlines()
+        assert lines == ["@@ -1,2 +1,2 @@", "a", "b" + marker]
 
 
 def test_crlf_lines_render_without_raw_carriage_returns():
@@ -447,3 +451,69 @@ def test_side_rows_keep_unchanged_lines_on_one_row(old, new):
     for r in rows:
         if not r.changed:
             assert r.old is not None and r.old == r.new
+
+
+# Hunks agree across terminal, patch and stat (issue 19: `@@ -1 +1 @@` over a 7->9-line hunk).
+
+HUNK_HEADER = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@$", re.M)
+
+
+@st.composite
+def edited_texts(draw) -> tuple[str, str]:
+    """A text of short lines and an edit of it: lines inserted, deleted, changed, split."""
+    pool = ["alpha beta", "gamma", "", "delta eps", "zeta eta theta", "x\r", "one two three"]
+    lines = draw(st.lists(st.sampled_from(pool), max_size=40))
+    new = list(lines)
+    for _ in range(draw(st.integers(0, 5))):
+        k = draw(st.integers(0, len(new)))
+        action = draw(st.sampled_from(["insert", "delete", "change", "split"]))
+        if action == "insert":
+            new.insert(k, draw(st.sampled_from(["new line", "alpha", "x y", ""])))
+        elif k < len(new):
+            if action == "delete":
+                del new[k]
+            elif action == "change":
+                new[k] += " more"
+            else:
+                new[k : k + 1] = new[k].split(" ", 1)
+    ends = draw(st.tuples(st.sampled_from(["", "\n"]), st.sampled_from(["", "\n"])))
+    return "\n".join(lines) + ends[0], "\n".join(new) + ends[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(edited_texts())
+def test_hunk_headers_and_counts_agree_in_terminal_patch_and_stat(pair) -> None:
+    old, new = pair
+    result = diff_texts(old, new)
+    terminal = HUNK_HEADER.findall(render_terminal(result.ops, color=False, context=3))
+    patch = render_patch(result.ops, "a/x", "b/x")
+    assert HUNK_HEADER.findall(patch) == terminal
+    assert f"{len(terminal)} hunk" in render_stat(result)
+    assert (patch == "") == (old == new)
+
+
+def test_a_hunk_header_counts_its_lines() -> None:
+    old = "".join(f"line {i}\n" for i in range(7))
+    new = "intro\n" + old.replace("line 3", "line three") + "outro\n"
+    out = render_terminal(diff_texts(old, new).ops, color=False, context=3)
+    assert out.splitlines()[0] == "@@ -1,7 +1,9 @@"
+    assert render_patch(diff_texts(old, new).ops, "a", "b").splitlines()[2] == "@@ -1,7 +1,9 @@"
+
+
+@settings(max_examples=60, deadline=None)
+@given(edited_texts())
+def test_patches_apply_with_the_system_tool(tmp_path_factory, pair) -> None:
+    old, new = pair
+    patch_text = render_patch(diff_texts(old, new).ops, "a/doc.txt", "b/doc.txt")
+    if not patch_text:
+        return
+    tmp = tmp_path_factory.mktemp("patch")
+    (tmp / "doc.txt").write_bytes(old.encode())
+    done = subprocess.run(
+        [need_tool("patch"), "-p1", "--binary", "-s"],
+        cwd=tmp,
+        input=patch_text.encode(),
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp / "doc.txt").read_bytes() == new.encode()

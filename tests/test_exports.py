@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from archive.export.bagit import export_bagit
 from archive.export.manifest import manifest_text
 from archive.export.ocfl import export_ocfl
 from archive.export.prov import export_prov, prov_document
+from tests.tools import need_tool
 from tests.validators import BIN, bagit_cli_valid, ocfl_object_valid
 
 BLOBS: dict[str, bytes] = {}
@@ -76,9 +76,7 @@ def _run(cmd: list[str], cwd: Path) -> int:
 
 @pytest.mark.parametrize("tool,hasher", [("b3sum", "blake3"), ("sha256sum", "sha256")])
 def test_manifest_checks_with_real_tools(tmp_path: Path, tool: str, hasher: str) -> None:
-    exe = shutil.which(tool)
-    if exe is None:
-        pytest.skip(f"{tool} not installed")
+    exe = need_tool(tool)
     names = ["plain.txt", "new\nline.txt", "back\\slash.txt", "ünïcødé ☃.md", "sub/dir.txt"]
     if tool == "sha256sum":
         names.append("car\rriage.txt")  # b3sum 1.2 has no \r escape; coreutils 9 does
@@ -133,9 +131,7 @@ def test_bagit_valid_and_tamper_evident(tmp_path: Path, all_versions: bool) -> N
     info = bag.info
     assert info["Bagging-Date"] == "2024-03-05"
     assert info["Source-Organization"] and info["External-Description"]
-    b3sum = shutil.which("b3sum")
-    if b3sum:
-        assert _run([b3sum, "-c", "blake3sums.txt"], bag_dir) == 0
+    assert _run([need_tool("b3sum"), "-c", "blake3sums.txt"], bag_dir) == 0
 
     target = bag_dir / "data/readme.md"
     data = bytearray(target.read_bytes())

@@ -62,6 +62,8 @@ def page_url(page: str, ids: dict) -> str:
         "changes_feed": "/-/archive/changes.atom",
         "timemap": f"/-/archive/timemap/link/{quote(ids['path'])}",
         "version_raw": f"/-/archive/version/{ids['v2']}/raw",
+        "home": "/",
+        "changes": "/-/archive/changes",
     }[page]
 
 

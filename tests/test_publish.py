@@ -417,7 +417,7 @@ async def test_diffs_delta_cell_links_a_summary_to_the_diff_page(ds, archive_db,
     assert "<script>alert('v2')" not in html
     row = {"words_inserted": 3, "words_deleted": 0, "hunks": 1, "change_class": "<b>x</b>"}
     cell = str(pages.delta_cell(row, None))
-    assert cell == ('<span class="diff-summary">+3 −0 words, 1 hunks, &lt;b&gt;x&lt;/b&gt;</span>')
+    assert cell == ('<span class="diff-summary">+3 −0 words, 1 hunk, &lt;b&gt;x&lt;/b&gt;</span>')
     assert "+? −? words, ? hunks" in str(pages.delta_cell({"hunks": "1"}, (1, 2)))
 
 
@@ -653,7 +653,8 @@ def test_document_versions_match_the_version_diffs_view(archive_db, ids):
         with_diff = 0
         for doc in ids["all_documents"]:
             # The view's columns come first; reverts and copies follow them.
-            rows = [r[:18] for r in conn.execute(queries.DOCUMENT_VERSIONS, {"id": doc})]
+            everything = {"id": doc, "before": 2**62, "limit": -1}
+            rows = [r[:18] for r in conn.execute(queries.DOCUMENT_VERSIONS, everything)][::-1]
             assert rows == conn.execute(VIEW_DOCUMENT_VERSIONS, {"id": doc}).fetchall()
             with_diff += sum(1 for r in rows if r[13] is not None)
         assert with_diff > 0  # the comparison covered versions that have a stored diff

@@ -24,6 +24,7 @@ COMMANDS = {
     "key": "archive.cli.trust:key",
     "log": "archive.cli.ingest:log",
     "lookup": "archive.cli.integrity:lookup",
+    "ls": "archive.cli.documents:ls",
     "meta": "archive.cli.metadata:meta",
     "proof": "archive.cli.integrity:proof",
     "reextract": "archive.cli.metadata:reextract",
@@ -71,5 +72,12 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     callback=_version,
     help="Show the version and the diff engine in use, then exit.",
 )
-def cli() -> None:
+@click.option(
+    "--db",
+    default=None,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="The archive file, for any command [$ARCHIVE_DB, else ./archive.db].",
+)
+def cli(db: str | None) -> None:
     """A document-diff and provenance archive: what a document said, when, and how it changed."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Callable
 
@@ -17,6 +18,19 @@ from archive.refs import RefError
 from archive.store import ArchiveError
 
 DEFAULT_DB = "archive.db"
+DB_ENV = "ARCHIVE_DB"
+DB_HELP = f"The archive file [${DB_ENV}, else ./{DEFAULT_DB}]; before or after the command."
+
+
+def _which_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """--db after the command, else --db before it (the group's), else $ARCHIVE_DB, else
+    ./archive.db: so `archive --db x proof` and `archive proof --db x` are the same."""
+    if value:
+        return value
+    root = ctx.find_root()
+    return root.params.get("db") or os.environ.get(DB_ENV) or DEFAULT_DB
+
+
 # What a terminal would act on rather than show: C0 controls (ESC starts colour, title and
 # hyperlink sequences), DEL, C1 controls, line/paragraph separators and bidi controls.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -39,10 +53,10 @@ def _escape(m: re.Match) -> str:
 def db_option(f: Callable) -> Callable:
     return click.option(
         "--db",
-        default=DEFAULT_DB,
-        show_default=True,
+        default=None,
+        callback=_which_db,
         type=click.Path(dir_okay=False),
-        help="The archive file.",
+        help=DB_HELP,
     )(f)
 
 

@@ -1,24 +1,27 @@
 """`archive diff`: the word diff between two versions, contents or files, on demand.
 
 Either side is a version (`<document>@<n>`), a BLAKE3/SHA-256 prefix, or a file on disk, so
-any two versions (even of different documents) and any two files can be compared. A pair
-the archive already holds a diff for uses the stored one; anything else is computed.
+any two versions (even of different documents) and any two files can be compared; two files
+need no archive at all (like `git diff --no-index`). One file on disk alone is compared with
+its document's latest archived version. A pair the archive already holds a diff for uses the
+stored one; anything else is computed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import click
 
 from archive import diffs
 from archive.cli.common import db_option, emit_json, friendly, shown
 from archive.diffs import DiffResult
-from archive.diffs.render import render_html, render_patch, render_stat, render_terminal
+from archive.diffs.render import render_patch, render_stat, render_terminal
 from archive.diffs.stored import result_of
-from archive.refs import HEX, RefError, resolve_blob, resolve_version
+from archive.refs import HEX, RefError, resolve_blob, resolve_document, resolve_version
 from archive.store import ArchiveError, Store
 from ingest.decode import decode
 
@@ -32,21 +35,37 @@ class Side:
     label: str
     blake3: str | None
     text: str
+    info: dict = field(default_factory=dict)  # what a header says about it (html page)
+    path: str | None = None  # the path it had (a version), for "renamed" notes
 
 
-def _blob_side(store: Store, label: str, blake3: str) -> Side:
+def _blob_side(store: Store, label: str, blake3: str, info: dict | None = None) -> Side:
     text = store.read_text(blake3)
     if text is None:
         raise ArchiveError(f"{label} is binary: there is no text to diff")
-    return Side(label, blake3, text)
+    blob = store.blob(blake3) or {}
+    info = {"label": label, "blake3": blake3, "sha256": blob.get("sha256"), **(info or {})}
+    info["size"] = f"{blob['size']:,} bytes" if blob.get("size") is not None else None
+    return Side(label, blake3, text, info, (info or {}).get("path"))
 
 
 def _version_side(store: Store, ref: str) -> Side:
     found = resolve_version(store, ref)
-    label = f"{found.document['path']}@{found.version['seq']}"
-    if found.version["blob"] is None:
+    doc, v = found.document, found.version
+    label = f"{doc['path']}@{v['seq']}"
+    if v["blob"] is None:
         raise ArchiveError(f"{label} is a deletion: it has no content")
-    return _blob_side(store, label, found.version["blob"])
+    run = store.run(v["run_id"])
+    info = {
+        "document": f"{doc['source']}:{doc['path']}",
+        "version": f"{v['seq']} ({v['kind']}, as {v['path']})",
+        "observed_at": v["observed_at"],
+        "source": f"{doc['source']} ({doc['location']})",
+        "run": f"{v['run_id']}: {run.get('command') or ''}".rstrip(": "),
+        "commit": v.get("commit"),
+        "path": v["path"],
+    }
+    return _blob_side(store, label, v["blob"], info)
 
 
 def _file_side(path: str) -> Side:
@@ -58,7 +77,18 @@ def _file_side(path: str) -> Side:
     decoded = decode(data)
     if not decoded.is_text or decoded.text is None:
         raise ArchiveError(f"{path} is binary: there is no text to diff")
-    return Side(path, None, decoded.text)
+    info = {
+        "label": path,
+        "document": f"{path} (a file on disk)",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": f"{len(data):,} bytes",
+    }
+    return Side(path, None, decoded.text, info)
+
+
+def is_file_ref(ref: str) -> bool:
+    """A side that is a file on disk (never a version `name@n`, unless such a file exists)."""
+    return os.path.isfile(ref)
 
 
 def resolve_side(store: Store, ref: str) -> Side:
@@ -76,6 +106,17 @@ def resolve_side(store: Store, ref: str) -> Side:
     return _version_side(store, ref)
 
 
+def disk_and_latest(store: Store, path: str) -> tuple[Side, Side]:
+    """A file on disk and its document's latest archived version (old: archived, new: disk)."""
+    doc = resolve_document(store, path)
+    latest = [v for v in store.versions(doc["id"]) if v["blob"] is not None]
+    if not latest:
+        raise RefError(f"{doc['source']}:{doc['path']} has no archived content")
+    archived = _version_side(store, f"#{doc['id']}@{latest[-1]['seq']}")
+    disk = _file_side(path)
+    return archived, Side(f"{path} (on disk)", None, disk.text, disk.info)
+
+
 def previous_side(store: Store, ref: str) -> tuple[Side, Side]:
     """A version and the document's last version with content before it."""
     found = resolve_version(store, ref)
@@ -85,8 +126,8 @@ def previous_side(store: Store, ref: str) -> tuple[Side, Side]:
     ]
     if not earlier:
         raise RefError(f"{found.document['path']}@{seq} has no earlier version with content")
-    before = f"{found.document['path']}@{earlier[-1]['seq']}"
-    return _version_side(store, before), _version_side(store, f"{found.document['path']}@{seq}")
+    doc = f"#{found.document['id']}"
+    return _version_side(store, f"{doc}@{earlier[-1]['seq']}"), _version_side(store, f"{doc}@{seq}")
 
 
 def diff_sides(store: Store, old: Side, new: Side) -> tuple[DiffResult, str]:
@@ -168,25 +209,58 @@ def diff(
     A and B are versions (<document>@<n>), BLAKE3/SHA-256 prefixes or files on disk, of
     any documents. Exit status 2 when a reference names nothing, 1 for binary content.
     """
-    with Store(db, create=False) as store:
-        if b is None:
-            old, new = previous_side(store, a)
-        else:
-            old, new = resolve_side(store, a), resolve_side(store, b)
-        result, algorithm = diff_sides(store, old, new)
+    if b is not None and is_file_ref(a) and is_file_ref(b):  # two files: no archive needed
+        old, new = _file_side(a), _file_side(b)
+        result, algorithm = diffs.diff_texts(old.text, new.text), diffs.ALGORITHM
+    else:
+        with Store(db, create=False) as store:
+            if b is None and is_file_ref(a):
+                old, new = disk_and_latest(store, a)
+            elif b is None:
+                old, new = previous_side(store, a)
+            else:
+                old, new = resolve_side(store, a), resolve_side(store, b)
+            result, algorithm = diff_sides(store, old, new)
+    same = no_text_change(old, new, result)
     if fmt == "json":
-        emit_json(as_json(old, new, result, algorithm))
+        emit_json({**as_json(old, new, result, algorithm), "same_text": same})
     elif fmt == "html":
-        click.echo(render_html(result.ops, side_by_side=side_by_side, context=context))
+        from archive.cli.diff_page import render_html_page
+
+        page = render_html_page(result, old.info, new.info, side_by_side, context, note=same)
+        click.echo(page, nl=False)
     elif fmt == "patch":
-        out = render_patch(
-            old.text, new.text, "a/" + _one_line(old.label), "b/" + _one_line(new.label)
-        )
+        out = render_patch(result.ops, "a/" + _one_line(old.label), "b/" + _one_line(new.label))
         sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
         sys.stdout.buffer.flush()
     elif fmt == "stat":
-        click.echo(render_stat(result))
+        click.echo(render_stat(result) + (f" ({same})" if same else ""))
     else:
         use_color = sys.stdout.isatty() if color is None else color
         click.echo(f"diff {_one_line(old.label)} {_one_line(new.label)}")
-        click.echo(render_terminal(result.ops, color=use_color, context=context), color=use_color)
+        if same:
+            click.echo(same)
+        else:
+            click.echo(
+                render_terminal(result.ops, color=use_color, context=context), color=use_color
+            )
+
+
+def no_text_change(old: Side, new: Side, result: DiffResult) -> str | None:
+    """What to say when the texts are the same (the diff has no body), else None: the same
+    content (maybe renamed), or different bytes with the same text."""
+    if any(op != diffs.EQUAL for op, _ in result.ops):
+        return None
+    renamed = (
+        f"renamed from {_one_line(old.path)} to {_one_line(new.path)}, "
+        if old.path and new.path and old.path != new.path
+        else ""
+    )
+    if old.blake3 is not None and old.blake3 == new.blake3:
+        return f"No change in the text: {renamed}same content ({old.blake3[:12]})."
+    if old.blake3 is None or new.blake3 is None:
+        return f"No change in the text: same as {_one_line(old.label)}."
+    return (
+        f"No change in the text: {renamed}the bytes differ (line endings, encoding or markup)"
+        " but the text is the same."
+    )

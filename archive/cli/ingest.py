@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import click
 
 from archive.cli.common import db_option, emit_json, friendly, json_option, shown
-from archive.cli.trust import read_signer
-from archive.ledger import evidence
+from archive.cli.trust import read_signer, sign_option, sign_run
 from archive.record.folder import ingest_folder
 from archive.record.git import GitRunSummary, import_git
 from archive.record.versions import RunSummary
@@ -43,13 +43,7 @@ from archive.store import ArchiveError, Store
     type=click.IntRange(1),
     help="With --git: commits per transaction (a kill loses at most one batch).",
 )
-@click.option(
-    "--sign",
-    "key_file",
-    envvar="ARCHIVE_SIGNING_KEY",
-    metavar="FILE",
-    help="Sign the run's checkpoint with this private key [$ARCHIVE_SIGNING_KEY].",
-)
+@sign_option
 @db_option
 @json_option
 @friendly
@@ -78,7 +72,7 @@ def ingest(
             raise click.UsageError("--warc takes capture files, not --git/--ref")
         from archive.cli.web import ingest_warc_files
 
-        ingest_warc_files(db, paths, source, as_json)
+        ingest_warc_files(db, paths, source, as_json, key_file)
         return
     if source is not None:
         raise click.UsageError("--source goes with --warc")
@@ -89,25 +83,41 @@ def ingest(
         raise click.UsageError("give exactly one of FOLDER or --git REPO")
     if ref is not None and repo is None:
         raise click.UsageError("--ref needs --git REPO")
+    if folder is not None and not os.path.isdir(folder):  # alike: both name no folder
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise click.UsageError(f"{folder} {what}")
     command = " ".join(["archive", *sys.argv[1:]]) if sys.argv else "archive ingest"
     show_bar = sys.stderr.isatty() and not as_json
     signer = read_signer(key_file) if key_file else None  # a bad key fails before any work
     with Store(db) as store:
-        if repo is not None:
-            bar = CommitBar() if show_bar else None
-            try:
-                summary = import_git(store, repo, command, ref or "HEAD", bar, batch_size)
-            finally:
-                if bar is not None:
-                    bar.close()
-        elif show_bar:
-            with click.progressbar(length=0, label="Hashing", file=sys.stderr) as bar:
-                summary = ingest_folder(store, folder, command, lambda n: bar.update(n))
-        else:
-            summary = ingest_folder(store, folder, command)
+        store.on_wait = say_waiting
+        kept_before = store.commit_count() if repo is not None else 0
+        try:
+            if repo is not None:
+                bar = CommitBar() if show_bar else None
+                try:
+                    summary = import_git(store, repo, command, ref or "HEAD", bar, batch_size)
+                finally:
+                    if bar is not None:
+                        bar.close()
+            elif show_bar:
+                with click.progressbar(length=0, label="Hashing", file=sys.stderr) as bar:
+                    summary = ingest_folder(store, folder, command, lambda n: bar.update(n))
+            else:
+                summary = ingest_folder(store, folder, command)
+        except KeyboardInterrupt:
+            if repo is None:
+                kept = "nothing was recorded (a folder run is all or nothing)"
+            else:
+                n = store.commit_count() - kept_before
+                kept = (
+                    f"the {n} commit{'' if n == 1 else 's'} of finished batches are kept"
+                    "; run the same command again to import the rest"
+                )
+            click.echo(f"\nInterrupted: {kept}.", err=True)
+            sys.exit(130)
         if signer is not None:
-            with store.write():
-                evidence.sign_run(store, signer, summary.run_id)
+            sign_run(store, key_file, summary.run_id)
     report_run(summary, as_json)
     if summary.problems:
         sys.exit(1)
@@ -145,25 +155,56 @@ def report_run(summary: RunSummary, as_json: bool) -> None:
         f" seen, {summary.new_versions} new versions{f' ({kinds})' if kinds else ''}, "
         f"{summary.unchanged} unchanged, {summary.problems} problems"
     )
+    for line in change_lines(summary.changed, SHOW_CHANGES):
+        click.echo(line)
     for p in summary.problem_list:
         click.echo(f"problem: {shown(p['path'])}: {shown(p['reason'])}", err=True)
 
 
+SHOW_CHANGES = 20  # changed documents listed on a terminal (--json lists them all)
+
+
+def change_lines(changed: list[dict], limit: int) -> list[str]:
+    """The first `limit` changes, one per line (`  modified  path`), and how many more."""
+    lines = []
+    for c in changed[:limit]:
+        was = f" (was {c['old_path']})" if c.get("old_path") else ""
+        commit = f"  {c['commit'][:10]}" if c.get("commit") else ""
+        lines.append(f"  {c['kind']:<9} {shown(c['path'])}{shown(was)}{commit}")
+    if len(changed) > limit:
+        lines.append(f"  ... and {len(changed) - limit:,} more (--json lists them all)")
+    return lines
+
+
+def say_waiting(timeout_s: float) -> None:
+    """Said once when another writer holds the archive, before waiting for it."""
+    click.echo(
+        f"Waiting for another ingest to finish writing the archive (up to {timeout_s:g} s)...",
+        err=True,
+    )
+
+
 @click.command()
-@click.argument("document")
+@click.argument("document", required=False)
 @click.option(
     "--follow", is_flag=True, help="Also list the versions of the documents it was copied from."
 )
 @db_option
 @json_option
 @friendly
-def log(document: str, follow: bool, db: str, as_json: bool) -> None:
-    """List the versions of DOCUMENT (a stored path, source:path, a path on disk, or #id).
+def log(document: str | None, follow: bool, db: str, as_json: bool) -> None:
+    """List the versions of DOCUMENT (a stored path, source:path, a path on disk, an old
+    path, or its id); without DOCUMENT, the documents (as `archive ls`).
 
     A version back to an earlier content says "reverted to @n"; a document's first version
     copied from another document says "copied from PATH@n". With --follow, the versions of
     that document up to the one copied come first, as `git log --follow` lists them.
     """
+    if document is None:
+        from archive.cli.documents import ls
+
+        click.get_current_context().invoke(ls, db=db, as_json=as_json)
+        return
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
         versions = history(store, doc, follow)

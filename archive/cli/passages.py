@@ -110,7 +110,12 @@ def trace(
                 f"@{r['from_seq']}" + (f"-@{r['to_seq']}" if r["to_seq"] != r["from_seq"] else "")
                 for r in a["ranges"]
             )
-            click.echo(shown(f"  in {a['source']}:{a['path']} {ranges} ({a['versions']} versions)"))
+            click.echo(
+                shown(
+                    f"  in {a['source']}:{a['path']} {ranges}"
+                    f" ({a['versions']} version{'' if a['versions'] == 1 else 's'})"
+                )
+            )
         for m in result.get("fuzzy", []):
             f = m["first"]
             click.echo(

@@ -17,7 +17,8 @@ from archive.cli.common import db_option, friendly
 @click.option(
     "--metadata",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Datasette metadata (default: ./metadata.yml, else the project's).",
+    help="Datasette metadata (default: the metadata.yml shipped with the package; never the"
+    " working directory's).",
 )
 @click.option(
     "--no-sql", is_flag=True, help="Disallow free-form SQL (tables and canned queries only)."

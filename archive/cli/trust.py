@@ -39,6 +39,25 @@ def read_signer(path: str) -> Signer:
         raise ArchiveError(f"{path}: {e}") from None
 
 
+def sign_option(f):
+    """--sign FILE (or $ARCHIVE_SIGNING_KEY): every command that records a run signs it."""
+    return click.option(
+        "--sign",
+        "key_file",
+        envvar=KEY_ENV,
+        metavar="FILE",
+        help=f"Sign the run's checkpoint with this private key [${KEY_ENV}].",
+    )(f)
+
+
+def sign_run(store: Store, key_file: str | None, run_id: int) -> None:
+    """Sign the checkpoint a run made, when a key was given."""
+    if key_file:
+        signer = read_signer(key_file)
+        with store.write():
+            evidence.sign_run(store, signer, run_id)
+
+
 def verifiers(values: tuple[str, ...] | list[str], what: str = "key") -> list[Verifier]:
     """Verifier keys given on the command line (the string itself, or a file holding it)."""
     found = []

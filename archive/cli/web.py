@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import click
 
 from archive import __version__
-from archive.cli.common import db_option, emit_json, friendly, json_option
+from archive.cli.common import db_option, emit_json, friendly, json_option, shown
+from archive.cli.trust import read_signer, sign_option, sign_run
 from archive.export.wacz import export_wacz
 from archive.record.web import DEFAULT_SOURCE, WebRunSummary, ingest_warcs
 from archive.store import ArchiveError, Store
@@ -19,12 +20,18 @@ def command_line(default: str) -> str:
     return " ".join(["archive", *sys.argv[1:]]) if sys.argv else default
 
 
-def ingest_warc_files(db: str, files: tuple[str, ...], source: str | None, as_json: bool) -> None:
-    """The body of `archive ingest --warc FILE...`: read, record, report, exit 1 on problems."""
+def ingest_warc_files(
+    db: str, files: tuple[str, ...], source: str | None, as_json: bool, key_file: str | None
+) -> None:
+    """The body of `archive ingest --warc FILE...`: read, record, sign (with a key), report,
+    exit 1 on problems."""
     if not files:
         raise click.UsageError("--warc needs at least one .warc, .warc.gz or .wacz file")
+    if key_file:
+        read_signer(key_file)  # a bad key fails before any work
     with Store(db) as store:
         summary = ingest_warcs(store, files, command_line("archive ingest --warc"), source)
+        sign_run(store, key_file, summary.run_id)
     report_web_run(summary, as_json)
     if summary.problems:
         sys.exit(1)
@@ -43,12 +50,7 @@ def report_web_run(summary: WebRunSummary, as_json: bool, extra: dict | None = N
         f"{summary.problems} problems"
     )
     for p in summary.problem_list:
-        click.echo(f"problem: {_printable(p['path'])}: {_printable(p['reason'])}", err=True)
-
-
-def _printable(text: str) -> str:
-    """WARC fields and URIs are hostile: no control characters reach the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        click.echo(f"problem: {shown(p['path'])}: {shown(p['reason'])}", err=True)
 
 
 def read_url_list(path: str) -> list[str]:
@@ -92,6 +94,7 @@ def read_url_list(path: str) -> list[str]:
     help="Largest body kept.",
 )
 @click.option("--ignore-robots", is_flag=True, help="Fetch what robots.txt disallows.")
+@sign_option
 @db_option
 @json_option
 @friendly
@@ -104,6 +107,7 @@ def capture(
     timeout: float,
     max_bytes: int,
     ignore_robots: bool,
+    key_file: str | None,
     db: str,
     as_json: bool,
 ) -> None:
@@ -120,6 +124,8 @@ def capture(
     wanted = list(urls) + (read_url_list(url_file) if url_file else [])
     if not wanted:
         raise click.UsageError("give URLs, or --urls FILE")
+    if key_file:
+        read_signer(key_file)  # a bad key fails before any fetch
     folder = warc_dir or os.path.join(os.path.dirname(os.path.abspath(db)), "captures")
     os.makedirs(folder, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -130,10 +136,11 @@ def capture(
     exchanges = fetch(wanted, warc, options)
     failed = [e for e in exchanges if e.problem]
     for e in failed:
-        click.echo(f"not captured: {_printable(e.url)}: {_printable(e.problem or '')}", err=True)
+        click.echo(f"not captured: {shown(e.url)}: {shown(e.problem or '')}", err=True)
     with Store(db) as store:
         command = command_line("archive capture")
         summary = ingest_warcs(store, [warc], command, source, keep_files=True)
+        sign_run(store, key_file, summary.run_id)
     fetched = [{"url": e.url, "status": e.status, "problem": e.problem} for e in exchanges]
     report_web_run(summary, as_json, {"warc": warc, "exchanges": fetched})
     if summary.problems or failed:
@@ -153,4 +160,4 @@ def export_captures_wacz(file: str, source: str | None, db: str) -> None:
             count = export_wacz(captures, store.read_content, file, software)
         except (ValueError, OSError) as e:
             raise ArchiveError(f"export failed: {e}") from None
-    click.echo(f"{count} captures written to {_printable(file)}")
+    click.echo(f"{count} captures written to {shown(file)}")

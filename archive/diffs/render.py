@@ -6,7 +6,6 @@ HTML (or terminal control sequence) is ever trusted.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
@@ -16,6 +15,7 @@ from archive.diffs import DELETE, EQUAL, INSERT, DiffResult
 
 Op = tuple[int, str]
 
+PATCH_CONTEXT = 3  # unchanged lines around each hunk of a patch (and of the stat's count)
 _RED, _GREEN, _RESET = "\x1b[31m", "\x1b[32m", "\x1b[m"
 # Bidi controls can make a terminal show text in a misleading order ("Trojan Source").
 _BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
@@ -275,17 +275,58 @@ def _terminal_piece(op: int, text: str, color: bool) -> str:
     return f"{_GREEN}{safe}{_RESET}" if color else f"{{+{safe}+}}"
 
 
+class Hunk(NamedTuple):
+    """Display lines [start, stop) shown as one hunk, and the old and new lines they cover
+    (unified diff numbering: a side with no line starts at the line before)."""
+
+    start: int
+    stop: int
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+
+
+def _range(start: int, count: int) -> str:
+    """A hunk header's range as ``diff -u`` writes it: `n` for one line, `n,count` else."""
+    if count == 1:
+        return str(start)
+    return f"{start - 1 if count == 0 else start},{count}"
+
+
+def hunk_header(h: Hunk) -> str:
+    return f"@@ -{_range(h.old_start, h.old_count)} +{_range(h.new_start, h.new_count)} @@"
+
+
+def hunks(lines: Sequence[Line], context: int | None = PATCH_CONTEXT) -> list[Hunk]:
+    """The hunks every renderer shows: changed lines with `context` lines around them (see
+    fold_spans), each with the old and new lines it covers. Terminal, patch and stat all
+    count these, so their headers and counts agree."""
+    out = []
+    for start, stop, shown in fold_spans([ln.changed for ln in lines], context):
+        if shown:
+            span = lines[start:stop]
+            old_count = sum(ln.on_old for ln in span)
+            new_count = sum(ln.on_new for ln in span)
+            out.append(Hunk(start, stop, span[0].old_at, old_count, span[0].new_at, new_count))
+    return out
+
+
+def hunk_count(ops: Sequence[Op], context: int = PATCH_CONTEXT) -> int:
+    """How many hunks the terminal diff and the patch show with `context` lines."""
+    return len(hunks(diff_lines(ops), context))
+
+
 def render_terminal(ops: Sequence[Op], color: bool = True, context: int | None = 3) -> str:
     """Word diff like ``git diff --word-diff``: red/green with color, else [-..-]/{+..+};
-    each hunk of changed lines with `context` lines around it (None: the whole text)."""
+    each hunk of changed lines with `context` lines around it (None: the whole text), under
+    the header its patch has (`@@ -old,count +new,count @@`)."""
     lines = diff_lines(ops)
     out: list[str] = []
-    for start, stop, shown in fold_spans([ln.changed for ln in lines], context):
-        if not shown:
-            continue
+    for h in hunks(lines, context):
         if context is not None:
-            out.append(f"@@ -{lines[start].old_at} +{lines[start].new_at} @@")
-        for line in lines[start:stop]:
+            out.append(hunk_header(h))
+        for line in lines[h.start : h.stop]:
             out.append("".join(_terminal_piece(op, t, color) for op, t in line.pieces))
     return "\n".join(out)
 
@@ -440,29 +481,69 @@ def _split_keep(text: str) -> list[str]:
     return lines
 
 
-def render_patch(old: str, new: str, old_label: str, new_label: str) -> str:
-    """Unified line diff (``diff -u`` format) that ``patch``/``git apply`` can apply."""
+def _texts(ops: Iterable[Op]) -> tuple[str, str]:
+    """Both texts of a diff, rebuilt from its ops."""
+    ops = list(ops)
+    return (
+        "".join(t for op, t in ops if op != INSERT),
+        "".join(t for op, t in ops if op != DELETE),
+    )
+
+
+def render_patch(
+    ops: Sequence[Op], old_label: str, new_label: str, context: int = PATCH_CONTEXT
+) -> str:
+    """Unified diff (``diff -u``) of the word diff's lines, so that its hunks are the
+    terminal diff's and the stat's: unchanged lines as context, each run of changed lines as
+    its old lines (-) then its new lines (+). ``patch`` and ``git apply`` apply it."""
     for label in (old_label, new_label):
         if "\n" in label or "\r" in label:
             raise ValueError("patch labels must be single-line")
-    out: list[str] = []
-    for line in difflib.unified_diff(
-        _split_keep(old), _split_keep(new), old_label, new_label, lineterm="\n", n=3
-    ):
-        out.append(line)
-        if not line.endswith("\n"):
+    old_text, new_text = _texts(ops)
+    old, new = _split_keep(old_text), _split_keep(new_text)
+    lines = diff_lines(ops)
+    found = hunks(lines, context)
+    if not found:
+        return ""
+    out = [f"--- {old_label}\n", f"+++ {new_label}\n"]
+
+    def emit(mark: str, text: str) -> None:
+        out.append(mark + text)
+        if not text.endswith("\n"):
             out.append("\n\\ No newline at end of file\n")
+
+    for h in found:
+        out.append(hunk_header(h) + "\n")
+        i = h.start
+        while i < h.stop:
+            if not lines[i].changed:
+                emit(" ", old[lines[i].old_at - 1])
+                i += 1
+                continue
+            j = i
+            while j < h.stop and lines[j].changed:
+                j += 1
+            old_to = lines[j].old_at if j < len(lines) else len(old) + 1
+            new_to = lines[j].new_at if j < len(lines) else len(new) + 1
+            out_old = [old[n - 1] for n in range(lines[i].old_at, old_to)]
+            out_new = [new[n - 1] for n in range(lines[i].new_at, new_to)]
+            for text in out_old:
+                emit("-", text)
+            for text in out_new:
+                emit("+", text)
+            i = j
     return "".join(out)
 
 
 def render_stat(result: DiffResult) -> str:
-    """One line: '+12 -3 words, +80 -15 chars, 2 hunks, similarity 0.97, substantive'."""
+    """One line: '+12 -3 words, +80 -15 chars, 2 hunks, similarity 0.97, substantive'; the
+    hunks are those the terminal diff and the patch show (3 lines of context)."""
     s = result.stats
-    hunks = s["hunks"]
+    n = hunk_count(result.ops)
     line = (
         f"+{s['words_inserted']} -{s['words_deleted']} words, "
         f"+{s['chars_inserted']} -{s['chars_deleted']} chars, "
-        f"{hunks} hunk{'' if hunks == 1 else 's'}, "
+        f"{n} hunk{'' if n == 1 else 's'}, "
         f"similarity {s['similarity']:.2f}, {result.change_class}"
     )
     return line + (", coarse" if result.coarse else "")

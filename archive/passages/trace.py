@@ -161,15 +161,16 @@ def trace(
 
 def search_documents(passages: PassageStore, text: str, limit: int) -> dict:
     """Documents with a passage containing `text`, each once, at its newest such version
-    (`documents`, at most limit); `truncated` as for `trace`."""
+    (`documents`, at most limit, each with the id of a `passage` of that version holding
+    the text); `truncated` as for `trace`."""
     if not text.strip():
         return {"documents": [], "truncated": False, "match_cap": MATCH_CAP}
     _, ids, truncated = find_by_text(passages, text)
     newest: dict[int, dict] = {}
-    for versions in occurrences(passages, ids).values():
+    for pid, versions in occurrences(passages, ids).items():
         for v in versions:
             if v["document_id"] not in newest or v["id"] > newest[v["document_id"]]["id"]:
-                newest[v["document_id"]] = v
+                newest[v["document_id"]] = {**v, "passage": pid}
     rows = sorted(newest.values(), key=lambda v: (v["document_path"], v["document_id"]))
     return {"documents": rows[:limit], "truncated": truncated, "match_cap": MATCH_CAP}
 

@@ -8,7 +8,6 @@ itself (custom routes get none for free) and reads the database through Datasett
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
 import os
 
 import markupsafe
@@ -23,102 +22,43 @@ from archive.passages.trace import search_documents, trace
 from archive.publish import (
     cache,
     checkpoint,
+    front,
     memento,
     pages,
-    permissions,
     queries,
     raw,
+    snippets,
     sqlfunctions,
+)
+from archive.publish.common import (
+    allowed,
+    archive_database,
+    described,
+    fetch,
+    fetch_one,
+    known_archive_database,
+    parse,
+    poke_refresh,
+    query_one,
+    query_rows,
+    refreshing,
+    render,
+    stale,
+    static_url,
 )
 from archive.store import ArchiveError, PassageStore, Store, read_text
 from archive.store.passage_format import passage_digest
 
 FEED_LIMIT = 50
-TRACE_LIMIT = 100  # passages listed on the trace page
-SEARCH_LIMIT = 100
-_DB_ATTR = "_provenance_archive_db"
-_STATIC_ATTR = "_provenance_archive_static"
-
-
-def _known_archive_database(datasette):
-    """The archive database once found (and still attached), else None."""
-    cached = getattr(datasette, _DB_ATTR, None)
-    if cached is not None and datasette.databases.get(cached.name) is cached:
-        return cached
-    return None
-
-
-async def archive_database(datasette):
-    """The database holding the archive: `archive` if it is one, else the first with versions."""
-    cached = _known_archive_database(datasette)
-    if cached is not None:
-        return cached
-    names = list(datasette.databases)
-    names.sort(key=lambda n: n != "archive")  # stable: "archive" first, then Datasette's order
-    for name in names:
-        db = datasette.databases[name]
-        if (await db.execute(queries.HAS_VERSIONS)).first():
-            setattr(datasette, _DB_ATTR, db)
-            return db
-    raise NotFound("No archive database is being served")
-
-
-def static_url(datasette, filename: str) -> str:
-    """Where Datasette mounted our static/ (named after the distribution, or the module)."""
-    prefix = getattr(datasette, _STATIC_ATTR, None)
-    if prefix is None:
-        from datasette.plugins import get_plugins
-
-        ours = str(importlib.resources.files(__name__) / "static")
-        names = [p["name"] for p in get_plugins() if p["static_path"] == ours]
-        name = names[0].replace("-", "_") if names else "provenance_archive"
-        prefix = f"/-/static-plugins/{name}/"
-        setattr(datasette, _STATIC_ATTR, prefix)
-    return datasette.urls.path(prefix + filename)
-
-
-async def _allowed(datasette, request, db_name: str, page: str | tuple[str, ...]) -> None:
-    """Raise Forbidden unless the actor may view every table the page reads (a page name of
-    permissions.PAGE_TABLES, or the tables themselves), each decided on its own (see
-    permissions.py); the database when it reads none."""
-    tables = permissions.tables_of(page) if isinstance(page, str) else page
-    await permissions.ensure_tables(datasette, request.actor, db_name, tables)
-
-
-async def _rows(db, sql: str, params: dict) -> list[dict]:
-    return [dict(r) for r in (await db.execute(sql, params)).rows]
-
-
-async def _one(db, sql: str, params: dict, what: str) -> dict:
-    rows = await _rows(db, sql, params)
-    if not rows:
-        raise NotFound(f"No {what}")
-    return rows[0]
-
-
-def _parse(fn, *args):
-    try:
-        return fn(*args)
-    except pages.BadRequest as e:
-        raise BadRequest(str(e)) from None
+NO_BEFORE = 2**63 - 1
+TRACE_LIMIT = 20  # passages per page of the trace page
+SEARCH_LIMIT = 25  # documents per page of each list on the search page
+SEARCH_CAP = 10_000  # documents a text search lists at most (over all its pages)
 
 
 # Page data read in one db.execute_fn call per page: each db.execute is a trip to a
 # Datasette SQL thread and back through the event loop, which under load costs more than the
 # queries themselves (a diff page made seven such trips).
-
-
-def _fetch(conn, sql: str, params: dict) -> list[dict]:
-    cursor = conn.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _fetch_one(conn, sql: str, params: dict, what: str) -> dict:
-    rows = _fetch(conn, sql, params)
-    if not rows:
-        raise NotFound(f"No {what}")
-    return rows[0]
 
 
 def _text(conn, blake3: str | None) -> str | None:
@@ -127,7 +67,7 @@ def _text(conn, blake3: str | None) -> str | None:
 
 
 def _version_data(conn, version_id: int) -> tuple[dict, str | None]:
-    version = _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    version = fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
     return version, _text(conn, version["blob"])
 
 
@@ -135,10 +75,10 @@ def _diff_data(conn, from_id: int, to_id: int) -> dict:
     """Both versions, their texts, their neighbouring changes and the pair's stored diff."""
     old, old_text = _version_data(conn, from_id)
     new, new_text = _version_data(conn, to_id)
-    nxt = _fetch(
+    nxt = fetch(
         conn, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
     )
-    prv = _fetch(
+    prv = fetch(
         conn,
         queries.PREVIOUS_CONTENT_VERSION,
         {"document_id": old["document_id"], "seq": old["seq"]},
@@ -146,7 +86,7 @@ def _diff_data(conn, from_id: int, to_id: int) -> dict:
     stored = []
     if old_text is not None and new_text is not None:
         pair = {"from_blob": old["blob"], "to_blob": new["blob"]}
-        stored = _fetch(conn, queries.STORED_DIFF, pair)
+        stored = fetch(conn, queries.STORED_DIFF, pair)
     return {
         "old": old,
         "new": new,
@@ -171,26 +111,26 @@ async def _diff(rows: list[dict], old_text: str | None, new_text: str | None):
     return result, ALGORITHM, False
 
 
-async def _render(datasette, request, template: str, context: dict) -> Response:
-    context = {**context, "db_name": (await archive_database(datasette)).name}
-    html = await datasette.render_template(template, context, request=request)
-    return Response.html(html)
-
-
 async def history_page(datasette, request):
-    doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
+    doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "history")
-    document, versions, captures = await db.execute_fn(
-        lambda conn: (
-            _fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}"),
-            _fetch(conn, queries.DOCUMENT_VERSIONS, {"id": doc_id}),
-            _fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id}),
-        )
-    )
-    view = pages.history_view(document, versions)
+    await allowed(datasette, request, db.name, "history")
+    before = None
+    if request.args.get("before") is not None:
+        before = parse(pages.parse_id, request.args.get("before"), "before")
+    limit = pages.HISTORY_PAGE
+
+    def read(conn):
+        document = fetch_one(conn, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
+        total = fetch(conn, queries.VERSION_COUNT, {"id": doc_id})[0]["n"]
+        params = {"id": doc_id, "before": before or total + 1, "limit": limit + 1}
+        versions = fetch(conn, queries.DOCUMENT_VERSIONS, params)
+        return document, total, versions, fetch(conn, queries.DOCUMENT_CAPTURES, {"id": doc_id})
+
+    document, total, versions, captures = await db.execute_fn(read)
+    view = pages.history_view(document, versions, total, limit)
     view.update(pages.captures_view(document, captures))
-    return await _render(datasette, request, "archive_history.html", view)
+    return await render(datasette, request, "archive_history.html", view)
 
 
 def immutable_identity(db) -> tuple | None:
@@ -215,32 +155,47 @@ def _proof(conn, version_id: int, identity: tuple | None) -> tuple[dict | None, 
         return None, str(e)
 
 
+def read_doc_metadata(conn, blob: str | None, version_id: int) -> tuple[list[dict], list[dict]]:
+    """(metadata rows, provenance rows) of a version, for its page."""
+    meta = fetch(conn, queries.DOC_METADATA, {"blob": blob}) if blob else []
+    items = fetch(conn, queries.DOC_ITEMS, {"blob": blob}) if blob else []
+    provenance = fetch(conn, queries.DOC_PROVENANCE, {"id": version_id})
+    return pages.metadata_rows(meta[0] if meta else None, items), pages.provenance_rows(provenance)
+
+
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
     version, text = _version_data(conn, version_id)
-    capture = _fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
+    capture = fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
     proof, no_proof = _proof(conn, version_id, identity)
     vouched = checkpoint.vouched(conn, proof)
-    return version, text, (proof, no_proof), (capture or [None])[0], vouched
+    about = read_doc_metadata(conn, version["blob"], version_id)
+    return version, text, (proof, no_proof), (capture or [None])[0], vouched, about
 
 
 async def version_page(datasette, request):
-    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "version")
+    await allowed(datasette, request, db.name, "version")
     identity = immutable_identity(db)
-    version, text, (proof, no_proof), capture, vouched = await db.execute_fn(
-        lambda conn: _version_page_data(conn, version_id, identity)
-    )
+    (
+        version,
+        text,
+        (proof, no_proof),
+        capture,
+        vouched,
+        (metadata, provenance),
+    ) = await db.execute_fn(lambda conn: _version_page_data(conn, version_id, identity))
     view = pages.version_view(version, text, proof, no_proof)
     view["capture"] = pages.capture_view(capture)
     view["evidence"] = vouched
-    response = await _render(datasette, request, "archive_version.html", {"view": view})
+    view.update(metadata=metadata, source_provenance=provenance)
+    response = await render(datasette, request, "archive_version.html", {"view": view})
     response.headers.update(await memento.memento_headers(datasette, request, db, version_id))
     return response
 
 
 def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
-    version = _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
+    version = fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
     store = Store.over(conn)
     try:
         return version, blame(store, store.document(version["document_id"]), version["seq"]), None
@@ -249,12 +204,12 @@ def _blame_data(conn, version_id: int) -> tuple[dict, dict | None, str | None]:
 
 
 async def blame_page(datasette, request):
-    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "blame")
+    await allowed(datasette, request, db.name, "blame")
     version, result, no_blame = await db.execute_fn(lambda conn: _blame_data(conn, version_id))
     view = pages.blame_view(version, result, no_blame)
-    return await _render(datasette, request, "archive_blame.html", {"view": view})
+    return await render(datasette, request, "archive_blame.html", {"view": view})
 
 
 def _trace_data(conn, q: str, pid: int | None, normalized: bool) -> tuple[str, dict | None]:
@@ -272,24 +227,25 @@ async def trace_page(datasette, request):
     q = (request.args.get("q") or "").strip()
     normalized = request.args.get("normalize") == "1"
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "trace")
+    await allowed(datasette, request, db.name, "trace")
     pid = None
     if request.args.get("passage") is not None:  # a passage by id (the passages table links)
-        pid = _parse(pages.parse_id, request.args.get("passage"), "passage")
+        pid = parse(pages.parse_id, request.args.get("passage"), "passage")
+    page = parse(snippets.parse_page, request.args.get("page"))
     q, result = await db.execute_fn(lambda conn: _trace_data(conn, q, pid, normalized))
-    view = pages.trace_view(q, normalized, result, TRACE_LIMIT)
-    return await _render(datasette, request, "archive_trace.html", {"view": view})
+    view = snippets.trace_view(q, normalized, result, TRACE_LIMIT, page)
+    return await render(datasette, request, "archive_trace.html", {"view": view})
 
 
 async def proof_json(datasette, request):
     """The version's inclusion proof as a file `archive verify-proof` checks offline."""
-    version_id = _parse(pages.parse_id, request.url_vars["id"], "version id")
+    version_id = parse(pages.parse_id, request.url_vars["id"], "version id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "proof")
+    await allowed(datasette, request, db.name, "proof")
     identity = immutable_identity(db)
     version, (proof, no_proof) = await db.execute_fn(
         lambda conn: (
-            _fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}"),
+            fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}"),
             _proof(conn, version_id, identity),
         )
     )
@@ -306,8 +262,7 @@ async def checkpoint_file(datasette, request):
     """The latest checkpoint as a signed note (text/plain; `?stamped=1`: the exact note the
     newest time-stamp token covers), or with `.tsr` that token, for anyone to keep."""
     db = await archive_database(datasette)
-    tables = ("runs", "ledger", "checkpoint_signatures", "checkpoint_timestamps")
-    await _allowed(datasette, request, db.name, tables)
+    await allowed(datasette, request, db.name, "checkpoint")
     try:
         note, token = await db.execute_fn(checkpoint.latest_note)
     except ArchiveError as e:
@@ -318,12 +273,12 @@ async def checkpoint_file(datasette, request):
 
 
 async def diff_page(datasette, request):
-    from_id = _parse(pages.parse_id, request.args.get("from"), "from")
-    to_id = _parse(pages.parse_id, request.args.get("to"), "to")
-    side_by_side = _parse(pages.parse_view, request.args.get("view"))
-    context = _parse(pages.parse_context, request.args.get("context"))
+    from_id = parse(pages.parse_id, request.args.get("from"), "from")
+    to_id = parse(pages.parse_id, request.args.get("to"), "to")
+    side_by_side = parse(pages.parse_view, request.args.get("view"))
+    context = parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "diff")
+    await allowed(datasette, request, db.name, "diff")
     data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id))
     old_text, new_text = data["old_text"], data["new_text"]
     result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
@@ -339,24 +294,34 @@ async def diff_page(datasette, request):
         side_by_side,
         context,
     )
-    return await _render(datasette, request, "archive_diff.html", view)
+    return await render(datasette, request, "archive_diff.html", view)
 
 
 async def raw_blob(datasette, request):
     blake3 = request.url_vars["blake3"]
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "raw")
+    await allowed(datasette, request, db.name, "raw")
     return await raw.download(db, blake3, f"{blake3}.bin")
 
 
 async def _lookup(datasette, request) -> dict | None:
-    """The lookup for ?sha256= or ?blake3= (None when neither is given)."""
+    """The lookup for ?sha256=, ?blake3= or ?hash= (either: a hash pasted on the verify page,
+    from `sha256sum` or `b3sum`); None when none is given."""
     for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
         if kind in request.args:
-            value = _parse(pages.parse_hash, request.args.get(kind), kind)
+            value = parse(pages.parse_hash, request.args.get(kind), kind)
             db = await archive_database(datasette)
-            await _allowed(datasette, request, db.name, "lookup")
-            return pages.lookup_view(kind, value, await _rows(db, sql, {"hash": value}))
+            await allowed(datasette, request, db.name, "lookup")
+            return pages.lookup_view(kind, value, await query_rows(db, sql, {"hash": value}))
+    if "hash" in request.args:
+        value = parse(pages.parse_hash, request.args.get("hash"), "hash")
+        db = await archive_database(datasette)
+        await allowed(datasette, request, db.name, "lookup")
+        for kind, sql in (("sha256", queries.LOOKUP_SHA256), ("blake3", queries.LOOKUP_BLAKE3)):
+            found = await query_rows(db, sql, {"hash": value})
+            if found:
+                return pages.lookup_view(kind, value, found)
+        return pages.lookup_view("hash", value, [])
     return None
 
 
@@ -369,75 +334,92 @@ async def lookup_json(datasette, request):
 
 async def verify_page(datasette, request):
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "verify")
+    await allowed(datasette, request, db.name, "verify")
     context = {
         "result": await _lookup(datasette, request),
         "verify_js": static_url(datasette, "verify.js"),
         "lookup_url": datasette.urls.path("/-/archive/lookup.json"),
     }
-    return await _render(datasette, request, "archive_verify.html", context)
+    return await render(datasette, request, "archive_verify.html", context)
+
+
+def _search_data(conn, q: str, offset: int) -> tuple[list[dict], dict, dict[int, str]]:
+    """A page of documents whose path matches (and one more, to know there is a next page),
+    every document whose text holds q, and the texts of the passages that do."""
+    params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT + 1, "offset": offset}
+    path_rows = fetch(conn, queries.SEARCH_PATHS, params)
+    passages = PassageStore(conn)
+    found = search_documents(passages, q, SEARCH_CAP)
+    shown = found["documents"][offset : offset + SEARCH_LIMIT]
+    texts = passages.texts([r["passage"] for r in shown])
+    return path_rows, found, texts
 
 
 async def search_page(datasette, request):
+    """Documents whose path or text holds q, a page at a time; text hits with a snippet."""
     q = (request.args.get("q") or "").strip()
+    page = parse(snippets.parse_page, request.args.get("page"))
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "search")
+    await allowed(datasette, request, db.name, "search")
+    offset = (page - 1) * SEARCH_LIMIT
     path_rows: list[dict] = []
     found: dict = {"documents": [], "truncated": False, "match_cap": None}
+    texts: dict[int, str] = {}
     if q:
-        params = {"pattern": queries.like_pattern(q), "limit": SEARCH_LIMIT}
-        path_rows = await _rows(db, queries.SEARCH_PATHS, params)
-        found = await db.execute_fn(
-            lambda conn: search_documents(PassageStore(conn), q, SEARCH_LIMIT)
-        )
-    text_rows = found["documents"]
-    for r in path_rows:
-        r["url"] = pages.document_url(r["document_id"])
-    for r in text_rows:
-        r["url"] = pages.version_url(r["id"])
-    context = {
-        "q": q,
-        "rows": path_rows,
-        "text_rows": text_rows,
-        "limit": SEARCH_LIMIT,
-        "truncated": found["truncated"],
-        "match_cap": found["match_cap"],
-    }
-    return await _render(datasette, request, "archive_search.html", context)
+        path_rows, found, texts = await db.execute_fn(lambda conn: _search_data(conn, q, offset))
+    view = snippets.search_view(q, page, path_rows, found, texts, SEARCH_LIMIT)
+    return await render(datasette, request, "archive_search.html", view)
 
 
 def _atom(body: str) -> Response:
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 
+def _feed_before(request) -> int:
+    """?before=<version id>: an older page of a feed (RFC 5005 paging), else the newest."""
+    value = request.args.get("before")
+    return NO_BEFORE if value is None else parse(pages.parse_id, value, "before")
+
+
+def _feed_page(rows: list[dict], self_url: str) -> tuple[list[dict], str | None]:
+    """A feed page's rows and the URL of the next (older) page, if there is one."""
+    if len(rows) <= FEED_LIMIT:
+        return rows, None
+    rows = rows[:FEED_LIMIT]
+    return rows, f"{self_url}?before={int(rows[-1]['id'])}"
+
+
 async def changes_feed(datasette, request):
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "changes_feed")
-    rows = await _rows(db, queries.RECENT_CHANGES, {"limit": FEED_LIMIT})
+    await allowed(datasette, request, db.name, "changes_feed")
+    params = {"before": _feed_before(request), "limit": FEED_LIMIT + 1}
     base = datasette.absolute_url(request, "/").rstrip("/")
+    feed_url = base + "/-/archive/changes.atom"
+    rows, older = _feed_page(await query_rows(db, queries.RECENT_CHANGES, params), feed_url)
     entries = [pages.change_entry(r, base) for r in rows]
-    self_url = base + "/-/archive/changes.atom"
     title = f"{datasette.metadata('title') or 'Archive'}: recent changes"
-    alt = base + datasette.urls.table(db.name, "versions")
-    return _atom(pages.atom_feed(self_url, title, self_url, alt, entries))
+    alt = base + "/-/archive/changes"
+    return _atom(pages.atom_feed(feed_url, title, feed_url, alt, entries, older))
 
 
 async def document_feed(datasette, request):
-    doc_id = _parse(pages.parse_id, request.url_vars["id"], "document id")
+    doc_id = parse(pages.parse_id, request.url_vars["id"], "document id")
     db = await archive_database(datasette)
-    await _allowed(datasette, request, db.name, "document_feed")
-    document = await _one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
-    rows = await _rows(db, queries.DOCUMENT_CHANGES, {"id": doc_id, "limit": FEED_LIMIT})
+    await allowed(datasette, request, db.name, "document_feed")
+    document = await query_one(db, queries.DOCUMENT, {"id": doc_id}, f"document {doc_id}")
+    params = {"id": doc_id, "before": _feed_before(request), "limit": FEED_LIMIT + 1}
     base = datasette.absolute_url(request, "/").rstrip("/")
-    entries = [pages.change_entry(r, base) for r in rows]
     page = base + pages.document_url(doc_id)
+    rows, older = _feed_page(await query_rows(db, queries.DOCUMENT_CHANGES, params), page + ".atom")
+    entries = [pages.change_entry(r, base) for r in rows]
     title = f"Changes to {document['source']}:{document['path']}"
-    return _atom(pages.atom_feed(page + ".atom", title, page + ".atom", page, entries))
+    return _atom(pages.atom_feed(page + ".atom", title, page + ".atom", page, entries, older))
 
 
 @hookimpl
 def register_routes(datasette):
     return [
+        *front.ROUTES,
         (r"^/-/archive/document/(?P<id>[0-9]+)$", history_page),
         (r"^/-/archive/document/(?P<id>[0-9]+)\.atom$", document_feed),
         (r"^/-/archive/version/(?P<id>[0-9]+)$", version_page),
@@ -451,7 +433,7 @@ def register_routes(datasette):
         (r"^/-/archive/lookup\.json$", lookup_json),
         (r"^/-/archive/search$", search_page),
         (r"^/-/archive/changes\.atom$", changes_feed),
-        *memento.Routes(archive_database, _allowed).table(),
+        *memento.Routes(archive_database, allowed).table(),
     ]
 
 
@@ -507,7 +489,7 @@ async def delta_cell(datasette, database: str, row) -> markupsafe.Markup | None:
     fields = _row_dict(row)
     versions = None
     if isinstance(fields.get("from_blob"), str) and isinstance(fields.get("to_blob"), str):
-        found = await _rows(
+        found = await query_rows(
             db,
             queries.PAIR_VERSIONS,
             {"from_blob": fields["from_blob"], "to_blob": fields["to_blob"]},
@@ -523,11 +505,13 @@ def render_cell(row, value, column, table, database, datasette):
         return delta_cell(datasette, database, row)
     if table == "passages" and column == "key":  # the id cell is Datasette's row link
         link = pages.passage_cell(_row_dict(row).get("id"), value)
+    elif table == "documents" and column == "path":  # a path leads to its history
+        link = pages.history_cell(_row_dict(row).get("id"), value)
     else:
         link = archive_cell(table, column, value)
     if link is None:
         return None
-    known = _known_archive_database(datasette)
+    known = known_archive_database(datasette)
     if known is not None:  # the usual case: no coroutine per cell
         return link if database == known.name else None
 
@@ -555,7 +539,8 @@ def menu_links(datasette, actor, request):
     return [
         {"href": datasette.urls.path("/-/archive/verify"), "label": "Verify a file"},
         {"href": datasette.urls.path("/-/archive/search"), "label": "Search documents"},
-        {"href": datasette.urls.path("/-/archive/changes.atom"), "label": "Changes (Atom feed)"},
+        {"href": datasette.urls.path("/-/archive/changes"), "label": "Changes"},
+        {"href": datasette.urls.path("/-/archive/trace"), "label": "Trace a passage"},
     ]
 
 
@@ -566,13 +551,34 @@ def extra_css_urls(template, database, table, columns, view_name, request, datas
 
 
 @hookimpl
+def extra_template_vars(datasette):
+    """The served snapshot, for every page's footer (common.py)."""
+    snapshot = described(datasette)
+    if snapshot is None:
+        return {}
+    return {"archive_snapshot": {**snapshot.template_vars(), "refreshing": refreshing(datasette)}}
+
+
+@hookimpl
 def asgi_wrapper(datasette):
-    """Cache rendered responses while every served database is immutable (see cache.py)."""
+    """Cache rendered responses while every served database is immutable (see cache.py) and
+    the live archive has not moved on (then every page must say so); once it has, start a
+    fresh snapshot (common.poke_refresh)."""
     settings = cache.cache_settings(os.environ)
 
+    def active() -> bool:
+        return cache.all_immutable(datasette.databases) and not stale(datasette)
+
     def wrap(app):
-        if not settings.enabled:
-            return app
-        return cache.ResponseCache(app, lambda: cache.all_immutable(datasette.databases), settings)
+        inner = cache.ResponseCache(app, active, settings) if settings.enabled else app
+        if not refreshing(datasette):  # plain `datasette`, or `archive serve` with one worker
+            return inner
+
+        async def refreshing_app(scope, receive, send):
+            if scope.get("type") == "http":
+                poke_refresh(datasette)
+            return await inner(scope, receive, send)
+
+        return refreshing_app
 
     return wrap

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+import signal
+import sqlite3
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 CONFIG_ENV = "ARCHIVE_SERVE_CONFIG"
@@ -33,6 +35,9 @@ class ServeConfig:
     allow_sql: bool
     secret: str
     inspect: str | None = None  # Datasette inspect data (table counts), precomputed once
+    live: str | None = None  # the archive file the snapshot was taken from
+    taken_at: str | None = None  # when (UTC)
+    supervised: bool = False  # under uvicorn's supervisor: SIGHUP restarts the workers
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -40,6 +45,30 @@ class ServeConfig:
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> ServeConfig:
         return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def inspect_data(snapshot: str) -> dict:
+    """Datasette's inspect data for the snapshot (hash, size, table counts), computed once
+    here instead of by every worker on its first request; it also spares Datasette counting
+    the contentless FTS index, which fails and logs an error."""
+    from datasette.inspect import inspect_hash
+
+    from archive.store import table_counts
+
+    path = Path(snapshot)
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        counts = table_counts(conn)
+    finally:
+        conn.close()
+    return {
+        path.stem: {
+            "hash": inspect_hash(path),
+            "size": path.stat().st_size,
+            "file": str(path),
+            "tables": {name: {"count": count} for name, count in counts.items()},
+        }
+    }
 
 
 def settings(allow_sql: bool) -> dict[str, object]:
@@ -58,13 +87,51 @@ def build_datasette(config: ServeConfig):
     inspect_data = None
     if config.inspect:
         inspect_data = json.loads(Path(config.inspect).read_text(encoding="utf-8"))
-    return Datasette(
+    datasette = Datasette(
         immutables=[config.snapshot],
         metadata=metadata,
         settings=settings(config.allow_sql),
         secret=config.secret,
         inspect_data=inspect_data,
     )
+    from archive.publish.common import attach
+
+    attach(datasette, config.snapshot, config.live, config.taken_at)
+    return datasette
+
+
+def restart_workers() -> None:
+    """Ask uvicorn's supervisor (this worker's parent) to replace every worker."""
+    os.kill(os.getppid(), signal.SIGHUP)
+
+
+def refresh_snapshot(config_path: str, live_run: int, restart=restart_workers) -> bool:
+    """Serve live run `live_run`: take a fresh snapshot beside the old one, point the
+    workers' config at it, and ask uvicorn's supervisor to restart the workers (SIGHUP: each
+    replacement is serving before the worker it replaces stops). Done once per run for all
+    workers (an exclusive lock file); False when another worker is doing it."""
+    folder = Path(config_path).parent
+    try:
+        os.close(os.open(folder / f"refresh-{live_run}.lock", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    from archive.store import Store, now_iso
+
+    config = ServeConfig.read(config_path)
+    fresh = folder / f"run-{live_run}"
+    fresh.mkdir()
+    snapshot = fresh / Path(config.snapshot).name  # the same name: the same database name
+    taken_at = now_iso()
+    with Store(config.live, create=False) as store:
+        store.snapshot(snapshot, public=True)
+    inspect_path = fresh / "inspect-data.json"
+    inspect_path.write_text(json.dumps(inspect_data(str(snapshot))), encoding="utf-8")
+    new = replace(config, snapshot=str(snapshot), inspect=str(inspect_path), taken_at=taken_at)
+    pending = folder / f"serve-{live_run}.json"
+    new.write(pending)
+    os.replace(pending, config_path)  # whole, or not at all
+    restart()
+    return True
 
 
 async def warm_urls(datasette) -> list[str]:
@@ -118,5 +185,10 @@ def create_app():
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `archive serve`")
-    datasette = build_datasette(ServeConfig.read(path))
+    config = ServeConfig.read(path)
+    datasette = build_datasette(config)
+    if config.supervised and config.live:
+        from archive.publish.common import set_refresh
+
+        set_refresh(datasette, lambda live_run: refresh_snapshot(path, live_run))
     return with_warm_up(datasette.app(), datasette)

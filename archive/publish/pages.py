@@ -10,15 +10,16 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from markupsafe import Markup, escape
 
 from archive.diffs import DiffResult
-from archive.diffs.render import render_html, render_stat
+from archive.diffs.render import hunk_count, render_html, render_stat
 from archive.store.passage_format import passage_digest
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HISTORY_PAGE = 100  # versions per page of a document's history
 BAR_MAX_PX = 120
 DEFAULT_CONTEXT = 3  # unchanged lines shown around each change on a diff page
 MAX_CONTEXT_DIGITS = 6
@@ -83,6 +84,17 @@ def passage_cell(passage_id: object, key: object) -> Markup | None:
     )
 
 
+def history_cell(document_id: object, path: object) -> Markup | None:
+    """A documents row's path, linked to the document's history page."""
+    if not isinstance(document_id, int) or isinstance(document_id, bool):
+        return None
+    if not isinstance(path, str):
+        return None
+    return Markup('<a href="{}" class="archive-history-link"><bdi>{}</bdi></a>').format(
+        document_url(document_id), path
+    )
+
+
 def raw_url(blake3: str) -> str:
     return f"/-/archive/raw/{blake3}"
 
@@ -110,10 +122,37 @@ def words_bar_width(words: int | None, largest: int) -> int:
     return max(2, round(words * BAR_MAX_PX / largest))
 
 
-def history_view(document: dict, versions: list[dict]) -> dict:
-    """The timeline of a document: each version with its size change, its change class and
-    words changed (from its stored diff), and links."""
+def history_pager(document_id: int, shown: list[dict], total: int, limit: int) -> dict:
+    """Links around a page of a document's versions (newest first): newer, older, the ends."""
+    base = document_url(document_id)
+    if not shown:
+        return {"first": 0, "last": 0, "newer_url": None, "older_url": None}
+    top, bottom = shown[0]["seq"], shown[-1]["seq"]
+    newer = None
+    if top < total:
+        newer = base if top + limit >= total else f"{base}?before={top + limit + 1}"
+    return {
+        "first": top,
+        "last": bottom,
+        "newest_url": base,
+        "newer_url": newer,
+        "older_url": f"{base}?before={bottom}" if bottom > 1 else None,
+        "oldest_url": f"{base}?before={limit + 1}",
+    }
+
+
+def history_view(
+    document: dict, versions: list[dict], total: int | None = None, limit: int | None = None
+) -> dict:
+    """The timeline of a document, newest first, a page at a time: each version with its
+    size change, its change class and words changed (from its stored diff), and links.
+
+    versions: the page's rows, newest first, plus (when there is one) the next older row,
+    which only supplies its size to the oldest row shown."""
+    limit = limit or len(versions)
+    total = len(versions) if total is None else total
     sizes = {v["id"]: v["size"] for v in versions}
+    versions = versions[:limit]
     deltas = [size_delta(v["size"], sizes.get(v["previous_version_id"])) for v in versions]
     largest = max((abs(d) for d in deltas), default=0)
     words = [(v.get("words_inserted") or 0) + (v.get("words_deleted") or 0) for v in versions]
@@ -144,6 +183,8 @@ def history_view(document: dict, versions: list[dict]) -> dict:
         "versions": rows,
         "timeline": timeline_html(rows),
         "atom_url": document_url(document["id"]),
+        "total": total,
+        "pager": history_pager(document["id"], rows, total, limit),
     }
 
 
@@ -304,51 +345,6 @@ def blame_view(version: dict, result: dict | None, no_blame: str | None) -> dict
     }
 
 
-def trace_view(query: str, normalized: bool, result: dict | None, limit: int) -> dict:
-    """A traced text or passage hash: each matching passage, where it was first said and
-    every document carrying it, linked to versions and histories; `truncated` when more
-    passages hold its words than one request checks (`match_cap`)."""
-    passages = []
-    for p in (result or {}).get("passages", [])[:limit]:
-        first = p["first"]
-        passages.append(
-            {
-                **p,
-                "first_url": version_url(first["version_id"]) if first else None,
-                "documents": [{**d, "url": document_url(d["document_id"])} for d in p["documents"]],
-            }
-        )
-    found = len((result or {}).get("passages", []))
-    first = (result or {}).get("first")
-    appearances = [
-        {
-            **a,
-            "url": document_url(a["document_id"]),
-            "ranges": [
-                {
-                    **r,
-                    "from_url": version_url(r["from_version_id"]),
-                    "to_url": version_url(r["to_version_id"]),
-                }
-                for r in a["ranges"]
-            ],
-        }
-        for a in (result or {}).get("appearances", [])
-    ]
-    return {
-        "first": {**first, "url": version_url(first["version_id"])} if first else None,
-        "appearances": appearances,
-        "q": query,
-        "normalized": normalized,
-        "match": (result or {}).get("match"),
-        "passages": passages,
-        "found": found,
-        "limit": limit,
-        "truncated": bool((result or {}).get("truncated")),
-        "match_cap": (result or {}).get("match_cap"),
-    }
-
-
 def diff_view(
     old: dict,
     new: dict,
@@ -383,6 +379,7 @@ def diff_view(
             "algorithm": algorithm,
             "stored": stored,
             "stat_line": render_stat(result),
+            "hunks": hunk_count(result.ops),  # as the terminal diff and patch count them
         }
     return {
         "old": version_view(old, old_text),
@@ -440,8 +437,11 @@ def delta_cell(row: dict, versions: tuple[int, int] | None) -> Markup:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else "?"
 
     cls = row.get("change_class")
-    text = f"+{num('words_inserted')} −{num('words_deleted')} words, {num('hunks')} hunks" + (
-        f", {cls}" if isinstance(cls, str) else ""
+    hunks = num("hunks")
+    text = (
+        f"+{num('words_inserted')} −{num('words_deleted')} words, {hunks} hunk"
+        + ("" if hunks == "1" else "s")
+        + (f", {cls}" if isinstance(cls, str) else "")
     )
     if versions is None:
         return Markup('<span class="diff-summary">{}</span>').format(text)
@@ -501,9 +501,15 @@ def change_entry(change: dict, base_url: str) -> FeedEntry:
 
 
 def atom_feed(
-    feed_id: str, title: str, self_url: str, alt_url: str, entries: list[FeedEntry]
+    feed_id: str,
+    title: str,
+    self_url: str,
+    alt_url: str,
+    entries: list[FeedEntry],
+    next_url: str | None = None,
 ) -> str:
-    """Valid Atom 1.0: ElementTree escapes all text; xml_text replaces what XML cannot hold."""
+    """Valid Atom 1.0: ElementTree escapes all text; xml_text replaces what XML cannot hold.
+    next_url: the older entries' page (RFC 5005 paged feed), when there are more."""
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -521,6 +527,8 @@ def atom_feed(
     sub(sub(feed, "author"), "name", "provenance-archive")
     sub(feed, "link", rel="self", href=self_url)
     sub(feed, "link", rel="alternate", href=alt_url)
+    if next_url:
+        sub(feed, "link", rel="next", href=next_url)
     for e in entries:
         entry = sub(feed, "entry")
         sub(entry, "id", e.id)
@@ -531,3 +539,56 @@ def atom_feed(
     # ElementTree leaves CR raw, which XML parsers turn into LF: keep it as a reference.
     body = ET.tostring(feed, encoding="unicode").replace("\r", "&#13;")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"
+
+
+# What a version page shows of its document: extracted metadata and source provenance.
+# Values are document text (hostile): the templates escape them; only http(s) values link.
+
+# blob_metadata columns worth showing, in order, with their labels (counts and encodings are
+# on the page already, or are noise).
+SHOWN = (
+    ("title", "Title"),
+    ("author", "Author"),
+    ("byline", "Byline"),
+    ("dateline", "Dateline"),
+    ("published", "Published"),
+    ("first_date", "First date in the text"),
+    ("description", "Description"),
+    ("language", "Language"),
+    ("canonical_url", "Source URL"),
+    ("identifier", "Identifier"),
+    ("corpus_number", "Corpus number"),
+    ("word_count", "Words"),
+)
+ITEM_LABELS = {"tag": "Tags", "keyword": "Keywords", "link": "Links", "author": "Authors"}
+
+
+def web_url(value: object) -> str | None:
+    """The value as a link target when it is an http(s) URL, else None (no javascript:)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def metadata_rows(metadata: dict | None, items: list[dict]) -> list[dict]:
+    """Labelled rows: the shown columns that have a value, then the items grouped by key."""
+    rows = []
+    for key, label in SHOWN:
+        value = (metadata or {}).get(key)
+        if value not in (None, ""):
+            rows.append({"label": label, "value": value, "url": web_url(value)})
+    grouped: dict[str, list[str]] = {}
+    for item in items:
+        grouped.setdefault(item["key"], []).append(item["value"])
+    for key, values in grouped.items():
+        label = ITEM_LABELS.get(key, key.replace("_", " ").capitalize())
+        rows.append({"label": label, "value": ", ".join(values), "url": None})
+    return rows
+
+
+def provenance_rows(rows: list[dict]) -> list[dict]:
+    return [{**r, "url": web_url(r["value"])} for r in rows]

@@ -19,20 +19,30 @@ VERSION = ("versions", "documents", "sources", "runs", "blobs")
 CHANGES = ("versions", "documents", "sources", "blobs")
 PASSAGES = ("passages", "passages_fts", "passage_groups", "blob_passages", "blob_snapshots")
 PROOF = ("ledger", "runs")
+# Who vouches for a checkpoint: signatures, cosignatures, time-stamp tokens (publish/checkpoint).
+EVIDENCE = ("checkpoint_signatures", "checkpoint_timestamps")
+# The span index a text trace looks candidates up in (archive/passages/spantrace.py).
+SPANS = ("span_fts", "span_state", "passage_documents")
+# What a version page shows of its document (archive/publish/doc_metadata.py).
+ABOUT = ("blob_metadata", "blob_items", "version_provenance")
 
 PAGE_TABLES: dict[str, tuple[str, ...]] = {
     "history": (*DOCUMENT, "versions", "blobs", "diffs", "captures"),
     "document_feed": (*DOCUMENT, *CHANGES),
-    "version": (*VERSION, *CONTENT, *PROOF, "captures"),
+    "version": (*VERSION, *CONTENT, *PROOF, "captures", *ABOUT, *EVIDENCE),
     "proof": (*VERSION, *PROOF),
-    "blame": (*VERSION, *CONTENT, *PASSAGES),
-    "trace": (*PASSAGES, *CHANGES),
+    "blame": (*VERSION, *CONTENT, *PASSAGES, "diffs"),
+    "trace": (*PASSAGES, *SPANS, *CHANGES),
     "diff": (*VERSION, *CONTENT, "diffs"),
     "raw": (*CONTENT, *CHUNKS),
     "lookup": CHANGES,
     "verify": (),
-    "search": (*DOCUMENT, *PASSAGES, *CHANGES),
+    "search": (*DOCUMENT, *PASSAGES, *SPANS, *CHANGES),
+    "checkpoint": (*PROOF, *EVIDENCE),
     "changes_feed": CHANGES,
+    # The front door (archive/publish/front.py): the home page and the Changes page.
+    "home": (*CHANGES, "runs", "diffs"),
+    "changes": (*CHANGES, "diffs"),
     # Memento (archive/publish/memento.py): TimeMaps and the TimeGate, a version's raw bytes.
     "timemap": (*DOCUMENT, "versions"),
     "version_raw": (*CHANGES, *CONTENT, *CHUNKS),

@@ -19,7 +19,8 @@ DOCUMENT = (
     " FROM documents d JOIN sources s ON s.id = d.source_id WHERE d.id = :id"
 )
 
-# Each version with its stored diff, as the version_diffs view has it (the newest algorithm's
+# A page of a document's versions (newest first, before seq :before) with their stored diffs,
+# as the version_diffs view has them (the newest algorithm's
 # diff from the previous version with content), but looked up per row: joining the view makes
 # SQLite materialise it for every version of the archive.
 DOCUMENT_VERSIONS = (
@@ -39,8 +40,9 @@ DOCUMENT_VERSIONS = (
     " LEFT JOIN diffs d ON d.rowid = ("
     " SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob"
     " ORDER BY e.rowid DESC LIMIT 1)"
-    " WHERE v.document_id = :id ORDER BY v.seq"
+    " WHERE v.document_id = :id AND v.seq < :before ORDER BY v.seq DESC LIMIT :limit"
 )
+VERSION_COUNT = "SELECT count(*) AS n FROM versions WHERE document_id = :id"
 
 VERSION = (
     "SELECT v.id, v.document_id, v.seq, v.blob, v.path, v.kind, v.run_id, v.observed_at,"
@@ -116,14 +118,17 @@ _CHANGES = (
     " FROM versions v JOIN documents d ON d.id = v.document_id"
     " JOIN sources s ON s.id = d.source_id LEFT JOIN blobs b ON b.blake3 = v.blob"
 )
-RECENT_CHANGES = _CHANGES + " ORDER BY v.id DESC LIMIT :limit"
-DOCUMENT_CHANGES = _CHANGES + " WHERE v.document_id = :id ORDER BY v.id DESC LIMIT :limit"
+# Newest first, before version id :before (a feed's older pages).
+RECENT_CHANGES = _CHANGES + " WHERE v.id < :before ORDER BY v.id DESC LIMIT :limit"
+DOCUMENT_CHANGES = (
+    _CHANGES + " WHERE v.document_id = :id AND v.id < :before ORDER BY v.id DESC LIMIT :limit"
+)
 
 # Search by document path; text search goes through the passage store (archive.passages.trace).
 SEARCH_PATHS = (
     "SELECT d.id AS document_id, d.path, d.status, s.name AS source, d.current_version_id,"
     " d.last_seen FROM documents d JOIN sources s ON s.id = d.source_id"
-    " WHERE d.path LIKE :pattern ESCAPE '\\' ORDER BY d.path, d.id LIMIT :limit"
+    " WHERE d.path LIKE :pattern ESCAPE '\\' ORDER BY d.path, d.id LIMIT :limit OFFSET :offset"
 )
 
 
@@ -131,3 +136,11 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` literally anywhere (%, _ and \\ escaped)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# What a version page shows of its document (pages.metadata_rows, provenance_rows).
+DOC_METADATA = "SELECT * FROM blob_metadata WHERE blake3 = :blob"
+DOC_ITEMS = "SELECT key, value, detail FROM blob_items WHERE blob = :blob ORDER BY key, ordinal"
+DOC_PROVENANCE = (
+    "SELECT origin, key, value FROM version_provenance WHERE version_id = :id ORDER BY origin, key"
+)

@@ -7,30 +7,35 @@ served, so the plugin caches rendered pages (archive.publish.cache).
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import secrets
 import signal
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 
-from archive.publish.app import CONFIG_ENV, ServeConfig
+from archive.publish.app import CONFIG_ENV, ServeConfig, inspect_data
 from archive.publish.cache import CACHE_ENV
-from archive.store import Store, table_counts
+from archive.store import Store, now_iso
 
-PROJECT_METADATA = Path(__file__).resolve().parent.parent / "metadata.yml"
+# The site's metadata: shipped inside the package (setup.py copies the repository's
+# metadata.yml, the one source, into the wheel), or the checkout's for an editable install.
+BUNDLED_METADATA = "metadata.yml"
+CHECKOUT_METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
 APP_FACTORY = "archive.publish.app:create_app"
 # uvloop does not exist on Windows; uvicorn's own asyncio loop serves there.
 LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
 
 
 def default_metadata() -> Path | None:
-    for candidate in (Path("metadata.yml"), PROJECT_METADATA):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The metadata `archive serve` uses without --metadata: the package's own, never the
+    working directory's (a stray metadata.yml must not change what an archive serves)."""
+    packaged = importlib.resources.files("archive.publish") / BUNDLED_METADATA
+    if packaged.is_file():
+        return Path(str(packaged))
+    return CHECKOUT_METADATA if CHECKOUT_METADATA.is_file() else None
 
 
 def default_workers() -> int:
@@ -41,30 +46,19 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def inspect_data(snapshot: str) -> dict:
-    """Datasette's inspect data for the snapshot (hash, size, table counts), computed once
-    here instead of by every worker on its first request; it also spares Datasette counting
-    the contentless FTS index, which fails and logs an error."""
-    from datasette.inspect import inspect_hash
+def prepare(
+    folder: str,
+    snapshot: str,
+    metadata: Path | None,
+    allow_sql: bool,
+    live: str | None = None,
+    taken_at: str | None = None,
+    supervised: bool = False,
+) -> Path:
+    """Write the workers' config (and inspect data) into `folder`; returns the config's path.
 
-    path = Path(snapshot)
-    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-        counts = table_counts(conn)
-    finally:
-        conn.close()
-    return {
-        path.stem: {
-            "hash": inspect_hash(path),
-            "size": path.stat().st_size,
-            "file": str(path),
-            "tables": {name: {"count": count} for name, count in counts.items()},
-        }
-    }
-
-
-def prepare(folder: str, snapshot: str, metadata: Path | None, allow_sql: bool) -> Path:
-    """Write the workers' config (and inspect data) into `folder`; returns the config's path."""
+    live, taken_at: the archive the snapshot was taken from, and when (the page footer says
+    so, and when the live archive has moved on)."""
     inspect_path = Path(folder, "inspect-data.json")
     inspect_path.write_text(json.dumps(inspect_data(snapshot)), encoding="utf-8")
     config = ServeConfig(
@@ -73,6 +67,9 @@ def prepare(folder: str, snapshot: str, metadata: Path | None, allow_sql: bool) 
         allow_sql=allow_sql,
         secret=secrets.token_hex(32),
         inspect=str(inspect_path),
+        live=os.path.abspath(live) if live else None,
+        taken_at=taken_at,
+        supervised=supervised,
     )
     config_path = Path(folder, "serve.json")
     config.write(config_path)
@@ -126,7 +123,12 @@ def serve(
     """Snapshot the archive (WAL folded in), then serve it immutably with uvicorn workers."""
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
+        taken_at = now_iso()
         store.snapshot(snapshot, public=True)  # no absolute server path is published
         store.close()
-        config_path = prepare(tmp, snapshot, metadata, allow_sql)
-        return run_server(config_path, host, port, workers or default_workers(), cache, access_log)
+        workers = workers or default_workers()
+        # Workers under uvicorn's supervisor (several, not on Windows) refresh the snapshot
+        # themselves: a fresh one, a new config, SIGHUP to the supervisor (app.refresh).
+        supervised = workers > 1 and sys.platform != "win32"
+        config_path = prepare(tmp, snapshot, metadata, allow_sql, db, taken_at, supervised)
+        return run_server(config_path, host, port, workers, cache, access_log)

@@ -17,7 +17,7 @@ from archive.record.metadata import (
     sidecar_target,
     store_content,
 )
-from archive.record.plan import Observed, summarize
+from archive.record.plan import Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
@@ -91,6 +91,7 @@ def ingest_folder(
         source["name"],
         kinds=summarize(changes),
         problem_list=[{"path": p.path, "reason": p.reason} for p in unreadable],
+        changed=change_list(changes),
         **counts,
     )
 

@@ -20,7 +20,7 @@ from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
-from archive.record.plan import Change, Observed, summarize
+from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
@@ -199,6 +199,7 @@ def _import(
         progress(0, total)
     tally = Tally()
     kinds: dict[str, int] = {}
+    changed: list[dict] = []
     blake3_of: dict[str, str] = {}
     for batch in batches(git.commits(ref, after=after), batch_size):
         oids = new_blob_oids(batch, blake3_of)
@@ -223,6 +224,7 @@ def _import(
                 )
                 for kind, n in summarize(changes).items():
                     kinds[kind] = kinds.get(kind, 0) + n
+                changed += change_list(changes, commit.oid)
                 failpoint("commit", tally.commits)
             pending.store_all()  # wait for the batch's diffs, check and insert them
             catch_up_spans(store)  # the batch's new passages, blobs and versions
@@ -238,6 +240,7 @@ def _import(
         run_id,
         source["name"],
         kinds=dict(sorted(kinds.items())),
+        changed=changed,
         problem_list=list(tally.problems),
         commits=tally.commits,
         **tally.counts(),

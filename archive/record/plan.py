@@ -102,6 +102,19 @@ def _rename(doc: DocState, obs: Observed) -> Change:
     return Change("renamed", doc.document_id, obs.path, obs.blob, doc.blob, obs.mtime, doc.path)
 
 
+def change_list(changes: Sequence[Change], commit: str | None = None) -> list[dict]:
+    """What changed, by name, for a run's report: kind, path, old path (renames), commit."""
+    out = []
+    for c in sorted(changes, key=lambda c: c.path):
+        row = {"kind": c.kind, "path": c.path}
+        if c.old_path:
+            row["old_path"] = c.old_path
+        if commit:
+            row["commit"] = commit
+        out.append(row)
+    return out
+
+
 def summarize(changes: Sequence[Change]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for c in changes:

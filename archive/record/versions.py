@@ -30,6 +30,7 @@ class RunSummary:
     problems: int
     kinds: dict[str, int] = field(default_factory=dict)
     problem_list: list[dict] = field(default_factory=list)
+    changed: list[dict] = field(default_factory=list)  # each change by name (plan.change_list)
 
     def as_dict(self) -> dict:
         return asdict(self)

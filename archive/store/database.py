@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -38,7 +38,10 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
         self.path = os.fspath(path)
         if not create and not os.path.exists(self.path):
-            raise ArchiveError(f"no archive at {self.path}: run `archive ingest DIR` first")
+            raise ArchiveError(
+                f"no archive at {os.path.abspath(self.path)}: give --db FILE (or set ARCHIVE_DB)"
+                " to use another archive, or run `archive ingest DIR` to make one there"
+            )
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute("PRAGMA foreign_keys = ON")
@@ -52,13 +55,14 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
             raise ArchiveError(f"{self.path}: {e}") from None
         self.conn = conn
         self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
+        self.on_wait: Callable[[float], None] | None = None  # see write()
 
     @classmethod
     def over(cls, conn: sqlite3.Connection) -> Store:
         """A Store on a connection opened elsewhere (Datasette's, read-only): no pragmas, no
         migration, so the store's queries serve the published snapshot too."""
         store = cls.__new__(cls)
-        store.path, store.conn, store.texts = "", conn, None
+        store.path, store.conn, store.texts, store.on_wait = "", conn, None, None
         return store
 
     @property
@@ -77,18 +81,38 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        """One atomic batch: all of it lands or none of it does."""
+    def _begin(self, at_once: bool) -> None:
+        """BEGIN IMMEDIATE, failing at once (at_once) or after the usual busy timeout."""
+        if at_once:
+            self.conn.execute("PRAGMA busy_timeout = 0")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            if at_once:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One atomic batch: all of it lands or none of it does.
+
+        When another writer holds the archive, `on_wait` (if set) is called once before
+        waiting for it (up to BUSY_TIMEOUT_S), so a command can say why it pauses."""
+        try:
+            self._begin(self.on_wait is not None)
         except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
-                raise ArchiveError(
-                    f"{self.path} is busy: another ingest is writing it; "
-                    "try again when it has finished"
-                ) from None
-            raise
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            if self.on_wait is not None:
+                self.on_wait(BUSY_TIMEOUT_S)
+            try:
+                self._begin(False)
+            except sqlite3.OperationalError as again:
+                if "locked" in str(again) or "busy" in str(again):
+                    raise ArchiveError(
+                        f"{self.path} is busy: another ingest is writing it; "
+                        "try again when it has finished"
+                    ) from None
+                raise
         try:
             yield
         except BaseException:
@@ -418,6 +442,47 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
             "SELECT d.*, s.name AS source, s.location FROM documents d"
             " JOIN sources s ON s.id = d.source_id WHERE d.path = ? ORDER BY d.id",
             (path,),
+        )
+
+    def commit_count(self) -> int:
+        """Git commits recorded, all sources (what an interrupted import kept)."""
+        return self.conn.execute("SELECT count(*) FROM commits").fetchone()[0]
+
+    def documents_once_at(self, path: str) -> list[dict]:
+        """Documents that had `path` in some version (a name from before a rename)."""
+        return self.query(
+            "SELECT d.*, s.name AS source, s.location FROM documents d"
+            " JOIN sources s ON s.id = d.source_id WHERE d.id IN ("
+            " SELECT document_id FROM versions WHERE path = ? OR old_path = ?) ORDER BY d.id",
+            (path, path),
+        )
+
+    def document_names(self) -> list[tuple[str, str]]:
+        """(source, path) of every document, for close-match suggestions."""
+        rows = self.conn.execute(
+            "SELECT s.name, d.path FROM documents d JOIN sources s ON s.id = d.source_id"
+        )
+        return [(source, path) for source, path in rows]
+
+    def list_documents(self, source: str | None = None, status: str | None = None) -> list[dict]:
+        """Every document (of a source, with a status), by source and path, with its number of
+        versions and its latest version's size."""
+        where, params = [], []
+        if source is not None:
+            where.append("s.name = ?")
+            params.append(source)
+        if status is not None:
+            where.append("d.status = ?")
+            params.append(status)
+        return self.query(
+            "SELECT d.id, s.name AS source, d.path, d.status, d.first_seen, d.last_seen,"
+            " d.current_version_id, (SELECT count(*) FROM versions v WHERE v.document_id = d.id)"
+            " AS versions, b.size FROM documents d JOIN sources s ON s.id = d.source_id"
+            " LEFT JOIN versions c ON c.id = d.current_version_id"
+            " LEFT JOIN blobs b ON b.blake3 = c.blob"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY s.name, d.path, d.id",
+            params,
         )
 
     def document(self, document_id: int) -> dict | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.archive_builder import CORPUS, ROOT, build_archive, plugin_env
+from tests.browser.archive_builder import CORPUS, LONG_NAME, ROOT, build_archive, plugin_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -77,6 +77,10 @@ def _ids(db: Path) -> dict:
         "v1": one("SELECT id FROM versions WHERE path = ? AND seq = 1", corpus_doc),
         "v2": one("SELECT id FROM versions WHERE path = ? AND seq = 2", corpus_doc),
         "binary": one("SELECT id FROM versions WHERE path = 'image.png' AND seq = 1"),
+        "wide_doc": one("SELECT id FROM documents WHERE path = 'wide-text.txt'"),
+        "wide_v1": one("SELECT id FROM versions WHERE path = 'wide-text.txt' AND seq = 1"),
+        "wide_v2": one("SELECT id FROM versions WHERE path = 'wide-text.txt' AND seq = 2"),
+        "long_name_doc": one("SELECT id FROM documents WHERE path = ?", LONG_NAME),
         "documents": [r[0] for r in conn.execute("SELECT id FROM documents ORDER BY id")],
         "versions": [r[0] for r in conn.execute("SELECT id FROM versions ORDER BY id")],
         "diffs": conn.execute(

@@ -59,7 +59,7 @@
 
   function check(file) {
     if (!window.crypto || !window.crypto.subtle) {
-      status.textContent = "This browser cannot hash files here (WebCrypto needs https or localhost).";
+      status.textContent = "This browser cannot hash files here (WebCrypto needs https or localhost): paste the file's hash below instead.";
       return;
     }
     status.textContent = "Hashing " + file.name + "…";
