@@ -64,7 +64,7 @@ PYEOF
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 WORKERS="${WORKERS:-$("$PY" -c 'from archive.serve import default_workers; print(default_workers())')}"
-CACHE="$("$PY" -c 'import os; from archive.publish.cache import cache_settings; print("on" if cache_settings(os.environ).enabled else "off")')"
+CACHE="$("$PY" -c 'import os; from archive.publish.server.cache import cache_settings; print("on" if cache_settings(os.environ).enabled else "off")')"
 "$PY" -m archive serve --db "$DB" --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
     --metadata metadata.yml >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!

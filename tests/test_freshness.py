@@ -38,8 +38,8 @@ def test_a_newer_run_in_the_live_archive_is_noticed(tmp_path: Path) -> None:
 
 
 def test_a_fresh_snapshot_is_taken_once_and_named_in_the_config(tmp_path: Path) -> None:
-    from archive.publish.app import ServeConfig, refresh_snapshot
-    from archive.publish.serve import prepare
+    from archive.publish.server.app import ServeConfig, refresh_snapshot
+    from archive.publish.server.serve import prepare
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -14,7 +14,7 @@ import yaml
 from datasette.app import Datasette
 
 from archive.publish import permissions, sqlfunctions
-from archive.publish.cache import request_key
+from archive.publish.server.cache import request_key
 from tests.browser.archive_builder import ROOT, build_archive
 
 METADATA = yaml.safe_load((ROOT / "metadata.yml").read_text())

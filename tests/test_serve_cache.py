@@ -18,8 +18,9 @@ from datasette.utils.asgi import AsgiStream, Response
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive.publish import cache, queries
-from archive.publish.cache import (
+from archive.publish import queries
+from archive.publish.server import cache
+from archive.publish.server.cache import (
     ENTRY_OVERHEAD,
     LRU,
     CacheSettings,
@@ -362,8 +363,8 @@ async def test_concurrent_misses_render_once(archive_db, probe):
 async def test_worker_app_has_archive_serve_settings_counts_and_warm_templates(
     archive_db, tmp_path
 ):
-    from archive.publish.app import ServeConfig, build_datasette, with_warm_up
-    from archive.publish.serve import prepare
+    from archive.publish.server.app import ServeConfig, build_datasette, with_warm_up
+    from archive.publish.server.serve import prepare
 
     snapshot = tmp_path / "archive.db"
     shutil.copyfile(archive_db, snapshot)

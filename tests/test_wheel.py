@@ -119,7 +119,7 @@ def test_the_installed_wheel_serves_the_archive_s_metadata(installed, tmp_path) 
 
 
 def test_serve_never_takes_the_working_directory_s_metadata(tmp_path, monkeypatch) -> None:
-    from archive.publish.serve import default_metadata
+    from archive.publish.server.serve import default_metadata
 
     (tmp_path / "metadata.yml").write_text("title: a stray file\n")
     monkeypatch.chdir(tmp_path)

@@ -46,8 +46,8 @@ def serve(
     access_log: bool,
 ) -> None:
     """Serve a read-only snapshot of the archive in Datasette."""
-    from archive.publish.serve import default_metadata
-    from archive.publish.serve import serve as run_server
+    from archive.publish.server.serve import default_metadata
+    from archive.publish.server.serve import serve as run_server
 
     meta = metadata or default_metadata()
     sys.exit(run_server(db, meta, host, port, not no_sql, workers, not no_cache, access_log))

@@ -20,7 +20,6 @@ from archive.ledger.checkpoints import inclusion_proof
 from archive.passages.blame import blame
 from archive.passages.trace import search_documents, trace
 from archive.publish import (
-    cache,
     checkpoint,
     front,
     memento,
@@ -46,6 +45,7 @@ from archive.publish.common import (
     stale,
     static_url,
 )
+from archive.publish.server import cache
 from archive.store import ArchiveError, PassageStore, Store, read_text
 from archive.store.passage_format import passage_digest
 

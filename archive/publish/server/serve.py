@@ -1,8 +1,8 @@
 """Serve the archive in Datasette from a read-only snapshot, never the live file.
 
 One port, several uvicorn worker processes (httptools parser, uvloop), each building the same
-Datasette over the snapshot (archive.publish.app). The snapshot never changes while it is
-served, so the plugin caches rendered pages (archive.publish.cache).
+Datasette over the snapshot (archive.publish.server.app). The snapshot never changes while it is
+served, so the plugin caches rendered pages (archive.publish.server.cache).
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from archive.publish.app import CONFIG_ENV, ServeConfig, inspect_data
-from archive.publish.cache import CACHE_ENV
+from archive.publish.server.app import CONFIG_ENV, ServeConfig, inspect_data
+from archive.publish.server.cache import CACHE_ENV
 from archive.store import Store, now_iso
 
 # The site's metadata: shipped inside the package (setup.py copies the repository's
 # metadata.yml, the one source, into the wheel), or the checkout's for an editable install.
 BUNDLED_METADATA = "metadata.yml"
-CHECKOUT_METADATA = Path(__file__).resolve().parents[2] / "metadata.yml"
-APP_FACTORY = "archive.publish.app:create_app"
+CHECKOUT_METADATA = Path(__file__).resolve().parents[3] / "metadata.yml"
+APP_FACTORY = "archive.publish.server.app:create_app"
 # uvloop does not exist on Windows; uvicorn's own asyncio loop serves there.
 LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
 

@@ -181,7 +181,7 @@ def with_warm_up(app, datasette):
 
 
 def create_app():
-    """uvicorn's app factory (`--factory archive.publish.app:create_app`)."""
+    """uvicorn's app factory (`--factory archive.publish.server.app:create_app`)."""
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start the server with `archive serve`")
