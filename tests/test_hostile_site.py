@@ -64,6 +64,7 @@ def page_url(page: str, ids: dict) -> str:
         "version_raw": f"/-/archive/version/{ids['v2']}/raw",
         "home": "/",
         "changes": "/-/archive/changes",
+        "checkpoint": "/-/archive/checkpoint",
     }[page]
 
 

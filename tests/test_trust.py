@@ -425,6 +425,10 @@ async def test_published_pages_show_who_vouches_and_serve_the_note(
     assert "newsroom.example/archive" in signers.split("</dd>")[0]
     assert "rival.example/witness" in page[page.index('id="checkpoint-witnesses"') :]
     assert "Test TSA" in page[page.index('id="checkpoint-times"') :]
+    home = (await ds.client.get("/")).text  # the front door says who vouches for the latest
+    assert "newsroom.example/archive" in home[home.index('id="home-signers"') :].split("</dd>")[0]
+    assert "rival.example/witness" in home[home.index('id="home-witnesses"') :].split("</dd>")[0]
+    assert "Test TSA" in home[home.index('id="home-times"') :].split("</dd>")[0]
     response = await ds.client.get("/-/archive/checkpoint")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

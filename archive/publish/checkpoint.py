@@ -26,11 +26,13 @@ def latest_note(conn) -> tuple[str, dict | None]:
         return latest_checkpoint(store).text, None
 
 
-def vouched(conn, proof: dict | None) -> dict | None:
-    """Who signed, witnessed and time-stamped the tree a version's proof leads to."""
-    if proof is None:
+def vouched(conn, tree: dict | None) -> dict | None:
+    """Who signed, witnessed and time-stamped a tree: the one a version's proof leads to
+    (`tree_size`, `root`) or a checkpoint row (`tree_size`, `tree_root`)."""
+    if tree is None:
         return None
-    return evidence.tree_evidence(Store.over(conn), proof["tree_size"], proof["root"])
+    root = tree.get("root") or tree.get("tree_root")
+    return evidence.tree_evidence(Store.over(conn), tree["tree_size"], root)
 
 
 def note_response(note: str, token: dict | None, stamped: bool) -> Response:

@@ -16,6 +16,7 @@ from typing import Any
 
 from datasette.utils.asgi import NotFound, Request
 
+from archive.publish.checkpoint import vouched
 from archive.publish.common import allowed, archive_database, parse, render
 from archive.publish.pages import parse_id
 
@@ -83,9 +84,11 @@ def read_changes(conn: sqlite3.Connection, before: int | None, limit: int) -> li
 def read_home(conn: sqlite3.Connection) -> dict[str, Any]:
     """Everything the home page shows, read in one trip to the database."""
     checkpoint = _rows(conn, LATEST_CHECKPOINT)
+    latest = checkpoint[0] if checkpoint else None
     return {
         "counts": _rows(conn, COUNTS)[0],
-        "checkpoint": checkpoint[0] if checkpoint else None,
+        "checkpoint": latest,
+        "evidence": None if latest is None else vouched(conn, latest),
         "recent": read_changes(conn, None, RECENT_LIMIT)[:RECENT_LIMIT],
         "most_changed": _rows(conn, MOST_CHANGED, {"limit": MOST_CHANGED_LIMIT}),
     }
@@ -148,6 +151,7 @@ def home_view(metadata: dict, data: dict, tables: list[dict]) -> dict:
         ],
         "present": counts["present"],
         "checkpoint": data["checkpoint"],
+        "evidence": data.get("evidence"),
         "recent": [change_row(v) for v in data["recent"]],
         "most_changed": [
             {**d, "url": f"/-/archive/document/{int(d['id'])}"} for d in data["most_changed"]

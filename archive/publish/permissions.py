@@ -41,7 +41,7 @@ PAGE_TABLES: dict[str, tuple[str, ...]] = {
     "checkpoint": (*PROOF, *EVIDENCE),
     "changes_feed": CHANGES,
     # The front door (archive/publish/front.py): the home page and the Changes page.
-    "home": (*CHANGES, "runs", "diffs"),
+    "home": (*CHANGES, "runs", "diffs", *EVIDENCE),
     "changes": (*CHANGES, "diffs"),
     # Memento (archive/publish/memento.py): TimeMaps and the TimeGate, a version's raw bytes.
     "timemap": (*DOCUMENT, "versions"),
