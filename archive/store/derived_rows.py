@@ -15,7 +15,7 @@ from datetime import datetime
 
 from archive.store.content import text_source
 from archive.store.passage_format import unpack_ids
-from archive.store.passage_store import PassageStore
+from archive.store.passage_store import PassageStore, versions_where
 from archive.store.shapes import Change
 
 
@@ -399,14 +399,7 @@ class SpanIndex:
 
     def versions_of_documents(self, document_ids: Iterable[int]) -> list[dict]:
         """Every version of these documents, with document path and source, oldest first."""
-        cursor = self.conn.execute(
-            "SELECT v.*, d.path AS document_path, s.name AS source FROM json_each(?) j"
-            " JOIN versions v ON v.document_id = j.value JOIN documents d ON d.id = v.document_id"
-            " JOIN sources s ON s.id = d.source_id ORDER BY v.observed_at, v.id",
-            (json.dumps(sorted(set(document_ids))),),
-        )
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor]
+        return versions_where(self.conn, "document_id", document_ids)
 
     def held_by(self, blobs: Iterable[str]) -> dict[str, set[int]]:
         """blob -> the passages its text holds (paragraphs and quotations)."""

@@ -458,11 +458,21 @@ class PassageStore:
 
     def versions_of_blobs(self, blobs: Iterable[str]) -> list[dict]:
         """Versions holding any of the blobs, with document path and source, oldest first."""
-        cursor = self.conn.execute(
-            "SELECT v.*, d.path AS document_path, s.name AS source FROM json_each(?) j"
-            " JOIN versions v ON v.blob = j.value JOIN documents d ON d.id = v.document_id"
-            " JOIN sources s ON s.id = d.source_id ORDER BY v.observed_at, v.id",
-            (json.dumps(sorted(set(blobs))),),
-        )
-        names = [c[0] for c in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor]
+        return versions_where(self.conn, "blob", blobs)
+
+
+def versions_where(
+    conn: sqlite3.Connection, column: str, values: Iterable[str | int]
+) -> list[dict]:
+    """Versions whose `column` ('blob' or 'document_id') is one of values, with document
+    path and source, oldest first (one query whatever the number of values)."""
+    if column not in ("blob", "document_id"):
+        raise ValueError(f"versions are not looked up by {column!r}")
+    cursor = conn.execute(
+        "SELECT v.*, d.path AS document_path, s.name AS source FROM json_each(?) j"
+        f" JOIN versions v ON v.{column} = j.value JOIN documents d ON d.id = v.document_id"
+        " JOIN sources s ON s.id = d.source_id ORDER BY v.observed_at, v.id",
+        (json.dumps(sorted(set(values))),),
+    )
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor]
