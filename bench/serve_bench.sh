@@ -16,7 +16,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-32}"
-command -v wrk >/dev/null || { echo "wrk is missing (Debian package: wrk)" >&2; exit 2; }
+command -v wrk >/dev/null || {
+    echo "wrk is missing: install the Debian package (as root: apt-get install -y wrk)" >&2
+    exit 2
+}
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
@@ -63,7 +66,7 @@ PYEOF
 )
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-WORKERS="${WORKERS:-$("$PY" -c 'from archive.serve import default_workers; print(default_workers())')}"
+WORKERS="${WORKERS:-$("$PY" -c 'from archive.publish.server.serve import default_workers; print(default_workers())')}"
 CACHE="$("$PY" -c 'import os; from archive.publish.server.cache import cache_settings; print("on" if cache_settings(os.environ).enabled else "off")')"
 "$PY" -m archive serve --db "$DB" --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
     --metadata metadata.yml >"$TMP/server.log" 2>&1 &

@@ -68,7 +68,7 @@ def commands(db: Path, file: Path) -> dict[str, list[str]]:
 def measure(cmds: dict[str, list[str]], runs: int, env: dict) -> dict[str, float]:
     """Median seconds of each command, the commands taking turns run after run."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
-    for name, cmd in cmds.items():  # one unmeasured run each: the page cache, .pyc files
+    for cmd in cmds.values():  # one unmeasured run each: the page cache, .pyc files
         wall(cmd, env)
     for _ in range(runs):
         for name, cmd in cmds.items():
