@@ -28,6 +28,7 @@ COMMANDS = {
     "lookup": "archive.cli.integrity:lookup",
     "ls": "archive.cli.documents:ls",
     "meta": "archive.cli.metadata:meta",
+    "package": "archive.cli.serve:package",
     "proof": "archive.cli.integrity:proof",
     "reextract": "archive.cli.metadata:reextract",
     "related": "archive.cli.passages:related",
@@ -68,6 +69,7 @@ SUMMARIES = {
         "versions, status and size; PATTERN filters paths (shell-style: '*.md', 'terms/*')."
     ),
     "meta": "Show VERSION's (<document>[@n]) extracted fields, items and source provenance.",
+    "package": "Write a deployable bundle of the archive's read side into the new directory DEST.",
     "proof": "Print an inclusion proof for VERSION, or a consistency proof, as JSON.",
     "reextract": "Recompute extracted metadata of contents whose metadata is missing or outdated.",
     "related": (
