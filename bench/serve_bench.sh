@@ -9,7 +9,9 @@
 #   fixed:  each page's one URL for DURATION s (with the cache, mostly hits after the first);
 #           "baseline" is Datasette's most trivial JSON page, the floor of the server itself.
 #   varied: one wrk run rotating over every document's history, every version and every
-#           consecutive diff (bench/varied.lua), so nearly every request renders a page.
+#           consecutive diff (bench/varied.lua), so nearly every request renders a page;
+#           with the server's CPU time per request (user + system of the server and its
+#           workers, from /proc): the figure a busy shared machine moves least.
 # Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -84,10 +86,20 @@ echo "server: archive serve, uvicorn, $WORKERS workers, response cache $CACHE"
 echo "wrk: ${CONNECTIONS} connections, ${DURATION}s per measurement"
 status=0
 
+server_ticks() {  # CPU clock ticks (user + system) of the server and its workers so far
+    local total=0 pid
+    for pid in "$SERVER_PID" $(pgrep -P "$SERVER_PID" || true); do
+        [ -r "/proc/$pid/stat" ] || continue
+        total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") ))
+    done
+    echo "$total"
+}
+
 measure() {  # name label path [wrk args...]: one wrk run, one line of figures
     local name="$1" label="$2" path="$3" out p50 p99 rps non2xx sock errors
     shift 3
     out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "$BASE$path")"
+    LAST_REQUESTS="$(awk '/requests in/ {print $1}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     rps="$(awk '$1 == "Requests/sec:" {print $2}' <<<"$out")"
@@ -114,5 +126,11 @@ echo
 echo "varied pass: $NURLS distinct URLs in rotation (histories, versions, consecutive diffs)"
 printf '%-10s %10s %10s %10s %8s  %s\n' pass req/s p50 p99 errors urls
 export BENCH_URLS="$TMP/urls.txt" BENCH_THREADS=2
+before="$(server_ticks)"
 measure varied "$NURLS pages" / -s "$ROOT/bench/varied.lua"
+after="$(server_ticks)"
+if [ -d /proc/self ] && [ "${LAST_REQUESTS:-0}" -gt 0 ]; then
+    awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$LAST_REQUESTS" \
+        'BEGIN { printf "server CPU per request: %.2f ms (%d requests)\n", t * 1000 / hz / n, n }'
+fi
 exit $status
