@@ -27,22 +27,25 @@ BUNDLE = ROOT / "samples" / "terms-sample.bundle"
 TARGETS_MS = {"archive --help": 150, "archive lookup FILE": 250}
 
 
-def wall(cmd: list[str], env: dict) -> float:
-    """Seconds a command takes, as a fresh process; a failing command stops the bench."""
+def wall(cmd: list[str], env: dict, cwd: Path) -> float:
+    """Seconds a command takes, as a fresh process in `cwd` (`python -m` puts the working
+    directory first on the path: the code measured is the one there); a failing command
+    stops the bench."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     took = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
     return took
 
 
-def sample_archive(tmp: Path, env: dict) -> tuple[Path, Path]:
+def sample_archive(tmp: Path, env: dict, cwd: Path) -> tuple[Path, Path]:
     """The sample history imported into an archive, and one of its files on disk."""
     db, checkout = tmp / "sample.db", tmp / "checkout"
     subprocess.run(
         [sys.executable, "-m", "archive", "ingest", "--git", str(BUNDLE), "--db", str(db)],
         env=env,
+        cwd=cwd,
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -65,14 +68,14 @@ def commands(db: Path, file: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(cmds: dict[str, list[str]], runs: int, env: dict) -> dict[str, float]:
+def measure(cmds: dict[str, list[str]], runs: int, env: dict, cwd: Path) -> dict[str, float]:
     """Median seconds of each command, the commands taking turns run after run."""
     times: dict[str, list[float]] = {name: [] for name in cmds}
     for cmd in cmds.values():  # one unmeasured run each: the page cache, .pyc files
-        wall(cmd, env)
+        wall(cmd, env, cwd)
     for _ in range(runs):
         for name, cmd in cmds.items():
-            times[name].append(wall(cmd, env))
+            times[name].append(wall(cmd, env, cwd))
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -85,10 +88,11 @@ def main() -> None:
     args = parser.parse_args()
     if (args.db is None) != (args.file is None):
         parser.error("--db and --file go together")
-    env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
+    root = args.root.resolve()
+    env = {**os.environ, "PYTHONPATH": str(root)}
     with tempfile.TemporaryDirectory() as tmp:
-        db, file = (args.db, args.file) if args.db else sample_archive(Path(tmp), env)
-        medians = measure(commands(db, file), args.runs, env)
+        db, file = (args.db, args.file) if args.db else sample_archive(Path(tmp), env, root)
+        medians = measure(commands(db.resolve(), file.resolve()), args.runs, env, root)
     floor = medians["python -c pass"]
     print(f"code: {args.root.resolve()}; {args.runs} runs each, medians; ratio vs python -c pass")
     print(f"{'command':24} {'median ms':>10} {'ratio':>7} {'target ms':>10}")
