@@ -9,14 +9,19 @@
 #   fixed:  each page's one URL for DURATION s (with the cache, mostly hits after the first);
 #           "baseline" is Datasette's most trivial JSON page, the floor of the server itself.
 #   varied: one wrk run rotating over every document's history, every version and every
-#           consecutive diff (bench/varied.lua), so nearly every request renders a page.
+#           consecutive diff (bench/varied.lua), so nearly every request renders a page;
+#           with the server's CPU time per request (user + system of the server and its
+#           workers, from /proc): the figure a busy shared machine moves least.
 # Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-32}"
-command -v wrk >/dev/null || { echo "wrk is missing (Debian package: wrk)" >&2; exit 2; }
+command -v wrk >/dev/null || {
+    echo "wrk is missing: install the Debian package (as root: apt-get install -y wrk)" >&2
+    exit 2
+}
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
@@ -63,7 +68,7 @@ PYEOF
 )
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-WORKERS="${WORKERS:-$("$PY" -c 'from archive.serve import default_workers; print(default_workers())')}"
+WORKERS="${WORKERS:-$("$PY" -c 'from archive.publish.server.serve import default_workers; print(default_workers())')}"
 CACHE="$("$PY" -c 'import os; from archive.publish.server.cache import cache_settings; print("on" if cache_settings(os.environ).enabled else "off")')"
 "$PY" -m archive serve --db "$DB" --host 127.0.0.1 --port "$PORT" --workers "$WORKERS" \
     --metadata metadata.yml >"$TMP/server.log" 2>&1 &
@@ -81,10 +86,20 @@ echo "server: archive serve, uvicorn, $WORKERS workers, response cache $CACHE"
 echo "wrk: ${CONNECTIONS} connections, ${DURATION}s per measurement"
 status=0
 
+server_ticks() {  # CPU clock ticks (user + system) of the server and its workers so far
+    local total=0 pid
+    for pid in "$SERVER_PID" $(pgrep -P "$SERVER_PID" || true); do
+        [ -r "/proc/$pid/stat" ] || continue
+        total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") ))
+    done
+    echo "$total"
+}
+
 measure() {  # name label path [wrk args...]: one wrk run, one line of figures
     local name="$1" label="$2" path="$3" out p50 p99 rps non2xx sock errors
     shift 3
     out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "$BASE$path")"
+    LAST_REQUESTS="$(awk '/requests in/ {print $1}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     rps="$(awk '$1 == "Requests/sec:" {print $2}' <<<"$out")"
@@ -111,5 +126,11 @@ echo
 echo "varied pass: $NURLS distinct URLs in rotation (histories, versions, consecutive diffs)"
 printf '%-10s %10s %10s %10s %8s  %s\n' pass req/s p50 p99 errors urls
 export BENCH_URLS="$TMP/urls.txt" BENCH_THREADS=2
+before="$(server_ticks)"
 measure varied "$NURLS pages" / -s "$ROOT/bench/varied.lua"
+after="$(server_ticks)"
+if [ -d /proc/self ] && [ "${LAST_REQUESTS:-0}" -gt 0 ]; then
+    awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$LAST_REQUESTS" \
+        'BEGIN { printf "server CPU per request: %.2f ms (%d requests)\n", t * 1000 / hz / n, n }'
+fi
 exit $status

@@ -141,6 +141,8 @@ def test_serve_with_workers_serves_archive_pages(db, folder):
         assert "<del" in diff and "<ins" in diff
         workers = [p for p in children(proc.pid) if "spawn_main" in _cmdline(p)]
         assert len(workers) == 2
+        # each worker accepts one connection per wake-up, so a burst of clients is shared
+        assert all(b"UV_TCP_SINGLE_ACCEPT=1" in _environ(p) for p in workers)
         snapshot = next(d for d in get_json(base + "/-/databases.json") if d["name"] == "archive")
     finally:
         proc.terminate()
@@ -148,6 +150,11 @@ def test_serve_with_workers_serves_archive_pages(db, folder):
     assert proc.returncode == 0
     assert "Traceback" not in stderr and "ERROR" not in stderr  # no failing FTS count either
     assert not os.path.exists(snapshot["path"])  # the snapshot went with the server
+
+
+def _environ(pid: int) -> list[bytes]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return f.read().split(b"\0")
 
 
 def _cmdline(pid: int) -> str:

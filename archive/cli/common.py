@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import click
 
-from archive.refs import RefError
-from archive.store import ArchiveError
+from archive.errors import ArchiveError
 
 DEFAULT_DB = "archive.db"
 DB_ENV = "ARCHIVE_DB"
@@ -71,9 +70,11 @@ def friendly(f: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return f(*args, **kwargs)
-        except RefError as e:
-            raise click.UsageError(shown(str(e))) from None
         except ArchiveError as e:
+            from archive.refs import RefError  # loaded only when there is an error to show
+
+            if isinstance(e, RefError):
+                raise click.UsageError(shown(str(e))) from None
             raise click.ClickException(shown(str(e))) from None
 
     return wrapper

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.cli.trust import read_signer, sign_option, sign_run
-from archive.record.folder import ingest_folder
-from archive.record.git import GitRunSummary, import_git
-from archive.record.versions import RunSummary
 from archive.refs import history, resolve_document, resolve_version, version_label
 from archive.store import ArchiveError, Store
+
+if TYPE_CHECKING:
+    from archive.record.versions import RunSummary
 
 
 @click.command()
@@ -67,6 +68,9 @@ def ingest(
     Exit status: 0 on success, 1 when problems were recorded (they are listed) or the
     repository cannot be read, 2 on usage errors.
     """
+    from archive.record.folder import ingest_folder  # the readers: loaded when a run starts
+    from archive.record.git import import_git
+
     if warc:
         if repo is not None or ref is not None:
             raise click.UsageError("--warc takes capture files, not --git/--ref")
@@ -145,6 +149,8 @@ class CommitBar:
 
 
 def report_run(summary: RunSummary, as_json: bool) -> None:
+    from archive.record.git import GitRunSummary
+
     if as_json:
         emit_json(summary.as_dict())
         return

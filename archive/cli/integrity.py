@@ -7,30 +7,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from archive import __version__
 from archive.cli.common import db_option, emit_json, friendly, json_option, shown
-from archive.export import by_document, exportable
-from archive.export.bagit import export_bagit
-from archive.export.manifest import manifest_bytes
-from archive.export.ocfl import export_ocfl
-from archive.export.versions import export_versions
-from archive.ledger import evidence
-from archive.ledger.checkpoints import (
-    check_proof,
-    consistency_proof,
-    inclusion_proof,
-    resolve_size,
-)
-from archive.lookup import NotInArchive
-from archive.lookup import lookup as lookup_content
-from archive.refs import resolve_document, resolve_version
-from archive.store import ArchiveError, Store
-from archive.verify import Anchors, verify_corpus
-from archive.verify import verify as run_checks
-from ingest.paths import PathError, path_bytes
+from archive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from archive.store import Store
 
 
 @click.command()
@@ -65,6 +51,8 @@ def checkpoint(
     time-stamp token covers, so `openssl ts -verify -data NOTE -in FILE` checks it.
     """
     from archive.cli.trust import read_text, verifiers
+    from archive.ledger import evidence
+    from archive.store import Store
 
     if import_file is not None:
         witnesses = verifiers(witness_keys, "witness")
@@ -123,6 +111,7 @@ def _check_proof_file(
 ) -> None:
     """Check a proof; say what it proves, against what, or why it fails (exit 1)."""
     from archive.cli.trust import read_text, verifiers
+    from archive.ledger.checkpoints import check_proof
     from archive.ledger.proofs import INTERNAL_ONLY, check
 
     doc = _read_json(path)
@@ -172,6 +161,9 @@ def proof(
     VERSION may be a file on disk: the proof is then of a version with exactly that file's
     bytes (the newest), or the command says they are not in the archive (exit 1).
     """
+    from archive.ledger.checkpoints import consistency_proof, inclusion_proof, resolve_size
+    from archive.store import Store
+
     if sum(x is not None for x in (version, consistency, check_file)) != 1:
         raise click.UsageError("give one of VERSION, --consistency OLD NEW or --check FILE")
     if check_file is not None:
@@ -192,6 +184,10 @@ def proof(
 def _version_to_prove(store: Store, ref: str) -> int:
     """The version id a proof is asked for: a file on disk proves its bytes, never silently
     the archived version at that path."""
+    from archive.lookup import NotInArchive
+    from archive.lookup import lookup as lookup_content
+    from archive.refs import resolve_document, resolve_version
+
     if os.path.isfile(ref):
         try:
             result = lookup_content(store, ref)
@@ -293,6 +289,9 @@ def verify(
     """
     from archive.cli.trust import verifiers
     from archive.ledger.timestamps import TimestampError, load_certificates
+    from archive.store import Store
+    from archive.verify import Anchors, verify_corpus
+    from archive.verify import verify as run_checks
 
     try:
         roots = tuple(load_certificates(Path(ca_file).read_bytes())) if ca_file else ()
@@ -329,6 +328,10 @@ def verify(
 @friendly
 def lookup(query: str, db: str, as_json: bool) -> None:
     """Where did this exact content appear? FILE is hashed; HASH is a BLAKE3/SHA-256 prefix."""
+    from archive.lookup import NotInArchive
+    from archive.lookup import lookup as lookup_content
+    from archive.store import Store
+
     with Store(db, create=False) as store:
         try:
             result = lookup_content(store, query)
@@ -364,6 +367,8 @@ def _source_option(f: Callable) -> Callable:
 
 
 def _versions(store: Store, source: str | None) -> list:
+    from archive.export.versions import export_versions
+
     if source is not None and store.source_named(source) is None:
         names = ", ".join(s["name"] for s in store.sources()) or "none"
         raise click.UsageError(f"no source named {source!r} (sources: {names})")
@@ -381,6 +386,8 @@ def _exporting(action: Callable[[], object]) -> object:
 def _on_disk(path: str) -> bytes:
     """A stored path's name bytes as on disk (ingest.paths); a path stored before names were
     escaped (a lone backslash) is taken as it reads."""
+    from ingest.paths import PathError, path_bytes
+
     try:
         return path_bytes(path)
     except PathError:
@@ -413,6 +420,10 @@ def _report_refused(refused: list[tuple[str, str]]) -> None:
 def manifest(algorithm: str, source: str | None, db: str) -> None:
     """Checksums of the latest present versions, for `b3sum -c` / `sha256sum -c` in the
     source folder."""
+    from archive.export import by_document, exportable
+    from archive.export.manifest import manifest_bytes
+    from archive.store import Store
+
     with Store(db, create=False) as store:
         if source is None:
             names = [s["name"] for s in store.sources()]
@@ -446,6 +457,10 @@ def bagit(dest: Path, all_versions: bool, source: str | None, db: str) -> None:
     """Write a BagIt bag of the latest present versions into the empty directory DEST,
     with the evidence to check them offline under evidence/ (signed checkpoint, its
     time-stamp token, each version's inclusion proof, the PROV history, a README)."""
+    from archive.export import exportable
+    from archive.export.bagit import export_bagit
+    from archive.store import Store
+
     with Store(db, create=False) as store:
         versions, refused = exportable(_versions(store, source), unique_latest=True)
         evidence = _evidence(store)
@@ -481,6 +496,10 @@ def _evidence(store: Store) -> Callable[[list], dict[str, bytes]]:
 def ocfl(dest: Path, source: str | None, db: str) -> None:
     """Write an OCFL 1.1 storage root (one object per document) into the empty DEST; the
     evidence to check it offline goes under extensions/provenance-archive-evidence/."""
+    from archive.export import exportable
+    from archive.export.ocfl import export_ocfl
+    from archive.store import Store
+
     with Store(db, create=False) as store:
         versions, refused = exportable(_versions(store, source))
         evidence = _evidence(store)
@@ -496,6 +515,8 @@ def ocfl(dest: Path, source: str | None, db: str) -> None:
 @friendly
 def prov(file: str, source: str | None, db: str) -> None:
     """Write the history as W3C PROV-JSON to FILE (- for stdout); never overwrites."""
+    from archive.store import Store
+
     with Store(db, create=False) as store:
         versions = _versions(store, source)
         run_ids = {v.run_id for v in versions}

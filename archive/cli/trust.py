@@ -7,28 +7,24 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from archive.cli.common import db_option, emit_json, friendly, json_option
-from archive.ledger import evidence
-from archive.ledger.signing import (
-    COSIGNATURE_V1,
-    ED25519,
-    SignatureError,
-    Signer,
-    Verifier,
-    generate,
-    parse_signer,
-    parse_verifier,
-)
-from archive.store import ArchiveError, Store
+from archive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from archive.ledger.signing import Signer, Verifier
+    from archive.store import Store
 
 KEY_ENV = "ARCHIVE_SIGNING_KEY"
 
 
 def read_signer(path: str) -> Signer:
     """A private key file written by `archive key generate` (or Go's note package)."""
+    from archive.ledger.signing import SignatureError, parse_signer
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -53,6 +49,8 @@ def sign_option(f):
 def sign_run(store: Store, key_file: str | None, run_id: int) -> None:
     """Sign the checkpoint a run made, when a key was given."""
     if key_file:
+        from archive.ledger import evidence
+
         signer = read_signer(key_file)
         with store.write():
             evidence.sign_run(store, signer, run_id)
@@ -60,6 +58,8 @@ def sign_run(store: Store, key_file: str | None, run_id: int) -> None:
 
 def verifiers(values: tuple[str, ...] | list[str], what: str = "key") -> list[Verifier]:
     """Verifier keys given on the command line (the string itself, or a file holding it)."""
+    from archive.ledger.signing import SignatureError, parse_verifier
+
     found = []
     for value in values:
         text = value
@@ -92,6 +92,8 @@ def key() -> None:
 def generate_key(name: str, out: str, witness: bool) -> None:
     """Write a new private key for NAME to --out (mode 0600, never overwritten) and print
     its verifier key, NAME+<key hash>+<public key>, to give to whoever checks."""
+    from archive.ledger.signing import COSIGNATURE_V1, ED25519, SignatureError, generate
+
     try:
         signer = generate(name, COSIGNATURE_V1 if witness else ED25519)
     except SignatureError as e:
@@ -115,6 +117,9 @@ def generate_key(name: str, out: str, witness: bool) -> None:
 @friendly
 def sign(key_file: str, db: str) -> None:
     """Sign the latest checkpoint and print it as a signed note."""
+    from archive.ledger import evidence
+    from archive.store import Store
+
     signer = read_signer(key_file)
     with Store(db, create=False) as store:
         with store.write():
@@ -135,7 +140,9 @@ def sign(key_file: str, db: str) -> None:
 @friendly
 def timestamp(url: str, ca_file: str | None, db: str, as_json: bool) -> None:
     """Have a TSA time-stamp the latest signed checkpoint note; keep its token."""
+    from archive.ledger import evidence
     from archive.ledger.timestamps import TimestampError, load_certificates
+    from archive.store import Store
 
     try:
         roots = load_certificates(Path(ca_file).read_bytes()) if ca_file else []

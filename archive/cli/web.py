@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from archive import __version__
 from archive.cli.common import db_option, emit_json, friendly, json_option, shown
 from archive.cli.trust import read_signer, sign_option, sign_run
-from archive.export.wacz import export_wacz
-from archive.record.web import DEFAULT_SOURCE, WebRunSummary, ingest_warcs
-from archive.store import ArchiveError, Store
+from archive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from archive.record.web import WebRunSummary
 
 
 def command_line(default: str) -> str:
@@ -25,6 +27,9 @@ def ingest_warc_files(
 ) -> None:
     """The body of `archive ingest --warc FILE...`: read, record, sign (with a key), report,
     exit 1 on problems."""
+    from archive.record.web import ingest_warcs
+    from archive.store import Store
+
     if not files:
         raise click.UsageError("--warc needs at least one .warc, .warc.gz or .wacz file")
     if key_file:
@@ -66,7 +71,7 @@ def read_url_list(path: str) -> list[str]:
 @click.command()
 @click.argument("urls", nargs=-1)
 @click.option("--urls", "url_file", type=click.Path(dir_okay=False), help="A file of URLs.")
-@click.option("--source", help=f"The web source to record into [{DEFAULT_SOURCE}].")
+@click.option("--source", help="The web source to record into [web].")
 @click.option(
     "--warc-dir",
     type=click.Path(file_okay=False),
@@ -118,6 +123,8 @@ def capture(
     `archive ingest --warc` would. Run it again (cron) to watch pages. Exit status: 0 on
     success, 1 when a URL could not be captured or problems were recorded, 2 on usage errors.
     """
+    from archive.record.web import ingest_warcs
+    from archive.store import Store
     from ingest.capture import CaptureOptions  # httpx: imported when a capture runs
     from ingest.capture import capture as fetch
 
@@ -149,6 +156,9 @@ def capture(
 
 def export_captures_wacz(file: str, source: str | None, db: str) -> None:
     """The body of `archive export wacz FILE`."""
+    from archive.export.wacz import export_wacz
+    from archive.store import Store
+
     if os.path.lexists(file):
         raise ArchiveError(f"{file} exists: exports never overwrite")
     with Store(db, create=False) as store:

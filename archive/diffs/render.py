@@ -435,10 +435,16 @@ def _side_row(row: Row) -> str:
 _COLS = '<colgroup><col class="cn"><col><col class="cn"><col></colgroup>'
 
 
-def render_html(ops: Sequence[Op], side_by_side: bool = False, context: int | None = 3) -> Markup:
+def render_html(
+    ops: Sequence[Op],
+    side_by_side: bool = False,
+    context: int | None = 3,
+    lines: Sequence[Line] | None = None,
+) -> Markup:
     """Inline <ins>/<del> lines in a div, or a two-column table (old left, new right), with
     line numbers; unchanged text beyond `context` lines of a change (None: none) is folded
-    into <details> that open without a request or script.
+    into <details> that open without a request or script. `lines`: the ops' diff_lines, when
+    the caller has them already (a page that also counts hunks splits the ops once).
 
     Every document string goes through markupsafe.escape; each line is its own block and its
     text a <bdi> or cell, so bidi controls in a document cannot reorder anything around it.
@@ -448,7 +454,7 @@ def render_html(ops: Sequence[Op], side_by_side: bool = False, context: int | No
         items = side_rows(ops)
         html = _side_rows_html(items)
     else:
-        items = diff_lines(ops)
+        items = diff_lines(ops) if lines is None else lines
         html = _inline_lines(items)
     body: list[str] = []
     for start, stop, shown in fold_spans([i.changed for i in items], context):
@@ -535,11 +541,12 @@ def render_patch(
     return "".join(out)
 
 
-def render_stat(result: DiffResult) -> str:
+def render_stat(result: DiffResult, n_hunks: int | None = None) -> str:
     """One line: '+12 -3 words, +80 -15 chars, 2 hunks, similarity 0.97, substantive'; the
-    hunks are those the terminal diff and the patch show (3 lines of context)."""
+    hunks are those the terminal diff and the patch show (3 lines of context): `n_hunks`,
+    when the caller has counted them already."""
     s = result.stats
-    n = hunk_count(result.ops)
+    n = hunk_count(result.ops) if n_hunks is None else n_hunks
     line = (
         f"+{s['words_inserted']} -{s['words_deleted']} words, "
         f"+{s['chars_inserted']} -{s['chars_deleted']} chars, "

@@ -190,7 +190,8 @@ async def version_page(datasette, request):
     view["evidence"] = vouched
     view.update(metadata=metadata, source_provenance=provenance)
     response = await render(datasette, request, "archive_version.html", {"view": view})
-    response.headers.update(await memento.memento_headers(datasette, request, db, version_id))
+    row = {**version, "path": version["document_path"]}  # memento's columns, no second query
+    response.headers.update(memento.headers_of(datasette, request, row))
     return response
 
 

@@ -8,7 +8,7 @@ then ask the archive "what did this say at that time?" as they ask any web archi
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -198,8 +198,15 @@ Allowed = Callable[..., Awaitable[None]]
 async def memento_headers(datasette, request, db, version_id: int) -> dict[str, str]:
     """Memento-Datetime and Link for a version with content (a memento); {} otherwise."""
     row = (await db.execute(VERSION_DOCUMENT, {"id": version_id})).first()
-    if row is None or row["blob"] is None:
+    return {} if row is None else headers_of(datasette, request, dict(row))
+
+
+def headers_of(datasette, request, row: Mapping[str, Any]) -> dict[str, str]:
+    """memento_headers from a row the page has read already (VERSION_DOCUMENT's columns:
+    id, observed_at, blob, document_id, the document's path, source_kind): no query."""
+    if row["blob"] is None:
         return {}
+    version_id = row["id"]
     document = {"document_id": row["document_id"], "path": row["path"]}
     urls = Urls(
         datasette.absolute_url(request, "/"), document | {"source_kind": row["source_kind"]}

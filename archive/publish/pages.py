@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from markupsafe import Markup, escape
 
 from archive.diffs import DiffResult
-from archive.diffs.render import hunk_count, render_html, render_stat
+from archive.diffs.render import diff_lines, hunks, render_html, render_stat
 from archive.store.passage_format import passage_digest
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -371,15 +371,17 @@ def diff_view(
     here = diff_url(old["id"], new["id"])
     diff = None
     if result is not None:
+        lines = diff_lines(result.ops)  # split once: for the inline view and the hunk count
+        n_hunks = len(hunks(lines))  # as the terminal diff and patch count them
         diff = {
-            "html": render_html(result.ops, side_by_side=side_by_side, context=context),
+            "html": render_html(result.ops, side_by_side, context, lines),
             "stats": result.stats,
             "change_class": result.change_class,
             "coarse": result.coarse,
             "algorithm": algorithm,
             "stored": stored,
-            "stat_line": render_stat(result),
-            "hunks": hunk_count(result.ops),  # as the terminal diff and patch count them
+            "stat_line": render_stat(result, n_hunks),
+            "hunks": n_hunks,
         }
     return {
         "old": version_view(old, old_text),

@@ -4,11 +4,21 @@ Datasette's `ensure_permissions` stops at the first definite answer, and a table
 `allow` answers for that table alone: checking (documents, versions) in one call lets a page
 through on `documents` while `versions` is denied. So every table a page reads (its SQL, and
 what the store's read path reads for a text or a content) is checked on its own.
+
+Those checks cost more than the page they guard (Datasette deep-copies the metadata for every
+table check), so on a served snapshot (every database immutable) the anonymous actor's
+grants are remembered for the life of the process: they depend on nothing but the metadata
+and the plugins, fixed while the process lives, as the response cache's pages do. A denial
+is never remembered (it is decided again, and says why, every time), nor any actor's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from archive.publish.server.cache import all_immutable
+
+_GRANTED_ATTR = "_provenance_archive_anonymous_grants"
 
 # What the store reads to give a blob's exact bytes or its text (archive.store read path).
 CONTENT = ("blobs", "blob_passages", "passages", "passage_groups", "blob_snapshots")
@@ -64,6 +74,22 @@ async def ensure_tables(datasette, actor, db_name: str, tables: Iterable[str]) -
     """Raise Forbidden unless the actor may view every one of the tables, each decided as
     Datasette decides its own table page (table, then database, then instance); with no
     tables, the database."""
-    tables = list(tables)
-    for table in tables or [None]:
+    granted = anonymous_grants(datasette) if actor is None else None
+    for table in list(tables) or [None]:
+        if granted is not None and (db_name, table) in granted:
+            continue
         await datasette.ensure_permissions(actor, checks(db_name, table))
+        if granted is not None:
+            granted.add((db_name, table))
+
+
+def anonymous_grants(datasette) -> set[tuple[str, str | None]] | None:
+    """The (database, table) pairs the anonymous actor was found allowed to view, while
+    everything served is immutable; None (nothing remembered) otherwise."""
+    if not all_immutable(datasette.databases):
+        return None
+    granted = getattr(datasette, _GRANTED_ATTR, None)
+    if granted is None:
+        granted = set()
+        setattr(datasette, _GRANTED_ATTR, granted)
+    return granted

@@ -94,6 +94,9 @@ def build_datasette(config: ServeConfig):
         secret=config.secret,
         inspect_data=inspect_data,
     )
+    # The templates ship with the code, which does not change under a running worker: no
+    # stat of every template file on every render to see whether it did.
+    datasette.jinja_env.auto_reload = False
     from archive.publish.common import attach
 
     attach(datasette, config.snapshot, config.live, config.taken_at)
