@@ -81,32 +81,61 @@ def _unique(problems: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:
-    """Store a new content, its readable-text blob (HTML/PDF/DOCX) and its metadata.
+@dataclass(frozen=True)
+class Prepared:
+    """What storing a new content computes from its bytes alone (no archive state), so any
+    worker process can compute it: its description, readable-text blob, metadata, problems."""
 
-    Never raises for a broken file: it is kept as a blob and its problems are returned.
-    """
+    info: BlobInfo
+    text_blob: tuple[BlobInfo, bytes] | None
+    metadata: tuple[dict, list] | None
+    problems: list[str]
+
+
+def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Prepared:
+    """The per-content work of every source (folder, git, web), a pure function of its
+    path and bytes: it runs in the import's worker processes as well as in the main one."""
     info, decoded = describe(path, data)
-    store.insert_blob(info, data)
     problems: list[str] = []
     mismatch = format_problem(path, info.media_type)
     if mismatch:
         problems.append(mismatch)
     text, more = readable(data, info.media_type)
     problems += more
+    text_blob_row = None
     if text is not None:
-        tinfo, tdata = text_blob(text)
-        store.insert_blob(tinfo, tdata)
-        store.link_text_blob(info.blake3, tinfo.blake3)
+        text_blob_row = text_blob(text)
     elif decoded.is_text:
         text = decoded.text
+    metadata = None
     if extract_metadata:
         extraction = extract(
             text, media_type=info.media_type, path=path, encoding=info.encoding, data=data
         )
-        store.put_metadata(info.blake3, *row_fields(extraction))
+        metadata = row_fields(extraction)
         problems += extraction.problems
-    return Stored(info, _unique(problems))
+    return Prepared(info, text_blob_row, metadata, _unique(problems))
+
+
+def write_prepared(store: Store, prepared: Prepared, data: bytes) -> Stored:
+    """Write a prepared content's rows: its blob, readable-text blob and metadata."""
+    info = prepared.info
+    store.insert_blob(info, data)
+    if prepared.text_blob is not None:
+        tinfo, tdata = prepared.text_blob
+        store.insert_blob(tinfo, tdata)
+        store.link_text_blob(info.blake3, tinfo.blake3)
+    if prepared.metadata is not None:
+        store.put_metadata(info.blake3, *prepared.metadata)
+    return Stored(info, prepared.problems)
+
+
+def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:
+    """Store a new content, its readable-text blob (HTML/PDF/DOCX) and its metadata.
+
+    Never raises for a broken file: it is kept as a blob and its problems are returned.
+    """
+    return write_prepared(store, prepare_content(path, data, extract_metadata), data)
 
 
 def store_sidecar(store: Store, data: bytes, path: str) -> str:
