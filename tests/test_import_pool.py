@@ -15,7 +15,7 @@ from archive.diffs import pipeline
 from archive.diffs.pipeline import WORKER_DIED, WorkerPool
 from archive.record.folder import ingest_folder
 from archive.record.git import import_git
-from archive.store import Store
+from archive.store import Store, database
 from tests.conftest import ROOT, TIMES, table_rows
 from tests.gitrepo import Repo
 from tests.test_import_speed import build, every_table
@@ -167,3 +167,34 @@ def test_a_dead_content_worker_is_one_line_and_a_rerun_completes(tmp_path: Path)
     for table in ("documents", "blobs", "blob_metadata", "blob_items", "versions", "diffs"):
         drop = (*TIMES, "run_id")  # the failed run and its resumption are two runs
         assert table_rows(died, table, drop) == table_rows(whole, table, drop), table
+
+
+def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import's final compaction (VACUUM past COMPACT_FREE free pages) moves pages only:
+    every table, rowids included, is the one an uncompacted import leaves."""
+    repo = Repo(tmp_path / "repo")
+    for i in range(4):  # contents long enough to need overflow pages until moved
+        body = "".join(
+            f"Paragraph {p} of revision {i // 2}: {'words ' * 40}\n\n" for p in range(60)
+        )
+        repo.write(f"long{i % 2}.md", body.encode())
+        repo.commit(f"revision {i}")
+    dbs, compacted = {}, []
+    real = Store.compact
+    monkeypatch.setattr(Store, "compact", lambda self: compacted.append(real(self)))
+    for name, threshold in (("never", 2.0), ("always", 0.0)):
+        monkeypatch.setattr(database, "COMPACT_FREE", threshold)
+        dbs[name] = tmp_path / f"{name}.db"
+        with Store(dbs[name]) as store:
+            import_git(store, str(repo.root), "t", batch_size=4)
+    assert compacted == [False, True]
+    free = "PRAGMA freelist_count"
+    assert sqlite3.connect(dbs["always"]).execute(free).fetchone()[0] == 0
+    assert dbs["always"].stat().st_size <= dbs["never"].stat().st_size
+    assert every_table(dbs["always"]) == every_table(dbs["never"])
+    rowids = "SELECT rowid, * FROM blob_items ORDER BY rowid"  # a table keyed by rowid
+    assert [sqlite3.connect(db).execute(rowids).fetchall() for db in dbs.values()] == [
+        sqlite3.connect(dbs["never"]).execute(rowids).fetchall()
+    ] * 2

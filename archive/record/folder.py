@@ -86,6 +86,7 @@ def ingest_folder(
         )
         store.finish_run(run_id, **counts)
         checkpoint_run(store, run_id)
+    store.compact()  # the pages freed as contents moved into passages
     return RunSummary(
         run_id,
         source["name"],

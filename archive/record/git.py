@@ -193,11 +193,13 @@ def import_git(
             store.caching_texts(),
             WorkerPool() as pool,
         ):
-            return _import(
+            summary = _import(
                 store, git, store.location_of(location), command, ref, progress, batch_size, pool
             )
     except GitError as e:
         raise ArchiveError(str(e)) from None
+    store.compact()  # the pages freed as contents moved into passages
+    return summary
 
 
 def _import(
