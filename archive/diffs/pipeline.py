@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from archive import diffs
 from archive.diffs.core import DiffResult
@@ -124,6 +124,16 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
 
+class Mapped(Generic[R]):
+    """The results of a `WorkerPool.start_map`, in the items' order, once asked for."""
+
+    def __init__(self, collect: Callable[[], list[R]]) -> None:
+        self.collect = collect
+
+    def results(self) -> list[R]:
+        return self.collect()
+
+
 class WorkerPool:
     """The import's process pool, started on first need; a context manager.
 
@@ -158,12 +168,18 @@ class WorkerPool:
         dies = os.environ.get("ARCHIVE_KILL_AT") == f"diff_worker:{self.submitted}"
         return self._executor().submit(_worker_dies if dies else _diff_pair, texts)
 
-    def map(self, job: Callable[[T], R], items: Sequence[T], size: int) -> list[R]:
-        """job(item) for each item, in their order, on the workers when there are some and
-        the items (size: their bytes) pay for the trip; else in this process. job must be a
-        pure, top-level function: the results are the same wherever it runs."""
-        if self.workers < POOL_MIN_CPUS or size < PARALLEL_BYTES or len(items) < 2:
-            return [job(item) for item in items]
+    @property
+    def parallel(self) -> bool:
+        """Whether per-content work may leave this process at all."""
+        return self.workers >= POOL_MIN_CPUS
+
+    def start_map(self, job: Callable[[T], R], items: Sequence[T], size: int) -> Mapped[R]:
+        """Start job(item) for each item on the workers when there are some and the items
+        (size: their bytes) pay for the trip, else leave it to this process; the results
+        come, in the items' order, from `Mapped.results`. job must be a pure, top-level
+        function: the results are the same wherever it runs."""
+        if not self.parallel or size < PARALLEL_BYTES or len(items) < 2:
+            return Mapped(lambda: [job(item) for item in items])
         executor = self._executor()
         kill = os.environ.get("ARCHIVE_KILL_AT", "")
         futures = []
@@ -171,7 +187,11 @@ class WorkerPool:
             self.mapped += 1
             dies = kill == f"content_worker:{self.mapped}"
             futures.append(executor.submit(_worker_dies if dies else job, item))
-        return [f.result() for f in futures]
+        return Mapped(lambda: [f.result() for f in futures])
+
+    def map(self, job: Callable[[T], R], items: Sequence[T], size: int) -> list[R]:
+        """`start_map`, then wait for its results."""
+        return self.start_map(job, items, size).results()
 
     def close(self) -> None:
         if self.executor is not None:

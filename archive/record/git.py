@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
-from archive.diffs.pipeline import DiffQueue, WorkerPool, worker_deaths
+from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
@@ -123,17 +123,49 @@ def refusals(commit: Commit) -> list[dict]:
     ]
 
 
+@dataclass
+class Ahead:
+    """A batch's new small blobs, read and handed to the workers before the batch's turn."""
+
+    paths: dict[str, str]
+    held: list[tuple[str, bytes]]
+    prepared: Mapped[Prepared]
+
+
+def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead | None:
+    """Read a batch's new blobs and start preparing them on the workers, so they work on it
+    while the main process records the batch before (reading from git writes nothing). None
+    when the batch holds a large blob or more than HELD_BYTES: it is then read in its turn."""
+    held: list[tuple[str, bytes]] = []
+    size = 0
+    blobs = git.stream_blobs(list(paths))
+    try:
+        for oid, length, stream in blobs:
+            if is_large(length) or size + length > HELD_BYTES:
+                return None
+            held.append((oid, stream.read_all()))
+            size += length
+    finally:
+        blobs.close()
+    items = [(paths[oid], data) for oid, data in held]
+    return Ahead(paths, held, pool.start_map(_prepare, items, size))
+
+
 def store_blobs(
     store: Store,
     git: GitSource,
     paths: dict[str, str],
     blake3_of: dict[str, str],
     pool: WorkerPool,
+    ahead: Ahead | None = None,
 ) -> list[tuple[str, str]]:
-    """Read a batch's new blobs and store them as a folder ingest stores its files (media
-    type by name and content, readable text, metadata), memory bounded: small ones in groups
-    of at most HELD_BYTES (prepared on the pool's workers), large ones streamed from git into
-    chunks. Returns the (path, reason) problems met in contents stored all the same."""
+    """Store a batch's new blobs as a folder ingest stores its files (media type by name and
+    content, readable text, metadata): read ahead (`read_ahead`), or read now, memory
+    bounded: small ones in groups of at most HELD_BYTES (prepared on the pool's workers),
+    large ones streamed from git into chunks. Either way the same rows in the same order.
+    Returns the (path, reason) problems met in contents stored all the same."""
+    if ahead is not None and ahead.paths == paths:
+        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results())
     held: list[tuple[str, bytes]] = []
     size = 0
     problems: list[tuple[str, str]] = []
@@ -163,14 +195,24 @@ def _store_held(
 ) -> list[tuple[str, str]]:
     items = [(paths[oid], data) for oid, data in held]
     prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
+    return _write_held(store, held, paths, blake3_of, prepared)
+
+
+def _write_held(
+    store: Store,
+    held: list[tuple[str, bytes]],
+    paths: dict[str, str],
+    blake3_of: dict[str, str],
+    prepared: list[Prepared],
+) -> list[tuple[str, str]]:
     known = store.known_blobs(p.info.blake3 for p in prepared)
     problems: list[tuple[str, str]] = []
-    for (path, data), (oid, _), done in zip(items, held, prepared, strict=True):
+    for (oid, data), done in zip(held, prepared, strict=True):
         blake3 = done.info.blake3
         if blake3 not in known:
             write_prepared(store, done, data)
             known.add(blake3)
-            problems += [(path, reason) for reason in done.problems]
+            problems += [(paths[oid], reason) for reason in done.problems]
         blake3_of[oid] = blake3
     return problems
 
@@ -227,15 +269,24 @@ def _import(
     kinds: dict[str, int] = {}
     changed: list[dict] = []
     blake3_of: dict[str, str] = {}
-    for batch in batches(git.commits(ref, after=after), batch_size):
+    todo = batches(git.commits(ref, after=after), batch_size)
+    batch = next(todo, None)
+    ahead: Ahead | None = None
+    while batch is not None:
         paths = new_blob_oids(batch, blake3_of)
+        following = next(todo, None)
+        later: Ahead | None = None
+        if pool.parallel:  # this batch's contents first, then the next one's, to the workers
+            ahead = ahead or read_ahead(git, paths, pool)
+            if following is not None:
+                later = read_ahead(git, new_blob_oids(following, {**blake3_of, **paths}), pool)
         with store.write():
             now_last = store.last_commit(source_id)
             if (now_last["oid"] if now_last else None) != after:
                 raise ArchiveError(
                     f"another import of {location} ran meanwhile: run this one again"
                 )
-            noted = store_blobs(store, git, paths, blake3_of, pool)
+            noted = store_blobs(store, git, paths, blake3_of, pool, ahead)
             tally.problems += [{"path": p, "reason": r} for p, r in noted]
             store.add_problems(run_id, noted)
             pending = DiffQueue(store, pool)  # diffs start on other cores as versions land
@@ -261,6 +312,7 @@ def _import(
         after = batch[-1].oid
         if progress:
             progress(tally.commits, total)
+        batch, ahead = following, later
     with store.write():
         store.finish_run(run_id, **tally.counts())
         checkpoint_run(store, run_id)
