@@ -210,7 +210,7 @@ def _write_held(
     for (oid, data), done in zip(held, prepared, strict=True):
         blake3 = done.info.blake3
         if blake3 not in known:
-            write_prepared(store, done, data)
+            write_prepared(store, done, data, hold=True)
             known.add(blake3)
             problems += [(paths[oid], reason) for reason in done.problems]
         blake3_of[oid] = blake3

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from archive.record.plan import Change
 from archive.store import Store
+from archive.store.passage_format import PassageError
+from archive.store.passage_store import split_text
 from ingest.content import BlobInfo, describe, text_blob
 from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
 from ingest.formats import MEDIA_DOCX, FormatError, readable_text
@@ -90,6 +92,7 @@ class Prepared:
     text_blob: tuple[BlobInfo, bytes] | None
     metadata: tuple[dict, list] | None
     problems: list[str]
+    split: tuple[list[str], list] | None = None  # its passages and quotations, if text
 
 
 def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Prepared:
@@ -114,11 +117,25 @@ def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Pr
         )
         metadata = row_fields(extraction)
         problems += extraction.problems
-    return Prepared(info, text_blob_row, metadata, _unique(problems))
+    return Prepared(info, text_blob_row, metadata, _unique(problems), _split(info, data))
 
 
-def write_prepared(store: Store, prepared: Prepared, data: bytes) -> Stored:
-    """Write a prepared content's rows: its blob, readable-text blob and metadata."""
+def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
+    """The passages and quotations the blob will be packed into (as `pack_blob` decodes it);
+    None when it is not text, or does not split cleanly (`pack_blob` then reports it)."""
+    if not info.is_text or info.encoding is None:
+        return None
+    try:
+        return split_text(info.blake3, info.encoding, data.decode(info.encoding))
+    except (PassageError, UnicodeDecodeError, LookupError):
+        return None
+
+
+def write_prepared(store: Store, prepared: Prepared, data: bytes, *, hold: bool = False) -> Stored:
+    """Write a prepared content's rows: its blob, readable-text blob and metadata.
+
+    hold: keep its passages for `pack_blob` in the store's text cache (a caller whose new
+    contents all become versions within a batch of bounded size: the git import)."""
     info = prepared.info
     store.insert_blob(info, data)
     if prepared.text_blob is not None:
@@ -127,6 +144,8 @@ def write_prepared(store: Store, prepared: Prepared, data: bytes) -> Stored:
         store.link_text_blob(info.blake3, tinfo.blake3)
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
+    if hold and prepared.split is not None and store.texts is not None:
+        store.texts.presplit(info.blake3, info.encoding, *prepared.split)
     return Stored(info, prepared.problems)
 
 
