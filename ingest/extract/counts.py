@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .base import Context, Partial
+from .base import LINE_CACHE, Context, Partial
 
 # A whitespace-separated token with no letter or digit: only punctuation, symbols or "_".
 _NOT_A_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|_)+(?!\S)")
@@ -40,7 +40,7 @@ def word_count(text: str) -> int:
     return len(text.split()) - len(_NOT_A_WORD.findall(text)) + cjk
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=LINE_CACHE)
 def _line_words(line: str) -> int:
     return word_count(line)
 

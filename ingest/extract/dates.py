@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from functools import lru_cache
 
-from .base import Context, Partial, rows
+from .base import LINE_CACHE, Context, Partial, rows
 
 MONTHS = {
     m: i + 1
@@ -128,7 +128,7 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
     return out
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=LINE_CACHE)
 def _line_dates(line: str) -> tuple[tuple, tuple, tuple]:
     """Dates, years and weekdays of one line; revisions repeat most lines, so cached."""
     matches = list(_PATTERNS.finditer(line))
