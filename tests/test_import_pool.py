@@ -13,6 +13,7 @@ import pytest
 
 from archive.diffs import pipeline
 from archive.diffs.pipeline import WORKER_DIED, WorkerPool
+from archive.record import folder as folder_record
 from archive.record import git as git_record
 from archive.record.folder import ingest_folder
 from archive.record.git import import_git
@@ -30,6 +31,12 @@ PAGE = (
     "<!doctype html><html lang='en'><head><title>Privacy Policy</title></head>"
     "<body><h1>Privacy</h1><p>Effective January 5, 2021. We collect cookies.</p></body></html>"
 )
+
+
+def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock of runs (their rows and leaves), so two runs can be compared whole."""
+    for module in (database, git_record, folder_record):
+        monkeypatch.setattr(module, "now_iso", lambda: "2001-02-03T04:05:06Z")
 
 
 def contents(db: Path) -> list[tuple]:
@@ -93,8 +100,7 @@ def test_the_rows_are_the_same_for_any_number_of_workers(
     repo = Repo(tmp_path / "repo")
     build(repo)
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
-    for module in (database, git_record):  # the clock, in the run's row and leaf
-        monkeypatch.setattr(module, "now_iso", lambda: "2001-02-03T04:05:06Z")
+    freeze_clock(monkeypatch)
     mapped = []
     real_map = WorkerPool.start_map
 
@@ -186,6 +192,7 @@ def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
         )
         repo.write(f"long{i % 2}.md", body.encode())
         repo.commit(f"revision {i}")
+    freeze_clock(monkeypatch)
     dbs, compacted = {}, []
     real = Store.compact
     monkeypatch.setattr(Store, "compact", lambda self: compacted.append(real(self)))
@@ -203,3 +210,40 @@ def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
     assert [sqlite3.connect(db).execute(rowids).fetchall() for db in dbs.values()] == [
         sqlite3.connect(dbs["never"]).execute(rowids).fetchall()
     ] * 2
+
+
+def test_a_folder_ingest_prepares_on_the_same_pool_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(6):
+        (folder / f"doc{i}.md").write_text(NOTES.replace("Terms", f"Terms {i}"))
+    (folder / "sub" / "page.html").write_text(PAGE)
+    (folder / "sub" / "same.md").write_text(NOTES.replace("Terms", "Terms 0"))  # a duplicate
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
+    freeze_clock(monkeypatch)
+    tables = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("ARCHIVE_WORKERS", workers)
+        with Store(tmp_path / f"w{workers}.db") as store:
+            ingest_folder(store, str(folder), "t")
+        tables.append(every_table(tmp_path / f"w{workers}.db"))
+    assert len(tables[0]["blob_metadata"]) == 7 and len(tables[0]["versions"]) == 8
+    assert tables[1] == tables[0]
+
+
+def test_a_dead_content_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"doc{i}.md").write_text(NOTES.replace("Terms", f"Terms {i}"))
+    db = tmp_path / "died.db"
+    result = run_pooled(
+        "ingest", str(folder), "--db", str(db), env={"ARCHIVE_KILL_AT": "content_worker:2"}
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [f"Error: {WORKER_DIED}"]
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM blobs").fetchone() == (0,)
+    assert run_pooled("ingest", str(folder), "--db", str(db)).returncode == 0
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM blob_metadata").fetchone() == (4,)
