@@ -7,7 +7,9 @@ Each run is `archive ingest --git` through bench/archive_digest.py (clock frozen
 path, so even the ledger compares), with ARCHIVE_WORKERS set; the table digests of every run
 must be identical whatever the number of workers (printed: "digests: identical"). Also prints
 the peer, `git log --first-parent -p --word-diff=porcelain`, and the ratio to it. Medians of
---runs, wall and CPU (the process and its workers) seconds; on a shared machine read CPU too.
+--runs, wall and CPU (the process and its workers) seconds, and the main process's own CPU:
+the critical path, which the wall time approaches when the workers have cores of their own
+(on a shared machine, read it rather than the wall time).
 """
 
 from __future__ import annotations
@@ -25,13 +27,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_bench import GIT_ENV, ROOT, bare_repo, git_dir_of, timed  # noqa: E402
 from span_bench import synthetic_repo  # noqa: E402
 
+# Runs archive_digest.py and prints the CPU seconds of this process alone at exit: the main
+# process is the import's critical path (its one writer), whatever the workers do beside it.
+OWN_CPU = (
+    "import atexit, resource, runpy, sys\n"
+    "def own():\n"
+    "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    print(f'main-cpu {r.ru_utime + r.ru_stime:.3f}')\n"
+    "atexit.register(own)\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
 
-def run(repo: Path, db: Path, workers: int) -> tuple[float, float, str]:
-    """(wall, CPU, digest lines) of one frozen-clock import with this many workers."""
+
+def run(repo: Path, db: Path, workers: int) -> tuple[float, float, float, str]:
+    """(wall, CPU, main-process CPU, digest lines) of one frozen-clock import with this many
+    workers."""
     for stale in db.parent.glob(db.name + "*"):
         stale.unlink()
-    cmd = [sys.executable, str(ROOT / "bench" / "archive_digest.py"), "--ingest", str(db)]
-    cmd += ["--", "--git", str(repo)]
+    cmd = [sys.executable, "-c", OWN_CPU, str(ROOT / "bench" / "archive_digest.py")]
+    cmd += ["--ingest", str(db), "--", "--git", str(repo)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_WORKERS": str(workers)}
     out = tempfile.TemporaryFile()
     start = time.perf_counter()
@@ -43,12 +58,10 @@ def run(repo: Path, db: Path, workers: int) -> tuple[float, float, str]:
         after.children_system - before.children_system
     )
     out.seek(0)
-    lines = [
-        line
-        for line in out.read().decode().splitlines()
-        if len(line.split()) == 3 and line.split()[1].isdigit()
-    ]
-    return wall, cpu, "\n".join(lines)
+    text = out.read().decode().splitlines()
+    lines = [line for line in text if len(line.split()) == 3 and line.split()[1].isdigit()]
+    own = next(float(line.split()[1]) for line in text if line.startswith("main-cpu "))
+    return wall, cpu, own, "\n".join(lines)
 
 
 def main() -> int:
@@ -78,12 +91,12 @@ def main() -> int:
         print(f"git log --first-parent -p --word-diff=porcelain: {git_s:.2f} s wall")
         for workers in args.workers:
             results = [run(repo, db, workers) for _ in range(args.runs)]
-            digests.update(d for _, _, d in results)
-            wall = statistics.median(w for w, _, _ in results)
-            cpu = statistics.median(c for _, c, _ in results)
+            digests.update(d for *_, d in results)
+            wall, cpu, own = (statistics.median(r[k] for r in results) for k in range(3))
             print(
-                f"ARCHIVE_WORKERS={workers}: {wall:6.2f} s wall, {cpu:6.2f} s CPU"
-                f"  ({wall / git_s:.1f}x git)  median of {args.runs}"
+                f"ARCHIVE_WORKERS={workers}: {wall:6.2f} s wall, {cpu:6.2f} s CPU of which"
+                f" {own:6.2f} s in the main process  ({wall / git_s:.1f}x git wall,"
+                f" {own / git_s:.1f}x in main-process CPU)  median of {args.runs}"
             )
         print("digests:", "identical" if len(digests) == 1 else f"DIFFER ({len(digests)} kinds)")
     return 0 if len(digests) == 1 else 1
