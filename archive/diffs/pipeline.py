@@ -1,4 +1,4 @@
-"""The one diff pipeline: a batch's diffs computed, checked and stored, for every source.
+"""The one worker pool and diff pipeline: per-content work and diffs on all cores, for every source.
 
 Why one: folder runs and git imports record versions the same way, so their diffs go the same
 way too. Each (from, to) pair is queued as soon as its version is recorded; once the batch has
@@ -7,8 +7,12 @@ recording (packs passages, writes rows), so both run at once. At the end of the 
 delta is proved to rebuild its new content (by hash) and the rows are inserted in order of
 first appearance, inside the batch's transaction, whatever order the workers finished in.
 
-The pool starts only once a batch has enough work to pay for it (the thresholds of
-POOL_MIN_*) and then serves the rest of the import. A worker that dies (killed
+The same pool (`WorkerPool`, one per import) also runs each new content's own work
+(`map`: decoding, media type, metadata extraction), results taken in submission order so
+the rows written are the same whatever the number of workers. ARCHIVE_WORKERS=N sets its
+processes (1: all in the main process). The pool starts only once there is enough work to
+pay for it (the thresholds of POOL_MIN_*, PARALLEL_BYTES) and then serves the rest of the
+import. A worker that dies (killed
 for lack of memory, a crash) breaks the pool: `worker_deaths` turns that into a one-line error
 once the open batch has rolled back.
 """
@@ -18,11 +22,11 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from archive import diffs
 from archive.diffs.core import DiffResult
@@ -42,6 +46,20 @@ POOL_MIN_CHARS = 256 * 1024
 # On 2 cores, measured on a shared, busy machine (load ~2), the sample bundle's 1,339 pairs
 # in batches of 160 took 13-16 s with 2 workers against 21 s serial: 2 cores are enough.
 POOL_MIN_CPUS = 2
+# Below this many bytes of contents, mapping per-content work onto workers costs more than it
+# saves (pickling both ways); the main process does it.
+PARALLEL_BYTES = 256 * 1024
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def worker_count() -> int:
+    """Worker processes of an import's pool: ARCHIVE_WORKERS (1: none, all in the main
+    process), else one per core."""
+    if workers := os.environ.get("ARCHIVE_WORKERS"):
+        return max(1, int(workers))
+    return os.cpu_count() or 1
 
 
 def _diff_pair(texts: tuple[str, str]) -> DiffResult:
@@ -50,7 +68,8 @@ def _diff_pair(texts: tuple[str, str]) -> DiffResult:
 
 
 def pool_cpus() -> int:
-    """Processes for diffs. ARCHIVE_DIFF_WORKERS sets them (1: serial), e.g. to benchmark;
+    """Whether diffs go to the pool (more than 1) and how many processes they want at least.
+    ARCHIVE_DIFF_WORKERS sets it (1: serial in the main process), e.g. to benchmark;
     otherwise every core for the pure-Python engine, and 1 for the compiled core, which diffs
     a pair faster than its texts cross to a worker and back (the sample bundle's import: 10.0 s
     wall serial against 11.3 s with 2 workers on 2 cores)."""
@@ -70,7 +89,7 @@ def checked_row(store: Store, pair: Pair, old: str, result: DiffResult, algorith
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 WORKER_DIED = (
-    "a diff worker process died (killed, perhaps for lack of memory): nothing unfinished was"
+    "a worker process died (killed, perhaps for lack of memory): nothing unfinished was"
     " written; run the same command again to resume"
 )
 
@@ -86,9 +105,10 @@ def worker_deaths() -> Iterator[None]:
         raise ArchiveError(WORKER_DIED) from None
 
 
-def _worker_dies(texts: tuple[str, str]) -> DiffResult:
-    """The job ARCHIVE_KILL_AT=diff_worker:<n> gives the n-th diff: its worker exits at once,
-    like a process killed for lack of memory (a test hook, as record._failpoint)."""
+def _worker_dies(item: object) -> DiffResult:
+    """The job ARCHIVE_KILL_AT=diff_worker:<n> gives the n-th diff (content_worker:<n>, the
+    n-th content): its worker exits at once, like a process killed for lack of memory (a test
+    hook, as record._failpoint)."""
     os._exit(1)
 
 
@@ -104,39 +124,88 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
 
-class DiffPool:
-    """A process pool started on first need, for one import; a context manager."""
+class Mapped(Generic[R]):
+    """The results of a `WorkerPool.start_map`, in the items' order, once asked for."""
 
-    def __init__(self, cpus: int | None = None) -> None:
+    def __init__(self, collect: Callable[[], list[R]]) -> None:
+        self.collect = collect
+
+    def results(self) -> list[R]:
+        return self.collect()
+
+
+class WorkerPool:
+    """The import's process pool, started on first need; a context manager.
+
+    cpus: the diffs' share (see `pool_cpus`); workers: its processes for per-content work
+    (see `worker_count`). One pool serves both, with as many processes as the larger asks.
+    """
+
+    def __init__(self, cpus: int | None = None, workers: int | None = None) -> None:
         self.cpus = pool_cpus() if cpus is None else cpus
+        self.workers = worker_count() if workers is None else workers
         self.executor: ProcessPoolExecutor | None = None
         self.submitted = 0
+        self.mapped = 0
 
     def worth_it(self, pairs: int, chars: int) -> bool:
-        """Whether pending work of this size pays for a pool (or one runs already)."""
+        """Whether pending diffs of this size pay for a pool (or one runs already)."""
+        if self.cpus < POOL_MIN_CPUS:
+            return False
         if self.executor is not None:
             return True
-        return self.cpus >= POOL_MIN_CPUS and pairs >= POOL_MIN_PAIRS and chars >= POOL_MIN_CHARS
+        return pairs >= POOL_MIN_PAIRS and chars >= POOL_MIN_CHARS
 
-    def submit(self, texts: tuple[str, str]) -> Future[DiffResult]:
+    def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
             self.executor = ProcessPoolExecutor(
-                self.cpus, initializer=_worker_init, initargs=(os.getpid(),)
+                max(self.cpus, self.workers), initializer=_worker_init, initargs=(os.getpid(),)
             )
+        return self.executor
+
+    def submit(self, texts: tuple[str, str]) -> Future[DiffResult]:
         self.submitted += 1
         dies = os.environ.get("ARCHIVE_KILL_AT") == f"diff_worker:{self.submitted}"
-        return self.executor.submit(_worker_dies if dies else _diff_pair, texts)
+        return self._executor().submit(_worker_dies if dies else _diff_pair, texts)
+
+    @property
+    def parallel(self) -> bool:
+        """Whether per-content work may leave this process at all."""
+        return self.workers >= POOL_MIN_CPUS
+
+    def start_map(self, job: Callable[[T], R], items: Sequence[T], size: int) -> Mapped[R]:
+        """Start job(item) for each item on the workers when there are some and the items
+        (size: their bytes) pay for the trip, else leave it to this process; the results
+        come, in the items' order, from `Mapped.results`. job must be a pure, top-level
+        function: the results are the same wherever it runs."""
+        if not self.parallel or size < PARALLEL_BYTES or len(items) < 2:
+            return Mapped(lambda: [job(item) for item in items])
+        executor = self._executor()
+        kill = os.environ.get("ARCHIVE_KILL_AT", "")
+        futures = []
+        for item in items:
+            self.mapped += 1
+            dies = kill == f"content_worker:{self.mapped}"
+            futures.append(executor.submit(_worker_dies if dies else job, item))
+        return Mapped(lambda: [f.result() for f in futures])
+
+    def map(self, job: Callable[[T], R], items: Sequence[T], size: int) -> list[R]:
+        """`start_map`, then wait for its results."""
+        return self.start_map(job, items, size).results()
 
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None
 
-    def __enter__(self) -> DiffPool:
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+DiffPool = WorkerPool  # its first name, when it served diffs only
 
 
 class DiffQueue:
@@ -146,7 +215,7 @@ class DiffQueue:
     not stored yet whose two sides have text, in order of first appearance.
     """
 
-    def __init__(self, store: Store, pool: DiffPool) -> None:
+    def __init__(self, store: Store, pool: WorkerPool) -> None:
         self.store = store
         self.pool = pool
         self.seen: set[Pair] = set()

@@ -6,16 +6,18 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
+from archive.diffs.pipeline import DiffQueue, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.metadata import (
+    Prepared,
     Sidecar,
+    prepare_content,
     read_sidecar,
     record_sidecar_edits,
     sidecar_target,
-    store_content,
+    write_prepared,
 )
 from archive.record.plan import Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
@@ -23,6 +25,8 @@ from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
 from ingest.content import BlobInfo
 from ingest.folder import FileEntry, Problem, open_entry, read_entry, scan
+
+HELD_BYTES = 64 << 20  # most bytes of small files read and prepared as one group
 
 if TYPE_CHECKING:
     from archive.diffs.pipeline import DiffQueue
@@ -51,12 +55,12 @@ def ingest_folder(
     entries, problems = scan(root, exclude, progress)
     documents = [e for e in entries if sidecar_target(e.path) is None]
     sidecar_entries = [e for e in entries if sidecar_target(e.path) is not None]
-    with worker_deaths(), DiffPool() as pool, store.write(), store.caching_texts():
+    with worker_deaths(), WorkerPool() as pool, store.write(), store.caching_texts():
         source = store.source("folder", location)
         run_id = store.start_run(source["id"], command, started)
         backfill(store)
         observed, unreadable, noted = _store_new_contents(
-            store, documents, problems, extract_metadata=extract_metadata
+            store, documents, problems, extract_metadata=extract_metadata, pool=pool
         )
         present = {o.path for o in observed}
         sidecars, sidecar_problems = _read_sidecars(store, sidecar_entries, present)
@@ -86,6 +90,7 @@ def ingest_folder(
         )
         store.finish_run(run_id, **counts)
         checkpoint_run(store, run_id)
+    store.compact()  # the pages freed as contents moved into passages
     return RunSummary(
         run_id,
         source["name"],
@@ -131,43 +136,85 @@ def _store_new_contents(
     problems: list[Problem],
     *,
     extract_metadata: bool = True,
+    pool: WorkerPool | None = None,
 ) -> tuple[list[Observed], list[Problem], list[Problem]]:
     """Store each content not yet in the archive, hashed from exactly the bytes stored.
 
-    Returns the observations, the files that could not be read, and problems noted about
-    contents that were stored all the same (broken formats, failing extractors).
+    Files are read in order and their contents prepared (`prepare_content`) in groups of at
+    most HELD_BYTES, on the pool's workers when there are some: the same rows in the same
+    order whatever their number. Returns the observations, the files that could not be read,
+    and problems noted about contents that were stored all the same (broken formats,
+    failing extractors).
     """
+    pool = pool or WorkerPool(workers=1)
     known = store.known_blobs(e.blake3 for e in entries)
-    observed: list[Observed] = []
+    order: list[list] = []  # [entry, content key]: the key of a held file once it is stored
     problems = list(problems)
     noted: list[Problem] = []
+    held: list[tuple[list, bytes]] = []
+    queued: set[str] = set()  # scan hashes of the held files
     stored = 0
-    for entry in entries:
-        blake3 = entry.blake3
-        if blake3 not in known:
-            try:
-                info, reasons = _store_file(store, entry, extract_metadata)
-            except OSError as e:
-                problems.append(Problem(entry.path, f"unreadable: {e.strerror or e}"))
-                continue
-            noted += [Problem(entry.path, reason) for reason in reasons]
+
+    def flush() -> None:
+        nonlocal held, stored
+        items = [(slot[0].path, data, extract_metadata) for slot, data in held]
+        prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
+        for (slot, data), done in zip(held, prepared, strict=True):
+            result = write_prepared(store, done, data)
+            noted.extend(Problem(slot[0].path, reason) for reason in result.problems)
             stored += 1
             failpoint("blob", stored)
-            blake3 = info.blake3  # differs from the scan if the file changed meanwhile
-            known.add(blake3)
-        observed.append(Observed(entry.path, blake3, entry.mtime))
+            slot[1] = result.info.blake3  # differs from the scan if the file changed meanwhile
+            known.add(slot[1])
+        held = []
+        queued.clear()
+
+    for entry in entries:
+        if entry.blake3 in queued:
+            flush()  # a second file with a held content: decide on the stored one
+        if entry.blake3 in known:
+            order.append([entry, entry.blake3])
+            continue
+        slot = [entry, None]
+        try:
+            data = _read_small(entry)
+            if data is None:
+                flush()  # large: streamed into chunks in its turn
+                slot[1] = store_large_file(store, entry).blake3
+                stored += 1
+                failpoint("blob", stored)
+                known.add(slot[1])
+                order.append(slot)
+                continue
+        except OSError as e:
+            problems.append(Problem(entry.path, f"unreadable: {e.strerror or e}"))
+            continue
+        order.append(slot)
+        held.append((slot, data))
+        queued.add(entry.blake3)
+        if sum(len(d) for _, d in held) >= HELD_BYTES:
+            flush()
+    flush()
+    observed = [Observed(entry.path, blake3, entry.mtime) for entry, blake3 in order]
     return observed, problems, noted
 
 
-def _store_file(store: Store, entry: FileEntry, extract_metadata: bool) -> tuple[BlobInfo, list]:
-    """Store one file's content as the scan saw it (ingest.folder.open_entry: no link is
-    followed, a swapped file is an OSError); a large one (then, or by now) streams into
-    chunks, so memory stays bounded whatever the file became since the scan."""
+def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
+    """Top-level so the pool can pickle it."""
+    return prepare_content(*item)
+
+
+def _read_small(entry: FileEntry) -> bytes | None:
+    """A file's bytes as the scan saw it (ingest.folder.open_entry: no link is followed, a
+    swapped file is an OSError), or None when it is (or has become) large."""
+    if is_large(entry.size):
+        return None
     with open_entry(entry) as f:
-        if not is_large(entry.size):
-            data = f.read(LARGE_CONTENT)
-            if not is_large(len(data)):
-                result = store_content(store, entry.path, data, extract_metadata=extract_metadata)
-                return result.info, result.problems
-            f.seek(0)
-        return store_large(store, entry.path, f), []
+        data = f.read(LARGE_CONTENT)
+    return None if is_large(len(data)) else data
+
+
+def store_large_file(store: Store, entry: FileEntry) -> BlobInfo:
+    """Stream a large file into chunks: memory stays bounded whatever it became since the scan."""
+    with open_entry(entry) as f:
+        return store_large(store, entry.path, f)

@@ -9,26 +9,23 @@ continues after the last imported commit.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
-from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
+from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
+from archive.record.metadata import Prepared, prepare_content, write_prepared
 from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
-from ingest.content import BlobInfo, describe
 from ingest.gitsource import Commit, GitError, GitSource
 
 BATCH = 200  # commits per transaction
-PARALLEL_BYTES = 1 << 20  # below this much new content per batch, hashing threads cost more
 # Most bytes of small contents held at once while a batch's blobs are read (larger ones stream
 # into chunks): a batch of a repetitive history never holds all its new blobs.
 HELD_BYTES = 64 << 20
@@ -108,10 +105,15 @@ def batches(commits: Iterable[Commit], size: int) -> Iterator[list[Commit]]:
         yield batch
 
 
-def new_blob_oids(batch: list[Commit], blake3_of: dict[str, str]) -> list[str]:
-    """Blob oids of a batch not read yet, in first-use order (each git blob is read once)."""
-    oids = (c.blob for commit in batch for c in commit.changes if c.blob is not None)
-    return [oid for oid in dict.fromkeys(oids) if oid not in blake3_of]
+def new_blob_oids(batch: list[Commit], blake3_of: dict[str, str]) -> dict[str, str]:
+    """Blob oids of a batch not read yet, in first-use order (each git blob is read once),
+    each with the first path it appears at: the name its media type is sniffed by."""
+    paths: dict[str, str] = {}
+    for commit in batch:
+        for c in commit.changes:
+            if c.blob is not None and c.blob not in blake3_of:
+                paths.setdefault(c.blob, c.path)
+    return paths
 
 
 def refusals(commit: Commit) -> list[dict]:
@@ -121,39 +123,101 @@ def refusals(commit: Commit) -> list[dict]:
     ]
 
 
-def store_blobs(store: Store, git: GitSource, oids: list[str], blake3_of: dict[str, str]) -> None:
-    """Read a batch's new blobs and store them, memory bounded: small ones in groups of at
-    most HELD_BYTES (hashed on all cores), large ones streamed from git into chunks."""
+@dataclass
+class Ahead:
+    """A batch's new small blobs, read and handed to the workers before the batch's turn."""
+
+    paths: dict[str, str]
+    held: list[tuple[str, bytes]]
+    prepared: Mapped[Prepared]
+
+
+def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead | None:
+    """Read a batch's new blobs and start preparing them on the workers, so they work on it
+    while the main process records the batch before (reading from git writes nothing). None
+    when the batch holds a large blob or more than HELD_BYTES: it is then read in its turn."""
     held: list[tuple[str, bytes]] = []
     size = 0
-    for oid, length, stream in git.stream_blobs(oids):
+    blobs = git.stream_blobs(list(paths))
+    try:
+        for oid, length, stream in blobs:
+            if is_large(length) or size + length > HELD_BYTES:
+                return None
+            held.append((oid, stream.read_all()))
+            size += length
+    finally:
+        blobs.close()
+    items = [(paths[oid], data) for oid, data in held]
+    return Ahead(paths, held, pool.start_map(_prepare, items, size))
+
+
+def store_blobs(
+    store: Store,
+    git: GitSource,
+    paths: dict[str, str],
+    blake3_of: dict[str, str],
+    pool: WorkerPool,
+    ahead: Ahead | None = None,
+) -> list[tuple[str, str]]:
+    """Store a batch's new blobs as a folder ingest stores its files (media type by name and
+    content, readable text, metadata): read ahead (`read_ahead`), or read now, memory
+    bounded: small ones in groups of at most HELD_BYTES (prepared on the pool's workers),
+    large ones streamed from git into chunks. Either way the same rows in the same order.
+    Returns the (path, reason) problems met in contents stored all the same."""
+    if ahead is not None and ahead.paths == paths:
+        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results(), True)
+    held: list[tuple[str, bytes]] = []
+    size = 0
+    problems: list[tuple[str, str]] = []
+    for oid, length, stream in git.stream_blobs(list(paths)):
         if is_large(length):
-            blake3_of[oid] = store_large(store, "", stream).blake3
+            blake3_of[oid] = store_large(store, paths[oid], stream).blake3
             continue
         held.append((oid, stream.read_all()))
         size += length
         if size >= HELD_BYTES:
-            _store_held(store, held, blake3_of)
+            problems += _store_held(store, held, paths, blake3_of, pool)
             held, size = [], 0
-    _store_held(store, held, blake3_of)
+    return problems + _store_held(store, held, paths, blake3_of, pool)
 
 
-def _store_held(store: Store, held: list[tuple[str, bytes]], blake3_of: dict[str, str]) -> None:
-    infos = describe_all(held)
-    known = store.known_blobs(i.blake3 for i in infos)
-    for (oid, data), info in zip(held, infos, strict=True):
-        if info.blake3 not in known:
-            store.insert_blob(info, data)
-            known.add(info.blake3)
-        blake3_of[oid] = info.blake3
+def _prepare(item: tuple[str, bytes]) -> Prepared:
+    """Top-level so the pool can pickle it."""
+    return prepare_content(*item)
 
 
-def describe_all(items: list[tuple[str, bytes]]) -> list[BlobInfo]:
-    """describe() each content; on all cores when there is enough to hash."""
-    if sum(len(d) for _, d in items) < PARALLEL_BYTES or (os.cpu_count() or 1) < 2:
-        return [describe("", data)[0] for _, data in items]
-    with ThreadPoolExecutor(os.cpu_count()) as pool:
-        return list(pool.map(lambda item: describe("", item[1])[0], items))
+def _store_held(
+    store: Store,
+    held: list[tuple[str, bytes]],
+    paths: dict[str, str],
+    blake3_of: dict[str, str],
+    pool: WorkerPool,
+) -> list[tuple[str, str]]:
+    items = [(paths[oid], data) for oid, data in held]
+    prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
+    return _write_held(store, held, paths, blake3_of, prepared, pool.parallel)
+
+
+def _write_held(
+    store: Store,
+    held: list[tuple[str, bytes]],
+    paths: dict[str, str],
+    blake3_of: dict[str, str],
+    prepared: list[Prepared],
+    hold: bool,
+) -> list[tuple[str, str]]:
+    """Write prepared contents in order; hold: keep their passages for packing (computed on
+    workers: worth the memory; in this process, packing splits them as fast)."""
+    known = store.known_blobs(p.info.blake3 for p in prepared)
+    problems: list[tuple[str, str]] = []
+    for (oid, data), done in zip(held, prepared, strict=True):
+        blake3 = done.info.blake3
+        if blake3 not in known:
+            write_prepared(store, done, data, hold=hold)
+            known.add(blake3)
+            problems += [(paths[oid], reason) for reason in done.problems]
+        blake3_of[oid] = blake3
+    return problems
 
 
 def import_git(
@@ -168,12 +232,19 @@ def import_git(
     if batch_size < 1:
         raise ArchiveError(f"batch size must be at least 1, not {batch_size}")
     try:
-        with worker_deaths(), GitSource(location) as git, store.caching_texts(), DiffPool() as pool:
-            return _import(
+        with (
+            worker_deaths(),
+            GitSource(location) as git,
+            store.caching_texts(),
+            WorkerPool() as pool,
+        ):
+            summary = _import(
                 store, git, store.location_of(location), command, ref, progress, batch_size, pool
             )
     except GitError as e:
         raise ArchiveError(str(e)) from None
+    store.compact()  # the pages freed as contents moved into passages
+    return summary
 
 
 def _import(
@@ -184,7 +255,7 @@ def _import(
     ref: str,
     progress: Progress | None,
     batch_size: int,
-    pool: DiffPool,
+    pool: WorkerPool,
 ) -> GitRunSummary:
     with store.write():
         source = store.source("git", location)
@@ -201,15 +272,26 @@ def _import(
     kinds: dict[str, int] = {}
     changed: list[dict] = []
     blake3_of: dict[str, str] = {}
-    for batch in batches(git.commits(ref, after=after), batch_size):
-        oids = new_blob_oids(batch, blake3_of)
+    todo = batches(git.commits(ref, after=after), batch_size)
+    batch = next(todo, None)
+    ahead: Ahead | None = None
+    while batch is not None:
+        paths = new_blob_oids(batch, blake3_of)
+        following = next(todo, None)
+        later: Ahead | None = None
+        if pool.parallel:  # this batch's contents first, then the next one's, to the workers
+            ahead = ahead or read_ahead(git, paths, pool)
+            if following is not None:
+                later = read_ahead(git, new_blob_oids(following, {**blake3_of, **paths}), pool)
         with store.write():
             now_last = store.last_commit(source_id)
             if (now_last["oid"] if now_last else None) != after:
                 raise ArchiveError(
                     f"another import of {location} ran meanwhile: run this one again"
                 )
-            store_blobs(store, git, oids, blake3_of)
+            noted = store_blobs(store, git, paths, blake3_of, pool, ahead)
+            tally.problems += [{"path": p, "reason": r} for p, r in noted]
+            store.add_problems(run_id, noted)
             pending = DiffQueue(store, pool)  # diffs start on other cores as versions land
             for commit in batch:
                 position += 1
@@ -233,6 +315,7 @@ def _import(
         after = batch[-1].oid
         if progress:
             progress(tally.commits, total)
+        batch, ahead = following, later
     with store.write():
         store.finish_run(run_id, **tally.counts())
         checkpoint_run(store, run_id)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from archive.record.plan import Change
 from archive.store import Store
+from archive.store.passage_format import PassageError
+from archive.store.passage_store import split_text
 from ingest.content import BlobInfo, describe, text_blob
 from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
 from ingest.formats import MEDIA_DOCX, FormatError, readable_text
@@ -81,32 +83,78 @@ def _unique(problems: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:
-    """Store a new content, its readable-text blob (HTML/PDF/DOCX) and its metadata.
+@dataclass(frozen=True)
+class Prepared:
+    """What storing a new content computes from its bytes alone (no archive state), so any
+    worker process can compute it: its description, readable-text blob, metadata, problems."""
 
-    Never raises for a broken file: it is kept as a blob and its problems are returned.
-    """
+    info: BlobInfo
+    text_blob: tuple[BlobInfo, bytes] | None
+    metadata: tuple[dict, list] | None
+    problems: list[str]
+    split: tuple[list[str], list] | None = None  # its passages and quotations, if text
+
+
+def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Prepared:
+    """The per-content work of every source (folder, git, web), a pure function of its
+    path and bytes: it runs in the import's worker processes as well as in the main one."""
     info, decoded = describe(path, data)
-    store.insert_blob(info, data)
     problems: list[str] = []
     mismatch = format_problem(path, info.media_type)
     if mismatch:
         problems.append(mismatch)
     text, more = readable(data, info.media_type)
     problems += more
+    text_blob_row = None
     if text is not None:
-        tinfo, tdata = text_blob(text)
-        store.insert_blob(tinfo, tdata)
-        store.link_text_blob(info.blake3, tinfo.blake3)
+        text_blob_row = text_blob(text)
     elif decoded.is_text:
         text = decoded.text
+    metadata = None
     if extract_metadata:
         extraction = extract(
             text, media_type=info.media_type, path=path, encoding=info.encoding, data=data
         )
-        store.put_metadata(info.blake3, *row_fields(extraction))
+        metadata = row_fields(extraction)
         problems += extraction.problems
-    return Stored(info, _unique(problems))
+    return Prepared(info, text_blob_row, metadata, _unique(problems), _split(info, data))
+
+
+def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
+    """The passages and quotations the blob will be packed into (as `pack_blob` decodes it);
+    None when it is not text, or does not split cleanly (`pack_blob` then reports it)."""
+    if not info.is_text or info.encoding is None:
+        return None
+    try:
+        return split_text(info.blake3, info.encoding, data.decode(info.encoding))
+    except (PassageError, UnicodeDecodeError, LookupError):
+        return None
+
+
+def write_prepared(store: Store, prepared: Prepared, data: bytes, *, hold: bool = False) -> Stored:
+    """Write a prepared content's rows: its blob, readable-text blob and metadata.
+
+    hold: keep its passages for `pack_blob` in the store's text cache (a caller whose new
+    contents all become versions within a batch of bounded size: the git import)."""
+    info = prepared.info
+    store.insert_blob(info, data)
+    if prepared.text_blob is not None:
+        tinfo, tdata = prepared.text_blob
+        store.insert_blob(tinfo, tdata)
+        store.link_text_blob(info.blake3, tinfo.blake3)
+    if prepared.metadata is not None:
+        store.put_metadata(info.blake3, *prepared.metadata)
+    if hold and prepared.split is not None and store.texts is not None:
+        store.texts.presplit(info.blake3, info.encoding, *prepared.split)
+    return Stored(info, prepared.problems)
+
+
+def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:
+    """Store a new content, its readable-text blob (HTML/PDF/DOCX) and its metadata.
+
+    Never raises for a broken file: it is kept as a blob and its problems are returned.
+    """
+    return write_prepared(store, prepare_content(path, data, extract_metadata), data)
 
 
 def store_sidecar(store: Store, data: bytes, path: str) -> str:

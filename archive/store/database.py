@@ -32,6 +32,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# Free pages (of all pages) past which an import's end compacts the file (`Store.compact`).
+COMPACT_FREE = 0.1
+
+
 class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
@@ -80,6 +84,25 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def compact(self, min_free: float | None = None) -> bool:
+        """Leave the file compact after an import: VACUUM when at least min_free of its pages
+        are free (an import frees the pages of each text content it moves into passages,
+        and leaves the pages around them half empty), then truncate the WAL. Rows, rowids
+        and every stored byte stay as they are; only their pages move. Skipped (False) when
+        another connection keeps the file busy: compaction is never worth failing for."""
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if not pages or free < (COMPACT_FREE if min_free is None else min_free) * pages:
+            return False
+        try:
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            return False
+        return True
 
     def _begin(self, at_once: bool) -> None:
         """BEGIN IMMEDIATE, failing at once (at_once) or after the usual busy timeout."""

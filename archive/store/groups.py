@@ -245,6 +245,18 @@ class TextCache:
         # key -> (encoding, text, (passage ids, passages) when this process packed it)
         self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
         self._reader: GroupReader | None = None
+        # key -> (encoding, passages, quotations) computed ahead by a worker, taken once
+        self.splits: dict[str, tuple[str, list[str], list]] = {}
+
+    def presplit(self, key: str, encoding: str, parts: list[str], quotes: list) -> None:
+        """Hold a new text blob's passages and quotations (passage_store.split_text of its
+        decoded bytes, computed off the main process) until it is packed."""
+        self.splits[key] = (encoding, parts, quotes)
+
+    def take_split(self, key: str, encoding: str) -> tuple[list[str], list] | None:
+        """The passages and quotations held for blob key (once), if decoded with encoding."""
+        item = self.splits.pop(key, None)
+        return None if item is None or item[0] != encoding else (item[1], item[2])
 
     def get(self, key: str, encoding: str) -> str | None:
         """The text of blob key decoded with encoding, if held."""

@@ -65,6 +65,15 @@ def text_quotes(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def split_text(blob: str, encoding: str, text: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """A text blob's passages and quotations: pure, so an import's workers compute it ahead
+    (`TextCache.presplit`). Raises PassageError when the passages do not rebuild its bytes."""
+    parts = split_passages(text)
+    if blake3_hex("".join(parts).encode(encoding)) != blob:
+        raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
+    return parts, text_quotes(text)
+
+
 def _extend(pieces: list[list[int]], piece: list[int]) -> bool:
     """Append a copy instruction (..., source, start, end), or lengthen the last one when it
     ends where this one starts; False past MAX_PIECES."""
@@ -206,15 +215,21 @@ class PassageStore:
         snapshots: bound its read (`bound`); False only before `blob_snapshots` exists.
         """
         row = self.conn.execute(
-            "SELECT is_text, encoding, content FROM blobs WHERE blake3 = ?", (blob,)
+            "SELECT is_text, encoding, content IS NOT NULL FROM blobs WHERE blake3 = ?", (blob,)
         ).fetchone()
-        if row is None or not row[0] or row[2] is None or row[1] is None:
+        if row is None or not row[0] or not row[2] or row[1] is None:
             return False
-        encoding, text = row[1], bytes(row[2]).decode(row[1])
-        parts = split_passages(text)
-        if blake3_hex("".join(parts).encode(encoding)) != blob:
-            raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
-        quotes = text_quotes(text)
+        encoding = row[1]
+        split = cache.take_split(blob, encoding) if cache is not None else None
+        if split is not None:
+            parts, quotes = split
+            text = "".join(parts)
+        else:
+            content = self.conn.execute(
+                "SELECT content FROM blobs WHERE blake3 = ?", (blob,)
+            ).fetchone()[0]
+            text = bytes(content).decode(encoding)
+            parts, quotes = split_text(blob, encoding, text)
         keys = list(map(_passage_key, parts))
         quote_keys = [_passage_key(q) for q, _ in quotes]
         known = self.by_keys(keys + quote_keys)

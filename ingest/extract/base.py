@@ -7,6 +7,10 @@ from typing import Any
 
 Item = tuple[str, int, str, str | None]
 
+# Lines whose answers an extractor caches (dates, word counts): revisions repeat most lines;
+# a bound on what they hold (lines of ~100 characters: a few MB per process).
+LINE_CACHE = 1 << 15
+
 
 @dataclass(frozen=True)
 class Context:

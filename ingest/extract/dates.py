@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 
-from .base import Context, Partial, rows
+from .base import LINE_CACHE, Context, Partial, rows
 
 MONTHS = {
     m: i + 1
@@ -127,14 +128,36 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
     return out
 
 
+@lru_cache(maxsize=LINE_CACHE)
+def _line_dates(line: str) -> tuple[tuple, tuple, tuple]:
+    """Dates, years and weekdays of one line; revisions repeat most lines, so cached."""
+    matches = list(_PATTERNS.finditer(line))
+    years = find_years(line, matches)
+    return tuple(find_dates(line, matches)), tuple(years), tuple(_WEEKDAY.findall(line))
+
+
+def scan_dates(text: str) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """(find_dates(text), find_years(text), weekdays of text), line by line: no pattern
+    matches across a newline, and a newline reads as the start or end of the text does to
+    \\b and the lookarounds, so the lines' answers joined are the text's (a test checks)."""
+    found: list[tuple[str, str, str]] = []
+    years: list[str] = []
+    weekdays: list[str] = []
+    for line in text.split("\n"):
+        f, y, w = _line_dates(line)
+        found += f
+        years += y
+        weekdays += w
+    return found, years, weekdays
+
+
 def extract_dates(text: str, ctx: Context) -> Partial:
-    matches = list(_PATTERNS.finditer(ctx.body))
-    found = find_dates(ctx.body, matches)
+    found, years, weekdays = scan_dates(ctx.body)
     items = []
     for key in ("date", "date_partial", "date_ambiguous"):
         keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]
         items += rows(key, keep)
-    items += rows("year", [(y, None) for y in find_years(ctx.body, matches)])
-    items += rows("weekday", [(w, None) for w in _WEEKDAY.findall(ctx.body)])
+    items += rows("year", [(y, None) for y in years])
+    items += rows("weekday", [(w, None) for w in weekdays])
     first = next((v[:10] for k, v, _ in found if k == "date"), None)
     return Partial({"first_date": first, "dateline": find_dateline(ctx.body)}, items)

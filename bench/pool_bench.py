@@ -1,0 +1,106 @@
+"""The import's worker pool: wall and CPU time for 1, 2, ... workers, and the same archive.
+
+    python bench/pool_bench.py samples/terms-sample.bundle [--workers 1 2] [--runs 3]
+    python bench/pool_bench.py --synthetic 5000 [--docs 100]   # a generated, longer history
+
+Each run is `archive ingest --git` through bench/archive_digest.py (clock frozen, same --db
+path, so even the ledger compares), with ARCHIVE_WORKERS set; the table digests of every run
+must be identical whatever the number of workers (printed: "digests: identical"). Also prints
+the peer, `git log --first-parent -p --word-diff=porcelain`, and the ratio to it. Medians of
+--runs, wall and CPU (the process and its workers) seconds, and the main process's own CPU:
+the critical path, which the wall time approaches when the workers have cores of their own
+(on a shared machine, read it rather than the wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_bench import GIT_ENV, ROOT, bare_repo, git_dir_of, timed  # noqa: E402
+from span_bench import synthetic_repo  # noqa: E402
+
+# Runs archive_digest.py and prints the CPU seconds of this process alone at exit: the main
+# process is the import's critical path (its one writer), whatever the workers do beside it.
+OWN_CPU = (
+    "import atexit, resource, runpy, sys\n"
+    "def own():\n"
+    "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    print(f'main-cpu {r.ru_utime + r.ru_stime:.3f}')\n"
+    "atexit.register(own)\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def run(repo: Path, db: Path, workers: int) -> tuple[float, float, float, str]:
+    """(wall, CPU, main-process CPU, digest lines) of one frozen-clock import with this many
+    workers."""
+    for stale in db.parent.glob(db.name + "*"):
+        stale.unlink()
+    cmd = [sys.executable, "-c", OWN_CPU, str(ROOT / "bench" / "archive_digest.py")]
+    cmd += ["--ingest", str(db), "--", "--git", str(repo)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_WORKERS": str(workers)}
+    out = tempfile.TemporaryFile()
+    start = time.perf_counter()
+    before = os.times()
+    subprocess.run(cmd, check=True, env=env, stdout=out)
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    out.seek(0)
+    text = out.read().decode().splitlines()
+    lines = [line for line in text if len(line.split()) == 3 and line.split()[1].isdigit()]
+    own = next(float(line.split()[1]) for line in text if line.startswith("main-cpu "))
+    return wall, cpu, own, "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("repo", type=Path, nargs="?")
+    parser.add_argument("--synthetic", type=int, help="generate a history of this many commits")
+    parser.add_argument("--docs", type=int, default=100)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pool-bench-") as tmpname:
+        tmp = Path(tmpname)
+        if args.synthetic:
+            repo = git_dir = synthetic_repo(tmp / "synthetic.git", args.synthetic, args.docs)
+        elif args.repo:
+            repo = args.repo.resolve()
+            bare = bare_repo(repo, tmp)
+            git_dir = bare if repo.is_file() else git_dir_of(bare)
+        else:
+            parser.error("give a repository or bundle, or --synthetic N")
+        peer = ["git", f"--git-dir={git_dir}", "log", "-p", "--word-diff=porcelain"]
+        peer += ["--first-parent", "HEAD"]
+        git_s = statistics.median(timed(peer, env=GIT_ENV)[0] for _ in range(args.runs))
+        db = tmp / "archive.db"
+        digests = set()
+        print(f"history: {args.repo or f'synthetic, {args.synthetic} commits'}")
+        print(f"git log --first-parent -p --word-diff=porcelain: {git_s:.2f} s wall")
+        for workers in args.workers:
+            results = [run(repo, db, workers) for _ in range(args.runs)]
+            digests.update(d for *_, d in results)
+            wall, cpu, own = (statistics.median(r[k] for r in results) for k in range(3))
+            print(
+                f"ARCHIVE_WORKERS={workers}: {wall:6.2f} s wall, {cpu:6.2f} s CPU of which"
+                f" {own:6.2f} s in the main process  ({wall / git_s:.1f}x git wall,"
+                f" {own / git_s:.1f}x in main-process CPU)  median of {args.runs}"
+            )
+        print("digests:", "identical" if len(digests) == 1 else f"DIFFER ({len(digests)} kinds)")
+    return 0 if len(digests) == 1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
