@@ -1,18 +1,22 @@
-"""Time `archive verify` on the sample history, for one source tree of the archive.
+"""Time `git fsck --full` against `archive verify` and `archive verify --quick`, in one run.
 
-    python bench/verify_bench.py samples/terms-sample.bundle [--root DIR] [--runs 3] [--reextract]
+    python bench/verify_bench.py samples/terms-sample.bundle [--runs 5] [--tail 100]
+        [--workers 1,2] [--root DIR] [--reextract]
 
---root runs another checkout of the code (e.g. `git archive main | tar -x -C DIR`, with
-the compiled diff core copied in) to compare before and after a change: the archive is
-built by that code (`archive ingest --git`), then `archive verify` is timed as a fresh
-process, median of --runs, wall and CPU seconds.
+The bundle is cloned bare (git fsck's side) and imported by `archive ingest --git` in two
+steps: all but the last --tail commits, a full verify (recorded), then the rest; so
+`verify --quick` has the tail's contents to check, as after a routine import. Each command
+runs as a fresh process, alternating, --runs times: median wall and CPU seconds, the ratio
+to git fsck's median wall time, and peak memory (the largest resident set of the process or
+any of its workers). --workers times `archive verify` with ARCHIVE_VERIFY_WORKERS set to
+each value. --root runs another checkout of the code (e.g. `git archive main | tar -x -C
+DIR`, with the compiled diff core copied in) to compare before and after a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -23,48 +27,67 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float, int]:
-    """(wall, CPU, exit code) of a command and its children."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def timed(cmd: list[str], env: dict) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, peak RSS KiB, exit code) of a command and the workers it waited for."""
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, done.returncode
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--root", type=Path, default=ROOT, help="The code to run.")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tail", type=int, default=100, help="Commits left for --quick.")
+    parser.add_argument("--workers", default="", help="Comma-separated worker counts.")
     parser.add_argument(
         "--reextract", action="store_true", help="Run `archive reextract` first (metadata)."
     )
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
     archive = [sys.executable, "-m", "archive"]
+    quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL}
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "archive.db"
-        subprocess.run(
-            [*archive, "ingest", "--git", str(args.bundle.resolve()), "--db", str(db)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        repo, db = Path(tmp) / "repo.git", Path(tmp) / "archive.db"
+        subprocess.run(["git", "clone", "-q", "--bare", str(args.bundle), str(repo)], check=True)
+        ingest = [*archive, "ingest", "--git", str(repo), "--db", str(db)]
+        subprocess.run([*ingest, "--ref", f"HEAD~{args.tail}"], **quiet)
+        subprocess.run([*archive, "verify", "--db", str(db)], **quiet)
+        subprocess.run(ingest, **quiet)
         if args.reextract:
-            subprocess.run(
-                [*archive, "reextract", "--db", str(db)],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
+            subprocess.run([*archive, "reextract", "--db", str(db)], **quiet)
+        commands = {
+            "git fsck --full": (["git", "-C", str(repo), "fsck", "--full"], env),
+            "archive verify": ([*archive, "verify", "--db", str(db)], env),
+            "archive verify --quick": ([*archive, "verify", "--quick", "--db", str(db)], env),
+        }
+        for n in filter(None, args.workers.split(",")):
+            commands[f"archive verify, {n} worker(s)"] = (
+                commands["archive verify"][0],
+                {**env, "ARCHIVE_VERIFY_WORKERS": n},
             )
-        times = [timed([*archive, "verify", "--db", str(db)], env) for _ in range(args.runs)]
-    codes = {code for _, _, code in times}
-    wall = statistics.median(t[0] for t in times)
-    cpu = statistics.median(t[1] for t in times)
-    print(f"{args.root}: archive verify {wall:.2f} s wall, {cpu:.2f} s CPU (exit {codes})")
+        times: dict[str, list] = {name: [] for name in commands}
+        for _ in range(args.runs):
+            for name, (cmd, cmd_env) in commands.items():
+                if "--quick" in name:  # the tail is new again: forget the verify after it
+                    subprocess.run(
+                        ["sqlite3", str(db), "DELETE FROM verifications WHERE id > 1"],
+                        stderr=subprocess.DEVNULL,
+                    )
+                times[name].append(timed(cmd, cmd_env))
+    base = statistics.median(t[0] for t in times["git fsck --full"])
+    print(f"{args.root} on {args.bundle.name}, median of {args.runs}, {os.cpu_count()} cores")
+    print(f"{'command':34} {'wall s':>7} {'CPU s':>7} {'ratio':>6} {'peak MiB':>9}  exit")
+    for name, runs in times.items():
+        wall = statistics.median(t[0] for t in runs)
+        cpu = statistics.median(t[1] for t in runs)
+        peak = max(t[2] for t in runs) / 1024
+        codes = sorted({t[3] for t in runs})
+        print(f"{name:34} {wall:7.2f} {cpu:7.2f} {wall / base:5.1f}x {peak:9.0f}  {codes}")
 
 
 if __name__ == "__main__":
