@@ -75,9 +75,10 @@ def unused_chunk_findings(store: Store) -> list[Finding]:
     return [Finding("blobs", "chunks", c, "chunk no blob lists") for c in store.unused_chunks()]
 
 
-def blob_findings(store: Store, key: str) -> list[Finding]:
+def blob_findings(store: Store, key: str, kept: dict[str, bytes] | None = None) -> list[Finding]:
     """One blob re-hashed; a sound whole text is kept in the store's text cache (when one is
-    on), so the checks after it in a work unit do not rebuild it again."""
+    on), and sound whole bytes in kept (when given), so the checks after it in a work unit
+    do not rebuild it again."""
     row = store.blob(key)
     b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
     pieces = []
@@ -99,8 +100,11 @@ def blob_findings(store: Store, key: str) -> list[Finding]:
     if row is None or row["size"] != size:
         stored = None if row is None else row["size"]
         found.append(Finding("blobs", "blobs", key, f"size is {size}, row says {stored}"))
-    if not found and len(pieces) == 1 and store.texts is not None:
-        _keep_text(store, key, pieces[0])
+    if not found and len(pieces) == 1:
+        if store.texts is not None:
+            _keep_text(store, key, pieces[0])
+        if kept is not None:
+            kept[key] = pieces[0]
     return found
 
 
@@ -394,11 +398,13 @@ def derived_findings(
     links: Iterable[dict] | None = None,
     extracts: Iterable[dict] | None = None,
     blobs: Iterable[str] | None = None,
+    read: rederive.Reader | None = None,
 ) -> list[Finding]:
-    """The per-blob re-derivations: of the rows and blobs given (a work unit), all when None."""
+    """The per-blob re-derivations: of the rows and blobs given (a work unit), all when None;
+    read gives a blob's bytes when the caller holds them."""
     found = [
-        *rederive.text_links(store, links),
-        *rederive.metadata(store, extracts),
+        *rederive.text_links(store, links, read),
+        *rederive.metadata(store, extracts, read),
         *rederive.quotes(store, blobs),
     ]
     return [Finding("derived", table, key, problem) for table, key, problem in found]

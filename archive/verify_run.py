@@ -32,6 +32,7 @@ from archive.verify import (
     Finding,
     blob_findings,
     check_checkpoints,
+    check_diffs,
     check_documents,
     check_evidence,
     check_leaves,
@@ -47,6 +48,9 @@ from archive.verify import (
 WORKERS_ENV = "ARCHIVE_VERIFY_WORKERS"
 UNIT_BLOBS = 256  # blobs per work unit at most: their texts stay in the unit's cache
 TEXT_CACHE_CHARS = 1 << 24
+KEPT_BYTES = 1 << 25  # a unit's whole contents kept for its re-derivations, at most
+
+
 PASSAGE_CHUNK = 4096
 
 
@@ -130,17 +134,24 @@ def plan(
 
 def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
     """Every per-blob check of one unit; each blob's text is rebuilt once (cached)."""
-    from archive.verify import check_diffs
-
     with store.caching_texts(TEXT_CACHE_CHARS):
-        blobs = [f for b in unit.blobs for f in blob_findings(store, b)]
+        kept: dict[str, bytes] = {}
+        blobs, held = [], 0
+        for b in unit.blobs:
+            blobs += blob_findings(store, b, kept if held < KEPT_BYTES else None)
+            held += len(kept.get(b, b""))
         chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
+
+        def read(key: str) -> bytes:
+            data = kept.get(key)
+            return store.read_content(key) if data is None else data
+
         return {
             "blobs": blobs,
             "passages": passage_key_findings(store, (c for c in chunks if c)),
             "diffs": check_diffs(store, unit.diffs),
             "snapshots": snapshot_findings(store, unit.snapshots),
-            "derived": derived_findings(store, unit.links, unit.extracts, unit.blobs),
+            "derived": derived_findings(store, unit.links, unit.extracts, unit.blobs, read),
         }
 
 

@@ -11,7 +11,7 @@ key, problem).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from archive.passages.indexing import COPY_SHARE
 from archive.record.metadata import extraction_for, readable, row_fields
@@ -22,14 +22,18 @@ from ingest.content import text_blob
 from ingest.extract import EXTRACTOR_VERSION
 
 Problem = tuple[str, str, str]
+Reader = Callable[[str], bytes]
 
 
-def text_links(store: Store, rows: Iterable[dict] | None = None) -> Iterator[Problem]:
+def text_links(
+    store: Store, rows: Iterable[dict] | None = None, read: Reader | None = None
+) -> Iterator[Problem]:
     """Each readable-text link points at the text extracted from the raw bytes now (rows:
-    those of `store.text_links()` to check, all when None)."""
+    those of `store.text_links()` to check, all when None; read: the bytes of a blob, when
+    the caller holds them already)."""
     for row in store.text_links() if rows is None else rows:
         try:
-            data = store.read_content(row["blake3"])
+            data = (read or store.read_content)(row["blake3"])
         except (ArchiveError, TypeError):
             continue  # a missing content is check_blobs' finding
         text, _ = readable(data, row["media_type"] or "")
@@ -37,16 +41,18 @@ def text_links(store: Store, rows: Iterable[dict] | None = None) -> Iterator[Pro
             yield ("blobs", row["blake3"], "text_blob is not the readable text of its bytes")
 
 
-def metadata(store: Store, rows: Iterable[dict] | None = None) -> Iterator[Problem]:
+def metadata(
+    store: Store, rows: Iterable[dict] | None = None, read: Reader | None = None
+) -> Iterator[Problem]:
     """Metadata made by the running extractor version equals a fresh extraction (rows: those
-    of `extraction_rows` to check, all when None)."""
+    of `extraction_rows` to check, all when None; read as for `text_links`)."""
     columns = store.metadata_columns()
     for row in extraction_rows(store) if rows is None else rows:
         stored = store.metadata(row["blake3"])
         if stored is None or stored["extractor_version"] != EXTRACTOR_VERSION:
             continue  # made by another version: `archive reextract` redoes it
         try:
-            data = store.read_content(row["blake3"])
+            data = (read or store.read_content)(row["blake3"])
         except (ArchiveError, TypeError):
             continue
         fields, items = row_fields(extraction_for(store, row, data)[0])
