@@ -46,6 +46,7 @@ from archive.verify import (
 )
 
 WORKERS_ENV = "ARCHIVE_VERIFY_WORKERS"
+WORKER_BLOBS = 200  # blobs a worker process must have to be worth starting
 UNIT_BLOBS = 256  # blobs per work unit at most: their texts stay in the unit's cache
 TEXT_CACHE_CHARS = 1 << 24
 KEPT_BYTES = 1 << 25  # a unit's whole contents kept for its re-derivations, at most
@@ -198,12 +199,16 @@ def _finish(proc: subprocess.Popen) -> list[tuple[int, dict[str, list[Finding]]]
 def _content(
     store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], dict]
 ) -> tuple[list[dict[str, list[Finding]]], dict]:
-    """Every unit's findings in unit order (units dealt out to the workers in turn), and
-    what `meanwhile` returns, run in this process while the workers read."""
-    count = min(workers, len(units)) if store.path else 1
+    """Every unit's findings in unit order, and what `meanwhile` returns, run in this process
+    while the workers read. Each worker takes a run of units (neighbouring revisions share
+    passage groups); work too small to pay for starting a worker runs here."""
+    blobs = sum(len(u.blobs) for u in units)
+    count = min(workers, len(units), max(1, blobs // WORKER_BLOBS)) if store.path else 1
     if count <= 1:
         return [unit_findings(store, u) for u in units], meanwhile()
-    procs = [_start(store.path, list(enumerate(units))[w::count]) for w in range(count)]
+    share = math.ceil(len(units) / count)
+    jobs = list(enumerate(units))
+    procs = [_start(store.path, jobs[w * share : (w + 1) * share]) for w in range(count)]
     try:
         rows = meanwhile()
         results: dict[int, dict] = {}

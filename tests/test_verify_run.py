@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import archive.verify_run as verify_run
 from archive.record.folder import ingest_folder
 from archive.store import Store
 from archive.verify import verify
@@ -45,6 +46,12 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     (docs / "kept.txt").write_text("A kept text, after its edit.\n" * 30)
     _ingest(db, docs)
     return db, docs
+
+
+@pytest.fixture(autouse=True)
+def small_work_starts_workers(monkeypatch) -> None:
+    """Start worker processes even for these small archives (real ones have more blobs)."""
+    monkeypatch.setattr(verify_run, "WORKER_BLOBS", 1)
 
 
 @pytest.fixture
@@ -143,23 +150,18 @@ def test_parallel_findings_equal_serial(copy_of_verify_archive: Path, name: str)
     assert serial and one == serial and two == serial
 
 
-def test_parallel_findings_equal_serial_on_many_tampers(archive: Path) -> None:
+def test_parallel_findings_equal_serial_on_many_tampers(archive: Path, monkeypatch) -> None:
     """Tampers in several work units at once (a small unit size makes many units)."""
-    import archive.verify_run as verify_run
+    monkeypatch.setattr(verify_run, "UNIT_BLOBS", 1)
 
     for path in ("old.txt", "new.txt", "kept.txt"):
         blob = _blob_of(archive, path)
         sql(archive, ("UPDATE blobs SET size = size + 1 WHERE blake3 = ?", (blob,)))
     _corrupt_passage_of(archive, _blob_of(archive, "kept.txt", last=False))
     sql(archive, "UPDATE diffs SET words_inserted = words_inserted + 1")
-    saved = verify_run.UNIT_BLOBS
-    verify_run.UNIT_BLOBS = 1
-    try:
-        with Store(archive, create=False) as store:
-            serial = verify(store)
-            found = [run(store, workers=n).findings for n in (1, 2, 3)]
-    finally:
-        verify_run.UNIT_BLOBS = saved
+    with Store(archive, create=False) as store:
+        serial = verify(store)
+        found = [run(store, workers=n).findings for n in (1, 2, 3)]
     assert len(serial) >= 5 and all(f == serial for f in found)
 
 
