@@ -46,11 +46,11 @@ def metadata(
 ) -> Iterator[Problem]:
     """Metadata made by the running extractor version equals a fresh extraction (rows: those
     of `extraction_rows` to check, all when None; read as for `text_links`)."""
-    columns = store.metadata_columns()
     for row in extraction_rows(store) if rows is None else rows:
         stored = store.metadata(row["blake3"])
         if stored is None or stored["extractor_version"] != EXTRACTOR_VERSION:
             continue  # made by another version: `archive reextract` redoes it
+        columns = [c for c in stored if c != "blake3"]  # the row is the whole table's
         try:
             data = (read or store.read_content)(row["blake3"])
         except (ArchiveError, TypeError):
