@@ -27,10 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, float, int, int]:
+def timed(cmd: list[str], env: dict, cwd: str) -> tuple[float, float, int, int]:
     """(wall s, CPU s, peak RSS KiB, exit code) of a command and the workers it waited for."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -50,10 +52,13 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
     archive = [sys.executable, "-m", "archive"]
-    quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL}
     with tempfile.TemporaryDirectory() as tmp:
+        # run from tmp: `python -m` puts the working directory first on the path
+        quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL, "cwd": tmp}
         repo, db = Path(tmp) / "repo.git", Path(tmp) / "archive.db"
-        subprocess.run(["git", "clone", "-q", "--bare", str(args.bundle), str(repo)], check=True)
+        subprocess.run(
+            ["git", "clone", "-q", "--bare", str(args.bundle.resolve()), str(repo)], check=True
+        )
         ingest = [*archive, "ingest", "--git", str(repo), "--db", str(db)]
         subprocess.run([*ingest, "--ref", f"HEAD~{args.tail}"], **quiet)
         subprocess.run([*archive, "verify", "--db", str(db)], **quiet)
@@ -78,7 +83,7 @@ def main() -> None:
                         ["sqlite3", str(db), "DELETE FROM verifications WHERE id > 1"],
                         stderr=subprocess.DEVNULL,
                     )
-                times[name].append(timed(cmd, cmd_env))
+                times[name].append(timed(cmd, cmd_env, tmp))
     base = statistics.median(t[0] for t in times["git fsck --full"])
     print(f"{args.root} on {args.bundle.name}, median of {args.runs}, {os.cpu_count()} cores")
     print(f"{'command':34} {'wall s':>7} {'CPU s':>7} {'ratio':>6} {'peak MiB':>9}  exit")
