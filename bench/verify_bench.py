@@ -2,6 +2,7 @@
 
     python bench/verify_bench.py samples/terms-sample.bundle [--runs 5] [--tail 100]
         [--workers 1,2] [--root DIR] [--reextract]
+    python bench/verify_bench.py --synthetic 5000 [--docs 300] ...   # a generated history
 
 The bundle is cloned bare (git fsck's side) and imported by `archive ingest --git` in two
 steps: all but the last --tail commits, a full verify (recorded), then the rest; so
@@ -41,7 +42,9 @@ def timed(cmd: list[str], env: dict, cwd: str) -> tuple[float, float, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", type=Path)
+    parser.add_argument("bundle", type=Path, nargs="?")
+    parser.add_argument("--synthetic", type=int, help="Generate a history of N commits.")
+    parser.add_argument("--docs", type=int, default=300, help="Documents of --synthetic.")
     parser.add_argument("--root", type=Path, default=ROOT, help="The code to run.")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tail", type=int, default=100, help="Commits left for --quick.")
@@ -50,15 +53,23 @@ def main() -> None:
         "--reextract", action="store_true", help="Run `archive reextract` first (metadata)."
     )
     args = parser.parse_args()
+    if (args.bundle is None) == (args.synthetic is None):
+        parser.error("give a BUNDLE or --synthetic N")
     env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
     archive = [sys.executable, "-m", "archive"]
     with tempfile.TemporaryDirectory() as tmp:
         # run from tmp: `python -m` puts the working directory first on the path
         quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL, "cwd": tmp}
         repo, db = Path(tmp) / "repo.git", Path(tmp) / "archive.db"
-        subprocess.run(
-            ["git", "clone", "-q", "--bare", str(args.bundle.resolve()), str(repo)], check=True
-        )
+        if args.synthetic:
+            from span_bench import synthetic_repo  # bench/ is on the path of a bench script
+
+            synthetic_repo(repo, args.synthetic, args.docs)
+        else:
+            subprocess.run(
+                ["git", "clone", "-q", "--bare", str(args.bundle.resolve()), str(repo)],
+                check=True,
+            )
         ingest = [*archive, "ingest", "--git", str(repo), "--db", str(db)]
         subprocess.run([*ingest, "--ref", f"HEAD~{args.tail}"], **quiet)
         subprocess.run([*archive, "verify", "--db", str(db)], **quiet)
@@ -85,7 +96,8 @@ def main() -> None:
                     )
                 times[name].append(timed(cmd, cmd_env, tmp))
     base = statistics.median(t[0] for t in times["git fsck --full"])
-    print(f"{args.root} on {args.bundle.name}, median of {args.runs}, {os.cpu_count()} cores")
+    what = f"{args.synthetic} generated commits" if args.synthetic else args.bundle.name
+    print(f"{args.root} on {what}, median of {args.runs}, {os.cpu_count()} cores")
     print(f"{'command':34} {'wall s':>7} {'CPU s':>7} {'ratio':>6} {'peak MiB':>9}  exit")
     for name, runs in times.items():
         wall = statistics.median(t[0] for t in runs)
