@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import blake3
-from cryptography import x509
 
 from archive.diffs.stored import row_problems
 from archive.export import by_document
 from archive.export.versions import export_versions
-from archive.ledger import evidence, merkle, records
+from archive.ledger import merkle, records
 from archive.ledger.checkpoints import (
     leaf_bytes,
     origin,
@@ -27,12 +27,17 @@ from archive.ledger.checkpoints import (
     version_leaf_v2,
 )
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
-from archive.ledger.signing import Verifier
 from archive.record import rederive
 from archive.record.metadata import sidecar_target
-from archive.store import ArchiveError, Store
+from archive.store import ArchiveError, Store, ledger_rows
+from archive.store.ledger_rows import DiffKey
 from archive.store.passage_format import PassageError, digest_key
 from ingest.folder import scan
+
+if TYPE_CHECKING:  # evidence, X.509 and signing load only when check_evidence runs
+    from cryptography import x509
+
+    from archive.ledger.signing import Verifier
 
 
 @dataclass(frozen=True, order=True)
@@ -54,32 +59,64 @@ class Finding:
 Check = Callable[[Store], list[Finding]]
 
 
-def check_blobs(store: Store) -> list[Finding]:
+def check_blobs(store: Store, keys: Iterable[str] | None = None) -> list[Finding]:
     """Every blob's bytes re-hashed (BLAKE3 and SHA-256) and measured against its row; a
-    large content streamed chunk by chunk (each chunk checked against its own hash too)."""
+    large content streamed chunk by chunk (each chunk checked against its own hash too).
+    keys: only these blobs (a work unit), and no look for unused chunks."""
     found = []
-    for key in store.iter_blob_hashes():
-        row = store.blob(key)
-        b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
-        try:
-            for piece in store.iter_content(key):
-                b3.update(piece)
-                sha.update(piece)
-                size += len(piece)
-        except (ArchiveError, TypeError) as e:
-            reason = str(e) if isinstance(e, ArchiveError) and "chunk" in str(e) else ""
-            found.append(Finding("blobs", "blobs", key, reason or "content is missing"))
-            continue
-        if b3.hexdigest() != key:
-            found.append(Finding("blobs", "blobs", key, "content does not hash to its BLAKE3"))
-        if row is None or sha.hexdigest() != row["sha256"]:
-            found.append(Finding("blobs", "blobs", key, "content does not match its SHA-256"))
-        if row is None or row["size"] != size:
-            stored = None if row is None else row["size"]
-            found.append(Finding("blobs", "blobs", key, f"size is {size}, row says {stored}"))
-    for chunk in store.unused_chunks():
-        found.append(Finding("blobs", "chunks", chunk, "chunk no blob lists"))
+    for key in store.iter_blob_hashes() if keys is None else keys:
+        found += blob_findings(store, key)
+    if keys is None:
+        found += unused_chunk_findings(store)
     return found
+
+
+def unused_chunk_findings(store: Store) -> list[Finding]:
+    return [Finding("blobs", "chunks", c, "chunk no blob lists") for c in store.unused_chunks()]
+
+
+def blob_findings(store: Store, key: str, kept: dict[str, bytes] | None = None) -> list[Finding]:
+    """One blob re-hashed; a sound whole text is kept in the store's text cache (when one is
+    on), and sound whole bytes in kept (when given), so the checks after it in a work unit
+    do not rebuild it again."""
+    row = store.blob(key)
+    b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
+    pieces = []
+    try:
+        for piece in store.iter_content(key):
+            b3.update(piece)
+            sha.update(piece)
+            size += len(piece)
+            if len(pieces) < 2:
+                pieces.append(piece)
+    except (ArchiveError, TypeError) as e:
+        reason = str(e) if isinstance(e, ArchiveError) and "chunk" in str(e) else ""
+        return [Finding("blobs", "blobs", key, reason or "content is missing")]
+    found = []
+    if b3.hexdigest() != key:
+        found.append(Finding("blobs", "blobs", key, "content does not hash to its BLAKE3"))
+    if row is None or sha.hexdigest() != row["sha256"]:
+        found.append(Finding("blobs", "blobs", key, "content does not match its SHA-256"))
+    if row is None or row["size"] != size:
+        stored = None if row is None else row["size"]
+        found.append(Finding("blobs", "blobs", key, f"size is {size}, row says {stored}"))
+    if not found and len(pieces) == 1:
+        if store.texts is not None:
+            _keep_text(store, key, pieces[0])
+        if kept is not None:
+            kept[key] = pieces[0]
+    return found
+
+
+def _keep_text(store: Store, key: str, data: bytes) -> None:
+    """Cache the text of bytes just found to hash to key (as `read_text` would decode it)."""
+    target = store.text_target(key)
+    if target is None or target[0] != key or store.texts is None:
+        return
+    try:
+        store.texts.put(key, target[1], data.decode(target[1]))
+    except (UnicodeError, LookupError):
+        pass  # read_text meets the same error and reports it where it is read
 
 
 def _leaf_bytes(entry: dict) -> bytes:
@@ -90,9 +127,15 @@ def _leaf_bytes(entry: dict) -> bytes:
     return b"" if leaf is None else bytes(leaf)
 
 
-def check_leaves(store: Store) -> list[Finding]:
+def leaf_hashes(store: Store) -> list[bytes]:
+    """The Merkle leaf hash of every stored leaf, in log order."""
+    return [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+
+
+def check_leaves(store: Store, since: int = 0) -> list[Finding]:
     """Every stored leaf equals the leaf rebuilt from its version row now, and hashes
-    to its stored leaf hash; leaf indexes run 0, 1, 2, ... without gaps."""
+    to its stored leaf hash; leaf indexes run 0, 1, 2, ... without gaps. since: rebuild
+    only the leaves from this index on (`verify --quick`); every leaf is still hashed."""
     rows = {r["version_id"]: r for r in store.leaf_source_rows()}
     later = LaterLeaves(store)
     found = []
@@ -108,6 +151,8 @@ def check_leaves(store: Store) -> list[Finding]:
         leaf = _leaf_bytes(entry)
         if merkle.leaf_hash(leaf).hex() != entry["leaf_hash"]:
             found.append(Finding("leaves", "ledger", key, "leaf bytes do not hash to leaf_hash"))
+        if index < since:
+            continue
         if entry.get("subject") is not None or records.leaf_format(leaf) != LEAF_FORMAT:
             found += later.check(entry, leaf)
             continue
@@ -277,14 +322,18 @@ def check_checkpoints(store: Store) -> list[Finding]:
     return found
 
 
-def check_diffs(store: Store) -> list[Finding]:
+def check_diffs(store: Store, keys: Iterable[DiffKey] | None = None) -> list[Finding]:
     """Every stored diff's delta decompresses and rebuilds its new content from its old text
     (by hash), and its change class and stats are those of the ops the delta encodes: a
-    tampered row (delta bytes, class or stats) cannot pass unseen."""
+    tampered row (delta bytes, class or stats) cannot pass unseen. keys: only these diffs."""
     found = []
-    for row in store.iter_diffs():
+    rows = store.iter_diffs() if keys is None else ledger_rows.diff_rows(store.conn, keys)
+    for row in rows:
         key = f"{row['from_blob']}..{row['to_blob']} ({row['algorithm']})"
-        old = store.read_text(row["from_blob"]) if row["from_blob"] else None
+        try:
+            old = store.read_text(row["from_blob"]) if row["from_blob"] else None
+        except (ArchiveError, PassageError, UnicodeError):
+            old = None
         if old is None:
             found.append(Finding("diffs", "diffs", key, "the old content has no text"))
             continue
@@ -298,9 +347,15 @@ def check_passages(store: Store) -> list[Finding]:
     """Every passage's text hashes to its key, and the passage list of every blob read through
     a snapshot joins to that blob's text. Blame, trace and search read passages, while a read
     bounded by a snapshot does not: check_blobs alone would miss a damaged group or list."""
+    keys = passage_key_findings(store, store.passages.key_chunks())
+    return keys + snapshot_findings(store, store.passages.snapshot_blobs())
+
+
+def passage_key_findings(store: Store, chunks: Iterable[list[tuple[int, int]]]) -> list[Finding]:
+    """Each passage's text (chunks of (id, key)) hashes to its key."""
     found = []
     passages = store.passages
-    for chunk in passages.key_chunks():
+    for chunk in chunks:
         try:
             texts = passages.raw([pid for pid, _ in chunk])
         except (PassageError, ArchiveError) as e:
@@ -312,10 +367,18 @@ def check_passages(store: Store) -> list[Finding]:
                 found.append(
                     Finding("passages", "passages", f"id {pid}", "text does not hash to its key")
                 )
-    for blob in passages.snapshot_blobs():
+    return found
+
+
+def snapshot_findings(store: Store, blobs: Iterable[str]) -> list[Finding]:
+    """The passage list of each blob (read through a snapshot) joins to its text."""
+    found = []
+    passages = store.passages
+    for blob in blobs:
         try:
+            text = store.read_text(blob)
             joined = passages.reader().join(passages.ids(blob) or [])
-            same = joined == store.read_text(blob).encode("utf-8")
+            same = text is not None and joined == text.encode("utf-8")
         except (PassageError, ArchiveError, UnicodeError):
             same = False
         if not same:
@@ -327,12 +390,28 @@ def check_passages(store: Store) -> list[Finding]:
 def check_derived(store: Store) -> list[Finding]:
     """What was derived, derived again: readable-text links, metadata made by the running
     extractor, quotation ids, copy sources (`archive.record.rederive`)."""
+    return derived_findings(store) + copy_findings(store)
+
+
+def derived_findings(
+    store: Store,
+    links: Iterable[dict] | None = None,
+    extracts: Iterable[dict] | None = None,
+    blobs: Iterable[str] | None = None,
+    read: rederive.Reader | None = None,
+) -> list[Finding]:
+    """The per-blob re-derivations: of the rows and blobs given (a work unit), all when None;
+    read gives a blob's bytes when the caller holds them."""
     found = [
-        *rederive.text_links(store),
-        *rederive.metadata(store),
-        *rederive.quotes(store),
-        *rederive.copies(store),
+        *rederive.text_links(store, links, read),
+        *rederive.metadata(store, extracts, read),
+        *rederive.quotes(store, blobs),
     ]
+    return [Finding("derived", table, key, problem) for table, key, problem in found]
+
+
+def copy_findings(store: Store) -> list[Finding]:
+    found = rederive.copies(store)
     return [Finding("derived", table, key, problem) for table, key, problem in found]
 
 
@@ -351,7 +430,9 @@ def check_evidence(store: Store, anchors: Anchors = Anchors()) -> list[Finding]:
     """Every kept signature, cosignature and time-stamp token verifies over a tree of this
     ledger; with anchors, the latest checkpoint is signed (and cosigned) by the keys given,
     every token chains to the CA given and every outside checkpoint is in this ledger."""
-    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    from archive.ledger import evidence
+
+    leaves = leaf_hashes(store)
     found = evidence.check_signatures(store, leaves, anchors.keys, anchors.witnesses)
     found += evidence.check_timestamps(store, leaves, anchors.tsa_roots)
     findings = [Finding("evidence", table, key, problem) for table, key, problem in found]

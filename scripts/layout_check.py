@@ -33,6 +33,7 @@ STAGES = {
     "archive.refs": 3,
     "archive.lookup": 4,
     "archive.verify": 4,
+    "archive.verify_run": 4,
     "archive.export": 4,
     "archive.publish": 5,
     "archive.cli": 6,

@@ -268,6 +268,12 @@ def verify_proof(
     type=click.Path(exists=True, file_okay=False),
     help="Only compare this folder with its source's latest versions.",
 )
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Only what is new since the last clean verify (and that the ledger still holds the"
+    " tree it covered): a tamper in older content is found by a full verify only.",
+)
 @db_option
 @json_option
 @friendly
@@ -277,6 +283,7 @@ def verify(
     witness_keys: tuple[str, ...],
     ca_file: str | None,
     corpus: str | None,
+    quick: bool,
     db: str,
     as_json: bool,
 ) -> None:
@@ -285,13 +292,16 @@ def verify(
     With --key, every checkpoint's signature is checked and the latest must be signed by
     one of the keys; with --checkpoint, the archive must hold that tree (truncation,
     rewrite and fork are found); --witness and --tsa-ca check cosignatures and tokens.
+    The content checks run on every core (ARCHIVE_VERIFY_WORKERS sets how many processes).
+    A clean run is recorded; --quick then re-hashes only the content of the leaves added
+    since (routine runs), so a change to older content waits for the next full verify.
     Exit status: 0 when everything checks, 1 on any finding.
     """
     from archive.cli.trust import verifiers
     from archive.ledger.timestamps import TimestampError, load_certificates
     from archive.store import Store
     from archive.verify import Anchors, verify_corpus
-    from archive.verify import verify as run_checks
+    from archive.verify_run import run as run_checks
 
     try:
         roots = tuple(load_certificates(Path(ca_file).read_bytes())) if ca_file else ()
@@ -305,18 +315,32 @@ def verify(
             Path(f).read_text(encoding="utf-8", errors="replace") for f in checkpoint_files
         ),
     )
+    if quick and corpus is not None:
+        raise click.UsageError("--quick and --corpus do not go together")
+    outcome = None
     with Store(db, create=False) as store:
         if corpus is not None:
             findings = verify_corpus(store, corpus)
         else:
-            findings = run_checks(store, anchors=anchors)
+            outcome = run_checks(store, anchors, quick=quick)
+            findings = outcome.findings
     if as_json:
         emit_json([f.as_dict() for f in findings])
-    elif findings:
+    else:
+        if outcome is not None:
+            for note in outcome.notes:
+                click.echo(f"note: {note}", err=True)
+            if outcome.quick:
+                click.echo(
+                    f"quick check: {outcome.blobs} contents and {outcome.diffs} diffs of the"
+                    f" leaves from {outcome.since} on, and every row check; run `archive verify`"
+                    " for the older contents"
+                )
         for f in findings:
             click.echo(shown(f.line()))
-    else:
-        click.echo("ok: the folder matches the archive" if corpus else "ok: everything checks")
+        if not findings:
+            done = "everything new checks" if outcome and outcome.quick else "everything checks"
+            click.echo("ok: the folder matches the archive" if corpus else f"ok: {done}")
     if findings:
         sys.exit(1)
 

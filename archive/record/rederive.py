@@ -11,7 +11,7 @@ key, problem).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from archive.passages.indexing import COPY_SHARE
 from archive.record.metadata import extraction_for, readable, row_fields
@@ -22,13 +22,18 @@ from ingest.content import text_blob
 from ingest.extract import EXTRACTOR_VERSION
 
 Problem = tuple[str, str, str]
+Reader = Callable[[str], bytes]
 
 
-def text_links(store: Store) -> Iterator[Problem]:
-    """Each readable-text link points at the text extracted from the raw bytes now."""
-    for row in store.text_links():
+def text_links(
+    store: Store, rows: Iterable[dict] | None = None, read: Reader | None = None
+) -> Iterator[Problem]:
+    """Each readable-text link points at the text extracted from the raw bytes now (rows:
+    those of `store.text_links()` to check, all when None; read: the bytes of a blob, when
+    the caller holds them already)."""
+    for row in store.text_links() if rows is None else rows:
         try:
-            data = store.read_content(row["blake3"])
+            data = (read or store.read_content)(row["blake3"])
         except (ArchiveError, TypeError):
             continue  # a missing content is check_blobs' finding
         text, _ = readable(data, row["media_type"] or "")
@@ -36,15 +41,18 @@ def text_links(store: Store) -> Iterator[Problem]:
             yield ("blobs", row["blake3"], "text_blob is not the readable text of its bytes")
 
 
-def metadata(store: Store) -> Iterator[Problem]:
-    """Metadata made by the running extractor version equals a fresh extraction."""
-    columns = store.metadata_columns()
-    for row in store.blobs_to_extract(EXTRACTOR_VERSION, everything=True):
+def metadata(
+    store: Store, rows: Iterable[dict] | None = None, read: Reader | None = None
+) -> Iterator[Problem]:
+    """Metadata made by the running extractor version equals a fresh extraction (rows: those
+    of `extraction_rows` to check, all when None; read as for `text_links`)."""
+    for row in extraction_rows(store) if rows is None else rows:
         stored = store.metadata(row["blake3"])
         if stored is None or stored["extractor_version"] != EXTRACTOR_VERSION:
             continue  # made by another version: `archive reextract` redoes it
+        columns = [c for c in stored if c != "blake3"]  # the row is the whole table's
         try:
-            data = store.read_content(row["blake3"])
+            data = (read or store.read_content)(row["blake3"])
         except (ArchiveError, TypeError):
             continue
         fields, items = row_fields(extraction_for(store, row, data)[0])
@@ -59,10 +67,20 @@ def metadata(store: Store) -> Iterator[Problem]:
             yield ("blob_items", row["blake3"], "differ from a fresh extraction")
 
 
-def quotes(store: Store) -> Iterator[Problem]:
-    """Each text's quotation ids are those of the quotations found in its text now."""
+def extraction_rows(store: Store) -> list[dict]:
+    """The blobs whose metadata `metadata` re-derives."""
+    return store.blobs_to_extract(EXTRACTOR_VERSION, everything=True)
+
+
+def quotes(store: Store, blobs: Iterable[str] | None = None) -> Iterator[Problem]:
+    """Each text's quotation ids are those of the quotations found in its text now (of the
+    blobs given, all when None)."""
     passages = store.passages
-    for blob, _, quote_ids in passages.lists():
+    if blobs is None:
+        lists = ((blob, quote_ids) for blob, _, quote_ids in passages.lists())
+    else:
+        lists = ((b, passages.quote_ids(b)) for b in blobs if passages.ids(b) is not None)
+    for blob, quote_ids in lists:
         try:
             text = store.read_text(blob)
         except (ArchiveError, PassageError, UnicodeError):

@@ -3,7 +3,9 @@ checkpoints (signatures, cosignatures, time-stamp tokens: public material only);
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
+from urllib.parse import quote
 
 from archive.errors import ArchiveError
 
@@ -346,3 +348,83 @@ class TrustRows:
             "SELECT blake3, media_type, text_blob FROM blobs WHERE text_blob IS NOT NULL"
             " ORDER BY blake3"
         )
+
+
+# `archive verify`: what it plans its work units with (lists of blob and diff keys, so a
+# worker process on its own read-only connection reads exactly its share), and its record
+# of clean runs (`verifications`: the ledger size and root covered, for `verify --quick`).
+
+DiffKey = tuple[str, str, str]
+
+
+def open_read_only(path: str) -> sqlite3.Connection:
+    """A connection that cannot write: what each verify worker reads through."""
+    return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, check_same_thread=False)
+
+
+def blob_keys(conn: sqlite3.Connection) -> list[str]:
+    """Every blob key in storage order (revisions of a file near each other)."""
+    return [r[0] for r in conn.execute("SELECT blake3 FROM blobs ORDER BY rowid")]
+
+
+def diff_keys(conn: sqlite3.Connection) -> list[DiffKey]:
+    """Every diff's (from_blob, to_blob, algorithm), in storage order."""
+    return [tuple(r) for r in conn.execute("SELECT from_blob, to_blob, algorithm FROM diffs")]
+
+
+def diff_rows(conn: sqlite3.Connection, keys: Iterable[DiffKey]) -> Iterator[dict]:
+    """The full diff rows of keys, in the order given (a key gone meanwhile is skipped)."""
+    cursor = conn.execute("SELECT * FROM diffs LIMIT 0")
+    names = [d[0] for d in cursor.description]
+    for key in keys:
+        row = conn.execute(
+            "SELECT * FROM diffs WHERE from_blob IS ? AND to_blob IS ? AND algorithm IS ?", key
+        ).fetchone()
+        if row is not None:
+            yield dict(zip(names, row, strict=True))
+
+
+def leaf_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM ledger").fetchone()[0]
+
+
+def max_passage_id(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM passages").fetchone()[0]
+
+
+def passage_keys_between(conn: sqlite3.Connection, after: int, upto: int) -> list[tuple[int, int]]:
+    """(id, key) of the passages with after < id <= upto, in id order."""
+    return conn.execute(
+        "SELECT id, key FROM passages WHERE id > ? AND id <= ? ORDER BY id", (after, upto)
+    ).fetchall()
+
+
+def blobs_since(conn: sqlite3.Connection, leaf_index: int) -> list[str]:
+    """Blobs the versions of leaves from leaf_index on point at (content, sidecar) and their
+    readable-text blobs, in storage order: what is new since a ledger size."""
+    rows = conn.execute(
+        "WITH v AS (SELECT v.blob, v.sidecar_blob FROM ledger l"
+        " JOIN versions v ON v.id = l.version_id WHERE l.leaf_index >= ?),"
+        " k(blake3) AS (SELECT blob FROM v UNION SELECT sidecar_blob FROM v),"
+        " t(blake3) AS (SELECT b.text_blob FROM blobs b JOIN k USING (blake3))"
+        " SELECT b.blake3 FROM blobs b WHERE b.blake3 IN (SELECT blake3 FROM k)"
+        " OR b.blake3 IN (SELECT blake3 FROM t) ORDER BY b.rowid",
+        (leaf_index,),
+    )
+    return [r[0] for r in rows]
+
+
+def last_verified(conn: sqlite3.Connection) -> dict | None:
+    """The latest clean verification (full or quick), or None."""
+    cursor = conn.execute("SELECT * FROM verifications ORDER BY id DESC LIMIT 1")
+    row = cursor.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def record_verified(conn: sqlite3.Connection, row: dict) -> None:
+    """Keep a clean verification (the caller holds the write lock)."""
+    conn.execute(
+        "INSERT INTO verifications (verified_at, mode, tree_size, tree_root, passages_upto)"
+        " VALUES (:verified_at, :mode, :tree_size, :tree_root, :passages_upto)",
+        row,
+    )

@@ -473,6 +473,17 @@ def _evidence(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _verifications(db: sqlite_utils.Database) -> None:
+    """`verifications`: one row per clean `archive verify` (mode 'full' or 'quick'): the
+    ledger size and root it covered and the last passage id it checked, so `verify --quick`
+    re-checks only what came after (and that the ledger still holds that tree)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS verifications (id INTEGER PRIMARY KEY,"
+        " verified_at TEXT NOT NULL, mode TEXT NOT NULL, tree_size INTEGER NOT NULL,"
+        " tree_root TEXT NOT NULL, passages_upto INTEGER NOT NULL)"
+    )
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -487,6 +498,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _chunks,
     _spans,
     _evidence,
+    _verifications,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,352 @@
+"""`archive verify` on every core (per-blob checks in units over a process pool) and `--quick`.
+
+The checks that read content (blob hashes, diffs, snapshot joins, re-derivations) are split
+into units of blobs in storage order, each with the diffs whose old side it holds, and run in
+worker processes that each open the archive read-only; the main process runs the checks
+over rows (leaves, checkpoints, documents, evidence) meanwhile. Findings are merged in
+the order of `archive.verify.CHECKS`, each check's sorted by key, so the report is the same
+whatever the number of workers (`ARCHIVE_VERIFY_WORKERS`, default: every core).
+
+A clean run is recorded (`verifications`); `--quick` then checks only the blobs of the
+leaves after it (and their diffs, passages and derived rows), that the ledger still holds
+the tree it recorded, and every check over rows: a tamper in older content is left to the
+full run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from archive.ledger import merkle
+from archive.store import ArchiveError, Store, ledger_rows, now_iso
+from archive.store.ledger_rows import DiffKey
+from archive.verify import (
+    Anchors,
+    Finding,
+    blob_findings,
+    check_checkpoints,
+    check_diffs,
+    check_documents,
+    check_evidence,
+    check_leaves,
+    check_unledgered,
+    copy_findings,
+    derived_findings,
+    leaf_hashes,
+    passage_key_findings,
+    snapshot_findings,
+    unused_chunk_findings,
+)
+
+WORKERS_ENV = "ARCHIVE_VERIFY_WORKERS"
+WORKER_BLOBS = 200  # blobs a worker process must have to be worth starting
+UNIT_BLOBS = 256  # blobs per work unit at most: their texts stay in the unit's cache
+TEXT_CACHE_CHARS = 1 << 24
+KEPT_BYTES = 1 << 25  # a unit's whole contents kept for its re-derivations, at most
+
+
+PASSAGE_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One worker's share: blobs, the diffs whose old side is among them, the snapshot
+    blobs and the rows to re-derive (text links, metadata) of those blobs."""
+
+    blobs: tuple[str, ...]
+    diffs: tuple[DiffKey, ...] = ()
+    snapshots: tuple[str, ...] = ()
+    links: tuple[dict, ...] = ()
+    extracts: tuple[dict, ...] = ()
+    passages: tuple[tuple[int, int], ...] = ()  # (after, upto] id ranges whose keys to check
+
+
+@dataclass
+class Outcome:
+    """What a run found, and what it covered."""
+
+    findings: list[Finding]
+    quick: bool = False
+    since: int = 0  # a quick run: the ledger size it started from
+    blobs: int = 0
+    diffs: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def workers_wanted() -> int:
+    """ARCHIVE_VERIFY_WORKERS when a positive integer, else the number of cores."""
+    value = os.environ.get(WORKERS_ENV, "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return os.cpu_count() or 1
+
+
+def plan(
+    blobs: list[str],
+    diffs: Iterable[DiffKey],
+    snapshots: Iterable[str],
+    links: Iterable[dict],
+    extracts: Iterable[dict],
+    units: int,
+    passages: tuple[int, int] = (0, 0),
+) -> list[Unit]:
+    """Blobs cut into `units` runs (of at most UNIT_BLOBS); each diff goes with its old
+    blob's unit (else its new blob's, else the last), each row with its blob's; the passage
+    ids (after, upto] in ranges of PASSAGE_CHUNK ids (the same whatever the units), shared
+    out in id order."""
+    count = max(1, units, math.ceil(len(blobs) / UNIT_BLOBS))
+    size = max(1, math.ceil(len(blobs) / count))
+    slices = [blobs[i : i + size] for i in range(0, len(blobs), size)] or [[]]
+    where = {b: i for i, s in enumerate(slices) for b in s}
+    last = len(slices) - 1
+    parts: list[dict[str, list]] = [
+        {"diffs": [], "snapshots": [], "links": [], "extracts": []} for _ in slices
+    ]
+    for key in diffs:
+        parts[where.get(key[0], where.get(key[1], last))]["diffs"].append(key)
+    for blob in snapshots:
+        parts[where.get(blob, last)]["snapshots"].append(blob)
+    for name, rows in (("links", links), ("extracts", extracts)):
+        for row in rows:
+            if row["blake3"] in where:
+                parts[where[row["blake3"]]][name].append(row)
+    after, upto = passages
+    first = after // PASSAGE_CHUNK * PASSAGE_CHUNK
+    ranges = [
+        (max(lo, after), min(lo + PASSAGE_CHUNK, upto)) for lo in range(first, upto, PASSAGE_CHUNK)
+    ]
+    share = math.ceil(len(ranges) / len(slices))
+    return [
+        Unit(
+            tuple(s),
+            *(tuple(p[k]) for k in ("diffs", "snapshots", "links", "extracts")),
+            tuple(ranges[i * share : (i + 1) * share]),
+        )
+        for i, (s, p) in enumerate(zip(slices, parts, strict=True))
+    ]
+
+
+def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
+    """Every per-blob check of one unit; each blob's text is rebuilt once (cached)."""
+    with store.caching_texts(TEXT_CACHE_CHARS):
+        kept: dict[str, bytes] = {}
+        blobs, held = [], 0
+        for b in unit.blobs:
+            blobs += blob_findings(store, b, kept if held < KEPT_BYTES else None)
+            held += len(kept.get(b, b""))
+        chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
+
+        def read(key: str) -> bytes:
+            data = kept.get(key)
+            return store.read_content(key) if data is None else data
+
+        return {
+            "blobs": blobs,
+            "passages": passage_key_findings(store, (c for c in chunks if c)),
+            "diffs": check_diffs(store, unit.diffs),
+            "snapshots": snapshot_findings(store, unit.snapshots),
+            "derived": derived_findings(store, unit.links, unit.extracts, unit.blobs, read),
+        }
+
+
+def worker_main() -> None:
+    """A worker process (`python -m archive.verify_run`): a pickled (path, [(index, unit)])
+    on stdin, the pickled [(index, findings by part)] on stdout; the archive read-only."""
+    path, jobs = pickle.load(sys.stdin.buffer)
+    conn = ledger_rows.open_read_only(path)
+    try:
+        store = Store.over(conn)
+        done = [(i, unit_findings(store, unit)) for i, unit in jobs]
+    finally:
+        conn.close()
+    pickle.dump(done, sys.stdout.buffer)
+
+
+def _start(path: str, jobs: list[tuple[int, Unit]]) -> subprocess.Popen:
+    """A fresh interpreter per worker (no fork of a process that may hold threads)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archive.verify_run"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    try:
+        pickle.dump((path, jobs), proc.stdin)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # it died at once: its exit status says so
+    proc.stdin = None  # sent: communicate() only reads
+    return proc
+
+
+def _finish(proc: subprocess.Popen) -> list[tuple[int, dict[str, list[Finding]]]]:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        why = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise ArchiveError(f"verify: a worker process failed ({why}); nothing was recorded")
+    return pickle.loads(out)
+
+
+def _content(
+    store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], dict]
+) -> tuple[list[dict[str, list[Finding]]], dict]:
+    """Every unit's findings in unit order, and what `meanwhile` returns, run in this process
+    while the workers read. Each worker takes a run of units (neighbouring revisions share
+    passage groups); work too small to pay for starting a worker runs here."""
+    blobs = sum(len(u.blobs) for u in units)
+    count = min(workers, len(units), max(1, blobs // WORKER_BLOBS)) if store.path else 1
+    if count <= 1:
+        return [unit_findings(store, u) for u in units], meanwhile()
+    share = math.ceil(len(units) / count)
+    jobs = list(enumerate(units))
+    procs = [_start(store.path, jobs[w * share : (w + 1) * share]) for w in range(count)]
+    try:
+        rows = meanwhile()
+        results: dict[int, dict] = {}
+        for proc in procs:
+            results.update(_finish(proc))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return [results[i] for i in range(len(units))], rows
+
+
+_DERIVED_ORDER = {"blobs": 0, "blob_metadata": 1, "blob_items": 1, "blob_passages": 2}
+
+
+def merge(results: list[dict[str, list[Finding]]]) -> dict[str, list[Finding]]:
+    """Units' findings by part, each part sorted by key (stable: a key's findings keep their
+    order), so the merge is the same whatever the units and their workers."""
+    merged: dict[str, list[Finding]] = {}
+    for part in ("blobs", "diffs", "passages", "snapshots", "derived"):
+        found = [f for r in results for f in r[part]]
+        if part == "passages":
+            pass  # units hold passage ranges in id order
+        elif part == "derived":
+            found.sort(key=lambda f: (_DERIVED_ORDER.get(f.table, 3), f.key))
+        else:
+            found.sort(key=lambda f: f.key)
+        merged[part] = found
+    return merged
+
+
+def run(
+    store: Store,
+    anchors: Anchors | None = None,
+    *,
+    quick: bool = False,
+    workers: int | None = None,
+) -> Outcome:
+    """Every check of `archive verify` (or, quick, those of what is new since the last clean
+    run); findings in the order of CHECKS. A clean run is recorded for the next --quick."""
+    workers = workers_wanted() if workers is None else workers
+    conn = store.conn
+    size, passages_upto = ledger_rows.leaf_count(conn), ledger_rows.max_passage_id(conn)
+    last = ledger_rows.last_verified(conn) if quick else None
+    outcome = Outcome([], quick=last is not None)
+    if quick and last is None:
+        outcome.notes.append("no clean verify recorded yet: checking everything")
+    since = last["tree_size"] if last else 0
+    outcome.since = since
+    if last:
+        blobs = ledger_rows.blobs_since(conn, since)
+        new = set(blobs)
+        diffs = [k for k in ledger_rows.diff_keys(conn) if k[0] in new or k[1] in new]
+        snapshots = [b for b in store.passages.snapshot_blobs() if b in new]
+    else:
+        blobs, diffs = ledger_rows.blob_keys(conn), ledger_rows.diff_keys(conn)
+        snapshots = store.passages.snapshot_blobs()
+    from archive.record import rederive
+
+    units = plan(
+        blobs,
+        diffs,
+        snapshots,
+        store.text_links(),
+        rederive.extraction_rows(store),
+        workers * 4 if workers > 1 else 1,
+        (last["passages_upto"] if last else 0, passages_upto),
+    )
+    outcome.blobs, outcome.diffs = len(blobs), len(diffs)
+    results, rows = _content(
+        store, units, workers, lambda: _row_checks(store, anchors or Anchors(), last)
+    )
+    parts = merge(results)
+    outcome.findings = [
+        *rows["quick"],
+        *parts["blobs"],
+        *rows["chunks"],
+        *rows["leaves"],
+        *rows["unledgered"],
+        *rows["checkpoints"],
+        *rows["documents"],
+        *parts["diffs"],
+        *parts["passages"],
+        *parts["snapshots"],
+        *parts["derived"],
+        *rows["copies"],
+        *rows["evidence"],
+    ]
+    if not outcome.findings:
+        _record(store, "quick" if outcome.quick else "full", size, passages_upto)
+    return outcome
+
+
+def _row_checks(store: Store, anchors: Anchors, last: dict | None) -> dict[str, list[Finding]]:
+    """The checks over rows, run in the main process while the workers read content."""
+    since = last["tree_size"] if last else 0
+    return {
+        "quick": [] if last is None else consistency(store, last),
+        "chunks": unused_chunk_findings(store),
+        "leaves": check_leaves(store, since),
+        "unledgered": check_unledgered(store),
+        "checkpoints": check_checkpoints(store),
+        "documents": check_documents(store),
+        "copies": copy_findings(store),
+        "evidence": check_evidence(store, anchors),
+    }
+
+
+def consistency(store: Store, last: dict) -> list[Finding]:
+    """The ledger still holds the tree the last clean run covered (same size, same root)."""
+    leaves = leaf_hashes(store)
+    key = f"size {last['tree_size']}"
+    if len(leaves) < last["tree_size"]:
+        problem = f"the ledger has only {len(leaves)} leaves: truncated since the last verify"
+        return [Finding("quick", "ledger", key, problem)]
+    if merkle.root(leaves[: last["tree_size"]]).hex() != last["tree_root"]:
+        return [Finding("quick", "ledger", key, "root differs from the last verify: rewritten")]
+    return []
+
+
+def _record(store: Store, mode: str, size: int, passages_upto: int) -> None:
+    """Keep a clean run (skipped, with no error, when the archive file is read-only)."""
+    root = merkle.root(leaf_hashes(store)[:size]).hex()
+    row = {
+        "verified_at": now_iso(),
+        "mode": mode,
+        "tree_size": size,
+        "tree_root": root,
+        "passages_upto": passages_upto,
+    }
+    try:
+        with store.write():
+            ledger_rows.record_verified(store.conn, row)
+    except (ArchiveError, OSError, sqlite3.Error) as e:
+        if "readonly" not in str(e) and "read-only" not in str(e):
+            raise
+
+
+if __name__ == "__main__":
+    worker_main()
