@@ -92,3 +92,17 @@ def folder(tmp_path: Path) -> Path:
     path = tmp_path / "docs"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The clock of runs frozen (their rows and the leaves that hold them), so two runs of the
+    same import can be compared whole: without it a run leaf differs when the two runs
+    straddle a second."""
+    from archive.record import folder, git, web
+    from archive.store import database
+
+    frozen = "2001-02-03T04:05:06Z"
+    for module in (database, folder, git, web):
+        monkeypatch.setattr(module, "now_iso", lambda: frozen)
+    return frozen

@@ -13,8 +13,6 @@ import pytest
 
 from archive.diffs import pipeline
 from archive.diffs.pipeline import WORKER_DIED, WorkerPool
-from archive.record import folder as folder_record
-from archive.record import git as git_record
 from archive.record.folder import ingest_folder
 from archive.record.git import import_git
 from archive.store import Store, database
@@ -31,12 +29,6 @@ PAGE = (
     "<!doctype html><html lang='en'><head><title>Privacy Policy</title></head>"
     "<body><h1>Privacy</h1><p>Effective January 5, 2021. We collect cookies.</p></body></html>"
 )
-
-
-def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The clock of runs (their rows and leaves), so two runs can be compared whole."""
-    for module in (database, git_record, folder_record):
-        monkeypatch.setattr(module, "now_iso", lambda: "2001-02-03T04:05:06Z")
 
 
 def contents(db: Path) -> list[tuple]:
@@ -92,6 +84,7 @@ def test_a_git_import_extracts_what_a_folder_ingest_does(tmp_path: Path) -> None
     assert [(p["path"], p["reason"]) for p in summary.problem_list] == problems
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_the_rows_are_the_same_for_any_number_of_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -100,7 +93,6 @@ def test_the_rows_are_the_same_for_any_number_of_workers(
     repo = Repo(tmp_path / "repo")
     build(repo)
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
-    freeze_clock(monkeypatch)
     mapped = []
     real_map = WorkerPool.start_map
 
@@ -180,6 +172,7 @@ def test_a_dead_content_worker_is_one_line_and_a_rerun_completes(tmp_path: Path)
         assert table_rows(died, table, drop) == table_rows(whole, table, drop), table
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,7 +185,6 @@ def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
         )
         repo.write(f"long{i % 2}.md", body.encode())
         repo.commit(f"revision {i}")
-    freeze_clock(monkeypatch)
     dbs, compacted = {}, []
     real = Store.compact
     monkeypatch.setattr(Store, "compact", lambda self: compacted.append(real(self)))
@@ -212,6 +204,7 @@ def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
     ] * 2
 
 
+@pytest.mark.usefixtures("frozen_clock")
 def test_a_folder_ingest_prepares_on_the_same_pool_with_the_same_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,7 +215,6 @@ def test_a_folder_ingest_prepares_on_the_same_pool_with_the_same_rows(
     (folder / "sub" / "page.html").write_text(PAGE)
     (folder / "sub" / "same.md").write_text(NOTES.replace("Terms", "Terms 0"))  # a duplicate
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
-    freeze_clock(monkeypatch)
     tables = []
     for workers in ("1", "2"):
         monkeypatch.setenv("ARCHIVE_WORKERS", workers)
