@@ -24,8 +24,11 @@ def _ingest(db: Path, folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real_archive(tmp_path_factory) -> Path:
+    return four_runs(tmp_path_factory.mktemp("real"))
+
+
+def four_runs(base: Path) -> Path:
     """Four runs over one folder: adds, modifies, a rename, a delete and a restore."""
-    base = tmp_path_factory.mktemp("real")
     docs = base / "docs"
     docs.mkdir()
     db = base / "archive.db"

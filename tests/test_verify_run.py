@@ -13,7 +13,7 @@ from archive.store import Store
 from archive.verify import verify
 from archive.verify_run import Unit, merge, plan, run
 from tests.conftest import run_cli
-from tests.test_verify import TAMPERS, _edit_leaf_consistently, sql
+from tests.test_verify import TAMPERS, _edit_leaf_consistently, four_runs, sql
 
 
 def _ingest(db: Path, folder: Path) -> None:
@@ -197,24 +197,7 @@ def test_merge_orders_by_key_whatever_the_units() -> None:
 @pytest.fixture(scope="module")
 def verify_archive(tmp_path_factory) -> Path:
     """The archive tests/test_verify.py tampers with: four runs over one folder."""
-    base = tmp_path_factory.mktemp("real")
-    docs = base / "docs"
-    docs.mkdir()
-    db = base / "archive.db"
-    (docs / "a.txt").write_text("alpha\n")
-    (docs / "b.txt").write_text("bravo\n")
-    (docs / "c.bin").write_bytes(bytes(range(256)))
-    _ingest(db, docs)
-    (docs / "a.txt").write_text("alpha two\n")
-    (docs / "b.txt").rename(docs / "b2.txt")
-    (docs / "d.txt").write_text("delta\n")
-    _ingest(db, docs)
-    (docs / "c.bin").unlink()
-    (docs / "a.txt").write_text("alpha three\n")
-    _ingest(db, docs)
-    (docs / "c.bin").write_bytes(bytes(range(256)))
-    _ingest(db, docs)
-    return db
+    return four_runs(tmp_path_factory.mktemp("real"))
 
 
 @pytest.fixture
