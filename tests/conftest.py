@@ -50,6 +50,18 @@ def run_archive(*args: str, env: dict | None = None, cwd: Path | None = None):
     )
 
 
+def run_archive_after(setup: str, *args: str, env: dict | None = None):
+    """`archive ARGS` in its own process after `setup` (Python lines run first, e.g. to lower
+    a pool's thresholds so a small test history uses it, or to make workers die)."""
+    launcher = f"import sys\n{setup}\nfrom archive.cli import cli\nsys.argv[0] = 'archive'\ncli()\n"
+    return subprocess.run(
+        [sys.executable, "-c", launcher, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
 def table_rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[dict]:
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row

@@ -6,7 +6,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,14 @@ from archive.record.git import import_git, utc_iso
 from archive.store import ArchiveError, Store
 from archive.store.schema import MIGRATIONS, SCHEMA_VERSION
 from ingest.hashing import blake3_hex
-from tests.conftest import ROOT, TIMES, archive_state, run_archive, run_cli, table_rows
+from tests.conftest import (
+    TIMES,
+    archive_state,
+    run_archive,
+    run_archive_after,
+    run_cli,
+    table_rows,
+)
 from tests.gitrepo import GIT_ENV, Repo
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "terms-sample.bundle"
@@ -445,23 +451,13 @@ def test_sample_version_bytes_match_git_show(sample: tuple[Path, Path]) -> None:
 # A diff worker that dies (OOM kill, crash): one-line error, finished batches kept, re-run
 # completes. The pool thresholds are lowered in a launcher so this small history uses it.
 POOLED = (
-    "import sys\n"
-    "from archive.diffs import pipeline\n"
-    "pipeline.POOL_MIN_PAIRS, pipeline.POOL_MIN_CHARS = 1, 0\n"
-    "from archive.cli import cli\n"
-    "sys.argv[0] = 'archive'\n"
-    "cli()\n"
+    "from archive.diffs import pipeline\npipeline.POOL_MIN_PAIRS, pipeline.POOL_MIN_CHARS = 1, 0"
 )
 
 
 def run_pooled(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`archive ARGS` in its own process, every diff computed in a 2-worker pool."""
-    return subprocess.run(
-        [sys.executable, "-c", POOLED, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_DIFF_WORKERS": "2", **(env or {})},
-    )
+    return run_archive_after(POOLED, *args, env={"ARCHIVE_DIFF_WORKERS": "2", **(env or {})})
 
 
 def assert_one_line_worker_error(result: subprocess.CompletedProcess) -> None:
@@ -507,16 +503,14 @@ def test_a_dead_diff_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path) ->
         (folder / f"doc{i}.txt").write_bytes(text(5, f"v2 {i}"))
     before = archive_state(db)
     # the folder path diffs through the pipeline's pool too: its workers exit on any diff
-    kill = POOLED.replace(
-        "from archive.cli",
-        "import os\nfrom archive import diffs\n"
-        "diffs.diff_texts = lambda old, new: os._exit(1)\nfrom archive.cli",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", kill, "ingest", str(folder), "--db", str(db)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_DIFF_WORKERS": "2"},
+    dies = "import os\nfrom archive import diffs\ndiffs.diff_texts = lambda old, new: os._exit(1)"
+    result = run_archive_after(
+        f"{POOLED}\n{dies}",
+        "ingest",
+        str(folder),
+        "--db",
+        str(db),
+        env={"ARCHIVE_DIFF_WORKERS": "2"},
     )
     assert_one_line_worker_error(result)
     assert archive_state(db) == before

@@ -3,10 +3,8 @@ any number of workers, and a dead worker as a one-line error that a re-run recov
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from archive.diffs.pipeline import WORKER_DIED, WorkerPool
 from archive.record.folder import ingest_folder
 from archive.record.git import import_git
 from archive.store import Store, database
-from tests.conftest import ROOT, TIMES, table_rows
+from tests.conftest import TIMES, run_archive_after, table_rows
 from tests.gitrepo import Repo
 from tests.test_import_speed import build, every_table
 
@@ -125,23 +123,11 @@ def test_the_pool_maps_in_order_and_only_when_worth_it() -> None:
 
 
 # The launcher lowers the pool's threshold so this small history uses it.
-POOLED = (
-    "import sys\n"
-    "from archive.diffs import pipeline\n"
-    "pipeline.PARALLEL_BYTES = 0\n"
-    "from archive.cli import cli\n"
-    "sys.argv[0] = 'archive'\n"
-    "cli()\n"
-)
+POOLED = "from archive.diffs import pipeline\npipeline.PARALLEL_BYTES = 0"
 
 
 def run_pooled(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", POOLED, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "ARCHIVE_WORKERS": "2", **(env or {})},
-    )
+    return run_archive_after(POOLED, *args, env={"ARCHIVE_WORKERS": "2", **(env or {})})
 
 
 def test_a_dead_content_worker_is_one_line_and_a_rerun_completes(tmp_path: Path) -> None:
