@@ -29,7 +29,7 @@ def test_home_counts_are_the_archive_s(conn) -> None:
     counts = data["counts"]
     assert counts["documents"] == one("SELECT count(*) FROM documents")
     assert counts["versions"] == one("SELECT count(*) FROM versions")
-    assert counts["contents"] == one("SELECT count(*) FROM blobs")
+    assert counts["blobs"] == one("SELECT count(*) FROM blobs")
     assert counts["sources"] == 1
     assert counts["text_bytes"] == one("SELECT sum(size) FROM blobs WHERE is_text = 1") > 0
     cp = data["checkpoint"]
@@ -81,7 +81,7 @@ def test_home_view_says_what_the_archive_is() -> None:
             "documents": 1,
             "present": 1,
             "versions": 1,
-            "contents": 1,
+            "blobs": 1,
             "text_bytes": 1_234_567,
             "runs": 1,
         },

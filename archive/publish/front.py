@@ -19,51 +19,11 @@ from datasette.utils.asgi import NotFound, Request
 from archive.publish.checkpoint import vouched
 from archive.publish.common import allowed, archive_database, parse, render
 from archive.publish.pages import parse_id
+from archive.publish.queries import CHANGES, COUNTS, LATEST_CHECKPOINT, MOST_CHANGED
 
 RECENT_LIMIT = 20  # changes on the home page
 MOST_CHANGED_LIMIT = 10
 CHANGES_PAGE = 50  # changes per page of /-/archive/changes
-
-COUNTS = (
-    "SELECT (SELECT count(*) FROM sources) AS sources,"
-    " (SELECT count(*) FROM documents) AS documents,"
-    " (SELECT count(*) FROM documents WHERE status = 'present') AS present,"
-    " (SELECT count(*) FROM versions) AS versions,"
-    " (SELECT count(*) FROM blobs) AS contents,"
-    " (SELECT coalesce(sum(size), 0) FROM blobs WHERE is_text = 1) AS text_bytes,"
-    " (SELECT count(*) FROM runs) AS runs"
-)
-
-LATEST_CHECKPOINT = (
-    "SELECT id AS run_id, tree_size, tree_root, coalesce(finished_at, started_at) AS at"
-    " FROM runs WHERE tree_size IS NOT NULL ORDER BY id DESC LIMIT 1"
-)
-
-# Each version with its stored diff (the version_diffs view's row, looked up per version: joining
-# the view would materialise it for the whole archive), newest first, before an id (paging).
-CHANGES = (
-    "SELECT v.id, v.document_id, v.seq, v.blob, v.path, v.kind, v.observed_at,"
-    " v.previous_version_id, v.old_path, b.size, s.name AS source,"
-    " CASE WHEN d.rowid IS NOT NULL THEN p.id END AS from_version_id, d.change_class,"
-    " d.words_inserted, d.words_deleted"
-    " FROM versions v JOIN documents doc ON doc.id = v.document_id"
-    " JOIN sources s ON s.id = doc.source_id LEFT JOIN blobs b ON b.blake3 = v.blob"
-    " LEFT JOIN versions p ON v.blob IS NOT NULL AND p.id = ("
-    " SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq"
-    " AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)"
-    " LEFT JOIN diffs d ON d.rowid = ("
-    " SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob"
-    " ORDER BY e.rowid DESC LIMIT 1)"
-    " WHERE v.id < :before ORDER BY v.id DESC LIMIT :limit"
-)
-
-MOST_CHANGED = (
-    "SELECT d.id, d.path, d.status, s.name AS source, c.versions FROM ("
-    " SELECT document_id, count(*) AS versions FROM versions GROUP BY document_id"
-    " HAVING count(*) > 1 ORDER BY versions DESC, document_id LIMIT :limit) c"
-    " JOIN documents d ON d.id = c.document_id JOIN sources s ON s.id = d.source_id"
-    " ORDER BY c.versions DESC, d.id"
-)
 
 NO_LIMIT_ID = 2**63 - 1
 
@@ -146,7 +106,7 @@ def home_view(metadata: dict, data: dict, tables: list[dict]) -> dict:
             ("sources", plural(counts["sources"], "source")),
             ("documents", plural(counts["documents"], "document")),
             ("versions", plural(counts["versions"], "version")),
-            ("contents", plural(counts["contents"], "distinct content")),
+            ("contents", plural(counts["blobs"], "distinct content")),
             ("text", human_bytes(counts["text_bytes"]) + " of text"),
         ],
         "present": counts["present"],

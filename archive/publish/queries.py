@@ -19,6 +19,17 @@ DOCUMENT = (
     " FROM documents d JOIN sources s ON s.id = d.source_id WHERE d.id = :id"
 )
 
+# Joined to a version `v`: `p`, the document's previous version with content, and `d`, the
+# newest stored diff from its content to v's (the version_diffs view's row, per version).
+WITH_DIFF = (
+    " LEFT JOIN versions p ON v.blob IS NOT NULL AND p.id = ("
+    " SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq"
+    " AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)"
+    " LEFT JOIN diffs d ON d.rowid = ("
+    " SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob"
+    " ORDER BY e.rowid DESC LIMIT 1)"
+)
+
 # A page of a document's versions (newest first, before seq :before) with their stored diffs,
 # as the version_diffs view has them (the newest algorithm's
 # diff from the previous version with content), but looked up per row: joining the view makes
@@ -34,13 +45,8 @@ DOCUMENT_VERSIONS = (
     " (SELECT cd.path || '@' || cv.seq FROM versions cv JOIN documents cd"
     " ON cd.id = cv.document_id WHERE cv.id = v.copied_from_version_id) AS copied_from_label"
     " FROM versions v LEFT JOIN blobs b ON b.blake3 = v.blob"
-    " LEFT JOIN versions p ON v.blob IS NOT NULL AND p.id = ("
-    " SELECT q.id FROM versions q WHERE q.document_id = v.document_id AND q.seq < v.seq"
-    " AND q.blob IS NOT NULL ORDER BY q.seq DESC LIMIT 1)"
-    " LEFT JOIN diffs d ON d.rowid = ("
-    " SELECT e.rowid FROM diffs e WHERE e.from_blob = p.blob AND e.to_blob = v.blob"
-    " ORDER BY e.rowid DESC LIMIT 1)"
-    " WHERE v.document_id = :id AND v.seq < :before ORDER BY v.seq DESC LIMIT :limit"
+    + WITH_DIFF
+    + " WHERE v.document_id = :id AND v.seq < :before ORDER BY v.seq DESC LIMIT :limit"
 )
 VERSION_COUNT = "SELECT count(*) AS n FROM versions WHERE document_id = :id"
 
@@ -143,4 +149,41 @@ DOC_METADATA = "SELECT * FROM blob_metadata WHERE blake3 = :blob"
 DOC_ITEMS = "SELECT key, value, detail FROM blob_items WHERE blob = :blob ORDER BY key, ordinal"
 DOC_PROVENANCE = (
     "SELECT origin, key, value FROM version_provenance WHERE version_id = :id ORDER BY origin, key"
+)
+
+# The front door (archive/publish/front.py): the home page and the Changes page.
+COUNTS = (
+    "SELECT (SELECT count(*) FROM sources) AS sources,"
+    " (SELECT count(*) FROM documents) AS documents,"
+    " (SELECT count(*) FROM documents WHERE status = 'present') AS present,"
+    " (SELECT count(*) FROM versions) AS versions,"
+    " (SELECT count(*) FROM blobs) AS blobs,"
+    " (SELECT coalesce(sum(size), 0) FROM blobs WHERE is_text = 1) AS text_bytes,"
+    " (SELECT count(*) FROM runs) AS runs"
+)
+
+LATEST_CHECKPOINT = (
+    "SELECT id AS run_id, tree_size, tree_root, coalesce(finished_at, started_at) AS at"
+    " FROM runs WHERE tree_size IS NOT NULL ORDER BY id DESC LIMIT 1"
+)
+
+# Each version with its stored diff (the version_diffs view's row, looked up per version: joining
+# the view would materialise it for the whole archive), newest first, before an id (paging).
+CHANGES = (
+    "SELECT v.id, v.document_id, v.seq, v.blob, v.path, v.kind, v.observed_at,"
+    " v.previous_version_id, v.old_path, b.size, s.name AS source,"
+    " CASE WHEN d.rowid IS NOT NULL THEN p.id END AS from_version_id, d.change_class,"
+    " d.words_inserted, d.words_deleted"
+    " FROM versions v JOIN documents doc ON doc.id = v.document_id"
+    " JOIN sources s ON s.id = doc.source_id LEFT JOIN blobs b ON b.blake3 = v.blob"
+    + WITH_DIFF
+    + " WHERE v.id < :before ORDER BY v.id DESC LIMIT :limit"
+)
+
+MOST_CHANGED = (
+    "SELECT d.id, d.path, d.status, s.name AS source, c.versions FROM ("
+    " SELECT document_id, count(*) AS versions FROM versions GROUP BY document_id"
+    " HAVING count(*) > 1 ORDER BY versions DESC, document_id LIMIT :limit) c"
+    " JOIN documents d ON d.id = c.document_id JOIN sources s ON s.id = d.source_id"
+    " ORDER BY c.versions DESC, d.id"
 )
