@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from archive import diffs
 from tests.conftest import run_archive, run_cli
+from tests.tools import need_tool
 
 # Every test here runs on both diff engines (compiled core and pure-Python reference).
 pytestmark = pytest.mark.usefixtures("diff_engine")
@@ -78,8 +78,7 @@ def test_html_escapes_document_text(archive):
 
 
 def test_patch_applies_with_patch(archive, tmp_path):
-    if shutil.which("patch") is None:
-        pytest.skip("patch(1) is not installed")
+    need_tool("patch")
     code, out, _ = run_cli("diff", "doc.txt@2", "--format", "patch", db=archive)
     assert code == 0 and out.startswith("--- a/doc.txt@1\n+++ b/doc.txt@2\n")
     target = tmp_path / "target.txt"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from itertools import pairwise
@@ -86,9 +85,7 @@ def test_terminal_context_and_control_chars():
 
 
 def test_patch_applies_with_system_tool(tmp_path):
-    tool = shutil.which("patch")
-    if not tool:
-        pytest.skip("patch binary not available")
+    tool = need_tool("patch")
     old = "alpha\r\nbeta\nγάμμα 😀\nshared\nno newline at end"
     new = "alpha\r\nBETA\nγάμμα 😀\nshared\nno newline at end\nadded"
     ops = diff_texts(old, new).ops

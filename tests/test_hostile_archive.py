@@ -20,6 +20,7 @@ from ingest.chunks import LARGE_CONTENT
 from tests.conftest import run_archive, run_cli
 from tests.gitrepo import Repo
 from tests.test_exports import _v, read_bytes
+from tests.tools import need_tool
 
 T1 = "2024-01-01T00:00:00Z"
 
@@ -257,11 +258,7 @@ def test_chunks_deflate_only_when_it_pays():
 
 @pytest.mark.parametrize("tool", ["b3sum", "sha256sum"])
 def test_manifest_names_the_files_on_disk_whatever_their_bytes(tmp_path, folder, tool):
-    import shutil
-
-    exe = shutil.which(tool)
-    if exe is None:
-        pytest.skip(f"{tool} not installed")
+    exe = need_tool(tool)
     base = os.fsencode(folder)
     for name in (b"caf\xe9.txt", b"back\\slash.txt", b"\\xe9.txt", b"new\nline.txt"):
         with open(os.path.join(base, name), "wb") as f:
