@@ -213,18 +213,13 @@ class LaterLeaves:
         facts = self.facts.get(vid)
         if facts is None:
             return [Finding("leaves", "versions", f"id {vid}", "version row is gone")]
-        try:
-            rebuilt = version_leaf_v2(facts)
-        except (TypeError, ValueError) as e:
-            return [Finding("leaves", "versions", f"id {vid}", str(e))]
         objects = {
             "version": facts["version"],
             "source": records.source_object(facts["source"] or {}),
         }
         if facts.get("capture") is not None:
             objects["capture"] = facts["capture"]
-        why = records.differs(leaf, rebuilt, objects)
-        return [] if why is None else [Finding("leaves", "versions", f"id {vid}", why)]
+        return _compared("versions", f"id {vid}", leaf, lambda: version_leaf_v2(facts), objects)
 
     def _commit(self, oid: str, leaf: bytes) -> list[Finding]:
         if self.commits is None:
@@ -232,8 +227,7 @@ class LaterLeaves:
         row = self.commits.get(oid)
         if row is None:
             return [Finding("leaves", "commits", oid, "commit row is gone")]
-        why = records.differs(leaf, records.commit_leaf(row), {"commit": row})
-        return [] if why is None else [Finding("leaves", "commits", oid, why)]
+        return _compared("commits", oid, leaf, lambda: records.commit_leaf(row), {"commit": row})
 
     def _run(self, run_id: str, leaf: bytes) -> list[Finding]:
         if self.runs is None:
@@ -241,16 +235,24 @@ class LaterLeaves:
         facts = self.runs.get(int(run_id)) if run_id.isdigit() else None
         if facts is None:
             return [Finding("leaves", "runs", f"id {run_id}", "run row is gone")]
-        try:
-            rebuilt = run_leaf(facts)
-        except (TypeError, ValueError) as e:
-            return [Finding("leaves", "runs", f"id {run_id}", str(e))]
         objects = {
             "run": records.run_object(facts["run"]),
             "source": records.source_object(facts["source"] or {}),
         }
-        why = records.differs(leaf, rebuilt, objects)
-        return [] if why is None else [Finding("leaves", "runs", f"id {run_id}", why)]
+        return _compared("runs", f"id {run_id}", leaf, lambda: run_leaf(facts), objects)
+
+
+def _compared(
+    table: str, key: str, leaf: bytes, rebuild: Callable[[], bytes], objects: dict
+) -> list[Finding]:
+    """A stored leaf against the one its rows give now (`rebuild`), compared key by key
+    (`records.differs`): [] when it still states them, else why not."""
+    try:
+        rebuilt = rebuild()
+    except (TypeError, ValueError) as e:
+        return [Finding("leaves", table, key, str(e))]
+    why = records.differs(leaf, rebuilt, objects)
+    return [] if why is None else [Finding("leaves", table, key, why)]
 
 
 def check_unledgered(store: Store) -> list[Finding]:
