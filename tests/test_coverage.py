@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import records
+from archive.ledger import compact, records
 from archive.store import Store
 from tests.conftest import run_cli
 from tests.gitrepo import Repo
@@ -67,7 +67,7 @@ def test_the_archive_verifies_and_new_leaves_are_v2(archive: Path) -> None:
     code, out, _ = run_cli("verify", db=archive)
     assert (code, out) == (0, "ok: everything checks\n")
     with Store(archive) as store:
-        formats = [records.leaf_format(bytes(e["leaf"])) for e in store.iter_ledger()]
+        formats = [records.leaf_format(e["leaf"]) for e in compact.iter_leaves(store)]
         subjects = [e["subject"] for e in store.iter_ledger() if e["subject"]]
     assert set(formats) == {records.VERSION_V2, records.COMMIT_V1, records.RUN_V1}
     assert sum(s.startswith("commit:") for s in subjects) == 2
@@ -79,7 +79,7 @@ def test_the_archive_verifies_and_new_leaves_are_v2(archive: Path) -> None:
 
 def test_front_matter_provenance_is_in_the_leaf(archive: Path) -> None:
     with Store(archive) as store:
-        leaves = [json.loads(bytes(e["leaf"])) for e in store.iter_ledger()]
+        leaves = [json.loads(e["leaf"]) for e in compact.iter_leaves(store)]
     note = [
         leaf for leaf in leaves if leaf.get("version", {}).get("path") == "note.md"
     ][0]  # fmt: skip

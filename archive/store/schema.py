@@ -484,6 +484,50 @@ def _verifications(db: sqlite_utils.Database) -> None:
     )
 
 
+_LEAN_ITEMS = (  # a NULL key part was never written (nor can be a key): left out
+    "CREATE TABLE blob_items_lean (blob TEXT NOT NULL REFERENCES blobs(blake3), key TEXT NOT"
+    " NULL, ordinal INTEGER NOT NULL, value TEXT NOT NULL, detail TEXT,"
+    " PRIMARY KEY (blob, key, ordinal)) WITHOUT ROWID",
+    "INSERT OR IGNORE INTO blob_items_lean SELECT blob, key, ordinal, value, detail"
+    " FROM blob_items WHERE blob IS NOT NULL AND key IS NOT NULL AND ordinal IS NOT NULL"
+    " AND value IS NOT NULL ORDER BY blob, key, ordinal",
+    "DROP TABLE blob_items",
+    "ALTER TABLE blob_items_lean RENAME TO blob_items",
+)
+_LEAN_LEDGER = (
+    "CREATE TABLE ledger_lean (leaf_index INTEGER PRIMARY KEY, version_id INTEGER REFERENCES"
+    " versions(id), leaf BLOB, leaf_hash TEXT NOT NULL, subject TEXT,"
+    " shape INTEGER REFERENCES leaf_shapes(id))",
+    "INSERT INTO ledger_lean (leaf_index, version_id, leaf, leaf_hash, subject)"
+    " SELECT leaf_index, version_id, leaf, leaf_hash, subject FROM ledger ORDER BY leaf_index",
+    "DROP TABLE ledger",
+    "ALTER TABLE ledger_lean RENAME TO ledger",
+    "CREATE UNIQUE INDEX idx_ledger_version_id ON ledger (version_id)",
+    "CREATE UNIQUE INDEX idx_ledger_subject ON ledger (subject)",
+)
+
+
+def _lean(db: sqlite_utils.Database) -> None:
+    """Keys kept once, leaves kept as their hash (issue #18).
+
+    `blob_items` becomes WITHOUT ROWID (the content key stored once, not again in an index),
+    without its unused (key, value) index. `leaf_shapes`: per schema, the columns of the tables
+    leaves state, as JSON. The ledger gets a nullable `leaf` and a `shape`: a leaf made of rows
+    is kept as NULL, its hash and shape, and rebuilt on read (archive/ledger/compact.py).
+    Existing leaves are copied unchanged; run again, it leaves both tables as they are."""
+    (items,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'blob_items'").fetchone()
+    if "WITHOUT ROWID" not in items.upper():
+        for sql in _LEAN_ITEMS:
+            db.execute(sql)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS leaf_shapes (id INTEGER PRIMARY KEY, columns TEXT NOT NULL"
+        " UNIQUE)"
+    )
+    if "shape" not in db["ledger"].columns_dict:
+        for sql in _LEAN_LEDGER:
+            db.execute(sql)
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -499,6 +543,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _spans,
     _evidence,
     _verifications,
+    _lean,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
