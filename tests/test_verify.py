@@ -263,7 +263,13 @@ def test_tampering_is_caught(copy: Path, name: str) -> None:
 def test_findings_name_the_row(copy: Path) -> None:
     sql(copy, "UPDATE versions SET path = 'x.txt' WHERE id = 2")
     assert findings(copy) == [
-        Finding("leaves", "versions", "id 2", "version row differs from its ledger leaf (leaf 1)")
+        Finding(
+            "leaves",
+            "versions",
+            "id 2",
+            "version row (or the blob digests, source, provenance or capture its leaf states)"
+            " differs from its ledger leaf (leaf 1)",
+        )
     ]
 
 

@@ -17,6 +17,12 @@ from collections.abc import Iterator, Mapping
 from archive.ledger import merkle, records
 from archive.store import ArchiveError, Store
 
+# What else a leaf states, for a finding: its hash alone cannot tell which row changed.
+STATES = {
+    "versions": " (or the blob digests, source, provenance or capture its leaf states)",
+    "runs": " (or the source, problems, sidecar changes or captures its leaf states)",
+}
+
 
 def version_leaf(facts: Mapping, shape: Mapping) -> bytes:
     """A version's v2 leaf from its `Store.leaf_facts` entry, its rows fitted to shape."""
@@ -108,6 +114,7 @@ class Rebuilder:
             "commit": ("commits", name, "commit row"),
             "run": ("runs", f"id {name}", "run row"),
         }.get(kind if subject is not None else "", ("ledger", where, "leaf"))
+        states = STATES.get(table, "")
         try:
             leaf = self._rebuilt(entry)
         except LookupError:
@@ -115,7 +122,7 @@ class Rebuilder:
         except (TypeError, ValueError) as e:
             return [(table, key, f"{e} ({where})")]
         if merkle.leaf_hash(leaf).hex() != entry["leaf_hash"]:
-            return [(table, key, f"{what} differs from its ledger leaf ({where})")]
+            return [(table, key, f"{what}{states} differs from its ledger leaf ({where})")]
         return []
 
     def _rebuilt(self, entry: Mapping) -> bytes:
