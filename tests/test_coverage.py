@@ -108,7 +108,7 @@ TAMPERS = {
     " WHERE b.is_text = 1 AND b.text_blob IS NULL AND b.blake3 != blobs.text_blob LIMIT 1)"
     " WHERE text_blob IS NOT NULL",
     "metadata": "UPDATE blob_metadata SET title = 'Forged title' WHERE title IS NOT NULL",
-    "metadata items": "UPDATE blob_items SET value = 'forged'",
+    "metadata items": "UPDATE set_items SET value = 'forged'",  # what the blob_items view reads
     "quotation ids": "UPDATE blob_passages SET quotes = ids WHERE quotes != ids",
     "copy source dropped": "UPDATE versions SET copied_from_version_id = NULL"
     " WHERE copied_from_version_id IS NOT NULL",

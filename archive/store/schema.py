@@ -484,15 +484,16 @@ def _verifications(db: sqlite_utils.Database) -> None:
     )
 
 
-_LEAN_ITEMS = (  # a NULL key part was never written (nor can be a key): left out
-    "CREATE TABLE blob_items_lean (blob TEXT NOT NULL REFERENCES blobs(blake3), key TEXT NOT"
+_LEAN_ITEMS = (  # the old rows wait in blob_items_old for the data step `pack_items`
+    "ALTER TABLE blob_items RENAME TO blob_items_old",
+    "CREATE TABLE item_sets (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE)",
+    "CREATE TABLE set_items (item_set INTEGER NOT NULL REFERENCES item_sets(id), key TEXT NOT"
     " NULL, ordinal INTEGER NOT NULL, value TEXT NOT NULL, detail TEXT,"
-    " PRIMARY KEY (blob, key, ordinal)) WITHOUT ROWID",
-    "INSERT OR IGNORE INTO blob_items_lean SELECT blob, key, ordinal, value, detail"
-    " FROM blob_items WHERE blob IS NOT NULL AND key IS NOT NULL AND ordinal IS NOT NULL"
-    " AND value IS NOT NULL ORDER BY blob, key, ordinal",
-    "DROP TABLE blob_items",
-    "ALTER TABLE blob_items_lean RENAME TO blob_items",
+    " PRIMARY KEY (item_set, key, ordinal)) WITHOUT ROWID",
+    "CREATE TABLE blob_item_sets (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
+    " item_set INTEGER NOT NULL REFERENCES item_sets(id)) WITHOUT ROWID",
+    "CREATE VIEW blob_items AS SELECT s.blob, i.key, i.ordinal, i.value, i.detail"
+    " FROM blob_item_sets s JOIN set_items i ON i.item_set = s.item_set",
 )
 _LEAN_LEDGER = (
     "CREATE TABLE ledger_lean (leaf_index INTEGER PRIMARY KEY, version_id INTEGER REFERENCES"
@@ -508,21 +509,19 @@ _LEAN_LEDGER = (
 
 
 def _lean(db: sqlite_utils.Database) -> None:
-    """Keys kept once, leaves kept as their hash (issue #18).
+    """Items kept once per distinct list, leaves kept as their hash (issue #18).
 
-    `blob_items` becomes WITHOUT ROWID (the content key stored once, not again in an index),
-    without its unused (key, value) index. `leaf_shapes`: per schema, the columns of the tables
-    leaves state, as JSON. The ledger gets a nullable `leaf` and a `shape`: a leaf made of rows
-    is kept as NULL, its hash and shape, and rebuilt on read (archive/ledger/compact.py).
+    A content's items (most unchanged between versions) are a shared `item_sets` row (`digest`:
+    BLAKE3 of the list) whose items are `set_items` rows; `blob_item_sets` names each content's
+    set, and `blob_items` is now a view of them. `leaf_shapes`: per schema, the columns of the
+    tables leaves state, as JSON. The ledger gets a nullable `leaf` and a `shape`: a leaf made
+    of rows is kept as NULL, its hash and shape, and rebuilt on read (ledger/compact.py).
     Existing leaves are copied unchanged; run again, it leaves both tables as they are."""
-    (items,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'blob_items'").fetchone()
-    if "WITHOUT ROWID" not in items.upper():
+    if "blob_items" in db.table_names():  # still a table, not the view
         for sql in _LEAN_ITEMS:
             db.execute(sql)
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS leaf_shapes (id INTEGER PRIMARY KEY, columns TEXT NOT NULL"
-        " UNIQUE)"
-    )
+    shapes = "leaf_shapes (id INTEGER PRIMARY KEY, columns TEXT NOT NULL UNIQUE)"
+    db.execute(f"CREATE TABLE IF NOT EXISTS {shapes}")
     if "shape" not in db["ledger"].columns_dict:
         for sql in _LEAN_LEDGER:
             db.execute(sql)
@@ -550,7 +549,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # Data a migration leaves to convert: MIGRATIONS index -> the data step (archive/store/upgrade.py)
 # that brings existing rows to today's format once the schema is current. Migrations stay
 # frozen DDL; converting rows needs today's code, which a migration must not call.
-DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages"}
+DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages", 13: "pack_items"}
 
 
 class SchemaError(Exception):
