@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from archive.ledger import compact, merkle
 from archive.ledger.checkpoints import check_proof, inclusion_proof
+from archive.ledger.records import SHAPE_TABLES
 from archive.store import ArchiveError, Store
 from archive.store.metadata_rows import put_items
 from archive.store.schema import SCHEMA_VERSION
@@ -242,3 +243,18 @@ def test_an_archive_of_the_previous_schema_upgrades_and_verifies(
         new = [e for e in store.iter_ledger() if e["leaf_index"] >= len(ledger)]
         assert new and all(e["leaf"] is None for e in new)
     assert verified(copy) == (0, "ok: everything checks\n")
+
+
+def test_a_shape_row_rolled_back_is_written_again(copy: Path) -> None:
+    """The store remembers the shape id per schema; a run rolled back takes the row it added
+    with it, and the next leaf must not name a shape that is gone."""
+    sql(copy, "DELETE FROM leaf_shapes")
+    conn = sqlite3.connect(copy, isolation_level=None)
+    store = Store.over(conn)
+    conn.execute("BEGIN")
+    store.leaf_shape_id(SHAPE_TABLES)
+    conn.execute("ROLLBACK")
+    assert conn.execute("SELECT count(*) FROM leaf_shapes").fetchone() == (0,)
+    again = store.leaf_shape_id(SHAPE_TABLES)
+    assert conn.execute("SELECT id FROM leaf_shapes").fetchall() == [(again,)]
+    conn.close()

@@ -84,8 +84,11 @@ class Rebuilder:
 
     def leaf(self, entry: Mapping) -> bytes:
         """The leaf's bytes; ArchiveError when its rows no longer give its stored hash."""
-        if entry["leaf"] is not None:
-            return bytes(entry["leaf"])
+        leaf = entry["leaf"]
+        if isinstance(leaf, str):  # stored as text by hand: its bytes as verify hashes them
+            return leaf.encode("utf-8", "surrogatepass")
+        if leaf is not None:
+            return bytes(leaf)
         try:
             leaf = self._rebuilt(entry)
         except LookupError:

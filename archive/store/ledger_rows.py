@@ -63,14 +63,25 @@ class LedgerRows:
             list(leaves),
         )
 
-    def leaf_shape_id(self, tables: Iterable[str]) -> int:
-        """The `leaf_shapes` id of these tables' columns now (added the first time seen)."""
+    def leaf_shape_id(self, tables: tuple[str, ...]) -> int:
+        """The `leaf_shapes` id of these tables' columns now (added the first time seen).
+        Remembered per schema version (an import asks once per commit), and checked to be
+        still there (a rolled-back run may have taken the row it named with it)."""
+        (version,) = self.conn.execute("PRAGMA schema_version").fetchone()
+        known = getattr(self, "_leaf_shape", None)
+        if known is not None and known[0] == (version, tables):
+            row = self.conn.execute(
+                "SELECT columns FROM leaf_shapes WHERE id = ?", (known[1],)
+            ).fetchone()
+            if row is not None and row[0] == known[2]:
+                return known[1]
         shape = {t: [r[1] for r in self.conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
         text = json.dumps(shape, sort_keys=True, separators=(",", ":"))
         self.conn.execute("INSERT OR IGNORE INTO leaf_shapes (columns) VALUES (?)", (text,))
         (shape_id,) = self.conn.execute(
             "SELECT id FROM leaf_shapes WHERE columns = ?", (text,)
         ).fetchone()
+        self._leaf_shape = ((version, tables), shape_id, text)
         return shape_id
 
     def leaf_shapes(self) -> dict[int, dict]:
