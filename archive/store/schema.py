@@ -549,7 +549,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # Data a migration leaves to convert: MIGRATIONS index -> the data step (archive/store/upgrade.py)
 # that brings existing rows to today's format once the schema is current. Migrations stay
 # frozen DDL; converting rows needs today's code, which a migration must not call.
-DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages", 13: "pack_items"}
+DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages"}
+DATA_STEPS[MIGRATIONS.index(_lean)] = "pack_items"
 
 
 class SchemaError(Exception):
