@@ -18,7 +18,7 @@ import blake3
 from archive.diffs.stored import row_problems
 from archive.export import by_document
 from archive.export.versions import export_versions
-from archive.ledger import merkle, records
+from archive.ledger import compact, merkle, records
 from archive.ledger.checkpoints import (
     leaf_bytes,
     origin,
@@ -128,8 +128,9 @@ def _leaf_bytes(entry: dict) -> bytes:
 
 
 def leaf_hashes(store: Store) -> list[bytes]:
-    """The Merkle leaf hash of every stored leaf, in log order."""
-    return [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    """The Merkle leaf hash of every stored leaf (or stored hash of a leaf kept as its hash,
+    which check_leaves rebuilds), in log order."""
+    return [compact.entry_hash(e) for e in store.iter_ledger()]
 
 
 def check_leaves(store: Store, since: int = 0) -> list[Finding]:
@@ -148,6 +149,9 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
             )
             expected_index = index
         expected_index += 1
+        if entry["leaf"] is None:  # kept as its hash: rebuilt from the rows, hashes compared
+            found += later.rebuilt(entry) if index >= since else []
+            continue
         leaf = _leaf_bytes(entry)
         if merkle.leaf_hash(leaf).hex() != entry["leaf_hash"]:
             found.append(Finding("leaves", "ledger", key, "leaf bytes do not hash to leaf_hash"))
@@ -188,6 +192,13 @@ class LaterLeaves:
         self.facts: dict[int, dict] | None = None
         self.commits: dict[str, dict] | None = None
         self.runs: dict[int, dict] | None = None
+        self.rebuilder: compact.Rebuilder | None = None
+
+    def rebuilt(self, entry: dict) -> list[Finding]:
+        """A leaf kept as its hash (archive.ledger.compact): rebuilt from the rows now, its
+        hash compared with the stored one; a difference names the row."""
+        self.rebuilder = self.rebuilder or compact.Rebuilder(self.store, bulk=True)
+        return [Finding("leaves", *found) for found in self.rebuilder.problems(entry)]
 
     def check(self, entry: dict, leaf: bytes) -> list[Finding]:
         subject, fmt = entry.get("subject"), records.leaf_format(leaf)
@@ -291,7 +302,7 @@ def check_checkpoints(store: Store) -> list[Finding]:
     """Each run's stored checkpoint equals the root recomputed from the stored leaf bytes;
     sizes never shrink; no run after the first checkpoint lacks one."""
     runs = store.runs()
-    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    leaves = leaf_hashes(store)
     sizes = [r["tree_size"] for r in runs if isinstance(r["tree_size"], int)]
     roots = roots_at(leaves, [s for s in sizes if 0 <= s <= len(leaves)])
     found = []
@@ -476,7 +487,7 @@ def verify_external_checkpoint(store: Store, text: str) -> list[Finding]:
         _, cp = parse_checkpoint_text(text)
     except ValueError as e:
         raise ArchiveError(f"not a checkpoint: {e}") from None
-    leaves = [merkle.leaf_hash(_leaf_bytes(e)) for e in store.iter_ledger()]
+    leaves = leaf_hashes(store)
     key = f"size {cp.size}"
     if cp.size > len(leaves):
         return [

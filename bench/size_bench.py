@@ -5,8 +5,9 @@
 
 Prints the archive file as the import leaves it (database + WAL, no manual VACUUM), the same
 file after `VACUUM` (what compaction could still win), the repository's pack after
-`git gc --aggressive`, their ratios (target: within 2x), and each table and index with its
-indexes folded into its table, largest first, in MiB (payload and unused bytes included).
+`git gc --aggressive`, their ratios (target: within 2x), each table with its indexes folded
+into it, largest first, in MiB (payload and unused bytes included), and the file without its
+full-text indexes (what it would be if only the published snapshot built them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_bench import GIT_ENV, ROOT, bare_repo, git_dir_of, packed_kib  # noqa: E402
 
 MIB = 2**20
+# Full-text indexes (FTS5 shadow tables): what a published snapshot could build for itself.
+SEARCH = ("span_fts", "passages_fts")
 
 
 def table_sizes(db: Path) -> list[tuple[str, int]]:
@@ -69,8 +72,15 @@ def gc_pack(git_dir: Path, tmp: Path) -> int:
 def report(db: Path, packed: int) -> None:
     size = file_size(db)
     print(f"archive as imported: {size / MIB:8.1f} MiB  ({size / packed:.2f}x git pack)")
-    for table, n in table_sizes(db):
+    sizes = table_sizes(db)
+    for table, n in sizes:
         print(f"  {table:<28} {n / MIB:8.2f} MiB  {100 * n / size:5.1f}%")
+    search = sum(n for table, n in sizes if table.startswith(SEARCH))
+    rest = size - search
+    print(
+        f"without search indexes:{rest / MIB:6.1f} MiB  ({rest / packed:.2f}x git pack;"
+        f" {', '.join(SEARCH)}* built only where served, e.g. in the published snapshot)"
+    )
     vacuumed = db.parent / "vacuumed.db"
     conn = sqlite3.connect(db)
     conn.execute("VACUUM INTO ?", (str(vacuumed),))

@@ -65,9 +65,17 @@ def run_archive_after(setup: str, *args: str, env: dict | None = None):
 def table_rows(db: Path, table: str, drop: tuple[str, ...] = ()) -> list[dict]:
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
+    kind, sql = conn.execute(
+        "SELECT type, sql FROM sqlite_master WHERE name = ?", (table,)
+    ).fetchone()
+    info = sorted(conn.execute(f"PRAGMA table_info({table})"), key=lambda r: r[5])
+    pk = ", ".join(r[1] for r in info if r[5])  # a WITHOUT ROWID table has no rowid
+    order = pk if "WITHOUT ROWID" in sql.upper() else "rowid"
+    if kind == "view":  # no rowid either: every column
+        order = ", ".join(str(i + 1) for i in range(len(info)))
     rows = [
         {k: r[k] for k in r.keys() if k not in drop}
-        for r in conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
+        for r in conn.execute(f"SELECT * FROM {table} ORDER BY {order}")
     ]
     conn.close()
     return rows

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import records
+from archive.ledger import compact, records
 from archive.store import Store
 from tests.conftest import run_cli
 from tests.gitrepo import Repo
@@ -67,7 +67,7 @@ def test_the_archive_verifies_and_new_leaves_are_v2(archive: Path) -> None:
     code, out, _ = run_cli("verify", db=archive)
     assert (code, out) == (0, "ok: everything checks\n")
     with Store(archive) as store:
-        formats = [records.leaf_format(bytes(e["leaf"])) for e in store.iter_ledger()]
+        formats = [records.leaf_format(e["leaf"]) for e in compact.iter_leaves(store)]
         subjects = [e["subject"] for e in store.iter_ledger() if e["subject"]]
     assert set(formats) == {records.VERSION_V2, records.COMMIT_V1, records.RUN_V1}
     assert sum(s.startswith("commit:") for s in subjects) == 2
@@ -79,7 +79,7 @@ def test_the_archive_verifies_and_new_leaves_are_v2(archive: Path) -> None:
 
 def test_front_matter_provenance_is_in_the_leaf(archive: Path) -> None:
     with Store(archive) as store:
-        leaves = [json.loads(bytes(e["leaf"])) for e in store.iter_ledger()]
+        leaves = [json.loads(e["leaf"]) for e in compact.iter_leaves(store)]
     note = [
         leaf for leaf in leaves if leaf.get("version", {}).get("path") == "note.md"
     ][0]  # fmt: skip
@@ -108,7 +108,7 @@ TAMPERS = {
     " WHERE b.is_text = 1 AND b.text_blob IS NULL AND b.blake3 != blobs.text_blob LIMIT 1)"
     " WHERE text_blob IS NOT NULL",
     "metadata": "UPDATE blob_metadata SET title = 'Forged title' WHERE title IS NOT NULL",
-    "metadata items": "UPDATE blob_items SET value = 'forged'",
+    "metadata items": "UPDATE set_items SET value = 'forged'",  # what the blob_items view reads
     "quotation ids": "UPDATE blob_passages SET quotes = ids WHERE quotes != ids",
     "copy source dropped": "UPDATE versions SET copied_from_version_id = NULL"
     " WHERE copied_from_version_id IS NOT NULL",

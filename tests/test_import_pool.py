@@ -184,7 +184,7 @@ def test_an_import_leaves_the_file_compact_and_every_row_as_it_was(
     assert sqlite3.connect(dbs["always"]).execute(free).fetchone()[0] == 0
     assert dbs["always"].stat().st_size <= dbs["never"].stat().st_size
     assert every_table(dbs["always"]) == every_table(dbs["never"])
-    rowids = "SELECT rowid, * FROM blob_items ORDER BY rowid"  # a table keyed by rowid
+    rowids = "SELECT rowid, * FROM diffs ORDER BY rowid"  # a table keyed by rowid
     assert [sqlite3.connect(db).execute(rowids).fetchall() for db in dbs.values()] == [
         sqlite3.connect(dbs["never"]).execute(rowids).fetchall()
     ] * 2

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from archive.export.versions import export_versions
 from archive.ledger import checkpoints as integrity
-from archive.ledger import merkle, records
+from archive.ledger import compact, merkle, records
 from archive.ledger.checkpoints import (
     append_versions,
     check_proof,
@@ -53,7 +53,7 @@ def test_every_version_gets_its_leaf_in_order(db: Path, folder: Path) -> None:
     with Store(db) as store:
         rows = store.leaf_source_rows()
         facts = store.leaf_facts()
-        ledger = list(store.iter_ledger())
+        ledger = list(compact.iter_leaves(store))
         # Each run's versions, then the run's own leaf (archive.ledger.records).
         assert [e["version_id"] or e["subject"] for e in ledger] == [1, 2, "run:1", 3, 4, "run:2"]
         assert [e["leaf_index"] for e in ledger] == list(range(len(ledger)))
@@ -111,7 +111,7 @@ def test_proofs_for_every_version_and_checkpoint_pair(db: Path, folder: Path) ->
         ingest(db, folder)
     with Store(db) as store:
         sizes = [0] + [r["tree_size"] for r in store.runs()]
-        ledger = [e for e in store.iter_ledger() if e["version_id"] is not None]
+        ledger = [e for e in compact.iter_leaves(store) if e["version_id"] is not None]
         for entry in ledger:
             for size in sizes:
                 if entry["leaf_index"] < size:

@@ -60,7 +60,7 @@ def test_reextract_refills_deleted_and_outdated_rows_only(db, folder):
     before, meta_before = snapshot(db), metadata(db)
     assert len(meta_before[0]) == 4  # two seeds, the page, the PDF: not text or sidecar blobs
     seed0 = "e9efdd4a0acd5b6339f9993bc89e0ab45b88819a7854ddf7f035a37d39f80f3f"
-    execute(db, f"DELETE FROM blob_items WHERE blob = '{seed0}'")
+    execute(db, f"DELETE FROM blob_item_sets WHERE blob = '{seed0}'")  # blob_items: a view
     execute(db, f"DELETE FROM blob_metadata WHERE blake3 = '{seed0}'")
     execute(db, "UPDATE blob_metadata SET extractor_version = '0', title = 'stale'"
             " WHERE media_type = 'text/html'")  # fmt: skip

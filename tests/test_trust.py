@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import checkpoints, merkle
+from archive.ledger import checkpoints, compact, merkle
 from archive.ledger.signing import parse_note, parse_verifier
 from archive.store import Store
 from tests.conftest import run_cli
@@ -364,7 +364,7 @@ def test_previous_release_migrates_keeping_every_leaf_and_checkpoint(tmp_path, f
     assert run_cli("ingest", str(folder), "--sign", str(key), db=db)[0] == 0
     assert verify(db, "--key", vkey) == (0, "ok: everything checks\n")
     with Store(db) as store:
-        ledger = list(store.iter_ledger())
+        ledger = list(compact.iter_leaves(store))
         kept = [
             (e["leaf_index"], e["version_id"], bytes(e["leaf"]), e["leaf_hash"]) for e in ledger
         ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.ledger import merkle
+from archive.ledger import compact, merkle
 from archive.ledger.checkpoints import roots_at
 from archive.record.folder import ingest_folder
 from archive.store import Store
@@ -127,9 +127,15 @@ def _insert_version(db: Path) -> None:
     )
 
 
+def leaf_at(db: Path, index: int) -> bytes:
+    """A leaf's bytes as proofs carry them (rebuilt from its rows when kept as its hash)."""
+    with Store(db, create=False) as store:
+        return next(e["leaf"] for e in compact.iter_leaves(store) if e["leaf_index"] == index)
+
+
 def _edit_leaf_consistently(db: Path) -> None:
     """Rewrite leaf 0 and its hash so the hash column agrees: only the rebuild catches it."""
-    leaf = bytes(one(db, "SELECT leaf FROM ledger WHERE leaf_index = 0")[0])
+    leaf = leaf_at(db, 0)
     forged = leaf.replace(b'"added"', b'"restored"')
     assert forged != leaf
     sql(
@@ -154,9 +160,33 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     ),
     "leaf stored as text": (
         lambda db: sql(
-            db, "UPDATE ledger SET leaf = CAST(leaf AS TEXT) || ' ' WHERE leaf_index = 0"
+            db,
+            (
+                "UPDATE ledger SET leaf = CAST(? AS TEXT) || ' ' WHERE leaf_index = 0",
+                (leaf_at(db, 0),),
+            ),
         ),
         {"leaves", "checkpoints"},
+    ),
+    "leaf hash of a rebuilt leaf": (
+        lambda db: sql(db, f"UPDATE ledger SET leaf_hash = '{'0' * 64}' WHERE leaf_index = 1"),
+        {"leaves", "checkpoints"},
+    ),
+    "leaf shape dropped": (
+        lambda db: sql(db, "UPDATE ledger SET shape = NULL WHERE leaf_index = 1"),
+        {"leaves", "checkpoints"},
+    ),
+    "leaf shape edited": (
+        lambda db: sql(db, "UPDATE leaf_shapes SET columns = replace(columns, '\"mtime\",', '')"),
+        {"leaves"},
+    ),
+    "leaf shape unreadable": (
+        lambda db: sql(db, "UPDATE leaf_shapes SET columns = 'x'"),
+        {"leaves"},
+    ),
+    "run row counts": (
+        lambda db: sql(db, "UPDATE runs SET files_seen = files_seen + 1 WHERE id = 2"),
+        {"leaves"},
     ),
     "blob sha256 column": (
         lambda db: sql(db, f"UPDATE blobs SET sha256 = '{'0' * 64}' WHERE size = 256"),
@@ -233,14 +263,20 @@ def test_tampering_is_caught(copy: Path, name: str) -> None:
 def test_findings_name_the_row(copy: Path) -> None:
     sql(copy, "UPDATE versions SET path = 'x.txt' WHERE id = 2")
     assert findings(copy) == [
-        Finding("leaves", "versions", "id 2", "version.path differs from its ledger leaf (leaf 1)")
+        Finding(
+            "leaves",
+            "versions",
+            "id 2",
+            "version row (or the blob digests, source, provenance or capture its leaf states)"
+            " differs from its ledger leaf (leaf 1)",
+        )
     ]
 
 
 def _rewrite_history(db: Path) -> None:
     """A careful forger: edits a version and rebuilds its leaf, hashes and every checkpoint."""
+    leaf = leaf_at(db, 0)
     sql(db, "UPDATE versions SET path = 'forged.txt' WHERE id = 1")
-    leaf = bytes(one(db, "SELECT leaf FROM ledger WHERE leaf_index = 0")[0])
     forged = leaf.replace(b'"path":"a.txt"', b'"path":"forged.txt"')
     assert forged != leaf
     sql(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.ledger import compact
 from archive.store import Store
 from ingest.hashing import blake3_file
 from tests.conftest import run_cli
@@ -125,7 +126,7 @@ def test_capture_provenance_in_rows_and_ledger_leaf(crawls, db):
         rows = {
             r["key"]: r["value"] for r in store.provenance(version["id"]) if r["origin"] == "warc"
         }
-        leaf = json.loads(store.ledger_entry(version["id"])["leaf"])
+        leaf = json.loads(compact.Rebuilder(store).leaf(store.ledger_entry(version["id"])))
     assert rows["record_id"] == ids["v1"]
     assert rows["status"] == "200" and rows["warc_date"] == "2024-05-01T10:00:00Z"
     assert rows["warc_blake3"] == blake3_file(crawls["one"])

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from archive.ledger import records
+from archive.ledger import compact, records
 from archive.ledger.leaves import (
     Checkpoint,
     checkpoint_text,
@@ -112,18 +112,21 @@ def append_versions(store: Store, version_ids: Sequence[int]) -> int:
     facts = store.leaf_facts(version_ids)
     if len(facts) != len(version_ids):
         raise ArchiveError("cannot add to the ledger: a recorded version is missing")
+    shape = store.leaf_shape_id(records.SHAPE_TABLES)
     leaves = []
     for i, entry in enumerate(facts):
-        leaf = version_leaf_v2(entry)
-        leaves.append((start + i, entry["version"]["id"], leaf, merkle.leaf_hash(leaf).hex()))
+        leaf = version_leaf_v2(entry)  # kept as its hash: rebuilt from the rows on read
+        leaves.append(
+            (start + i, entry["version"]["id"], None, merkle.leaf_hash(leaf).hex(), shape)
+        )
     store.append_leaves(leaves)
     return start + len(leaves)
 
 
 def _append_subjects(store: Store, items: Sequence[tuple[str, bytes]]) -> int:
-    start = store.ledger_size()
-    store.append_subject_leaves(
-        (start + i, subject, leaf, merkle.leaf_hash(leaf).hex())
+    start, shape = store.ledger_size(), store.leaf_shape_id(records.SHAPE_TABLES)
+    store.append_subject_leaves(  # kept as their hashes: rebuilt from the rows on read
+        (start + i, subject, None, merkle.leaf_hash(leaf).hex(), shape)
         for i, (subject, leaf) in enumerate(items)
     )
     return start + len(items)
@@ -345,7 +348,7 @@ def inclusion_proof(
         raise ArchiveError(f"no inclusion path for leaf {index} in a tree of size {size}")
     root = _check_checkpoints(store, size, root)
     doc = inclusion_proof_json(index, size, leaf_hash, proof, root)
-    doc["leaf"] = bytes(entry["leaf"]).decode("utf-8")
+    doc["leaf"] = compact.Rebuilder(store).leaf(entry).decode("utf-8")
     return doc
 
 

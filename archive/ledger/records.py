@@ -171,3 +171,29 @@ def differs(leaf: bytes, rebuilt: bytes, objects: Mapping[str, Mapping]) -> str 
         keys = sorted(k for k in set(rest) | set(fresh_rest) if rest.get(k) != fresh_rest.get(k))
         return f"{', '.join(keys)} differ from the ledger leaf"
     return None
+
+
+# Leaves kept as their hash (archive.ledger.compact): the tables whose rows these leaves
+# state; a leaf's `shape` is their columns when it was written, so a column added later
+# (NULL in its rows) does not change the leaf rebuilt from them.
+SHAPE_TABLES = ("versions", "sources", "captures", "commits", "runs", "problems", "sidecar_changes")
+# Columns not stated by a leaf (see EXCLUDED), by table: set later without breaking it.
+UNSTATED = {"versions": VERSION_DERIVED, "runs": RUN_EXCLUDED}
+
+
+def fitted(row: Mapping, shape: Mapping, table: str) -> dict:
+    """The row with the columns its table had when the leaf was written (`shape`), in their
+    order; ValueError naming the column when one is gone or a newer one holds a value."""
+    names = shape.get(table)
+    if not isinstance(names, list):
+        raise ValueError(f"the leaf's shape has no columns for {table}")
+    out = {}
+    for name in names:
+        if name not in row:
+            raise ValueError(f"{table}.{name} is in the leaf but no longer in the archive")
+        out[name] = row[name]
+    skip = UNSTATED.get(table, ())
+    for name, value in row.items():
+        if name not in out and name not in skip and value is not None:
+            raise ValueError(f"{table}.{name} was set after its ledger leaf was written")
+    return out

@@ -34,7 +34,8 @@ EVIDENCE = ("checkpoint_signatures", "checkpoint_timestamps")
 # The span index a text trace looks candidates up in (archive/passages/spantrace.py).
 SPANS = ("span_fts", "span_state", "passage_documents")
 # What a version page shows of its document (archive/publish/doc_metadata.py).
-ABOUT = ("blob_metadata", "blob_items", "version_provenance")
+# blob_items is a view of blob_item_sets and set_items: each is checked as its own table.
+ABOUT = ("blob_metadata", "blob_items", "blob_item_sets", "set_items", "version_provenance")
 
 PAGE_TABLES: dict[str, tuple[str, ...]] = {
     "history": (*DOCUMENT, "versions", "blobs", "diffs", "captures"),

@@ -3,6 +3,7 @@ checkpoints (signatures, cosignatures, time-stamp tokens: public material only);
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
@@ -51,12 +52,48 @@ class LedgerRows:
             0
         ]
 
-    def append_leaves(self, leaves: Iterable[tuple[int, int, bytes, str]]) -> None:
-        """Insert (leaf_index, version_id, leaf bytes, leaf hash hex) rows."""
+    def append_leaves(
+        self, leaves: Iterable[tuple[int, int, bytes | None, str, int | None]]
+    ) -> None:
+        """Insert (leaf_index, version_id, leaf bytes, leaf hash hex, shape) rows; a leaf
+        rebuilt from its rows on read is None with the id of its rows' shape."""
         self.conn.executemany(
-            "INSERT INTO ledger (leaf_index, version_id, leaf, leaf_hash) VALUES (?, ?, ?, ?)",
+            "INSERT INTO ledger (leaf_index, version_id, leaf, leaf_hash, shape)"
+            " VALUES (?, ?, ?, ?, ?)",
             list(leaves),
         )
+
+    def leaf_shape_id(self, tables: tuple[str, ...]) -> int:
+        """The `leaf_shapes` id of these tables' columns now (added the first time seen).
+        Remembered per schema version (an import asks once per commit), and checked to be
+        still there (a rolled-back run may have taken the row it named with it)."""
+        (version,) = self.conn.execute("PRAGMA schema_version").fetchone()
+        known = getattr(self, "_leaf_shape", None)
+        if known is not None and known[0] == (version, tables):
+            row = self.conn.execute(
+                "SELECT columns FROM leaf_shapes WHERE id = ?", (known[1],)
+            ).fetchone()
+            if row is not None and row[0] == known[2]:
+                return known[1]
+        shape = {t: [r[1] for r in self.conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
+        text = json.dumps(shape, sort_keys=True, separators=(",", ":"))
+        self.conn.execute("INSERT OR IGNORE INTO leaf_shapes (columns) VALUES (?)", (text,))
+        (shape_id,) = self.conn.execute(
+            "SELECT id FROM leaf_shapes WHERE columns = ?", (text,)
+        ).fetchone()
+        self._leaf_shape = ((version, tables), shape_id, text)
+        return shape_id
+
+    def leaf_shapes(self) -> dict[int, dict]:
+        """Every kept shape by id: {table: [column, ...]} (an unreadable one is {})."""
+        shapes = {}
+        for shape_id, text in self.conn.execute("SELECT id, columns FROM leaf_shapes"):
+            try:
+                shape = json.loads(text)
+            except (TypeError, ValueError):
+                shape = {}
+            shapes[shape_id] = shape if isinstance(shape, dict) else {}
+        return shapes
 
     def unledgered_version_ids(self) -> list[int]:
         """Versions without a leaf (recorded before the ledger existed, or tampered in)."""
@@ -83,23 +120,26 @@ class LedgerRows:
             ) from None
 
     def iter_ledger(self) -> Iterator[dict]:
-        """Every ledger row in log order, leaf bytes included."""
+        """Every ledger row in log order, leaf bytes as stored (None: rebuilt from rows,
+        `archive.ledger.compact`) and shape included."""
         cursor = self.conn.execute(
-            "SELECT leaf_index, version_id, leaf, leaf_hash, subject FROM ledger"
+            "SELECT leaf_index, version_id, leaf, leaf_hash, subject, shape FROM ledger"
             " ORDER BY leaf_index"
         )
-        for index, version_id, leaf, leaf_hash, subject in cursor:
+        for index, version_id, leaf, leaf_hash, subject, shape in cursor:
             yield {
                 "leaf_index": index,
                 "version_id": version_id,
                 "leaf": leaf,
                 "leaf_hash": leaf_hash,
                 "subject": subject,
+                "shape": shape,
             }
 
     def ledger_entry(self, version_id: int) -> dict | None:
         return self.query_one(
-            "SELECT leaf_index, version_id, leaf, leaf_hash FROM ledger WHERE version_id = ?",
+            "SELECT leaf_index, version_id, leaf, leaf_hash, subject, shape FROM ledger"
+            " WHERE version_id = ?",
             (version_id,),
         )
 
@@ -259,11 +299,14 @@ class TrustRows:
             for v in versions
         ]
 
-    def append_subject_leaves(self, leaves: Iterable[tuple[int, str, bytes, str]]) -> None:
-        """Insert (leaf_index, subject, leaf bytes, leaf hash hex) rows: leaves of commits
-        ('commit:<oid>') and runs ('run:<id>'), which are no version."""
+    def append_subject_leaves(
+        self, leaves: Iterable[tuple[int, str, bytes | None, str, int | None]]
+    ) -> None:
+        """Insert (leaf_index, subject, leaf bytes, leaf hash hex, shape) rows: leaves of
+        commits ('commit:<oid>') and runs ('run:<id>'), which are no version."""
         self.conn.executemany(
-            "INSERT INTO ledger (leaf_index, subject, leaf, leaf_hash) VALUES (?, ?, ?, ?)",
+            "INSERT INTO ledger (leaf_index, subject, leaf, leaf_hash, shape)"
+            " VALUES (?, ?, ?, ?, ?)",
             list(leaves),
         )
 
@@ -288,8 +331,12 @@ class TrustRows:
             " WHERE l.leaf_index IS NULL ORDER BY r.id"
         )
 
-    def commit_rows(self) -> dict[str, dict]:
-        return {r["oid"]: r for r in self.query("SELECT * FROM commits")}
+    def commit_rows(self, oids: Iterable[str] | None = None) -> dict[str, dict]:
+        """Commit rows by oid (all when None)."""
+        if oids is None:
+            return {r["oid"]: r for r in self.query("SELECT * FROM commits")}
+        rows = self._in_chunks("SELECT * FROM commits WHERE oid IN ({marks})", list(oids))
+        return {r["oid"]: r for r in rows}
 
     def run_facts(self, run_ids: Iterable[int] | None = None) -> dict[int, dict]:
         """Per run: `run` (its row), `source`, `problems` and `sidecar_changes` rows."""

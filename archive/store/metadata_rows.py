@@ -2,7 +2,53 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
+
+from blake3 import blake3 as blake3_hash
+
+
+def put_items(
+    conn: sqlite3.Connection, blake3: str, items: Iterable[tuple[str, int, str, str | None]]
+) -> None:
+    """Replace a blob's items (the `blob_items` view): point it at the item set of this list,
+    stored the first time it is seen. Why sets: most versions of a document keep the items
+    of the one before, so each distinct list is stored once. A set no blob points at any
+    more is dropped, so re-extraction leaves no orphans."""
+    rows = sorted(((k, n, v, d) for k, n, v, d in items), key=itemgetter(0, 1))
+    (old,) = conn.execute(
+        "SELECT (SELECT item_set FROM blob_item_sets WHERE blob = ?)", (blake3,)
+    ).fetchone()
+    new = _item_set(conn, rows) if rows else None
+    if new is None:
+        conn.execute("DELETE FROM blob_item_sets WHERE blob = ?", (blake3,))
+    elif new != old:
+        conn.execute(
+            "INSERT OR REPLACE INTO blob_item_sets (blob, item_set) VALUES (?, ?)", (blake3, new)
+        )
+    if old is not None and old != new:
+        unused = conn.execute(
+            "SELECT 1 FROM blob_item_sets WHERE item_set = ? LIMIT 1", (old,)
+        ).fetchone()
+        if unused is None:
+            conn.execute("DELETE FROM set_items WHERE item_set = ?", (old,))
+            conn.execute("DELETE FROM item_sets WHERE id = ?", (old,))
+
+
+def _item_set(conn: sqlite3.Connection, rows: list[tuple]) -> int:
+    """The id of the item set holding exactly these (key, ordinal, value, detail) rows."""
+    digest = blake3_hash(json.dumps(rows, separators=(",", ":")).encode("ascii")).digest()
+    found = conn.execute("SELECT id FROM item_sets WHERE digest = ?", (digest,)).fetchone()
+    if found is not None:
+        return found[0]
+    set_id = conn.execute("INSERT INTO item_sets (digest) VALUES (?)", (digest,)).lastrowid
+    conn.executemany(
+        "INSERT INTO set_items (item_set, key, ordinal, value, detail) VALUES (?, ?, ?, ?, ?)",
+        [(set_id, *r) for r in rows],
+    )
+    return set_id
 
 
 class MetadataRows:
@@ -25,16 +71,12 @@ class MetadataRows:
     ) -> None:
         """Replace a blob's extracted metadata: its blob_metadata row and all its items."""
         row = {"blake3": blake3, **{c: fields.get(c) for c in self.metadata_columns()}}
-        self.conn.execute("DELETE FROM blob_items WHERE blob = ?", (blake3,))
         self.conn.execute(
             f"INSERT OR REPLACE INTO blob_metadata ({', '.join(row)})"
             f" VALUES ({', '.join('?' * len(row))})",
             list(row.values()),
         )
-        self.conn.executemany(
-            "INSERT INTO blob_items (blob, key, ordinal, value, detail) VALUES (?, ?, ?, ?, ?)",
-            [(blake3, k, n, v, d) for k, n, v, d in items],
-        )
+        put_items(self.conn, blake3, items)
 
     def metadata_columns(self) -> list[str]:
         return [c.name for c in self.db["blob_metadata"].columns if c.name != "blake3"]

@@ -484,6 +484,49 @@ def _verifications(db: sqlite_utils.Database) -> None:
     )
 
 
+_LEAN_ITEMS = (  # the old rows wait in blob_items_old for the data step `pack_items`
+    "ALTER TABLE blob_items RENAME TO blob_items_old",
+    "CREATE TABLE item_sets (id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE)",
+    "CREATE TABLE set_items (item_set INTEGER NOT NULL REFERENCES item_sets(id), key TEXT NOT"
+    " NULL, ordinal INTEGER NOT NULL, value TEXT NOT NULL, detail TEXT,"
+    " PRIMARY KEY (item_set, key, ordinal)) WITHOUT ROWID",
+    "CREATE TABLE blob_item_sets (blob TEXT PRIMARY KEY REFERENCES blobs(blake3),"
+    " item_set INTEGER NOT NULL REFERENCES item_sets(id)) WITHOUT ROWID",
+    "CREATE VIEW blob_items AS SELECT s.blob, i.key, i.ordinal, i.value, i.detail"
+    " FROM blob_item_sets s JOIN set_items i ON i.item_set = s.item_set",
+)
+_LEAN_LEDGER = (
+    "CREATE TABLE ledger_lean (leaf_index INTEGER PRIMARY KEY, version_id INTEGER REFERENCES"
+    " versions(id), leaf BLOB, leaf_hash TEXT NOT NULL, subject TEXT,"
+    " shape INTEGER REFERENCES leaf_shapes(id))",
+    "INSERT INTO ledger_lean (leaf_index, version_id, leaf, leaf_hash, subject)"
+    " SELECT leaf_index, version_id, leaf, leaf_hash, subject FROM ledger ORDER BY leaf_index",
+    "DROP TABLE ledger",
+    "ALTER TABLE ledger_lean RENAME TO ledger",
+    "CREATE UNIQUE INDEX idx_ledger_version_id ON ledger (version_id)",
+    "CREATE UNIQUE INDEX idx_ledger_subject ON ledger (subject)",
+)
+
+
+def _lean(db: sqlite_utils.Database) -> None:
+    """Items kept once per distinct list, leaves kept as their hash (issue #18).
+
+    A content's items (most unchanged between versions) are a shared `item_sets` row (`digest`:
+    BLAKE3 of the list) whose items are `set_items` rows; `blob_item_sets` names each content's
+    set, and `blob_items` is now a view of them. `leaf_shapes`: per schema, the columns of the
+    tables leaves state, as JSON. The ledger gets a nullable `leaf` and a `shape`: a leaf made
+    of rows is kept as NULL, its hash and shape, and rebuilt on read (ledger/compact.py).
+    Existing leaves are copied unchanged; run again, it leaves both tables as they are."""
+    if "blob_items" in db.table_names():  # still a table, not the view
+        for sql in _LEAN_ITEMS:
+            db.execute(sql)
+    shapes = "leaf_shapes (id INTEGER PRIMARY KEY, columns TEXT NOT NULL UNIQUE)"
+    db.execute(f"CREATE TABLE IF NOT EXISTS {shapes}")
+    if "shape" not in db["ledger"].columns_dict:
+        for sql in _LEAN_LEDGER:
+            db.execute(sql)
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -499,6 +542,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _spans,
     _evidence,
     _verifications,
+    _lean,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -506,6 +550,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # that brings existing rows to today's format once the schema is current. Migrations stay
 # frozen DDL; converting rows needs today's code, which a migration must not call.
 DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages"}
+DATA_STEPS[MIGRATIONS.index(_lean)] = "pack_items"
 
 
 class SchemaError(Exception):

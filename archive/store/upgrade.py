@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from itertools import groupby
+from operator import itemgetter
 
 from archive.store.content import read_text
 from archive.store.delta_codec import PLAIN_CODEC, repacked
+from archive.store.metadata_rows import put_items
 from archive.store.passage_store import PassageStore
 
 
@@ -47,10 +50,27 @@ def bound_passages(conn: sqlite3.Connection) -> None:
     PassageStore(conn).bound_all()
 
 
+def pack_items(conn: sqlite3.Connection) -> None:
+    """Items of the table `_lean` renamed to blob_items_old become item sets (the
+    `blob_items` view reads them the same), blob by blob in storage order; then it goes."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'blob_items_old'").fetchone():
+        return
+    rows = conn.execute(
+        "SELECT blob, key, ordinal, value, detail FROM blob_items_old WHERE blob IS NOT NULL"
+        " AND key IS NOT NULL AND ordinal IS NOT NULL AND value IS NOT NULL"
+        " ORDER BY blob, key, ordinal"  # a NULL key part was never written: left out
+    )
+    for blob, group in groupby(rows, key=itemgetter(0)):
+        items = {(k, n): (k, n, v, d) for _, k, n, v, d in group}  # one per (key, ordinal)
+        put_items(conn, blob, items.values())
+    conn.execute("DROP TABLE blob_items_old")
+
+
 STEPS: dict[str, Callable[[sqlite3.Connection], None]] = {
     "pack_passages": pack_passages,
     "repack_deltas": repack_deltas,
     "bound_passages": bound_passages,
+    "pack_items": pack_items,
 }
 
 
