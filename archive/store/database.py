@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +37,25 @@ def now_iso() -> str:
 COMPACT_FREE = 0.1
 
 
+def _busy(e: sqlite3.OperationalError) -> bool:
+    return "locked" in str(e) or "busy" in str(e)
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """A connection in WAL mode on a migrated archive (closed again if that fails)."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn, lambda steps: run_data_steps(conn, steps))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
@@ -46,17 +66,21 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
                 f"no archive at {os.path.abspath(self.path)}: give --db FILE (or set ARCHIVE_DB)"
                 " to use another archive, or run `archive ingest DIR` to make one there"
             )
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute("PRAGMA foreign_keys = ON")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(conn, lambda steps: run_data_steps(conn, steps))
-        except sqlite3.DatabaseError as e:
-            raise ArchiveError(f"{self.path} is not a usable archive: {e}") from None
-        except SchemaError as e:
-            raise ArchiveError(f"{self.path}: {e}") from None
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                conn = _open(self.path)
+                break
+            except sqlite3.OperationalError as e:
+                # a lock SQLite will not wait for (e.g. the switch to WAL racing another
+                # process's first open): open again, within the same busy timeout
+                if not _busy(e) or time.monotonic() >= deadline:
+                    raise ArchiveError(f"{self.path} is not a usable archive: {e}") from None
+                time.sleep(0.01)
+            except sqlite3.DatabaseError as e:
+                raise ArchiveError(f"{self.path} is not a usable archive: {e}") from None
+            except SchemaError as e:
+                raise ArchiveError(f"{self.path}: {e}") from None
         self.conn = conn
         self.texts: TextCache | None = None  # set by an ingest: texts it has just decoded
         self.on_wait: Callable[[float], None] | None = None  # see write()
@@ -99,7 +123,7 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
             self.conn.execute("VACUUM")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e):
+            if not _busy(e):
                 raise
             return False
         return True
@@ -123,14 +147,14 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
         try:
             self._begin(self.on_wait is not None)
         except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e):
+            if not _busy(e):
                 raise
             if self.on_wait is not None:
                 self.on_wait(BUSY_TIMEOUT_S)
             try:
                 self._begin(False)
             except sqlite3.OperationalError as again:
-                if "locked" in str(again) or "busy" in str(again):
+                if _busy(again):
                     raise ArchiveError(
                         f"{self.path} is busy: another ingest is writing it; "
                         "try again when it has finished"
