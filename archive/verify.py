@@ -26,6 +26,7 @@ from archive.ledger.checkpoints import (
     run_leaf,
     version_leaf_v2,
 )
+from archive.ledger.contents import Contents, covered
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
 from archive.record import rederive
 from archive.record.metadata import sidecar_target
@@ -181,13 +182,14 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
 
 class LaterLeaves:
     """Checks leaves of the formats after v1 (archive.ledger.records) against the rows
-    now: v2 versions, commits and runs. Rows are loaded once, on first need."""
+    now: v2 versions, commits, runs and contents. Rows are loaded once, on first need."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.facts: dict[int, dict] | None = None
         self.commits: dict[str, dict] | None = None
         self.runs: dict[int, dict] | None = None
+        self.contents: Contents | None = None
 
     def check(self, entry: dict, leaf: bytes) -> list[Finding]:
         subject, fmt = entry.get("subject"), records.leaf_format(leaf)
@@ -200,6 +202,8 @@ class LaterLeaves:
             found = self._commit(subject[len("commit:") :], leaf)
         elif isinstance(subject, str) and subject.startswith("run:") and fmt == records.RUN_V1:
             found = self._run(subject[len("run:") :], leaf)
+        elif records.content_of(subject) is not None and fmt == records.CONTENT_V1:
+            found = self._content(subject, entry["leaf_index"], leaf)
         else:
             return [
                 Finding("leaves", "ledger", where, f"unknown leaf format {fmt!r} for {subject}")
@@ -220,6 +224,11 @@ class LaterLeaves:
         if facts.get("capture") is not None:
             objects["capture"] = facts["capture"]
         return _compared("versions", f"id {vid}", leaf, lambda: version_leaf_v2(facts), objects)
+
+    def _content(self, subject: str, index: int, leaf: bytes) -> list[Finding]:
+        if self.contents is None:
+            self.contents = Contents(self.store)
+        return [Finding("leaves", t, k, p) for t, k, p in self.contents.check(subject, index, leaf)]
 
     def _commit(self, oid: str, leaf: bytes) -> list[Finding]:
         if self.commits is None:
@@ -389,10 +398,17 @@ def snapshot_findings(store: Store, blobs: Iterable[str]) -> list[Finding]:
     return found
 
 
-def check_derived(store: Store) -> list[Finding]:
+def check_derived(store: Store, everything: bool = False) -> list[Finding]:
     """What was derived, derived again: readable-text links, metadata made by the running
-    extractor, quotation ids, copy sources (`archive.record.rederive`)."""
-    return derived_findings(store) + copy_findings(store)
+    extractor, quotation ids (of the contents no content leaf states, unless everything:
+    `verify --rederive`), copy sources (`archive.record.rederive`)."""
+    if everything:
+        return derived_findings(store) + copy_findings(store)
+    skip = covered(store)
+    links = [r for r in store.text_links() if r["blake3"] not in skip]
+    extracts = [r for r in rederive.extraction_rows(store) if r["blake3"] not in skip]
+    blobs = [b for b, _, _ in store.passages.lists() if b not in skip]
+    return derived_findings(store, links, extracts, blobs) + copy_findings(store)
 
 
 def derived_findings(
