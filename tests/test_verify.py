@@ -127,15 +127,20 @@ def _insert_version(db: Path) -> None:
     )
 
 
+# The first version's leaf (content leaves come before it: each content's as it is stored).
+FIRST_VERSION_LEAF = "(SELECT MIN(leaf_index) FROM ledger WHERE version_id IS NOT NULL)"
+
+
 def _edit_leaf_consistently(db: Path) -> None:
-    """Rewrite leaf 0 and its hash so the hash column agrees: only the rebuild catches it."""
-    leaf = bytes(one(db, "SELECT leaf FROM ledger WHERE leaf_index = 0")[0])
+    """Rewrite the first version's leaf and its hash so the hash column agrees: only the
+    rebuild catches it."""
+    leaf = bytes(one(db, f"SELECT leaf FROM ledger WHERE leaf_index = {FIRST_VERSION_LEAF}")[0])
     forged = leaf.replace(b'"added"', b'"restored"')
     assert forged != leaf
     sql(
         db,
         (
-            "UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = 0",
+            f"UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = {FIRST_VERSION_LEAF}",
             (forged, merkle.leaf_hash(forged).hex()),
         ),
     )
@@ -203,7 +208,11 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     ),
     "leaf rewritten with its hash": (_edit_leaf_consistently, {"leaves", "checkpoints"}),
     "leaf deleted": (
-        lambda db: sql(db, "DELETE FROM ledger WHERE leaf_index = 1"),
+        lambda db: sql(  # a version's leaf (not the first: it names the log)
+            db,
+            "DELETE FROM ledger WHERE leaf_index = (SELECT MIN(leaf_index) FROM ledger"
+            " WHERE version_id IS NOT NULL AND leaf_index > 0)",
+        ),
         {"leaves", "unledgered", "checkpoints"},
     ),
     "last leaf deleted": (
@@ -232,21 +241,24 @@ def test_tampering_is_caught(copy: Path, name: str) -> None:
 
 def test_findings_name_the_row(copy: Path) -> None:
     sql(copy, "UPDATE versions SET path = 'x.txt' WHERE id = 2")
+    (index,) = one(copy, "SELECT leaf_index FROM ledger WHERE version_id = 2")
     assert findings(copy) == [
-        Finding("leaves", "versions", "id 2", "version.path differs from its ledger leaf (leaf 1)")
+        Finding(
+            "leaves", "versions", "id 2", f"version.path differs from its ledger leaf (leaf {index})"
+        )
     ]
 
 
 def _rewrite_history(db: Path) -> None:
     """A careful forger: edits a version and rebuilds its leaf, hashes and every checkpoint."""
     sql(db, "UPDATE versions SET path = 'forged.txt' WHERE id = 1")
-    leaf = bytes(one(db, "SELECT leaf FROM ledger WHERE leaf_index = 0")[0])
+    leaf = bytes(one(db, f"SELECT leaf FROM ledger WHERE leaf_index = {FIRST_VERSION_LEAF}")[0])
     forged = leaf.replace(b'"path":"a.txt"', b'"path":"forged.txt"')
     assert forged != leaf
     sql(
         db,
         (
-            "UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = 0",
+            f"UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = {FIRST_VERSION_LEAF}",
             (forged, merkle.leaf_hash(forged).hex()),
         ),
     )
