@@ -242,11 +242,8 @@ def test_tampering_is_caught(copy: Path, name: str) -> None:
 def test_findings_name_the_row(copy: Path) -> None:
     sql(copy, "UPDATE versions SET path = 'x.txt' WHERE id = 2")
     (index,) = one(copy, "SELECT leaf_index FROM ledger WHERE version_id = 2")
-    assert findings(copy) == [
-        Finding(
-            "leaves", "versions", "id 2", f"version.path differs from its ledger leaf (leaf {index})"
-        )
-    ]
+    problem = f"version.path differs from its ledger leaf (leaf {index})"
+    assert findings(copy) == [Finding("leaves", "versions", "id 2", problem)]
 
 
 def _rewrite_history(db: Path) -> None:
