@@ -1,4 +1,4 @@
-"""Leaf formats that cover every recorded fact: versions (v2), commits and runs.
+"""Leaf formats that cover every recorded fact: versions (v2), commits, runs and contents.
 
 The v1 leaf holds a chosen handful of a version's columns, so a version's mtime, old path
 or front-matter provenance, a commit's message, a run's command or problems could be edited
