@@ -126,16 +126,15 @@ class Contents:
         facts = self.facts.get(blake3)
         if facts is None:
             return [("blobs", blake3, "content row is gone")]
-        try:
-            stored = json.loads(leaf)
-        except ValueError:
-            return [("ledger", f"leaf {index}", "the leaf is not JSON")]
         keys = facts["quote_keys"]
-        if keys is None and isinstance(stored, dict):
-            # no passage list (a content never packed): nothing stored to compare with
-            rebuilt = json.loads(_leaf(blake3, facts, None))
-            rebuilt["quotes"] = stored.get("quotes")
+        fresh = _leaf(blake3, facts, keys)
+        if keys is None and fresh != leaf:
+            # no passage list (a content never packed): no quotations stored to compare with
+            try:
+                stored = json.loads(leaf)
+            except ValueError:
+                return [("ledger", f"leaf {index}", "the leaf is not JSON")]
+            rebuilt = json.loads(fresh)
+            rebuilt["quotes"] = stored.get("quotes") if isinstance(stored, dict) else None
             fresh = canonical_json(rebuilt)
-        else:
-            fresh = _leaf(blake3, facts, keys)
         return [(t, blake3, p) for t, p in records.content_differs(leaf, fresh)]

@@ -233,6 +233,8 @@ def content_of(subject: object) -> tuple[str, int] | None:
 
 def content_differs(leaf: bytes, rebuilt: bytes) -> list[tuple[str, str]]:
     """(table, problem) for each fact of a stored content leaf the rows no longer state."""
+    if leaf == rebuilt:
+        return []
     try:
         stored, fresh = json.loads(leaf), json.loads(rebuilt)
     except (ValueError, UnicodeDecodeError):
