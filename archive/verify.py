@@ -83,8 +83,9 @@ def blob_findings(store: Store, key: str, kept: dict[str, bytes] | None = None) 
     row = store.blob(key)
     b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
     pieces = []
+    reader = store.texts.reader(store.conn) if store.texts is not None else None
     try:
-        for piece in store.iter_content(key):
+        for piece in store.iter_content(key, reader):
             b3.update(piece)
             sha.update(piece)
             size += len(piece)

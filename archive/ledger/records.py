@@ -219,7 +219,7 @@ def content_leaf(
         "blake3": blake3,
         "text_blob": text_blob,
         "metadata": None if fields is None else _digest(fields),
-        "items": _digest(sorted(rows, key=lambda r: json.dumps(r))),
+        "items": _digest(sorted(rows, key=repr)),  # repr: a total order, and cheap
         "quotes": None if quote_keys is None else _digest(list(quote_keys)),
     }
     return canonical_json(record)
