@@ -58,6 +58,7 @@ class Finding:
 
 
 Check = Callable[[Store], list[Finding]]
+THREADED_BYTES = 1 << 22  # a content hashed on every core from this size on
 
 
 def check_blobs(store: Store, keys: Iterable[str] | None = None) -> list[Finding]:
@@ -81,7 +82,10 @@ def blob_findings(store: Store, key: str, kept: dict[str, bytes] | None = None) 
     on), and sound whole bytes in kept (when given), so the checks after it in a work unit
     do not rebuild it again."""
     row = store.blob(key)
-    b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
+    # threads pay off on large contents only: on a typical text they cost more than they save
+    large = row is not None and isinstance(row["size"], int) and row["size"] > THREADED_BYTES
+    threads = blake3.blake3.AUTO if large else 1
+    b3, sha, size = blake3.blake3(max_threads=threads), hashlib.sha256(), 0
     pieces = []
     reader = store.texts.reader(store.conn) if store.texts is not None else None
     try:
