@@ -139,3 +139,15 @@ def test_reextract_appends_a_newer_leaf_under_a_checkpoint(db, folder, no_extrac
     _sql(db, "UPDATE blob_metadata SET title = 'Forged' WHERE title IS NOT NULL")
     found = _findings(db)
     assert {(f.check, f.table) for f in found} == {("leaves", "blob_metadata")}
+
+
+def test_quick_checks_the_leaves_of_new_contents(db, folder, no_extractor):
+    _build(db, folder)
+    assert run_cli("verify", db=db)[0] == 0  # recorded: --quick starts after it
+    (folder / "later.md").write_text("---\ntitle: Later\n---\nA later note.\n")
+    with Store(db) as store:
+        ingest_folder(store, str(folder), "test")
+    _sql(db, "UPDATE blob_metadata SET title = 'Forged' WHERE title = 'Later'")
+    with Store(db) as store:
+        found = run(store, workers=1, quick=True).findings
+    assert [(f.check, f.table) for f in found] == [("leaves", "blob_metadata")]

@@ -113,10 +113,16 @@ class Contents:
     the leaf its rows give; an older one (superseded by `reextract`) is only history."""
 
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.latest = {index: blake3 for blake3, (index, _) in newest(store).items()}
-        self.facts = store.content_facts(sorted(self.latest.values()))
+        self.facts: dict[str, dict] | None = None
 
     def check(self, subject: str, index: int, leaf: bytes) -> list[Problem]:
+        """Leaves are checked in log order: the rows of the newest leaves from the first one
+        checked on are read then, in bulk (`verify --quick` checks the new ones only)."""
+        if self.facts is None:
+            blobs = sorted(b for i, b in self.latest.items() if i >= index)
+            self.facts = self.store.content_facts(blobs)
         parsed = records.content_of(subject)
         if parsed is None:
             return [("ledger", f"leaf {index}", f"malformed content subject {subject!r}")]
@@ -124,6 +130,8 @@ class Contents:
         if self.latest.get(index) != blake3:
             return []  # superseded: the newer leaf states the rows now
         facts = self.facts.get(blake3)
+        if facts is None:  # a leaf before the first one checked (or its blob row is gone)
+            facts = self.store.content_facts([blake3]).get(blake3)
         if facts is None:
             return [("blobs", blake3, "content row is gone")]
         keys = facts["quote_keys"]
