@@ -147,7 +147,11 @@ def test_quick_checks_the_leaves_of_new_contents(db, folder, no_extractor):
     (folder / "later.md").write_text("---\ntitle: Later\n---\nA later note.\n")
     with Store(db) as store:
         ingest_folder(store, str(folder), "test")
-    _sql(db, "UPDATE blob_metadata SET title = 'Forged' WHERE title = 'Later'")
+    _sql(
+        db,
+        "UPDATE blob_metadata SET title = 'Forged'"
+        " WHERE blake3 = (SELECT blob FROM versions WHERE path = 'later.md')",
+    )
     with Store(db) as store:
         found = run(store, workers=1, quick=True).findings
     assert [(f.check, f.table) for f in found] == [("leaves", "blob_metadata")]
