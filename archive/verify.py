@@ -26,6 +26,7 @@ from archive.ledger.checkpoints import (
     run_leaf,
     version_leaf_v2,
 )
+from archive.ledger.contents import Contents, covered
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
 from archive.record import rederive
 from archive.record.metadata import sidecar_target
@@ -57,6 +58,7 @@ class Finding:
 
 
 Check = Callable[[Store], list[Finding]]
+THREADED_BYTES = 1 << 22  # a content hashed on every core from this size on
 
 
 def check_blobs(store: Store, keys: Iterable[str] | None = None) -> list[Finding]:
@@ -80,10 +82,14 @@ def blob_findings(store: Store, key: str, kept: dict[str, bytes] | None = None) 
     on), and sound whole bytes in kept (when given), so the checks after it in a work unit
     do not rebuild it again."""
     row = store.blob(key)
-    b3, sha, size = blake3.blake3(max_threads=blake3.blake3.AUTO), hashlib.sha256(), 0
+    # threads pay off on large contents only: on a typical text they cost more than they save
+    large = row is not None and isinstance(row["size"], int) and row["size"] > THREADED_BYTES
+    threads = blake3.blake3.AUTO if large else 1
+    b3, sha, size = blake3.blake3(max_threads=threads), hashlib.sha256(), 0
     pieces = []
+    reader = store.texts.reader(store.conn) if store.texts is not None else None
     try:
-        for piece in store.iter_content(key):
+        for piece in store.iter_content(key, reader):
             b3.update(piece)
             sha.update(piece)
             size += len(piece)
@@ -185,7 +191,7 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
 
 class LaterLeaves:
     """Checks leaves of the formats after v1 (archive.ledger.records) against the rows
-    now: v2 versions, commits and runs. Rows are loaded once, on first need."""
+    now: v2 versions, commits, runs and contents. Rows are loaded once, on first need."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -193,6 +199,7 @@ class LaterLeaves:
         self.commits: dict[str, dict] | None = None
         self.runs: dict[int, dict] | None = None
         self.rebuilder: compact.Rebuilder | None = None
+        self.contents: Contents | None = None
 
     def rebuilt(self, entry: dict) -> list[Finding]:
         """A leaf kept as its hash (archive.ledger.compact): rebuilt from the rows now, its
@@ -211,6 +218,8 @@ class LaterLeaves:
             found = self._commit(subject[len("commit:") :], leaf)
         elif isinstance(subject, str) and subject.startswith("run:") and fmt == records.RUN_V1:
             found = self._run(subject[len("run:") :], leaf)
+        elif records.content_of(subject) is not None and fmt == records.CONTENT_V1:
+            found = self._content(subject, entry["leaf_index"], leaf)
         else:
             return [
                 Finding("leaves", "ledger", where, f"unknown leaf format {fmt!r} for {subject}")
@@ -231,6 +240,11 @@ class LaterLeaves:
         if facts.get("capture") is not None:
             objects["capture"] = facts["capture"]
         return _compared("versions", f"id {vid}", leaf, lambda: version_leaf_v2(facts), objects)
+
+    def _content(self, subject: str, index: int, leaf: bytes) -> list[Finding]:
+        if self.contents is None:
+            self.contents = Contents(self.store)
+        return [Finding("leaves", t, k, p) for t, k, p in self.contents.check(subject, index, leaf)]
 
     def _commit(self, oid: str, leaf: bytes) -> list[Finding]:
         if self.commits is None:
@@ -400,10 +414,17 @@ def snapshot_findings(store: Store, blobs: Iterable[str]) -> list[Finding]:
     return found
 
 
-def check_derived(store: Store) -> list[Finding]:
+def check_derived(store: Store, everything: bool = False) -> list[Finding]:
     """What was derived, derived again: readable-text links, metadata made by the running
-    extractor, quotation ids, copy sources (`archive.record.rederive`)."""
-    return derived_findings(store) + copy_findings(store)
+    extractor, quotation ids (of the contents no content leaf states, unless everything:
+    `verify --rederive`), copy sources (`archive.record.rederive`)."""
+    if everything:
+        return derived_findings(store) + copy_findings(store)
+    skip = covered(store)
+    links = [r for r in store.text_links() if r["blake3"] not in skip]
+    extracts = [r for r in rederive.extraction_rows(store) if r["blake3"] not in skip]
+    blobs = [b for b, _, _ in store.passages.lists() if b not in skip]
+    return derived_findings(store, links, extracts, blobs) + copy_findings(store)
 
 
 def derived_findings(

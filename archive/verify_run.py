@@ -66,6 +66,7 @@ class Unit:
     links: tuple[dict, ...] = ()
     extracts: tuple[dict, ...] = ()
     passages: tuple[tuple[int, int], ...] = ()  # (after, upto] id ranges whose keys to check
+    quotes: tuple[str, ...] = ()  # blobs whose quotations to find again (no content leaf)
 
 
 @dataclass
@@ -96,11 +97,13 @@ def plan(
     extracts: Iterable[dict],
     units: int,
     passages: tuple[int, int] = (0, 0),
+    covered: frozenset[str] | set[str] = frozenset(),
 ) -> list[Unit]:
     """Blobs cut into `units` runs (of at most UNIT_BLOBS); each diff goes with its old
     blob's unit (else its new blob's, else the last), each row with its blob's; the passage
     ids (after, upto] in ranges of PASSAGE_CHUNK ids (the same whatever the units), shared
-    out in id order."""
+    out in id order. covered: blobs a content leaf states the derived facts of (their rows
+    are left out, their quotations not found again)."""
     count = max(1, units, math.ceil(len(blobs) / UNIT_BLOBS))
     size = max(1, math.ceil(len(blobs) / count))
     slices = [blobs[i : i + size] for i in range(0, len(blobs), size)] or [[]]
@@ -115,7 +118,7 @@ def plan(
         parts[where.get(blob, last)]["snapshots"].append(blob)
     for name, rows in (("links", links), ("extracts", extracts)):
         for row in rows:
-            if row["blake3"] in where:
+            if row["blake3"] in where and row["blake3"] not in covered:
                 parts[where[row["blake3"]]][name].append(row)
     after, upto = passages
     first = after // PASSAGE_CHUNK * PASSAGE_CHUNK
@@ -128,6 +131,7 @@ def plan(
             tuple(s),
             *(tuple(p[k]) for k in ("diffs", "snapshots", "links", "extracts")),
             tuple(ranges[i * share : (i + 1) * share]),
+            tuple(b for b in s if b not in covered),
         )
         for i, (s, p) in enumerate(zip(slices, parts, strict=True))
     ]
@@ -152,7 +156,7 @@ def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
             "passages": passage_key_findings(store, (c for c in chunks if c)),
             "diffs": check_diffs(store, unit.diffs),
             "snapshots": snapshot_findings(store, unit.snapshots),
-            "derived": derived_findings(store, unit.links, unit.extracts, unit.blobs, read),
+            "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read),
         }
 
 
@@ -247,9 +251,12 @@ def run(
     *,
     quick: bool = False,
     workers: int | None = None,
+    rederive: bool = False,
 ) -> Outcome:
     """Every check of `archive verify` (or, quick, those of what is new since the last clean
-    run); findings in the order of CHECKS. A clean run is recorded for the next --quick."""
+    run); findings in the order of CHECKS. A clean run is recorded for the next --quick.
+    The facts a content leaf states are checked against it, unless rederive: then they are
+    derived again from the content (the extractors run), as for contents without one."""
     workers = workers_wanted() if workers is None else workers
     conn = store.conn
     size, passages_upto = ledger_rows.leaf_count(conn), ledger_rows.max_passage_id(conn)
@@ -267,16 +274,18 @@ def run(
     else:
         blobs, diffs = ledger_rows.blob_keys(conn), ledger_rows.diff_keys(conn)
         snapshots = store.passages.snapshot_blobs()
-    from archive.record import rederive
+    from archive.ledger.contents import covered
+    from archive.record import rederive as again
 
     units = plan(
         blobs,
         diffs,
         snapshots,
         store.text_links(),
-        rederive.extraction_rows(store),
+        again.extraction_rows(store),
         workers * 4 if workers > 1 else 1,
         (last["passages_upto"] if last else 0, passages_upto),
+        frozenset() if rederive else covered(store),
     )
     outcome.blobs, outcome.diffs = len(blobs), len(diffs)
     results, rows = _content(

@@ -1,7 +1,7 @@
 """Time `git fsck --full` against `archive verify` and `archive verify --quick`, in one run.
 
     python bench/verify_bench.py samples/terms-sample.bundle [--runs 5] [--tail 100]
-        [--workers 1,2] [--root DIR] [--reextract]
+        [--workers 1,2] [--root DIR] [--reextract] [--rederive]
     python bench/verify_bench.py --synthetic 5000 [--docs 300] ...   # a generated history
 
 The bundle is cloned bare (git fsck's side) and imported by `archive ingest --git` in two
@@ -12,6 +12,8 @@ to git fsck's median wall time, and peak memory (the largest resident set of the
 any of its workers). --workers times `archive verify` with ARCHIVE_VERIFY_WORKERS set to
 each value. --root runs another checkout of the code (e.g. `git archive main | tar -x -C
 DIR`, with the compiled diff core copied in) to compare before and after a change.
+--rederive also times `archive verify --rederive` (every extractor run again, as verify did
+before content leaves).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def main() -> None:
     parser.add_argument(
         "--reextract", action="store_true", help="Run `archive reextract` first (metadata)."
     )
+    parser.add_argument(
+        "--rederive", action="store_true", help="Also time `archive verify --rederive`."
+    )
     args = parser.parse_args()
     if (args.bundle is None) == (args.synthetic is None):
         parser.error("give a BUNDLE or --synthetic N")
@@ -91,6 +96,11 @@ def main() -> None:
             "archive verify": ([*archive, "verify", "--db", str(db)], env),
             "archive verify --quick": ([*archive, "verify", "--quick", "--db", str(db)], env),
         }
+        if args.rederive:
+            commands["archive verify --rederive"] = (
+                [*archive, "verify", "--rederive", "--db", str(db)],
+                env,
+            )
         for n in filter(None, args.workers.split(",")):
             commands[f"archive verify, {n} worker(s)"] = (
                 commands["archive verify"][0],

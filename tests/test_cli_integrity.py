@@ -49,11 +49,11 @@ def test_checkpoint_text_and_json(corpus) -> None:
     assert code == 0
     origin, cp = parse_checkpoint_text(out)
     assert origin.startswith("provenance-archive/") and not origin.endswith(".db")
-    assert cp.size == 10  # 7 versions and 3 run leaves
+    assert cp.size == 15  # 5 contents, 7 versions and 3 run leaves
     assert err.startswith("run 3 at ")
     code, out2, _ = run_cli("checkpoint", "--json", db=db)
     data = json.loads(out2)
-    assert (data["run_id"], data["tree_size"], data["checkpoint"]) == (3, 10, out)
+    assert (data["run_id"], data["tree_size"], data["checkpoint"]) == (3, 15, out)
     assert data["tree_root"] == cp.root_hex
 
 
@@ -62,13 +62,14 @@ def test_inclusion_proof_round_trip(corpus, tmp_path: Path) -> None:
     code, out, _ = run_cli("proof", "a.txt@1", db=db)
     assert code == 0
     doc = json.loads(out)
-    assert doc["tree_size"] == 10 and json.loads(doc["leaf"])["version"]["path"] == "a.txt"
+    assert doc["tree_size"] == 15 and json.loads(doc["leaf"])["version"]["path"] == "a.txt"
+    index = doc["leaf_index"]
     proof = tmp_path / "p.json"
     proof.write_text(out)
     for args in (["verify-proof", str(proof)], ["proof", "--check", str(proof)]):
         code, out_lines, _ = run_cli(*args)
         assert code == 0
-        assert f"valid inclusion proof: leaf 0 in tree of size 10, root {doc['root']}" in (
+        assert f"valid inclusion proof: leaf {index} in tree of size 15, root {doc['root']}" in (
             out_lines.splitlines()
         )
         assert "  version.path: a.txt" in out_lines.splitlines()
@@ -81,19 +82,19 @@ def test_inclusion_proof_round_trip(corpus, tmp_path: Path) -> None:
     proof.write_text("{not json")
     code, _, err = run_cli("verify-proof", str(proof))
     assert code == 1 and len(err.strip().splitlines()) == 1 and "cannot read a proof" in err
-    code, out, _ = run_cli("proof", "a.txt@1", "--size", "3", db=db)
-    assert code == 0 and json.loads(out)["tree_size"] == 3
+    code, out, _ = run_cli("proof", "a.txt@1", "--size", str(index + 1), db=db)
+    assert code == 0 and json.loads(out)["tree_size"] == index + 1
 
 
 def test_consistency_proofs(corpus, tmp_path: Path) -> None:
     db, _ = corpus
-    for old, new in [("run:1", "run:3"), ("0", "10"), ("4", "run:2"), ("10", "10")]:
+    for old, new in [("run:1", "run:3"), ("0", "15"), ("4", "run:2"), ("15", "15")]:
         code, out, _ = run_cli("proof", "--consistency", old, new, db=db)
         assert code == 0, (old, new)
         (tmp_path / "c.json").write_text(out)
         assert run_cli("verify-proof", str(tmp_path / "c.json"))[0] == 0
     assert (
-        json.loads(run_cli("proof", "--consistency", "run:1", "run:2", db=db)[1])["old_size"] == 5
+        json.loads(run_cli("proof", "--consistency", "run:1", "run:2", db=db)[1])["old_size"] == 9
     )
 
 

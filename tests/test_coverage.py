@@ -69,7 +69,12 @@ def test_the_archive_verifies_and_new_leaves_are_v2(archive: Path) -> None:
     with Store(archive) as store:
         formats = [records.leaf_format(e["leaf"]) for e in compact.iter_leaves(store)]
         subjects = [e["subject"] for e in store.iter_ledger() if e["subject"]]
-    assert set(formats) == {records.VERSION_V2, records.COMMIT_V1, records.RUN_V1}
+    assert set(formats) == {
+        records.VERSION_V2,
+        records.COMMIT_V1,
+        records.RUN_V1,
+        records.CONTENT_V1,
+    }
     assert sum(s.startswith("commit:") for s in subjects) == 2
     assert sum(s.startswith("run:") for s in subjects) == 3
     with Store(archive) as store:

@@ -23,7 +23,7 @@ def test_a_newer_run_in_the_live_archive_is_noticed(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "snap.db")
     state = snapshot_state(conn)
     conn.close()
-    assert state["last_run"] == 1 and state["tree_size"] == 2 and len(state["tree_root"]) == 64
+    assert state["last_run"] == 1 and state["tree_size"] == 3 and len(state["tree_root"]) == 64
     now = [0.0]
     fresh = Freshness(str(live), state["last_run"], clock=lambda: now[0], interval=5)
     assert not fresh.newer()

@@ -155,8 +155,8 @@ async def test_every_page_says_which_snapshot_and_when_the_archive_moved_on(tmp_
     for path in ("/", "/-/archive/changes", "/archive/versions"):
         html = (await ds.client.get(path)).text
         assert (
-            "Snapshot taken 2026-01-02T03:04:05Z" in html and "checkpoint of 2 records" in html
-        )  # a version and a run
+            "Snapshot taken 2026-01-02T03:04:05Z" in html and "checkpoint of 3 records" in html
+        )  # a content, a version and a run
         assert "has changed since" not in html
     (docs / "a.txt").write_text("two\n")
     with Store(live) as store:

@@ -54,8 +54,10 @@ def test_every_version_gets_its_leaf_in_order(db: Path, folder: Path) -> None:
         rows = store.leaf_source_rows()
         facts = store.leaf_facts()
         ledger = list(compact.iter_leaves(store))
-        # Each run's versions, then the run's own leaf (archive.ledger.records).
-        assert [e["version_id"] or e["subject"] for e in ledger] == [1, 2, "run:1", 3, 4, "run:2"]
+        # Each new content's leaf as it is stored, the run's versions, then the run's own
+        # leaf (archive.ledger.records); "c.txt" has the content of "b.txt": no new leaf.
+        kinds = [e["version_id"] or e["subject"].split(":")[0] for e in ledger]
+        assert kinds == ["content", "content", 1, 2, "run", "content", 3, 4, "run"]
         assert [e["leaf_index"] for e in ledger] == list(range(len(ledger)))
         versions = [e for e in ledger if e["version_id"] is not None]
         for entry, fact in zip(versions, facts, strict=True):
@@ -83,7 +85,8 @@ def test_each_run_ends_with_a_checkpoint(db: Path, folder: Path) -> None:
     with Store(db) as store:
         runs = store.runs()
         hashes = store.leaf_hashes()
-        assert [r["tree_size"] for r in runs] == [2, 3, 6]  # versions and run leaves
+        # contents, versions and run leaves
+        assert [r["tree_size"] for r in runs] == [3, 4, 9]
         assert [r["tree_root"] for r in runs] == [
             merkle.root(hashes[: r["tree_size"]]).hex() for r in runs
         ]
@@ -91,7 +94,7 @@ def test_each_run_ends_with_a_checkpoint(db: Path, folder: Path) -> None:
         assert latest.run_id == 3 and latest.time == runs[-1]["finished_at"]
         origin, cp = parse_checkpoint_text(latest.text)
         assert origin == "provenance-archive/" + hashes[0].hex()[:16]  # the log, not the file
-        assert (cp.size, cp.root_hex) == (6, runs[-1]["tree_root"])
+        assert (cp.size, cp.root_hex) == (9, runs[-1]["tree_root"])
 
 
 def test_no_checkpoint_yet(db: Path) -> None:
@@ -227,11 +230,12 @@ def test_older_archive_is_migrated_and_backfilled(db: Path, folder: Path) -> Non
     write_state(folder, {"a": "1", "b": "2!"})
     ingest(db, folder)
     with Store(db) as store:
-        assert [r["tree_size"] for r in store.runs()] == [None, 5]
+        assert [r["tree_size"] for r in store.runs()] == [None, 6]
         # Old versions are backfilled when the run starts, so the log keeps version order;
-        # the run before gets its leaf too (no checkpoint: it predates the ledger).
-        ledger = [e["version_id"] or e["subject"] for e in store.iter_ledger()]
-        assert ledger == [1, 2, "run:1", 3, "run:2"]
+        # the run before gets its leaf too (no checkpoint: it predates the ledger). Old
+        # contents get no content leaf (verify re-derives them); the new one does.
+        ledger = [e["version_id"] or e["subject"].split(":")[0] for e in store.iter_ledger()]
+        assert ledger == [1, 2, "run", "content", 3, "run"]
         assert verify(store) == []
 
 
@@ -241,7 +245,7 @@ def test_append_refuses_unknown_versions(db: Path, folder: Path) -> None:
     with Store(db) as store, pytest.raises(ArchiveError, match="missing"):
         append_versions(store, [42])
     with Store(db) as store:
-        assert append_versions(store, []) == 2
+        assert append_versions(store, []) == 3  # the content's, the version's, the run's
 
 
 def test_export_versions_mirror_the_rows(db: Path, folder: Path) -> None:

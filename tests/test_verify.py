@@ -127,21 +127,29 @@ def _insert_version(db: Path) -> None:
     )
 
 
-def leaf_at(db: Path, index: int) -> bytes:
-    """A leaf's bytes as proofs carry them (rebuilt from its rows when kept as its hash)."""
+# The first version's leaf (content leaves come before it: each content's as it is stored).
+FIRST_VERSION_LEAF = "(SELECT MIN(leaf_index) FROM ledger WHERE version_id IS NOT NULL)"
+
+
+def leaf_at(db: Path, index: int | None = None) -> bytes:
+    """A leaf's bytes as proofs carry them (rebuilt from its rows when kept as its hash);
+    by default the first version's."""
+    if index is None:
+        (index,) = one(db, FIRST_VERSION_LEAF[1:-1])
     with Store(db, create=False) as store:
         return next(e["leaf"] for e in compact.iter_leaves(store) if e["leaf_index"] == index)
 
 
 def _edit_leaf_consistently(db: Path) -> None:
-    """Rewrite leaf 0 and its hash so the hash column agrees: only the rebuild catches it."""
-    leaf = leaf_at(db, 0)
+    """Rewrite the first version's leaf and its hash so the hash column agrees: only the
+    rebuild catches it."""
+    leaf = leaf_at(db)
     forged = leaf.replace(b'"added"', b'"restored"')
     assert forged != leaf
     sql(
         db,
         (
-            "UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = 0",
+            f"UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = {FIRST_VERSION_LEAF}",
             (forged, merkle.leaf_hash(forged).hex()),
         ),
     )
@@ -162,18 +170,24 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
         lambda db: sql(
             db,
             (
-                "UPDATE ledger SET leaf = CAST(? AS TEXT) || ' ' WHERE leaf_index = 0",
-                (leaf_at(db, 0),),
+                "UPDATE ledger SET leaf = CAST(? AS TEXT) || ' '"
+                f" WHERE leaf_index = {FIRST_VERSION_LEAF}",
+                (leaf_at(db),),
             ),
         ),
         {"leaves", "checkpoints"},
     ),
     "leaf hash of a rebuilt leaf": (
-        lambda db: sql(db, f"UPDATE ledger SET leaf_hash = '{'0' * 64}' WHERE leaf_index = 1"),
+        lambda db: sql(
+            db,
+            f"UPDATE ledger SET leaf_hash = '{'0' * 64}' WHERE leaf_index = {FIRST_VERSION_LEAF}",
+        ),
         {"leaves", "checkpoints"},
     ),
     "leaf shape dropped": (
-        lambda db: sql(db, "UPDATE ledger SET shape = NULL WHERE leaf_index = 1"),
+        lambda db: sql(
+            db, f"UPDATE ledger SET shape = NULL WHERE leaf_index = {FIRST_VERSION_LEAF}"
+        ),
         {"leaves", "checkpoints"},
     ),
     "leaf shape edited": (
@@ -233,7 +247,11 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], set[str]]] = {
     ),
     "leaf rewritten with its hash": (_edit_leaf_consistently, {"leaves", "checkpoints"}),
     "leaf deleted": (
-        lambda db: sql(db, "DELETE FROM ledger WHERE leaf_index = 1"),
+        lambda db: sql(  # a version's leaf (not the first: it names the log)
+            db,
+            "DELETE FROM ledger WHERE leaf_index = (SELECT MIN(leaf_index) FROM ledger"
+            " WHERE version_id IS NOT NULL AND leaf_index > 0)",
+        ),
         {"leaves", "unledgered", "checkpoints"},
     ),
     "last leaf deleted": (
@@ -262,27 +280,28 @@ def test_tampering_is_caught(copy: Path, name: str) -> None:
 
 def test_findings_name_the_row(copy: Path) -> None:
     sql(copy, "UPDATE versions SET path = 'x.txt' WHERE id = 2")
+    (index,) = one(copy, "SELECT leaf_index FROM ledger WHERE version_id = 2")
     assert findings(copy) == [
         Finding(
             "leaves",
             "versions",
             "id 2",
             "version row (or the blob digests, source, provenance or capture its leaf states)"
-            " differs from its ledger leaf (leaf 1)",
+            f" differs from its ledger leaf (leaf {index})",
         )
     ]
 
 
 def _rewrite_history(db: Path) -> None:
     """A careful forger: edits a version and rebuilds its leaf, hashes and every checkpoint."""
-    leaf = leaf_at(db, 0)
+    leaf = leaf_at(db)
     sql(db, "UPDATE versions SET path = 'forged.txt' WHERE id = 1")
     forged = leaf.replace(b'"path":"a.txt"', b'"path":"forged.txt"')
     assert forged != leaf
     sql(
         db,
         (
-            "UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = 0",
+            f"UPDATE ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = {FIRST_VERSION_LEAF}",
             (forged, merkle.leaf_hash(forged).hex()),
         ),
     )

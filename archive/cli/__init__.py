@@ -88,7 +88,10 @@ SUMMARIES = {
         "Where a text (any span of it) or a passage (its BLAKE3 hex) first appeared, and every "
         "document and range of versions that carries it."
     ),
-    "verify": "Re-derive everything that can be re-derived; one line per failure.",
+    "verify": (
+        "Check every hash, leaf and checkpoint, and re-derive what no leaf states; one line"
+        " per failure."
+    ),
     "verify-proof": "Check a proof JSON (from `archive proof`) offline; FILE may be - for stdin.",
 }
 

@@ -274,6 +274,12 @@ def verify_proof(
     help="Only what is new since the last clean verify (and that the ledger still holds the"
     " tree it covered): a tamper in older content is found by a full verify only.",
 )
+@click.option(
+    "--rederive",
+    is_flag=True,
+    help="Run the extractors again on every content and compare (slow): also checks the"
+    " extractor, not only that the rows are those its content leaf committed.",
+)
 @db_option
 @json_option
 @friendly
@@ -284,15 +290,19 @@ def verify(
     ca_file: str | None,
     corpus: str | None,
     quick: bool,
+    rederive: bool,
     db: str,
     as_json: bool,
 ) -> None:
-    """Re-derive everything that can be re-derived; one line per failure.
+    """Check every hash, leaf and checkpoint, and re-derive what no leaf states; one line per
+    failure.
 
     With --key, every checkpoint's signature is checked and the latest must be signed by
     one of the keys; with --checkpoint, the archive must hold that tree (truncation,
     rewrite and fork are found); --witness and --tsa-ca check cosignatures and tokens.
     The content checks run on every core (ARCHIVE_VERIFY_WORKERS sets how many processes).
+    What was derived from a content (metadata, readable-text link, quotations) is checked
+    against the leaf that committed it when recorded; --rederive runs the extractors again.
     A clean run is recorded; --quick then re-hashes only the content of the leaves added
     since (routine runs), so a change to older content waits for the next full verify.
     Exit status: 0 when everything checks, 1 on any finding.
@@ -322,7 +332,7 @@ def verify(
         if corpus is not None:
             findings = verify_corpus(store, corpus)
         else:
-            outcome = run_checks(store, anchors, quick=quick)
+            outcome = run_checks(store, anchors, quick=quick, rederive=rederive)
             findings = outcome.findings
     if as_json:
         emit_json([f.as_dict() for f in findings])

@@ -24,13 +24,19 @@ STATES = {
 }
 
 
+def _source(facts: Mapping, shape: Mapping) -> dict:
+    """The source row fitted to shape; {} for a run of no source (`archive reextract`'s), as
+    the leaf states it."""
+    return records.fitted(facts["source"], shape, "sources") if facts["source"] else {}
+
+
 def version_leaf(facts: Mapping, shape: Mapping) -> bytes:
     """A version's v2 leaf from its `Store.leaf_facts` entry, its rows fitted to shape."""
     capture = facts.get("capture")
     return records.version_leaf(
         records.fitted(facts["version"], shape, "versions"),
         facts["blob"],
-        records.fitted(facts["source"] or {}, shape, "sources"),
+        _source(facts, shape),
         facts["provenance"],
         None if capture is None else records.fitted(capture, shape, "captures"),
     )
@@ -48,7 +54,7 @@ def run_leaf(facts: Mapping, shape: Mapping) -> bytes:
 
     return records.run_leaf(
         records.fitted(facts["run"], shape, "runs"),
-        records.fitted(facts["source"] or {}, shape, "sources"),
+        _source(facts, shape),
         rows("problems", "problems"),
         rows("sidecar_changes", "sidecar_changes"),
         rows("captures", "captures"),

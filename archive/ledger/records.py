@@ -1,4 +1,4 @@
-"""Leaf formats that cover every recorded fact: versions (v2), commits and runs.
+"""Leaf formats that cover every recorded fact: versions (v2), commits, runs and contents.
 
 The v1 leaf holds a chosen handful of a version's columns, so a version's mtime, old path
 or front-matter provenance, a commit's message, a run's command or problems could be edited
@@ -24,6 +24,7 @@ from archive.ledger.leaves import canonical_json
 VERSION_V2 = "provenance-archive/leaf/v2"
 COMMIT_V1 = "provenance-archive/commit/v1"
 RUN_V1 = "provenance-archive/run/v1"
+CONTENT_V1 = "provenance-archive/content/v1"
 # The run's own checkpoint is written after its leaf: not part of what the leaf states.
 RUN_EXCLUDED = ("tree_size", "tree_root")
 # Version columns a later stage derives once the leaf is written (the document a new one was
@@ -197,3 +198,83 @@ def fitted(row: Mapping, shape: Mapping, table: str) -> dict:
         if name not in out and name not in skip and value is not None:
             raise ValueError(f"{table}.{name} was set after its ledger leaf was written")
     return out
+
+
+# Content leaves ------------------------------------------------------------------------
+# What the archive derived from a content (its readable-text link, its extracted metadata
+# and items, the passage keys of its quotations) is committed in a leaf when the content
+# is recorded, subject `content:<blake3>:<n>` (n = 1, then 2, ... as `archive reextract`
+# appends newer ones). `archive verify` rebuilds the newest from the rows (cheap) instead
+# of re-running the extractor; `verify --rederive` re-runs it. Digests keep the leaf small.
+
+CONTENT_FACTS = {  # leaf key -> the table whose rows it states
+    "text_blob": "blobs",
+    "metadata": "blob_metadata",
+    "items": "blob_items",
+    "quotes": "blob_passages",
+}
+
+
+def _digest(obj: Any) -> str:
+    """SHA-256 of the canonical JSON of rows read from SQLite (str, int, float, None: the
+    bytes `canonical_json` gives, without its type walk, the hot part of verify's check;
+    json.dumps still refuses NaN and odd types)."""
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_leaf(
+    blake3: str,
+    text_blob: str | None,
+    metadata: Mapping | None,
+    items: Iterable[Mapping],
+    quote_keys: Iterable[int] | None,
+) -> bytes:
+    """Leaf of what was derived from one content: its `blobs.text_blob`, a digest of its
+    `blob_metadata` row (non-NULL columns: a column added later is no difference), of its
+    `blob_items` (sorted: row order is not a fact) and of its quotations' passage keys in
+    text order (None when it has no passage list)."""
+    fields = None
+    if metadata is not None:
+        fields = row_object({k: v for k, v in metadata.items() if k != "blake3" and v is not None})
+    rows = [[i["key"], i["ordinal"], i["value"], i["detail"]] for i in items]
+    record = {
+        "format": CONTENT_V1,
+        "blake3": blake3,
+        "text_blob": text_blob,
+        "metadata": None if fields is None else _digest(fields),
+        "items": _digest(sorted(rows, key=repr)),  # repr: a total order, and cheap
+        "quotes": None if quote_keys is None else _digest(list(quote_keys)),
+    }
+    return canonical_json(record)
+
+
+def content_subject(blake3: str, n: int) -> str:
+    return f"content:{blake3}:{n}"
+
+
+def content_of(subject: object) -> tuple[str, int] | None:
+    """(blake3, n) of a content leaf's subject, else None."""
+    if not isinstance(subject, str) or not subject.startswith("content:"):
+        return None
+    _, blake3, n = (subject.split(":") + [""])[:3]
+    return (blake3, int(n)) if n.isdigit() else None
+
+
+def content_differs(leaf: bytes, rebuilt: bytes) -> list[tuple[str, str]]:
+    """(table, problem) for each fact of a stored content leaf the rows no longer state."""
+    if leaf == rebuilt:
+        return []
+    try:
+        stored, fresh = json.loads(leaf), json.loads(rebuilt)
+    except (ValueError, UnicodeDecodeError):
+        return [("ledger", "the leaf is not JSON")]
+    if not isinstance(stored, dict) or set(stored) != set(fresh):
+        return [("ledger", "the leaf does not hold the facts of a content leaf")]
+    found = []
+    for key in sorted(stored):
+        if stored[key] != fresh[key]:
+            found.append((CONTENT_FACTS.get(key, "ledger"), f"{key} differs from its ledger leaf"))
+    return found

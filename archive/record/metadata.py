@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from archive.ledger.contents import append_content, renew_in_run
 from archive.record.plan import Change
 from archive.store import Store
 from archive.store.passage_format import PassageError
@@ -144,6 +145,7 @@ def write_prepared(store: Store, prepared: Prepared, data: bytes, *, hold: bool 
         store.link_text_blob(info.blake3, tinfo.blake3)
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
+    append_content(store, info.blake3, None if prepared.split is None else prepared.split[1])
     if hold and prepared.split is not None and store.texts is not None:
         store.texts.presplit(info.blake3, info.encoding, *prepared.split)
     return Stored(info, prepared.problems)
@@ -302,7 +304,8 @@ def reextract(store: Store, *, everything: bool = False) -> ReextractSummary:
     """
     summary = ReextractSummary(EXTRACTOR_VERSION)
     with store.write():
-        for row in store.blobs_to_extract(EXTRACTOR_VERSION, everything):
+        rows = store.blobs_to_extract(EXTRACTOR_VERSION, everything)
+        for row in rows:
             data = store.read_content(row["blake3"])
             extraction, problems = extraction_for(store, row, data)
             path = row["path"] or ""
@@ -310,6 +313,7 @@ def reextract(store: Store, *, everything: bool = False) -> ReextractSummary:
             summary.blobs += 1
             for reason in _unique([*problems, *extraction.problems]):
                 summary.problems.append({"blob": row["blake3"], "path": path, "reason": reason})
+        renew_in_run(store, [r["blake3"] for r in rows], "archive reextract")
     return summary
 
 

@@ -18,7 +18,7 @@ import blake3 as _blake3
 from zlib_ng import zlib_ng
 
 from archive.errors import ArchiveError
-from archive.store.groups import TextCache
+from archive.store.groups import GroupReader, TextCache
 from archive.store.passage_store import PassageStore
 
 
@@ -30,9 +30,12 @@ def read_content(conn: sqlite3.Connection, blake3: str) -> bytes:
     return b"".join(iter_content(conn, blake3))
 
 
-def iter_content(conn: sqlite3.Connection, blake3: str) -> Iterator[bytes]:
+def iter_content(
+    conn: sqlite3.Connection, blake3: str, reader: GroupReader | None = None
+) -> Iterator[bytes]:
     """The exact bytes of a blob in pieces: a large content chunk by chunk (each checked
-    against its hash), so `archive show`, `verify` and exports never hold it whole."""
+    against its hash), so `archive show`, `verify` and exports never hold it whole.
+    reader: inflated passage groups kept across reads (`PassageStore.rebuild`)."""
     row = conn.execute(
         "SELECT content, encoding, is_text FROM blobs WHERE blake3 = ?", (blake3,)
     ).fetchone()
@@ -46,7 +49,7 @@ def iter_content(conn: sqlite3.Connection, blake3: str) -> Iterator[bytes]:
         except ChunkError as e:
             raise ArchiveError(str(e)) from None
     else:
-        yield PassageStore(conn).rebuild(blake3, row[1])
+        yield PassageStore(conn).rebuild(blake3, row[1], reader)
 
 
 def text_source(conn: sqlite3.Connection, blake3: str) -> tuple[str, str] | None:

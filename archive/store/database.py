@@ -17,7 +17,7 @@ from archive.errors import ArchiveError
 from archive.store import content as chunks
 from archive.store.content import iter_content, read_content, read_text
 from archive.store.derived_rows import DerivedRows
-from archive.store.groups import TextCache
+from archive.store.groups import GroupReader, TextCache
 from archive.store.ledger_rows import LedgerRows, TrustRows
 from archive.store.metadata_rows import MetadataRows, WebRows
 from archive.store.schema import SchemaError, migrate
@@ -288,9 +288,9 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
             return None
         return self.read_content(blake3)
 
-    def iter_content(self, blake3: str) -> Iterator[bytes]:
+    def iter_content(self, blake3: str, reader: GroupReader | None = None) -> Iterator[bytes]:
         """The exact bytes of a blob in pieces: a chunked one never whole in memory."""
-        return iter_content(self.conn, blake3)
+        return iter_content(self.conn, blake3, reader)
 
     def blob(self, blake3: str) -> dict | None:
         return self.query_one(

@@ -9,6 +9,8 @@ from operator import itemgetter
 
 from blake3 import blake3 as blake3_hash
 
+from archive.store.passage_format import unpack_ids
+
 
 def put_items(
     conn: sqlite3.Connection, blake3: str, items: Iterable[tuple[str, int, str, str | None]]
@@ -90,6 +92,49 @@ class MetadataRows:
             " ORDER BY key, ordinal",
             (blake3,),
         )
+
+    # Content leaves (archive.ledger.contents) -------------------------------------------
+
+    def content_facts(self, blobs: Sequence[str]) -> dict[str, dict]:
+        """What a content leaf states, per blob given that exists: `text_blob`, `metadata`
+        (its row, else None), `items` and `quote_keys` (its quotations' passage keys in text
+        order; None without a passage list). Bulk reads: one query per table."""
+        wanted = json.dumps(list(blobs))
+        where = "IN (SELECT value FROM json_each(?))"
+        facts = {
+            b: {"text_blob": t, "metadata": None, "items": [], "quote_keys": None}
+            for b, t in self.conn.execute(
+                f"SELECT blake3, text_blob FROM blobs WHERE blake3 {where}", (wanted,)
+            )
+        }
+        for row in self.query(f"SELECT * FROM blob_metadata WHERE blake3 {where}", (wanted,)):
+            facts[row["blake3"]]["metadata"] = row
+        for row in self.query(
+            f"SELECT blob, key, ordinal, value, detail FROM blob_items WHERE blob {where}",
+            (wanted,),
+        ):
+            facts[row.pop("blob")]["items"].append(row)
+        quotes = {
+            b: unpack_ids(q)
+            for b, q in self.conn.execute(
+                f"SELECT blob, quotes FROM blob_passages WHERE blob {where}", (wanted,)
+            )
+        }
+        ids = sorted({i for q in quotes.values() for i in q})
+        keys = dict(
+            self.conn.execute(f"SELECT id, key FROM passages WHERE id {where}", (json.dumps(ids),))
+        )
+        for blob, quote_ids in quotes.items():
+            if blob in facts:
+                facts[blob]["quote_keys"] = [keys.get(i) for i in quote_ids]
+        return facts
+
+    def content_leaf_subjects(self) -> list[tuple[int, str]]:
+        """(leaf index, subject) of every content leaf, in log order."""
+        return self.conn.execute(
+            "SELECT leaf_index, subject FROM ledger WHERE subject >= 'content:'"
+            " AND subject < 'content;' ORDER BY leaf_index"
+        ).fetchall()
 
     def blobs_to_extract(self, version: str, everything: bool) -> list[dict]:
         """Document contents (blobs some version points at) whose metadata is missing or was

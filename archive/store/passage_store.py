@@ -125,8 +125,9 @@ class PassageStore:
         except UnicodeDecodeError as e:
             raise PassageError(f"corrupt passage text: {e}") from None
 
-    def rebuild(self, blob: str, encoding: str | None) -> bytes:
+    def rebuild(self, blob: str, encoding: str | None, reader: GroupReader | None = None) -> bytes:
         """A text blob's bytes from its passages (or its snapshot), checked against its BLAKE3.
+        reader: inflated groups kept across reads (a verify unit's blobs share most groups).
 
         One query gives the blob's passage and group lists and, when its read is bounded by a
         snapshot (`bound`), the snapshot or the copy instructions and the snapshot they use.
@@ -150,7 +151,7 @@ class PassageStore:
         if row is None or encoding is None:
             raise ArchiveError(f"blob {blob} has neither content nor passages")
         ids, groups, snapshot, copied, pieces, primers, base = row
-        reader = GroupReader(self.conn)
+        reader = GroupReader(self.conn) if reader is None else reader
         if snapshot is not None:
             data = decompress_group(snapshot)
         elif pieces is not None:
