@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Item = tuple[str, int, str, str | None]
@@ -22,6 +23,18 @@ class Context:
     data: bytes | None
     body: str
     html: Any = None  # parsed selectolax tree for HTML, else None
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """`lines_of(body)`, split once for every extractor that reads lines (never mutated)."""
+        return lines_of(self.body)
+
+    @cached_property
+    def framed(self) -> str:
+        """LF, then the body's lines joined by LF: every line, the first too, follows a "\\n",
+        so a pattern starting with "\\n" finds line starts at C speed, and the line a match
+        starts in is `lines[framed.count("\\n", 0, match.start() + 1) - 1]`."""
+        return "\n" + ("\n".join(self.lines) if "\r" in self.body else self.body)
 
 
 @dataclass
@@ -46,4 +59,6 @@ def rows(key: str, values: list[tuple[str, str | None]]) -> list[Item]:
 
 def lines_of(text: str) -> list[str]:
     """Lines with any line ending (LF, CRLF, CR) removed, without splitlines' exotic breaks."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")

@@ -128,31 +128,42 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
     return out
 
 
+_DIGIT = re.compile(r"\d")  # every date pattern and year needs one (the same \d: any script's)
+_NONE: tuple[tuple, tuple, tuple] = ((), (), ())
+
+
 @lru_cache(maxsize=LINE_CACHE)
 def _line_dates(line: str) -> tuple[tuple, tuple, tuple]:
-    """Dates, years and weekdays of one line; revisions repeat most lines, so cached."""
+    """Dates, years and weekdays of one line; revisions repeat most lines, so cached. Most
+    lines have no digit (no date, no year) and no "day" (no weekday): one C scan each."""
+    weekdays = tuple(_WEEKDAY.findall(line)) if "day" in line else ()
+    if _DIGIT.search(line) is None:
+        return ((), (), weekdays) if weekdays else _NONE
     matches = list(_PATTERNS.finditer(line))
     years = find_years(line, matches)
-    return tuple(find_dates(line, matches)), tuple(years), tuple(_WEEKDAY.findall(line))
+    return tuple(find_dates(line, matches)), tuple(years), weekdays
 
 
-def scan_dates(text: str) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
-    """(find_dates(text), find_years(text), weekdays of text), line by line: no pattern
-    matches across a newline, and a newline reads as the start or end of the text does to
-    \\b and the lookarounds, so the lines' answers joined are the text's (a test checks)."""
+def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """(find_dates(text), find_years(text), weekdays of text) for the text of these lines
+    (`lines_of`), line by line: no pattern matches across a line break, and a break reads as
+    the start or end of the text does to \\b and the lookarounds, so the lines' answers
+    joined are the text's (a test checks)."""
     found: list[tuple[str, str, str]] = []
     years: list[str] = []
     weekdays: list[str] = []
-    for line in text.split("\n"):
-        f, y, w = _line_dates(line)
-        found += f
-        years += y
-        weekdays += w
+    for f, y, w in map(_line_dates, lines):
+        if f:
+            found += f
+        if y:
+            years += y
+        if w:
+            weekdays += w
     return found, years, weekdays
 
 
 def extract_dates(text: str, ctx: Context) -> Partial:
-    found, years, weekdays = scan_dates(ctx.body)
+    found, years, weekdays = scan_dates(ctx.lines)
     items = []
     for key in ("date", "date_partial", "date_ambiguous"):
         keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]

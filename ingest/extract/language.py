@@ -4,6 +4,7 @@ model shipped in the package, no randomness, so the same text gives the same ans
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .base import Context, Partial
 
@@ -20,7 +21,13 @@ def _enough_letters(sample: str) -> bool:
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code, or None when there are too few letters to tell."""
-    sample = text[:_SAMPLE]
+    return _classify(text[:_SAMPLE])
+
+
+@lru_cache(maxsize=1024)
+def _classify(sample: str) -> str | None:
+    """Revisions of a document mostly keep its opening, so the sample classified repeats:
+    cached (the model is deterministic; a few MB at most)."""
     if not _enough_letters(sample):
         return None
     import py3langid

@@ -10,7 +10,12 @@ import re
 
 from .base import Context, Partial, lines_of
 
-_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# A Markdown heading line; over `Context.framed` (each line after a "\n": found at C speed).
+_MD_HEADING = re.compile(r"\n {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+# ... or a fence line (``` or ~~~ after any whitespace), which turns headings off and on.
+_HEADING_OR_FENCE = re.compile(
+    r"\n(?:[^\S\n]*(?:```|~~~)|( {0,3})(#{1,6})[ \t]+(.+?)[ \t#]*$)", re.MULTILINE
+)
 _MAX_TITLE_WORDS = 30
 
 
@@ -29,10 +34,11 @@ def _headline_like(line: str) -> bool:
     return has_lower and len(words) <= _MAX_TITLE_WORDS and not line.endswith(".")
 
 
-def first_meaningful_line(text: str) -> str | None:
-    """First line with letters, skipping a name-only caption that precedes a headline."""
+def first_meaningful_line(text: str, lines: list[str] | None = None) -> str | None:
+    """First line with letters, skipping a name-only caption that precedes a headline.
+    `lines`: `lines_of(text)`, when the caller has them already."""
     candidates: list[str] = []
-    for raw in lines_of(text):
+    for raw in lines_of(text) if lines is None else lines:
         line = _clean(raw)
         if any(c.isalpha() for c in line):
             candidates.append(line)
@@ -53,11 +59,10 @@ def extract_title(text: str, ctx: Context) -> Partial:
             if node is not None and _clean(node.text()):
                 return Partial({"title": _clean(node.text())[:500]})
     if ctx.media_type == "text/markdown":
-        for line in lines_of(ctx.body):
-            m = _MD_HEADING.match(line)
-            if m and len(m.group(1)) == 1:
+        for m in _MD_HEADING.finditer(ctx.framed):
+            if len(m.group(1)) == 1:
                 return Partial({"title": _clean(m.group(2))[:500]})
-    return Partial({"title": first_meaningful_line(ctx.body)})
+    return Partial({"title": first_meaningful_line(ctx.body, ctx.lines)})
 
 
 def extract_headings(text: str, ctx: Context) -> Partial:
@@ -66,11 +71,9 @@ def extract_headings(text: str, ctx: Context) -> Partial:
         return Partial()
     found: list[tuple[str, str | None]] = []
     in_fence = False
-    for line in lines_of(ctx.body):
-        if line.lstrip().startswith(("```", "~~~")):
+    for m in _HEADING_OR_FENCE.finditer(ctx.framed):
+        if m.group(1) is None:  # a fence
             in_fence = not in_fence
-            continue
-        m = None if in_fence else _MD_HEADING.match(line)
-        if m:
-            found.append((_clean(m.group(2)), f"h{len(m.group(1))}"))
+        elif not in_fence:
+            found.append((_clean(m.group(3)), f"h{len(m.group(2))}"))
     return Partial(items=[("heading", i, v, d) for i, (v, d) in enumerate(found)])
