@@ -6,7 +6,6 @@ items each followed by the comment text (comments, with their timestamps as deta
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from .base import Context, Partial, lines_of, rows
@@ -23,51 +22,51 @@ def _bullet(line: str) -> str | None:
     return None
 
 
-# A line that may be a bullet item or a timestamp bullet, over `Context.framed` (each line
-# after a "\n", so found at C speed); `_bullet` and _STAMP decide on the line itself.
-_MAYBE_BULLET = re.compile("\n[^\\S\n]*[" + re.escape(_BULLETS) + "][ \t\u00a0]")
-_MAYBE_STAMP = re.compile(_MAYBE_BULLET.pattern + r"[^\S\n]*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+# A bullet line over `Context.framed` (each line after a "\n", so found at C speed), its item
+# captured as `_bullet` gives it: the line stripped starts with a bullet and a space, and the
+# item is the rest, stripped (greedy to the line's last non-space: linear, no backtracking).
+_ITEM = r"\n[^\S\n]*[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*"
+_BULLET_LINE = re.compile(_ITEM + r"(\S(?:[^\n]*\S)?)")
+# ... whose item is a timestamp (as _STAMP), up to the line's end.
+_STAMP_LINE = re.compile(
+    _ITEM + r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?[^\S\n]*$", re.MULTILINE
+)
 
 
-def _framed(text: str) -> tuple[list[str], str]:
-    """(lines, framed) of a text, as `Context.lines` and `Context.framed` give them."""
-    lines = lines_of(text)
-    return lines, "\n" + "\n".join(lines)
+def _framed(text: str) -> str:
+    """`Context.framed` of a text."""
+    return "\n" + "\n".join(lines_of(text))
 
 
-def _line_starts(pattern: re.Pattern, lines: list[str], framed: str) -> list[int]:
-    """Indexes of the lines where `pattern` (starting with "\n") matches, in order."""
-    out: list[int] = []
-    line, pos = -1, 0
-    for m in pattern.finditer(framed):
-        line += framed.count("\n", pos, m.start() + 1)
-        pos = m.start() + 1
-        out.append(line)
-    return out
+def _line_after(framed: str, end: int) -> tuple[str, int]:
+    """The line starting after the line break at `end` ("" past the text) and its end."""
+    if end >= len(framed):
+        return "", len(framed)
+    stop = framed.find("\n", end + 1)
+    stop = len(framed) if stop < 0 else stop
+    return framed[end + 1 : stop], stop
 
 
-def find_tags(text: str, framed: tuple[list[str], str] | None = None) -> list[str]:
+def find_tags(text: str, framed: str | None = None) -> list[str]:
     """Items of bullet blocks (2+ items) whose items are all short labels. `framed`:
-    `Context.lines` and `Context.framed` of the text, when the caller has them already."""
-    lines, whole = _framed(text) if framed is None else framed
+    `Context.framed` of the text, when the caller has it already."""
+    whole = _framed(text) if framed is None else framed
     tags: list[str] = []
     block: list[str] = []
-    last = -2
+    end = -1  # where the block's last line ends
 
     def close() -> None:  # a block ends on a blank line (or the text's end), else it is text
-        after = lines[last + 1] if last + 1 < len(lines) else ""
+        after, _ = _line_after(whole, end)
         if not after.strip() and len(block) >= 2 and all(_is_label(b) for b in block):
             tags.extend(block)
 
-    for k in _line_starts(_MAYBE_BULLET, lines, whole):
-        item = _bullet(lines[k])
-        if item is None:
-            continue
-        if block and k != last + 1:
+    for m in _BULLET_LINE.finditer(whole):
+        if block and m.start() != end:
             close()
             block = []
-        block.append(item)
-        last = k
+        block.append(m.group(1))
+        end = whole.find("\n", m.end())
+        end = len(whole) if end < 0 else end
     if block:
         close()
     return tags
@@ -83,18 +82,16 @@ def _is_label(item: str) -> bool:
     )
 
 
-def find_comments(text: str, framed: tuple[list[str], str] | None = None) -> list[tuple[str, str]]:
+def find_comments(text: str, framed: str | None = None) -> list[tuple[str, str]]:
     """(comment text, ISO timestamp) for each bullet that is a timestamp followed by text
     lines: up to a blank line after some text, or the next bullet."""
-    lines, whole = _framed(text) if framed is None else framed
+    whole = _framed(text) if framed is None else framed
     out: list[tuple[str, str]] = []
-    for k in _line_starts(_MAYBE_STAMP, lines, whole):
-        item = _bullet(lines[k])
-        m = _STAMP.match(item) if item is not None else None
-        if m is None:
-            continue
+    for m in _STAMP_LINE.finditer(whole):
         body: list[str] = []
-        for line in itertools.islice(lines, k + 1, None):
+        end = m.end()
+        while end < len(whole):
+            line, end = _line_after(whole, end)
             if _bullet(line) is not None:
                 break
             if line.strip():
@@ -107,11 +104,9 @@ def find_comments(text: str, framed: tuple[list[str], str] | None = None) -> lis
 
 
 def extract_tags(text: str, ctx: Context) -> Partial:
-    return Partial(
-        items=rows("tag", [(t, None) for t in find_tags(ctx.body, (ctx.lines, ctx.framed))])
-    )
+    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body, ctx.framed)]))
 
 
 def extract_comments(text: str, ctx: Context) -> Partial:
-    found = find_comments(ctx.body, (ctx.lines, ctx.framed))
+    found = find_comments(ctx.body, ctx.framed)
     return Partial({"comment_count": len(found)}, rows("comment", found))
