@@ -42,7 +42,7 @@ LINE = st.tuples(
         ["", "- ", "• ", "*\t", "-\u00a0", "# ", "## ", "#", "```", "~~~", "• 2019-01-06 10:27"]
     ),
     st.lists(
-        st.sampled_from(["word", "Tag", "x.", "!", "“a b c”", "2019", "#", " ", "- "]), max_size=4
+        st.sampled_from(["word", "Tag", "x.", "!", "“a b c”", "2019", "#", " ", "- "]), max_size=6
     ).map(" ".join),
     st.sampled_from(["", " ", "\t", " #", "\u00a0"]),
 ).map("".join)
@@ -242,6 +242,7 @@ def test_headings_and_h1_title(text: str) -> None:
 @settings(max_examples=400, deadline=None)
 @given(TEXT | LINES)
 @example("- a \n- b \n\nx")
+@example("- one two three four five\n- a\n- b\n\n")
 @example("- alpha\r\n- beta\r\n\r\n• 2020-01-02 03:04:05 \n  Nice.\n  Really.\n- x\n")
 @example("•\u00a0a\n• b\n\u2028\n- c\n-\u00a0\n- d")
 def test_tags_and_comments(text: str) -> None:

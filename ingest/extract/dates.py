@@ -128,16 +128,23 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
     return out
 
 
-_DIGIT = re.compile(r"\d")  # every date pattern and year needs one (the same \d: any script's)
+# Every date pattern and year needs a digit (the same \d: any script's); then four of them
+# (years, ISO and numeric dates) or a month's name (its first three letters, cased as in
+# _MONTH) before a day number.
+_DIGIT = re.compile(r"\d")
+_FOUR_DIGITS = re.compile(r"\d{4}")
+_MONTH_START = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
 _NONE: tuple[tuple, tuple, tuple] = ((), (), ())
 
 
 @lru_cache(maxsize=LINE_CACHE)
 def _line_dates(line: str) -> tuple[tuple, tuple, tuple]:
     """Dates, years and weekdays of one line; revisions repeat most lines, so cached. Most
-    lines have no digit (no date, no year) and no "day" (no weekday): one C scan each."""
+    lines have no digit or no year or month (no date) and no "day" (no weekday): C scans."""
     weekdays = tuple(_WEEKDAY.findall(line)) if "day" in line else ()
-    if _DIGIT.search(line) is None:
+    if _DIGIT.search(line) is None or (
+        _FOUR_DIGITS.search(line) is None and _MONTH_START.search(line) is None
+    ):
         return ((), (), weekdays) if weekdays else _NONE
     matches = list(_PATTERNS.finditer(line))
     years = find_years(line, matches)

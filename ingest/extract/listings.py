@@ -24,9 +24,10 @@ def _bullet(line: str) -> str | None:
 
 # A bullet line over `Context.framed` (each line after a "\n", so found at C speed), its item
 # captured as `_bullet` gives it: the line stripped starts with a bullet and a space, and the
-# item is the rest, stripped (greedy to the line's last non-space: linear, no backtracking).
+# item is the rest, stripped; here an item of one to four words (as str.split counts them)
+# up to the line's end.
 _ITEM = r"\n[^\S\n]*[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*"
-_BULLET_LINE = re.compile(_ITEM + r"(\S(?:[^\n]*\S)?)")
+_SHORT_BULLET_LINE = re.compile(_ITEM + r"(\S+(?:[^\S\n]+\S+){0,3})[^\S\n]*$", re.MULTILINE)
 # ... whose item is a timestamp (as _STAMP), up to the line's end.
 _STAMP_LINE = re.compile(
     _ITEM + r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?[^\S\n]*$", re.MULTILINE
@@ -48,25 +49,31 @@ def _line_after(framed: str, end: int) -> tuple[str, int]:
 
 
 def find_tags(text: str, framed: str | None = None) -> list[str]:
-    """Items of bullet blocks (2+ items) whose items are all short labels. `framed`:
-    `Context.framed` of the text, when the caller has it already."""
+    """Items of bullet blocks (2+ items, then a blank line or the end) whose items are all
+    short labels. `framed`: `Context.framed` of the text, when the caller has it already.
+
+    Only runs of bullet lines of 1-4 words can be such blocks: a run counts when the line
+    before it is no bullet (a longer item would spoil the block) and the line after is blank."""
     whole = _framed(text) if framed is None else framed
     tags: list[str] = []
     block: list[str] = []
-    end = -1  # where the block's last line ends
+    start = end = -1  # where the run's first line starts and its last line ends
 
-    def close() -> None:  # a block ends on a blank line (or the text's end), else it is text
+    def close() -> None:
+        before = whole[whole.rfind("\n", 0, start) + 1 : start] if start > 0 else ""
         after, _ = _line_after(whole, end)
-        if not after.strip() and len(block) >= 2 and all(_is_label(b) for b in block):
-            tags.extend(block)
+        if _bullet(before) is None and not after.strip():
+            if len(block) >= 2 and all(_is_label(b) for b in block):
+                tags.extend(block)
 
-    for m in _BULLET_LINE.finditer(whole):
+    for m in _SHORT_BULLET_LINE.finditer(whole):
         if block and m.start() != end:
             close()
             block = []
+        if not block:
+            start = m.start()
         block.append(m.group(1))
-        end = whole.find("\n", m.end())
-        end = len(whole) if end < 0 else end
+        end = m.end()
     if block:
         close()
     return tags

@@ -13,6 +13,7 @@ Russia’s) are never quote marks here.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from .base import Context, Partial, rows
@@ -79,18 +80,25 @@ def _find_close(text: str, i: int, opener: str) -> tuple[int, bool]:
     return (len(text), False) if limit == len(text) else (-1, False)
 
 
-_OPENER = re.compile("[" + re.escape(OPENERS) + "]")
+# One single-character search per mark: a C scan each, several times faster than a search
+# for any of them (a set), and most texts hold one or two kinds of mark.
+_MARK = {c: re.compile(re.escape(c)) for c in OPENERS}
+
+
+def _opener_offsets(text: str) -> list[int]:
+    """Offsets of every opening mark in the text, in order."""
+    found = [m.start() for c, mark in _MARK.items() if c in text for m in mark.finditer(text)]
+    found.sort()
+    return found
 
 
 def find_quotes(text: str, min_words: int = 3) -> list[Quote]:
     """Quoted passages of at least `min_words` words, in document order, non-overlapping."""
     out: list[Quote] = []
-    i, n = 0, len(text)
-    while i < n:
-        m = _OPENER.search(text, i)  # skip to the next opening mark at C speed
-        if m is None:
-            break
-        i = m.start()
+    offsets = _opener_offsets(text)
+    i = k = 0
+    while (k := bisect_left(offsets, i, k)) < len(offsets):
+        i = offsets[k]  # the next opening mark at or after i
         c = text[i]
         if c == '"' and not _straight_opens(text, i):
             i += 1
