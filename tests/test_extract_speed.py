@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ingest.extract import extract
 from ingest.extract.base import Context, lines_of
 from ingest.extract.byline import find_byline
-from ingest.extract.counts import counts, word_count
+from ingest.extract.counts import counts, line_endings, word_count
 from ingest.extract.language import detect_language
 from ingest.extract.listings import _BULLETS, _STAMP, _is_label, find_comments, find_tags
 from ingest.extract.quotes import _PAIRS, _straight_closes, _straight_opens, find_quotes
@@ -77,6 +77,12 @@ def ref_counts(text: str) -> dict[str, int]:
     normal = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = normal.count("\n") + (1 if normal and not normal.endswith("\n") else 0)
     return {"word_count": ref_word_count(text), "char_count": len(text), "line_count": lines}
+
+
+def ref_line_endings(s: str) -> str:
+    crlf, cr, lf = s.count("\r\n"), s.count("\r"), s.count("\n")
+    kinds = [name for name, n in (("CRLF", crlf), ("CR", cr - crlf), ("LF", lf - crlf)) if n]
+    return "none" if not kinds else kinds[0] if len(kinds) == 1 else "mixed"
 
 
 _OLD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
@@ -226,6 +232,8 @@ def test_counts(text: str) -> None:
     assert word_count(text) == ref_word_count(text)
     assert counts(text) == ref_counts(text)
     assert counts(text, lines_of(text)) == ref_counts(text)
+    assert line_endings(text) == ref_line_endings(text)
+    assert line_endings(text.encode()) == ref_line_endings(text)
 
 
 @settings(max_examples=400, deadline=None)

@@ -27,9 +27,10 @@ def line_endings(s: str | bytes) -> str:
     """ "LF", "CRLF", "CR", "mixed" or "none" (works on decoded text or ASCII-compatible bytes)."""
     if isinstance(s, bytes):
         crlf, cr, lf = s.count(b"\r\n"), s.count(b"\r"), s.count(b"\n")
+    elif "\r" not in s:  # the usual text: two C scans, the first stopping at once
+        return "LF" if "\n" in s else "none"
     else:
-        cr, lf = s.count("\r"), s.count("\n")
-        crlf = s.count("\r\n") if cr and lf else 0
+        crlf, cr, lf = s.count("\r\n"), s.count("\r"), s.count("\n")
     kinds = [name for name, n in (("CRLF", crlf), ("CR", cr - crlf), ("LF", lf - crlf)) if n]
     if not kinds:
         return "none"
