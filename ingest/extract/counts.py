@@ -37,10 +37,19 @@ def line_endings(s: str | bytes) -> str:
     return kinds[0] if len(kinds) == 1 else "mixed"
 
 
+# ASCII text (most lines): the characters str.split also splits at (\x1c-\x1f) become spaces
+# and the symbols (neither letter, digit nor space; "_" too) go, so bytes.split counts the
+# tokens with a letter or digit: at C speed, no regular expression.
+_ASCII_SPACES = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")
+_ASCII_SYMBOLS = bytes(c for c in range(128) if not chr(c).isalnum() and not chr(c).isspace())
+
+
 def word_count(text: str) -> int:
     """Whitespace-separated tokens with a letter or digit, each CJK character one word."""
+    if text.isascii():
+        return len(text.encode("ascii").translate(_ASCII_SPACES, _ASCII_SYMBOLS).split())
     cjk = 0
-    if not text.isascii() and _CJK.search(text) is not None:
+    if _CJK.search(text) is not None:
         text, cjk = _CJK.subn(" ", text)
     tokens = len(text.split())
     if not tokens:

@@ -134,18 +134,24 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
 _DIGIT = re.compile(r"\d")
 _FOUR_DIGITS = re.compile(r"\d{4}")
 _MONTH_START = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
-_NONE: tuple[tuple, tuple, tuple] = ((), (), ())
+
+
+def _has_digit(line: str) -> bool:
+    """Whether `_DIGIT` finds one; in ASCII text, ten C scans that stop at the first hit."""
+    if line.isascii():
+        return any(map(line.__contains__, "0123456789"))
+    return _DIGIT.search(line) is not None
 
 
 @lru_cache(maxsize=LINE_CACHE)
-def _line_dates(line: str) -> tuple[tuple, tuple, tuple]:
+def _line_dates(line: str) -> tuple[tuple, tuple, tuple] | None:
     """Dates, years and weekdays of one line; revisions repeat most lines, so cached. Most
     lines have no digit or no year or month (no date) and no "day" (no weekday): C scans."""
     weekdays = tuple(_WEEKDAY.findall(line)) if "day" in line else ()
-    if _DIGIT.search(line) is None or (
+    if not _has_digit(line) or (
         _FOUR_DIGITS.search(line) is None and _MONTH_START.search(line) is None
     ):
-        return ((), (), weekdays) if weekdays else _NONE
+        return ((), (), weekdays) if weekdays else None
     matches = list(_PATTERNS.finditer(line))
     years = find_years(line, matches)
     return tuple(find_dates(line, matches)), tuple(years), weekdays
@@ -159,7 +165,7 @@ def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str],
     found: list[tuple[str, str, str]] = []
     years: list[str] = []
     weekdays: list[str] = []
-    for f, y, w in map(_line_dates, lines):
+    for f, y, w in filter(None, map(_line_dates, lines)):  # None: nothing on that line
         if f:
             found += f
         if y:
