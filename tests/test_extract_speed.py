@@ -26,7 +26,8 @@ from ingest.extract.title import extract_headings, extract_title
 # NUL, combining marks, right-to-left marks, spaces of every width, bullets, headings, fences,
 # quotation marks, digits of two scripts, CJK, and the words dates and bylines look for.
 PIECES = [
-    "\n", "\r\n", "\r", "\n\n", "\r\r", "\u2028", "\u2029", "\x85", "\x1c", "\x00", "\x0b",
+    "\n", "\r\n", "\r", "\n\n", "\r\r", "\u2028", "\u2029", "\x85", "\x1c", "\x1f", "\x7f",
+    "\x00", "\x0b",
     " ", "  ", "\t", "\u00a0", "\u3000", "\u2003", "\u0301", "e\u0301", "\u200f", "\u202e",
     "\u0627\u0644", "•", "·", "*", "-", "–", "▪", "◦", "‣", "• ", "- ", "* ", "-\t", "•\u00a0",
     "#", "# ", "## ", "###### ", "####### ", "   # ", "    # ", "```", "~~~", " ```",
