@@ -245,7 +245,8 @@ def test_headings_and_h1_title(text: str) -> None:
     assert [(v, d) for _, _, v, d in extract_headings(text, c).items] == ref_headings(text)
     h1 = ref_h1(text)
     if h1 is not None:
-        assert extract_title(text, c).fields["title"] == h1
+        assert extract_title(text, c).fields["title"] == h1  # headings found already
+        assert extract_title(text, ctx(text)).fields["title"] == h1  # found afresh
 
 
 @settings(max_examples=400, deadline=None)

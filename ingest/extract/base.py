@@ -23,6 +23,9 @@ class Context:
     data: bytes | None
     body: str
     html: Any = None  # parsed selectolax tree for HTML, else None
+    # What one extractor computed that another of the same module reuses (e.g. the headings
+    # the title and the headings extractors both read); filled as they run.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def lines(self) -> list[str]:

@@ -26,8 +26,10 @@ def _bullet(line: str) -> str | None:
 # captured as `_bullet` gives it: the line stripped starts with a bullet and a space, and the
 # item is the rest, stripped; here an item of one to four words (as str.split counts them)
 # up to the line's end.
-_ITEM = r"\n[^\S\n]*[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*"
-_SHORT_BULLET_LINE = re.compile(_ITEM + r"(\S+(?:[^\S\n]+\S+){0,3})[^\S\n]*$", re.MULTILINE)
+# Possessive (*+, ++): a longer item fails at once instead of backtracking through its words
+# (no other way to match exists: spaces and non-spaces alternate).
+_ITEM = r"\n[^\S\n]*+[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*+"
+_SHORT_BULLET_LINE = re.compile(_ITEM + r"(\S++(?:[^\S\n]++\S++){0,3}+)[^\S\n]*+$", re.MULTILINE)
 # ... whose item is a timestamp (as _STAMP), up to the line's end.
 _STAMP_LINE = re.compile(
     _ITEM + r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?[^\S\n]*$", re.MULTILINE

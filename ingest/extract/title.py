@@ -10,9 +10,8 @@ import re
 
 from .base import Context, Partial, lines_of
 
-# A Markdown heading line; over `Context.framed` (each line after a "\n": found at C speed).
-_MD_HEADING = re.compile(r"\n {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-# ... or a fence line (``` or ~~~ after any whitespace), which turns headings off and on.
+# A Markdown heading line, or a fence line (``` or ~~~ after any whitespace), which turns
+# headings off and on; over `Context.framed` (each line after a "\n": found at C speed).
 _HEADING_OR_FENCE = re.compile(
     r"\n(?:[^\S\n]*(?:```|~~~)|( {0,3})(#{1,6})[ \t]+(.+?)[ \t#]*$)", re.MULTILINE
 )
@@ -52,6 +51,21 @@ def first_meaningful_line(text: str, lines: list[str] | None = None) -> str | No
     return candidates[0][:500]
 
 
+def _headings(ctx: Context) -> list[tuple[int, str, bool]]:
+    """Every Markdown heading line of the body, in order: (level, text, inside a fence).
+    One scan, kept in the context for both the title and the headings."""
+    found = ctx.memo.get("headings")
+    if found is None:
+        found, in_fence = [], False
+        for m in _HEADING_OR_FENCE.finditer(ctx.framed):
+            if m.group(1) is None:  # a fence
+                in_fence = not in_fence
+            else:
+                found.append((len(m.group(2)), m.group(3), in_fence))
+        ctx.memo["headings"] = found
+    return found
+
+
 def extract_title(text: str, ctx: Context) -> Partial:
     if ctx.html is not None:
         for selector in ("title", "h1"):
@@ -59,9 +73,9 @@ def extract_title(text: str, ctx: Context) -> Partial:
             if node is not None and _clean(node.text()):
                 return Partial({"title": _clean(node.text())[:500]})
     if ctx.media_type == "text/markdown":
-        for m in _MD_HEADING.finditer(ctx.framed):
-            if len(m.group(1)) == 1:
-                return Partial({"title": _clean(m.group(2))[:500]})
+        for level, heading, _in_fence in _headings(ctx):  # the first `#` line, fenced or not
+            if level == 1:
+                return Partial({"title": _clean(heading)[:500]})
     return Partial({"title": first_meaningful_line(ctx.body, ctx.lines)})
 
 
@@ -69,11 +83,5 @@ def extract_headings(text: str, ctx: Context) -> Partial:
     """Markdown `#` headings (HTML headings come from html_meta); detail = level as "h2"."""
     if ctx.media_type != "text/markdown":
         return Partial()
-    found: list[tuple[str, str | None]] = []
-    in_fence = False
-    for m in _HEADING_OR_FENCE.finditer(ctx.framed):
-        if m.group(1) is None:  # a fence
-            in_fence = not in_fence
-        elif not in_fence:
-            found.append((_clean(m.group(3)), f"h{len(m.group(2))}"))
+    found = [(_clean(h), f"h{level}") for level, h, in_fence in _headings(ctx) if not in_fence]
     return Partial(items=[("heading", i, v, d) for i, (v, d) in enumerate(found)])
