@@ -17,6 +17,7 @@ from ingest.extract import extract
 from ingest.extract.base import Context, lines_of
 from ingest.extract.byline import find_byline
 from ingest.extract.counts import counts, line_endings, word_count
+from ingest.extract.dates import _DATELINE, find_dateline
 from ingest.extract.language import detect_language
 from ingest.extract.listings import _BULLETS, _STAMP, _is_label, find_comments, find_tags
 from ingest.extract.quotes import _PAIRS, _straight_closes, _straight_opens, find_quotes
@@ -34,6 +35,7 @@ PIECES = [
     '"', "“", "”", "«", "»", "„", "‚", "‘", "’", "「", "」", "『", "』", "(", "—", ":",
     "2019-01-06 10:27", "2020-01-02T03:04:05", "2019", "12", "٣", "March 3", "Monday", "day",
     "By ", "by ", "Jane", "Doe", "and", "x", "word", "a.", "Tag", "漢字", "カナ", "_", "!",
+    "TEHRAN", ", Sept 7", " (Reuters)", " — ", " - ",
 ]  # fmt: skip
 TEXT = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 # Line-shaped text: indent, a marker (bullet, heading, fence, stamp), words, trailing space.
@@ -222,6 +224,20 @@ def ref_byline(text: str) -> str | None:
     return None
 
 
+def ref_dateline(text: str) -> str | None:
+    seen = 0
+    for line in text.replace("\r", "\n").split("\n", 200)[:200]:
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > 8:
+            break
+        m = _DATELINE.match(line.strip()[:200])
+        if m:
+            return m.group(1)
+    return None
+
+
 # --- the fast functions against them ----------------------------------------------------------
 
 
@@ -297,3 +313,23 @@ def test_extract_shares_lines_without_changing_answers(text: str, media_type: st
     assert e.fields["line_count"] == ref_counts(text)["line_count"]
     comments = [c for c, _ in dict.fromkeys(ref_comments(text))]  # rows() drops repeats
     assert [v for k, _, v, _ in e.items if k == "comment"] == comments
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT | LINES)
+@example("\r\n" * 150 + "TEHRAN, Sept 7 (Reuters) — Iran said")
+@example("\n" * 150 + "TEHRAN — x")
+def test_dateline(text: str) -> None:
+    assert find_dateline(text) == ref_dateline(text)
+    assert find_dateline(text, lines_of(text)) == ref_dateline(text)
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    e = extract("Title \ud800 here\n\n- a\udfff\n- b\n", media_type="text/markdown", path="t.md",
+                encoding=None)  # fmt: skip
+    assert e.fields["title"] == "Title \ufffd here"
+    assert ("tag", 0, "a\ufffd", None) in e.items
+    literal = "Title \\ud800 is text, not a surrogate\n"  # the cheap check's false alarm
+    assert extract(literal, media_type="text/plain", path="t", encoding=None).fields["title"] == (
+        literal.strip()
+    )

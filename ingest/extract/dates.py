@@ -54,10 +54,13 @@ _DATELINE = re.compile(
 _DATELINE_LINES = 8
 
 
-def find_dateline(text: str) -> str | None:
-    """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs."""
+def find_dateline(text: str, lines: list[str] | None = None) -> str | None:
+    """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs.
+    `lines`: `lines_of(text)`, when the caller has them (the same lines when no CR)."""
     seen = 0
-    for line in text.replace("\r", "\n").split("\n", 200)[:200]:
+    if lines is None or "\r" in text:  # a CR LF counts as two breaks here
+        lines = text.replace("\r", "\n").split("\n", 200)
+    for line in lines[:200]:
         if not line.strip():
             continue
         seen += 1
@@ -184,4 +187,4 @@ def extract_dates(text: str, ctx: Context) -> Partial:
     items += rows("year", [(y, None) for y in years])
     items += rows("weekday", [(w, None) for w in weekdays])
     first = next((v[:10] for k, v, _ in found if k == "date"), None)
-    return Partial({"first_date": first, "dateline": find_dateline(ctx.body)}, items)
+    return Partial({"first_date": first, "dateline": find_dateline(ctx.body, ctx.lines)}, items)
