@@ -329,6 +329,9 @@ def test_lone_surrogates_become_replacement_characters() -> None:
                 encoding=None)  # fmt: skip
     assert e.fields["title"] == "Title \ufffd here"
     assert ("tag", 0, "a\ufffd", None) in e.items
+    for lone in ("\ud800", "\udbff", "\udc00", "\udfff"):  # each end of both halves
+        e = extract(f"A {lone} b", media_type="text/plain", path="t", encoding=None)
+        assert e.fields["title"] == "A \ufffd b"
     literal = "Title \\ud800 is text, not a surrogate\n"  # the cheap check's false alarm
     assert extract(literal, media_type="text/plain", path="t", encoding=None).fields["title"] == (
         literal.strip()
