@@ -64,9 +64,6 @@ class Extraction:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# repr() writes every lone surrogate as \udXXX: without a match there is nothing to clean (a
-# text holding a backslash and "ud8" only costs the value-by-value check).
-_ESCAPED_SURROGATE = re.compile(r"\\ud[89a-f]")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -137,7 +134,6 @@ def extract(
     if fields.get("byline") is None and fields.get("author"):
         fields["byline"] = fields["author"]
     fields["extractor_version"] = EXTRACTOR_VERSION
-    if _ESCAPED_SURROGATE.search(repr((fields, items))):  # rare: clean value by value
-        fields = {_clean(k): _clean(v) for k, v in fields.items()}
-        items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
+    fields = {_clean(k): _clean(v) for k, v in fields.items()}
+    items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
     return Extraction(dict(sorted(fields.items())), _renumber(items), problems)
