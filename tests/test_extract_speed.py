@@ -275,8 +275,8 @@ def test_tags_and_comments(text: str) -> None:
     assert find_tags(text) == ref_tags(text)
     assert find_comments(text) == ref_comments(text)
     c = ctx(text)
-    assert find_tags(text, c.framed) == ref_tags(text)
-    assert find_comments(text, c.framed) == ref_comments(text)
+    assert find_tags(text, c.normal) == ref_tags(text)
+    assert find_comments(text, c.normal) == ref_comments(text)
 
 
 @settings(max_examples=400, deadline=None)
@@ -307,7 +307,7 @@ def test_language_is_the_model_answer_and_cached() -> None:
 @settings(max_examples=150, deadline=None)
 @given(TEXT | LINES, st.sampled_from(["text/markdown", "text/plain"]))
 def test_extract_shares_lines_without_changing_answers(text: str, media_type: str) -> None:
-    """The shared Context.lines/framed give every extractor what its own split gave."""
+    """The shared Context.lines/normal give every extractor what its own split gave."""
     e = extract(text, media_type=media_type, path="t.md", encoding="utf-8")
     assert e.fields["word_count"] == ref_word_count(text)
     assert e.fields["line_count"] == ref_counts(text)["line_count"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -33,11 +35,10 @@ class Context:
         return lines_of(self.body)
 
     @cached_property
-    def framed(self) -> str:
-        """LF, then the body's lines joined by LF: every line, the first too, follows a "\\n",
-        so a pattern starting with "\\n" finds line starts at C speed, and the line a match
-        starts in is `lines[framed.count("\\n", 0, match.start() + 1) - 1]`."""
-        return "\n" + ("\n".join(self.lines) if "\r" in self.body else self.body)
+    def normal(self) -> str:
+        """The body with every line ending a LF: "\\n".join(lines), the body itself when it
+        has no CR. `line_matches` finds line starts in it at C speed."""
+        return "\n".join(self.lines) if "\r" in self.body else self.body
 
 
 @dataclass
@@ -58,6 +59,23 @@ def rows(key: str, values: list[tuple[str, str | None]]) -> list[Item]:
         seen.add((value, detail))
         out.append((key, len(out), value, detail))
     return out
+
+
+def line_pattern(source: str, flags: int = 0) -> tuple[re.Pattern, re.Pattern]:
+    """A pattern matched at line starts, for `line_matches`: compiled after a "\\n" (a
+    literal first character, which the regex engine searches for at C speed, unlike ^ with
+    re.MULTILINE), and as is for the first line."""
+    return re.compile("\n" + source, flags), re.compile(source, flags)
+
+
+def line_matches(pattern: tuple[re.Pattern, re.Pattern], text: str) -> Iterator[re.Match]:
+    """Matches of a `line_pattern` at every line start of a LF text, in order: the first
+    line's at offset 0, each other's at the "\\n" before its line."""
+    after_break, first = pattern
+    m = first.match(text)
+    if m is not None:
+        yield m
+    yield from after_break.finditer(text)
 
 
 def lines_of(text: str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Context, Partial, lines_of, rows
+from .base import Context, Partial, line_matches, line_pattern, lines_of, rows
 
 _BULLETS = "•·*-–▪◦‣"
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?$")
@@ -22,44 +22,43 @@ def _bullet(line: str) -> str | None:
     return None
 
 
-# A bullet line over `Context.framed` (each line after a "\n", so found at C speed), its item
-# captured as `_bullet` gives it: the line stripped starts with a bullet and a space, and the
-# item is the rest, stripped; here an item of one to four words (as str.split counts them)
-# up to the line's end.
-# Possessive (*+, ++): a longer item fails at once instead of backtracking through its words
-# (no other way to match exists: spaces and non-spaces alternate).
-_ITEM = r"\n[^\S\n]*+[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*+"
-_SHORT_BULLET_LINE = re.compile(_ITEM + r"(\S++(?:[^\S\n]++\S++){0,3}+)[^\S\n]*+$", re.MULTILINE)
+# A bullet line (`line_pattern`), its item captured as `_bullet` gives it: the line stripped
+# starts with a bullet and a space, and the item is the rest, stripped; here an item of one
+# to four words (as str.split counts them) up to the line's end. Possessive (*+, ++): a
+# longer item fails at once instead of backtracking through its words (no other way to
+# match exists: spaces and non-spaces alternate).
+_ITEM = r"[^\S\n]*+[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*+"
+_SHORT_BULLET_LINE = line_pattern(_ITEM + r"(\S++(?:[^\S\n]++\S++){0,3}+)[^\S\n]*+$", re.MULTILINE)
 # ... whose item is a timestamp (as _STAMP), up to the line's end.
-_STAMP_LINE = re.compile(
+_STAMP_LINE = line_pattern(
     _ITEM + r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?[^\S\n]*$", re.MULTILINE
 )
 
 
-def _framed(text: str) -> str:
-    """`Context.framed` of a text."""
-    return "\n" + "\n".join(lines_of(text))
+def _normal(text: str) -> str:
+    """`Context.normal` of a text."""
+    return "\n".join(lines_of(text))
 
 
-def _line_after(framed: str, end: int) -> tuple[str, int]:
-    """The line starting after the line break at `end` ("" past the text) and its end."""
-    if end >= len(framed):
-        return "", len(framed)
-    stop = framed.find("\n", end + 1)
-    stop = len(framed) if stop < 0 else stop
-    return framed[end + 1 : stop], stop
+def _line_after(text: str, end: int) -> tuple[str, int]:
+    """The line after the line break at `end` ("" past the text) and where it ends."""
+    if end >= len(text):
+        return "", len(text)
+    stop = text.find("\n", end + 1)
+    stop = len(text) if stop < 0 else stop
+    return text[end + 1 : stop], stop
 
 
-def find_tags(text: str, framed: str | None = None) -> list[str]:
+def find_tags(text: str, normal: str | None = None) -> list[str]:
     """Items of bullet blocks (2+ items, then a blank line or the end) whose items are all
-    short labels. `framed`: `Context.framed` of the text, when the caller has it already.
+    short labels. `normal`: `Context.normal` of the text, when the caller has it already.
 
     Only runs of bullet lines of 1-4 words can be such blocks: a run counts when the line
     before it is no bullet (a longer item would spoil the block) and the line after is blank."""
-    whole = _framed(text) if framed is None else framed
+    whole = _normal(text) if normal is None else normal
     tags: list[str] = []
     block: list[str] = []
-    start = end = -1  # where the run's first line starts and its last line ends
+    start = end = -1  # where the run's first match starts (its line's break) and last ends
 
     def close() -> None:
         before = whole[whole.rfind("\n", 0, start) + 1 : start] if start > 0 else ""
@@ -68,7 +67,7 @@ def find_tags(text: str, framed: str | None = None) -> list[str]:
             if len(block) >= 2 and all(_is_label(b) for b in block):
                 tags.extend(block)
 
-    for m in _SHORT_BULLET_LINE.finditer(whole):
+    for m in line_matches(_SHORT_BULLET_LINE, whole):
         if block and m.start() != end:
             close()
             block = []
@@ -91,12 +90,12 @@ def _is_label(item: str) -> bool:
     )
 
 
-def find_comments(text: str, framed: str | None = None) -> list[tuple[str, str]]:
+def find_comments(text: str, normal: str | None = None) -> list[tuple[str, str]]:
     """(comment text, ISO timestamp) for each bullet that is a timestamp followed by text
     lines: up to a blank line after some text, or the next bullet."""
-    whole = _framed(text) if framed is None else framed
+    whole = _normal(text) if normal is None else normal
     out: list[tuple[str, str]] = []
-    for m in _STAMP_LINE.finditer(whole):
+    for m in line_matches(_STAMP_LINE, whole):
         body: list[str] = []
         end = m.end()
         while end < len(whole):
@@ -113,9 +112,9 @@ def find_comments(text: str, framed: str | None = None) -> list[tuple[str, str]]
 
 
 def extract_tags(text: str, ctx: Context) -> Partial:
-    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body, ctx.framed)]))
+    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body, ctx.normal)]))
 
 
 def extract_comments(text: str, ctx: Context) -> Partial:
-    found = find_comments(ctx.body, ctx.framed)
+    found = find_comments(ctx.body, ctx.normal)
     return Partial({"comment_count": len(found)}, rows("comment", found))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
-from .base import Context, Partial, lines_of
+from .base import Context, Partial, line_matches, line_pattern, lines_of
 
 # A Markdown heading line, or a fence line (``` or ~~~ after any whitespace), which turns
-# headings off and on; over `Context.framed` (each line after a "\n": found at C speed).
-_HEADING_OR_FENCE = re.compile(
-    r"\n(?:[^\S\n]*(?:```|~~~)|( {0,3})(#{1,6})[ \t]+(.+?)[ \t#]*$)", re.MULTILINE
+# headings off and on.
+_HEADING_OR_FENCE = line_pattern(
+    r"(?:[^\S\n]*(?:```|~~~)|( {0,3})(#{1,6})[ \t]+(.+?)[ \t#]*$)", re.MULTILINE
 )
 _MAX_TITLE_WORDS = 30
 
@@ -57,7 +57,7 @@ def _headings(ctx: Context) -> list[tuple[int, str, bool]]:
     found = ctx.memo.get("headings")
     if found is None:
         found, in_fence = [], False
-        for m in _HEADING_OR_FENCE.finditer(ctx.framed):
+        for m in line_matches(_HEADING_OR_FENCE, ctx.normal):
             if m.group(1) is None:  # a fence
                 in_fence = not in_fence
             else:
