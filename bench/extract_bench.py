@@ -5,12 +5,14 @@
 BUNDLE (default samples/terms-sample.bundle) is cloned bare and every blob of its history read
 with git plumbing (`rev-list --objects`, `cat-file --batch`), at the path it is first seen at.
 Each content's extract() input is computed once, as the import does (describe, readable text),
-then each run is a fresh process (cold line caches and language model, as an import worker or
-`archive verify` starts) that calls extract() on every content: "total" is that loop's CPU
-seconds, "import" the CPU of importing ingest.extract. A second fresh process per run times
-each extractor (EXTRACTORS wrapped with a CPU clock); "other" is what extract() spends outside
-them (context, cleaning, numbering). Medians of --runs. CPU seconds (time.process_time), not
-wall: the machine is shared.
+then each run is a fresh process (cold line caches, as an import worker or `archive verify`
+starts) that calls extract() on every content: "total" is that loop's CPU seconds, "import"
+the CPU of importing ingest.extract. A second fresh process per run times each extractor
+(EXTRACTORS wrapped with a CPU clock); "other" is what extract() spends outside them
+(context, cleaning, numbering). Before either loop the language model is loaded, once per
+process as any run does (importing numpy, decompressing the model): "model load", and "with
+load" the total of a process that pays it. Medians of --runs. CPU seconds
+(time.process_time), not wall: the machine is shared.
 
 --root DIR runs another checkout of the code (e.g. `git -C /work/main archive main | tar -x -C
 DIR`) as "before", alternating with this one ("after"), and checks that both give the same
@@ -101,6 +103,11 @@ def child(root: str, inputs_file: str, mode: str) -> None:
     import ingest.extract as extractor
 
     imported = time.process_time() - start
+    start = time.process_time()
+    import py3langid  # the language model: loaded once per process (numpy, lzma, arrays)
+
+    py3langid.classify("")
+    model = time.process_time() - start
     per: dict[str, float] = {}
     if mode == "split":
         clock = time.process_time
@@ -124,7 +131,8 @@ def child(root: str, inputs_file: str, mode: str) -> None:
         for r in results:
             blob = repr((r.fields, r.items, r.problems)).encode("utf-8", "surrogatepass")
             hashes.append(hashlib.sha256(blob).hexdigest())
-    print(json.dumps({"import": imported, "total": total, "per": per, "hashes": hashes}))
+    out = {"import": imported, "model": model, "total": total, "per": per, "hashes": hashes}
+    print(json.dumps(out))
 
 
 def run_child(root: Path, inputs_file: Path, mode: str) -> dict:
@@ -174,8 +182,11 @@ def report(runs: dict[str, dict[str, list[dict]]], paths: list[str]) -> None:
         split = runs[name]["split"]
         per = {k: med([r["per"].get(k, 0.0) for r in split]) for k in split[0]["per"]}
         per["other"] = med([r["total"] - sum(r["per"].values()) for r in split])
-        per["total"] = med([r["total"] for r in runs[name]["total"]])
-        per["import"] = med([r["import"] for r in runs[name]["total"]])
+        totals = runs[name]["total"]
+        per["total"] = med([r["total"] for r in totals])
+        per["model load"] = med([r["model"] for r in totals])
+        per["with load"] = med([r["total"] + r["model"] for r in totals])
+        per["import"] = med([r["import"] for r in totals])
         table[name] = per
     keys = list(dict.fromkeys(k for n in names for k in table[n]))
     print(f"CPU seconds, median of {len(runs[names[0]]['total'])} fresh processes")
