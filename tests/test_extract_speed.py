@@ -290,6 +290,8 @@ def test_quotes(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(TEXT)
 @example("\r\rBy Jane Doe | Reuters\r")
+@example(" \n" * 16 + "By Jane Doe\n")  # blank lines are not among the first 15
+@example("x\n" * 15 + "By Jane Doe\n")
 def test_byline(text: str) -> None:
     assert find_byline(text) == ref_byline(text)
     assert find_byline(text, lines_of(text)) == ref_byline(text)

@@ -13,12 +13,14 @@ def find_byline(text: str, lines: list[str] | None = None) -> str | None:
     `lines`: `lines_of(text)`, when the caller has them already."""
     seen = 0
     for raw in lines_of(text) if lines is None else lines:
-        line = " ".join(raw.split())
-        if not line:
+        if not raw or raw.isspace():
             continue
         seen += 1
         if seen > _TOP_LINES:
             break
+        if raw.lstrip()[:2].lower() != "by":  # cheap: the line, spaces collapsed, starts so
+            continue
+        line = " ".join(raw.split())
         if line[:3].lower() != "by " or len(line.split()) > 12:
             continue
         names = line[3:].strip().rstrip(".,;")

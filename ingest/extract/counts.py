@@ -69,7 +69,7 @@ def text_words(lines: list[str]) -> int:
     """`word_count` of the text of these lines (`lines_of`), line by line: a line break
     separates words and never belongs to one, so the lines' counts add up to the text's;
     revisions repeat most lines, so cached."""
-    return sum(map(_line_words, lines))
+    return sum(map(_line_words, filter(None, lines)))  # (an empty line has none)
 
 
 def counts(text: str, lines: list[str] | None = None) -> dict[str, int]:

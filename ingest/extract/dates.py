@@ -168,7 +168,7 @@ def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str],
     found: list[tuple[str, str, str]] = []
     years: list[str] = []
     weekdays: list[str] = []
-    for f, y, w in filter(None, map(_line_dates, lines)):  # None: nothing on that line
+    for f, y, w in filter(None, map(_line_dates, filter(None, lines))):  # None: nothing there
         if f:
             found += f
         if y:
