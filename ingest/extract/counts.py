@@ -27,7 +27,7 @@ def line_endings(s: str | bytes) -> str:
     """ "LF", "CRLF", "CR", "mixed" or "none" (works on decoded text or ASCII-compatible bytes)."""
     if isinstance(s, bytes):
         crlf, cr, lf = s.count(b"\r\n"), s.count(b"\r"), s.count(b"\n")
-    elif "\r" not in s:  # the usual text: two C scans, the first stopping at once
+    elif "\r" not in s:  # the usual text: one C scan finds no CR, the next a LF at once
         return "LF" if "\n" in s else "none"
     else:
         crlf, cr, lf = s.count("\r\n"), s.count("\r"), s.count("\n")
