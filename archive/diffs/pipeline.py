@@ -158,6 +158,9 @@ class WorkerPool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
+            from ingest.extract.language import load_model  # forked workers share the model
+
+            load_model()
             self.executor = ProcessPoolExecutor(
                 max(self.cpus, self.workers), initializer=_worker_init, initargs=(os.getpid(),)
             )

@@ -94,7 +94,7 @@ def _context(
 def _clean(value):
     """A value SQLite can store as UTF-8: lone surrogates (a broken PDF's strings) become
     U+FFFD, never an exception at insert time."""
-    if isinstance(value, str):
+    if isinstance(value, str) and not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

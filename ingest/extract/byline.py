@@ -8,16 +8,19 @@ _TOP_LINES = 15
 _CONNECTORS = {"and", "&", "de", "van", "von", "der", "al", "bin", "la", "le", "del", "di"}
 
 
-def find_byline(text: str) -> str | None:
-    """The name(s) after a leading "By " on one of the first lines, if they look like names."""
+def find_byline(text: str, lines: list[str] | None = None) -> str | None:
+    """The name(s) after a leading "By " on one of the first lines, if they look like names.
+    `lines`: `lines_of(text)`, when the caller has them already."""
     seen = 0
-    for raw in lines_of(text):
-        line = " ".join(raw.split())
-        if not line:
+    for raw in lines_of(text) if lines is None else lines:
+        if not raw or raw.isspace():
             continue
         seen += 1
         if seen > _TOP_LINES:
             break
+        if raw.lstrip()[:2].lower() != "by":  # cheap: the line, spaces collapsed, starts so
+            continue
+        line = " ".join(raw.split())
         if line[:3].lower() != "by " or len(line.split()) > 12:
             continue
         names = line[3:].strip().rstrip(".,;")
@@ -30,4 +33,4 @@ def find_byline(text: str) -> str | None:
 
 
 def extract_byline(text: str, ctx: Context) -> Partial:
-    return Partial({"byline": find_byline(ctx.body)})
+    return Partial({"byline": find_byline(ctx.body, ctx.lines)})

@@ -54,10 +54,13 @@ _DATELINE = re.compile(
 _DATELINE_LINES = 8
 
 
-def find_dateline(text: str) -> str | None:
-    """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs."""
+def find_dateline(text: str, lines: list[str] | None = None) -> str | None:
+    """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs.
+    `lines`: `lines_of(text)`, when the caller has them (the same lines when no CR)."""
     seen = 0
-    for line in text.replace("\r", "\n").split("\n", 200)[:200]:
+    if lines is None or "\r" in text:  # a CR LF counts as two breaks here
+        lines = text.replace("\r", "\n").split("\n", 200)
+    for line in lines[:200]:
         if not line.strip():
             continue
         seen += 1
@@ -128,31 +131,55 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
     return out
 
 
+# Every date pattern and year needs a digit (the same \d: any script's); then four of them
+# (years, ISO and numeric dates) or a month's name (its first three letters, cased as in
+# _MONTH) before a day number.
+_DIGIT = re.compile(r"\d")
+_FOUR_DIGITS = re.compile(r"\d{4}")
+_MONTH_START = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+
+
+def _has_digit(line: str) -> bool:
+    """Whether `_DIGIT` finds one; in ASCII text, ten C scans that stop at the first hit."""
+    if line.isascii():
+        return any(map(line.__contains__, "0123456789"))
+    return _DIGIT.search(line) is not None
+
+
 @lru_cache(maxsize=LINE_CACHE)
-def _line_dates(line: str) -> tuple[tuple, tuple, tuple]:
-    """Dates, years and weekdays of one line; revisions repeat most lines, so cached."""
+def _line_dates(line: str) -> tuple[tuple, tuple, tuple] | None:
+    """Dates, years and weekdays of one line; revisions repeat most lines, so cached. Most
+    lines have no digit or no year or month (no date) and no "day" (no weekday): C scans."""
+    weekdays = tuple(_WEEKDAY.findall(line)) if "day" in line else ()
+    if not _has_digit(line) or (
+        _FOUR_DIGITS.search(line) is None and _MONTH_START.search(line) is None
+    ):
+        return ((), (), weekdays) if weekdays else None
     matches = list(_PATTERNS.finditer(line))
     years = find_years(line, matches)
-    return tuple(find_dates(line, matches)), tuple(years), tuple(_WEEKDAY.findall(line))
+    return tuple(find_dates(line, matches)), tuple(years), weekdays
 
 
-def scan_dates(text: str) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
-    """(find_dates(text), find_years(text), weekdays of text), line by line: no pattern
-    matches across a newline, and a newline reads as the start or end of the text does to
-    \\b and the lookarounds, so the lines' answers joined are the text's (a test checks)."""
+def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """(find_dates(text), find_years(text), weekdays of text) for the text of these lines
+    (`lines_of`), line by line: no pattern matches across a line break, and a break reads as
+    the start or end of the text does to \\b and the lookarounds, so the lines' answers
+    joined are the text's (a test checks)."""
     found: list[tuple[str, str, str]] = []
     years: list[str] = []
     weekdays: list[str] = []
-    for line in text.split("\n"):
-        f, y, w = _line_dates(line)
-        found += f
-        years += y
-        weekdays += w
+    for f, y, w in filter(None, map(_line_dates, filter(None, lines))):  # None: nothing there
+        if f:
+            found += f
+        if y:
+            years += y
+        if w:
+            weekdays += w
     return found, years, weekdays
 
 
 def extract_dates(text: str, ctx: Context) -> Partial:
-    found, years, weekdays = scan_dates(ctx.body)
+    found, years, weekdays = scan_dates(ctx.lines)
     items = []
     for key in ("date", "date_partial", "date_ambiguous"):
         keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]
@@ -160,4 +187,4 @@ def extract_dates(text: str, ctx: Context) -> Partial:
     items += rows("year", [(y, None) for y in years])
     items += rows("weekday", [(w, None) for w in weekdays])
     first = next((v[:10] for k, v, _ in found if k == "date"), None)
-    return Partial({"first_date": first, "dateline": find_dateline(ctx.body)}, items)
+    return Partial({"first_date": first, "dateline": find_dateline(ctx.body, ctx.lines)}, items)

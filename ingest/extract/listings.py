@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Context, Partial, lines_of, rows
+from .base import Context, Partial, line_matches, line_pattern, lines_of, rows
 
 _BULLETS = "•·*-–▪◦‣"
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?$")
@@ -22,21 +22,61 @@ def _bullet(line: str) -> str | None:
     return None
 
 
-def find_tags(text: str) -> list[str]:
-    """Items of bullet blocks (2+ items) whose items are all short labels."""
+# A bullet line (`line_pattern`), its item captured as `_bullet` gives it: the line stripped
+# starts with a bullet and a space, and the item is the rest, stripped; here an item of one
+# to four words (as str.split counts them) up to the line's end. Possessive (*+, ++): a
+# longer item fails at once instead of backtracking through its words (no other way to
+# match exists: spaces and non-spaces alternate).
+_ITEM = r"[^\S\n]*+[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*+"
+_SHORT_BULLET_LINE = line_pattern(_ITEM + r"(\S++(?:[^\S\n]++\S++){0,3}+)[^\S\n]*+$", re.MULTILINE)
+# ... whose item is a timestamp (as _STAMP), up to the line's end.
+_STAMP_LINE = line_pattern(
+    _ITEM + r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?[^\S\n]*$", re.MULTILINE
+)
+
+
+def _normal(text: str) -> str:
+    """`Context.normal` of a text."""
+    return "\n".join(lines_of(text))
+
+
+def _line_after(text: str, end: int) -> tuple[str, int]:
+    """The line after the line break at `end` ("" past the text) and where it ends."""
+    if end >= len(text):
+        return "", len(text)
+    stop = text.find("\n", end + 1)
+    stop = len(text) if stop < 0 else stop
+    return text[end + 1 : stop], stop
+
+
+def find_tags(text: str, normal: str | None = None) -> list[str]:
+    """Items of bullet blocks (2+ items, then a blank line or the end) whose items are all
+    short labels. `normal`: `Context.normal` of the text, when the caller has it already.
+
+    Only runs of bullet lines of 1-4 words can be such blocks: a run counts when the line
+    before it is no bullet (a longer item would spoil the block) and the line after is blank."""
+    whole = _normal(text) if normal is None else normal
     tags: list[str] = []
     block: list[str] = []
-    for line in lines_of(text) + [""]:
-        item = _bullet(line)
-        if item is not None:
-            block.append(item)
-            continue
-        if line.strip() and block:  # a bullet followed by text is not a label list
+    start = end = -1  # where the run's first match starts (its line's break) and last ends
+
+    def close() -> None:
+        before = whole[whole.rfind("\n", 0, start) + 1 : start] if start > 0 else ""
+        after, _ = _line_after(whole, end)
+        if _bullet(before) is None and not after.strip():
+            if len(block) >= 2 and all(_is_label(b) for b in block):
+                tags.extend(block)
+
+    for m in line_matches(_SHORT_BULLET_LINE, whole):
+        if block and m.start() != end:
+            close()
             block = []
-            continue
-        if len(block) >= 2 and all(_is_label(b) for b in block):
-            tags.extend(block)
-        block = []
+        if not block:
+            start = m.start()
+        block.append(m.group(1))
+        end = m.end()
+    if block:
+        close()
     return tags
 
 
@@ -50,39 +90,31 @@ def _is_label(item: str) -> bool:
     )
 
 
-def find_comments(text: str) -> list[tuple[str, str]]:
-    """(comment text, ISO timestamp) for each bullet that is a timestamp followed by text lines."""
+def find_comments(text: str, normal: str | None = None) -> list[tuple[str, str]]:
+    """(comment text, ISO timestamp) for each bullet that is a timestamp followed by text
+    lines: up to a blank line after some text, or the next bullet."""
+    whole = _normal(text) if normal is None else normal
     out: list[tuple[str, str]] = []
-    stamp: str | None = None
-    body: list[str] = []
-
-    def flush() -> None:
-        if stamp is not None and body:
-            out.append((" ".join(" ".join(body).split()), stamp))
-
-    for line in lines_of(text):
-        item = _bullet(line)
-        m = _STAMP.match(item) if item is not None else None
-        if m:
-            flush()
-            stamp, body = f"{m.group(1)}T{m.group(2)}", []
-        elif item is not None:
-            flush()
-            stamp, body = None, []
-        elif stamp is not None:
+    for m in line_matches(_STAMP_LINE, whole):
+        body: list[str] = []
+        end = m.end()
+        while end < len(whole):
+            line, end = _line_after(whole, end)
+            if _bullet(line) is not None:
+                break
             if line.strip():
                 body.append(line.strip())
             elif body:
-                flush()
-                stamp, body = None, []
-    flush()
+                break
+        if body:
+            out.append((" ".join(" ".join(body).split()), f"{m.group(1)}T{m.group(2)}"))
     return out
 
 
 def extract_tags(text: str, ctx: Context) -> Partial:
-    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body)]))
+    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body, ctx.normal)]))
 
 
 def extract_comments(text: str, ctx: Context) -> Partial:
-    found = find_comments(ctx.body)
+    found = find_comments(ctx.body, ctx.normal)
     return Partial({"comment_count": len(found)}, rows("comment", found))

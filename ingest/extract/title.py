@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 
-from .base import Context, Partial, lines_of
+from .base import Context, Partial, line_matches, line_pattern, lines_of
 
-_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# A Markdown heading line, or a fence line (``` or ~~~ after any whitespace), which turns
+# headings off and on.
+_HEADING_OR_FENCE = line_pattern(
+    r"(?:[^\S\n]*(?:```|~~~)|( {0,3})(#{1,6})[ \t]+(.+?)[ \t#]*$)", re.MULTILINE
+)
 _MAX_TITLE_WORDS = 30
 
 
@@ -29,10 +33,11 @@ def _headline_like(line: str) -> bool:
     return has_lower and len(words) <= _MAX_TITLE_WORDS and not line.endswith(".")
 
 
-def first_meaningful_line(text: str) -> str | None:
-    """First line with letters, skipping a name-only caption that precedes a headline."""
+def first_meaningful_line(text: str, lines: list[str] | None = None) -> str | None:
+    """First line with letters, skipping a name-only caption that precedes a headline.
+    `lines`: `lines_of(text)`, when the caller has them already."""
     candidates: list[str] = []
-    for raw in lines_of(text):
+    for raw in lines_of(text) if lines is None else lines:
         line = _clean(raw)
         if any(c.isalpha() for c in line):
             candidates.append(line)
@@ -46,6 +51,21 @@ def first_meaningful_line(text: str) -> str | None:
     return candidates[0][:500]
 
 
+def _headings(ctx: Context) -> list[tuple[int, str, bool]]:
+    """Every Markdown heading line of the body, in order: (level, text, inside a fence).
+    One scan, kept in the context for both the title and the headings."""
+    found = ctx.memo.get("headings")
+    if found is None:
+        found, in_fence = [], False
+        for m in line_matches(_HEADING_OR_FENCE, ctx.normal):
+            if m.group(1) is None:  # a fence
+                in_fence = not in_fence
+            else:
+                found.append((len(m.group(2)), m.group(3), in_fence))
+        ctx.memo["headings"] = found
+    return found
+
+
 def extract_title(text: str, ctx: Context) -> Partial:
     if ctx.html is not None:
         for selector in ("title", "h1"):
@@ -53,24 +73,15 @@ def extract_title(text: str, ctx: Context) -> Partial:
             if node is not None and _clean(node.text()):
                 return Partial({"title": _clean(node.text())[:500]})
     if ctx.media_type == "text/markdown":
-        for line in lines_of(ctx.body):
-            m = _MD_HEADING.match(line)
-            if m and len(m.group(1)) == 1:
-                return Partial({"title": _clean(m.group(2))[:500]})
-    return Partial({"title": first_meaningful_line(ctx.body)})
+        for level, heading, _in_fence in _headings(ctx):  # the first `#` line, fenced or not
+            if level == 1:
+                return Partial({"title": _clean(heading)[:500]})
+    return Partial({"title": first_meaningful_line(ctx.body, ctx.lines)})
 
 
 def extract_headings(text: str, ctx: Context) -> Partial:
     """Markdown `#` headings (HTML headings come from html_meta); detail = level as "h2"."""
     if ctx.media_type != "text/markdown":
         return Partial()
-    found: list[tuple[str, str | None]] = []
-    in_fence = False
-    for line in lines_of(ctx.body):
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        m = None if in_fence else _MD_HEADING.match(line)
-        if m:
-            found.append((_clean(m.group(2)), f"h{len(m.group(1))}"))
+    found = [(_clean(h), f"h{level}") for level, h, in_fence in _headings(ctx) if not in_fence]
     return Partial(items=[("heading", i, v, d) for i, (v, d) in enumerate(found)])
