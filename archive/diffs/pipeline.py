@@ -3,9 +3,10 @@
 Why one: folder runs and git imports record versions the same way, so their diffs go the same
 way too. Each (from, to) pair is queued as soon as its version is recorded; once the batch has
 enough work a process pool diffs the queue on other cores while the main process goes on
-recording (packs passages, writes rows), so both run at once. At the end of the batch every
-delta is proved to rebuild its new content (by hash) and the rows are inserted in order of
-first appearance, inside the batch's transaction, whatever order the workers finished in.
+recording (packs passages, writes rows), so both run at once. Each worker proves its delta
+rebuilds the new content (by hash) and packs the row; at the end of the batch the rows are
+inserted in order of first appearance, inside the batch's transaction, whatever order the
+workers finished in.
 
 The same pool (`WorkerPool`, one per import) also runs each new content's own work
 (`map`: decoding, media type, metadata extraction), results taken in submission order so
@@ -67,24 +68,32 @@ def _diff_pair(texts: tuple[str, str]) -> DiffResult:
     return diffs.diff_texts(*texts)
 
 
-def pool_cpus() -> int:
-    """Whether diffs go to the pool (more than 1) and how many processes they want at least.
-    ARCHIVE_DIFF_WORKERS sets it (1: serial in the main process), e.g. to benchmark;
-    otherwise every core for the pure-Python engine, and 1 for the compiled core, which diffs
-    a pair faster than its texts cross to a worker and back (the sample bundle's import: 10.0 s
-    wall serial against 11.3 s with 2 workers on 2 cores)."""
-    if workers := os.environ.get("ARCHIVE_DIFF_WORKERS"):
-        return int(workers)
-    return 1 if diffs.compiled() else os.cpu_count() or 1
+DiffJob = tuple[Pair, str, str, tuple[str, str] | None, str]  # pair, old, new, target, algorithm
 
 
-def checked_row(store: Store, pair: Pair, old: str, result: DiffResult, algorithm: str) -> dict:
-    """The `diffs` row of a computed diff, once its delta is proved to rebuild the new
-    content (by hash); DiffIntegrityError otherwise, so the caller's batch rolls back."""
-    problem = rebuild_problem(old, result.delta, store.text_target(pair[1]), pair[1])
+def diff_job(job: DiffJob) -> dict:
+    """The `diffs` row of one pair, computed, proved and packed wherever it runs (a worker:
+    the main process only inserts it): the diff, then its delta rebuilt and hashed against
+    target (the new content's text key and encoding, `Store.text_target`), then the delta
+    compressed. DiffIntegrityError when it does not rebuild (the batch then rolls back)."""
+    pair, old, new, target, algorithm = job
+    result = diffs.diff_texts(old, new)
+    problem = rebuild_problem(old, result.delta, target, pair[1])
     if problem:
         raise DiffIntegrityError(f"diff {pair[0][:12]}..{pair[1][:12]}: {problem}")
     return diff_row(pair, result, algorithm, old)
+
+
+def pool_cpus() -> int:
+    """Whether diffs go to the pool (more than 1) and how many processes they want at least.
+    ARCHIVE_DIFF_WORKERS sets it (1: serial in the main process), e.g. to benchmark;
+    otherwise the import's workers (`worker_count`), for either engine: a worker does the
+    whole row (diff, rebuild check, delta compression), which costs the main process, the
+    import's critical path, more than sending the texts (the compiled core alone diffs a pair
+    faster than its texts cross, but not the check and the packing as well)."""
+    if workers := os.environ.get("ARCHIVE_DIFF_WORKERS"):
+        return int(workers)
+    return worker_count()
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -164,9 +173,14 @@ class WorkerPool:
         return self.executor
 
     def submit(self, texts: tuple[str, str]) -> Future[DiffResult]:
+        """A diff of (old, new) on a worker."""
+        return self.submit_job(_diff_pair, texts)
+
+    def submit_job(self, job: Callable[[T], R], item: T) -> Future[R]:
+        """job(item) on a worker (a diff's: ARCHIVE_KILL_AT=diff_worker:<n> kills the n-th)."""
         self.submitted += 1
         dies = os.environ.get("ARCHIVE_KILL_AT") == f"diff_worker:{self.submitted}"
-        return self._executor().submit(_worker_dies if dies else _diff_pair, texts)
+        return self._executor().submit(_worker_dies if dies else job, item)
 
     @property
     def parallel(self) -> bool:
@@ -212,15 +226,17 @@ class DiffQueue:
     """The diffs of one batch: `extend` with pairs as versions are recorded, then `store`.
 
     Gives the rows `store_diffs` would give for the same pairs: one per new (from, to) pair
-    not stored yet whose two sides have text, in order of first appearance.
+    not stored yet whose two sides have text, in order of first appearance. Each row is
+    made whole by `diff_job` (on a worker once the pool pays): the main process only reads
+    the texts it holds and inserts the rows.
     """
 
     def __init__(self, store: Store, pool: WorkerPool) -> None:
         self.store = store
         self.pool = pool
         self.seen: set[Pair] = set()
-        self.jobs: list[tuple[Pair, tuple[str, str]]] = []
-        self.futures: list[Future[DiffResult]] = []  # of the first jobs, once a pool runs
+        self.jobs: list[DiffJob] = []
+        self.futures: list[Future[dict]] = []  # of the first jobs, once a pool runs
         self.chars = 0
 
     def extend(self, pairs: Iterable[Pair]) -> None:
@@ -233,20 +249,21 @@ class DiffQueue:
             old, new = self.store.read_text(pair[0]), self.store.read_text(pair[1])
             if old is None or new is None:
                 continue  # binary content: no diff
-            self.jobs.append((pair, (old, new)))
+            target = self.store.text_target(pair[1])
+            self.jobs.append((pair, old, new, target, diffs.ALGORITHM))
             self.chars += len(old) + len(new)
         if self.pool.worth_it(len(self.jobs), self.chars):
-            for _, texts in self.jobs[len(self.futures) :]:
-                self.futures.append(self.pool.submit(texts))
+            for job in self.jobs[len(self.futures) :]:
+                self.futures.append(self.pool.submit_job(diff_job, job))
 
     def store_all(self) -> int:
-        """Check and insert the batch's diffs (inside its transaction); returns the count.
+        """Insert the batch's checked diffs (inside its transaction); returns the count.
 
         A delta that does not rebuild its new text raises DiffIntegrityError."""
-        rows = []
-        for k, (pair, texts) in enumerate(self.jobs):
-            result = self.futures[k].result() if k < len(self.futures) else _diff_pair(texts)
-            rows.append(checked_row(self.store, pair, texts[0], result, diffs.ALGORITHM))
+        rows = [
+            self.futures[k].result() if k < len(self.futures) else diff_job(job)
+            for k, job in enumerate(self.jobs)
+        ]
         self.store.insert_diffs(rows)
         self.jobs, self.futures, self.seen, self.chars = [], [], set(), 0
         return len(rows)

@@ -165,7 +165,7 @@ def store_blobs(
     large ones streamed from git into chunks. Either way the same rows in the same order.
     Returns the (path, reason) problems met in contents stored all the same."""
     if ahead is not None and ahead.paths == paths:
-        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results(), True)
+        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results())
     held: list[tuple[str, bytes]] = []
     size = 0
     problems: list[tuple[str, str]] = []
@@ -195,7 +195,7 @@ def _store_held(
 ) -> list[tuple[str, str]]:
     items = [(paths[oid], data) for oid, data in held]
     prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
-    return _write_held(store, held, paths, blake3_of, prepared, pool.parallel)
+    return _write_held(store, held, paths, blake3_of, prepared)
 
 
 def _write_held(
@@ -204,16 +204,14 @@ def _write_held(
     paths: dict[str, str],
     blake3_of: dict[str, str],
     prepared: list[Prepared],
-    hold: bool,
 ) -> list[tuple[str, str]]:
-    """Write prepared contents in order; hold: keep their passages for packing (computed on
-    workers: worth the memory; in this process, packing splits them as fast)."""
+    """Write prepared contents in order (their passages wait for packing: split once)."""
     known = store.known_blobs(p.info.blake3 for p in prepared)
     problems: list[tuple[str, str]] = []
     for (oid, data), done in zip(held, prepared, strict=True):
         blake3 = done.info.blake3
         if blake3 not in known:
-            write_prepared(store, done, data, hold=hold)
+            write_prepared(store, done, data)
             known.add(blake3)
             problems += [(paths[oid], reason) for reason in done.problems]
         blake3_of[oid] = blake3

@@ -131,11 +131,11 @@ def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
         return None
 
 
-def write_prepared(store: Store, prepared: Prepared, data: bytes, *, hold: bool = False) -> Stored:
+def write_prepared(store: Store, prepared: Prepared, data: bytes) -> Stored:
     """Write a prepared content's rows: its blob, readable-text blob and metadata.
 
-    hold: keep its passages for `pack_blob` in the store's text cache (a caller whose new
-    contents all become versions within a batch of bounded size: the git import)."""
+    Its passages (split where it was prepared, a worker or this process) wait in the
+    store's text cache, when an ingest keeps one, for `pack_blob`: a text is split once."""
     info = prepared.info
     store.insert_blob(info, data)
     if prepared.text_blob is not None:
@@ -144,7 +144,7 @@ def write_prepared(store: Store, prepared: Prepared, data: bytes, *, hold: bool 
         store.link_text_blob(info.blake3, tinfo.blake3)
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
-    if hold and prepared.split is not None and store.texts is not None:
+    if prepared.split is not None and store.texts is not None:
         store.texts.presplit(info.blake3, info.encoding, *prepared.split)
     return Stored(info, prepared.problems)
 

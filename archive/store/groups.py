@@ -247,16 +247,25 @@ class TextCache:
         self._reader: GroupReader | None = None
         # key -> (encoding, passages, quotations) computed ahead by a worker, taken once
         self.splits: dict[str, tuple[str, list[str], list]] = {}
+        self.split_chars = 0
 
     def presplit(self, key: str, encoding: str, parts: list[str], quotes: list) -> None:
         """Hold a new text blob's passages and quotations (passage_store.split_text of its
-        decoded bytes, computed off the main process) until it is packed."""
+        decoded bytes, computed off the main process) until it is packed; past max_chars
+        held, not (packing then splits it again: slower, same rows)."""
+        size = sum(map(len, parts))
+        if key in self.splits or self.split_chars + size > self.max_chars:
+            return
         self.splits[key] = (encoding, parts, quotes)
+        self.split_chars += size
 
     def take_split(self, key: str, encoding: str) -> tuple[list[str], list] | None:
         """The passages and quotations held for blob key (once), if decoded with encoding."""
         item = self.splits.pop(key, None)
-        return None if item is None or item[0] != encoding else (item[1], item[2])
+        if item is None:
+            return None
+        self.split_chars -= sum(map(len, item[1]))
+        return None if item[0] != encoding else (item[1], item[2])
 
     def get(self, key: str, encoding: str) -> str | None:
         """The text of blob key decoded with encoding, if held."""
