@@ -147,7 +147,7 @@ def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead
             size += length
     finally:
         blobs.close()
-    items = [(paths[oid], data) for oid, data in held]
+    items = [(paths[oid], data, True, True) for oid, data in held]
     return Ahead(paths, held, pool.start_map(_prepare, items, size))
 
 
@@ -181,8 +181,8 @@ def store_blobs(
     return problems + _store_held(store, held, paths, blake3_of, pool)
 
 
-def _prepare(item: tuple[str, bytes]) -> Prepared:
-    """Top-level so the pool can pickle it."""
+def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
     return prepare_content(*item)
 
 
@@ -193,7 +193,7 @@ def _store_held(
     blake3_of: dict[str, str],
     pool: WorkerPool,
 ) -> list[tuple[str, str]]:
-    items = [(paths[oid], data) for oid, data in held]
+    items = [(paths[oid], data, True, pool.parallel) for oid, data in held]
     prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
     return _write_held(store, held, paths, blake3_of, prepared)
 

@@ -12,10 +12,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from archive.passages.indexing import Terms, fresh_terms
 from archive.record.plan import Change
 from archive.store import Store
 from archive.store.passage_format import PassageError
-from archive.store.passage_store import split_text
+from archive.store.passage_store import passage_key, split_text
 from ingest.content import BlobInfo, describe, text_blob
 from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
 from ingest.formats import MEDIA_DOCX, FormatError, readable_text
@@ -93,11 +94,17 @@ class Prepared:
     metadata: tuple[dict, list] | None
     problems: list[str]
     split: tuple[list[str], list] | None = None  # its passages and quotations, if text
+    keys: tuple[list[int], list[int]] = ([], [])  # their passage keys
+    terms: dict[int, Terms] | None = None  # span-index terms of passages (by key), if asked
 
 
-def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Prepared:
+def prepare_content(
+    path: str, data: bytes, extract_metadata: bool = True, index: bool = False
+) -> Prepared:
     """The per-content work of every source (folder, git, web), a pure function of its
-    path and bytes: it runs in the import's worker processes as well as in the main one."""
+    path and bytes: it runs in the import's worker processes as well as in the main one.
+    index: also the span-index terms of its passages (`fresh_terms`): for a worker, which
+    takes that work off the main process."""
     info, decoded = describe(path, data)
     problems: list[str] = []
     mismatch = format_problem(path, info.media_type)
@@ -117,7 +124,15 @@ def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Pr
         )
         metadata = row_fields(extraction)
         problems += extraction.problems
-    return Prepared(info, text_blob_row, metadata, _unique(problems), _split(info, data))
+    split = _split(info, data)
+    if split is None:
+        return Prepared(info, text_blob_row, metadata, _unique(problems))
+    parts, quotes = split
+    keys = (list(map(passage_key, parts)), [passage_key(q) for q, _ in quotes])
+    terms = None
+    if index:
+        terms = fresh_terms(zip(keys[0] + keys[1], parts + [q for q, _ in quotes], strict=True))
+    return Prepared(info, text_blob_row, metadata, _unique(problems), split, keys, terms)
 
 
 def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
@@ -145,7 +160,9 @@ def write_prepared(store: Store, prepared: Prepared, data: bytes) -> Stored:
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
     if prepared.split is not None and store.texts is not None:
-        store.texts.presplit(info.blake3, info.encoding, *prepared.split)
+        store.texts.presplit(info.blake3, info.encoding, *prepared.split, prepared.keys)
+        if prepared.terms:
+            store.texts.offer_terms(prepared.terms)
     return Stored(info, prepared.problems)
 
 

@@ -245,27 +245,65 @@ class TextCache:
         # key -> (encoding, text, (passage ids, passages) when this process packed it)
         self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
         self._reader: GroupReader | None = None
-        # key -> (encoding, passages, quotations) computed ahead by a worker, taken once
-        self.splits: dict[str, tuple[str, list[str], list]] = {}
+        # key -> (encoding, passages, quotations, their keys) computed ahead, taken once
+        self.splits: dict[str, tuple[str, list[str], list, list[int], list[int]]] = {}
         self.split_chars = 0
+        # passage key -> its span-index terms (words, reuse keys), computed by a worker
+        self.terms: dict[int, tuple[str, list]] = {}
+        # passage id -> its terms, or its text, for the span index (`take_indexed`)
+        self.indexed: dict[int, tuple[str, list] | str] = {}
+        self.indexed_chars = 0
 
-    def presplit(self, key: str, encoding: str, parts: list[str], quotes: list) -> None:
+    def presplit(
+        self, key: str, encoding: str, parts: list[str], quotes: list, keys: tuple[list, list]
+    ) -> None:
         """Hold a new text blob's passages and quotations (passage_store.split_text of its
-        decoded bytes, computed off the main process) until it is packed; past max_chars
-        held, not (packing then splits it again: slower, same rows)."""
+        decoded bytes) and their passage keys, computed where it was prepared (a worker),
+        until it is packed; past max_chars held, not (packing then splits it again: slower,
+        same rows)."""
         size = sum(map(len, parts))
         if key in self.splits or self.split_chars + size > self.max_chars:
             return
-        self.splits[key] = (encoding, parts, quotes)
+        self.splits[key] = (encoding, parts, quotes, *keys)
         self.split_chars += size
 
-    def take_split(self, key: str, encoding: str) -> tuple[list[str], list] | None:
-        """The passages and quotations held for blob key (once), if decoded with encoding."""
+    def take_split(self, key: str, encoding: str) -> tuple[list[str], list, list, list] | None:
+        """(passages, quotations, their keys) held for blob key (once), if decoded with
+        encoding."""
         item = self.splits.pop(key, None)
         if item is None:
             return None
         self.split_chars -= sum(map(len, item[1]))
-        return None if item[0] != encoding else (item[1], item[2])
+        return None if item[0] != encoding else item[1:]
+
+    def offer_terms(self, terms: dict[int, tuple[str, list]]) -> None:
+        """Span-index terms of passages (by key) a worker computed, until they are packed."""
+        self.terms.update(terms)
+
+    def hold_terms(self, ids: dict[int, int], texts: dict[int, str]) -> None:
+        """New passages (key -> id) just stored: keep their terms, else their text, for the
+        span index, so it neither inflates their group nor (mostly) tokenises here. Past
+        max_chars held, not (the index then reads them back: slower, same rows)."""
+        for key, pid in ids.items():
+            held = self.terms.pop(key, None) or texts[key]
+            size = len(held if isinstance(held, str) else held[0])
+            if self.indexed_chars + size <= self.max_chars:
+                self.indexed[pid] = held
+                self.indexed_chars += size
+
+    def drop_terms(self, keys: Iterable[int]) -> None:
+        """Terms of passages packed (stored before, or held by `hold_terms`): not needed."""
+        for key in keys:
+            self.terms.pop(key, None)
+
+    def take_indexed(self, pid: int) -> tuple[str, list] | str | None:
+        return self.indexed.pop(pid, None)
+
+    def clear_terms(self) -> None:
+        """After the span index caught up: nothing held is needed any more."""
+        self.terms.clear()
+        self.indexed.clear()
+        self.indexed_chars = 0
 
     def get(self, key: str, encoding: str) -> str | None:
         """The text of blob key decoded with encoding, if held."""

@@ -51,8 +51,8 @@ def _segment_quotes(segment: str) -> tuple[tuple[str, int], ...]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _passage_key(text: str) -> int:
-    """A passage's key; revisions repeat most passages, so cached."""
+def passage_key(text: str) -> int:
+    """A passage's key (`passages.key`); revisions repeat most passages, so cached."""
     return digest_key(passage_digest(text))
 
 
@@ -221,8 +221,8 @@ class PassageStore:
             return False
         encoding = row[1]
         split = cache.take_split(blob, encoding) if cache is not None else None
-        if split is not None:
-            parts, quotes = split
+        if split is not None:  # split, and keyed, where the content was prepared
+            parts, quotes, keys, quote_keys = split
             text = "".join(parts)
         else:
             content = self.conn.execute(
@@ -230,8 +230,8 @@ class PassageStore:
             ).fetchone()[0]
             text = bytes(content).decode(encoding)
             parts, quotes = split_text(blob, encoding, text)
-        keys = list(map(_passage_key, parts))
-        quote_keys = [_passage_key(q) for q, _ in quotes]
+            keys = list(map(passage_key, parts))
+            quote_keys = [passage_key(q) for q, _ in quotes]
         known = self.by_keys(keys + quote_keys)
         new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
         for key, part in zip(keys, parts, strict=True):
@@ -241,9 +241,13 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            known.update(self._add_group(new, keys, known, previous, cache))
+            added = self._add_group(new, keys, known, previous, cache)
+            known.update(added)
+            if cache is not None:  # what the span index needs of them, held for `catch_up`
+                cache.hold_terms(added, {k: t for k, (_, t) in new.items()})
         ids = [known[k] for k in keys]
         if cache is not None:
+            cache.drop_terms(keys + quote_keys)
             cache.put(blob, encoding, text, passages=(ids, parts))
         reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
