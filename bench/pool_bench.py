@@ -9,7 +9,9 @@ must be identical whatever the number of workers (printed: "digests: identical")
 the peer, `git log --first-parent -p --word-diff=porcelain`, and the ratio to it. Medians of
 --runs, wall and CPU (the process and its workers) seconds, and the main process's own CPU:
 the critical path, which the wall time approaches when the workers have cores of their own
-(on a shared machine, read it rather than the wall time).
+(on a shared machine, read it rather than the wall time). Peak memory: the largest resident
+set of the main process and of any one worker (ru_maxrss, the largest of the runs); the
+import's peak is at most the main one plus the workers' (ARCHIVE_WORKERS of them).
 """
 
 from __future__ import annotations
@@ -33,16 +35,18 @@ OWN_CPU = (
     "import atexit, resource, runpy, sys\n"
     "def own():\n"
     "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
     "    print(f'main-cpu {r.ru_utime + r.ru_stime:.3f}')\n"
+    "    print(f'peak-kib {r.ru_maxrss} {c.ru_maxrss}')\n"
     "atexit.register(own)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
-def run(repo: Path, db: Path, workers: int) -> tuple[float, float, float, str]:
-    """(wall, CPU, main-process CPU, digest lines) of one frozen-clock import with this many
-    workers."""
+def run(repo: Path, db: Path, workers: int) -> tuple[float, float, float, str, tuple[int, int]]:
+    """(wall, CPU, main-process CPU, digest lines, peak KiB of the main process and of its
+    largest worker) of one frozen-clock import with this many workers."""
     for stale in db.parent.glob(db.name + "*"):
         stale.unlink()
     cmd = [sys.executable, "-c", OWN_CPU, str(ROOT / "bench" / "archive_digest.py")]
@@ -61,7 +65,8 @@ def run(repo: Path, db: Path, workers: int) -> tuple[float, float, float, str]:
     text = out.read().decode().splitlines()
     lines = [line for line in text if len(line.split()) == 3 and line.split()[1].isdigit()]
     own = next(float(line.split()[1]) for line in text if line.startswith("main-cpu "))
-    return wall, cpu, own, "\n".join(lines)
+    peak = next(line.split()[1:] for line in text if line.startswith("peak-kib "))
+    return wall, cpu, own, "\n".join(lines), (int(peak[0]), int(peak[1]))
 
 
 def main() -> int:
@@ -91,12 +96,15 @@ def main() -> int:
         print(f"git log --first-parent -p --word-diff=porcelain: {git_s:.2f} s wall")
         for workers in args.workers:
             results = [run(repo, db, workers) for _ in range(args.runs)]
-            digests.update(d for *_, d in results)
+            digests.update(r[3] for r in results)
             wall, cpu, own = (statistics.median(r[k] for r in results) for k in range(3))
+            main_kib, worker_kib = (max(r[4][k] for r in results) for k in range(2))
             print(
                 f"ARCHIVE_WORKERS={workers}: {wall:6.2f} s wall, {cpu:6.2f} s CPU of which"
                 f" {own:6.2f} s in the main process  ({wall / git_s:.1f}x git wall,"
-                f" {own / git_s:.1f}x in main-process CPU)  median of {args.runs}"
+                f" {own / git_s:.1f}x in main-process CPU)  median of {args.runs};"
+                f" peak RSS {main_kib / 1024:.0f} MiB main, {worker_kib / 1024:.0f} MiB"
+                " largest worker"
             )
         print("digests:", "identical" if len(digests) == 1 else f"DIFFER ({len(digests)} kinds)")
     return 0 if len(digests) == 1 else 1
