@@ -369,36 +369,28 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
                     " VALUES (?, ?, 'present', ?, ?)",
                     (source_id, change.path, observed_at, observed_at),
                 ).lastrowid
-            prev_id, prev_seq = self.conn.execute(
-                "SELECT current_version_id, (SELECT COALESCE(MAX(seq), 0) FROM versions"
-                " WHERE document_id = :d) FROM documents WHERE id = :d",
-                {"d": doc_id},
-            ).fetchone()
+            # one statement: its number, its previous version and the content's latest
+            # earlier version in the document (same_as), read from the rows it follows
             version_id = self.conn.execute(
                 "INSERT INTO versions (document_id, seq, blob, path, kind, run_id, observed_at,"
-                ' mtime, previous_version_id, old_path, "commit")'
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ' mtime, previous_version_id, old_path, "commit", same_as_version_id)'
+                " SELECT d.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM versions"
+                " WHERE document_id = d.id), ?, ?, ?, ?, ?, ?, d.current_version_id, ?, ?,"
+                " (SELECT p.id FROM versions p WHERE p.document_id = d.id AND p.blob = ?"
+                " ORDER BY p.seq DESC LIMIT 1) FROM documents d WHERE d.id = ?",
                 (
-                    doc_id,
-                    prev_seq + 1,
                     change.blob,
                     change.path,
                     change.kind,
                     run_id,
                     observed_at,
                     change.mtime,
-                    prev_id,
                     change.old_path,
                     commit,
+                    change.blob,
+                    doc_id,
                 ),
             ).lastrowid
-            if change.blob is not None:  # the content's latest earlier version, if any
-                self.conn.execute(
-                    "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
-                    " WHERE p.document_id = ? AND p.blob = ? AND p.seq < ?"
-                    " ORDER BY p.seq DESC LIMIT 1) WHERE id = ?",
-                    (doc_id, change.blob, prev_seq + 1, version_id),
-                )
             status = "deleted" if change.kind == "deleted" else "present"
             self.conn.execute(
                 "UPDATE documents SET path = ?, status = ?, current_version_id = ?, last_seen = ?"
