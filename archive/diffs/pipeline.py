@@ -191,8 +191,9 @@ class WorkerPool:
         """Start job(item) for each item on the workers when there are some and the items
         (size: their bytes) pay for the trip, else leave it to this process; the results
         come, in the items' order, from `Mapped.results`. job must be a pure, top-level
-        function: the results are the same wherever it runs."""
-        if not self.parallel or size < PARALLEL_BYTES or len(items) < 2:
+        function: the results are the same wherever it runs. A single item goes too: the
+        main process is the import's critical path (and a git import prepares ahead)."""
+        if not self.parallel or size < PARALLEL_BYTES or not items:
             return Mapped(lambda: [job(item) for item in items])
         executor = self._executor()
         kill = os.environ.get("ARCHIVE_KILL_AT", "")
