@@ -63,7 +63,11 @@ def run(repo: Path, db: Path, workers: int) -> tuple[float, float, float, str, t
     )
     out.seek(0)
     text = out.read().decode().splitlines()
-    lines = [line for line in text if len(line.split()) == 3 and line.split()[1].isdigit()]
+    lines = [
+        line
+        for line in text
+        if len(line.split()) == 3 and line.split()[1].isdigit() and not line.startswith("peak")
+    ]
     own = next(float(line.split()[1]) for line in text if line.startswith("main-cpu "))
     peak = next(line.split()[1:] for line in text if line.startswith("peak-kib "))
     return wall, cpu, own, "\n".join(lines), (int(peak[0]), int(peak[1]))
