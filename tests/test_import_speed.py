@@ -89,15 +89,15 @@ def test_pipelined_import_equals_batch_end_import(
         with Store(tmp_path / "plain.db") as store:
             import_git(store, str(repo.root), "t", batch_size=5)
     submitted = []
-    submit = diff_queue.DiffPool.submit_job
+    submit = diff_queue.DiffPool.submit_jobs
 
-    def counting_submit(self, job, item):
-        submitted.append(item)
-        return submit(self, job, item)
+    def counting_submit(self, job, items):
+        submitted.extend(items)
+        return submit(self, job, items)
 
     monkeypatch.setattr(diff_queue, "POOL_MIN_PAIRS", 1)  # a pool even for this small history
     monkeypatch.setattr(diff_queue, "POOL_MIN_CHARS", 0)
-    monkeypatch.setattr(diff_queue.DiffPool, "submit_job", counting_submit)
+    monkeypatch.setattr(diff_queue.DiffPool, "submit_jobs", counting_submit)
     monkeypatch.setenv("ARCHIVE_DIFF_WORKERS", "2")
     with Store(tmp_path / "fast.db") as store:
         import_git(store, str(repo.root), "t", batch_size=5)
