@@ -70,6 +70,11 @@ class GroupReader:
             self.groups[group.first] = group
         return group
 
+    def add_row(self, row: tuple) -> Group:
+        """A `passage_groups` row (id, depth, bases, sizes, data) just written by this
+        connection: known without reading it back."""
+        return self._add(row)
+
     def _fetch(self, pid: int) -> Group:
         row = self.conn.execute(
             "SELECT id, depth, bases, sizes, data FROM passage_groups WHERE id <= ?"
