@@ -16,6 +16,7 @@ from archive.diffs.pipeline import WORKER_DIED, WorkerPool
 from archive.passages import indexing
 from archive.record.folder import ingest_folder
 from archive.record.git import import_git
+from archive.record.metadata import keep_unpacked, prepare_content, write_prepared
 from archive.store import Store, database, passage_store
 from tests.conftest import TIMES, run_archive_after, table_rows
 from tests.gitrepo import Repo
@@ -262,3 +263,24 @@ def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     serial, pooled = every_table(tmp_path / "serial.db"), every_table(tmp_path / "pooled.db")
     assert serial["reuse_sentences"] and serial["passage_groups"] and serial["diffs"]
     assert pooled == serial
+
+
+def test_a_content_written_ahead_of_its_packing_keeps_its_bytes_if_nothing_packs_it(
+    tmp_path: Path,
+) -> None:
+    """A git import writes a new text's row without its bytes (its split holds them until
+    its version packs it, so they are never written whole only to be freed); one that no
+    version packed gets them back at the batch's end, and rename detection reads it meanwhile."""
+    data = "One paragraph.\n\nAnother one, \u201cquoted\u201d, in Latin-1: caf\u00e9.\n".encode(
+        "latin-1", "replace"
+    )
+    with Store(tmp_path / "a.db") as store, store.caching_texts(), store.write():
+        prepared = prepare_content("a.txt", data)
+        blake3 = prepared.info.blake3
+        write_prepared(store, prepared, data, packed_soon=True)
+        assert store.texts.held_bytes(blake3) == data
+        assert store.query_one("SELECT content FROM blobs WHERE blake3 = ?", (blake3,)) == {
+            "content": None
+        }
+        assert keep_unpacked(store) == 1 and keep_unpacked(store) == 0
+        assert store.read_content(blake3) == data and store.texts.held_bytes(blake3) is None

@@ -18,7 +18,7 @@ from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
-from archive.record.metadata import Prepared, prepare_content, write_prepared
+from archive.record.metadata import Prepared, keep_unpacked, prepare_content, write_prepared
 from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
@@ -211,7 +211,7 @@ def _write_held(
     for (oid, data), done in zip(held, prepared, strict=True):
         blake3 = done.info.blake3
         if blake3 not in known:
-            write_prepared(store, done, data)
+            write_prepared(store, done, data, packed_soon=True)  # in this batch
             known.add(blake3)
             problems += [(paths[oid], reason) for reason in done.problems]
         blake3_of[oid] = blake3
@@ -306,6 +306,7 @@ def _import(
                     kinds[kind] = kinds.get(kind, 0) + n
                 changed += change_list(changes, commit.oid)
                 failpoint("commit", tally.commits)
+            keep_unpacked(store)  # none should be: every new content made a version
             pending.store_all()  # wait for the batch's diffs, check and insert them
             catch_up_spans(store)  # the batch's new passages, blobs and versions
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
@@ -328,6 +329,13 @@ def _import(
     )
 
 
+def _held(store: Store, blob: str) -> bytes | None:
+    """A content for rename detection, also while only its split holds it (a new content
+    written, not packed yet)."""
+    held = store.texts.held_bytes(blob) if store.texts is not None else None
+    return store.similarity_content(blob) if held is None else held
+
+
 def _record_commit(
     store: Store,
     source_id: int,
@@ -342,7 +350,7 @@ def _record_commit(
     changes = plan_with_renames(
         store.document_states(source_id, touched),
         observations(commit, blake3_of),
-        read=store.similarity_content,
+        read=lambda blob: _held(store, blob),
     )
     record_versions(
         store,

@@ -146,24 +146,38 @@ def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
         return None
 
 
-def write_prepared(store: Store, prepared: Prepared, data: bytes) -> Stored:
+def write_prepared(
+    store: Store, prepared: Prepared, data: bytes, *, packed_soon: bool = False
+) -> Stored:
     """Write a prepared content's rows: its blob, readable-text blob and metadata.
 
     Its passages (split where it was prepared, a worker or this process) wait in the
-    store's text cache, when an ingest keeps one, for `pack_blob`: a text is split once."""
+    store's text cache, when an ingest keeps one, for `pack_blob`: a text is split once.
+    packed_soon: the caller packs it within its batch (or calls `keep_unpacked`), so a text
+    held as passages is not written whole first (its bytes would only be freed again)."""
     info = prepared.info
-    store.insert_blob(info, data)
+    held = False
+    if prepared.split is not None and store.texts is not None:
+        held = store.texts.presplit(info.blake3, info.encoding, *prepared.split, prepared.keys)
+    store.insert_blob(info, None if held and packed_soon else data)
     if prepared.text_blob is not None:
         tinfo, tdata = prepared.text_blob
         store.insert_blob(tinfo, tdata)
         store.link_text_blob(info.blake3, tinfo.blake3)
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
-    if prepared.split is not None and store.texts is not None:
-        store.texts.presplit(info.blake3, info.encoding, *prepared.split, prepared.keys)
-        if prepared.terms:
-            store.texts.offer_terms(prepared.terms)
+    if held and prepared.terms:
+        store.texts.offer_terms(prepared.terms)
     return Stored(info, prepared.problems)
+
+
+def keep_unpacked(store: Store) -> int:
+    """Write whole the contents `write_prepared(packed_soon=True)` left as splits and no
+    version packed (none should be left: this keeps a content whatever the plan did)."""
+    if store.texts is None:
+        return 0
+    passages = store.passages
+    return sum(passages.keep_content(key, data) for key, data in store.texts.take_unpacked())
 
 
 def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:

@@ -261,16 +261,30 @@ class TextCache:
 
     def presplit(
         self, key: str, encoding: str, parts: list[str], quotes: list, keys: tuple[list, list]
-    ) -> None:
+    ) -> bool:
         """Hold a new text blob's passages and quotations (passage_store.split_text of its
         decoded bytes) and their passage keys, computed where it was prepared (a worker),
         until it is packed; past max_chars held, not (packing then splits it again: slower,
-        same rows)."""
+        same rows). Whether it is held."""
         size = sum(map(len, parts))
         if key in self.splits or self.split_chars + size > self.max_chars:
-            return
+            return False
         self.splits[key] = (encoding, parts, quotes, *keys)
         self.split_chars += size
+        return True
+
+    def held_bytes(self, key: str) -> bytes | None:
+        """The bytes of a blob held as its split (they rebuild it: split_text checks), if any."""
+        item = self.splits.get(key)
+        return None if item is None else "".join(item[1]).encode(item[0])
+
+    def take_unpacked(self) -> list[tuple[str, bytes]]:
+        """(blob, bytes) of the blobs still held as splits (not packed), oldest first; the
+        cache then holds none."""
+        out = [(key, self.held_bytes(key) or b"") for key in self.splits]
+        self.splits.clear()
+        self.split_chars = 0
+        return out
 
     def take_split(self, key: str, encoding: str) -> tuple[list[str], list, list, list] | None:
         """(passages, quotations, their keys) held for blob key (once), if decoded with

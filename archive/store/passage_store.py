@@ -217,10 +217,12 @@ class PassageStore:
         row = self.conn.execute(
             "SELECT is_text, encoding, content IS NOT NULL FROM blobs WHERE blake3 = ?", (blob,)
         ).fetchone()
-        if row is None or not row[0] or not row[2] or row[1] is None:
+        if row is None or not row[0] or row[1] is None:
             return False
         encoding = row[1]
         split = cache.take_split(blob, encoding) if cache is not None else None
+        if split is None and not row[2]:
+            return False  # packed already (or large: in chunks)
         if split is not None:  # split, and keyed, where the content was prepared
             parts, quotes, keys, quote_keys = split
             text = "".join(parts)
@@ -263,8 +265,22 @@ class PassageStore:
         )
         if snapshots:
             self.bound(blob, previous, ids, groups, reader, lambda: text.encode("utf-8"))
-        self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
+        if row[2]:
+            self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
         return True
+
+    def keep_content(self, blob: str, data: bytes) -> bool:
+        """Write a text blob's bytes whole when it has neither them nor passages (a content
+        written ahead of its packing that was not packed: `record.metadata.keep_unpacked`)."""
+        return (
+            self.conn.execute(
+                "UPDATE blobs SET content = ? WHERE blake3 = ? AND content IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM blob_passages WHERE blob = ?)"
+                " AND NOT EXISTS (SELECT 1 FROM blob_chunks WHERE blob = ?)",
+                (data, blob, blob, blob),
+            ).rowcount
+            > 0
+        )
 
     def bound(
         self,
