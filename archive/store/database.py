@@ -370,13 +370,15 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
                     (source_id, change.path, observed_at, observed_at),
                 ).lastrowid
             # one statement: its number, its previous version and the content's latest
-            # earlier version in the document (same_as), read from the rows it follows
+            # earlier version in the document (same_as), read from the rows it follows; each
+            # an index search, not a scan of the document's versions (the blob index finds
+            # a new content's none at once: `+` keeps the planner off the document's index)
             version_id = self.conn.execute(
                 "INSERT INTO versions (document_id, seq, blob, path, kind, run_id, observed_at,"
                 ' mtime, previous_version_id, old_path, "commit", same_as_version_id)'
-                " SELECT d.id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM versions"
-                " WHERE document_id = d.id), ?, ?, ?, ?, ?, ?, d.current_version_id, ?, ?,"
-                " (SELECT p.id FROM versions p WHERE p.document_id = d.id AND p.blob = ?"
+                " SELECT d.id, COALESCE((SELECT seq FROM versions WHERE document_id = d.id"
+                " ORDER BY seq DESC LIMIT 1), 0) + 1, ?, ?, ?, ?, ?, ?, d.current_version_id,"
+                " ?, ?, (SELECT p.id FROM versions p WHERE p.blob = ? AND +p.document_id = d.id"
                 " ORDER BY p.seq DESC LIMIT 1) FROM documents d WHERE d.id = ?",
                 (
                     change.blob,
