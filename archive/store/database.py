@@ -36,6 +36,27 @@ def now_iso() -> str:
 COMPACT_FREE = 0.1
 
 
+class SeenBlobs:
+    """The contents a document has had, asked one at a time (`blob in seen`: an index search)
+    rather than read whole for each commit that touches it: a long history's documents have
+    hundreds of versions, and planning asks about one content."""
+
+    __slots__ = ("conn", "document_id")
+
+    def __init__(self, conn: sqlite3.Connection, document_id: int) -> None:
+        self.conn = conn
+        self.document_id = document_id
+
+    def __contains__(self, blob: object) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM versions WHERE blob = ? AND +document_id = ? LIMIT 1",
+                (blob, self.document_id),
+            ).fetchone()
+            is not None
+        )
+
+
 class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
@@ -326,20 +347,13 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
                 return []
             where += f" AND d.path IN ({','.join('?' * len(paths))})"
             params += list(paths)
-        seen: dict[int, set[str]] = {}
-        for doc_id, blob in self.conn.execute(
-            "SELECT v.document_id, v.blob FROM versions v JOIN documents d"
-            f" ON d.id = v.document_id WHERE {where} AND v.blob IS NOT NULL",
-            params,
-        ):
-            seen.setdefault(doc_id, set()).add(blob)
         return [
             DocState(
                 r["id"],
                 r["path"],
                 r["status"] == "present",
                 r["blob"],
-                frozenset(seen.get(r["id"], ())),
+                SeenBlobs(self.conn, r["id"]),
             )
             for r in self.query(
                 "SELECT d.id, d.path, d.status, v.blob FROM documents d"
