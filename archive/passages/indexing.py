@@ -10,6 +10,7 @@ the same way by their next ingest or trace.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 
@@ -29,8 +30,10 @@ def index_terms(text: str) -> Terms:
     return " ".join(every), keyed
 
 
-# Passage keys whose terms this process gave already (`fresh_terms`), at most OFFERED_MAX.
+# Passage keys whose terms this process gave already (`fresh_terms`), at most OFFERED_MAX,
+# and the process they belong to (a worker forked from a process that kept some starts afresh).
 _OFFERED: dict[int, None] = {}
+_OFFERED_BY = [os.getpid()]
 OFFERED_MAX = 1 << 18
 
 
@@ -39,6 +42,9 @@ def fresh_terms(passages: Iterable[tuple[int, str]]) -> dict[int, Terms]:
     them beside a content's split, so the main process does not tokenise. Each is given
     once per worker (revisions repeat most passages); one the main process misses anyway
     (given with a content it did not pack) it tokenises itself: the same terms."""
+    if _OFFERED_BY[0] != os.getpid():
+        _OFFERED.clear()
+        _OFFERED_BY[0] = os.getpid()
     out: dict[int, Terms] = {}
     for key, text in passages:
         if key in _OFFERED or key in out:
