@@ -349,19 +349,28 @@ class TextCache:
         item = self.items.get(key)
         return None if item is None else item[2]
 
+    @staticmethod
+    def _cost(item: tuple[str, str, tuple | None]) -> int:
+        """What an item weighs against max_chars: its text, and its passages when held (their
+        text again, and an object each: ~100 bytes with its id). Counting the text alone let
+        the passages double the cache unseen: 55 MiB of them on a 15,000-commit history."""
+        text, passages = item[1], item[2]
+        return len(text) if passages is None else 2 * len(text) + 100 * len(passages[0])
+
     def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
         old = self.items.pop(key, None)
         if old is not None:
-            self.chars -= len(old[1])
+            self.chars -= self._cost(old)
             if passages is None and old[0] == encoding:
                 passages = old[2]
-        if len(text) > self.max_chars:
+        item = (encoding, text, passages)
+        if self._cost(item) > self.max_chars:
             return
-        self.items[key] = (encoding, text, passages)
-        self.chars += len(text)
+        self.items[key] = item
+        self.chars += self._cost(item)
         while self.chars > self.max_chars:
             _, dropped = self.items.popitem(last=False)
-            self.chars -= len(dropped[1])
+            self.chars -= self._cost(dropped)
 
     def reader(self, conn: sqlite3.Connection) -> GroupReader:
         """The ingest's GroupReader (a fresh one once it holds MAX_GROUPS groups)."""
