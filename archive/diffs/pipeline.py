@@ -9,7 +9,8 @@ inserted in order of first appearance, inside the batch's transaction, whatever 
 workers finished in.
 
 The same pool (`WorkerPool`, one per import) also runs each new content's own work
-(`map`: decoding, media type, metadata extraction), results taken in submission order so
+(`map`: decoding, media type, metadata extraction, passage split and keys, span-index
+terms), in messages of about CHUNK_BYTES, results taken in submission order so
 the rows written are the same whatever the number of workers. ARCHIVE_WORKERS=N sets its
 processes (1: all in the main process). The pool starts only once there is enough work to
 pay for it (the thresholds of POOL_MIN_*, PARALLEL_BYTES) and then serves the rest of the
