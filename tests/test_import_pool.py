@@ -3,17 +3,21 @@ any number of workers, and a dead worker as a one-line error that a re-run recov
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from archive import diffs
 from archive.diffs import pipeline
 from archive.diffs.pipeline import WORKER_DIED, WorkerPool
+from archive.passages import indexing
 from archive.record.folder import ingest_folder
 from archive.record.git import import_git
-from archive.store import Store, database
+from archive.record.metadata import keep_unpacked, prepare_content, write_prepared
+from archive.store import Store, database, passage_store
 from tests.conftest import TIMES, run_archive_after, table_rows
 from tests.gitrepo import Repo
 from tests.test_import_speed import build, every_table
@@ -225,3 +229,58 @@ def test_a_dead_content_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path)
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM blobs").fetchone() == (0,)
     assert run_pooled("ingest", str(folder), "--db", str(db)).returncode == 0
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM blob_metadata").fetchone() == (4,)
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On workers, a content's passages are split, keyed and tokenised for the span index
+    where it is prepared, and each diff is made and proved there: an import whose main
+    process may do none of it (each raises there) stores exactly a serial import's rows."""
+    repo = Repo(tmp_path / "repo")
+    build(repo)
+    monkeypatch.setenv("ARCHIVE_WORKERS", "1")
+    with Store(tmp_path / "serial.db") as store:
+        import_git(store, str(repo.root), "t", batch_size=4)
+    main = os.getpid()
+
+    def off_main(real):
+        def guarded(*args, **kwargs):
+            assert os.getpid() != main, f"{real.__name__} ran in the main process"
+            return real(*args, **kwargs)
+
+        return guarded
+
+    monkeypatch.setattr(passage_store, "split_text", off_main(passage_store.split_text))
+    monkeypatch.setattr(indexing, "index_terms", off_main(indexing.index_terms))
+    monkeypatch.setattr(diffs, "diff_texts", off_main(diffs.diff_texts))
+    for name, value in (("PARALLEL_BYTES", 0), ("POOL_MIN_PAIRS", 1), ("POOL_MIN_CHARS", 0)):
+        monkeypatch.setattr(pipeline, name, value)  # so small a history uses the pool
+    monkeypatch.setenv("ARCHIVE_WORKERS", "2")
+    with Store(tmp_path / "pooled.db") as store:
+        import_git(store, str(repo.root), "t", batch_size=4)
+    serial, pooled = every_table(tmp_path / "serial.db"), every_table(tmp_path / "pooled.db")
+    assert serial["reuse_sentences"] and serial["passage_groups"] and serial["diffs"]
+    assert pooled == serial
+
+
+def test_a_content_written_ahead_of_its_packing_keeps_its_bytes_if_nothing_packs_it(
+    tmp_path: Path,
+) -> None:
+    """A git import writes a new text's row without its bytes (its split holds them until
+    its version packs it, so they are never written whole only to be freed); one that no
+    version packed gets them back at the batch's end, and rename detection reads it meanwhile."""
+    data = "One paragraph.\n\nAnother one, \u201cquoted\u201d, in Latin-1: caf\u00e9.\n".encode(
+        "latin-1", "replace"
+    )
+    with Store(tmp_path / "a.db") as store, store.caching_texts(), store.write():
+        prepared = prepare_content("a.txt", data)
+        blake3 = prepared.info.blake3
+        write_prepared(store, prepared, data, packed_soon=True)
+        assert store.texts.held_bytes(blake3) == data
+        assert store.query_one("SELECT content FROM blobs WHERE blake3 = ?", (blake3,)) == {
+            "content": None
+        }
+        assert keep_unpacked(store) == 1 and keep_unpacked(store) == 0
+        assert store.read_content(blake3) == data and store.texts.held_bytes(blake3) is None

@@ -89,15 +89,15 @@ def test_pipelined_import_equals_batch_end_import(
         with Store(tmp_path / "plain.db") as store:
             import_git(store, str(repo.root), "t", batch_size=5)
     submitted = []
-    submit = diff_queue.DiffPool.submit
+    submit = diff_queue.DiffPool.submit_jobs
 
-    def counting_submit(self, texts):
-        submitted.append(texts)
-        return submit(self, texts)
+    def counting_submit(self, job, items):
+        submitted.extend(items)
+        return submit(self, job, items)
 
     monkeypatch.setattr(diff_queue, "POOL_MIN_PAIRS", 1)  # a pool even for this small history
     monkeypatch.setattr(diff_queue, "POOL_MIN_CHARS", 0)
-    monkeypatch.setattr(diff_queue.DiffPool, "submit", counting_submit)
+    monkeypatch.setattr(diff_queue.DiffPool, "submit_jobs", counting_submit)
     monkeypatch.setenv("ARCHIVE_DIFF_WORKERS", "2")
     with Store(tmp_path / "fast.db") as store:
         import_git(store, str(repo.root), "t", batch_size=5)
@@ -137,17 +137,19 @@ def test_text_cache_reads_equal_plain_reads(tmp_path: Path, repo: Repo) -> None:
 
 
 def test_text_cache_drops_least_recent_and_keeps_encodings_apart() -> None:
-    cache = TextCache(max_chars=10)
+    """Held passages weigh too: their text again and 100 a passage (a: 2 * 4 + 100)."""
+    cache = TextCache(max_chars=120)
     cache.put("a", "utf-8", "aaaa", passages=([1], ["aaaa"]))
     cache.put("b", "utf-8", "bbbb")
+    assert cache.chars == 112
     assert cache.get("a", "utf-8") == "aaaa"  # now the most recent
     assert cache.get("a", "latin-1") is None
-    cache.put("c", "utf-8", "cccc")  # 12 chars: b, the least recent, goes
-    assert cache.get("b", "utf-8") is None and cache.chars == 8
+    cache.put("c", "utf-8", "c" * 10)  # 122: b, the least recent, goes
+    assert cache.get("b", "utf-8") is None and cache.chars == 118
     cache.put("a", "utf-8", "aaaa")  # a read of a packed blob keeps its passages
-    assert cache.passages("a") == ([1], ["aaaa"])
-    cache.put("big", "utf-8", "x" * 11)  # larger than the cache: not kept
-    assert cache.get("big", "utf-8") is None and cache.get("c", "utf-8") == "cccc"
+    assert cache.passages("a") == ([1], ["aaaa"]) and cache.chars == 118
+    cache.put("big", "utf-8", "x" * 121)  # larger than the cache: not kept
+    assert cache.get("big", "utf-8") is None and cache.get("c", "utf-8") == "c" * 10
 
 
 @settings(max_examples=300, deadline=None)

@@ -364,16 +364,17 @@ def test_result_of_a_damaged_row_is_a_value_error():
             result_of(damaged, "one two\n")
 
 
-def test_pool_only_for_the_pure_engine_unless_asked(monkeypatch):
-    """The compiled core diffs serially (a pool would cost more than it saves);
-    ARCHIVE_DIFF_WORKERS, when set, decides for either engine."""
+def test_diffs_follow_the_import_workers_for_either_engine(monkeypatch):
+    """Diffs go where the import's workers are (a worker makes the whole checked row, so the
+    main process only inserts it), for the compiled core as for the pure-Python engine;
+    ARCHIVE_DIFF_WORKERS, when set, decides."""
     monkeypatch.delenv("ARCHIVE_DIFF_WORKERS", raising=False)
+    monkeypatch.delenv("ARCHIVE_WORKERS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    with diffs.engine(load_core()):
-        assert diffs.compiled()
-        assert pool_cpus() == 1 and not DiffPool().worth_it(8, 1 << 20)
-    with diffs.engine(None):
-        assert not diffs.compiled()
-        assert pool_cpus() == 4 and DiffPool().worth_it(8, 1 << 20)
+    for core in (load_core(), None):
+        with diffs.engine(core):
+            assert pool_cpus() == 4 and DiffPool().worth_it(8, 1 << 20)
+    monkeypatch.setenv("ARCHIVE_WORKERS", "1")
+    assert pool_cpus() == 1 and not DiffPool().worth_it(8, 1 << 20)
     monkeypatch.setenv("ARCHIVE_DIFF_WORKERS", "2")
     assert pool_cpus() == 2 and DiffPool().worth_it(8, 1 << 20)

@@ -19,14 +19,8 @@ from collections.abc import Iterable, Sequence
 from archive.ledger import merkle, records
 from archive.ledger.leaves import canonical_json
 from archive.store import Store, now_iso
-from archive.store.passage_format import digest_key, passage_digest
 
 Problem = tuple[str, str, str]
-
-
-def quote_keys(quotes: Iterable[tuple[str, int]] | None) -> list[int] | None:
-    """The passage keys of a text's quotations ((text, offset), as `split_text` gives)."""
-    return None if quotes is None else [digest_key(passage_digest(q)) for q, _ in quotes]
 
 
 def _append(store: Store, items: Sequence[tuple[str, bytes]]) -> None:
@@ -41,13 +35,14 @@ def _leaf(blake3: str, facts: dict, keys: list[int] | None) -> bytes:
     return records.content_leaf(blake3, facts["text_blob"], facts["metadata"], facts["items"], keys)
 
 
-def append_content(store: Store, blake3: str, quotes: Iterable[tuple[str, int]] | None) -> None:
+def append_content(store: Store, blake3: str, quote_keys: Sequence[int] | None) -> None:
     """The leaf of a content whose blob, text link and metadata rows were just written;
-    quotes: the quotations its passage list will get (its passages are packed later)."""
+    quote_keys: the passage keys of the quotations its passage list will get (its passages
+    are packed later), None when it has no passage list."""
     facts = store.content_facts([blake3]).get(blake3)
     if facts is None:
         return
-    leaf = _leaf(blake3, facts, quote_keys(quotes))
+    leaf = _leaf(blake3, facts, None if quote_keys is None else list(quote_keys))
     _append(store, [(records.content_subject(blake3, 1), leaf)])
 
 

@@ -157,7 +157,7 @@ def _store_new_contents(
 
     def flush() -> None:
         nonlocal held, stored
-        items = [(slot[0].path, data, extract_metadata) for slot, data in held]
+        items = [(slot[0].path, data, extract_metadata, pool.parallel) for slot, data in held]
         prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
         for (slot, data), done in zip(held, prepared, strict=True):
             result = write_prepared(store, done, data)
@@ -199,8 +199,8 @@ def _store_new_contents(
     return observed, problems, noted
 
 
-def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
-    """Top-level so the pool can pickle it."""
+def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
     return prepare_content(*item)
 
 

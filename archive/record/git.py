@@ -18,7 +18,7 @@ from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
-from archive.record.metadata import Prepared, prepare_content, write_prepared
+from archive.record.metadata import Prepared, keep_unpacked, prepare_content, write_prepared
 from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
@@ -147,7 +147,7 @@ def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead
             size += length
     finally:
         blobs.close()
-    items = [(paths[oid], data) for oid, data in held]
+    items = [(paths[oid], data, True, True) for oid, data in held]
     return Ahead(paths, held, pool.start_map(_prepare, items, size))
 
 
@@ -165,7 +165,7 @@ def store_blobs(
     large ones streamed from git into chunks. Either way the same rows in the same order.
     Returns the (path, reason) problems met in contents stored all the same."""
     if ahead is not None and ahead.paths == paths:
-        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results(), True)
+        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results())
     held: list[tuple[str, bytes]] = []
     size = 0
     problems: list[tuple[str, str]] = []
@@ -181,8 +181,8 @@ def store_blobs(
     return problems + _store_held(store, held, paths, blake3_of, pool)
 
 
-def _prepare(item: tuple[str, bytes]) -> Prepared:
-    """Top-level so the pool can pickle it."""
+def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
     return prepare_content(*item)
 
 
@@ -193,9 +193,9 @@ def _store_held(
     blake3_of: dict[str, str],
     pool: WorkerPool,
 ) -> list[tuple[str, str]]:
-    items = [(paths[oid], data) for oid, data in held]
+    items = [(paths[oid], data, True, pool.parallel) for oid, data in held]
     prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
-    return _write_held(store, held, paths, blake3_of, prepared, pool.parallel)
+    return _write_held(store, held, paths, blake3_of, prepared)
 
 
 def _write_held(
@@ -204,16 +204,14 @@ def _write_held(
     paths: dict[str, str],
     blake3_of: dict[str, str],
     prepared: list[Prepared],
-    hold: bool,
 ) -> list[tuple[str, str]]:
-    """Write prepared contents in order; hold: keep their passages for packing (computed on
-    workers: worth the memory; in this process, packing splits them as fast)."""
+    """Write prepared contents in order (their passages wait for packing: split once)."""
     known = store.known_blobs(p.info.blake3 for p in prepared)
     problems: list[tuple[str, str]] = []
     for (oid, data), done in zip(held, prepared, strict=True):
         blake3 = done.info.blake3
         if blake3 not in known:
-            write_prepared(store, done, data, hold=hold)
+            write_prepared(store, done, data, packed_soon=True)  # in this batch
             known.add(blake3)
             problems += [(paths[oid], reason) for reason in done.problems]
         blake3_of[oid] = blake3
@@ -308,6 +306,7 @@ def _import(
                     kinds[kind] = kinds.get(kind, 0) + n
                 changed += change_list(changes, commit.oid)
                 failpoint("commit", tally.commits)
+            keep_unpacked(store)  # none should be: every new content made a version
             pending.store_all()  # wait for the batch's diffs, check and insert them
             catch_up_spans(store)  # the batch's new passages, blobs and versions
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
@@ -330,6 +329,13 @@ def _import(
     )
 
 
+def _held(store: Store, blob: str) -> bytes | None:
+    """A content for rename detection, also while only its split holds it (a new content
+    written, not packed yet)."""
+    held = store.texts.held_bytes(blob) if store.texts is not None else None
+    return store.similarity_content(blob) if held is None else held
+
+
 def _record_commit(
     store: Store,
     source_id: int,
@@ -344,7 +350,7 @@ def _record_commit(
     changes = plan_with_renames(
         store.document_states(source_id, touched),
         observations(commit, blake3_of),
-        read=store.similarity_content,
+        read=lambda blob: _held(store, blob),
     )
     record_versions(
         store,

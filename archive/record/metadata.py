@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from archive.ledger.contents import append_content, renew_in_run
+from archive.passages.indexing import Terms, fresh_terms
 from archive.record.plan import Change
 from archive.store import Store
 from archive.store.passage_format import PassageError
-from archive.store.passage_store import split_text
+from archive.store.passage_store import passage_key, split_text
 from ingest.content import BlobInfo, describe, text_blob
 from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
 from ingest.formats import MEDIA_DOCX, FormatError, readable_text
@@ -94,11 +95,17 @@ class Prepared:
     metadata: tuple[dict, list] | None
     problems: list[str]
     split: tuple[list[str], list] | None = None  # its passages and quotations, if text
+    keys: tuple[list[int], list[int]] = ([], [])  # their passage keys
+    terms: dict[int, Terms] | None = None  # span-index terms of passages (by key), if asked
 
 
-def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Prepared:
+def prepare_content(
+    path: str, data: bytes, extract_metadata: bool = True, index: bool = False
+) -> Prepared:
     """The per-content work of every source (folder, git, web), a pure function of its
-    path and bytes: it runs in the import's worker processes as well as in the main one."""
+    path and bytes: it runs in the import's worker processes as well as in the main one.
+    index: also the span-index terms of its passages (`fresh_terms`): for a worker, which
+    takes that work off the main process."""
     info, decoded = describe(path, data)
     problems: list[str] = []
     mismatch = format_problem(path, info.media_type)
@@ -118,7 +125,15 @@ def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Pr
         )
         metadata = row_fields(extraction)
         problems += extraction.problems
-    return Prepared(info, text_blob_row, metadata, _unique(problems), _split(info, data))
+    split = _split(info, data)
+    if split is None:
+        return Prepared(info, text_blob_row, metadata, _unique(problems))
+    parts, quotes = split
+    keys = (list(map(passage_key, parts)), [passage_key(q) for q, _ in quotes])
+    terms = None
+    if index:
+        terms = fresh_terms(zip(keys[0] + keys[1], parts + [q for q, _ in quotes], strict=True))
+    return Prepared(info, text_blob_row, metadata, _unique(problems), split, keys, terms)
 
 
 def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
@@ -132,23 +147,39 @@ def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
         return None
 
 
-def write_prepared(store: Store, prepared: Prepared, data: bytes, *, hold: bool = False) -> Stored:
+def write_prepared(
+    store: Store, prepared: Prepared, data: bytes, *, packed_soon: bool = False
+) -> Stored:
     """Write a prepared content's rows: its blob, readable-text blob and metadata.
 
-    hold: keep its passages for `pack_blob` in the store's text cache (a caller whose new
-    contents all become versions within a batch of bounded size: the git import)."""
+    Its passages (split where it was prepared, a worker or this process) wait in the
+    store's text cache, when an ingest keeps one, for `pack_blob`: a text is split once.
+    packed_soon: the caller packs it within its batch (or calls `keep_unpacked`), so a text
+    held as passages is not written whole first (its bytes would only be freed again)."""
     info = prepared.info
-    store.insert_blob(info, data)
+    held = False
+    if prepared.split is not None and store.texts is not None:
+        held = store.texts.presplit(info.blake3, info.encoding, *prepared.split, prepared.keys)
+    store.insert_blob(info, None if held and packed_soon else data)
     if prepared.text_blob is not None:
         tinfo, tdata = prepared.text_blob
         store.insert_blob(tinfo, tdata)
         store.link_text_blob(info.blake3, tinfo.blake3)
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
-    append_content(store, info.blake3, None if prepared.split is None else prepared.split[1])
-    if hold and prepared.split is not None and store.texts is not None:
-        store.texts.presplit(info.blake3, info.encoding, *prepared.split)
+    append_content(store, info.blake3, None if prepared.split is None else prepared.keys[1])
+    if held and prepared.terms:
+        store.texts.offer_terms(prepared.terms)
     return Stored(info, prepared.problems)
+
+
+def keep_unpacked(store: Store) -> int:
+    """Write whole the contents `write_prepared(packed_soon=True)` left as splits and no
+    version packed (none should be left: this keeps a content whatever the plan did)."""
+    if store.texts is None:
+        return 0
+    passages = store.passages
+    return sum(passages.keep_content(key, data) for key, data in store.texts.take_unpacked())
 
 
 def store_content(store: Store, path: str, data: bytes, *, extract_metadata: bool = True) -> Stored:

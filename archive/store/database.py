@@ -56,6 +56,27 @@ def _open(path: str) -> sqlite3.Connection:
     return conn
 
 
+class SeenBlobs:
+    """The contents a document has had, asked one at a time (`blob in seen`: an index search)
+    rather than read whole for each commit that touches it: a long history's documents have
+    hundreds of versions, and planning asks about one content."""
+
+    __slots__ = ("conn", "document_id")
+
+    def __init__(self, conn: sqlite3.Connection, document_id: int) -> None:
+        self.conn = conn
+        self.document_id = document_id
+
+    def __contains__(self, blob: object) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM versions WHERE blob = ? AND +document_id = ? LIMIT 1",
+                (blob, self.document_id),
+            ).fetchone()
+            is not None
+        )
+
+
 class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
@@ -350,20 +371,13 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
                 return []
             where += f" AND d.path IN ({','.join('?' * len(paths))})"
             params += list(paths)
-        seen: dict[int, set[str]] = {}
-        for doc_id, blob in self.conn.execute(
-            "SELECT v.document_id, v.blob FROM versions v JOIN documents d"
-            f" ON d.id = v.document_id WHERE {where} AND v.blob IS NOT NULL",
-            params,
-        ):
-            seen.setdefault(doc_id, set()).add(blob)
         return [
             DocState(
                 r["id"],
                 r["path"],
                 r["status"] == "present",
                 r["blob"],
-                frozenset(seen.get(r["id"], ())),
+                SeenBlobs(self.conn, r["id"]),
             )
             for r in self.query(
                 "SELECT d.id, d.path, d.status, v.blob FROM documents d"
@@ -393,36 +407,30 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
                     " VALUES (?, ?, 'present', ?, ?)",
                     (source_id, change.path, observed_at, observed_at),
                 ).lastrowid
-            prev_id, prev_seq = self.conn.execute(
-                "SELECT current_version_id, (SELECT COALESCE(MAX(seq), 0) FROM versions"
-                " WHERE document_id = :d) FROM documents WHERE id = :d",
-                {"d": doc_id},
-            ).fetchone()
+            # one statement: its number, its previous version and the content's latest
+            # earlier version in the document (same_as), read from the rows it follows; each
+            # an index search, not a scan of the document's versions (the blob index finds
+            # a new content's none at once: `+` keeps the planner off the document's index)
             version_id = self.conn.execute(
                 "INSERT INTO versions (document_id, seq, blob, path, kind, run_id, observed_at,"
-                ' mtime, previous_version_id, old_path, "commit")'
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ' mtime, previous_version_id, old_path, "commit", same_as_version_id)'
+                " SELECT d.id, COALESCE((SELECT seq FROM versions WHERE document_id = d.id"
+                " ORDER BY seq DESC LIMIT 1), 0) + 1, ?, ?, ?, ?, ?, ?, d.current_version_id,"
+                " ?, ?, (SELECT p.id FROM versions p WHERE p.blob = ? AND +p.document_id = d.id"
+                " ORDER BY p.seq DESC LIMIT 1) FROM documents d WHERE d.id = ?",
                 (
-                    doc_id,
-                    prev_seq + 1,
                     change.blob,
                     change.path,
                     change.kind,
                     run_id,
                     observed_at,
                     change.mtime,
-                    prev_id,
                     change.old_path,
                     commit,
+                    change.blob,
+                    doc_id,
                 ),
             ).lastrowid
-            if change.blob is not None:  # the content's latest earlier version, if any
-                self.conn.execute(
-                    "UPDATE versions SET same_as_version_id = (SELECT p.id FROM versions p"
-                    " WHERE p.document_id = ? AND p.blob = ? AND p.seq < ?"
-                    " ORDER BY p.seq DESC LIMIT 1) WHERE id = ?",
-                    (doc_id, change.blob, prev_seq + 1, version_id),
-                )
             status = "deleted" if change.kind == "deleted" else "present"
             self.conn.execute(
                 "UPDATE documents SET path = ?, status = ?, current_version_id = ?, last_seen = ?"

@@ -52,6 +52,7 @@ class GroupReader:
         self.firsts: list[int] = []  # sorted ids of the groups located so far
         self.groups: dict[int, Group] = {}
         self.inflated: dict[int, bytes] = {}
+        self.inflated_bytes = 0
 
     def _find(self, pid: int) -> Group | None:
         k = bisect_right(self.firsts, pid) - 1
@@ -69,6 +70,11 @@ class GroupReader:
             insort(self.firsts, group.first)
             self.groups[group.first] = group
         return group
+
+    def add_row(self, row: tuple) -> Group:
+        """A `passage_groups` row (id, depth, bases, sizes, data) just written by this
+        connection: known without reading it back."""
+        return self._add(row)
 
     def _fetch(self, pid: int) -> Group:
         row = self.conn.execute(
@@ -137,7 +143,13 @@ class GroupReader:
             if len(text) != group.offsets[-1]:
                 raise PassageError(f"corrupt passage group {group.first}: wrong length")
             self.inflated[group.first] = text
+            self.inflated_bytes += len(text)
         return text
+
+    def forget_texts(self) -> None:
+        """Drop the inflated texts (the located groups stay): memory stays bounded."""
+        self.inflated.clear()
+        self.inflated_bytes = 0
 
     def read(self, ids: Iterable[int]) -> dict[int, bytes]:
         """Each passage's bytes, locating and inflating what it needs (sorted: no lookup per id)."""
@@ -237,7 +249,12 @@ class TextCache:
     a hit is exactly what reading the blob again would give.
     """
 
-    MAX_GROUPS = 4096  # group rows held by the reader before it starts afresh
+    # Group rows held by the reader before it starts afresh. Every pack locates its text's
+    # groups and their bases' (the `blob_passages.groups` list), so the reader must hold an
+    # import's working set: with 4,096, a 15,000-commit synthetic history re-read 781,469
+    # group rows (52 per version). A row without its inflated text is ~1 KiB.
+    MAX_GROUPS = 1 << 17
+    MAX_INFLATED = 64 << 20  # bytes of inflated group texts kept (they are dropped past it)
 
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
@@ -245,18 +262,79 @@ class TextCache:
         # key -> (encoding, text, (passage ids, passages) when this process packed it)
         self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
         self._reader: GroupReader | None = None
-        # key -> (encoding, passages, quotations) computed ahead by a worker, taken once
-        self.splits: dict[str, tuple[str, list[str], list]] = {}
+        # key -> (encoding, passages, quotations, their keys) computed ahead, taken once
+        self.splits: dict[str, tuple[str, list[str], list, list[int], list[int]]] = {}
+        self.split_chars = 0
+        # passage key -> its span-index terms (words, reuse keys), computed by a worker
+        self.terms: dict[int, tuple[str, list]] = {}
+        # passage id -> its terms, or its text, for the span index (`take_indexed`)
+        self.indexed: dict[int, tuple[str, list] | str] = {}
+        self.indexed_chars = 0
 
-    def presplit(self, key: str, encoding: str, parts: list[str], quotes: list) -> None:
+    def presplit(
+        self, key: str, encoding: str, parts: list[str], quotes: list, keys: tuple[list, list]
+    ) -> bool:
         """Hold a new text blob's passages and quotations (passage_store.split_text of its
-        decoded bytes, computed off the main process) until it is packed."""
-        self.splits[key] = (encoding, parts, quotes)
+        decoded bytes) and their passage keys, computed where it was prepared (a worker),
+        until it is packed; past max_chars held, not (packing then splits it again: slower,
+        same rows). Whether it is held."""
+        size = sum(map(len, parts))
+        if key in self.splits or self.split_chars + size > self.max_chars:
+            return False
+        self.splits[key] = (encoding, parts, quotes, *keys)
+        self.split_chars += size
+        return True
 
-    def take_split(self, key: str, encoding: str) -> tuple[list[str], list] | None:
-        """The passages and quotations held for blob key (once), if decoded with encoding."""
+    def held_bytes(self, key: str) -> bytes | None:
+        """The bytes of a blob held as its split (they rebuild it: split_text checks), if any."""
+        item = self.splits.get(key)
+        return None if item is None else "".join(item[1]).encode(item[0])
+
+    def take_unpacked(self) -> list[tuple[str, bytes]]:
+        """(blob, bytes) of the blobs still held as splits (not packed), oldest first; the
+        cache then holds none."""
+        out = [(key, self.held_bytes(key) or b"") for key in self.splits]
+        self.splits.clear()
+        self.split_chars = 0
+        return out
+
+    def take_split(self, key: str, encoding: str) -> tuple[list[str], list, list, list] | None:
+        """(passages, quotations, their keys) held for blob key (once), if decoded with
+        encoding."""
         item = self.splits.pop(key, None)
-        return None if item is None or item[0] != encoding else (item[1], item[2])
+        if item is None:
+            return None
+        self.split_chars -= sum(map(len, item[1]))
+        return None if item[0] != encoding else item[1:]
+
+    def offer_terms(self, terms: dict[int, tuple[str, list]]) -> None:
+        """Span-index terms of passages (by key) a worker computed, until they are packed."""
+        self.terms.update(terms)
+
+    def hold_terms(self, ids: dict[int, int], texts: dict[int, str]) -> None:
+        """New passages (key -> id) just stored: keep their terms, else their text, for the
+        span index, so it neither inflates their group nor (mostly) tokenises here. Past
+        max_chars held, not (the index then reads them back: slower, same rows)."""
+        for key, pid in ids.items():
+            held = self.terms.pop(key, None) or texts[key]
+            size = len(held if isinstance(held, str) else held[0])
+            if self.indexed_chars + size <= self.max_chars:
+                self.indexed[pid] = held
+                self.indexed_chars += size
+
+    def drop_terms(self, keys: Iterable[int]) -> None:
+        """Terms of passages packed (stored before, or held by `hold_terms`): not needed."""
+        for key in keys:
+            self.terms.pop(key, None)
+
+    def take_indexed(self, pid: int) -> tuple[str, list] | str | None:
+        return self.indexed.pop(pid, None)
+
+    def clear_terms(self) -> None:
+        """After the span index caught up: nothing held is needed any more."""
+        self.terms.clear()
+        self.indexed.clear()
+        self.indexed_chars = 0
 
     def get(self, key: str, encoding: str) -> str | None:
         """The text of blob key decoded with encoding, if held."""
@@ -271,22 +349,33 @@ class TextCache:
         item = self.items.get(key)
         return None if item is None else item[2]
 
+    @staticmethod
+    def _cost(item: tuple[str, str, tuple | None]) -> int:
+        """What an item weighs against max_chars: its text, and its passages when held (their
+        text again, and an object each: ~100 bytes with its id). Counting the text alone let
+        the passages double the cache unseen: 55 MiB of them on a 15,000-commit history."""
+        text, passages = item[1], item[2]
+        return len(text) if passages is None else 2 * len(text) + 100 * len(passages[0])
+
     def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
         old = self.items.pop(key, None)
         if old is not None:
-            self.chars -= len(old[1])
+            self.chars -= self._cost(old)
             if passages is None and old[0] == encoding:
                 passages = old[2]
-        if len(text) > self.max_chars:
+        item = (encoding, text, passages)
+        if self._cost(item) > self.max_chars:
             return
-        self.items[key] = (encoding, text, passages)
-        self.chars += len(text)
+        self.items[key] = item
+        self.chars += self._cost(item)
         while self.chars > self.max_chars:
             _, dropped = self.items.popitem(last=False)
-            self.chars -= len(dropped[1])
+            self.chars -= self._cost(dropped)
 
     def reader(self, conn: sqlite3.Connection) -> GroupReader:
         """The ingest's GroupReader (a fresh one once it holds MAX_GROUPS groups)."""
         if self._reader is None or len(self._reader.groups) > self.MAX_GROUPS:
             self._reader = GroupReader(conn)
+        elif self._reader.inflated_bytes > self.MAX_INFLATED:
+            self._reader.forget_texts()
         return self._reader

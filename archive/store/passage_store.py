@@ -51,8 +51,8 @@ def _segment_quotes(segment: str) -> tuple[tuple[str, int], ...]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _passage_key(text: str) -> int:
-    """A passage's key; revisions repeat most passages, so cached."""
+def passage_key(text: str) -> int:
+    """A passage's key (`passages.key`); revisions repeat most passages, so cached."""
     return digest_key(passage_digest(text))
 
 
@@ -218,12 +218,14 @@ class PassageStore:
         row = self.conn.execute(
             "SELECT is_text, encoding, content IS NOT NULL FROM blobs WHERE blake3 = ?", (blob,)
         ).fetchone()
-        if row is None or not row[0] or not row[2] or row[1] is None:
+        if row is None or not row[0] or row[1] is None:
             return False
         encoding = row[1]
         split = cache.take_split(blob, encoding) if cache is not None else None
-        if split is not None:
-            parts, quotes = split
+        if split is None and not row[2]:
+            return False  # packed already (or large: in chunks)
+        if split is not None:  # split, and keyed, where the content was prepared
+            parts, quotes, keys, quote_keys = split
             text = "".join(parts)
         else:
             content = self.conn.execute(
@@ -231,8 +233,8 @@ class PassageStore:
             ).fetchone()[0]
             text = bytes(content).decode(encoding)
             parts, quotes = split_text(blob, encoding, text)
-        keys = list(map(_passage_key, parts))
-        quote_keys = [_passage_key(q) for q, _ in quotes]
+            keys = list(map(passage_key, parts))
+            quote_keys = [passage_key(q) for q, _ in quotes]
         known = self.by_keys(keys + quote_keys)
         new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
         for key, part in zip(keys, parts, strict=True):
@@ -242,9 +244,13 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            known.update(self._add_group(new, keys, known, previous, cache))
+            added = self._add_group(new, keys, known, previous, cache)
+            known.update(added)
+            if cache is not None:  # what the span index needs of them, held for `catch_up`
+                cache.hold_terms(added, {k: t for k, (_, t) in new.items()})
         ids = [known[k] for k in keys]
         if cache is not None:
+            cache.drop_terms(keys + quote_keys)
             cache.put(blob, encoding, text, passages=(ids, parts))
         reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
@@ -260,8 +266,22 @@ class PassageStore:
         )
         if snapshots:
             self.bound(blob, previous, ids, groups, reader, lambda: text.encode("utf-8"))
-        self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
+        if row[2]:
+            self.conn.execute("UPDATE blobs SET content = NULL WHERE blake3 = ?", (blob,))
         return True
+
+    def keep_content(self, blob: str, data: bytes) -> bool:
+        """Write a text blob's bytes whole when it has neither them nor passages (a content
+        written ahead of its packing that was not packed: `record.metadata.keep_unpacked`)."""
+        return (
+            self.conn.execute(
+                "UPDATE blobs SET content = ? WHERE blake3 = ? AND content IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM blob_passages WHERE blob = ?)"
+                " AND NOT EXISTS (SELECT 1 FROM blob_chunks WHERE blob = ?)",
+                (data, blob, blob, blob),
+            ).rowcount
+            > 0
+        )
 
     def bound(
         self,
@@ -387,10 +407,13 @@ class PassageStore:
             "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
             [(out[key], text) for key, (_, text) in new.items()],
         )
+        row = (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data)
         self.conn.execute(
             "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
-            (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data),
+            row,
         )
+        if cache is not None:  # the ingest's reader knows it without reading it back
+            cache.reader(self.conn).add_row(row)
         return out
 
     def pack_all(self, snapshots: bool = True) -> int:

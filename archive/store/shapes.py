@@ -6,6 +6,7 @@ store reads the states and writes the changes, so their shapes live here, below 
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 
@@ -15,7 +16,7 @@ class DocState:
     path: str
     present: bool
     blob: str | None  # current content (None when deleted)
-    seen_blobs: frozenset[str] = field(default_factory=frozenset)
+    seen_blobs: Container[str] = field(default_factory=frozenset)  # every content it had
 
 
 @dataclass(frozen=True)
