@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import archive.record.metadata as record_metadata
 import archive.record.rederive as rederive
-from archive.ledger import records
+from archive.ledger import contents, records
 from archive.record.folder import ingest_folder
 from archive.store import Store
 from archive.verify_run import run
@@ -115,7 +114,7 @@ def test_rederive_catches_an_extractor_that_disagrees(db, folder, monkeypatch):
 
 def test_an_archive_without_content_leaves_is_re_derived(db, folder, monkeypatch):
     """Made before content leaves (none written): verify falls back to re-deriving."""
-    monkeypatch.setattr(record_metadata, "append_content", lambda *args: None)
+    monkeypatch.setattr(contents, "_append", lambda store, items: None)  # no leaf written
     _build(db, folder)
     monkeypatch.undo()
     assert _subjects(db) == []

@@ -4,7 +4,7 @@
 verify used to re-run the metadata extractor, the readable-text conversion and the quote
 finder on every content to catch an edited `blob_metadata`, `blob_items`, `blobs.text_blob`
 or `blob_passages.quotes` row. Instead, these facts now go into a leaf of their own when
-the content is written (`append_content`, called once by `record.metadata.write_prepared`),
+the content is written (`append_contents`, for the contents `record.metadata.write_prepared` wrote),
 and `archive reextract` appends a newer leaf when it changes them (`renew`). Default verify
 rebuilds the newest leaf of each content from its rows (`Contents.check`), which is cheap;
 `verify --rederive` re-runs the extractors as before (which also checks the extractors),
@@ -31,19 +31,25 @@ def _append(store: Store, items: Sequence[tuple[str, bytes]]) -> None:
     )
 
 
-def _leaf(blake3: str, facts: dict, keys: list[int] | None) -> bytes:
+def _leaf(blake3: str, facts: dict, keys: Sequence[int] | None) -> bytes:
+    keys = None if keys is None else list(keys)
     return records.content_leaf(blake3, facts["text_blob"], facts["metadata"], facts["items"], keys)
 
 
-def append_content(store: Store, blake3: str, quote_keys: Sequence[int] | None) -> None:
-    """The leaf of a content whose blob, text link and metadata rows were just written;
-    quote_keys: the passage keys of the quotations its passage list will get (its passages
-    are packed later), None when it has no passage list."""
-    facts = store.content_facts([blake3]).get(blake3)
-    if facts is None:
-        return
-    leaf = _leaf(blake3, facts, None if quote_keys is None else list(quote_keys))
-    _append(store, [(records.content_subject(blake3, 1), leaf)])
+def append_contents(store: Store, pending: Sequence[tuple[str, Sequence[int] | None]]) -> None:
+    """The leaves of contents whose blob, text link and metadata rows were just written, in
+    the order given, with one bulk read of their rows (a batch of an ingest at a time);
+    each (blake3, quote keys): the passage keys of the quotations its passage list will get
+    (its passages are packed later), None when it has no passage list."""
+    facts = store.content_facts([blake3 for blake3, _ in pending])
+    _append(
+        store,
+        [
+            (records.content_subject(blake3, 1), _leaf(blake3, facts[blake3], keys))
+            for blake3, keys in pending
+            if blake3 in facts
+        ],
+    )
 
 
 def newest(store: Store) -> dict[str, tuple[int, int]]:

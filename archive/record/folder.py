@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from archive.diffs.pipeline import DiffQueue, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
+from archive.ledger.contents import append_contents
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.metadata import (
@@ -159,13 +160,15 @@ def _store_new_contents(
         nonlocal held, stored
         items = [(slot[0].path, data, extract_metadata, pool.parallel) for slot, data in held]
         prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
+        leaves: list = []
         for (slot, data), done in zip(held, prepared, strict=True):
-            result = write_prepared(store, done, data)
+            result = write_prepared(store, done, data, leaves=leaves)
             noted.extend(Problem(slot[0].path, reason) for reason in result.problems)
             stored += 1
             failpoint("blob", stored)
             slot[1] = result.info.blake3  # differs from the scan if the file changed meanwhile
             known.add(slot[1])
+        append_contents(store, leaves)
         held = []
         queued.clear()
 

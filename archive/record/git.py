@@ -16,6 +16,7 @@ from itertools import islice
 
 from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
+from archive.ledger.contents import append_contents
 from archive.passages.indexing import catch_up as catch_up_spans
 from archive.record.large import is_large, store_large
 from archive.record.metadata import Prepared, keep_unpacked, prepare_content, write_prepared
@@ -208,13 +209,15 @@ def _write_held(
     """Write prepared contents in order (their passages wait for packing: split once)."""
     known = store.known_blobs(p.info.blake3 for p in prepared)
     problems: list[tuple[str, str]] = []
+    leaves: list = []
     for (oid, data), done in zip(held, prepared, strict=True):
         blake3 = done.info.blake3
         if blake3 not in known:
-            write_prepared(store, done, data, packed_soon=True)  # in this batch
+            write_prepared(store, done, data, packed_soon=True, leaves=leaves)  # in this batch
             known.add(blake3)
             problems += [(paths[oid], reason) for reason in done.problems]
         blake3_of[oid] = blake3
+    append_contents(store, leaves)
     return problems
 
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from archive.ledger.contents import append_content, renew_in_run
+from archive.ledger.contents import append_contents, renew_in_run
 from archive.passages.indexing import Terms, fresh_terms
 from archive.record.plan import Change
 from archive.store import Store
@@ -148,14 +148,21 @@ def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
 
 
 def write_prepared(
-    store: Store, prepared: Prepared, data: bytes, *, packed_soon: bool = False
+    store: Store,
+    prepared: Prepared,
+    data: bytes,
+    *,
+    packed_soon: bool = False,
+    leaves: list[tuple[str, Sequence[int] | None]] | None = None,
 ) -> Stored:
     """Write a prepared content's rows: its blob, readable-text blob and metadata.
 
     Its passages (split where it was prepared, a worker or this process) wait in the
     store's text cache, when an ingest keeps one, for `pack_blob`: a text is split once.
     packed_soon: the caller packs it within its batch (or calls `keep_unpacked`), so a text
-    held as passages is not written whole first (its bytes would only be freed again)."""
+    held as passages is not written whole first (its bytes would only be freed again).
+    leaves: where the content's ledger leaf waits for the caller's `append_contents` (one
+    bulk read for a batch); without it, the leaf is appended now."""
     info = prepared.info
     held = False
     if prepared.split is not None and store.texts is not None:
@@ -167,7 +174,11 @@ def write_prepared(
         store.link_text_blob(info.blake3, tinfo.blake3)
     if prepared.metadata is not None:
         store.put_metadata(info.blake3, *prepared.metadata)
-    append_content(store, info.blake3, None if prepared.split is None else prepared.keys[1])
+    leaf = (info.blake3, None if prepared.split is None else prepared.keys[1])
+    if leaves is None:
+        append_contents(store, [leaf])
+    else:
+        leaves.append(leaf)
     if held and prepared.terms:
         store.texts.offer_terms(prepared.terms)
     return Stored(info, prepared.problems)
