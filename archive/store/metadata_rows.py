@@ -81,7 +81,13 @@ class MetadataRows:
         put_items(self.conn, blake3, items)
 
     def metadata_columns(self) -> list[str]:
-        return [c.name for c in self.db["blob_metadata"].columns if c.name != "blake3"]
+        """The extracted fields' columns, read once per store (an import asks per content;
+        migrations, the only schema change, run when the store opens)."""
+        known = self.__dict__.get("_metadata_columns")
+        if known is None:
+            rows = self.conn.execute("PRAGMA table_info(blob_metadata)").fetchall()
+            known = self.__dict__["_metadata_columns"] = [r[1] for r in rows if r[1] != "blake3"]
+        return list(known)
 
     def metadata(self, blake3: str) -> dict | None:
         return self.query_one("SELECT * FROM blob_metadata WHERE blake3 = ?", (blake3,))
