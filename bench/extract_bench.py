@@ -14,9 +14,9 @@ process as any run does (importing numpy, decompressing the model): "model load"
 load" the total of a process that pays it. Medians of --runs. CPU seconds
 (time.process_time), not wall: the machine is shared.
 
---root DIR runs another checkout of the code (e.g. `git -C /work/main archive main | tar -x -C
-DIR`) as "before", alternating with this one ("after"), and checks that both give the same
-extraction for every content: prints "outputs: identical" (exit 1 when they differ).
+--root DIR runs another checkout of the code (e.g. `git archive HEAD | tar -x -C DIR`) as
+"before", alternating with this one ("after"), and checks that both give the same extraction
+for every content: prints "outputs: identical" (exit 1 when they differ).
 """
 
 from __future__ import annotations

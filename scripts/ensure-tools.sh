@@ -9,10 +9,12 @@
 # 2. `wacz` (py-wacz: `wacz create` makes the test WACZs, `wacz validate` checks the WACZ
 #    export) in its own venv, .venv-tools: its dependencies bring `rich`, and Datasette changes
 #    how it handles errors when `rich` can be imported, so it must not share the project's venv.
-DEBIAN_TOOLS="b3sum patch openssl"
+#    setpriv (util-linux) lets a test running as root ingest as another user, for whom a
+#    file can be unreadable.
+DEBIAN_TOOLS="b3sum:b3sum patch:patch openssl:openssl setpriv:util-linux"  # tool:package
 missing=""
-for tool in $DEBIAN_TOOLS; do
-    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+for pair in $DEBIAN_TOOLS; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
 if [ -n "$missing" ]; then
     installed=no
