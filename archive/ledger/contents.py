@@ -77,16 +77,13 @@ def renew(store: Store, blobs: Iterable[str]) -> int:
     wanted = [b for b in blobs if b in latest]
     if not wanted:
         return 0
-    leaves = {
-        e["subject"]: bytes(e["leaf"])
-        for e in store.iter_ledger()
-        if records.content_of(e.get("subject")) is not None
-    }
+    subjects = {blake3: records.content_subject(blake3, latest[blake3][1]) for blake3 in wanted}
+    leaves = store.content_leaves(list(subjects.values()))
     facts = store.content_facts(wanted)
     items = []
     for blake3 in wanted:
         n = latest[blake3][1]
-        old = json.loads(leaves[records.content_subject(blake3, n)])
+        old = json.loads(leaves[subjects[blake3]])
         fresh = json.loads(_leaf(blake3, facts[blake3], None))
         if (fresh["metadata"], fresh["items"]) == (old.get("metadata"), old.get("items")):
             continue

@@ -31,10 +31,10 @@ def put_items(
             "INSERT OR REPLACE INTO blob_item_sets (blob, item_set) VALUES (?, ?)", (blake3, new)
         )
     if old is not None and old != new:
-        unused = conn.execute(
+        in_use = conn.execute(
             "SELECT 1 FROM blob_item_sets WHERE item_set = ? LIMIT 1", (old,)
         ).fetchone()
-        if unused is None:
+        if in_use is None:
             conn.execute("DELETE FROM set_items WHERE item_set = ?", (old,))
             conn.execute("DELETE FROM item_sets WHERE id = ?", (old,))
 
@@ -141,6 +141,17 @@ class MetadataRows:
             "SELECT leaf_index, subject FROM ledger WHERE subject >= 'content:'"
             " AND subject < 'content;' ORDER BY leaf_index"
         ).fetchall()
+
+    def content_leaves(self, subjects: Sequence[str]) -> dict[str, bytes]:
+        """subject -> leaf bytes of these content leaves (kept as bytes, never rebuilt)."""
+        return {
+            subject: bytes(leaf)
+            for subject, leaf in self.conn.execute(
+                "SELECT subject, leaf FROM ledger"
+                " WHERE subject IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(subjects)),),
+            )
+        }
 
     def blobs_to_extract(self, version: str, everything: bool) -> list[dict]:
         """Document contents (blobs some version points at) whose metadata is missing or was
