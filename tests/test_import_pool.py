@@ -261,7 +261,7 @@ def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     with Store(tmp_path / "pooled.db") as store:
         import_git(store, str(repo.root), "t", batch_size=4)
     serial, pooled = every_table(tmp_path / "serial.db"), every_table(tmp_path / "pooled.db")
-    assert serial["reuse_sentences"] and serial["passage_groups"] and serial["diffs"]
+    assert serial["passage_documents"] and serial["passage_groups"] and serial["diffs"]
     assert pooled == serial
 
 

@@ -14,6 +14,11 @@ def _preview(text: str, width: int = 72) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def _indexing(passages: int) -> None:
+    """Say why a search pauses: the indexes an import leaves behind are being built."""
+    click.echo(f"indexing {passages:,} passages...", err=True)
+
+
 def _where(row: dict, path: str = "path") -> str:
     """source:path of a row, safe for a terminal."""
     return shown(f"{row['source']}:{row[path]}")
@@ -90,7 +95,7 @@ def trace(
     from archive.passages.trace import trace as run_trace
 
     with Store(db, create=False) as store:
-        current = ensure_current(store)
+        current = ensure_current(store, _indexing)
         result = run_trace(
             store, query, normalized=normalized, as_text=as_text, fuzzy=fuzzy, min_score=min_score
         )
@@ -154,7 +159,7 @@ def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
 
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
-        ensure_current(store)
+        ensure_current(store, _indexing)
         rows = run_related(store, doc["id"], limit)
     if as_json:
         emit_json({"document": {k: doc[k] for k in ("id", "source", "path")}, "related": rows})
@@ -193,12 +198,13 @@ def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
     later document with the days since (clusters oldest first).
 
     Sentences are compared by their words (case, quote style and spacing aside); each
-    document counts at the first version that held the sentence. Kept up to date at ingest.
+    document counts at the first version that held the sentence. Indexed when first asked
+    (or ahead, by `archive index`).
     """
     from archive.passages.indexing import ensure_current
 
     with Store(db, create=False) as store:
-        current = ensure_current(store)
+        current = ensure_current(store, _indexing)
         result = store.spans.reuse(min_words, cap)
     result["min_words"] = min_words
     if as_json:
@@ -217,3 +223,25 @@ def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
         )
     if not current:
         click.echo("the index is behind and the archive is read-only: run an ingest", err=True)
+
+
+@click.command()
+@db_option
+@json_option
+@friendly
+def index(db: str, as_json: bool) -> None:
+    """Bring the search indexes (text search, trace, reuse) up to date, ahead of use.
+
+    An ingest leaves them behind (they are derived from the passages, and larger than the
+    text); `archive trace`, `reuse` and `related` bring them up to date on the archive first,
+    and `archive serve` / `package` in their snapshot. This does it now, from where they
+    stand: only what was stored since the last time is indexed.
+    """
+    from archive.passages.indexing import catch_up
+
+    with Store(db, create=False) as store, store.write():
+        counts = catch_up(store)
+    if as_json:
+        emit_json(counts)
+    else:
+        click.echo(f"indexed {counts['passages']:,} passages, {counts['versions']:,} versions")

@@ -246,8 +246,6 @@ class PassageStore:
         if new:
             added = self._add_group(new, keys, known, previous, cache)
             known.update(added)
-            if cache is not None:  # what the span index needs of them, held for `catch_up`
-                cache.hold_terms(added, {k: t for k, (_, t) in new.items()})
         ids = [known[k] for k in keys]
         if cache is not None:
             cache.drop_terms(keys + quote_keys)
@@ -402,10 +400,6 @@ class PassageStore:
                 (out[key], key, kind, len(raw))
                 for (key, (kind, _)), raw in zip(new.items(), texts, strict=True)
             ],
-        )
-        self.conn.executemany(
-            "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
-            [(out[key], text) for key, (_, text) in new.items()],
         )
         row = (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data)
         self.conn.execute(

@@ -527,6 +527,25 @@ def _lean(db: sqlite_utils.Database) -> None:
             db.execute(sql)
 
 
+def _search_on_read(db: sqlite_utils.Database) -> None:
+    """Search indexes built where they are read (archive/passages/indexing.py), not by imports.
+
+    An import no longer fills `passages_fts`, `span_fts` or the reuse tables; it keeps
+    `passage_documents` (copy detection). `span_state` gains 'text' (the last passage in
+    `passages_fts`, which imports used to fill as they stored passages) and 'documents' (the
+    last version in `passage_documents`, filled until now with the reuse tables: 'version').
+    Existing archives keep their indexes; these rows say how far they go.
+    """
+    db.execute(
+        "INSERT OR IGNORE INTO span_state (name, value)"
+        " SELECT 'text', COALESCE(MAX(id), 0) FROM passages"
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO span_state (name, value)"
+        " SELECT 'documents', value FROM span_state WHERE name = 'version'"
+    )
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -543,6 +562,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _evidence,
     _verifications,
     _lean,
+    _search_on_read,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

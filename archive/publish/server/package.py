@@ -24,6 +24,7 @@ from pathlib import Path
 
 from archive import __version__
 from archive.errors import ArchiveError
+from archive.passages.indexing import indexed_snapshot
 from archive.publish.server.app import inspect_data, settings
 from archive.store import Store, now_iso
 
@@ -136,7 +137,7 @@ def write_bundle(
             os.chmod(work, 0o755)
             taken_at = now_iso()
             latest = store.latest_checkpoint()
-            store.snapshot(work / SNAPSHOT, public=True)  # no absolute path of this machine
+            indexed_snapshot(store, work / SNAPSHOT)  # public: no absolute path of this machine
             bundle = _fill(work, latest, taken_at, metadata, allow_sql, wheels, installs)
             if dest.exists():
                 dest.rmdir()  # empty, checked above
