@@ -244,7 +244,7 @@ class SpanIndex:
 
     def _changes(self, state: str) -> Iterator[tuple[int, int, str, set[int], set[int]]]:
         """(version id, document id, observed_at, passages it brought into its document,
-        passages it took out) for each version past `state`, which then stands past them."""
+        passages it took out) of each version past `state`, which then stands past them."""
         after = self._state(state)
         rows = self.conn.execute(
             "SELECT v.id, v.document_id, v.observed_at, v.blob, (SELECT p.blob FROM versions p"
@@ -259,9 +259,7 @@ class SpanIndex:
             for b in (blob, previous):
                 if b not in held:
                     held[b] = self._ids(b)
-            new = held[blob] - held[previous]
-            if new:
-                yield vid, doc, observed, new, held[previous] - held[blob]
+            yield vid, doc, observed, held[blob] - held[previous], held[previous] - held[blob]
         if rows:
             self._set_state(state, rows[-1][0])
 
@@ -269,26 +267,30 @@ class SpanIndex:
         """Record, for each new version, the passages it brought into its document (those its
         previous text version did not hold: `passage_documents`; a first row per document
         stays): what copy detection looks sources up in, kept by the import. Returns the
-        number of versions that brought passages."""
+        number of versions looked at."""
         done = 0
         for vid, doc, _, new, _ in self._changes("documents"):
+            done += 1
+            if not new:
+                continue
             self.conn.executemany(
                 "INSERT OR IGNORE INTO passage_documents (passage, document_id, version_id)"
                 " VALUES (?, ?, ?)",
                 [(pid, doc, vid) for pid in sorted(new)],
             )
-            done += 1
         return done
 
     def index_reuse(self) -> tuple[int, dict[int, int]]:
         """Record, for each new version, the reuse keys of the sentences it brought into its
         document (`reuse_documents`; a first row per document stays), once their passages are
-        in `reuse_sentences`. Returns (versions that brought passages, {key: the first
-        passage holding it} for the keys two or more documents now hold and that have no
-        `reuse_texts` row yet)."""
+        in `reuse_sentences`. Returns (versions looked at, {key: the first passage holding it}
+        for the keys two or more documents now hold and that have no `reuse_texts` row yet)."""
         touched: set[int] = set()
         done = 0
         for vid, doc, observed, new, gone in self._changes("version"):
+            done += 1
+            if not new:
+                continue
             keyed = self.conn.execute(  # an edited paragraph: its other sentences stay
                 "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
                 " ON rs.passage = j.value",
@@ -302,7 +304,6 @@ class SpanIndex:
                 [(key, doc, vid, observed) for key in found],
             )
             touched.update(found)
-            done += 1
         shared = self.conn.execute(
             "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM reuse_texts t"
             " WHERE t.key = j.value) AND (SELECT count(*) FROM reuse_documents d"
