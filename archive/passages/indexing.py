@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from archive.passages.reuse import passage_keys, reuse_keys, sentence_of
 from archive.passages.spans import fold
@@ -29,32 +29,6 @@ def index_terms(text: str) -> Terms:
     """What the span index stores of a passage: one tokenisation for both tables."""
     every, keyed = passage_keys(fold(text))
     return " ".join(every), keyed
-
-
-# Passage keys whose terms this process gave already (`fresh_terms`), at most OFFERED_MAX,
-# and the process they belong to (a worker forked from a process that kept some starts afresh).
-_OFFERED: dict[int, None] = {}
-_OFFERED_BY = [os.getpid()]
-OFFERED_MAX = 1 << 18
-
-
-def fresh_terms(passages: Iterable[tuple[int, str]]) -> dict[int, Terms]:
-    """Terms of (key, text) passages this process has not given before: a worker computes
-    them beside a content's split, so the main process does not tokenise. Each is given
-    once per worker (revisions repeat most passages); one the main process misses anyway
-    (given with a content it did not pack) it tokenises itself: the same terms."""
-    if _OFFERED_BY[0] != os.getpid():
-        _OFFERED.clear()
-        _OFFERED_BY[0] = os.getpid()
-    out: dict[int, Terms] = {}
-    for key, text in passages:
-        if key in _OFFERED or key in out:
-            continue
-        out[key] = index_terms(text)
-    if len(_OFFERED) + len(out) > OFFERED_MAX:
-        _OFFERED.clear()
-    _OFFERED.update(dict.fromkeys(out))
-    return out
 
 
 def catch_up_documents(store: Store) -> dict[str, int]:

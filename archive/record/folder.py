@@ -158,7 +158,7 @@ def _store_new_contents(
 
     def flush() -> None:
         nonlocal held, stored
-        items = [(slot[0].path, data, extract_metadata, False) for slot, data in held]
+        items = [(slot[0].path, data, extract_metadata) for slot, data in held]
         prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
         leaves: list = []
         for (slot, data), done in zip(held, prepared, strict=True):
@@ -202,8 +202,8 @@ def _store_new_contents(
     return observed, problems, noted
 
 
-def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
-    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
+def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata)."""
     return prepare_content(*item)
 
 

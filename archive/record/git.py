@@ -148,7 +148,7 @@ def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead
             size += length
     finally:
         blobs.close()
-    items = [(paths[oid], data, True, False) for oid, data in held]
+    items = [(paths[oid], data, True) for oid, data in held]
     return Ahead(paths, held, pool.start_map(_prepare, items, size))
 
 
@@ -182,8 +182,8 @@ def store_blobs(
     return problems + _store_held(store, held, paths, blake3_of, pool)
 
 
-def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
-    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
+def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata)."""
     return prepare_content(*item)
 
 
@@ -194,7 +194,7 @@ def _store_held(
     blake3_of: dict[str, str],
     pool: WorkerPool,
 ) -> list[tuple[str, str]]:
-    items = [(paths[oid], data, True, False) for oid, data in held]
+    items = [(paths[oid], data, True) for oid, data in held]
     prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
     return _write_held(store, held, paths, blake3_of, prepared)
 

@@ -248,7 +248,6 @@ class PassageStore:
             known.update(added)
         ids = [known[k] for k in keys]
         if cache is not None:
-            cache.drop_terms(keys + quote_keys)
             cache.put(blob, encoding, text, passages=(ids, parts))
         reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
