@@ -237,10 +237,20 @@ def index(db: str, as_json: bool) -> None:
     and `archive serve` / `package` in their snapshot. This does it now, from where they
     stand: only what was stored since the last time is indexed.
     """
-    from archive.passages.indexing import catch_up
+    import sqlite3
 
-    with Store(db, create=False) as store, store.write():
-        counts = catch_up(store)
+    from archive.passages.indexing import catch_up, read_only
+
+    try:
+        with Store(db, create=False) as store, store.write():
+            counts = catch_up(store)
+    except sqlite3.OperationalError as e:
+        if not read_only(e):
+            raise
+        raise ArchiveError(
+            f"{db} is read-only: its search indexes cannot be written here (`archive serve`"
+            " and `archive package` build them in their snapshot)"
+        ) from None
     if as_json:
         emit_json(counts)
     else:

@@ -87,10 +87,15 @@ def ensure_current(store: Store, notice: Callable[[int], None] | None = None) ->
                 notice(passages)
             catch_up(store)
     except sqlite3.OperationalError as e:
-        if "readonly" in str(e) or "read-only" in str(e):
+        if read_only(e):
             return False
         raise
     return True
+
+
+def read_only(e: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused a write because the archive (or its folder) is read-only."""
+    return "readonly" in str(e) or "read-only" in str(e)
 
 
 def indexed_snapshot(
