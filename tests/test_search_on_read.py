@@ -132,6 +132,20 @@ async def test_a_served_snapshot_has_the_indexes_and_the_live_file_is_left_alone
     assert "a.md" in trace and "b.md" in trace
 
 
+def test_a_snapshot_says_when_it_has_a_long_backlog_to_index(
+    db: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (folder / "a.md").write_text(f"Policy A.\n\n{SENTENCE}\n")
+    ingest(db, folder)
+    said: list[int] = []
+    with Store(db) as store:
+        indexing.indexed_snapshot(store, db.parent / "quiet.db", notice=said.append)
+        assert said == []  # two passages: too few to mention
+        monkeypatch.setattr(indexing, "NOTICE_PASSAGES", 2)
+        indexing.indexed_snapshot(store, db.parent / "told.db", notice=said.append)
+    assert said == [2]
+
+
 async def test_readers_of_an_archive_with_stale_indexes_see_new_text(
     db: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

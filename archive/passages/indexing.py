@@ -99,16 +99,23 @@ def read_only(e: sqlite3.OperationalError) -> bool:
 
 
 def indexed_snapshot(
-    store: Store, dest: str | os.PathLike[str], *, public: bool = True
+    store: Store,
+    dest: str | os.PathLike[str],
+    *,
+    public: bool = True,
+    notice: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """`Store.snapshot` with the search indexes brought up to date in the copy, never in the
     live file (which may be read-only): what `archive serve` and `archive package` serve.
-    Counts of what was indexed."""
+    Counts of what was indexed; notice as for `ensure_current`."""
     store.snapshot(dest, public=public)
     conn = sqlite3.connect(os.fspath(dest), isolation_level=None)
     try:
         copy = Store.over(conn)
         with copy.write():
+            passages, _ = copy.spans.backlog()
+            if notice is not None and passages >= NOTICE_PASSAGES:
+                notice(passages)
             return catch_up(copy)
     finally:
         conn.close()

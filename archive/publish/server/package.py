@@ -26,6 +26,7 @@ from archive import __version__
 from archive.errors import ArchiveError
 from archive.passages.indexing import indexed_snapshot
 from archive.publish.server.app import inspect_data, settings
+from archive.publish.server.serve import say_indexing
 from archive.store import Store, now_iso
 
 SNAPSHOT = "archive.db"
@@ -137,7 +138,8 @@ def write_bundle(
             os.chmod(work, 0o755)
             taken_at = now_iso()
             latest = store.latest_checkpoint()
-            indexed_snapshot(store, work / SNAPSHOT)  # public: no absolute path of this machine
+            # public: no absolute path of this machine
+            indexed_snapshot(store, work / SNAPSHOT, notice=say_indexing)
             bundle = _fill(work, latest, taken_at, metadata, allow_sql, wheels, installs)
             if dest.exists():
                 dest.rmdir()  # empty, checked above

@@ -82,6 +82,11 @@ def prepare(
     return config_path
 
 
+def say_indexing(passages: int) -> None:
+    """Say why serving waits: the snapshot's search indexes are being built."""
+    print(f"indexing {passages:,} passages in the snapshot...", file=sys.stderr, flush=True)
+
+
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -133,7 +138,8 @@ def serve(
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
         taken_at = now_iso()
-        indexed_snapshot(store, snapshot)  # public: no absolute server path is published
+        # public: no absolute server path is published
+        indexed_snapshot(store, snapshot, notice=say_indexing)
         store.close()
         workers = workers or default_workers()
         # Workers under uvicorn's supervisor (several, not on Windows) refresh the snapshot
