@@ -190,3 +190,22 @@ def test_an_archive_made_before_the_indexes_moved_keeps_them(tmp_path: Path) -> 
     code, out, _ = run_cli("index", "--json", db=db)
     assert code == 0 and json.loads(out) == {"passages": 0, "versions": 0}
     assert index_state(db) == before
+
+
+def test_an_archive_that_cannot_be_written_is_read_as_indexed_and_index_says_why(
+    db: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite refusing the write (a read-only file, for a user other than root): readers
+    answer from the indexes as they stand and say so; `archive index` fails in one line."""
+    (folder / "a.md").write_text(f"Policy A.\n\n{SENTENCE}\n")
+    ingest(db, folder)
+
+    def refused(self):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "write", refused)
+    code, out, err = run_cli("reuse", db=db)
+    assert code == 0 and "read-only" in err and "0 shared sentences" in err
+    code, out, err = run_cli("index", db=db)
+    assert code == 1 and err.count("\n") == 1 and "read-only" in err
+    assert "Traceback" not in err

@@ -14,6 +14,12 @@ def _preview(text: str, width: int = 72) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+_BEHIND = (
+    "the search indexes are behind and the archive is read-only: results may miss the latest"
+    " versions (`archive serve` and `archive package` build them in their snapshot)"
+)
+
+
 def _indexing(passages: int) -> None:
     """Say why a search pauses: the indexes an import leaves behind are being built."""
     click.echo(f"indexing {passages:,} passages...", err=True)
@@ -130,11 +136,7 @@ def trace(
                 )
             )
     if not current:
-        click.echo(
-            "the span index is behind and the archive is read-only: results may miss"
-            " the latest versions",
-            err=True,
-        )
+        click.echo(_BEHIND, err=True)
     if result["truncated"]:
         click.echo(
             f"more than {result['match_cap']:,} passages hold these words: only the first"
@@ -159,8 +161,10 @@ def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
 
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
-        ensure_current(store, _indexing)
+        current = ensure_current(store, _indexing)
         rows = run_related(store, doc["id"], limit)
+    if not current:
+        click.echo(_BEHIND, err=True)
     if as_json:
         emit_json({"document": {k: doc[k] for k in ("id", "source", "path")}, "related": rows})
         return
@@ -222,7 +226,7 @@ def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
             err=True,
         )
     if not current:
-        click.echo("the index is behind and the archive is read-only: run an ingest", err=True)
+        click.echo(_BEHIND, err=True)
 
 
 @click.command()
