@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from archive.passages import indexing
 from archive.record.git import import_git
@@ -67,7 +70,7 @@ def history(root: Path) -> tuple[Repo, list[str]]:
     steps = [
         ("a.md", f"Policy A.\n\n{SENTENCE}\n"),
         ("a.md", f"Policy A, revised.\n\n{SENTENCE}\n\nA closing remark of some length here.\n"),
-        ("b.md", f"Policy B.\n\nAs they say, {RESTATED}\n"),
+        ("b.md", f"Policy B.\n\n{RESTATED}\n"),
         ("c.md", f"Policy A, revised.\n\n{SENTENCE}\n\nA closing remark of some length here.\n"),
     ]
     commits = []
@@ -113,6 +116,47 @@ def test_an_index_caught_up_run_by_run_equals_one_built_at_once(tmp_path: Path, 
     assert index_state(stepwise) == index_state(whole)
     texts = [r["text"] for r in table_rows(whole, "reuse_texts")]
     assert SENTENCE in texts and not any("  brown" in t for t in texts)
+
+
+# Paragraphs the generated histories are made of: sentences shared in two written forms.
+PARAGRAPHS = (
+    SENTENCE,
+    RESTATED,
+    "Another shared clause about cookies and their many uses online.",
+    "ANOTHER shared clause about \u201ccookies\u201d and their many uses online!",
+    NEW_TEXT,
+    "Short one.",
+)
+STEP = st.dictionaries(
+    st.sampled_from(["a.md", "b.md", "c.md"]),
+    st.lists(st.sampled_from(range(len(PARAGRAPHS))), min_size=1, max_size=3),
+    min_size=1,
+)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(STEP, min_size=1, max_size=3), indexed=st.lists(st.booleans(), min_size=3))
+def test_any_history_indexed_run_by_run_gives_the_rows_of_one_build(
+    frozen_clock, steps, indexed
+) -> None:
+    """Whichever runs `archive index` follows, the rows are those of one build at the end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        dbs = {name: base / f"{name}.db" for name in ("stepwise", "once")}
+        folders = {name: base / name for name in dbs}
+        for step, index_now in zip(steps, indexed, strict=False):
+            for name, folder in folders.items():
+                folder.mkdir(exist_ok=True)
+                for path, paragraphs in step.items():
+                    (folder / path).write_text("\n\n".join(PARAGRAPHS[i] for i in paragraphs))
+                ingest(dbs[name], folder)
+            if index_now:
+                assert run_cli("index", db=dbs["stepwise"])[0] == 0
+        for db in dbs.values():
+            assert run_cli("index", db=db)[0] == 0
+        assert index_state(dbs["stepwise"]) == index_state(dbs["once"])
 
 
 async def test_a_served_snapshot_has_the_indexes_and_the_live_file_is_left_alone(
