@@ -3,8 +3,9 @@
     python bench/span_bench.py samples/terms-sample.bundle [--spans 300]
     python bench/span_bench.py --synthetic 20000 [--docs 200]   # a generated, longer history
 
-Imports the history into a fresh archive (`archive ingest --git`, which fills the span index
-as it goes), then times a rebuild of the index alone (emptied, then `catch_up`), reports the
+Imports the history into a fresh archive (`archive ingest --git`, which leaves the search
+indexes to their readers), then times a build of the index alone (emptied, then `catch_up`,
+as `archive index` does), reports the
 index's share of the file, and traces random spans of 6-12 words taken from stored passages
 (in process, through `archive.passages.trace.trace`). --synthetic writes a git history with
 fast-import: --docs documents, each commit rewording one sentence of one of them.
@@ -151,11 +152,11 @@ def main() -> None:
     p50 = statistics.median(times) * 1000
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
     print(
-        f"history: {versions:,} versions; import (index included) {imported:.1f} s wall,"
+        f"history: {versions:,} versions; import (no search index) {imported:.1f} s wall,"
         f" {imported_cpu:.1f} s CPU"
     )
     print(
-        f"index rebuild: {build:.2f} s wall ({build / imported:.0%} of the import),"
+        f"index build: {build:.2f} s wall ({build / imported:.0%} of the import),"
         f" {build_cpu:.2f} s CPU ({build_cpu / imported_cpu:.0%}) for"
         f" {counts['passages']:,} passages and {counts['versions']:,} versions"
     )

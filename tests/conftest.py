@@ -102,6 +102,21 @@ def archive_state(db: Path) -> dict[str, list[dict]]:
     }
 
 
+def served(db: Path) -> Path:
+    """The snapshot `archive serve` and `archive package` serve (search indexes built in the
+    copy, the live file untouched), under the archive's own file name (Datasette names the
+    database after it), in a folder beside it; taken afresh at each call."""
+    from archive.passages.indexing import indexed_snapshot
+    from archive.store import Store
+
+    snapshot = db.parent / "served" / db.name
+    snapshot.parent.mkdir(exist_ok=True)
+    snapshot.unlink(missing_ok=True)
+    with Store(db, create=False) as store:
+        indexed_snapshot(store, snapshot)
+    return snapshot
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "archive.db"

@@ -112,6 +112,7 @@ def common_word_archive(db, folder, n: int = 12) -> None:
             f"The common word, paragraph {i}a.\n\n{extra}Another common one, {i}b.\n"
         )
     ingest(db, folder)
+    assert run_cli("index", db=db)[0] == 0  # what a trace reads: the span index
 
 
 def test_trace_checks_at_most_the_cap_and_says_so(db, folder, monkeypatch):

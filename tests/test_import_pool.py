@@ -235,9 +235,10 @@ def test_a_dead_content_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path)
 def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On workers, a content's passages are split, keyed and tokenised for the span index
-    where it is prepared, and each diff is made and proved there: an import whose main
-    process may do none of it (each raises there) stores exactly a serial import's rows."""
+    """On workers, a content's passages are split and keyed where it is prepared, and each
+    diff is made and proved there (nothing is tokenised: the search indexes are built where
+    they are read): an import whose main process may do none of it (each raises there)
+    stores exactly a serial import's rows."""
     repo = Repo(tmp_path / "repo")
     build(repo)
     monkeypatch.setenv("ARCHIVE_WORKERS", "1")
@@ -261,7 +262,7 @@ def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     with Store(tmp_path / "pooled.db") as store:
         import_git(store, str(repo.root), "t", batch_size=4)
     serial, pooled = every_table(tmp_path / "serial.db"), every_table(tmp_path / "pooled.db")
-    assert serial["reuse_sentences"] and serial["passage_groups"] and serial["diffs"]
+    assert serial["passage_documents"] and serial["passage_groups"] and serial["diffs"]
     assert pooled == serial
 
 

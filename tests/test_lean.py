@@ -16,7 +16,7 @@ from archive.ledger.checkpoints import check_proof, inclusion_proof
 from archive.ledger.records import SHAPE_TABLES
 from archive.store import ArchiveError, Store
 from archive.store.metadata_rows import put_items
-from archive.store.schema import SCHEMA_VERSION
+from archive.store.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.conftest import run_cli
 from tests.gitrepo import Repo
 
@@ -24,6 +24,9 @@ PAGE = (
     "<html><head><title>{0}</title></head><body><h1>{0}</h1><h2>Scope</h2><p>{1}</p>"
     "</body></html>\n"
 )
+
+# The schema as the migration before `_lean` left it (later ones are appended after it).
+BEFORE_LEAN = [m.__name__ for m in MIGRATIONS].index("_lean")
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +220,7 @@ def as_previous_schema(db: Path) -> tuple[list, list]:
     conn.executemany("INSERT INTO blob_items VALUES (?, ?, ?, ?, ?)", items)
     conn.execute("INSERT INTO blob_items VALUES ('c' || hex(zeroblob(31)), NULL, 0, 'x', NULL)")
     conn.executemany("INSERT INTO ledger VALUES (?, ?, ?, ?, ?)", ledger)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.execute(f"PRAGMA user_version = {BEFORE_LEAN}")
     conn.execute("COMMIT")
     conn.close()
     return items, ledger

@@ -58,6 +58,9 @@ def test_the_bundle_says_what_it_holds(bundle, archive_db):
     with sqlite3.connect(bundle / "archive.db") as conn:  # public: no path of this machine
         (location,) = conn.execute("SELECT location FROM sources").fetchone()
     assert not os.path.isabs(location)
+    for db, indexed in ((archive_db, 0), (bundle / "archive.db", 1)):  # built in the copy only
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM reuse_sentences").fetchone() == (indexed,)
     requirements = (bundle / "requirements.txt").read_text().split()
     assert requirements[0].startswith("datasette==") and requirements[1].startswith(
         "provenance-archive=="
@@ -103,6 +106,8 @@ def test_a_replica_serves_the_snapshot_with_the_plugin(bundle):
         with urllib.request.urlopen(base + "/-/archive/version/2", timeout=10) as r:
             page = r.read().decode()
         assert "We keep your data for ever." in page
+        with urllib.request.urlopen(base + "/-/archive/search?q=data+for+ever", timeout=10) as r:
+            assert "terms.txt" in r.read().decode()  # the search index, built in the bundle
         with urllib.request.urlopen(base + "/-/settings.json", timeout=10) as r:
             assert json.load(r)["suggest_facets"] is False
     finally:

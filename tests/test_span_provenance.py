@@ -7,7 +7,7 @@ import json
 import shutil
 import sqlite3
 
-from tests.conftest import CORPUS, run_cli
+from tests.conftest import CORPUS, run_cli, served
 
 SEED_SENTENCE = "Putin praised cooperation with Iran as \u201cvery productive\u201d."
 MID_000 = (
@@ -165,12 +165,22 @@ def test_copy_is_recorded_and_followed(db, folder):
     assert "copied from a.md@2" in out
 
 
-def test_span_index_is_filled_at_ingest(db, folder):
+def test_an_ingest_leaves_the_search_indexes_to_their_readers(db, folder):
+    """The import keeps which documents hold each passage (copy detection) and leaves the
+    search indexes behind; `archive index` brings them up to date."""
     (folder / "a.md").write_text("one two three four five six seven\n")
     ingest(db, folder)
     conn = sqlite3.connect(db)
-    indexed = conn.execute("SELECT value FROM span_state WHERE name = 'passage'").fetchone()[0]
-    assert indexed == conn.execute("SELECT max(id) FROM passages").fetchone()[0]
+    last = conn.execute("SELECT max(id) FROM passages").fetchone()[0]
+    state = dict(conn.execute("SELECT name, value FROM span_state"))
+    assert state.get("documents") == 1 and state.get("passage", 0) < last
+    assert conn.execute("SELECT count(*) FROM passage_documents").fetchone()[0] == last
+    assert conn.execute("SELECT count(*) FROM reuse_sentences").fetchone()[0] == 0
+    code, out, _ = run_cli("index", db=db)
+    assert code == 0 and out == f"indexed {last} passages, 1 versions\n"
+    state = dict(conn.execute("SELECT name, value FROM span_state"))
+    assert state["passage"] == state["text"] == last and state["version"] == 1
+    assert conn.execute("SELECT count(*) FROM reuse_sentences").fetchone()[0] == 1
     conn.close()
 
 
@@ -225,7 +235,7 @@ async def test_search_page_finds_japanese_words(db, folder):
     (folder / "ja.txt").write_text("政府は新しい防災計画を来年から実施すると発表した。\n")
     (folder / "en.txt").write_text("Nothing in Japanese here.\n")
     ingest(db, folder)
-    ds = Datasette([str(db)])
+    ds = Datasette([str(served(db))])
     html = (await ds.client.get("/-/archive/search?q=防災計画")).text
     assert "ja.txt" in html and "en.txt" not in html
 
@@ -239,6 +249,7 @@ def test_a_long_span_is_never_truncated_however_many_passages_hold_it(db, folder
     for i in range(12):
         (folder / f"doc{i:02}.md").write_text(f"Policy {i}.\n\nIn case {i}, {common} we trust.\n")
     ingest(db, folder)
+    assert run_cli("index", db=db)[0] == 0
     monkeypatch.setattr(trace_module, "MATCH_CAP", 5)
     with Store(db) as store:
         result = trace_module.trace(store, common)
@@ -316,6 +327,6 @@ async def test_shared_wording_query_lists_the_seed_sentence(db, folder):
     (folder / "later.txt").write_text(f"A later note.\n\n{SEED_SENTENCE}\n")
     ingest(db, folder)
     metadata = yaml.safe_load((ROOT / "metadata.yml").read_text())
-    ds = Datasette([str(db)], metadata=metadata)
+    ds = Datasette([str(served(db))], metadata=metadata)
     rows = (await ds.client.get("/archive/shared_wording.json?_shape=array")).json()
     assert [(r["text"], r["documents"]) for r in rows] == [(SEED_SENTENCE, 2)]

@@ -22,6 +22,7 @@ COMMANDS = {
     "cosign": "archive.cli.trust:cosign",
     "diff": "archive.cli.diff:diff",
     "export": "archive.cli.integrity:export",
+    "index": "archive.cli.passages:index",
     "ingest": "archive.cli.ingest:ingest",
     "key": "archive.cli.trust:key",
     "log": "archive.cli.ingest:log",
@@ -53,6 +54,7 @@ SUMMARIES = {
     ),
     "diff": "Show how B differs from A; with A alone, version A against the one before it.",
     "export": "Export the archive in standard formats (manifests, BagIt, OCFL, W3C PROV, WACZ).",
+    "index": "Bring the search indexes (text search, trace, reuse) up to date, ahead of use.",
     "ingest": (
         "Ingest FOLDER (or --git REPO, or --warc FILE...): store new contents, record changes."
     ),

@@ -14,6 +14,17 @@ def _preview(text: str, width: int = 72) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+_BEHIND = (
+    "the search indexes are behind and the archive is read-only: results may miss the latest"
+    " versions (`archive serve` and `archive package` build them in their snapshot)"
+)
+
+
+def _indexing(passages: int) -> None:
+    """Say why a search pauses: the indexes an import leaves behind are being built."""
+    click.echo(f"indexing {passages:,} passages...", err=True)
+
+
 def _where(row: dict, path: str = "path") -> str:
     """source:path of a row, safe for a terminal."""
     return shown(f"{row['source']}:{row[path]}")
@@ -90,7 +101,7 @@ def trace(
     from archive.passages.trace import trace as run_trace
 
     with Store(db, create=False) as store:
-        current = ensure_current(store)
+        current = ensure_current(store, _indexing)
         result = run_trace(
             store, query, normalized=normalized, as_text=as_text, fuzzy=fuzzy, min_score=min_score
         )
@@ -125,11 +136,7 @@ def trace(
                 )
             )
     if not current:
-        click.echo(
-            "the span index is behind and the archive is read-only: results may miss"
-            " the latest versions",
-            err=True,
-        )
+        click.echo(_BEHIND, err=True)
     if result["truncated"]:
         click.echo(
             f"more than {result['match_cap']:,} passages hold these words: only the first"
@@ -154,8 +161,10 @@ def related(document: str, limit: int | None, db: str, as_json: bool) -> None:
 
     with Store(db, create=False) as store:
         doc = resolve_document(store, document)
-        ensure_current(store)
+        current = ensure_current(store, _indexing)
         rows = run_related(store, doc["id"], limit)
+    if not current:
+        click.echo(_BEHIND, err=True)
     if as_json:
         emit_json({"document": {k: doc[k] for k in ("id", "source", "path")}, "related": rows})
         return
@@ -193,12 +202,13 @@ def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
     later document with the days since (clusters oldest first).
 
     Sentences are compared by their words (case, quote style and spacing aside); each
-    document counts at the first version that held the sentence. Kept up to date at ingest.
+    document counts at the first version that held the sentence. Indexed when first asked
+    (or ahead, by `archive index`).
     """
     from archive.passages.indexing import ensure_current
 
     with Store(db, create=False) as store:
-        current = ensure_current(store)
+        current = ensure_current(store, _indexing)
         result = store.spans.reuse(min_words, cap)
     result["min_words"] = min_words
     if as_json:
@@ -216,4 +226,36 @@ def reuse(min_words: int, cap: int, db: str, as_json: bool) -> None:
             err=True,
         )
     if not current:
-        click.echo("the index is behind and the archive is read-only: run an ingest", err=True)
+        click.echo(_BEHIND, err=True)
+
+
+@click.command()
+@db_option
+@json_option
+@friendly
+def index(db: str, as_json: bool) -> None:
+    """Bring the search indexes (text search, trace, reuse) up to date, ahead of use.
+
+    An ingest leaves them behind (they are derived from the passages, and larger than the
+    text); `archive trace`, `reuse` and `related` bring them up to date on the archive first,
+    and `archive serve` / `package` in their snapshot. This does it now, from where they
+    stand: only what was stored since the last time is indexed.
+    """
+    import sqlite3
+
+    from archive.passages.indexing import catch_up, read_only
+
+    try:
+        with Store(db, create=False) as store, store.write():
+            counts = catch_up(store)
+    except sqlite3.OperationalError as e:
+        if not read_only(e):
+            raise
+        raise ArchiveError(
+            f"{db} is read-only: its search indexes cannot be written here (`archive serve`"
+            " and `archive package` build them in their snapshot)"
+        ) from None
+    if as_json:
+        emit_json(counts)
+    else:
+        click.echo(f"indexed {counts['passages']:,} passages, {counts['versions']:,} versions")

@@ -1,18 +1,19 @@
-"""Filling the span and reuse index: tokens and keys here, rows and SQL in the store.
+"""Search indexes built where they are read: tokens and keys here, rows and SQL in the store.
 
-Why a module of its own: the store may not tokenise (tokens are this stage's code) and the
-ingest must not wait on queries, so after each ingest batch `catch_up` indexes what the batch
-added: new passages (their token keys for phrase search, their sentences' reuse keys), new
-versions (the passages and reuse keys they brought into their document) and new documents that
-are copies of another (`copied_from`). Old archives are caught up
-the same way by their next ingest or trace.
+Why: the search indexes (`passages_fts`, `span_fts`, the reuse tables) are derived from the
+passages, larger than the text they index, and needed only where someone searches, so an
+import leaves them behind (it keeps only `passage_documents`, for copy detection:
+`catch_up_documents`). `catch_up` brings them up to date, incrementally, from where they
+stand (`span_state`): `archive index` on the live file, a CLI search or trace before it reads
+(`ensure_current`), and every served or packaged snapshot in its own copy (`indexed_snapshot`),
+so the live file need not be writable. Built in one go or a run at a time, the rows are the same.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable
 
 from archive.passages.reuse import passage_keys, reuse_keys, sentence_of
 from archive.passages.spans import fold
@@ -30,57 +31,35 @@ def index_terms(text: str) -> Terms:
     return " ".join(every), keyed
 
 
-# Passage keys whose terms this process gave already (`fresh_terms`), at most OFFERED_MAX,
-# and the process they belong to (a worker forked from a process that kept some starts afresh).
-_OFFERED: dict[int, None] = {}
-_OFFERED_BY = [os.getpid()]
-OFFERED_MAX = 1 << 18
-
-
-def fresh_terms(passages: Iterable[tuple[int, str]]) -> dict[int, Terms]:
-    """Terms of (key, text) passages this process has not given before: a worker computes
-    them beside a content's split, so the main process does not tokenise. Each is given
-    once per worker (revisions repeat most passages); one the main process misses anyway
-    (given with a content it did not pack) it tokenises itself: the same terms."""
-    if _OFFERED_BY[0] != os.getpid():
-        _OFFERED.clear()
-        _OFFERED_BY[0] = os.getpid()
-    out: dict[int, Terms] = {}
-    for key, text in passages:
-        if key in _OFFERED or key in out:
-            continue
-        out[key] = index_terms(text)
-    if len(_OFFERED) + len(out) > OFFERED_MAX:
-        _OFFERED.clear()
-    _OFFERED.update(dict.fromkeys(out))
-    return out
+def catch_up_documents(store: Store) -> dict[str, int]:
+    """What an import keeps after each batch (inside its write transaction): the documents
+    holding each new passage, and the new documents that are copies of another
+    (`copied_from`). Counts of versions placed and copies found."""
+    spans = store.spans
+    versions = spans.index_documents()
+    copies = spans.mark_copies(COPY_SHARE)  # after: it looks sources up in passage_documents
+    return {"versions": versions, "copies": copies}
 
 
 def catch_up(store: Store) -> dict[str, int]:
-    """Index everything stored since the last call (inside the caller's write transaction);
-    counts of passages and versions indexed, and of copies found. New passages' terms come
-    from the ingest's cache when it holds them (`TextCache.hold_terms`), else from their text."""
+    """Bring the search indexes up to date (inside the caller's write transaction): every
+    passage not indexed yet (its text, token keys and sentences' reuse keys), then every
+    version not indexed yet (the reuse keys it brought into its document). What an import
+    keeps is caught up first when it is behind (an archive from before it: the documents
+    of its passages, its copies). Counts of passages and versions indexed."""
     spans = store.spans
-    cache = store.texts
+    catch_up_documents(store)
     passages = 0
     for ids in spans.new_passages():
-        held = {pid: cache.take_indexed(pid) for pid in ids} if cache is not None else {}
-        missing = [pid for pid in ids if held.get(pid) is None]
-        texts = store.passages.texts(missing) if missing else {}
+        texts = store.passages.texts(ids)
         words, sentences = [], []
         for pid in ids:
-            got = held.get(pid)
-            if not isinstance(got, tuple):  # not computed ahead: its text, held or read
-                got = index_terms(texts[pid] if got is None else got)
-            every, keyed = got
+            every, keyed = index_terms(texts[pid])
             words.append((pid, every))
             sentences.extend((key, pid, n) for key, n in keyed)
-        spans.add_passages(words, sentences)
+        spans.add_passages(words, sentences, [(pid, texts[pid]) for pid in ids])
         passages += len(ids)
-    if cache is not None:
-        cache.clear_terms()
-    versions, shared = spans.index_versions()
-    copies = spans.mark_copies(COPY_SHARE)  # after: it looks sources up in passage_documents
+    versions, shared = spans.index_reuse()
     if shared:
         texts = store.passages.texts(sorted(set(shared.values())))
         rows = []
@@ -88,19 +67,55 @@ def catch_up(store: Store) -> dict[str, int]:
             text = texts[pid]
             rows.append((key, sentence_of(text, key) or text.strip(), dict(reuse_keys(text))[key]))
         spans.add_reuse_texts(rows)
-    return {"passages": passages, "versions": versions, "copies": copies}
+    return {"passages": passages, "versions": versions}
 
 
-def ensure_current(store: Store) -> bool:
-    """Catch the index up before a read when it is behind (an archive made before it existed,
-    or an interrupted ingest); False when it is behind and the file cannot be written."""
+# A backlog past which a reader says it is indexing (it takes a noticeable moment).
+NOTICE_PASSAGES = 2000
+
+
+def ensure_current(store: Store, notice: Callable[[int], None] | None = None) -> bool:
+    """Bring the search indexes up to date on a live archive before a read (under the store's
+    write lock); False when they are behind and the file cannot be written. notice: called
+    with the number of passages first when there are NOTICE_PASSAGES or more."""
     if not store.spans.behind():
         return True
     try:
         with store.write():
+            passages, _ = store.spans.backlog()
+            if notice is not None and passages >= NOTICE_PASSAGES:
+                notice(passages)
             catch_up(store)
     except sqlite3.OperationalError as e:
-        if "readonly" in str(e) or "read-only" in str(e):
+        if read_only(e):
             return False
         raise
     return True
+
+
+def read_only(e: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused a write because the archive (or its folder) is read-only."""
+    return "readonly" in str(e) or "read-only" in str(e)
+
+
+def indexed_snapshot(
+    store: Store,
+    dest: str | os.PathLike[str],
+    *,
+    public: bool = True,
+    notice: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """`Store.snapshot` with the search indexes brought up to date in the copy, never in the
+    live file (which may be read-only): what `archive serve` and `archive package` serve.
+    Counts of what was indexed; notice as for `ensure_current`."""
+    store.snapshot(dest, public=public)
+    conn = sqlite3.connect(os.fspath(dest), isolation_level=None)
+    try:
+        copy = Store.over(conn)
+        with copy.write():
+            passages, _ = copy.spans.backlog()
+            if notice is not None and passages >= NOTICE_PASSAGES:
+                notice(passages)
+            return catch_up(copy)
+    finally:
+        conn.close()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from archive.diffs.pipeline import DiffQueue, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
 from archive.ledger.contents import append_contents
-from archive.passages.indexing import catch_up as catch_up_spans
+from archive.passages.indexing import catch_up_documents
 from archive.record.large import LARGE_CONTENT, is_large, store_large
 from archive.record.metadata import (
     Prepared,
@@ -74,7 +74,7 @@ def ingest_folder(
         diffs = DiffQueue(store, pool)
         record_versions(store, source["id"], run_id, changes, started, diffs, sidecars)
         diffs.store_all()
-        catch_up_spans(store)
+        catch_up_documents(store)
         failpoint("versions", len(changes))
         changed = {c.path for c in changes}
         record_sidecar_edits(store, source["id"], run_id, changed, sidecars)
@@ -158,7 +158,7 @@ def _store_new_contents(
 
     def flush() -> None:
         nonlocal held, stored
-        items = [(slot[0].path, data, extract_metadata, pool.parallel) for slot, data in held]
+        items = [(slot[0].path, data, extract_metadata) for slot, data in held]
         prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
         leaves: list = []
         for (slot, data), done in zip(held, prepared, strict=True):
@@ -202,8 +202,8 @@ def _store_new_contents(
     return observed, problems, noted
 
 
-def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
-    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
+def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata)."""
     return prepare_content(*item)
 
 

@@ -17,7 +17,7 @@ from itertools import islice
 from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.ledger.contents import append_contents
-from archive.passages.indexing import catch_up as catch_up_spans
+from archive.passages.indexing import catch_up_documents
 from archive.record.large import is_large, store_large
 from archive.record.metadata import Prepared, keep_unpacked, prepare_content, write_prepared
 from archive.record.plan import Change, Observed, change_list, summarize
@@ -148,7 +148,7 @@ def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead
             size += length
     finally:
         blobs.close()
-    items = [(paths[oid], data, True, True) for oid, data in held]
+    items = [(paths[oid], data, True) for oid, data in held]
     return Ahead(paths, held, pool.start_map(_prepare, items, size))
 
 
@@ -182,8 +182,8 @@ def store_blobs(
     return problems + _store_held(store, held, paths, blake3_of, pool)
 
 
-def _prepare(item: tuple[str, bytes, bool, bool]) -> Prepared:
-    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata, index)."""
+def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata)."""
     return prepare_content(*item)
 
 
@@ -194,7 +194,7 @@ def _store_held(
     blake3_of: dict[str, str],
     pool: WorkerPool,
 ) -> list[tuple[str, str]]:
-    items = [(paths[oid], data, True, pool.parallel) for oid, data in held]
+    items = [(paths[oid], data, True) for oid, data in held]
     prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
     return _write_held(store, held, paths, blake3_of, prepared)
 
@@ -311,7 +311,7 @@ def _import(
                 failpoint("commit", tally.commits)
             keep_unpacked(store)  # none should be: every new content made a version
             pending.store_all()  # wait for the batch's diffs, check and insert them
-            catch_up_spans(store)  # the batch's new passages, blobs and versions
+            catch_up_documents(store)  # the batch's new passages' documents, and copies
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
             store.update_run(run_id, **tally.counts())
         after = batch[-1].oid

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from archive.ledger.contents import append_contents, renew_in_run
-from archive.passages.indexing import Terms, fresh_terms
 from archive.record.plan import Change
 from archive.store import Store
 from archive.store.passage_format import PassageError
@@ -96,16 +95,11 @@ class Prepared:
     problems: list[str]
     split: tuple[list[str], list] | None = None  # its passages and quotations, if text
     keys: tuple[list[int], list[int]] = ([], [])  # their passage keys
-    terms: dict[int, Terms] | None = None  # span-index terms of passages (by key), if asked
 
 
-def prepare_content(
-    path: str, data: bytes, extract_metadata: bool = True, index: bool = False
-) -> Prepared:
+def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Prepared:
     """The per-content work of every source (folder, git, web), a pure function of its
-    path and bytes: it runs in the import's worker processes as well as in the main one.
-    index: also the span-index terms of its passages (`fresh_terms`): for a worker, which
-    takes that work off the main process."""
+    path and bytes: it runs in the import's worker processes as well as in the main one."""
     info, decoded = describe(path, data)
     problems: list[str] = []
     mismatch = format_problem(path, info.media_type)
@@ -130,10 +124,7 @@ def prepare_content(
         return Prepared(info, text_blob_row, metadata, _unique(problems))
     parts, quotes = split
     keys = (list(map(passage_key, parts)), [passage_key(q) for q, _ in quotes])
-    terms = None
-    if index:
-        terms = fresh_terms(zip(keys[0] + keys[1], parts + [q for q, _ in quotes], strict=True))
-    return Prepared(info, text_blob_row, metadata, _unique(problems), split, keys, terms)
+    return Prepared(info, text_blob_row, metadata, _unique(problems), split, keys)
 
 
 def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
@@ -179,8 +170,6 @@ def write_prepared(
         append_contents(store, [leaf])
     else:
         leaves.append(leaf)
-    if held and prepared.terms:
-        store.texts.offer_terms(prepared.terms)
     return Stored(info, prepared.problems)
 
 

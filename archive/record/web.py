@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from archive.diffs.pipeline import DiffPool, DiffQueue, worker_deaths
 from archive.ledger.checkpoints import backfill, checkpoint_run
-from archive.passages.indexing import catch_up as catch_up_spans
+from archive.passages.indexing import catch_up_documents
 from archive.record.metadata import store_content
 from archive.record.plan import Change, Observed, plan
 from archive.record.versions import RunSummary, record_versions
@@ -147,7 +147,7 @@ def ingest_warcs(
         diffs = DiffQueue(store, pool)
         kinds = _record_captures(store, source["id"], run_id, diffs, problems)
         diffs.store_all()
-        catch_up_spans(store)  # the run's new passages, blobs and versions
+        catch_up_documents(store)  # the run's new passages' documents, and copies
         summary.kinds = dict(sorted(kinds.items()))
         summary.new_versions = sum(n for k, n in kinds.items() if k in _VERSION_KINDS)
         summary.unchanged = kinds.get(UNCHANGED, 0)

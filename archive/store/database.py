@@ -20,8 +20,8 @@ from archive.store.derived_rows import DerivedRows
 from archive.store.groups import GroupReader, TextCache
 from archive.store.ledger_rows import LedgerRows, TrustRows
 from archive.store.metadata_rows import MetadataRows, WebRows
-from archive.store.schema import SchemaError, migrate
 from archive.store.shapes import Change, DocState
+from archive.store.upgrade import SchemaError, migrate
 from archive.store.upgrade import run as run_data_steps
 from ingest.content import BlobInfo
 

@@ -2,7 +2,9 @@
 
 The span index (`SpanIndex`, tables of the `_spans` migration) is SQL only: which passages,
 blobs and versions are not indexed yet, and the rows for them; the tokens and keys come from
-archive/passages/indexing.py, which drives it after each ingest batch.
+archive/passages/indexing.py, which drives it. An import keeps only which documents hold each
+passage (`passage_documents`, for copy detection); the search indexes (`passages_fts`,
+`span_fts`, the reuse tables) are derived data, built where they are read.
 """
 
 from __future__ import annotations
@@ -167,15 +169,32 @@ class SpanIndex:
         )
 
     def behind(self) -> bool:
-        """True when passages or versions were added since the index last caught up (an
-        archive from before it, or versions recorded by an older release)."""
+        """True when the search indexes lack passages or versions stored since they were last
+        brought up to date (an import leaves them behind; so did older releases at times)."""
         passage = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0]
         version = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM versions").fetchone()[0]
-        return passage > self._state("passage") or version > self._state("version")
+        indexed = min(self._state("version"), self._state("documents"))
+        return passage > self._indexed_passages() or version > indexed
+
+    def backlog(self) -> tuple[int, int]:
+        """(passages, versions) the search indexes have still to take in."""
+        passages = self.conn.execute(
+            "SELECT count(*) FROM passages WHERE id > ?", (self._indexed_passages(),)
+        ).fetchone()[0]
+        versions = self.conn.execute(
+            "SELECT count(*) FROM versions WHERE id > ?", (self._state("version"),)
+        ).fetchone()[0]
+        return passages, versions
+
+    def _indexed_passages(self) -> int:
+        """The last passage id both passage indexes hold: `span_fts` and `reuse_sentences`
+        ('passage'), `passages_fts` ('text': archives imported before the indexes moved out
+        of the import have it whole)."""
+        return min(self._state("passage"), self._state("text"))
 
     def new_passages(self) -> Iterator[list[int]]:
         """Ids of the passages not indexed yet, CHUNK at a time, ascending."""
-        after = self._state("passage")
+        after = self._indexed_passages()
         while True:
             ids = [
                 r[0]
@@ -189,18 +208,32 @@ class SpanIndex:
             after = ids[-1]
 
     def add_passages(
-        self, words: Sequence[tuple[int, str]], sentences: Sequence[tuple[int, int, int]]
+        self,
+        words: Sequence[tuple[int, str]],
+        sentences: Sequence[tuple[int, int, int]],
+        texts: Sequence[tuple[int, str]],
     ) -> None:
-        """Index passages: (id, token keys joined by spaces) and their (key, id, words) reuse
-        keys; the index then stands past the last id given."""
+        """Index passages: (id, token keys joined by spaces), their (key, id, words) reuse keys
+        and (id, text); each index takes those past the last it holds, and then stands past
+        the last id given."""
         if not words:
             return
-        self.conn.executemany("INSERT INTO span_fts (rowid, words) VALUES (?, ?)", words)
+        spans, text = self._state("passage"), self._state("text")
+        self.conn.executemany(
+            "INSERT INTO span_fts (rowid, words) VALUES (?, ?)",
+            [row for row in words if row[0] > spans],
+        )
         self.conn.executemany(
             "INSERT OR IGNORE INTO reuse_sentences (key, passage, words) VALUES (?, ?, ?)",
-            sentences,
+            [row for row in sentences if row[1] > spans],
         )
-        self._set_state("passage", max(pid for pid, _ in words))
+        self.conn.executemany(
+            "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
+            [row for row in texts if row[0] > text],
+        )
+        last = max(pid for pid, _ in words)
+        self._set_state("passage", max(spans, last))
+        self._set_state("text", max(text, last))
 
     def _ids(self, blob: str | None) -> set[int]:
         if blob is None:
@@ -209,20 +242,16 @@ class SpanIndex:
         found = row.fetchone()
         return set() if found is None else set(unpack_ids(found[0])).union(unpack_ids(found[1]))
 
-    def index_versions(self) -> tuple[int, dict[int, int]]:
-        """Record, for each new version, the passages it brought into its document (those its
-        previous text version did not hold: `passage_documents`) and their sentences' reuse
-        keys (`reuse_documents`); a first row per document stays. Returns (versions done,
-        {key: a passage holding it} for the keys two or more documents now hold and that have
-        no `reuse_texts` row yet)."""
-        after = self._state("version")
+    def _changes(self, state: str) -> Iterator[tuple[int, int, str, set[int], set[int]]]:
+        """(version id, document id, observed_at, passages it brought into its document,
+        passages it took out) of each version past `state`, which then stands past them."""
+        after = self._state(state)
         rows = self.conn.execute(
             "SELECT v.id, v.document_id, v.observed_at, v.blob, (SELECT p.blob FROM versions p"
             " WHERE p.document_id = v.document_id AND p.seq < v.seq AND p.blob IS NOT NULL"
             " ORDER BY p.seq DESC LIMIT 1) FROM versions v WHERE v.id > ? ORDER BY v.id",
             (after,),
         ).fetchall()
-        touched: dict[int, int] = {}  # key -> a passage holding it
         held: dict[str | None, set[int]] = {}  # the last blobs read: a revision reads its base
         for vid, doc, observed, blob, previous in rows:
             if len(held) > 64:
@@ -230,7 +259,18 @@ class SpanIndex:
             for b in (blob, previous):
                 if b not in held:
                     held[b] = self._ids(b)
-            new = held[blob] - held[previous]
+            yield vid, doc, observed, held[blob] - held[previous], held[previous] - held[blob]
+        if rows:
+            self._set_state(state, rows[-1][0])
+
+    def index_documents(self) -> int:
+        """Record, for each new version, the passages it brought into its document (those its
+        previous text version did not hold: `passage_documents`; a first row per document
+        stays): what copy detection looks sources up in, kept by the import. Returns the
+        number of versions looked at."""
+        done = 0
+        for vid, doc, _, new, _ in self._changes("documents"):
+            done += 1
             if not new:
                 continue
             self.conn.executemany(
@@ -238,33 +278,46 @@ class SpanIndex:
                 " VALUES (?, ?, ?)",
                 [(pid, doc, vid) for pid in sorted(new)],
             )
-            gone = held[previous] - held[blob]  # an edited paragraph: its other sentences stay
-            keyed = self.conn.execute(
+        return done
+
+    def index_reuse(self) -> tuple[int, dict[int, int]]:
+        """Record, for each new version, the reuse keys of the sentences it brought into its
+        document (`reuse_documents`; a first row per document stays), once their passages are
+        in `reuse_sentences`. Returns (versions looked at, {key: the first passage holding it}
+        for the keys two or more documents now hold and that have no `reuse_texts` row yet)."""
+        touched: set[int] = set()
+        done = 0
+        for vid, doc, observed, new, gone in self._changes("version"):
+            done += 1
+            if not new:
+                continue
+            keyed = self.conn.execute(  # an edited paragraph: its other sentences stay
                 "SELECT rs.key, rs.passage FROM json_each(?) j JOIN reuse_sentences rs"
                 " ON rs.passage = j.value",
                 (json.dumps(sorted(new | gone)),),
             ).fetchall()
             kept = {key for key, pid in keyed if pid in gone}
-            found = [(key, pid) for key, pid in keyed if pid in new and key not in kept]
+            found = sorted({key for key, pid in keyed if pid in new and key not in kept})
             self.conn.executemany(
                 "INSERT OR IGNORE INTO reuse_documents (key, document_id, version_id, observed_at)"
                 " VALUES (?, ?, ?, ?)",
-                [(key, doc, vid, observed) for key, _ in found],
+                [(key, doc, vid, observed) for key in found],
             )
-            for key, pid in found:
-                touched.setdefault(key, pid)
-        if rows:
-            self._set_state("version", rows[-1][0])
-        shared = [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM reuse_texts t"
-                " WHERE t.key = j.value) AND (SELECT count(*) FROM reuse_documents d"
-                " WHERE d.key = j.value) >= 2",
-                (json.dumps(sorted(touched)),),
-            )
-        ]
-        return len(rows), {key: touched[key] for key in shared}
+            touched.update(found)
+        shared = self.conn.execute(
+            "SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM reuse_texts t"
+            " WHERE t.key = j.value) AND (SELECT count(*) FROM reuse_documents d"
+            " WHERE d.key = j.value) >= 2",
+            (json.dumps(sorted(touched)),),
+        ).fetchall()
+        if not shared:
+            return done, {}
+        first = self.conn.execute(  # the passage a sentence is quoted from: its first (one scan)
+            "SELECT key, min(passage) FROM reuse_sentences WHERE key IN"
+            " (SELECT value FROM json_each(?)) GROUP BY key",
+            (json.dumps([r[0] for r in shared]),),
+        ).fetchall()
+        return done, dict(first)
 
     def copy_candidates(self, after: int = 0, upto: int | None = None) -> list[tuple]:
         """New documents' first versions (kind 'added', kept as passages) with ids in
@@ -353,11 +406,13 @@ class SpanIndex:
         )
 
     def clear(self) -> None:
-        """Empty the index (a rebuild: `catch_up` then indexes everything again)."""
-        self.conn.execute("INSERT INTO span_fts (span_fts) VALUES ('delete-all')")
-        for table in ("passage_documents", "reuse_sentences", "reuse_documents", "reuse_texts"):
+        """Empty the search indexes (a rebuild: `catch_up` then indexes everything again);
+        `passage_documents` and copy detection, the import's, stay."""
+        for fts in ("span_fts", "passages_fts"):
+            self.conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('delete-all')")
+        for table in ("reuse_sentences", "reuse_documents", "reuse_texts"):
             self.conn.execute(f"DELETE FROM {table}")
-        self.conn.execute("DELETE FROM span_state")
+        self.conn.execute("DELETE FROM span_state WHERE name IN ('passage', 'text', 'version')")
 
     # Reading -----------------------------------------------------------------------------
 

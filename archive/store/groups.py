@@ -265,11 +265,6 @@ class TextCache:
         # key -> (encoding, passages, quotations, their keys) computed ahead, taken once
         self.splits: dict[str, tuple[str, list[str], list, list[int], list[int]]] = {}
         self.split_chars = 0
-        # passage key -> its span-index terms (words, reuse keys), computed by a worker
-        self.terms: dict[int, tuple[str, list]] = {}
-        # passage id -> its terms, or its text, for the span index (`take_indexed`)
-        self.indexed: dict[int, tuple[str, list] | str] = {}
-        self.indexed_chars = 0
 
     def presplit(
         self, key: str, encoding: str, parts: list[str], quotes: list, keys: tuple[list, list]
@@ -306,35 +301,6 @@ class TextCache:
             return None
         self.split_chars -= sum(map(len, item[1]))
         return None if item[0] != encoding else item[1:]
-
-    def offer_terms(self, terms: dict[int, tuple[str, list]]) -> None:
-        """Span-index terms of passages (by key) a worker computed, until they are packed."""
-        self.terms.update(terms)
-
-    def hold_terms(self, ids: dict[int, int], texts: dict[int, str]) -> None:
-        """New passages (key -> id) just stored: keep their terms, else their text, for the
-        span index, so it neither inflates their group nor (mostly) tokenises here. Past
-        max_chars held, not (the index then reads them back: slower, same rows)."""
-        for key, pid in ids.items():
-            held = self.terms.pop(key, None) or texts[key]
-            size = len(held if isinstance(held, str) else held[0])
-            if self.indexed_chars + size <= self.max_chars:
-                self.indexed[pid] = held
-                self.indexed_chars += size
-
-    def drop_terms(self, keys: Iterable[int]) -> None:
-        """Terms of passages packed (stored before, or held by `hold_terms`): not needed."""
-        for key in keys:
-            self.terms.pop(key, None)
-
-    def take_indexed(self, pid: int) -> tuple[str, list] | str | None:
-        return self.indexed.pop(pid, None)
-
-    def clear_terms(self) -> None:
-        """After the span index caught up: nothing held is needed any more."""
-        self.terms.clear()
-        self.indexed.clear()
-        self.indexed_chars = 0
 
     def get(self, key: str, encoding: str) -> str | None:
         """The text of blob key decoded with encoding, if held."""

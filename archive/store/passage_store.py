@@ -246,11 +246,8 @@ class PassageStore:
         if new:
             added = self._add_group(new, keys, known, previous, cache)
             known.update(added)
-            if cache is not None:  # what the span index needs of them, held for `catch_up`
-                cache.hold_terms(added, {k: t for k, (_, t) in new.items()})
         ids = [known[k] for k in keys]
         if cache is not None:
-            cache.drop_terms(keys + quote_keys)
             cache.put(blob, encoding, text, passages=(ids, parts))
         reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
@@ -402,10 +399,6 @@ class PassageStore:
                 (out[key], key, kind, len(raw))
                 for (key, (kind, _)), raw in zip(new.items(), texts, strict=True)
             ],
-        )
-        self.conn.executemany(
-            "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
-            [(out[key], text) for key, (_, text) in new.items()],
         )
         row = (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data)
         self.conn.execute(

@@ -1,12 +1,12 @@
 """The archive's schema, created and migrated with sqlite-utils.
 
 `PRAGMA user_version` holds the schema version; MIGRATIONS[i] brings a database from
-version i to i + 1, so an archive made by any earlier release opens with the current code.
+version i to i + 1, so an archive made by any earlier release opens with the current code
+(applied, with their data steps, by archive/store/upgrade.py `migrate`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -527,6 +527,16 @@ def _lean(db: sqlite_utils.Database) -> None:
             db.execute(sql)
 
 
+def _search_on_read(db: sqlite_utils.Database) -> None:
+    """Search indexes built where they are read (archive/passages/indexing.py), not by an
+    import: `span_state` gains how far `passages_fts` ('text') and `passage_documents`
+    ('documents', until now 'version', with the reuse tables) go in an existing archive."""
+    db.execute(
+        "INSERT OR IGNORE INTO span_state (name, value) SELECT 'text', COALESCE(MAX(id), 0)"
+        " FROM passages UNION ALL SELECT 'documents', value FROM span_state WHERE name = 'version'"
+    )
+
+
 # Appended, never inserted: an archive's user_version counts the migrations it has run.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
@@ -543,6 +553,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _evidence,
     _verifications,
     _lean,
+    _search_on_read,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -551,49 +562,3 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # frozen DDL; converting rows needs today's code, which a migration must not call.
 DATA_STEPS = {3: "pack_passages", 6: "repack_deltas", 7: "bound_passages"}
 DATA_STEPS[MIGRATIONS.index(_lean)] = "pack_items"
-
-
-class SchemaError(Exception):
-    """The archive's schema cannot be used by this release."""
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA user_version").fetchone()[0]
-
-
-def migrate(conn: sqlite3.Connection, data_steps: Callable[[list[str]], None]) -> int:
-    """Apply pending migrations and their data steps in one transaction; the new version.
-
-    The write lock is taken before the version is read, so two processes opening an old
-    archive at once both succeed: the second finds it migrated. data_steps runs the named
-    steps (in migration order) after the last migration, inside the same transaction, so an
-    interrupted upgrade leaves the archive as it was. sqlite-utils is imported only when
-    there is something to migrate (it is slow to load).
-    """
-    version = schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise SchemaError(
-            f"archive schema version {version} is newer than this tool ({SCHEMA_VERSION})"
-        )
-    if version == SCHEMA_VERSION:
-        return version
-    import sqlite_utils
-
-    db = sqlite_utils.Database(conn)
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = schema_version(conn)  # another process may have migrated meanwhile
-        steps = [DATA_STEPS[i] for i in range(version, SCHEMA_VERSION) if i in DATA_STEPS]
-        while version < SCHEMA_VERSION:
-            MIGRATIONS[version](db)
-            version += 1
-        if steps:
-            data_steps(steps)
-        db.execute(f"PRAGMA user_version = {version}")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    if db.conn.in_transaction:
-        db.execute("COMMIT")
-    return version

@@ -1,4 +1,4 @@
-"""Data steps: existing rows brought to today's format after the schema migrations.
+"""Upgrades: pending migrations applied, then data steps bring old rows to today's format.
 
 Why apart from the migrations: a migration is frozen DDL that must run the same in a year,
 while converting rows (packing texts into passages, re-encoding deltas, bounding reads) needs
@@ -18,6 +18,7 @@ from archive.store.content import read_text
 from archive.store.delta_codec import PLAIN_CODEC, repacked
 from archive.store.metadata_rows import put_items
 from archive.store.passage_store import PassageStore
+from archive.store.schema import DATA_STEPS, MIGRATIONS, SCHEMA_VERSION
 
 
 def pack_passages(conn: sqlite3.Connection) -> None:
@@ -78,3 +79,49 @@ def run(conn: sqlite3.Connection, names: list[str]) -> None:
     """Run the named data steps in order (each at most once)."""
     for name in dict.fromkeys(names):
         STEPS[name](conn)
+
+
+class SchemaError(Exception):
+    """The archive's schema cannot be used by this release."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, data_steps: Callable[[list[str]], None]) -> int:
+    """Apply pending migrations and their data steps in one transaction; the new version.
+
+    The write lock is taken before the version is read, so two processes opening an old
+    archive at once both succeed: the second finds it migrated. data_steps runs the named
+    steps (in migration order) after the last migration, inside the same transaction, so an
+    interrupted upgrade leaves the archive as it was. sqlite-utils is imported only when
+    there is something to migrate (it is slow to load).
+    """
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"archive schema version {version} is newer than this tool ({SCHEMA_VERSION})"
+        )
+    if version == SCHEMA_VERSION:
+        return version
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)  # another process may have migrated meanwhile
+        steps = [DATA_STEPS[i] for i in range(version, SCHEMA_VERSION) if i in DATA_STEPS]
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](db)
+            version += 1
+        if steps:
+            data_steps(steps)
+        db.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    if db.conn.in_transaction:
+        db.execute("COMMIT")
+    return version

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from archive.passages.indexing import indexed_snapshot
 from archive.record.folder import ingest_folder
 from archive.store import Store
 
@@ -65,7 +66,7 @@ def build_archive(tmp: Path) -> Path:
         (src / "image.png").unlink()
         ingest_folder(store, str(src), "archive ingest src")
         snapshot = tmp / "archive.db"
-        store.snapshot(snapshot)
+        indexed_snapshot(store, snapshot, public=False)  # as `archive serve` takes it
     return snapshot
 
 

@@ -125,8 +125,10 @@ def refresh_snapshot(config_path: str, live_run: int, restart=restart_workers) -
     fresh.mkdir()
     snapshot = fresh / Path(config.snapshot).name  # the same name: the same database name
     taken_at = now_iso()
+    from archive.passages.indexing import indexed_snapshot
+
     with Store(config.live, create=False) as store:
-        store.snapshot(snapshot, public=True)
+        indexed_snapshot(store, snapshot)  # the search indexes built in the copy
     inspect_path = fresh / "inspect-data.json"
     inspect_path.write_text(json.dumps(inspect_data(str(snapshot))), encoding="utf-8")
     new = replace(config, snapshot=str(snapshot), inspect=str(inspect_path), taken_at=taken_at)

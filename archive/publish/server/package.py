@@ -24,7 +24,9 @@ from pathlib import Path
 
 from archive import __version__
 from archive.errors import ArchiveError
+from archive.passages.indexing import indexed_snapshot
 from archive.publish.server.app import inspect_data, settings
+from archive.publish.server.serve import say_indexing
 from archive.store import Store, now_iso
 
 SNAPSHOT = "archive.db"
@@ -136,7 +138,8 @@ def write_bundle(
             os.chmod(work, 0o755)
             taken_at = now_iso()
             latest = store.latest_checkpoint()
-            store.snapshot(work / SNAPSHOT, public=True)  # no absolute path of this machine
+            # public: no absolute path of this machine
+            indexed_snapshot(store, work / SNAPSHOT, notice=say_indexing)
             bundle = _fill(work, latest, taken_at, metadata, allow_sql, wheels, installs)
             if dest.exists():
                 dest.rmdir()  # empty, checked above

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from archive.passages.indexing import indexed_snapshot
 from archive.publish.server.app import CONFIG_ENV, ServeConfig, inspect_data
 from archive.publish.server.cache import CACHE_ENV
 from archive.store import Store, now_iso
@@ -81,6 +82,11 @@ def prepare(
     return config_path
 
 
+def say_indexing(passages: int) -> None:
+    """Say why serving waits: the snapshot's search indexes are being built."""
+    print(f"indexing {passages:,} passages in the snapshot...", file=sys.stderr, flush=True)
+
+
 def _stop(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -127,11 +133,13 @@ def serve(
     cache: bool = True,
     access_log: bool = False,
 ) -> int:
-    """Snapshot the archive (WAL folded in), then serve it immutably with uvicorn workers."""
+    """Snapshot the archive (WAL folded in, search indexes built in the copy), then serve it
+    immutably with uvicorn workers."""
     with Store(db, create=False) as store, tempfile.TemporaryDirectory() as tmp:
         snapshot = os.path.join(tmp, "archive.db")
         taken_at = now_iso()
-        store.snapshot(snapshot, public=True)  # no absolute server path is published
+        # public: no absolute server path is published
+        indexed_snapshot(store, snapshot, notice=say_indexing)
         store.close()
         workers = workers or default_workers()
         # Workers under uvicorn's supervisor (several, not on Windows) refresh the snapshot
