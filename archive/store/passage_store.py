@@ -6,6 +6,7 @@ import codecs
 import json
 import re
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 
@@ -24,7 +25,7 @@ from archive.store.passage_format import (
     pack_pieces,
     pack_sizes,
     passage_digest,
-    quote_segments,
+    quote_stops,
     revised,
     run_bounds,
     split_passages,
@@ -57,11 +58,18 @@ def passage_key(text: str) -> int:
 
 
 def text_quotes(text: str) -> list[tuple[str, int]]:
-    """(text, offset) of every quotation in text, as `find_quotes(text)` finds them."""
+    """(text, offset) of every quotation in text, as `find_quotes(text)` finds them: those
+    of each `quote_segments` segment holding an opening mark, found from the marks (most
+    segments have none: they are never cut out)."""
     out: list[tuple[str, int]] = []
-    for offset, segment in quote_segments(text):
-        if _OPENER.search(segment):
-            out.extend((q, offset + start) for q, start in _segment_quotes(segment))
+    stops = quote_stops(text)  # segment k: [stops[k - 1] + 1, stops[k] + 2), the last to the end
+    found = _OPENER.search(text)
+    while found is not None:
+        k = bisect_left(stops, found.start())  # a mark is never the line feed segments share
+        start = stops[k - 1] + 1 if k else 0
+        end = stops[k] + 2 if k < len(stops) else len(text)
+        out.extend((q, start + at) for q, at in _segment_quotes(text[start:end]))
+        found = _OPENER.search(text, end - 1) if end < len(text) else None
     return out
 
 
