@@ -75,3 +75,22 @@ def test_the_base_choice_is_difflibs(old: list[int], new: list[int], unknown: se
     """As `_add_group` calls it: old passage ids, new ones or ("new", key) for unknown keys."""
     marked = [("new", k) if k in unknown else k for k in new]
     assert revised(old, marked) == ref_revised(old, marked)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.integers(0, 15), max_size=30),
+    st.lists(st.integers(0, 15), max_size=30),
+    st.sets(st.integers(0, 15)),
+    st.permutations(range(100, 116)),
+)
+def test_the_base_choice_on_keys_is_the_one_on_ids(
+    old_keys: list[int], new_keys: list[int], unstored: set[int], ids: list[int]
+) -> None:
+    """`_add_group` compares the keys of a text it packed itself rather than its passage
+    ids: the same picks. The old text's passages are stored; the new one's may not be."""
+    unstored -= set(old_keys)
+    id_of = {k: ids[k] for k in range(16) if k not in unstored}  # stored: key <-> id
+    old_ids = [id_of[k] for k in old_keys]
+    marked = [id_of.get(k, ("new", k)) for k in new_keys]
+    assert revised(old_keys, new_keys) == revised(old_ids, marked)

@@ -259,7 +259,7 @@ class TextCache:
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self.chars = 0
-        # key -> (encoding, text, (passage ids, passages) when this process packed it)
+        # key -> (encoding, text, (passage ids, passages, keys) when this process packed it)
         self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
         self._reader: GroupReader | None = None
         # key -> (encoding, passages, quotations, their keys) computed ahead, taken once
@@ -344,8 +344,8 @@ class TextCache:
         self.items.move_to_end(key)
         return item[1]
 
-    def passages(self, key: str) -> tuple[list[int], list[str]] | None:
-        """(passage ids, passage texts) of a blob this process packed, if held."""
+    def passages(self, key: str) -> tuple[list[int], list[str], list[int]] | None:
+        """(passage ids, passage texts, their keys) of a blob this process packed, if held."""
         item = self.items.get(key)
         return None if item is None else item[2]
 
@@ -353,9 +353,10 @@ class TextCache:
     def _cost(item: tuple[str, str, tuple | None]) -> int:
         """What an item weighs against max_chars: its text, and its passages when held (their
         text again, and an object each: ~100 bytes with its id). Counting the text alone let
-        the passages double the cache unseen: 55 MiB of them on a 15,000-commit history."""
+        the passages double the cache unseen: 55 MiB of them on a 15,000-commit history.
+        With their keys: ~140 bytes a passage."""
         text, passages = item[1], item[2]
-        return len(text) if passages is None else 2 * len(text) + 100 * len(passages[0])
+        return len(text) if passages is None else 2 * len(text) + 140 * len(passages[0])
 
     def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
         old = self.items.pop(key, None)

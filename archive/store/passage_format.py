@@ -15,8 +15,8 @@ import sys
 import unicodedata
 import zlib
 from collections.abc import Container, Iterable, Sequence
-from itertools import accumulate, compress, islice
-from operator import ne, or_
+from itertools import accumulate, chain, compress, islice
+from operator import ne, or_, sub
 
 from blake3 import blake3
 from cydifflib import SequenceMatcher  # difflib's, compiled: the same blocks, 4x faster
@@ -101,7 +101,7 @@ def _unpack_array(data: bytes, typecode: str, what: str) -> array.array:
 
 def pack_ids(ids: Sequence[int]) -> bytes:
     """A passage list as zlib of little-endian int32 deltas (new passages run consecutively)."""
-    return _pack_array("i", (b - a for a, b in zip([0, *ids], ids, strict=False)))
+    return _pack_array("i", map(sub, ids, chain((0,), ids)))
 
 
 def unpack_ids(data: bytes) -> list[int]:

@@ -243,7 +243,13 @@ class PassageStore:
             parts, quotes = split_text(blob, encoding, text)
             keys = list(map(passage_key, parts))
             quote_keys = [passage_key(q) for q, _ in quotes]
-        known = self.by_keys(keys + quote_keys)
+        # key -> id of the stored ones: those of the text it revises, when this process
+        # packed it, are known without a query (most of a revision's passages)
+        packed = cache.passages(previous) if cache is not None and previous else None
+        known = dict(zip(packed[2], packed[0], strict=True)) if packed else {}
+        unknown = [k for k in keys + quote_keys if k not in known]
+        if unknown:
+            known.update(self.by_keys(unknown))
         new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
         for key, part in zip(keys, parts, strict=True):
             if key not in known:
@@ -252,14 +258,14 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            added = self._add_group(new, keys, known, previous, cache)
+            added = self._add_group(new, keys, known, previous, cache, packed)
             known.update(added)
             if cache is not None:  # what the span index needs of them, held for `catch_up`
                 cache.hold_terms(added, {k: t for k, (_, t) in new.items()})
         ids = [known[k] for k in keys]
         if cache is not None:
             cache.drop_terms(keys + quote_keys)
-            cache.put(blob, encoding, text, passages=(ids, parts))
+            cache.put(blob, encoding, text, passages=(ids, parts, keys))
         reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
         self.conn.execute(
@@ -378,22 +384,26 @@ class PassageStore:
         known: dict,
         previous: str | None,
         cache: TextCache | None = None,
+        packed: tuple[list[int], list[str], list[int]] | None = None,
     ) -> dict[int, int]:
         """Store new passages as one group primed with what they revise; key -> id.
+        packed: the (ids, passages, keys) of previous, when this process packed it.
 
         The passages get consecutive ids and the group the first of them as its id."""
-        packed = cache.passages(previous) if cache is not None and previous else None
         old_ids = packed[0] if packed else (self.ids(previous) if previous else None) or []
         bases: list[int] = []
         zdict = b""
         depth = 0
         if old_ids:
             reader = cache.reader(self.conn) if cache is not None else self.reader()
-            if packed:  # the text just split here: no inflating
-                old = {pid: part.encode("utf-8") for pid, part in zip(*packed, strict=True)}
+            if packed:  # the text just split here: no inflating, and keys to compare
+                # keys match where ids do (a stored passage has one of each; an unstored
+                # key matches no old one), so the opcodes are the same as on ids
+                picks = revised(packed[2], keys)
+                old = {packed[0][i]: packed[1][i].encode("utf-8") for i in picks}
             else:
                 old = self.raw(old_ids, reader)
-            picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
+                picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
             bases = self._bases(old_ids, old, picks, reader) if picks else []
             zdict = zdict_of([old[b] for b in bases])
             depth = 1 + max((reader.group_of(b).depth for b in bases), default=-1)
