@@ -61,20 +61,24 @@ class GroupReader:
         group = self.groups[self.firsts[k]]
         return group if pid < group.end else None
 
-    def _add(self, row: tuple) -> Group:
+    def _add(
+        self, row: tuple, sizes: list[int] | None = None, bases: list[int] | None = None
+    ) -> Group:
         group = self.groups.get(row[0])
         if group is None:
-            offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
+            sizes = unpack_sizes(row[3]) if sizes is None else sizes
+            offsets = list(accumulate(sizes, initial=0))
             end = row[0] + len(offsets) - 1
-            group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+            bases = unpack_ids(row[2]) if bases is None else bases
+            group = Group(row[0], end, row[1], bases, offsets, bytes(row[4]))
             insort(self.firsts, group.first)
             self.groups[group.first] = group
         return group
 
-    def add_row(self, row: tuple) -> Group:
+    def add_row(self, row: tuple, sizes: list[int], bases: list[int]) -> Group:
         """A `passage_groups` row (id, depth, bases, sizes, data) just written by this
-        connection: known without reading it back."""
-        return self._add(row)
+        connection, with the sizes and bases it packs: known without reading or unpacking."""
+        return self._add(row, sizes, bases)
 
     def _fetch(self, pid: int) -> Group:
         row = self.conn.execute(

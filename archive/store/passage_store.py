@@ -425,13 +425,14 @@ class PassageStore:
             "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
             [(out[key], text) for key, (_, text) in new.items()],
         )
-        row = (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data)
+        sizes = [len(t) for t in texts]
+        row = (first, depth, pack_ids(bases), pack_sizes(sizes), data)
         self.conn.execute(
             "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
             row,
         )
         if cache is not None:  # the ingest's reader knows it without reading it back
-            cache.reader(self.conn).add_row(row)
+            cache.reader(self.conn).add_row(row, sizes, bases)
         return out
 
     def pack_all(self, snapshots: bool = True) -> int:
