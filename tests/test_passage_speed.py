@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import sqlite3
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from archive.store.groups import GroupReader
 from archive.store.passage_format import quote_segments, revised, split_passages
 from archive.store.passage_store import QUOTE_OPENERS, text_quotes
 from ingest.extract.quotes import find_quotes
@@ -94,3 +96,27 @@ def test_the_base_choice_on_keys_is_the_one_on_ids(
     old_ids = [id_of[k] for k in old_keys]
     marked = [id_of.get(k, ("new", k)) for k in new_keys]
     assert revised(old_keys, new_keys) == revised(old_ids, marked)
+
+
+def ref_locate(reader: GroupReader, ids: list[int]) -> list[int]:
+    out: dict[int, None] = {}
+    group = None
+    for pid in ids:
+        if group is None or not group.first <= pid < group.end:
+            group = reader.group_of(pid)
+            out[group.first] = None
+    return list(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=12), st.data())
+def test_locate_skips_to_the_next_group_and_finds_the_same(sizes: list[int], data) -> None:
+    """`GroupReader.locate` jumps over the ids a group holds: the groups a visit of every id
+    finds, in the same order."""
+    reader = GroupReader(sqlite3.connect(":memory:"))
+    first = 1
+    for size in sizes:  # groups of consecutive passage ids, each known as just written
+        reader.add_row((first, 0, b"", b"", b""), [1] * size, [])
+        first += size
+    ids = sorted(set(data.draw(st.lists(st.integers(1, first - 1), max_size=40))))
+    assert [g.first for g in reader.locate(ids)] == ref_locate(reader, ids)

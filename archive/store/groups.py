@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -107,14 +107,15 @@ class GroupReader:
     def group_of(self, pid: int) -> Group:
         return self._find(pid) or self._fetch(pid)
 
-    def locate(self, ids: Iterable[int]) -> list[Group]:
-        """The groups holding these passage ids (sorted ids make it one lookup per group)."""
+    def locate(self, ids: Sequence[int]) -> list[Group]:
+        """The groups holding these sorted passage ids: one lookup per group, and the ids a
+        group holds are skipped at once (a bisection), not visited one by one."""
         out: dict[int, Group] = {}
-        group = None
-        for pid in ids:
-            if group is None or not group.first <= pid < group.end:
-                group = self.group_of(pid)
-                out[group.first] = group
+        i, n = 0, len(ids)
+        while i < n:
+            group = self.group_of(ids[i])
+            out[group.first] = group
+            i = bisect_left(ids, group.end, i + 1)
         return list(out.values())
 
     def closure(self, groups: Iterable[Group], skip: Iterable[int] = ()) -> dict[int, Group]:
