@@ -18,6 +18,7 @@ from archive.record.folder import ingest_folder
 from archive.record.git import import_git
 from archive.record.metadata import keep_unpacked, prepare_content, write_prepared
 from archive.store import Store, database, passage_store
+from ingest.extract import language
 from tests.conftest import TIMES, run_archive_after, table_rows
 from tests.gitrepo import Repo
 from tests.test_import_speed import build, every_table
@@ -235,10 +236,10 @@ def test_a_dead_content_worker_in_a_folder_ingest_writes_nothing(tmp_path: Path)
 def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On workers, a content's passages are split and keyed where it is prepared, and each
-    diff is made and proved there (nothing is tokenised: the search indexes are built where
-    they are read): an import whose main process may do none of it (each raises there)
-    stores exactly a serial import's rows."""
+    """On workers, a content's passages are split and keyed where it is prepared, its
+    language told, and each diff is made and proved there (nothing is tokenised: the search
+    indexes are built where they are read): an import whose main process may do none of it
+    (each raises there) stores exactly a serial import's rows."""
     repo = Repo(tmp_path / "repo")
     build(repo)
     monkeypatch.setenv("ARCHIVE_WORKERS", "1")
@@ -256,6 +257,9 @@ def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     monkeypatch.setattr(passage_store, "split_text", off_main(passage_store.split_text))
     monkeypatch.setattr(indexing, "index_terms", off_main(indexing.index_terms))
     monkeypatch.setattr(diffs, "diff_texts", off_main(diffs.diff_texts))
+    # nor loads the language model (the workers do, each mapping the cached one)
+    monkeypatch.setattr(language, "identifier", off_main(language.identifier))
+    language._classify.cache_clear()
     for name, value in (("PARALLEL_BYTES", 0), ("POOL_MIN_PAIRS", 1), ("POOL_MIN_CHARS", 0)):
         monkeypatch.setattr(pipeline, name, value)  # so small a history uses the pool
     monkeypatch.setenv("ARCHIVE_WORKERS", "2")

@@ -137,18 +137,19 @@ def test_text_cache_reads_equal_plain_reads(tmp_path: Path, repo: Repo) -> None:
 
 
 def test_text_cache_drops_least_recent_and_keeps_encodings_apart() -> None:
-    """Held passages weigh too: their text again and 100 a passage (a: 2 * 4 + 100)."""
-    cache = TextCache(max_chars=120)
-    cache.put("a", "utf-8", "aaaa", passages=([1], ["aaaa"]))
+    """Held passages weigh too: their text again and 140 a passage with its id and key
+    (a: 2 * 4 + 140)."""
+    cache = TextCache(max_chars=160)
+    cache.put("a", "utf-8", "aaaa", passages=([1], ["aaaa"], [7]))
     cache.put("b", "utf-8", "bbbb")
-    assert cache.chars == 112
+    assert cache.chars == 152
     assert cache.get("a", "utf-8") == "aaaa"  # now the most recent
     assert cache.get("a", "latin-1") is None
-    cache.put("c", "utf-8", "c" * 10)  # 122: b, the least recent, goes
-    assert cache.get("b", "utf-8") is None and cache.chars == 118
+    cache.put("c", "utf-8", "c" * 10)  # 162: b, the least recent, goes
+    assert cache.get("b", "utf-8") is None and cache.chars == 158
     cache.put("a", "utf-8", "aaaa")  # a read of a packed blob keeps its passages
-    assert cache.passages("a") == ([1], ["aaaa"]) and cache.chars == 118
-    cache.put("big", "utf-8", "x" * 121)  # larger than the cache: not kept
+    assert cache.passages("a") == ([1], ["aaaa"], [7]) and cache.chars == 158
+    cache.put("big", "utf-8", "x" * 161)  # larger than the cache: not kept
     assert cache.get("big", "utf-8") is None and cache.get("c", "utf-8") == "c" * 10
 
 

@@ -186,9 +186,8 @@ class WorkerPool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self.executor is None:
-            from ingest.extract.language import load_model  # forked workers share the model
-
-            load_model()
+            # no language model loaded here for the workers: each maps the cached one
+            # (ingest.extract.language) when a text first needs it, a few ms
             self.executor = ProcessPoolExecutor(
                 max(self.cpus, self.workers), initializer=_worker_init, initargs=(os.getpid(),)
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,20 +61,24 @@ class GroupReader:
         group = self.groups[self.firsts[k]]
         return group if pid < group.end else None
 
-    def _add(self, row: tuple) -> Group:
+    def _add(
+        self, row: tuple, sizes: list[int] | None = None, bases: list[int] | None = None
+    ) -> Group:
         group = self.groups.get(row[0])
         if group is None:
-            offsets = list(accumulate(unpack_sizes(row[3]), initial=0))
+            sizes = unpack_sizes(row[3]) if sizes is None else sizes
+            offsets = list(accumulate(sizes, initial=0))
             end = row[0] + len(offsets) - 1
-            group = Group(row[0], end, row[1], unpack_ids(row[2]), offsets, bytes(row[4]))
+            bases = unpack_ids(row[2]) if bases is None else bases
+            group = Group(row[0], end, row[1], bases, offsets, bytes(row[4]))
             insort(self.firsts, group.first)
             self.groups[group.first] = group
         return group
 
-    def add_row(self, row: tuple) -> Group:
+    def add_row(self, row: tuple, sizes: list[int], bases: list[int]) -> Group:
         """A `passage_groups` row (id, depth, bases, sizes, data) just written by this
-        connection: known without reading it back."""
-        return self._add(row)
+        connection, with the sizes and bases it packs: known without reading or unpacking."""
+        return self._add(row, sizes, bases)
 
     def _fetch(self, pid: int) -> Group:
         row = self.conn.execute(
@@ -103,14 +107,15 @@ class GroupReader:
     def group_of(self, pid: int) -> Group:
         return self._find(pid) or self._fetch(pid)
 
-    def locate(self, ids: Iterable[int]) -> list[Group]:
-        """The groups holding these passage ids (sorted ids make it one lookup per group)."""
+    def locate(self, ids: Sequence[int]) -> list[Group]:
+        """The groups holding these sorted passage ids: one lookup per group, and the ids a
+        group holds are skipped at once (a bisection), not visited one by one."""
         out: dict[int, Group] = {}
-        group = None
-        for pid in ids:
-            if group is None or not group.first <= pid < group.end:
-                group = self.group_of(pid)
-                out[group.first] = group
+        i, n = 0, len(ids)
+        while i < n:
+            group = self.group_of(ids[i])
+            out[group.first] = group
+            i = bisect_left(ids, group.end, i + 1)
         return list(out.values())
 
     def closure(self, groups: Iterable[Group], skip: Iterable[int] = ()) -> dict[int, Group]:
@@ -259,7 +264,7 @@ class TextCache:
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self.chars = 0
-        # key -> (encoding, text, (passage ids, passages) when this process packed it)
+        # key -> (encoding, text, (passage ids, passages, keys) when this process packed it)
         self.items: OrderedDict[str, tuple[str, str, tuple | None]] = OrderedDict()
         self._reader: GroupReader | None = None
         # key -> (encoding, passages, quotations, their keys) computed ahead, taken once
@@ -310,8 +315,8 @@ class TextCache:
         self.items.move_to_end(key)
         return item[1]
 
-    def passages(self, key: str) -> tuple[list[int], list[str]] | None:
-        """(passage ids, passage texts) of a blob this process packed, if held."""
+    def passages(self, key: str) -> tuple[list[int], list[str], list[int]] | None:
+        """(passage ids, passage texts, their keys) of a blob this process packed, if held."""
         item = self.items.get(key)
         return None if item is None else item[2]
 
@@ -319,9 +324,10 @@ class TextCache:
     def _cost(item: tuple[str, str, tuple | None]) -> int:
         """What an item weighs against max_chars: its text, and its passages when held (their
         text again, and an object each: ~100 bytes with its id). Counting the text alone let
-        the passages double the cache unseen: 55 MiB of them on a 15,000-commit history."""
+        the passages double the cache unseen: 55 MiB of them on a 15,000-commit history.
+        With their keys: ~140 bytes a passage."""
         text, passages = item[1], item[2]
-        return len(text) if passages is None else 2 * len(text) + 100 * len(passages[0])
+        return len(text) if passages is None else 2 * len(text) + 140 * len(passages[0])
 
     def put(self, key: str, encoding: str, text: str, passages: tuple | None = None) -> None:
         old = self.items.pop(key, None)

@@ -10,16 +10,16 @@ document share most paragraphs, and each distinct passage is stored once.
 from __future__ import annotations
 
 import array
-import difflib
 import re
 import sys
 import unicodedata
 import zlib
 from collections.abc import Container, Iterable, Sequence
-from itertools import accumulate, compress, islice
-from operator import ne, or_
+from itertools import accumulate, chain, compress, islice
+from operator import ne, or_, sub
 
 from blake3 import blake3
+from cydifflib import SequenceMatcher  # difflib's, compiled: the same blocks, 4x faster
 
 try:  # inflates about twice as fast; deflate stays stdlib zlib so stored bytes never vary
     from zlib_ng import zlib_ng as _inflater
@@ -28,6 +28,9 @@ except ImportError:  # pragma: no cover - same output, only slower
 
 # A paragraph ends after a line break followed by at least one blank (whitespace-only) line.
 _BREAK = re.compile(r"(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:\r\n|\r|\n))+")
+# The same for a text without CR (most are): a pattern that starts with a literal is searched
+# for with memchr rather than tried at every character, 5x faster.
+_LF_BREAK = re.compile(r"\n(?:[ \t\f\v]*\n)+")
 # Deflate window: a base text longer than this only helps through its last 32 KiB.
 WINDOW = 32768
 # Longest chain of groups a group may depend on (through its bases): bounds any read.
@@ -49,7 +52,7 @@ def split_passages(text: str) -> list[str]:
     """Paragraphs with their trailing line breaks/blank lines; ''.join(result) == text."""
     out: list[str] = []
     start = 0
-    for m in _BREAK.finditer(text):
+    for m in (_BREAK if "\r" in text else _LF_BREAK).finditer(text):
         out.append(text[start : m.end()])
         start = m.end()
     if start < len(text):
@@ -98,7 +101,7 @@ def _unpack_array(data: bytes, typecode: str, what: str) -> array.array:
 
 def pack_ids(ids: Sequence[int]) -> bytes:
     """A passage list as zlib of little-endian int32 deltas (new passages run consecutively)."""
-    return _pack_array("i", (b - a for a, b in zip([0, *ids], ids, strict=False)))
+    return _pack_array("i", map(sub, ids, chain((0,), ids)))
 
 
 def unpack_ids(data: bytes) -> list[int]:
@@ -178,13 +181,18 @@ def revised(old: Sequence[int], new: Sequence[int]) -> list[int]:
     if not old:
         return []
     out: dict[int, None] = {}
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    matcher = SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, _j1, _j2 in matcher.get_opcodes():
         if tag == "replace":
             out.update(dict.fromkeys(range(i1, i2)))
         elif tag == "insert":
             out.update(dict.fromkeys(i for i in (i1 - 1, i1) if 0 <= i < len(old)))
     return list(out)
+
+
+def quote_stops(text: str) -> list[int]:
+    """Where quote_segments cuts: each line feed followed by another line break."""
+    return [m.start() for m in _QUOTE_STOP.finditer(text)]
 
 
 def quote_segments(text: str) -> list[tuple[int, str]]:

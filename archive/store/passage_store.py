@@ -6,6 +6,7 @@ import codecs
 import json
 import re
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 
@@ -24,7 +25,7 @@ from archive.store.passage_format import (
     pack_pieces,
     pack_sizes,
     passage_digest,
-    quote_segments,
+    quote_stops,
     revised,
     run_bounds,
     split_passages,
@@ -57,11 +58,18 @@ def passage_key(text: str) -> int:
 
 
 def text_quotes(text: str) -> list[tuple[str, int]]:
-    """(text, offset) of every quotation in text, as `find_quotes(text)` finds them."""
+    """(text, offset) of every quotation in text, as `find_quotes(text)` finds them: those
+    of each `quote_segments` segment holding an opening mark, found from the marks (most
+    segments have none: they are never cut out)."""
     out: list[tuple[str, int]] = []
-    for offset, segment in quote_segments(text):
-        if _OPENER.search(segment):
-            out.extend((q, offset + start) for q, start in _segment_quotes(segment))
+    stops = quote_stops(text)  # segment k: [stops[k - 1] + 1, stops[k] + 2), the last to the end
+    found = _OPENER.search(text)
+    while found is not None:
+        k = bisect_left(stops, found.start())  # a mark is never the line feed segments share
+        start = stops[k - 1] + 1 if k else 0
+        end = stops[k] + 2 if k < len(stops) else len(text)
+        out.extend((q, start + at) for q, at in _segment_quotes(text[start:end]))
+        found = _OPENER.search(text, end - 1) if end < len(text) else None
     return out
 
 
@@ -235,7 +243,13 @@ class PassageStore:
             parts, quotes = split_text(blob, encoding, text)
             keys = list(map(passage_key, parts))
             quote_keys = [passage_key(q) for q, _ in quotes]
-        known = self.by_keys(keys + quote_keys)
+        # key -> id of the stored ones: those of the text it revises, when this process
+        # packed it, are known without a query (most of a revision's passages)
+        packed = cache.passages(previous) if cache is not None and previous else None
+        known = dict(zip(packed[2], packed[0], strict=True)) if packed else {}
+        unknown = [k for k in keys + quote_keys if k not in known]
+        if unknown:
+            known.update(self.by_keys(unknown))
         new: dict[int, tuple[str, str]] = {}  # key -> (kind, text), in order of first use
         for key, part in zip(keys, parts, strict=True):
             if key not in known:
@@ -244,11 +258,11 @@ class PassageStore:
             if key not in known:
                 new.setdefault(key, ("quote", q))
         if new:
-            added = self._add_group(new, keys, known, previous, cache)
+            added = self._add_group(new, keys, known, previous, cache, packed)
             known.update(added)
         ids = [known[k] for k in keys]
         if cache is not None:
-            cache.put(blob, encoding, text, passages=(ids, parts))
+            cache.put(blob, encoding, text, passages=(ids, parts, keys))
         reader = cache.reader(self.conn) if cache is not None else GroupReader(self.conn)
         groups = sorted(reader.closure(reader.locate(sorted(set(ids)))))
         self.conn.execute(
@@ -367,22 +381,26 @@ class PassageStore:
         known: dict,
         previous: str | None,
         cache: TextCache | None = None,
+        packed: tuple[list[int], list[str], list[int]] | None = None,
     ) -> dict[int, int]:
         """Store new passages as one group primed with what they revise; key -> id.
+        packed: the (ids, passages, keys) of previous, when this process packed it.
 
         The passages get consecutive ids and the group the first of them as its id."""
-        packed = cache.passages(previous) if cache is not None and previous else None
         old_ids = packed[0] if packed else (self.ids(previous) if previous else None) or []
         bases: list[int] = []
         zdict = b""
         depth = 0
         if old_ids:
             reader = cache.reader(self.conn) if cache is not None else self.reader()
-            if packed:  # the text just split here: no inflating
-                old = {pid: part.encode("utf-8") for pid, part in zip(*packed, strict=True)}
+            if packed:  # the text just split here: no inflating, and keys to compare
+                # keys match where ids do (a stored passage has one of each; an unstored
+                # key matches no old one), so the opcodes are the same as on ids
+                picks = revised(packed[2], keys)
+                old = {packed[0][i]: packed[1][i].encode("utf-8") for i in picks}
             else:
                 old = self.raw(old_ids, reader)
-            picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
+                picks = revised(old_ids, [known.get(k, ("new", k)) for k in keys])
             bases = self._bases(old_ids, old, picks, reader) if picks else []
             zdict = zdict_of([old[b] for b in bases])
             depth = 1 + max((reader.group_of(b).depth for b in bases), default=-1)
@@ -400,13 +418,14 @@ class PassageStore:
                 for (key, (kind, _)), raw in zip(new.items(), texts, strict=True)
             ],
         )
-        row = (first, depth, pack_ids(bases), pack_sizes([len(t) for t in texts]), data)
+        sizes = [len(t) for t in texts]
+        row = (first, depth, pack_ids(bases), pack_sizes(sizes), data)
         self.conn.execute(
             "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
             row,
         )
         if cache is not None:  # the ingest's reader knows it without reading it back
-            cache.reader(self.conn).add_row(row)
+            cache.reader(self.conn).add_row(row, sizes, bases)
         return out
 
     def pack_all(self, snapshots: bool = True) -> int:

@@ -1,10 +1,21 @@
 """Language of the text with py3langid (a maintained fork of langid.py: a fixed naive Bayes
-model shipped in the package, no randomness, so the same text gives the same answer anywhere)."""
+model shipped in the package, no randomness, so the same text gives the same answer anywhere).
+
+The model ships LZMA-compressed: inflating it costs ~0.4 s of CPU in every process that
+classifies. So the first process to need it keeps the library's own arrays, as loaded,
+uncompressed in the user's cache (`model_cache_dir`), and every later process maps them
+(a few ms, and the pages are shared between an import's workers). The arrays are the
+model's, untouched: the answers are the library's own (a test holds them to it).
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from .base import Context, Partial
 
@@ -12,6 +23,8 @@ from .base import Context, Partial
 _SAMPLE = 2_000
 _MIN_LETTERS = 20
 _LETTERS = re.compile(r"[^\W\d_]")
+# The arrays of py3langid's model (modelio.load_model's tuple, in its order), one .npy each.
+_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
 
 
 def _enough_letters(sample: str) -> bool:
@@ -30,19 +43,90 @@ def _classify(sample: str) -> str | None:
     cached (the model is deterministic; a few MB at most)."""
     if not _enough_letters(sample):
         return None
-    import py3langid
-
-    lang, _score = py3langid.classify(sample)
+    lang, _score = identifier().classify(sample)
     return str(lang)
 
 
-def load_model() -> None:
-    """Load the model now rather than at the first text (~0.4 s of CPU, once per process):
-    a process about to fork workers calls it, and they share its copy instead of each
-    loading their own."""
-    import py3langid
+def model_cache_dir() -> Path:
+    """Where the uncompressed model is kept: ARCHIVE_CACHE_DIR, else the user's cache
+    ($XDG_CACHE_HOME or ~/.cache) under provenance-archive/."""
+    if explicit := os.environ.get("ARCHIVE_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "provenance-archive"
 
-    py3langid.classify("")
+
+def model_file() -> Path:
+    from py3langid import langid
+
+    return langid.MODEL_DIR / langid.MODEL_FILE
+
+
+def cached_model(model: Path) -> Path:
+    """The folder holding this model file's arrays uncompressed (named by the file's BLAKE3,
+    so a new py3langid release gets its own), made on first use: written aside, then
+    renamed into place, so a reader never sees it half-written."""
+    from blake3 import blake3
+
+    key = blake3(model.read_bytes()).hexdigest()[:32]
+    folder = model_cache_dir() / f"py3langid-{key}"
+    if folder.is_dir():
+        return folder
+    import numpy as np
+    from py3langid.modelio import load_model as inflate
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    arrays = inflate(model)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".langid-") as tmp:
+        for name, values in zip(_ARRAYS, arrays, strict=True):
+            np.save(Path(tmp) / f"{name}.npy", np.asarray(values), allow_pickle=False)
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process put it there first: theirs is the same
+            if not folder.is_dir():
+                raise
+        else:
+            os.mkdir(tmp)  # for TemporaryDirectory's cleanup
+    return folder
+
+
+def mapped_identifier(folder: Path) -> Any:
+    """py3langid's LanguageIdentifier over the cached arrays, mapped, not read: its DFA
+    walks a memoryview of them exactly as it walks the arrays modelio makes."""
+    import numpy as np
+    from py3langid.langid import LanguageIdentifier
+
+    loaded = {
+        name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS
+    }
+    nextmove = memoryview(loaded["nextmove"])
+    if nextmove.format not in ("I", "L") or nextmove.itemsize != 4:
+        raise ValueError("cached model: transitions are not native uint32")
+    return LanguageIdentifier(
+        loaded["ptc"],
+        np.asarray(loaded["pc"]),
+        loaded["classes"].tolist(),
+        nextmove,
+        loaded["out_feat"].tolist(),
+        tk_row=loaded["nextmove_row"].tolist(),
+    )
+
+
+@lru_cache(maxsize=1)
+def identifier() -> Any:
+    """The model, loaded once per process, the first time a text needs it: from the
+    uncompressed cache when it can be kept, else as py3langid loads it itself."""
+    try:
+        return mapped_identifier(cached_model(model_file()))
+    except (OSError, ValueError):
+        from py3langid.langid import _get_identifier
+
+        return _get_identifier()
+
+
+def load_model() -> None:
+    """Load the model now rather than at the first text (e.g. before timing a loop)."""
+    identifier()
 
 
 def extract_language(text: str, ctx: Context) -> Partial:
