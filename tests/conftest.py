@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from archive.cli import cli
+
+# Hypothesis tests assert behaviour, never time: no per-example deadline (a busy machine made
+# a 200 ms default fail tests whose code was right). Tests' own @settings inherit this.
+settings.register_profile("archive", deadline=None)
+settings.load_profile("archive")
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
