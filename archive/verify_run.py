@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -53,6 +55,8 @@ KEPT_BYTES = 1 << 25  # a unit's whole contents kept for its re-derivations, at 
 
 
 PASSAGE_CHUNK = 4096
+TASK_ID = struct.Struct("<I")
+MAX_TASKS = 1024  # a fork pool's queue: 4 KiB of task ids, one atomic write to a pipe
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,7 @@ def worker_main() -> None:
 
 
 def _start(path: str, jobs: list[tuple[int, Unit]]) -> subprocess.Popen:
-    """A fresh interpreter per worker (no fork of a process that may hold threads)."""
+    """A fresh interpreter per worker: the pool when this process cannot fork (`_forkable`)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "archive.verify_run"],
         stdin=subprocess.PIPE,
@@ -191,25 +195,126 @@ def _start(path: str, jobs: list[tuple[int, Unit]]) -> subprocess.Popen:
     return proc
 
 
+def _failed(why: str) -> ArchiveError:
+    return ArchiveError(f"verify: a worker process failed ({why}); nothing was recorded")
+
+
 def _finish(proc: subprocess.Popen) -> list[tuple[int, dict[str, list[Finding]]]]:
     out, err = proc.communicate()
     if proc.returncode != 0:
         lines = err.decode("utf-8", "replace").strip().splitlines()
-        why = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise ArchiveError(f"verify: a worker process failed ({why}); nothing was recorded")
+        raise _failed(lines[-1] if lines else f"exit status {proc.returncode}")
     return pickle.loads(out)
+
+
+def _forkable() -> bool:
+    """Whether this process may fork its workers: a fork copies the calling thread only, so
+    only while no other thread runs (Linux lists them in /proc; elsewhere, never)."""
+    try:
+        return hasattr(os, "fork") and len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _tasks(units: int) -> list[range]:
+    """Units dealt out in at most MAX_TASKS runs of neighbours: their ids fit in one write
+    to a pipe (PIPE_BUF), so a fork pool's queue never blocks nor splits an id."""
+    step = math.ceil(units / MAX_TASKS)
+    return [range(i, min(i + step, units)) for i in range(0, units, step)]
+
+
+def _take(store: Store, units: list[Unit], tasks: list[range], queue: int) -> list[tuple]:
+    """Run the tasks read from the queue (a pipe of 4-byte task ids) until it is empty."""
+    done = []
+    while ask := os.read(queue, TASK_ID.size):
+        done += [(i, unit_findings(store, units[i])) for i in tasks[TASK_ID.unpack(ask)[0]]]
+    return done
+
+
+def _worker(path: str, units: list[Unit], tasks: list[range], queue: int, out: int) -> None:
+    """A forked worker: its own read-only connection (the parent's is never touched), the
+    queue's tasks, the pickled [(index, findings by part)] (or the error) written to out;
+    it never returns into the parent's code."""
+    code, result = 1, None
+    try:
+        conn = ledger_rows.open_read_only(path)
+        try:
+            result = _take(Store.over(conn), units, tasks, queue)
+            code = 0
+        finally:
+            conn.close()
+    except BaseException as e:  # reported by the parent, which decides
+        result = f"{type(e).__name__}: {e}".splitlines()[0]
+    finally:
+        try:
+            with os.fdopen(out, "wb") as f:
+                pickle.dump(result, f)
+        finally:
+            os._exit(code)
+
+
+def _collect(pid: int, out: int) -> list[tuple[int, dict[str, list[Finding]]]]:
+    """A forked worker's results, once it has exited; a failure raises (one line)."""
+    with os.fdopen(out, "rb") as f:
+        data = f.read()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    try:
+        result = pickle.loads(data) if data else None
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        result = None
+    if code != 0 or not isinstance(result, list):
+        raise _failed(result if isinstance(result, str) else f"exit status {code}")
+    return result
+
+
+def _forked(
+    store: Store, units: list[Unit], children: int, meanwhile: Callable[[], dict]
+) -> tuple[dict[int, dict], dict]:
+    """Units shared by forked children and this process: it runs `meanwhile` first, then
+    takes tasks from the same queue, so whoever is free takes the next one. A fork starts
+    with every module this process imported (a fresh interpreter imports them again)."""
+    tasks = _tasks(len(units))
+    queue, feed = os.pipe()
+    os.write(feed, b"".join(TASK_ID.pack(t) for t in range(len(tasks))))
+    os.close(feed)  # emptied queue: EOF for all
+    running: dict[int, int] = {}
+    try:
+        for _ in range(children):
+            out_r, out_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                os.close(out_r)
+                _worker(store.path, units, tasks, queue, out_w)
+            os.close(out_w)
+            running[pid] = out_r
+        rows = meanwhile()
+        results = dict(_take(store, units, tasks, queue))
+        while running:
+            pid, out = running.popitem()
+            results.update(_collect(pid, out))
+    finally:
+        os.close(queue)
+        for pid, out in running.items():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(out)
+    return results, rows
 
 
 def _content(
     store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], dict]
 ) -> tuple[list[dict[str, list[Finding]]], dict]:
-    """Every unit's findings in unit order, and what `meanwhile` returns, run in this process
-    while the workers read. Each worker takes a run of units (neighbouring revisions share
-    passage groups); work too small to pay for starting a worker runs here."""
+    """Every unit's findings in unit order, and what `meanwhile` returns. Forked workers
+    and this process (once `meanwhile` is done) share the units; without fork, fresh
+    interpreters each take a run of units (neighbouring revisions share passage groups)
+    while this process runs `meanwhile`. Work too small to pay for a worker runs here."""
     blobs = sum(len(u.blobs) for u in units)
     count = min(workers, len(units), max(1, blobs // WORKER_BLOBS)) if store.path else 1
     if count <= 1:
         return [unit_findings(store, u) for u in units], meanwhile()
+    if _forkable():
+        results, rows = _forked(store, units, count - 1, meanwhile)
+        return [results[i] for i in range(len(units))], rows
     share = math.ceil(len(units) / count)
     jobs = list(enumerate(units))
     procs = [_start(store.path, jobs[w * share : (w + 1) * share]) for w in range(count)]

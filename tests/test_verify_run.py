@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -52,6 +54,15 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
 def small_work_starts_workers(monkeypatch) -> None:
     """Start worker processes even for these small archives (real ones have more blobs)."""
     monkeypatch.setattr(verify_run, "WORKER_BLOBS", 1)
+
+
+@pytest.fixture(params=["fork", "spawn"])
+def pool(request, monkeypatch) -> str:
+    """Both pools: forked workers (the default where this process runs no other thread;
+    a test process has numpy's idle BLAS thread, which a fork leaves behind harmlessly) and
+    fresh interpreters (the fallback)."""
+    monkeypatch.setattr(verify_run, "_forkable", lambda: request.param == "fork")
+    return request.param
 
 
 @pytest.fixture
@@ -141,7 +152,9 @@ def test_quick_without_a_recorded_verify_checks_everything(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "name", ["blob bytes, same length", "blob sha256 column", "version path", "leaf deleted"]
 )
-def test_parallel_findings_equal_serial(copy_of_verify_archive: Path, name: str) -> None:
+def test_parallel_findings_equal_serial(
+    copy_of_verify_archive: Path, name: str, pool: str
+) -> None:
     TAMPERS[name][0](copy_of_verify_archive)
     with Store(copy_of_verify_archive, create=False) as store:
         serial = verify(store)
@@ -150,7 +163,9 @@ def test_parallel_findings_equal_serial(copy_of_verify_archive: Path, name: str)
     assert serial and one == serial and two == serial
 
 
-def test_parallel_findings_equal_serial_on_many_tampers(archive: Path, monkeypatch) -> None:
+def test_parallel_findings_equal_serial_on_many_tampers(
+    archive: Path, monkeypatch, pool: str
+) -> None:
     """Tampers in several work units at once (a small unit size makes many units)."""
     monkeypatch.setattr(verify_run, "UNIT_BLOBS", 1)
 
@@ -208,8 +223,9 @@ def copy_of_verify_archive(verify_archive: Path, tmp_path: Path) -> Path:
 def test_a_killed_worker_is_a_one_line_error_and_nothing_is_recorded(
     archive: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    """Each worker kills itself as it starts (a sitecustomize on its path): the run fails
-    with one line, records no clean run, and a later run completes."""
+    """Each worker (a fresh interpreter) kills itself as it starts (a sitecustomize on its
+    path): the run fails with one line, records no clean run, and a later run completes."""
+    monkeypatch.setattr(verify_run, "_forkable", lambda: False)
     killer = tmp_path / "killer"
     killer.mkdir()
     (killer / "sitecustomize.py").write_text("import os, signal\nos.kill(os.getpid(), 9)\n")
@@ -231,3 +247,63 @@ def _verifications(db: Path) -> int:
     count = conn.execute("SELECT count(*) FROM verifications").fetchone()[0]
     conn.close()
     return count
+
+
+def _killed(*args) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _raising(*args) -> None:
+    raise sqlite3.DatabaseError("database disk image is malformed\nsecond line")
+
+
+@pytest.mark.parametrize(
+    ("worker", "why"),
+    [(_killed, "exit status -9"), (_raising, "DatabaseError: database disk image is malformed")],
+)
+def test_a_forked_worker_that_dies_or_fails_is_a_one_line_error(
+    archive: Path, monkeypatch, worker, why: str
+) -> None:
+    """A forked worker killed (or failing) as it starts: one line naming why, no clean run
+    recorded, the main process done with it (no worker left behind); then a run completes."""
+    monkeypatch.setattr(verify_run, "_forkable", lambda: True)
+    monkeypatch.setattr(verify_run, "_take", _killed_in_children(verify_run._take, worker))
+    monkeypatch.setenv("ARCHIVE_VERIFY_WORKERS", "3")
+    code, out, err = run_cli("verify", db=archive)
+    assert code == 1 and out == ""
+    assert err.strip() == f"Error: verify: a worker process failed ({why}); nothing was recorded"
+    assert _verifications(archive) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every child reaped
+    monkeypatch.undo()
+    code, out, _ = run_cli("verify", db=archive)
+    assert code == 0 and out.strip() == "ok: everything checks"
+
+
+def _killed_in_children(take, worker):
+    parent = os.getpid()
+
+    def patched(*args):
+        if os.getpid() != parent:
+            worker()
+        return take(*args)
+
+    return patched
+
+
+def test_forked_workers_and_this_process_share_the_units(archive: Path, monkeypatch) -> None:
+    """Every unit is run once, by a worker or by this process, whatever takes which."""
+    monkeypatch.setattr(verify_run, "_forkable", lambda: True)
+    monkeypatch.setattr(verify_run, "UNIT_BLOBS", 1)
+    with Store(archive, create=False) as store:
+        units = plan(verify_run.ledger_rows.blob_keys(store.conn), [], [], [], [], 1)
+        results, rows = verify_run._forked(store, units, 2, lambda: {"rows": 1})
+    assert rows == {"rows": 1} and sorted(results) == list(range(len(units))) and len(units) > 3
+    assert all(not f for r in results.values() for f in r.values())
+
+
+def test_tasks_fit_one_pipe_write_whatever_the_units() -> None:
+    for units in (1, 7, verify_run.MAX_TASKS, verify_run.MAX_TASKS + 1, 100_000):
+        tasks = verify_run._tasks(units)
+        assert len(tasks) <= verify_run.MAX_TASKS
+        assert [i for t in tasks for i in t] == list(range(units))
