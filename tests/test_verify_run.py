@@ -152,9 +152,7 @@ def test_quick_without_a_recorded_verify_checks_everything(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "name", ["blob bytes, same length", "blob sha256 column", "version path", "leaf deleted"]
 )
-def test_parallel_findings_equal_serial(
-    copy_of_verify_archive: Path, name: str, pool: str
-) -> None:
+def test_parallel_findings_equal_serial(copy_of_verify_archive: Path, name: str, pool: str) -> None:
     TAMPERS[name][0](copy_of_verify_archive)
     with Store(copy_of_verify_archive, create=False) as store:
         serial = verify(store)
