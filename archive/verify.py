@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 import blake3
 
 from archive.diffs.stored import row_problems
-from archive.export import by_document
-from archive.export.versions import export_versions
 from archive.ledger import compact, merkle, records
 from archive.ledger.checkpoints import (
     leaf_bytes,
@@ -29,11 +27,9 @@ from archive.ledger.checkpoints import (
 from archive.ledger.contents import Contents, covered
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
 from archive.record import rederive
-from archive.record.metadata import sidecar_target
 from archive.store import ArchiveError, Store, ledger_rows
 from archive.store.ledger_rows import DiffKey
 from archive.store.passage_format import PassageError, digest_key
-from ingest.folder import scan
 
 if TYPE_CHECKING:  # evidence, X.509 and signing load only when check_evidence runs
     from cryptography import x509
@@ -529,6 +525,11 @@ def verify_external_checkpoint(store: Store, text: str) -> list[Finding]:
 def verify_corpus(store: Store, folder: str) -> list[Finding]:
     """Compare a folder with the latest versions of the folder source it was ingested as:
     changed, missing and untracked files (what a checksum list alone cannot see)."""
+    from archive.export import by_document  # only `verify --corpus` reads a folder
+    from archive.export.versions import export_versions
+    from archive.record.metadata import sidecar_target
+    from ingest.folder import scan
+
     if not os.path.isdir(folder):
         raise ArchiveError(f"{folder} is not a folder")
     location = store.location_of(folder)
@@ -565,6 +566,8 @@ def verify_corpus(store: Store, folder: str) -> list[Finding]:
 def sidecar_findings(recorded: dict[str, dict], on_disk: dict[str, str]) -> list[Finding]:
     """Sidecars on disk against the sidecar content in force for each document: a sidecar is
     compared with its document's, never reported as an untracked file."""
+    from archive.record.metadata import sidecar_target
+
     found = []
     described: set[str] = set()
     for path, blake3_hex in sorted(on_disk.items()):

@@ -305,3 +305,16 @@ def test_tasks_fit_one_pipe_write_whatever_the_units() -> None:
         tasks = verify_run._tasks(units)
         assert len(tasks) <= verify_run.MAX_TASKS
         assert [i for t in tasks for i in t] == list(range(units))
+
+
+def test_verify_loads_no_time_stamp_signature_or_http_library_it_does_not_use(
+    archive: Path,
+) -> None:
+    """An archive without tokens or signatures: verify checks it without importing httpx
+    (only fetching a token needs it), X.509, rfc3161-client or Ed25519 (one per import:
+    tens of milliseconds of each run)."""
+    from tests.test_startup import loaded_by
+
+    loaded = loaded_by("verify", "--db", str(archive))
+    assert {"archive.verify", "archive.verify_run", "archive.ledger.evidence"} <= loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("httpx", "cryptography", "rfc3161_client")]
