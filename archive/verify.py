@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # evidence, X.509 and signing load only when check_evidence r
     from cryptography import x509
 
     from archive.ledger.signing import Verifier
+    from archive.store.groups import GroupReader
 
 
 @dataclass(frozen=True, order=True)
@@ -374,13 +375,16 @@ def check_passages(store: Store) -> list[Finding]:
     return keys + snapshot_findings(store, store.passages.snapshot_blobs())
 
 
-def passage_key_findings(store: Store, chunks: Iterable[list[tuple[int, int]]]) -> list[Finding]:
-    """Each passage's text (chunks of (id, key)) hashes to its key."""
+def passage_key_findings(
+    store: Store, chunks: Iterable[list[tuple[int, int]]], reader: GroupReader | None = None
+) -> list[Finding]:
+    """Each passage's text (chunks of (id, key)) hashes to its key. reader: groups inflated
+    already (a verify unit's, whose blobs hold most of these passages)."""
     found = []
     passages = store.passages
     for chunk in chunks:
         try:
-            texts = passages.raw([pid for pid, _ in chunk])
+            texts = passages.raw([pid for pid, _ in chunk], reader)
         except (PassageError, ArchiveError) as e:
             first, last = chunk[0][0], chunk[-1][0]
             found.append(Finding("passages", "passages", f"ids {first}-{last}", str(e)))

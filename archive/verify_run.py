@@ -23,7 +23,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from archive.ledger import merkle
@@ -142,26 +142,36 @@ def plan(
 
 
 def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
-    """Every per-blob check of one unit; each blob's text is rebuilt once (cached)."""
+    """Every per-blob check of one unit; each blob's text is rebuilt once (cached), and each
+    passage group inflated once per process (the cache of `units_findings`, when on)."""
+    if store.texts is None:
+        return units_findings(store, [unit])[0]
+    kept: dict[str, bytes] = {}
+    blobs, held = [], 0
+    for b in unit.blobs:
+        blobs += blob_findings(store, b, kept if held < KEPT_BYTES else None)
+        held += len(kept.get(b, b""))
+    chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
+    reader = store.texts.reader(store.conn)
+
+    def read(key: str) -> bytes:
+        data = kept.get(key)
+        return store.read_content(key) if data is None else data
+
+    return {
+        "blobs": blobs,
+        "passages": passage_key_findings(store, (c for c in chunks if c), reader),
+        "diffs": check_diffs(store, unit.diffs),
+        "snapshots": snapshot_findings(store, unit.snapshots),
+        "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read),
+    }
+
+
+def units_findings(store: Store, units: Iterable[Unit]) -> list[dict[str, list[Finding]]]:
+    """`unit_findings` of each unit, in order, through one text cache: the passage groups
+    neighbouring units share (and the bases they are inflated with) are inflated once."""
     with store.caching_texts(TEXT_CACHE_CHARS):
-        kept: dict[str, bytes] = {}
-        blobs, held = [], 0
-        for b in unit.blobs:
-            blobs += blob_findings(store, b, kept if held < KEPT_BYTES else None)
-            held += len(kept.get(b, b""))
-        chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
-
-        def read(key: str) -> bytes:
-            data = kept.get(key)
-            return store.read_content(key) if data is None else data
-
-        return {
-            "blobs": blobs,
-            "passages": passage_key_findings(store, (c for c in chunks if c)),
-            "diffs": check_diffs(store, unit.diffs),
-            "snapshots": snapshot_findings(store, unit.snapshots),
-            "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read),
-        }
+        return [unit_findings(store, unit) for unit in units]
 
 
 def worker_main() -> None:
@@ -171,7 +181,8 @@ def worker_main() -> None:
     conn = ledger_rows.open_read_only(path)
     try:
         store = Store.over(conn)
-        done = [(i, unit_findings(store, unit)) for i, unit in jobs]
+        found = units_findings(store, [unit for _, unit in jobs])
+        done = [(i, f) for (i, _), f in zip(jobs, found, strict=True)]
     finally:
         conn.close()
     pickle.dump(done, sys.stdout.buffer)
@@ -225,10 +236,13 @@ def _tasks(units: int) -> list[range]:
 
 def _take(store: Store, units: list[Unit], tasks: list[range], queue: int) -> list[tuple]:
     """Run the tasks read from the queue (a pipe of 4-byte task ids) until it is empty."""
-    done = []
-    while ask := os.read(queue, TASK_ID.size):
-        done += [(i, unit_findings(store, units[i])) for i in tasks[TASK_ID.unpack(ask)[0]]]
-    return done
+
+    def taken() -> Iterator[int]:
+        while ask := os.read(queue, TASK_ID.size):
+            yield from tasks[TASK_ID.unpack(ask)[0]]
+
+    with store.caching_texts(TEXT_CACHE_CHARS):
+        return [(i, unit_findings(store, units[i])) for i in taken()]
 
 
 def _worker(path: str, units: list[Unit], tasks: list[range], queue: int, out: int) -> None:
@@ -311,7 +325,7 @@ def _content(
     blobs = sum(len(u.blobs) for u in units)
     count = min(workers, len(units), max(1, blobs // WORKER_BLOBS)) if store.path else 1
     if count <= 1:
-        return [unit_findings(store, u) for u in units], meanwhile()
+        return units_findings(store, units), meanwhile()
     if _forkable():
         results, rows = _forked(store, units, count - 1, meanwhile)
         return [results[i] for i in range(len(units))], rows
