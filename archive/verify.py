@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import blake3
 
-from archive.diffs.stored import row_problems
 from archive.ledger import compact, merkle, records
 from archive.ledger.checkpoints import (
     leaf_bytes,
@@ -26,7 +25,6 @@ from archive.ledger.checkpoints import (
 )
 from archive.ledger.contents import Contents, covered
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
-from archive.record import rederive
 from archive.store import ArchiveError, Store, ledger_rows
 from archive.store.ledger_rows import DiffKey
 from archive.store.passage_format import PassageError, digest_key
@@ -35,6 +33,7 @@ if TYPE_CHECKING:  # evidence, X.509 and signing load only when check_evidence r
     from cryptography import x509
 
     from archive.ledger.signing import Verifier
+    from archive.record import rederive
     from archive.store.groups import GroupReader
 
 
@@ -350,6 +349,8 @@ def check_diffs(store: Store, keys: Iterable[DiffKey] | None = None) -> list[Fin
     """Every stored diff's delta decompresses and rebuilds its new content from its old text
     (by hash), and its change class and stats are those of the ops the delta encodes: a
     tampered row (delta bytes, class or stats) cannot pass unseen. keys: only these diffs."""
+    from archive.diffs.stored import row_problems  # the diff engine: where diffs are checked
+
     found = []
     rows = store.iter_diffs() if keys is None else ledger_rows.diff_rows(store.conn, keys)
     for row in rows:
@@ -418,6 +419,8 @@ def check_derived(store: Store, everything: bool = False) -> list[Finding]:
     """What was derived, derived again: readable-text links, metadata made by the running
     extractor, quotation ids (of the contents no content leaf states, unless everything:
     `verify --rederive`), copy sources (`archive.record.rederive`)."""
+    from archive.record import rederive
+
     if everything:
         return derived_findings(store) + copy_findings(store)
     skip = covered(store)
@@ -436,6 +439,8 @@ def derived_findings(
 ) -> list[Finding]:
     """The per-blob re-derivations: of the rows and blobs given (a work unit), all when None;
     read gives a blob's bytes when the caller holds them."""
+    from archive.record import rederive  # the extractors: where something is re-derived
+
     found = [
         *rederive.text_links(store, links, read),
         *rederive.metadata(store, extracts, read),
@@ -445,6 +450,8 @@ def derived_findings(
 
 
 def copy_findings(store: Store) -> list[Finding]:
+    from archive.record import rederive
+
     found = rederive.copies(store)
     return [Finding("derived", table, key, problem) for table, key, problem in found]
 

@@ -50,6 +50,7 @@ from archive.verify import (
 WORKERS_ENV = "ARCHIVE_VERIFY_WORKERS"
 WORKER_BLOBS = 200  # blobs a worker process must have to be worth starting
 UNIT_BLOBS = 256  # blobs per work unit at most: their texts stay in the unit's cache
+UNITS_PER_WORKER = 8  # small units even out the processes' shares (their caches stay)
 TEXT_CACHE_CHARS = 1 << 24
 KEPT_BYTES = 1 << 25  # a unit's whole contents kept for its re-derivations, at most
 
@@ -163,7 +164,9 @@ def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
         "passages": passage_key_findings(store, (c for c in chunks if c), reader),
         "diffs": check_diffs(store, unit.diffs),
         "snapshots": snapshot_findings(store, unit.snapshots),
-        "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read),
+        "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read)
+        if unit.links or unit.extracts or unit.quotes
+        else [],
     }
 
 
@@ -394,17 +397,17 @@ def run(
         blobs, diffs = ledger_rows.blob_keys(conn), ledger_rows.diff_keys(conn)
         snapshots = store.passages.snapshot_blobs()
     from archive.ledger.contents import covered
-    from archive.record import rederive as again
 
+    skip = frozenset() if rederive else frozenset(covered(store))
     units = plan(
         blobs,
         diffs,
         snapshots,
         store.text_links(),
-        again.extraction_rows(store),
-        workers * 4 if workers > 1 else 1,
+        _extraction_rows(store) if any(b not in skip for b in blobs) else [],
+        workers * UNITS_PER_WORKER if workers > 1 else 1,
         (last["passages_upto"] if last else 0, passages_upto),
-        frozenset() if rederive else covered(store),
+        skip,
     )
     outcome.blobs, outcome.diffs = len(blobs), len(diffs)
     results, rows = _content(
@@ -429,6 +432,14 @@ def run(
     if not outcome.findings:
         _record(store, "quick" if outcome.quick else "full", size, passages_upto)
     return outcome
+
+
+def _extraction_rows(store: Store) -> list[dict]:
+    """The contents whose metadata would be extracted again (asked only when some content
+    is not covered by a content leaf: the extractors are slow to import)."""
+    from archive.record import rederive
+
+    return rederive.extraction_rows(store)
 
 
 def _row_checks(store: Store, anchors: Anchors, last: dict | None) -> dict[str, list[Finding]]:
