@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -55,6 +55,7 @@ class Finding:
 
 Check = Callable[[Store], list[Finding]]
 THREADED_BYTES = 1 << 22  # a content hashed on every core from this size on
+UTF8_NAMES = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
 
 
 def check_blobs(store: Store, keys: Iterable[str] | None = None) -> list[Finding]:
@@ -345,10 +346,13 @@ def check_checkpoints(store: Store) -> list[Finding]:
     return found
 
 
-def check_diffs(store: Store, keys: Iterable[DiffKey] | None = None) -> list[Finding]:
+def check_diffs(
+    store: Store, keys: Iterable[DiffKey] | None = None, checked: Container[str] = ()
+) -> list[Finding]:
     """Every stored diff's delta decompresses and rebuilds its new content from its old text
     (by hash), and its change class and stats are those of the ops the delta encodes: a
-    tampered row (delta bytes, class or stats) cannot pass unseen. keys: only these diffs."""
+    tampered row (delta bytes, class or stats) cannot pass unseen. keys: only these diffs;
+    checked: blobs `blob_findings` found sound (their cached texts are compared, not hashed)."""
     from archive.diffs.stored import row_problems  # the diff engine: where diffs are checked
 
     found = []
@@ -363,9 +367,20 @@ def check_diffs(store: Store, keys: Iterable[DiffKey] | None = None) -> list[Fin
             found.append(Finding("diffs", "diffs", key, "the old content has no text"))
             continue
         target = store.text_target(row["to_blob"]) if row["to_blob"] else None
-        for problem in row_problems(row, old, target):
+        known = _checked_text(store, target, checked)
+        for problem in row_problems(row, old, target, known):
             found.append(Finding("diffs", "diffs", key, problem))
     return found
+
+
+def _checked_text(
+    store: Store, target: tuple[str, str] | None, checked: Container[str]
+) -> str | None:
+    """The cached text of a UTF-8 target whose bytes were found to hash to its key (any
+    read of them gives those bytes), so a diff's rebuilt text is compared, not hashed."""
+    if store.texts is None or target is None or target[0] not in checked:
+        return None
+    return store.texts.get(*target) if target[1] in UTF8_NAMES else None
 
 
 def check_passages(store: Store) -> list[Finding]:

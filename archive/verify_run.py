@@ -148,10 +148,13 @@ def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
     if store.texts is None:
         return units_findings(store, [unit])[0]
     kept: dict[str, bytes] = {}
-    blobs, held = [], 0
+    blobs, held, sound = [], 0, set()
     for b in unit.blobs:
-        blobs += blob_findings(store, b, kept if held < KEPT_BYTES else None)
+        found = blob_findings(store, b, kept if held < KEPT_BYTES else None)
+        blobs += found
         held += len(kept.get(b, b""))
+        if not found:
+            sound.add(b)
     chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
     reader = store.texts.reader(store.conn)
 
@@ -162,7 +165,7 @@ def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
     return {
         "blobs": blobs,
         "passages": passage_key_findings(store, (c for c in chunks if c), reader),
-        "diffs": check_diffs(store, unit.diffs),
+        "diffs": check_diffs(store, unit.diffs, sound),
         "snapshots": snapshot_findings(store, unit.snapshots),
         "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read)
         if unit.links or unit.extracts or unit.quotes

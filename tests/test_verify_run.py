@@ -318,3 +318,40 @@ def test_verify_loads_no_time_stamp_signature_or_http_library_it_does_not_use(
     loaded = loaded_by("verify", "--db", str(archive))
     assert {"archive.verify", "archive.verify_run", "archive.ledger.evidence"} <= loaded
     assert not [m for m in loaded if m.split(".")[0] in ("httpx", "cryptography", "rfc3161_client")]
+
+
+def test_a_delta_rebuilding_another_text_is_found_by_every_pool(archive: Path, pool: str) -> None:
+    """A diff row rewritten whole (delta, stats, class: all of a real diff of the old text to
+    another text) is sound but for its new text: the hash check finds it, also where the
+    units compare rebuilt texts with the ones their blob checks decoded."""
+    from archive.diffs import diff_texts
+    from archive.diffs.stored import STATS
+    from archive.store.delta_codec import pack_delta
+
+    conn = sqlite3.connect(archive)
+    old_blob, new_blob = conn.execute(
+        "SELECT from_blob, to_blob FROM diffs WHERE from_blob IS NOT NULL LIMIT 1"
+    ).fetchone()
+    conn.close()
+    with Store(archive, create=False) as store:
+        old, new = store.read_text(old_blob), store.read_text(new_blob)
+    assert old is not None and new is not None
+    forged = diff_texts(old, new + "one more line\n")
+    delta, codec = pack_delta(forged.delta, old)
+    columns = ", ".join(f"{k} = ?" for k in STATS)
+    stats = (forged.stats[k] for k in STATS)
+    sql(
+        archive,
+        (
+            f"UPDATE diffs SET delta = ?, delta_codec = ?, change_class = ?, {columns}"
+            " WHERE from_blob = ? AND to_blob = ?",
+            (delta, codec, forged.change_class, *stats, old_blob, new_blob),
+        ),
+    )
+    with Store(archive, create=False) as store:
+        serial = verify(store)
+        found = [run(store, workers=n).findings for n in (1, 2)]
+    assert [(f.check, f.problem) for f in serial] == [
+        ("diffs", f"rebuilt text does not hash to {new_blob}")
+    ]
+    assert all(f == serial for f in found)
