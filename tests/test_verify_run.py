@@ -12,7 +12,7 @@ import pytest
 import archive.verify_run as verify_run
 from archive.record.folder import ingest_folder
 from archive.store import Store
-from archive.verify import verify
+from archive.verify import Finding, verify
 from archive.verify_run import Unit, merge, plan, run
 from tests.conftest import run_cli
 from tests.test_verify import TAMPERS, _edit_leaf_consistently, four_runs, sql
@@ -197,8 +197,6 @@ def test_plan_puts_every_diff_and_snapshot_in_one_unit() -> None:
 
 
 def test_merge_orders_by_key_whatever_the_units() -> None:
-    from archive.verify import Finding
-
     a = Finding("blobs", "blobs", "aa", "x")
     b = Finding("blobs", "blobs", "bb", "y")
     empty = {"diffs": [], "passages": [], "snapshots": [], "derived": []}
@@ -355,3 +353,15 @@ def test_a_delta_rebuilding_another_text_is_found_by_every_pool(archive: Path, p
         ("diffs", f"rebuilt text does not hash to {new_blob}")
     ]
     assert all(f == serial for f in found)
+
+
+@pytest.mark.parametrize("key", ["key + 1", "'not a number'", "9.5", "x'00'"])
+def test_a_passage_key_edited_to_anything_is_found(archive: Path, key: str) -> None:
+    """The keys are compared packed, all at once: a key that is no 64-bit integer any more
+    (text, a real, NULL) is still one finding, not a crash."""
+    with Store(archive, create=False) as store:
+        first = store.conn.execute("SELECT min(id) FROM passages").fetchone()[0]
+    sql(archive, (f"UPDATE passages SET key = {key} WHERE id = ?", (first,)))
+    with Store(archive, create=False) as store:
+        found = run(store, workers=1).findings
+    assert Finding("passages", "passages", f"id {first}", "text does not hash to its key") in found
