@@ -142,7 +142,7 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
     """Every stored leaf equals the leaf rebuilt from its version row now, and hashes
     to its stored leaf hash; leaf indexes run 0, 1, 2, ... without gaps. since: rebuild
     only the leaves from this index on (`verify --quick`); every leaf is still hashed."""
-    rows = {r["version_id"]: r for r in store.leaf_source_rows()}
+    rows: dict[int, dict] | None = None  # the v1 leaves' rows, read when one is rebuilt
     later = LaterLeaves(store)
     found = []
     expected_index = 0
@@ -165,6 +165,8 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
         if entry.get("subject") is not None or records.leaf_format(leaf) != LEAF_FORMAT:
             found += later.check(entry, leaf)
             continue
+        if rows is None:
+            rows = {r["version_id"]: r for r in store.leaf_source_rows()}
         row = rows.get(entry["version_id"])
         if row is None:
             found.append(
@@ -311,11 +313,12 @@ def check_documents(store: Store) -> list[Finding]:
     ]
 
 
-def check_checkpoints(store: Store) -> list[Finding]:
+def check_checkpoints(store: Store, leaves: list[bytes] | None = None) -> list[Finding]:
     """Each run's stored checkpoint equals the root recomputed from the stored leaf bytes;
-    sizes never shrink; no run after the first checkpoint lacks one."""
+    sizes never shrink; no run after the first checkpoint lacks one. leaves: the leaf
+    hashes (`leaf_hashes`), when read already."""
     runs = store.runs()
-    leaves = leaf_hashes(store)
+    leaves = leaf_hashes(store) if leaves is None else leaves
     sizes = [r["tree_size"] for r in runs if isinstance(r["tree_size"], int)]
     roots = roots_at(leaves, [s for s in sizes if 0 <= s <= len(leaves)])
     found = []
@@ -497,13 +500,15 @@ class Anchors:
     checkpoints: tuple[str, ...] = ()
 
 
-def check_evidence(store: Store, anchors: Anchors = Anchors()) -> list[Finding]:
+def check_evidence(
+    store: Store, anchors: Anchors = Anchors(), leaves: list[bytes] | None = None
+) -> list[Finding]:
     """Every kept signature, cosignature and time-stamp token verifies over a tree of this
     ledger; with anchors, the latest checkpoint is signed (and cosigned) by the keys given,
     every token chains to the CA given and every outside checkpoint is in this ledger."""
     from archive.ledger import evidence
 
-    leaves = leaf_hashes(store)
+    leaves = leaf_hashes(store) if leaves is None else leaves
     found = evidence.check_signatures(store, leaves, anchors.keys, anchors.witnesses)
     found += evidence.check_timestamps(store, leaves, anchors.tsa_roots)
     findings = [Finding("evidence", table, key, problem) for table, key, problem in found]

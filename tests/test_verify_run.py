@@ -54,6 +54,7 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
 def small_work_starts_workers(monkeypatch) -> None:
     """Start worker processes even for these small archives (real ones have more blobs)."""
     monkeypatch.setattr(verify_run, "WORKER_BLOBS", 1)
+    monkeypatch.setattr(verify_run, "FORK_BLOBS", 1)
 
 
 @pytest.fixture(params=["fork", "spawn"])
