@@ -309,7 +309,7 @@ def verify(
     """
     from archive.cli.trust import verifiers
     from archive.store import Store
-    from archive.verify import Anchors, verify_corpus
+    from archive.verify import Anchors
     from archive.verify_run import run as run_checks
 
     roots = _tsa_roots(ca_file) if ca_file else ()
@@ -326,6 +326,8 @@ def verify(
     outcome = None
     with Store(db, create=False) as store:
         if corpus is not None:
+            from archive.verify_corpus import verify_corpus  # reads a folder: its own imports
+
             findings = verify_corpus(store, corpus)
         else:
             outcome = run_checks(store, anchors, quick=quick, rederive=rederive)
