@@ -209,3 +209,27 @@ def test_proof_json_roundtrip_and_tamper() -> None:
     assert verify_proof_json(con)
     assert not verify_proof_json({**con, "old_size": 5})
     assert not verify_proof_json({"type": "other", "hash": "sha256", "proof": []})
+
+
+class _Blob(bytes):
+    """A bytes subclass: a BLOB value all the same."""
+
+
+row_values = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4)
+row_values |= st.binary(max_size=4) | st.binary(max_size=4).map(_Blob)
+
+
+@given(st.dictionaries(st.text(max_size=3), row_values, max_size=6), st.sets(st.text(max_size=3)))
+def test_a_row_object_is_every_column_but_the_excluded_with_blobs_as_base64(
+    row: dict, exclude: set
+) -> None:
+    from archive.ledger.records import row_object
+
+    want = {
+        k: {"base64": base64.b64encode(bytes(v)).decode("ascii")} if isinstance(v, bytes) else v
+        for k, v in row.items()
+        if k not in exclude
+    }
+    got = row_object(row, exclude)
+    assert got == want and list(got) == list(want)
+    assert all(type(got[k]) is type(want[k]) for k in want)
