@@ -80,9 +80,10 @@ def rebuild_problem(
     return target_problem(rebuilt, target, new_key)
 
 
-def stats_of(ops: list[diffs.Op], old: str) -> dict:
-    """The stats the engine gives these ops (recomputed, to check the stored columns)."""
-    return diff_stats(ops, len(old), len(_new_text(ops)))
+def stats_of(ops: list[diffs.Op], old: str, new: str | None = None) -> dict:
+    """The stats the engine gives these ops (recomputed, to check the stored columns); new:
+    the text they rebuild, when built already."""
+    return diff_stats(ops, len(old), len(_new_text(ops) if new is None else new))
 
 
 def row_problems(
@@ -104,7 +105,7 @@ def row_problems(
         found.append(problem)
     if diffs.classify(ops) != row.get("change_class"):
         found.append(f"change class {row.get('change_class')!r} does not match the delta")
-    stats = stats_of(ops, old)
+    stats = stats_of(ops, old, rebuilt)
     wrong = [k for k in STATS if row.get(k) != stats[k]]
     if wrong:
         found.append(f"stats {', '.join(wrong)} do not match the delta")
