@@ -17,6 +17,8 @@ from archive.verify_run import Unit, merge, plan, run
 from tests.conftest import run_cli
 from tests.test_verify import TAMPERS, _edit_leaf_consistently, four_runs, sql
 
+FORKABLE = verify_run._forkable  # the real check (the fixtures below replace it)
+
 
 def _ingest(db: Path, folder: Path) -> None:
     with Store(db) as store:
@@ -52,16 +54,18 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(autouse=True)
 def small_work_starts_workers(monkeypatch) -> None:
-    """Start worker processes even for these small archives (real ones have more blobs)."""
+    """Start worker processes even for these small archives (real ones have more blobs),
+    forked as `archive verify` forks them (a test process has numpy's idle BLAS thread,
+    which `_forkable` refuses to fork beside; a fork leaves it behind harmlessly)."""
     monkeypatch.setattr(verify_run, "WORKER_BLOBS", 1)
     monkeypatch.setattr(verify_run, "FORK_BLOBS", 1)
+    monkeypatch.setattr(verify_run, "_forkable", lambda: True)
 
 
 @pytest.fixture(params=["fork", "spawn"])
 def pool(request, monkeypatch) -> str:
-    """Both pools: forked workers (the default where this process runs no other thread;
-    a test process has numpy's idle BLAS thread, which a fork leaves behind harmlessly) and
-    fresh interpreters (the fallback)."""
+    """Both pools: forked workers (the default where this process runs no other thread)
+    and fresh interpreters (the fallback)."""
     monkeypatch.setattr(verify_run, "_forkable", lambda: request.param == "fork")
     return request.param
 
@@ -366,3 +370,21 @@ def test_a_passage_key_edited_to_anything_is_found(archive: Path, key: str) -> N
     with Store(archive, create=False) as store:
         found = run(store, workers=1).findings
     assert Finding("passages", "passages", f"id {first}", "text does not hash to its key") in found
+
+
+def test_a_process_forks_its_workers_only_while_it_runs_no_other_thread() -> None:
+    import subprocess
+    import sys
+    import threading
+
+    probe = "import archive.verify_run as v; print(v._forkable())"
+    fresh = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert fresh.stdout.strip() == "True"
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        assert FORKABLE() is False
+    finally:
+        done.set()
+        thread.join()
