@@ -388,3 +388,18 @@ def test_a_process_forks_its_workers_only_while_it_runs_no_other_thread() -> Non
     finally:
         done.set()
         thread.join()
+
+
+def test_an_interrupted_main_process_leaves_no_worker_behind(archive: Path) -> None:
+    """Ctrl-C (or any error) in the main process while forked workers read: they are
+    killed and reaped, and the interrupt goes on."""
+
+    def interrupted() -> dict:
+        raise KeyboardInterrupt
+
+    with Store(archive, create=False) as store:
+        units = plan(verify_run.ledger_rows.blob_keys(store.conn), [], [], [], [], 4)
+        with pytest.raises(KeyboardInterrupt):
+            verify_run._forked(store, units, 2, interrupted)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
