@@ -25,6 +25,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from archive.ledger import merkle
 from archive.store import ArchiveError, Store, ledger_rows, now_iso
@@ -47,6 +48,7 @@ from archive.verify import (
     unused_chunk_findings,
 )
 
+T = TypeVar("T")  # what the main process's own checks return
 WORKERS_ENV = "ARCHIVE_VERIFY_WORKERS"
 WORKER_BLOBS = 200  # blobs a fresh interpreter must have to be worth starting (~0.25 s)
 # ... and a forked worker: a fork costs ~2.5 ms of CPU, about 8 blobs' checks (measured on
@@ -291,8 +293,8 @@ def _collect(pid: int, out: int) -> list[tuple[int, dict[str, list[Finding]]]]:
 
 
 def _forked(
-    store: Store, units: list[Unit], children: int, meanwhile: Callable[[], dict]
-) -> tuple[dict[int, dict], dict]:
+    store: Store, units: list[Unit], children: int, meanwhile: Callable[[], T]
+) -> tuple[dict[int, dict], T]:
     """Units shared by forked children and this process: it runs `meanwhile` first, then
     takes tasks from the same queue, so whoever is free takes the next one. A fork starts
     with every module this process imported (a fresh interpreter imports them again)."""
@@ -325,8 +327,8 @@ def _forked(
 
 
 def _content(
-    store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], dict]
-) -> tuple[list[dict[str, list[Finding]]], dict]:
+    store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], T]
+) -> tuple[list[dict[str, list[Finding]]], T]:
     """Every unit's findings in unit order, and what `meanwhile` returns. Forked workers
     and this process (once `meanwhile` is done) share the units; without fork, fresh
     interpreters each take a run of units (neighbouring revisions share passage groups)
