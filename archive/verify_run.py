@@ -15,6 +15,7 @@ full run.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import pickle
@@ -303,6 +304,7 @@ def _forked(
     os.write(feed, b"".join(TASK_ID.pack(t) for t in range(len(tasks))))
     os.close(feed)  # emptied queue: EOF for all
     running: dict[int, int] = {}
+    gc.freeze()  # a child's collections then never walk (and so copy) the pages it shares
     try:
         for _ in range(children):
             out_r, out_w = os.pipe()
@@ -312,12 +314,14 @@ def _forked(
                 _worker(store.path, units, tasks, queue, out_w)
             os.close(out_w)
             running[pid] = out_r
+        gc.unfreeze()
         rows = meanwhile()
         results = dict(_take(store, units, tasks, queue))
         while running:
             pid, out = running.popitem()
             results.update(_collect(pid, out))
     finally:
+        gc.unfreeze()
         os.close(queue)
         for pid, out in running.items():
             os.kill(pid, signal.SIGKILL)
