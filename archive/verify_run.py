@@ -308,7 +308,12 @@ def _forked(
     try:
         for _ in range(children):
             out_r, out_w = os.pipe()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes (EAGAIN, ENOMEM): the others take its share
+                os.close(out_r)
+                os.close(out_w)
+                break
             if pid == 0:  # the child
                 os.close(out_r)
                 _worker(store.path, units, tasks, queue, out_w)

@@ -403,3 +403,20 @@ def test_an_interrupted_main_process_leaves_no_worker_behind(archive: Path) -> N
             verify_run._forked(store, units, 2, interrupted)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_fork_refused_leaves_the_work_to_the_processes_there_are(
+    archive: Path, monkeypatch
+) -> None:
+    """No process to be had (fork fails with EAGAIN): the run still checks everything, in
+    the processes it has, with the same findings."""
+    sql(archive, "UPDATE diffs SET words_inserted = words_inserted + 1")
+    with Store(archive, create=False) as store:
+        serial = verify(store)
+        monkeypatch.setattr(os, "fork", _no_fork)
+        found = run(store, workers=3).findings
+    assert serial and found == serial
+
+
+def _no_fork() -> int:
+    raise BlockingIOError(11, "Resource temporarily unavailable")
