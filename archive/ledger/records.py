@@ -233,27 +233,33 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def items_digest(items: Iterable[Mapping]) -> str:
+    """The digest a content leaf holds of its `blob_items` (sorted: row order is no fact)."""
+    rows = [[i["key"], i["ordinal"], i["value"], i["detail"]] for i in items]
+    return _digest(sorted(rows, key=repr))  # repr: a total order, and cheap
+
+
 def content_leaf(
     blake3: str,
     text_blob: str | None,
     metadata: Mapping | None,
     items: Iterable[Mapping],
     quote_keys: Iterable[int] | None,
+    items_hash: str | None = None,
 ) -> bytes:
     """Leaf of what was derived from one content: its `blobs.text_blob`, a digest of its
     `blob_metadata` row (non-NULL columns: a column added later is no difference), of its
-    `blob_items` (sorted: row order is not a fact) and of its quotations' passage keys in
-    text order (None when it has no passage list)."""
+    `blob_items` (`items_digest`, or items_hash when the caller has it) and of its
+    quotations' passage keys in text order (None when it has no passage list)."""
     fields = None
     if metadata is not None:
         fields = row_object({k: v for k, v in metadata.items() if k != "blake3" and v is not None})
-    rows = [[i["key"], i["ordinal"], i["value"], i["detail"]] for i in items]
     record = {
         "format": CONTENT_V1,
         "blake3": blake3,
         "text_blob": text_blob,
         "metadata": None if fields is None else _digest(fields),
-        "items": _digest(sorted(rows, key=repr)),  # repr: a total order, and cheap
+        "items": items_digest(items) if items_hash is None else items_hash,
         "quotes": None if quote_keys is None else _digest(list(quote_keys)),
     }
     return canonical_json(record)
