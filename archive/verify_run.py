@@ -242,7 +242,7 @@ def _forkable() -> bool:
 def _tasks(units: int) -> list[range]:
     """Units dealt out in at most MAX_TASKS runs of neighbours: their ids fit in one write
     to a pipe (PIPE_BUF), so a fork pool's queue never blocks nor splits an id."""
-    step = math.ceil(units / MAX_TASKS)
+    step = max(1, math.ceil(units / MAX_TASKS))
     return [range(i, min(i + step, units)) for i in range(0, units, step)]
 
 
