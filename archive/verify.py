@@ -8,16 +8,14 @@ and where, and the caller decides.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable, Iterable
+import operator
+import struct
+from collections.abc import Callable, Container, Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import blake3
 
-from archive.diffs.stored import row_problems
-from archive.export import by_document
-from archive.export.versions import export_versions
 from archive.ledger import compact, merkle, records
 from archive.ledger.checkpoints import (
     leaf_bytes,
@@ -28,17 +26,16 @@ from archive.ledger.checkpoints import (
 )
 from archive.ledger.contents import Contents, covered
 from archive.ledger.leaves import LEAF_FORMAT, parse_checkpoint_text
-from archive.record import rederive
-from archive.record.metadata import sidecar_target
 from archive.store import ArchiveError, Store, ledger_rows
 from archive.store.ledger_rows import DiffKey
 from archive.store.passage_format import PassageError, digest_key
-from ingest.folder import scan
 
 if TYPE_CHECKING:  # evidence, X.509 and signing load only when check_evidence runs
     from cryptography import x509
 
     from archive.ledger.signing import Verifier
+    from archive.record import rederive
+    from archive.store.groups import GroupReader
 
 
 @dataclass(frozen=True, order=True)
@@ -59,6 +56,7 @@ class Finding:
 
 Check = Callable[[Store], list[Finding]]
 THREADED_BYTES = 1 << 22  # a content hashed on every core from this size on
+UTF8_NAMES = frozenset({"utf-8", "utf8", "UTF-8", "UTF8"})
 
 
 def check_blobs(store: Store, keys: Iterable[str] | None = None) -> list[Finding]:
@@ -143,7 +141,7 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
     """Every stored leaf equals the leaf rebuilt from its version row now, and hashes
     to its stored leaf hash; leaf indexes run 0, 1, 2, ... without gaps. since: rebuild
     only the leaves from this index on (`verify --quick`); every leaf is still hashed."""
-    rows = {r["version_id"]: r for r in store.leaf_source_rows()}
+    rows: dict[int, dict] | None = None  # the v1 leaves' rows, read when one is rebuilt
     later = LaterLeaves(store)
     found = []
     expected_index = 0
@@ -166,6 +164,8 @@ def check_leaves(store: Store, since: int = 0) -> list[Finding]:
         if entry.get("subject") is not None or records.leaf_format(leaf) != LEAF_FORMAT:
             found += later.check(entry, leaf)
             continue
+        if rows is None:
+            rows = {r["version_id"]: r for r in store.leaf_source_rows()}
         row = rows.get(entry["version_id"])
         if row is None:
             found.append(
@@ -312,11 +312,12 @@ def check_documents(store: Store) -> list[Finding]:
     ]
 
 
-def check_checkpoints(store: Store) -> list[Finding]:
+def check_checkpoints(store: Store, leaves: list[bytes] | None = None) -> list[Finding]:
     """Each run's stored checkpoint equals the root recomputed from the stored leaf bytes;
-    sizes never shrink; no run after the first checkpoint lacks one."""
+    sizes never shrink; no run after the first checkpoint lacks one. leaves: the leaf
+    hashes (`leaf_hashes`), when read already."""
     runs = store.runs()
-    leaves = leaf_hashes(store)
+    leaves = leaf_hashes(store) if leaves is None else leaves
     sizes = [r["tree_size"] for r in runs if isinstance(r["tree_size"], int)]
     roots = roots_at(leaves, [s for s in sizes if 0 <= s <= len(leaves)])
     found = []
@@ -349,10 +350,15 @@ def check_checkpoints(store: Store) -> list[Finding]:
     return found
 
 
-def check_diffs(store: Store, keys: Iterable[DiffKey] | None = None) -> list[Finding]:
+def check_diffs(
+    store: Store, keys: Iterable[DiffKey] | None = None, checked: Container[str] = ()
+) -> list[Finding]:
     """Every stored diff's delta decompresses and rebuilds its new content from its old text
     (by hash), and its change class and stats are those of the ops the delta encodes: a
-    tampered row (delta bytes, class or stats) cannot pass unseen. keys: only these diffs."""
+    tampered row (delta bytes, class or stats) cannot pass unseen. keys: only these diffs;
+    checked: blobs `blob_findings` found sound (their cached texts are compared, not hashed)."""
+    from archive.diffs.stored import row_problems  # the diff engine: where diffs are checked
+
     found = []
     rows = store.iter_diffs() if keys is None else ledger_rows.diff_rows(store.conn, keys)
     for row in rows:
@@ -365,9 +371,20 @@ def check_diffs(store: Store, keys: Iterable[DiffKey] | None = None) -> list[Fin
             found.append(Finding("diffs", "diffs", key, "the old content has no text"))
             continue
         target = store.text_target(row["to_blob"]) if row["to_blob"] else None
-        for problem in row_problems(row, old, target):
+        known = _checked_text(store, target, checked)
+        for problem in row_problems(row, old, target, known):
             found.append(Finding("diffs", "diffs", key, problem))
     return found
+
+
+def _checked_text(
+    store: Store, target: tuple[str, str] | None, checked: Container[str]
+) -> str | None:
+    """The cached text of a UTF-8 target whose bytes were found to hash to its key (any
+    read of them gives those bytes), so a diff's rebuilt text is compared, not hashed."""
+    if store.texts is None or target is None or target[0] not in checked:
+        return None
+    return store.texts.get(*target) if target[1] in UTF8_NAMES else None
 
 
 def check_passages(store: Store) -> list[Finding]:
@@ -378,23 +395,39 @@ def check_passages(store: Store) -> list[Finding]:
     return keys + snapshot_findings(store, store.passages.snapshot_blobs())
 
 
-def passage_key_findings(store: Store, chunks: Iterable[list[tuple[int, int]]]) -> list[Finding]:
-    """Each passage's text (chunks of (id, key)) hashes to its key."""
+def passage_key_findings(
+    store: Store, chunks: Iterable[list[tuple[int, int]]], reader: GroupReader | None = None
+) -> list[Finding]:
+    """Each passage's text (chunks of (id, key)) hashes to its key. reader: groups inflated
+    already (a verify unit's, whose blobs hold most of these passages)."""
     found = []
     passages = store.passages
     for chunk in chunks:
         try:
-            texts = passages.raw([pid for pid, _ in chunk])
+            texts = passages.raw([pid for pid, _ in chunk], reader)
         except (PassageError, ArchiveError) as e:
             first, last = chunk[0][0], chunk[-1][0]
             found.append(Finding("passages", "passages", f"ids {first}-{last}", str(e)))
             continue
+        ids = [pid for pid, _ in chunk]
+        # every passage hashed and cut to its key's 8 bytes in C (no Python frame per
+        # passage), the keys packed alike: one comparison when all match, the usual case
+        got = b"".join(map(_KEY_BYTES, map(_DIGEST, map(blake3.blake3, map(texts.get, ids)))))
+        try:
+            if got == struct.pack(f">{len(chunk)}q", *(key for _, key in chunk)):
+                continue
+        except struct.error:  # a key SQL holds as no 64-bit integer: found below
+            pass
         for pid, key in chunk:
             if digest_key(blake3.blake3(texts[pid]).digest()) != key:
                 found.append(
                     Finding("passages", "passages", f"id {pid}", "text does not hash to its key")
                 )
     return found
+
+
+_DIGEST = operator.methodcaller("digest")
+_KEY_BYTES = operator.itemgetter(slice(0, 8))  # digest_key's bytes: the first 8, big-endian
 
 
 def snapshot_findings(store: Store, blobs: Iterable[str]) -> list[Finding]:
@@ -418,6 +451,8 @@ def check_derived(store: Store, everything: bool = False) -> list[Finding]:
     """What was derived, derived again: readable-text links, metadata made by the running
     extractor, quotation ids (of the contents no content leaf states, unless everything:
     `verify --rederive`), copy sources (`archive.record.rederive`)."""
+    from archive.record import rederive
+
     if everything:
         return derived_findings(store) + copy_findings(store)
     skip = covered(store)
@@ -436,6 +471,8 @@ def derived_findings(
 ) -> list[Finding]:
     """The per-blob re-derivations: of the rows and blobs given (a work unit), all when None;
     read gives a blob's bytes when the caller holds them."""
+    from archive.record import rederive  # the extractors: where something is re-derived
+
     found = [
         *rederive.text_links(store, links, read),
         *rederive.metadata(store, extracts, read),
@@ -445,6 +482,8 @@ def derived_findings(
 
 
 def copy_findings(store: Store) -> list[Finding]:
+    from archive.record import rederive
+
     found = rederive.copies(store)
     return [Finding("derived", table, key, problem) for table, key, problem in found]
 
@@ -460,13 +499,15 @@ class Anchors:
     checkpoints: tuple[str, ...] = ()
 
 
-def check_evidence(store: Store, anchors: Anchors = Anchors()) -> list[Finding]:
+def check_evidence(
+    store: Store, anchors: Anchors = Anchors(), leaves: list[bytes] | None = None
+) -> list[Finding]:
     """Every kept signature, cosignature and time-stamp token verifies over a tree of this
     ledger; with anchors, the latest checkpoint is signed (and cosigned) by the keys given,
     every token chains to the CA given and every outside checkpoint is in this ledger."""
     from archive.ledger import evidence
 
-    leaves = leaf_hashes(store)
+    leaves = leaf_hashes(store) if leaves is None else leaves
     found = evidence.check_signatures(store, leaves, anchors.keys, anchors.witnesses)
     found += evidence.check_timestamps(store, leaves, anchors.tsa_roots)
     findings = [Finding("evidence", table, key, problem) for table, key, problem in found]
@@ -524,58 +565,3 @@ def verify_external_checkpoint(store: Store, text: str) -> list[Finding]:
             Finding("external-checkpoint", "ledger", key, "root differs: history was rewritten")
         ]
     return []
-
-
-def verify_corpus(store: Store, folder: str) -> list[Finding]:
-    """Compare a folder with the latest versions of the folder source it was ingested as:
-    changed, missing and untracked files (what a checksum list alone cannot see)."""
-    if not os.path.isdir(folder):
-        raise ArchiveError(f"{folder} is not a folder")
-    location = store.location_of(folder)
-    source = next(
-        (s for s in store.sources() if s["kind"] == "folder" and s["location"] == location),
-        None,
-    )
-    if source is None:
-        raise ArchiveError(f"{folder} is not an ingested folder source")
-    latest = {
-        vs[-1].path: vs[-1].blake3
-        for vs in by_document(export_versions(store, source["name"])).values()
-        if vs[-1].kind != "deleted" and vs[-1].blake3 is not None
-    }
-    exclude = frozenset(
-        os.path.realpath(store.path + suffix) for suffix in ("", "-wal", "-shm", "-journal")
-    )
-    entries, problems = scan(folder, exclude)
-    on_disk = {e.path: e.blake3 for e in entries if sidecar_target(e.path) is None}
-    sidecars = {e.path: e.blake3 for e in entries if sidecar_target(e.path) is not None}
-    found = [Finding("corpus", "files", p.path, f"unreadable: {p.reason}") for p in problems]
-    for path in sorted(set(latest) | set(on_disk)):
-        if path not in on_disk:
-            if path not in {p.path for p in problems}:
-                found.append(Finding("corpus", "files", path, "missing"))
-        elif path not in latest:
-            found.append(Finding("corpus", "files", path, "untracked"))
-        elif on_disk[path] != latest[path]:
-            found.append(Finding("corpus", "files", path, "changed"))
-    found += sidecar_findings(store.current_sidecars(source["id"]), sidecars)
-    return sorted(found)
-
-
-def sidecar_findings(recorded: dict[str, dict], on_disk: dict[str, str]) -> list[Finding]:
-    """Sidecars on disk against the sidecar content in force for each document: a sidecar is
-    compared with its document's, never reported as an untracked file."""
-    found = []
-    described: set[str] = set()
-    for path, blake3_hex in sorted(on_disk.items()):
-        target = sidecar_target(path)
-        described.add(target)
-        want = (recorded.get(target) or {}).get("sidecar_blob")
-        if want is None:
-            found.append(Finding("corpus", "sidecars", path, f"untracked sidecar of {target}"))
-        elif want != blake3_hex:
-            found.append(Finding("corpus", "sidecars", path, "changed"))
-    for target, row in sorted(recorded.items()):
-        if row.get("sidecar_blob") is not None and target not in described:
-            found.append(Finding("corpus", "sidecars", target, "its sidecar is missing"))
-    return found

@@ -15,14 +15,18 @@ full run.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import pickle
+import signal
 import sqlite3
+import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from archive.ledger import merkle
 from archive.store import ArchiveError, Store, ledger_rows, now_iso
@@ -45,14 +49,21 @@ from archive.verify import (
     unused_chunk_findings,
 )
 
+T = TypeVar("T")  # what the main process's own checks return
 WORKERS_ENV = "ARCHIVE_VERIFY_WORKERS"
-WORKER_BLOBS = 200  # blobs a worker process must have to be worth starting
+WORKER_BLOBS = 200  # blobs a fresh interpreter must have to be worth starting (~0.25 s)
+# ... and a forked worker: a fork costs ~2.5 ms of CPU, about 8 blobs' checks (measured on
+# the sample); its units run while this process checks the rows, so the pool pays above it
+FORK_BLOBS = 16
 UNIT_BLOBS = 256  # blobs per work unit at most: their texts stay in the unit's cache
+UNITS_PER_WORKER = 8  # small units even out the processes' shares (their caches stay)
 TEXT_CACHE_CHARS = 1 << 24
 KEPT_BYTES = 1 << 25  # a unit's whole contents kept for its re-derivations, at most
 
 
 PASSAGE_CHUNK = 4096
+TASK_ID = struct.Struct("<I")
+MAX_TASKS = 1024  # a fork pool's queue: 4 KiB of task ids, one atomic write to a pipe
 
 
 @dataclass(frozen=True)
@@ -138,26 +149,41 @@ def plan(
 
 
 def unit_findings(store: Store, unit: Unit) -> dict[str, list[Finding]]:
-    """Every per-blob check of one unit; each blob's text is rebuilt once (cached)."""
+    """Every per-blob check of one unit; each blob's text is rebuilt once (cached), and each
+    passage group inflated once per process (the cache of `units_findings`, when on)."""
+    if store.texts is None:
+        return units_findings(store, [unit])[0]
+    kept: dict[str, bytes] = {}
+    blobs, held, sound = [], 0, set()
+    for b in unit.blobs:
+        found = blob_findings(store, b, kept if held < KEPT_BYTES else None)
+        blobs += found
+        held += len(kept.get(b, b""))
+        if not found:
+            sound.add(b)
+    chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
+    reader = store.texts.reader(store.conn)
+
+    def read(key: str) -> bytes:
+        data = kept.get(key)
+        return store.read_content(key) if data is None else data
+
+    return {
+        "blobs": blobs,
+        "passages": passage_key_findings(store, (c for c in chunks if c), reader),
+        "diffs": check_diffs(store, unit.diffs, sound),
+        "snapshots": snapshot_findings(store, unit.snapshots),
+        "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read)
+        if unit.links or unit.extracts or unit.quotes
+        else [],
+    }
+
+
+def units_findings(store: Store, units: Iterable[Unit]) -> list[dict[str, list[Finding]]]:
+    """`unit_findings` of each unit, in order, through one text cache: the passage groups
+    neighbouring units share (and the bases they are inflated with) are inflated once."""
     with store.caching_texts(TEXT_CACHE_CHARS):
-        kept: dict[str, bytes] = {}
-        blobs, held = [], 0
-        for b in unit.blobs:
-            blobs += blob_findings(store, b, kept if held < KEPT_BYTES else None)
-            held += len(kept.get(b, b""))
-        chunks = (ledger_rows.passage_keys_between(store.conn, *r) for r in unit.passages)
-
-        def read(key: str) -> bytes:
-            data = kept.get(key)
-            return store.read_content(key) if data is None else data
-
-        return {
-            "blobs": blobs,
-            "passages": passage_key_findings(store, (c for c in chunks if c)),
-            "diffs": check_diffs(store, unit.diffs),
-            "snapshots": snapshot_findings(store, unit.snapshots),
-            "derived": derived_findings(store, unit.links, unit.extracts, unit.quotes, read),
-        }
+        return [unit_findings(store, unit) for unit in units]
 
 
 def worker_main() -> None:
@@ -167,14 +193,15 @@ def worker_main() -> None:
     conn = ledger_rows.open_read_only(path)
     try:
         store = Store.over(conn)
-        done = [(i, unit_findings(store, unit)) for i, unit in jobs]
+        found = units_findings(store, [unit for _, unit in jobs])
+        done = [(i, f) for (i, _), f in zip(jobs, found, strict=True)]
     finally:
         conn.close()
     pickle.dump(done, sys.stdout.buffer)
 
 
 def _start(path: str, jobs: list[tuple[int, Unit]]) -> subprocess.Popen:
-    """A fresh interpreter per worker (no fork of a process that may hold threads)."""
+    """A fresh interpreter per worker: the pool when this process cannot fork (`_forkable`)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "archive.verify_run"],
         stdin=subprocess.PIPE,
@@ -191,25 +218,139 @@ def _start(path: str, jobs: list[tuple[int, Unit]]) -> subprocess.Popen:
     return proc
 
 
+def _failed(why: str) -> ArchiveError:
+    return ArchiveError(f"verify: a worker process failed ({why}); nothing was recorded")
+
+
 def _finish(proc: subprocess.Popen) -> list[tuple[int, dict[str, list[Finding]]]]:
     out, err = proc.communicate()
     if proc.returncode != 0:
         lines = err.decode("utf-8", "replace").strip().splitlines()
-        why = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise ArchiveError(f"verify: a worker process failed ({why}); nothing was recorded")
+        raise _failed(lines[-1] if lines else f"exit status {proc.returncode}")
     return pickle.loads(out)
 
 
+def _forkable() -> bool:
+    """Whether this process may fork its workers: a fork copies the calling thread only, so
+    only while no other thread runs (Linux lists them in /proc; elsewhere, never)."""
+    try:
+        return hasattr(os, "fork") and len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _tasks(units: int) -> list[range]:
+    """Units dealt out in at most MAX_TASKS runs of neighbours: their ids fit in one write
+    to a pipe (PIPE_BUF), so a fork pool's queue never blocks nor splits an id."""
+    step = max(1, math.ceil(units / MAX_TASKS))
+    return [range(i, min(i + step, units)) for i in range(0, units, step)]
+
+
+def _take(store: Store, units: list[Unit], tasks: list[range], queue: int) -> list[tuple]:
+    """Run the tasks read from the queue (a pipe of 4-byte task ids) until it is empty."""
+
+    def taken() -> Iterator[int]:
+        while ask := os.read(queue, TASK_ID.size):
+            yield from tasks[TASK_ID.unpack(ask)[0]]
+
+    with store.caching_texts(TEXT_CACHE_CHARS):
+        return [(i, unit_findings(store, units[i])) for i in taken()]
+
+
+def _worker(path: str, units: list[Unit], tasks: list[range], queue: int, out: int) -> None:
+    """A forked worker: its own read-only connection (the parent's is never touched), the
+    queue's tasks, the pickled [(index, findings by part)] (or the error) written to out;
+    it never returns into the parent's code."""
+    code, result = 1, None
+    try:
+        conn = ledger_rows.open_read_only(path)
+        try:
+            result = _take(Store.over(conn), units, tasks, queue)
+            code = 0
+        finally:
+            conn.close()
+    except BaseException as e:  # reported by the parent, which decides
+        result = f"{type(e).__name__}: {e}".splitlines()[0]
+    finally:
+        try:
+            with os.fdopen(out, "wb") as f:
+                pickle.dump(result, f)
+        finally:
+            os._exit(code)
+
+
+def _collect(pid: int, out: int) -> list[tuple[int, dict[str, list[Finding]]]]:
+    """A forked worker's results, once it has exited; a failure raises (one line)."""
+    with os.fdopen(out, "rb") as f:
+        data = f.read()
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    try:
+        result = pickle.loads(data) if data else None
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        result = None
+    if code != 0 or not isinstance(result, list):
+        raise _failed(result if isinstance(result, str) else f"exit status {code}")
+    return result
+
+
+def _forked(
+    store: Store, units: list[Unit], children: int, meanwhile: Callable[[], T]
+) -> tuple[dict[int, dict], T]:
+    """Units shared by forked children and this process: it runs `meanwhile` first, then
+    takes tasks from the same queue, so whoever is free takes the next one. A fork starts
+    with every module this process imported (a fresh interpreter imports them again)."""
+    tasks = _tasks(len(units))
+    queue, feed = os.pipe()
+    os.write(feed, b"".join(TASK_ID.pack(t) for t in range(len(tasks))))
+    os.close(feed)  # emptied queue: EOF for all
+    running: dict[int, int] = {}
+    gc.freeze()  # a child's collections then never walk (and so copy) the pages it shares
+    try:
+        for _ in range(children):
+            out_r, out_w = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes (EAGAIN, ENOMEM): the others take its share
+                os.close(out_r)
+                os.close(out_w)
+                break
+            if pid == 0:  # the child
+                os.close(out_r)
+                _worker(store.path, units, tasks, queue, out_w)
+            os.close(out_w)
+            running[pid] = out_r
+        gc.unfreeze()
+        rows = meanwhile()
+        results = dict(_take(store, units, tasks, queue))
+        while running:
+            pid, out = running.popitem()
+            results.update(_collect(pid, out))
+    finally:
+        gc.unfreeze()
+        os.close(queue)
+        for pid, out in running.items():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(out)
+    return results, rows
+
+
 def _content(
-    store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], dict]
-) -> tuple[list[dict[str, list[Finding]]], dict]:
-    """Every unit's findings in unit order, and what `meanwhile` returns, run in this process
-    while the workers read. Each worker takes a run of units (neighbouring revisions share
-    passage groups); work too small to pay for starting a worker runs here."""
+    store: Store, units: list[Unit], workers: int, meanwhile: Callable[[], T]
+) -> tuple[list[dict[str, list[Finding]]], T]:
+    """Every unit's findings in unit order, and what `meanwhile` returns. Forked workers
+    and this process (once `meanwhile` is done) share the units; without fork, fresh
+    interpreters each take a run of units (neighbouring revisions share passage groups)
+    while this process runs `meanwhile`. Work too small to pay for a worker runs here."""
     blobs = sum(len(u.blobs) for u in units)
-    count = min(workers, len(units), max(1, blobs // WORKER_BLOBS)) if store.path else 1
+    fork = _forkable()
+    least = FORK_BLOBS if fork else WORKER_BLOBS
+    count = min(workers, len(units), max(1, blobs // least)) if store.path else 1
     if count <= 1:
-        return [unit_findings(store, u) for u in units], meanwhile()
+        return units_findings(store, units), meanwhile()
+    if fork:
+        results, rows = _forked(store, units, count - 1, meanwhile)
+        return [results[i] for i in range(len(units))], rows
     share = math.ceil(len(units) / count)
     jobs = list(enumerate(units))
     procs = [_start(store.path, jobs[w * share : (w + 1) * share]) for w in range(count)]
@@ -275,21 +416,21 @@ def run(
         blobs, diffs = ledger_rows.blob_keys(conn), ledger_rows.diff_keys(conn)
         snapshots = store.passages.snapshot_blobs()
     from archive.ledger.contents import covered
-    from archive.record import rederive as again
 
+    skip = frozenset() if rederive else frozenset(covered(store))
     units = plan(
         blobs,
         diffs,
         snapshots,
         store.text_links(),
-        again.extraction_rows(store),
-        workers * 4 if workers > 1 else 1,
+        _extraction_rows(store) if any(b not in skip for b in blobs) else [],
+        workers * UNITS_PER_WORKER if workers > 1 else 1,
         (last["passages_upto"] if last else 0, passages_upto),
-        frozenset() if rederive else covered(store),
+        skip,
     )
     outcome.blobs, outcome.diffs = len(blobs), len(diffs)
-    results, rows = _content(
-        store, units, workers, lambda: _row_checks(store, anchors or Anchors(), last)
+    results, (rows, root) = _content(
+        store, units, workers, lambda: _row_checks(store, anchors or Anchors(), last, size)
     )
     parts = merge(results)
     outcome.findings = [
@@ -308,28 +449,43 @@ def run(
         *rows["evidence"],
     ]
     if not outcome.findings:
-        _record(store, "quick" if outcome.quick else "full", size, passages_upto)
+        _record(store, "quick" if outcome.quick else "full", size, root, passages_upto)
     return outcome
 
 
-def _row_checks(store: Store, anchors: Anchors, last: dict | None) -> dict[str, list[Finding]]:
-    """The checks over rows, run in the main process while the workers read content."""
+def _extraction_rows(store: Store) -> list[dict]:
+    """The contents whose metadata would be extracted again (asked only when some content
+    is not covered by a content leaf: the extractors are slow to import)."""
+    from archive.record import rederive
+
+    return rederive.extraction_rows(store)
+
+
+def _row_checks(
+    store: Store, anchors: Anchors, last: dict | None, size: int
+) -> tuple[dict[str, list[Finding]], str]:
+    """The checks over rows, run in the main process while the workers read content, and
+    the root of the ledger's first `size` leaves (what a clean run records): the leaf
+    hashes are read once for all of them."""
     since = last["tree_size"] if last else 0
-    return {
-        "quick": [] if last is None else consistency(store, last),
+    leaves = leaf_hashes(store)
+    found = {
+        "quick": [] if last is None else consistency(store, last, leaves),
         "chunks": unused_chunk_findings(store),
         "leaves": check_leaves(store, since),
         "unledgered": check_unledgered(store),
-        "checkpoints": check_checkpoints(store),
+        "checkpoints": check_checkpoints(store, leaves),
         "documents": check_documents(store),
         "copies": copy_findings(store),
-        "evidence": check_evidence(store, anchors),
+        "evidence": check_evidence(store, anchors, leaves),
     }
+    return found, merkle.root(leaves[:size]).hex()
 
 
-def consistency(store: Store, last: dict) -> list[Finding]:
-    """The ledger still holds the tree the last clean run covered (same size, same root)."""
-    leaves = leaf_hashes(store)
+def consistency(store: Store, last: dict, leaves: list[bytes] | None = None) -> list[Finding]:
+    """The ledger still holds the tree the last clean run covered (same size, same root);
+    leaves: its leaf hashes, when read already."""
+    leaves = leaf_hashes(store) if leaves is None else leaves
     key = f"size {last['tree_size']}"
     if len(leaves) < last["tree_size"]:
         problem = f"the ledger has only {len(leaves)} leaves: truncated since the last verify"
@@ -339,9 +495,8 @@ def consistency(store: Store, last: dict) -> list[Finding]:
     return []
 
 
-def _record(store: Store, mode: str, size: int, passages_upto: int) -> None:
+def _record(store: Store, mode: str, size: int, root: str, passages_upto: int) -> None:
     """Keep a clean run (skipped, with no error, when the archive file is read-only)."""
-    root = merkle.root(leaf_hashes(store)[:size]).hex()
     row = {
         "verified_at": now_iso(),
         "mode": mode,

@@ -1,7 +1,7 @@
 """Time `git fsck --full` against `archive verify` and `archive verify --quick`, in one run.
 
     python bench/verify_bench.py samples/terms-sample.bundle [--runs 5] [--tail 100]
-        [--workers 1,2] [--root DIR] [--reextract] [--rederive]
+        [--workers 1,2] [--root DIR] [--before DIR] [--reextract] [--rederive]
     python bench/verify_bench.py --synthetic 5000 [--docs 300] ...   # a generated history
 
 The bundle is cloned bare (git fsck's side) and imported by `archive ingest --git` in two
@@ -11,7 +11,11 @@ runs as a fresh process, alternating, --runs times: median wall and CPU seconds,
 to git fsck's median wall time, and peak memory (the largest resident set of the process or
 any of its workers). --workers times `archive verify` with ARCHIVE_VERIFY_WORKERS set to
 each value. --root runs another checkout of the code (e.g. `git archive main | tar -x -C
-DIR`, with the compiled diff core copied in) to compare before and after a change.
+DIR`, with the compiled diff core copied in) to compare before and after a change;
+--before DIR times that checkout's `archive verify` and `--quick` too, in the same run (taking
+turns with the others, on the same archive), so both sides see the same machine load.
+Both checkouts are byte-compiled first, as an installed package is (with
+PYTHONDONTWRITEBYTECODE set, every run would otherwise compile the modules it imports).
 --rederive also times `archive verify --rederive` (every extractor run again, as verify did
 before content leaves).
 """
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, help="Generate a history of N commits.")
     parser.add_argument("--docs", type=int, default=300, help="Documents of --synthetic.")
     parser.add_argument("--root", type=Path, default=ROOT, help="The code to run.")
+    parser.add_argument("--before", type=Path, help="Also time this checkout's verify.")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tail", type=int, default=100, help="Commits left for --quick.")
     parser.add_argument("--workers", default="", help="Comma-separated worker counts.")
@@ -72,6 +77,9 @@ def main() -> None:
         parser.error("give a BUNDLE or --synthetic N")
     env = {**os.environ, "PYTHONPATH": str(args.root.resolve())}
     archive = [sys.executable, "-m", "archive"]
+    for root in filter(None, (args.root, args.before)):
+        compiled = [str(root / d) for d in ("archive", "ingest") if (root / d).is_dir()]
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *compiled], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         # run from tmp: `python -m` puts the working directory first on the path
         quiet = {"env": env, "check": True, "stdout": subprocess.DEVNULL, "cwd": tmp}
@@ -100,6 +108,13 @@ def main() -> None:
             commands["archive verify --rederive"] = (
                 [*archive, "verify", "--rederive", "--db", str(db)],
                 env,
+            )
+        if args.before is not None:
+            before = {**env, "PYTHONPATH": str(args.before.resolve())}
+            commands["before: archive verify"] = (commands["archive verify"][0], before)
+            commands["before: archive verify --quick"] = (
+                commands["archive verify --quick"][0],
+                before,
             )
         for n in filter(None, args.workers.split(",")):
             commands[f"archive verify, {n} worker(s)"] = (

@@ -34,6 +34,7 @@ STAGES = {
     "archive.lookup": 4,
     "archive.verify": 4,
     "archive.verify_run": 4,
+    "archive.verify_corpus": 4,
     "archive.export": 4,
     "archive.publish": 5,
     "archive.cli": 6,

@@ -120,6 +120,44 @@ def test_canonical_json_roundtrips_and_is_idempotent(value: object) -> None:
     assert canonical_json(json.loads(data)) == data
 
 
+odd_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=3)
+    | st.floats()
+    | st.binary(max_size=2)
+    | st.tuples(st.integers()),
+    lambda kids: (
+        st.lists(kids, max_size=3)
+        | st.dictionaries(st.text(max_size=3) | st.integers() | st.none(), kids, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(odd_values)
+def test_the_fast_check_agrees_with_the_full_one(value: object) -> None:
+    """canonical_json checks plain values without building paths (`_plain`): whatever it
+    lets through, the full check (`_check_json`) lets through; what it does not is left to
+    the full check, so the verdict and the bytes never depend on the fast path."""
+    from archive.ledger.leaves import _check_json, _plain
+
+    try:
+        _check_json(value)
+        full = None
+    except (TypeError, ValueError) as e:
+        full = type(e)
+    if _plain(value):
+        assert full is None
+    try:
+        data: bytes | type = canonical_json(value)
+    except (TypeError, ValueError) as e:
+        data = type(e)
+    if full is not None:
+        assert data is full
+
+
 def test_checkpoint_text_roundtrip() -> None:
     log = merkle.MerkleLog(merkle.leaf_hash(bytes([i])) for i in range(5))
     cp = Checkpoint.of(log)
@@ -171,3 +209,27 @@ def test_proof_json_roundtrip_and_tamper() -> None:
     assert verify_proof_json(con)
     assert not verify_proof_json({**con, "old_size": 5})
     assert not verify_proof_json({"type": "other", "hash": "sha256", "proof": []})
+
+
+class _Blob(bytes):
+    """A bytes subclass: a BLOB value all the same."""
+
+
+row_values = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4)
+row_values |= st.binary(max_size=4) | st.binary(max_size=4).map(_Blob)
+
+
+@given(st.dictionaries(st.text(max_size=3), row_values, max_size=6), st.sets(st.text(max_size=3)))
+def test_a_row_object_is_every_column_but_the_excluded_with_blobs_as_base64(
+    row: dict, exclude: set
+) -> None:
+    from archive.ledger.records import row_object
+
+    want = {
+        k: {"base64": base64.b64encode(bytes(v)).decode("ascii")} if isinstance(v, bytes) else v
+        for k, v in row.items()
+        if k not in exclude
+    }
+    got = row_object(row, exclude)
+    assert got == want and list(got) == list(want)
+    assert all(type(got[k]) is type(want[k]) for k in want)

@@ -308,15 +308,11 @@ def verify(
     Exit status: 0 when everything checks, 1 on any finding.
     """
     from archive.cli.trust import verifiers
-    from archive.ledger.timestamps import TimestampError, load_certificates
     from archive.store import Store
-    from archive.verify import Anchors, verify_corpus
+    from archive.verify import Anchors
     from archive.verify_run import run as run_checks
 
-    try:
-        roots = tuple(load_certificates(Path(ca_file).read_bytes())) if ca_file else ()
-    except TimestampError as e:
-        raise click.BadParameter(str(e), param_hint="--tsa-ca") from None
+    roots = _tsa_roots(ca_file) if ca_file else ()
     anchors = Anchors(
         keys=tuple(verifiers(keys)),
         witnesses=tuple(verifiers(witness_keys, "witness")),
@@ -330,6 +326,8 @@ def verify(
     outcome = None
     with Store(db, create=False) as store:
         if corpus is not None:
+            from archive.verify_corpus import verify_corpus  # reads a folder: its own imports
+
             findings = verify_corpus(store, corpus)
         else:
             outcome = run_checks(store, anchors, quick=quick, rederive=rederive)
@@ -353,6 +351,16 @@ def verify(
             click.echo("ok: the folder matches the archive" if corpus else f"ok: {done}")
     if findings:
         sys.exit(1)
+
+
+def _tsa_roots(ca_file: str) -> tuple:
+    """The CA certificates of --tsa-ca (X.509 loads only when they are given)."""
+    from archive.ledger.timestamps import TimestampError, load_certificates
+
+    try:
+        return tuple(load_certificates(Path(ca_file).read_bytes()))
+    except TimestampError as e:
+        raise click.BadParameter(str(e), param_hint="--tsa-ca") from None
 
 
 @click.command()

@@ -80,26 +80,32 @@ def rebuild_problem(
     return target_problem(rebuilt, target, new_key)
 
 
-def stats_of(ops: list[diffs.Op], old: str) -> dict:
-    """The stats the engine gives these ops (recomputed, to check the stored columns)."""
-    return diff_stats(ops, len(old), len(_new_text(ops)))
+def stats_of(ops: list[diffs.Op], old: str, new: str | None = None) -> dict:
+    """The stats the engine gives these ops (recomputed, to check the stored columns); new:
+    the text they rebuild, when built already."""
+    return diff_stats(ops, len(old), len(_new_text(ops) if new is None else new))
 
 
-def row_problems(row: dict, old: str, target: tuple[str, str] | None) -> list[str]:
+def row_problems(
+    row: dict, old: str, target: tuple[str, str] | None, new: str | None = None
+) -> list[str]:
     """Everything wrong with a stored row given the old text, [] when it is sound: its delta
     must decompress, fit the old text and rebuild the new content (by hash), and its change
-    class and stats must be those of the ops it encodes."""
+    class and stats must be those of the ops it encodes. new: the new content's text, when
+    the caller holds it decoded from bytes found to hash to target (UTF-8, which decodes
+    one way only): the rebuilt text equal to it needs no hashing."""
     try:
         ops = ops_of(old, unpack_delta(row.get("delta"), row.get("delta_codec"), old))
     except ValueError as e:
         return [str(e)]
     found = []
-    problem = target_problem(_new_text(ops), target, str(row.get("to_blob")))
+    rebuilt = _new_text(ops)
+    problem = None if rebuilt == new else target_problem(rebuilt, target, str(row.get("to_blob")))
     if problem:
         found.append(problem)
     if diffs.classify(ops) != row.get("change_class"):
         found.append(f"change class {row.get('change_class')!r} does not match the delta")
-    stats = stats_of(ops, old)
+    stats = stats_of(ops, old, rebuilt)
     wrong = [k for k in STATS if row.get(k) != stats[k]]
     if wrong:
         found.append(f"stats {', '.join(wrong)} do not match the delta")

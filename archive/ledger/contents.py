@@ -31,9 +31,20 @@ def _append(store: Store, items: Sequence[tuple[str, bytes]]) -> None:
     )
 
 
-def _leaf(blake3: str, facts: dict, keys: Sequence[int] | None) -> bytes:
+def _leaf(
+    blake3: str, facts: dict, keys: Sequence[int] | None, digests: dict | None = None
+) -> bytes:
+    """A content's leaf from its facts (`Store.content_facts`); digests: the items digest of
+    each item set met so far (verify meets each set's digest once, not once per content)."""
     keys = None if keys is None else list(keys)
-    return records.content_leaf(blake3, facts["text_blob"], facts["metadata"], facts["items"], keys)
+    items, set_id, items_hash = facts["items"], facts.get("item_set"), None
+    if digests is not None and set_id is not None:
+        items_hash = digests.get(set_id)
+        if items_hash is None:
+            items_hash = digests[set_id] = records.items_digest(items)
+    return records.content_leaf(
+        blake3, facts["text_blob"], facts["metadata"], items, keys, items_hash
+    )
 
 
 def append_contents(store: Store, pending: Sequence[tuple[str, Sequence[int] | None]]) -> None:
@@ -114,6 +125,7 @@ class Contents:
         self.store = store
         self.latest = {index: blake3 for blake3, (index, _) in newest(store).items()}
         self.facts: dict[str, dict] | None = None
+        self.digests: dict[int, str] = {}  # item set id -> its items digest
 
     def check(self, subject: str, index: int, leaf: bytes) -> list[Problem]:
         """Leaves are checked in log order: the rows of the newest leaves from the first one
@@ -133,7 +145,7 @@ class Contents:
         if facts is None:
             return [("blobs", blake3, "content row is gone")]
         keys = facts["quote_keys"]
-        fresh = _leaf(blake3, facts, keys)
+        fresh = _leaf(blake3, facts, keys, self.digests)
         if keys is None and fresh != leaf:
             # no passage list (a content never packed): no quotations stored to compare with
             try:

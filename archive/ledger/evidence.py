@@ -15,8 +15,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from archive.ledger import timestamps
 from archive.ledger.checkpoints import latest_checkpoint, origin, roots_at
@@ -41,6 +40,9 @@ from archive.store import ArchiveError, Store, now_iso
 LOG, WITNESS = "log", "witness"
 Problem = tuple[str, str, str]  # (table, key, what is wrong)
 Fetch = Callable[[str, bytes], bytes]
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 def _b64(data: bytes) -> str:

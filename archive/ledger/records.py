@@ -42,10 +42,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Column values `_plain` leaves as they are: a row of only these is copied, not converted.
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def row_object(row: Mapping, exclude: Iterable[str] = ()) -> dict:
-    """Every column of a row, as JSON values, but `exclude`."""
+    """Every column of a row, as JSON values, but `exclude`. (Verify rebuilds thousands of
+    leaves: a row without BLOB values is copied in C, value types checked at once.)"""
     skip = set(exclude)
-    return {k: _plain(v) for k, v in row.items() if k not in skip}
+    out = {k: v for k, v in row.items() if k not in skip} if skip else dict(row.items())
+    if set(map(type, out.values())) <= _AS_IS:
+        return out
+    return {k: _plain(v) for k, v in out.items()}
 
 
 def _committed(row: Mapping, keys: Iterable[str]) -> dict:
@@ -225,27 +233,33 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def items_digest(items: Iterable[Mapping]) -> str:
+    """The digest a content leaf holds of its `blob_items` (sorted: row order is no fact)."""
+    rows = [[i["key"], i["ordinal"], i["value"], i["detail"]] for i in items]
+    return _digest(sorted(rows, key=repr))  # repr: a total order, and cheap
+
+
 def content_leaf(
     blake3: str,
     text_blob: str | None,
     metadata: Mapping | None,
     items: Iterable[Mapping],
     quote_keys: Iterable[int] | None,
+    items_hash: str | None = None,
 ) -> bytes:
     """Leaf of what was derived from one content: its `blobs.text_blob`, a digest of its
     `blob_metadata` row (non-NULL columns: a column added later is no difference), of its
-    `blob_items` (sorted: row order is not a fact) and of its quotations' passage keys in
-    text order (None when it has no passage list)."""
+    `blob_items` (`items_digest`, or items_hash when the caller has it) and of its
+    quotations' passage keys in text order (None when it has no passage list)."""
     fields = None
     if metadata is not None:
         fields = row_object({k: v for k, v in metadata.items() if k != "blake3" and v is not None})
-    rows = [[i["key"], i["ordinal"], i["value"], i["detail"]] for i in items]
     record = {
         "format": CONTENT_V1,
         "blake3": blake3,
         "text_blob": text_blob,
         "metadata": None if fields is None else _digest(fields),
-        "items": _digest(sorted(rows, key=repr)),  # repr: a total order, and cheap
+        "items": items_digest(items) if items_hash is None else items_hash,
         "quotes": None if quote_keys is None else _digest(list(quote_keys)),
     }
     return canonical_json(record)

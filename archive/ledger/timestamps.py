@@ -12,18 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-from cryptography import x509
-from rfc3161_client import (
-    HashAlgorithm,
-    PKIStatus,
-    TimestampRequestBuilder,
-    VerificationError,
-    VerifierBuilder,
-    decode_timestamp_response,
-)
+# rfc3161-client and X.509 load when a token or certificate is read, httpx when a token is
+# fetched: checking an archive without tokens never pays for them (they were most of the
+# imports of `archive verify`).
+if TYPE_CHECKING:
+    from cryptography import x509
 
 QUERY_TYPE = "application/timestamp-query"
 REPLY_TYPE = "application/timestamp-reply"
@@ -58,6 +54,8 @@ class TokenInfo:
 def build_request(data: bytes) -> tuple[bytes, int | None]:
     """A TimeStampReq (DER) over SHA-256(data), asking for the TSA's certificate; and its
     nonce, which the reply must echo."""
+    from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+
     req = (
         TimestampRequestBuilder()
         .data(data)
@@ -70,6 +68,8 @@ def build_request(data: bytes) -> tuple[bytes, int | None]:
 
 
 def _decode(reply: bytes):
+    from rfc3161_client import decode_timestamp_response
+
     try:
         return decode_timestamp_response(reply)
     except Exception as e:  # the Rust parser raises its own error types
@@ -78,6 +78,8 @@ def _decode(reply: bytes):
 
 def _signer_subject(resp) -> str:
     """The subject of the certificate that signed the token (the one its SignerInfo names)."""
+    from cryptography import x509
+
     try:
         infos = list(resp.signed_data.signer_infos)
         for der in resp.signed_data.certificates:
@@ -94,6 +96,8 @@ def _signer_subject(resp) -> str:
 
 def describe(reply: bytes) -> TokenInfo:
     """Read a granted TimeStampResp without trusting it (for display; `verify` checks)."""
+    from rfc3161_client import PKIStatus
+
     resp = _decode(reply)
     if PKIStatus(resp.status) not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         raise TimestampError(f"the TSA refused: status {resp.status} {resp.status_string}")
@@ -131,6 +135,8 @@ def check_url(url: str) -> str:
 def fetch(url: str, data: bytes, timeout: float = 30.0) -> bytes:
     """Ask the TSA at `url` for a token over `data`; the TimeStampResp DER, checked to be
     a granted reply over this data with our nonce."""
+    import httpx  # only here: checking a token needs no HTTP client
+
     query, nonce = build_request(data)
     try:
         response = httpx.post(
@@ -152,6 +158,8 @@ def fetch(url: str, data: bytes, timeout: float = 30.0) -> bytes:
 
 def load_certificates(pem: bytes) -> list[x509.Certificate]:
     """Every certificate of a PEM file (a CA bundle, or a chain)."""
+    from cryptography import x509
+
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except ValueError as e:
@@ -167,6 +175,8 @@ def verify(
 ) -> TokenInfo:
     """The token's signature, its certificate chain up to one of `roots` (valid at the
     token's time) and its imprint equal to the hash of `data`; TimestampError otherwise."""
+    from rfc3161_client import VerificationError, VerifierBuilder
+
     if not roots:
         raise TimestampError("no trusted TSA certificate given")
     info = describe(reply)

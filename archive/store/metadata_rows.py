@@ -104,22 +104,34 @@ class MetadataRows:
     def content_facts(self, blobs: Sequence[str]) -> dict[str, dict]:
         """What a content leaf states, per blob given that exists: `text_blob`, `metadata`
         (its row, else None), `items` and `quote_keys` (its quotations' passage keys in text
-        order; None without a passage list). Bulk reads: one query per table."""
+        order; None without a passage list), and `item_set`: the id of its item set (None
+        without items), whose rows `items` is (one list per set, shared by its blobs: read
+        only). Bulk reads: one query per table, each set's items read once."""
         wanted = json.dumps(list(blobs))
         where = "IN (SELECT value FROM json_each(?))"
         facts = {
-            b: {"text_blob": t, "metadata": None, "items": [], "quote_keys": None}
+            b: {"text_blob": t, "metadata": None, "items": [], "item_set": None, "quote_keys": None}
             for b, t in self.conn.execute(
                 f"SELECT blake3, text_blob FROM blobs WHERE blake3 {where}", (wanted,)
             )
         }
         for row in self.query(f"SELECT * FROM blob_metadata WHERE blake3 {where}", (wanted,)):
             facts[row["blake3"]]["metadata"] = row
-        for row in self.query(
-            f"SELECT blob, key, ordinal, value, detail FROM blob_items WHERE blob {where}",
-            (wanted,),
+        sets = dict(
+            self.conn.execute(
+                f"SELECT blob, item_set FROM blob_item_sets WHERE blob {where}", (wanted,)
+            )
+        )
+        lists: dict[int, list[dict]] = {}
+        for set_id, key, ordinal, value, detail in self.conn.execute(
+            f"SELECT item_set, key, ordinal, value, detail FROM set_items WHERE item_set {where}",
+            (json.dumps(sorted(set(sets.values()))),),
         ):
-            facts[row.pop("blob")]["items"].append(row)
+            row = {"key": key, "ordinal": ordinal, "value": value, "detail": detail}
+            lists.setdefault(set_id, []).append(row)
+        for blob, set_id in sets.items():
+            if blob in facts:
+                facts[blob]["items"], facts[blob]["item_set"] = lists.get(set_id, []), set_id
         quotes = {
             b: unpack_ids(q)
             for b, q in self.conn.execute(
