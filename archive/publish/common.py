@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import inspect
 import os
 import sqlite3
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.publish import pages, permissions, queries
@@ -107,9 +109,83 @@ def fetch_one(conn, sql: str, params: dict, what: str) -> dict:
 
 
 async def render(datasette, request, template: str, context: dict) -> Response:
+    """A page of ours through Datasette's render_template (its hooks, context, CSRF token),
+    the template itself rendered synchronously (see SyncTemplate)."""
     context = {**context, "db_name": (await archive_database(datasette)).name}
-    html = await datasette.render_template(template, context, request=request)
+    html = await datasette.render_template(
+        sync_template(datasette, template), context, request=request
+    )
     return Response.html(html)
+
+
+# Rendering without async Jinja ----------------------------------------------------------
+# Datasette's Environment is async: every block, loop, call and attribute of a template goes
+# through awaits and async generators, a large part of a cold page's CPU. Our pages' contexts
+# hold plain values, so the same templates (same loader, filters and globals: an overlay of
+# Datasette's environment) render synchronously, to the same bytes. Datasette's context holds
+# async functions: menu_links (base.html always calls it) is awaited first; crumb_items (which
+# our archive_base.html never calls) and any other becomes a stub that, if a template does
+# call it, sends the page back to Datasette's async environment, as does any awaitable value.
+
+_SYNC_ENV_ATTR = "_provenance_archive_sync_env"
+SYNC_CACHE_SIZE = 400  # Jinja's default; a fresh cache (never the async one's templates)
+
+
+class NeedsAsync(Exception):
+    """A template called an async function of its context: render it the async way."""
+
+
+def _needs_async(*args, **kwargs):
+    raise NeedsAsync
+
+
+class SyncTemplate(jinja2.Template):
+    """A template of the synchronous overlay, handed to Datasette's render_template, which
+    awaits `render_async`: here that renders synchronously once the context is plain."""
+
+    async def render_async(self, *args, **kwargs) -> str:
+        context = dict(*args, **kwargs)
+        if any(inspect.isawaitable(v) or inspect.isasyncgen(v) for v in context.values()):
+            return await self._render_async(context)
+        links = context.get("menu_links")
+        if inspect.iscoroutinefunction(links):
+            found = await links()
+            context["menu_links"] = lambda: found
+        plain = {
+            name: _needs_async if inspect.iscoroutinefunction(value) else value
+            for name, value in context.items()
+        }
+        try:
+            return self.render(plain)
+        except NeedsAsync:
+            return await self._render_async(context)
+
+    async def _render_async(self, context: dict) -> str:
+        async_env = self.environment.linked_to
+        return await async_env.get_template(self.name).render_async(context)
+
+
+def sync_environment(datasette) -> jinja2.Environment:
+    """Datasette's Jinja environment without async mode, made once per instance (after
+    startup, so plugins' filters are in; it shares them, the loader and auto_reload)."""
+    env = getattr(datasette, _SYNC_ENV_ATTR, None)
+    if env is None or env.linked_to is not datasette.jinja_env:
+        env = sync_overlay(datasette.jinja_env)
+        setattr(datasette, _SYNC_ENV_ATTR, env)
+    return env
+
+
+def sync_overlay(async_env: jinja2.Environment) -> jinja2.Environment:
+    """`async_env` without async mode, its templates SyncTemplates (loaded by name from the
+    shared loader, so a fallback finds the same template in `async_env`)."""
+    env = async_env.overlay(enable_async=False, cache_size=SYNC_CACHE_SIZE)
+    env.template_class = SyncTemplate
+    return env
+
+
+def sync_template(datasette, name: str) -> jinja2.Template:
+    """Our template `name` (as Datasette's environment would find it), rendered synchronously."""
+    return sync_environment(datasette).get_template(name)
 
 
 # The served snapshot ------------------------------------------------------------------
