@@ -18,6 +18,7 @@ import importlib.resources
 import inspect
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import jinja2
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.publish import pages, permissions, queries
+from archive.store import GroupReader, iter_content, text_source
 
 _DB_ATTR = "_provenance_archive_db"
 _STATIC_ATTR = "_provenance_archive_static"
@@ -116,6 +118,49 @@ async def render(datasette, request, template: str, context: dict) -> Response:
         sync_template(datasette, template), context, request=request
     )
     return Response.html(html)
+
+
+# Texts from inflated passage groups kept per SQL connection ----------------------------
+# A text is rebuilt from passage groups: inflating them is most of what reading it costs,
+# and a document's versions (a version page, the diffs on either side of it) share most of
+# their groups. On an immutable database group rows never change, so each SQL connection
+# (one per Datasette SQL thread, used by that thread alone) keeps its inflated groups, like
+# SQLite's own page cache keeps pages; the text itself is still assembled and checked
+# against its hash on every read. Bounded: past READER_MAX_INFLATED bytes the inflated texts
+# are dropped, past READER_MAX_GROUPS group rows the reader starts afresh.
+
+READER_MAX_GROUPS = 8192  # group rows (~1 KiB each without their inflated text)
+READER_MAX_INFLATED = 24 << 20
+READERS_PER_THREAD = 4  # connections (databases) a thread keeps a reader for
+_readers = threading.local()
+
+
+def group_reader(conn: sqlite3.Connection, immutable: bool) -> GroupReader | None:
+    """This connection's kept GroupReader when its database is immutable, else None (each
+    read then inflates what it needs afresh)."""
+    if not immutable:
+        return None
+    held: dict[int, tuple[sqlite3.Connection, GroupReader]] = getattr(_readers, "held", None)
+    if held is None:
+        held = _readers.held = {}
+    entry = held.get(id(conn))
+    if entry is None or entry[0] is not conn or len(entry[1].groups) > READER_MAX_GROUPS:
+        if entry is None and len(held) >= READERS_PER_THREAD:
+            del held[next(iter(held))]
+        entry = held[id(conn)] = (conn, GroupReader(conn))
+    elif entry[1].inflated_bytes > READER_MAX_INFLATED:
+        entry[1].forget_texts()
+    return entry[1]
+
+
+def read_text(conn: sqlite3.Connection, blake3: str, reader: GroupReader | None) -> str | None:
+    """A blob's readable text (archive.store.read_text, through `reader`'s inflated groups):
+    None for binary or unknown content."""
+    source = text_source(conn, blake3)
+    if source is None:
+        return None
+    key, encoding = source
+    return b"".join(iter_content(conn, key, reader)).decode(encoding)
 
 
 # Rendering without async Jinja ----------------------------------------------------------
