@@ -113,30 +113,45 @@ def text_blobs(db: Path) -> list[str]:
         return [r[0] for r in conn.execute("SELECT blob FROM blob_passages ORDER BY blob")]
 
 
-def test_texts_read_through_a_kept_reader_are_the_stores(snapshot):
+def identity_of(db: Path) -> tuple:
+    """What names an immutable served file (as the plugin's immutable_identity does)."""
+    return (str(db.resolve()), db.stat().st_ino, db.stat().st_size)
+
+
+def test_texts_read_through_kept_groups_are_the_stores(snapshot):
     conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    other = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
     blobs = text_blobs(snapshot)
     assert len(blobs) == 2
-    reader = common.group_reader(conn, immutable=True)
+    identity = identity_of(snapshot)
     for blob in blobs:
-        assert common.read_text(conn, blob, reader) == read_text(conn, blob)
-    assert reader.inflated_bytes > 0
-    assert common.group_reader(conn, immutable=True) is reader  # kept for the connection
-    assert common.group_reader(conn, immutable=False) is None  # a file that can change: none
-    other = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
-    assert common.group_reader(other, immutable=True) is not reader
+        expected = read_text(conn, blob)
+        assert common.read_text(conn, blob, identity) == expected
+        assert common.read_text(other, blob, identity) == expected  # another SQL thread's
+        assert common.read_text(conn, blob, None) == expected  # a file that can change
+    kept = common.kept_groups(identity)
+    assert kept is common.kept_groups(identity)  # one per file, whichever connection reads
+    assert kept.reader is not None and kept.reader.inflated_bytes > 0
+    assert common.kept_groups(("another", 1, 2)) is not kept
 
 
-def test_a_kept_reader_is_bounded(snapshot, monkeypatch):
+def test_kept_groups_are_bounded(snapshot, monkeypatch):
     conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
-    reader = common.group_reader(conn, immutable=True)
-    common.read_text(conn, text_blobs(snapshot)[0], reader)
+    identity = identity_of(snapshot) + ("bounded",)
+    common.read_text(conn, text_blobs(snapshot)[0], identity)
+    kept = common.kept_groups(identity)
+    reader = kept.reader
+    assert reader.inflated_bytes > 0
     monkeypatch.setattr(common, "READER_MAX_INFLATED", 0)
-    assert common.group_reader(conn, immutable=True) is reader
+    assert kept.reader_for(conn) is reader
     assert reader.inflated_bytes == 0 and reader.inflated == {}  # its inflated texts dropped
-    common.read_text(conn, text_blobs(snapshot)[0], reader)
+    common.read_text(conn, text_blobs(snapshot)[0], identity)
     monkeypatch.setattr(common, "READER_MAX_GROUPS", 0)
-    assert common.group_reader(conn, immutable=True) is not reader  # too many rows: afresh
+    assert kept.reader_for(conn) is not reader  # too many group rows: afresh
+    monkeypatch.setattr(common, "KEPT_FILES", 1)
+    first = common.kept_groups(("a",))
+    assert common.kept_groups(("b",)) is not first
+    assert common.kept_groups(("a",)) is not first  # one file at most: "a" was dropped
 
 
 def inflations(monkeypatch) -> list[int]:
@@ -155,7 +170,7 @@ def inflations(monkeypatch) -> list[int]:
 async def test_a_snapshots_pages_inflate_each_group_once(snapshot, monkeypatch, tmp_path):
     v1, v2 = version_ids(snapshot)
     urls = [f"/-/archive/version/{v2}", f"/-/archive/diff?from={v1}&to={v2}"]
-    ds = Datasette(immutables=[str(snapshot)], settings={"num_sql_threads": 1})
+    ds = Datasette(immutables=[str(snapshot)])  # three SQL threads: one reader for them all
     calls = inflations(monkeypatch)
     for url in urls * 2:
         r = await ds.client.get(url, headers=COOKIE)
@@ -163,7 +178,7 @@ async def test_a_snapshots_pages_inflate_each_group_once(snapshot, monkeypatch, 
     assert 0 < len(calls) <= len(text_blobs(snapshot))  # each group once, for all four pages
     live = tmp_path / "live.db"
     live.write_bytes(snapshot.read_bytes())
-    ds = Datasette([str(live)], settings={"num_sql_threads": 1})
+    ds = Datasette([str(live)])
     calls.clear()
     for url in urls * 2:
         assert (await ds.client.get(url, headers=COOKIE)).status_code == 200

@@ -35,7 +35,6 @@ from archive.publish.common import (
     described,
     fetch,
     fetch_one,
-    group_reader,
     known_archive_database,
     parse,
     poke_refresh,
@@ -63,18 +62,18 @@ SEARCH_CAP = 10_000  # documents a text search lists at most (over all its pages
 # queries themselves (a diff page made seven such trips).
 
 
-def _version_data(conn, version_id: int, immutable: bool) -> tuple[dict, str | None]:
-    """A version row and its readable text (None: binary, deleted), read through the
-    connection's kept groups when the database is immutable (common.group_reader)."""
+def _version_data(conn, version_id: int, identity: tuple | None) -> tuple[dict, str | None]:
+    """A version row and its readable text (None: binary, deleted), read through the worker's
+    kept groups when the file is immutable (identity: immutable_identity; common.read_text)."""
     version = fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
     blob = version["blob"]
-    return version, read_text(conn, blob, group_reader(conn, immutable)) if blob else None
+    return version, read_text(conn, blob, identity) if blob else None
 
 
-def _diff_data(conn, from_id: int, to_id: int, immutable: bool) -> dict:
+def _diff_data(conn, from_id: int, to_id: int, identity: tuple | None) -> dict:
     """Both versions, their texts, their neighbouring changes and the pair's stored diff."""
-    old, old_text = _version_data(conn, from_id, immutable)
-    new, new_text = _version_data(conn, to_id, immutable)
+    old, old_text = _version_data(conn, from_id, identity)
+    new, new_text = _version_data(conn, to_id, identity)
     nxt = fetch(
         conn, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
     )
@@ -164,7 +163,7 @@ def read_doc_metadata(conn, blob: str | None, version_id: int) -> tuple[list[dic
 
 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
-    version, text = _version_data(conn, version_id, identity is not None)
+    version, text = _version_data(conn, version_id, identity)
     capture = fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
     proof, no_proof = _proof(conn, version_id, identity)
     vouched = checkpoint.vouched(conn, proof)
@@ -280,8 +279,8 @@ async def diff_page(datasette, request):
     context = parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, "diff")
-    immutable = immutable_identity(db) is not None
-    data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id, immutable))
+    identity = immutable_identity(db)
+    data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id, identity))
     old_text, new_text = data["old_text"], data["new_text"]
     result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
     view = pages.diff_view(

@@ -120,47 +120,68 @@ async def render(datasette, request, template: str, context: dict) -> Response:
     return Response.html(html)
 
 
-# Texts from inflated passage groups kept per SQL connection ----------------------------
+# Texts from inflated passage groups kept per served file ---------------------------------
 # A text is rebuilt from passage groups: inflating them is most of what reading it costs,
 # and a document's versions (a version page, the diffs on either side of it) share most of
-# their groups. On an immutable database group rows never change, so each SQL connection
-# (one per Datasette SQL thread, used by that thread alone) keeps its inflated groups, like
-# SQLite's own page cache keeps pages; the text itself is still assembled and checked
-# against its hash on every read. Bounded: past READER_MAX_INFLATED bytes the inflated texts
-# are dropped, past READER_MAX_GROUPS group rows the reader starts afresh.
+# their groups. On an immutable database group rows never change, so the worker keeps the
+# inflated groups of each served file, as SQLite keeps pages; the text itself is still
+# assembled and checked against its hash on every read. One reader per file, shared by
+# Datasette's SQL threads under a lock (each read points it at its own thread's connection),
+# so a group is inflated once per worker, not once per thread. Bounded: past
+# READER_MAX_INFLATED bytes the inflated texts are dropped, past READER_MAX_GROUPS group rows
+# the reader starts afresh.
 
 READER_MAX_GROUPS = 8192  # group rows (~1 KiB each without their inflated text)
-READER_MAX_INFLATED = 24 << 20
-READERS_PER_THREAD = 4  # connections (databases) a thread keeps a reader for
-_readers = threading.local()
+READER_MAX_INFLATED = 32 << 20
+KEPT_FILES = 4  # served files a worker keeps groups for
 
 
-def group_reader(conn: sqlite3.Connection, immutable: bool) -> GroupReader | None:
-    """This connection's kept GroupReader when its database is immutable, else None (each
-    read then inflates what it needs afresh)."""
-    if not immutable:
-        return None
-    held: dict[int, tuple[sqlite3.Connection, GroupReader]] = getattr(_readers, "held", None)
-    if held is None:
-        held = _readers.held = {}
-    entry = held.get(id(conn))
-    if entry is None or entry[0] is not conn or len(entry[1].groups) > READER_MAX_GROUPS:
-        if entry is None and len(held) >= READERS_PER_THREAD:
-            del held[next(iter(held))]
-        entry = held[id(conn)] = (conn, GroupReader(conn))
-    elif entry[1].inflated_bytes > READER_MAX_INFLATED:
-        entry[1].forget_texts()
-    return entry[1]
+@dataclass
+class KeptGroups:
+    """One served file's GroupReader and the lock its users take turns with."""
+
+    reader: GroupReader | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reader_for(self, conn: sqlite3.Connection) -> GroupReader:
+        """The kept reader, reading through `conn` (call with the lock held)."""
+        reader = self.reader
+        if reader is None or len(reader.groups) > READER_MAX_GROUPS:
+            reader = self.reader = GroupReader(conn)
+        elif reader.inflated_bytes > READER_MAX_INFLATED:
+            reader.forget_texts()
+        reader.conn = conn
+        return reader
 
 
-def read_text(conn: sqlite3.Connection, blake3: str, reader: GroupReader | None) -> str | None:
-    """A blob's readable text (archive.store.read_text, through `reader`'s inflated groups):
-    None for binary or unknown content."""
+_kept: dict[tuple, KeptGroups] = {}
+_kept_lock = threading.Lock()
+
+
+def kept_groups(identity: tuple) -> KeptGroups:
+    """The kept groups of the immutable file `identity` names (publish.immutable_identity)."""
+    with _kept_lock:
+        kept = _kept.get(identity)
+        if kept is None:
+            while _kept and len(_kept) >= KEPT_FILES:
+                del _kept[next(iter(_kept))]
+            kept = _kept[identity] = KeptGroups()
+        return kept
+
+
+def read_text(conn: sqlite3.Connection, blake3: str, identity: tuple | None) -> str | None:
+    """A blob's readable text (as archive.store.read_text), through the kept groups of the
+    file when it is immutable (identity not None); None for binary or unknown content."""
     source = text_source(conn, blake3)
     if source is None:
         return None
     key, encoding = source
-    return b"".join(iter_content(conn, key, reader)).decode(encoding)
+    if identity is None:
+        return b"".join(iter_content(conn, key)).decode(encoding)
+    kept = kept_groups(identity)
+    with kept.lock:
+        data = b"".join(iter_content(conn, key, kept.reader_for(conn)))
+    return data.decode(encoding)
 
 
 # Rendering without async Jinja ----------------------------------------------------------
