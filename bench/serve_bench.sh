@@ -11,9 +11,11 @@
 #   varied: one wrk run rotating over every document's history, every version and every
 #           consecutive diff (bench/varied.lua), so nearly every request renders a page;
 #           with the server's CPU time per request (user + system of the server and its
-#           workers, from /proc): the figure a busy shared machine moves least; and how
-#           many connections each worker holds (wrk's are kept alive, so the split at
-#           connect time is the split for the whole run).
+#           workers, from /proc), and per rendered page (the requests a worker's response
+#           cache answered, once the run has asked for every URL, left out): the figures a
+#           busy shared machine moves least; and how many connections each worker
+#           holds (wrk's are kept alive, so the split at connect time is the split for the
+#           whole run).
 # Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -116,6 +118,7 @@ measure() {  # name label path [wrk args...]: one wrk run, one line of figures
     shift 3
     out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "$BASE$path")"
     LAST_REQUESTS="$(awk '/requests in/ {print $1}' <<<"$out")"
+    LAST_HITS="$(awk '/^cache hits:/ {print $3}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     rps="$(awk '$1 == "Requests/sec:" {print $2}' <<<"$out")"
@@ -152,6 +155,11 @@ wait "$SPLIT_PID" 2>/dev/null || true
     "(the busiest worker's queue sets the tail)"
 if [ -d /proc/self ] && [ "${LAST_REQUESTS:-0}" -gt 0 ]; then
     awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$LAST_REQUESTS" \
-        'BEGIN { printf "server CPU per request: %.2f ms (%d requests)\n", t * 1000 / hz / n, n }'
+        -v h="${LAST_HITS:-0}" 'BEGIN {
+            printf "server CPU per request: %.2f ms (%d requests, %d of them cache hits)\n",
+                t * 1000 / hz / n, n, h
+            if (n > h) printf "server CPU per rendered page: %.2f ms (hits counted as free)\n",
+                t * 1000 / hz / (n - h)
+        }'
 fi
 exit $status
