@@ -400,33 +400,3 @@ async def test_worker_app_has_archive_serve_settings_counts_and_warm_templates(
     frozen = gc.get_freeze_count()
     gc.unfreeze()  # a served worker keeps it frozen; this test process must not
     assert frozen > 0  # what warm-up made is out of the collector's way
-
-
-async def test_a_worker_closes_a_kept_alive_connection_every_so_many_requests():
-    from archive.publish.server.app import with_keepalive_limit
-
-    async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"a", b"1")]})
-        await send({"type": "http.response.body", "body": b"page"})
-
-    wrapped = with_keepalive_limit(app, limit=3)
-
-    async def closes(client, kind="http") -> bool:
-        sent = []
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {"type": kind, "client": client, "server": ("127.0.0.1", 8001)}
-        await wrapped(scope, None, send)
-        assert sent[1]["body"] == b"page"
-        headers = sent[0]["headers"]
-        assert headers[0] == (b"a", b"1")
-        return (b"connection", b"close") in headers
-
-    one, other = ("127.0.0.1", 50001), ("127.0.0.1", 50002)
-    assert [await closes(one) for _ in range(3)] == [False, False, True]
-    assert [await closes(other) for _ in range(2)] == [False, False]  # counted on its own
-    assert [await closes(one) for _ in range(3)] == [False, False, True]  # a new connection
-    assert await closes(other) is True
-    assert await closes(None) is False  # no client address: nothing to count

@@ -193,45 +193,6 @@ def with_warm_up(app, datasette):
     return wrapped
 
 
-# A worker closes a kept-alive connection after this many requests (Apache's
-# MaxKeepAliveRequests and nginx's keepalive_requests do the same, at 100 and 1,000): the
-# client reconnects and the workers' accept race places it afresh. Otherwise the split of
-# connections made when the clients first connected holds for as long as they stay: 22 to 10,
-# 25 to 7 and 27 to 5 of 32 seen, and every client of the busiest worker waits behind its
-# longer queue (p99 192 ms against 146 ms, medians of 4 runs of the varied pass). One
-# reconnection in 25 requests costs next to nothing; a browser's page view is a few requests.
-KEEPALIVE_REQUESTS = 25
-KEPT_CONNECTIONS = 10_000  # connections counted at most (past it, counting starts afresh)
-
-
-def with_keepalive_limit(app, limit: int = KEEPALIVE_REQUESTS):
-    """`app`, adding `Connection: close` to every `limit`-th response on one connection (a
-    connection is its client's address and port while it lives)."""
-    served: dict[tuple, int] = {}
-
-    async def wrapped(scope, receive, send):
-        client = scope.get("client")
-        if scope["type"] != "http" or not client or limit <= 0:
-            return await app(scope, receive, send)
-        key = (tuple(client), tuple(scope.get("server") or ()))
-        count = served.pop(key, 0) + 1
-        if count < limit:
-            if len(served) >= KEPT_CONNECTIONS:
-                served.clear()
-            served[key] = count
-            return await app(scope, receive, send)
-
-        async def closing(message):
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), (b"connection", b"close")]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        return await app(scope, receive, closing)
-
-    return wrapped
-
-
 def create_app():
     """uvicorn's app factory (`--factory archive.publish.server.app:create_app`)."""
     path = os.environ.get(CONFIG_ENV)
@@ -243,4 +204,4 @@ def create_app():
         from archive.publish.common import set_refresh
 
         set_refresh(datasette, lambda live_run: refresh_snapshot(path, live_run))
-    return with_keepalive_limit(with_warm_up(datasette.app(), datasette))
+    return with_warm_up(datasette.app(), datasette)
