@@ -13,7 +13,7 @@ side by side). Prints the median ms per page kind over all its URLs, and the med
 per-round medians over N rounds (default 3) so a noisy neighbour moves it little, and the
 process's CPU ms per page of that kind (user + system, SQL threads included: the figure a
 shared machine moves least), the least over the rounds. A worker keeps inflated passage
-groups (archive.publish.common.group_reader), so the first round reads texts colder.
+groups (archive.publish.common.kept_groups), so the first round reads texts colder.
 --profile PAGE (history, version, diff, side) prints a cProfile of one round of that kind.
 """
 
