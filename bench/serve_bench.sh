@@ -11,7 +11,11 @@
 #   varied: one wrk run rotating over every document's history, every version and every
 #           consecutive diff (bench/varied.lua), so nearly every request renders a page;
 #           with the server's CPU time per request (user + system of the server and its
-#           workers, from /proc): the figure a busy shared machine moves least.
+#           workers, from /proc), and per rendered page (the requests a worker's response
+#           cache answered, once the run has asked for every URL, left out): the figures a
+#           busy shared machine moves least; and how many connections each worker
+#           holds (wrk's are kept alive, so the split at connect time is the split for the
+#           whole run).
 # Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -74,8 +78,12 @@ CACHE="$("$PY" -c 'import os; from archive.publish.server.cache import cache_set
     --metadata metadata.yml >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 1 300); do
-    if "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+# Every worker warmed up before measuring: the first one ready would otherwise take every
+# connection wrk opens (uvicorn says "Application startup complete." once per worker).
+for _ in $(seq 1 600); do
+    ready="$(grep -c 'Application startup complete' "$TMP/server.log" || true)"
+    if [ "${ready:-0}" -ge "$WORKERS" ] && "$PY" -c \
+        'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
         "$BASE/-/versions.json" 2>/dev/null; then break; fi
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
     sleep 0.1
@@ -95,11 +103,22 @@ server_ticks() {  # CPU clock ticks (user + system) of the server and its worker
     echo "$total"
 }
 
+worker_connections() {  # established connections each worker holds, most first (needs ss)
+    command -v ss >/dev/null || return 0
+    local counts
+    counts="$(ss -tnpH state established "( sport = :$PORT )" 2>/dev/null |
+        grep -o 'pid=[0-9]*' | sort | uniq -c | awk '{print $1}' | sort -rn | tr '\n' ' ')"
+    set -- $counts
+    while [ "$#" -lt "$WORKERS" ]; do set -- "$@" 0; done
+    echo "$*"
+}
+
 measure() {  # name label path [wrk args...]: one wrk run, one line of figures
     local name="$1" label="$2" path="$3" out p50 p99 rps non2xx sock errors
     shift 3
     out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "$BASE$path")"
     LAST_REQUESTS="$(awk '/requests in/ {print $1}' <<<"$out")"
+    LAST_HITS="$(awk '/^cache hits:/ {print $3}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     rps="$(awk '$1 == "Requests/sec:" {print $2}' <<<"$out")"
@@ -127,10 +146,20 @@ echo "varied pass: $NURLS distinct URLs in rotation (histories, versions, consec
 printf '%-10s %10s %10s %10s %8s  %s\n' pass req/s p50 p99 errors urls
 export BENCH_URLS="$TMP/urls.txt" BENCH_THREADS=2
 before="$(server_ticks)"
+(sleep "$(( (DURATION + 1) / 2 ))"; worker_connections >"$TMP/split") &
+SPLIT_PID=$!
 measure varied "$NURLS pages" / -s "$ROOT/bench/varied.lua"
 after="$(server_ticks)"
+wait "$SPLIT_PID" 2>/dev/null || true
+[ -s "$TMP/split" ] && echo "connections per worker: $(cat "$TMP/split")" \
+    "(the busiest worker's queue sets the tail)"
 if [ -d /proc/self ] && [ "${LAST_REQUESTS:-0}" -gt 0 ]; then
     awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$LAST_REQUESTS" \
-        'BEGIN { printf "server CPU per request: %.2f ms (%d requests)\n", t * 1000 / hz / n, n }'
+        -v h="${LAST_HITS:-0}" 'BEGIN {
+            printf "server CPU per request: %.2f ms (%d requests, %d of them cache hits)\n",
+                t * 1000 / hz / n, n, h
+            if (n > h) printf "server CPU per rendered page: %.2f ms (hits counted as free)\n",
+                t * 1000 / hz / (n - h)
+        }'
 fi
 exit $status

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from datasette.app import Datasette
 
+from archive.publish import common
 from archive.publish.server.app import ServeConfig, build_datasette
 from archive.record.folder import ingest_folder
-from archive.store import Store
+from archive.store import Store, groups, read_text
 
 COOKIE = {"Cookie": "anything=1"}  # an anonymous request the response cache steps aside for
 
@@ -105,3 +106,80 @@ async def test_nothing_is_remembered_for_a_database_that_can_change(snapshot, tm
 def test_a_served_worker_never_stats_its_templates_per_render(snapshot):
     config = ServeConfig(snapshot=str(snapshot), metadata=None, allow_sql=False, secret="s")
     assert build_datasette(config).jinja_env.auto_reload is False
+
+
+def text_blobs(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT blob FROM blob_passages ORDER BY blob")]
+
+
+def identity_of(db: Path) -> tuple:
+    """What names an immutable served file (as the plugin's immutable_identity does)."""
+    return (str(db.resolve()), db.stat().st_ino, db.stat().st_size)
+
+
+def test_texts_read_through_kept_groups_are_the_stores(snapshot):
+    conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    other = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    blobs = text_blobs(snapshot)
+    assert len(blobs) == 2
+    identity = identity_of(snapshot)
+    for blob in blobs:
+        expected = read_text(conn, blob)
+        assert common.read_text(conn, blob, identity) == expected
+        assert common.read_text(other, blob, identity) == expected  # another SQL thread's
+        assert common.read_text(conn, blob, None) == expected  # a file that can change
+    kept = common.kept_groups(identity)
+    assert kept is common.kept_groups(identity)  # one per file, whichever connection reads
+    assert kept.reader is not None and kept.reader.inflated_bytes > 0
+    assert common.kept_groups(("another", 1, 2)) is not kept
+
+
+def test_kept_groups_are_bounded(snapshot, monkeypatch):
+    conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    identity = identity_of(snapshot) + ("bounded",)
+    common.read_text(conn, text_blobs(snapshot)[0], identity)
+    kept = common.kept_groups(identity)
+    reader = kept.reader
+    assert reader.inflated_bytes > 0
+    monkeypatch.setattr(common, "READER_MAX_INFLATED", 0)
+    assert kept.reader_for(conn) is reader
+    assert reader.inflated_bytes == 0 and reader.inflated == {}  # its inflated texts dropped
+    common.read_text(conn, text_blobs(snapshot)[0], identity)
+    monkeypatch.setattr(common, "READER_MAX_GROUPS", 0)
+    assert kept.reader_for(conn) is not reader  # too many group rows: afresh
+    monkeypatch.setattr(common, "KEPT_FILES", 1)
+    first = common.kept_groups(("a",))
+    assert common.kept_groups(("b",)) is not first
+    assert common.kept_groups(("a",)) is not first  # one file at most: "a" was dropped
+
+
+def inflations(monkeypatch) -> list[int]:
+    """Count the passage groups inflated (one entry per group)."""
+    calls: list[int] = []
+    original = groups.decompress_group
+
+    def counted(data, zdict=b""):
+        calls.append(len(data))
+        return original(data, zdict)
+
+    monkeypatch.setattr(groups, "decompress_group", counted)
+    return calls
+
+
+async def test_a_snapshots_pages_inflate_each_group_once(snapshot, monkeypatch, tmp_path):
+    v1, v2 = version_ids(snapshot)
+    urls = [f"/-/archive/version/{v2}", f"/-/archive/diff?from={v1}&to={v2}"]
+    ds = Datasette(immutables=[str(snapshot)])  # three SQL threads: one reader for them all
+    calls = inflations(monkeypatch)
+    for url in urls * 2:
+        r = await ds.client.get(url, headers=COOKIE)
+        assert r.status_code == 200 and "more" in r.text
+    assert 0 < len(calls) <= len(text_blobs(snapshot))  # each group once, for all four pages
+    live = tmp_path / "live.db"
+    live.write_bytes(snapshot.read_bytes())
+    ds = Datasette([str(live)])
+    calls.clear()
+    for url in urls * 2:
+        assert (await ds.client.get(url, headers=COOKIE)).status_code == 200
+    assert len(calls) >= 6  # a file that can change: every read inflates what it needs

@@ -40,13 +40,14 @@ from archive.publish.common import (
     poke_refresh,
     query_one,
     query_rows,
+    read_text,
     refreshing,
     render,
     stale,
     static_url,
 )
 from archive.publish.server import cache
-from archive.store import ArchiveError, PassageStore, Store, read_text
+from archive.store import ArchiveError, PassageStore, Store
 from archive.store.passage_format import passage_digest
 
 FEED_LIMIT = 50
@@ -61,20 +62,18 @@ SEARCH_CAP = 10_000  # documents a text search lists at most (over all its pages
 # queries themselves (a diff page made seven such trips).
 
 
-def _text(conn, blake3: str | None) -> str | None:
-    """A blob's readable text through the store's read path (None: binary, deleted, absent)."""
-    return read_text(conn, blake3) if blake3 else None
-
-
-def _version_data(conn, version_id: int) -> tuple[dict, str | None]:
+def _version_data(conn, version_id: int, identity: tuple | None) -> tuple[dict, str | None]:
+    """A version row and its readable text (None: binary, deleted), read through the worker's
+    kept groups when the file is immutable (identity: immutable_identity; common.read_text)."""
     version = fetch_one(conn, queries.VERSION, {"id": version_id}, f"version {version_id}")
-    return version, _text(conn, version["blob"])
+    blob = version["blob"]
+    return version, read_text(conn, blob, identity) if blob else None
 
 
-def _diff_data(conn, from_id: int, to_id: int) -> dict:
+def _diff_data(conn, from_id: int, to_id: int, identity: tuple | None) -> dict:
     """Both versions, their texts, their neighbouring changes and the pair's stored diff."""
-    old, old_text = _version_data(conn, from_id)
-    new, new_text = _version_data(conn, to_id)
+    old, old_text = _version_data(conn, from_id, identity)
+    new, new_text = _version_data(conn, to_id, identity)
     nxt = fetch(
         conn, queries.NEXT_CONTENT_VERSION, {"document_id": new["document_id"], "seq": new["seq"]}
     )
@@ -164,7 +163,7 @@ def read_doc_metadata(conn, blob: str | None, version_id: int) -> tuple[list[dic
 
 
 def _version_page_data(conn, version_id: int, identity: tuple | None) -> tuple:
-    version, text = _version_data(conn, version_id)
+    version, text = _version_data(conn, version_id, identity)
     capture = fetch(conn, queries.VERSION_CAPTURE, {"id": version_id})
     proof, no_proof = _proof(conn, version_id, identity)
     vouched = checkpoint.vouched(conn, proof)
@@ -280,7 +279,8 @@ async def diff_page(datasette, request):
     context = parse(pages.parse_context, request.args.get("context"))
     db = await archive_database(datasette)
     await allowed(datasette, request, db.name, "diff")
-    data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id))
+    identity = immutable_identity(db)
+    data = await db.execute_fn(lambda conn: _diff_data(conn, from_id, to_id, identity))
     old_text, new_text = data["old_text"], data["new_text"]
     result, algorithm, stored = await _diff(data["stored"], old_text, new_text)
     view = pages.diff_view(

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
+import inspect
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.publish import pages, permissions, queries
+from archive.store import GroupReader, iter_content, text_source
 
 _DB_ATTR = "_provenance_archive_db"
 _STATIC_ATTR = "_provenance_archive_static"
@@ -107,9 +111,147 @@ def fetch_one(conn, sql: str, params: dict, what: str) -> dict:
 
 
 async def render(datasette, request, template: str, context: dict) -> Response:
+    """A page of ours through Datasette's render_template (its hooks, context, CSRF token),
+    the template itself rendered synchronously (see SyncTemplate)."""
     context = {**context, "db_name": (await archive_database(datasette)).name}
-    html = await datasette.render_template(template, context, request=request)
+    html = await datasette.render_template(
+        sync_template(datasette, template), context, request=request
+    )
     return Response.html(html)
+
+
+# Texts from inflated passage groups kept per served file ---------------------------------
+# A text is rebuilt from passage groups: inflating them is most of what reading it costs,
+# and a document's versions (a version page, the diffs on either side of it) share most of
+# their groups. On an immutable database group rows never change, so the worker keeps the
+# inflated groups of each served file, as SQLite keeps pages; the text itself is still
+# assembled and checked against its hash on every read. One reader per file, shared by
+# Datasette's SQL threads under a lock (each read points it at its own thread's connection),
+# so a group is inflated once per worker, not once per thread. Bounded: past
+# READER_MAX_INFLATED bytes the inflated texts are dropped, past READER_MAX_GROUPS group rows
+# the reader starts afresh.
+
+READER_MAX_GROUPS = 8192  # group rows (~1 KiB each without their inflated text)
+READER_MAX_INFLATED = 32 << 20
+KEPT_FILES = 4  # served files a worker keeps groups for
+
+
+@dataclass
+class KeptGroups:
+    """One served file's GroupReader and the lock its users take turns with."""
+
+    reader: GroupReader | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reader_for(self, conn: sqlite3.Connection) -> GroupReader:
+        """The kept reader, reading through `conn` (call with the lock held)."""
+        reader = self.reader
+        if reader is None or len(reader.groups) > READER_MAX_GROUPS:
+            reader = self.reader = GroupReader(conn)
+        elif reader.inflated_bytes > READER_MAX_INFLATED:
+            reader.forget_texts()
+        reader.conn = conn
+        return reader
+
+
+_kept: dict[tuple, KeptGroups] = {}
+_kept_lock = threading.Lock()
+
+
+def kept_groups(identity: tuple) -> KeptGroups:
+    """The kept groups of the immutable file `identity` names (publish.immutable_identity)."""
+    with _kept_lock:
+        kept = _kept.get(identity)
+        if kept is None:
+            while _kept and len(_kept) >= KEPT_FILES:
+                del _kept[next(iter(_kept))]
+            kept = _kept[identity] = KeptGroups()
+        return kept
+
+
+def read_text(conn: sqlite3.Connection, blake3: str, identity: tuple | None) -> str | None:
+    """A blob's readable text (as archive.store.read_text), through the kept groups of the
+    file when it is immutable (identity not None); None for binary or unknown content."""
+    source = text_source(conn, blake3)
+    if source is None:
+        return None
+    key, encoding = source
+    if identity is None:
+        return b"".join(iter_content(conn, key)).decode(encoding)
+    kept = kept_groups(identity)
+    with kept.lock:
+        data = b"".join(iter_content(conn, key, kept.reader_for(conn)))
+    return data.decode(encoding)
+
+
+# Rendering without async Jinja ----------------------------------------------------------
+# Datasette's Environment is async: every block, loop, call and attribute of a template goes
+# through awaits and async generators, a large part of a cold page's CPU. Our pages' contexts
+# hold plain values, so the same templates (same loader, filters and globals: an overlay of
+# Datasette's environment) render synchronously, to the same bytes. Datasette's context holds
+# async functions: menu_links (base.html always calls it) is awaited first; crumb_items (which
+# our archive_base.html never calls) and any other becomes a stub that, if a template does
+# call it, sends the page back to Datasette's async environment, as does any awaitable value.
+
+_SYNC_ENV_ATTR = "_provenance_archive_sync_env"
+SYNC_CACHE_SIZE = 400  # Jinja's default; a fresh cache (never the async one's templates)
+
+
+class NeedsAsync(Exception):
+    """A template called an async function of its context: render it the async way."""
+
+
+def _needs_async(*args, **kwargs):
+    raise NeedsAsync
+
+
+class SyncTemplate(jinja2.Template):
+    """A template of the synchronous overlay, handed to Datasette's render_template, which
+    awaits `render_async`: here that renders synchronously once the context is plain."""
+
+    async def render_async(self, *args, **kwargs) -> str:
+        context = dict(*args, **kwargs)
+        if any(inspect.isawaitable(v) or inspect.isasyncgen(v) for v in context.values()):
+            return await self._render_async(context)
+        links = context.get("menu_links")
+        if inspect.iscoroutinefunction(links):
+            found = await links()
+            context["menu_links"] = lambda: found
+        plain = {
+            name: _needs_async if inspect.iscoroutinefunction(value) else value
+            for name, value in context.items()
+        }
+        try:
+            return self.render(plain)
+        except NeedsAsync:
+            return await self._render_async(context)
+
+    async def _render_async(self, context: dict) -> str:
+        async_env = self.environment.linked_to
+        return await async_env.get_template(self.name).render_async(context)
+
+
+def sync_environment(datasette) -> jinja2.Environment:
+    """Datasette's Jinja environment without async mode, made once per instance (after
+    startup, so plugins' filters are in; it shares them, the loader and auto_reload)."""
+    env = getattr(datasette, _SYNC_ENV_ATTR, None)
+    if env is None or env.linked_to is not datasette.jinja_env:
+        env = sync_overlay(datasette.jinja_env)
+        setattr(datasette, _SYNC_ENV_ATTR, env)
+    return env
+
+
+def sync_overlay(async_env: jinja2.Environment) -> jinja2.Environment:
+    """`async_env` without async mode, its templates SyncTemplates (loaded by name from the
+    shared loader, so a fallback finds the same template in `async_env`)."""
+    env = async_env.overlay(enable_async=False, cache_size=SYNC_CACHE_SIZE)
+    env.template_class = SyncTemplate
+    return env
+
+
+def sync_template(datasette, name: str) -> jinja2.Template:
+    """Our template `name` (as Datasette's environment would find it), rendered synchronously."""
+    return sync_environment(datasette).get_template(name)
 
 
 # The served snapshot ------------------------------------------------------------------

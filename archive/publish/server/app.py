@@ -8,6 +8,7 @@ signed cookie or CSRF token made by one worker is valid in all of them).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -164,7 +165,16 @@ async def warm_up(datasette) -> None:
         for url in await warm_urls(datasette):
             await datasette.client.get(url)
     except Exception:  # noqa: BLE001 - never stop a server from starting
-        return
+        pass
+    freeze_heap()
+
+
+def freeze_heap() -> None:
+    """Move everything the worker has made so far (modules, Datasette, templates, the proof
+    memo) out of the garbage collector's way: otherwise each full collection walks all of
+    it (33 ms measured on the sample archive), and every request queued behind it waits."""
+    gc.collect()
+    gc.freeze()
 
 
 def with_warm_up(app, datasette):
