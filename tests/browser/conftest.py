@@ -1,7 +1,8 @@
 """Real-browser fixtures: a real Datasette server on 127.0.0.1 and Debian's chromium.
 
 Debian's browser only, never one downloaded by Playwright: /usr/bin/chromium. Without it the
-tests skip loudly, or fail when REQUIRE_BROWSER=1 (CI).
+tests fail where `make test` could have installed it (and always when REQUIRE_BROWSER=1, as
+in CI), and skip loudly only where it cannot (tests.tools.missing).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.archive_builder import CORPUS, LONG_NAME, ROOT, build_archive, plugin_env
+from tests.tools import missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -124,13 +126,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        reason = (
-            f"REAL-BROWSER TESTS SKIPPED: {CHROMIUM} is missing "
-            "(install Debian's chromium: `make browser`)"
+        missing(
+            f"REAL-BROWSER TESTS: {CHROMIUM} is missing"
+            " (install Debian's chromium: `make browser`)",
+            "REQUIRE_BROWSER",
         )
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " and REQUIRE_BROWSER=1")
-        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
