@@ -28,7 +28,7 @@ import jinja2
 from datasette.utils.asgi import BadRequest, NotFound, Response
 
 from archive.publish import pages, permissions, queries
-from archive.store import GroupReader, iter_content, text_source
+from archive.store import GroupReader, iter_content, kept_reader, text_source
 
 _DB_ATTR = "_provenance_archive_db"
 _STATIC_ATTR = "_provenance_archive_static"
@@ -145,13 +145,8 @@ class KeptGroups:
 
     def reader_for(self, conn: sqlite3.Connection) -> GroupReader:
         """The kept reader, reading through `conn` (call with the lock held)."""
-        reader = self.reader
-        if reader is None or len(reader.groups) > READER_MAX_GROUPS:
-            reader = self.reader = GroupReader(conn)
-        elif reader.inflated_bytes > READER_MAX_INFLATED:
-            reader.forget_texts()
-        reader.conn = conn
-        return reader
+        self.reader = kept_reader(self.reader, conn, READER_MAX_GROUPS, READER_MAX_INFLATED)
+        return self.reader
 
 
 _kept: dict[tuple, KeptGroups] = {}

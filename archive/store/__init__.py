@@ -13,7 +13,7 @@ from archive.store.content import (
 )
 from archive.store.database import BUSY_TIMEOUT_S, Store, now_iso
 from archive.store.derived_rows import SpanIndex
-from archive.store.groups import Group, GroupReader, TextCache
+from archive.store.groups import Group, GroupReader, TextCache, kept_reader
 from archive.store.passage_store import PassageStore, text_quotes
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "TextCache",
     "chunk_order",
     "iter_content",
+    "kept_reader",
     "read_chunk",
     "now_iso",
     "read_content",

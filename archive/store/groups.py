@@ -345,9 +345,19 @@ class TextCache:
             self.chars -= self._cost(dropped)
 
     def reader(self, conn: sqlite3.Connection) -> GroupReader:
-        """The ingest's GroupReader (a fresh one once it holds MAX_GROUPS groups)."""
-        if self._reader is None or len(self._reader.groups) > self.MAX_GROUPS:
-            self._reader = GroupReader(conn)
-        elif self._reader.inflated_bytes > self.MAX_INFLATED:
-            self._reader.forget_texts()
+        """The ingest's GroupReader, kept within MAX_GROUPS and MAX_INFLATED."""
+        self._reader = kept_reader(self._reader, conn, self.MAX_GROUPS, self.MAX_INFLATED)
         return self._reader
+
+
+def kept_reader(
+    reader: GroupReader | None, conn: sqlite3.Connection, max_groups: int, max_inflated: int
+) -> GroupReader:
+    """`reader` to go on reading through `conn`, bounded: a fresh one once it holds more than
+    max_groups group rows, its inflated texts dropped once they pass max_inflated bytes."""
+    if reader is None or len(reader.groups) > max_groups:
+        return GroupReader(conn)
+    if reader.inflated_bytes > max_inflated:
+        reader.forget_texts()
+    reader.conn = conn
+    return reader
