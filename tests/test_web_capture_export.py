@@ -89,3 +89,47 @@ def test_export_wacz_without_captures_is_one_line(tmp_path, db, folder):
     code, out, err = run_cli("export", "wacz", str(tmp_path / "x.wacz"), db=db)
     assert code == 1 and "no web captures" in (out + err) and "Traceback" not in err
     assert not (tmp_path / "x.wacz").exists()
+
+
+def test_web_documents_go_into_bagit_ocfl_and_manifest(tmp_path, db):
+    """A web document's path is its URI: exports used to refuse every one ("unsafe export
+    path") and write an empty bag. Each now goes to web/<scheme>/<host>/<one name>, checked by
+    the formats' own validators; a URI that is both a page and a "folder" keeps both."""
+    import bagit
+
+    from tests.tools import need_tool
+    from tests.validators import bagit_cli_valid, ocfl_object_valid
+
+    warc = tmp_path / "crawl.warc.gz"
+    with Warc(warc) as w:
+        w.response("https://n.example/a", "2024-05-01T10:00:00Z", html("A", "one"))
+        w.response("https://n.example/a", "2024-05-02T10:00:00Z", html("A", "two"))
+        w.response("https://n.example/a/b?x=1&y=..", "2024-05-01T10:00:00Z", html("B", "b"))
+        w.response("https://n.example/", "2024-05-01T10:00:00Z", html("Home", "h"))
+    assert run_cli("ingest", "--warc", str(warc), db=db)[0] == 0
+
+    code, out, err = run_cli("export", "bagit", str(tmp_path / "bag"), db=db)
+    assert (code, err) == (0, "")
+    bag = bagit.Bag(str(tmp_path / "bag"))
+    bag.validate()
+    assert bagit_cli_valid(tmp_path / "bag")
+    site = tmp_path / "bag/data/web/https/n.example"
+    assert sorted(p.name for p in site.iterdir()) == ["~2F", "~2Fa", "~2Fa~2Fb~3Fx~3D1~26y~3D.."]
+    assert b"two" in (site / "~2Fa").read_bytes()
+    b3sum = need_tool("b3sum")
+    checked = subprocess.run([b3sum, "-c", "blake3sums.txt"], cwd=tmp_path / "bag")
+    assert checked.returncode == 0
+
+    code, out, err = run_cli("export", "ocfl", str(tmp_path / "ocfl"), db=db)
+    assert (code, err) == (0, "")
+    objects = sorted(p for p in (tmp_path / "ocfl").glob("doc-*"))
+    assert len(objects) == 3 and all(ocfl_object_valid(o) for o in objects)
+    inventory = json.loads((tmp_path / "ocfl/doc-1/inventory.json").read_text())
+    assert inventory["versions"]["v2"]["state"] != inventory["versions"]["v1"]["state"]
+
+    code, listing, err = run_cli("export", "manifest", db=db)
+    assert code == 0, err
+    assert "  web/https/n.example/~2Fa\n" in listing
+    (tmp_path / "bag/data/listing.b3").write_text(listing)
+    again = subprocess.run([b3sum, "-c", "listing.b3"], cwd=tmp_path / "bag/data")
+    assert again.returncode == 0

@@ -462,7 +462,7 @@ def _report_refused(refused: list[tuple[str, str]]) -> None:
 def manifest(algorithm: str, source: str | None, db: str) -> None:
     """Checksums of the latest present versions, for `b3sum -c` / `sha256sum -c` in the
     source folder."""
-    from archive.export import by_document, exportable
+    from archive.export import by_document, export_path, exportable
     from archive.export.manifest import manifest_bytes
     from archive.store import Store
 
@@ -478,7 +478,8 @@ def manifest(algorithm: str, source: str | None, db: str) -> None:
         last = vs[-1]
         if last.kind != "deleted" and last.blake3 is not None:
             digest = last.blake3 if algorithm == "blake3" else last.sha256
-            name = _on_disk(last.path)
+            mapped = str(export_path(last.path))  # a web document: where a bag puts it
+            name = _on_disk(last.path) if mapped == last.path else mapped.encode()
             if algorithm == "blake3" and not _is_utf8(name):
                 refused.append((last.path, "not listed: b3sum reads only UTF-8 names"))
                 continue

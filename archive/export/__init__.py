@@ -8,10 +8,12 @@ chunk by chunk); nothing here touches the database, so each format can be tested
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import blake3
 
@@ -47,6 +49,41 @@ def safe_relpath(path: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+# A web document's path is its URI (WARC-Target-URI, a capture's URL): scheme "://" ...
+_URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
+# File systems take names of up to 255 bytes; longer ones keep a prefix and a hash of the whole.
+_NAME_MAX = 240
+
+
+def export_path(path: str) -> PurePosixPath:
+    """Where a document goes in an export: its own relative path (`safe_relpath`), or, for a
+    web document, whose path is its URI, web/<scheme>/<host>/<the rest as one name>.
+
+    Each URI part is escaped whole (`/`, `?`, `:` too), so the mapping is one-to-one, no
+    URI's file is another's folder, and a hostile URI cannot name `..`, a device or an
+    over-long file: one over _NAME_MAX keeps a prefix and its BLAKE3."""
+    uri = _URI.fullmatch(path)
+    if uri is None:
+        return safe_relpath(path)
+    return PurePosixPath("web", *(_web_name(part) for part in uri.groups()))
+
+
+def _web_name(part: str) -> str:
+    """One URI part as one safe file name: percent-encoding with "~" for "%" (BagIt tools
+    disagree on "%" in manifest paths, RFC 8493 2.1.3: none is left) and "~7E" for "~";
+    "~" alone for an empty part and dots encoded in a name of dots only, neither of which
+    the escaping yields otherwise; a long name ends in "~~" and a hash."""
+    name = quote(part, safe="", errors="surrogateescape").replace("~", "%7E").replace("%", "~")
+    if not name:
+        return "~"
+    if not name.strip("."):
+        name = name.replace(".", "~2E")
+    if len(name) > _NAME_MAX:
+        digest = blake3.blake3(name.encode()).hexdigest()[:32]
+        name = f"{name[: _NAME_MAX - 34]}~~{digest}"
+    return name
+
+
 def exportable(
     versions: Iterable[ExportVersion], unique_latest: bool = False
 ) -> tuple[list[ExportVersion], list[tuple[str, str]]]:
@@ -65,16 +102,19 @@ def exportable(
             if v.blake3 is None:
                 continue
             try:
-                safe_relpath(v.path)
+                export_path(v.path)
             except ValueError as e:
                 bad = (v.path, f"not exported: {e}")
                 break
         last = vs[-1]
         if bad is None and unique_latest and last.blake3 is not None and last.kind != "deleted":
-            bad = _collision(last.path, taken, folders)
+            at = str(export_path(last.path))
+            bad = _collision(at, taken, folders)
             if bad is None:
-                taken[last.path] = doc_id
-                folders.update(_folders(last.path))
+                taken[at] = doc_id
+                folders.update(_folders(at))
+            else:
+                bad = (last.path, bad[1])
         if bad is None:
             kept += vs
         else:
@@ -192,6 +232,7 @@ __all__ = [
     "checked_bytes",
     "write_checked",
     "exportable",
+    "export_path",
     "tag_value",
     "require_empty_dest",
     "safe_relpath",

@@ -12,8 +12,8 @@ from archive.export import (
     ExportVersion,
     ReadBytes,
     by_document,
+    export_path,
     require_empty_dest,
-    safe_relpath,
     tag_value,
     utc_timestamp,
     write_checked,
@@ -53,11 +53,11 @@ def bag_layout(
     for doc_id, vs in by_document(versions).items():
         last = vs[-1]
         if last.blake3 is not None and last.kind != "deleted":
-            put(f"data/{safe_relpath(last.path)}", last)
+            put(f"data/{export_path(last.path)}", last)
         if all_versions:
             for v in vs:
                 if v.blake3 is not None and v.kind != "deleted":
-                    put(f"data/versions/doc-{doc_id}/v{v.seq}/{safe_relpath(v.path)}", v)
+                    put(f"data/versions/doc-{doc_id}/v{v.seq}/{export_path(v.path)}", v)
     names = sorted(layout)
     for a, b in zip(names, names[1:], strict=False):
         if b.startswith(a + "/"):

@@ -17,6 +17,7 @@ from archive.export import (
     ExportVersion,
     ReadBytes,
     by_document,
+    export_path,
     require_empty_dest,
     safe_relpath,
     utc_timestamp,
@@ -75,7 +76,7 @@ def write_object(obj_root: Path, vs: Sequence[ExportVersion], read_bytes: ReadBy
         vname = f"v{n}"
         state: dict[str, list[str]] = {}
         if v.blake3 is not None and v.kind != "deleted":
-            logical = str(safe_relpath(v.path))
+            logical = str(export_path(v.path))
             digest = sha512_of.get(v.blake3)
             if digest is None:
                 # Each distinct content is read once per object, streamed to its file.
@@ -126,7 +127,7 @@ def export_ocfl(
         for v in vs:
             utc_timestamp(v.observed_at)
             if v.blake3 is not None:
-                safe_relpath(v.path)
+                export_path(v.path)
     require_empty_dest(dest)
     (dest / "0=ocfl_1.1").write_text("ocfl_1.1\n", encoding="utf-8")
     for vs in docs.values():
