@@ -108,6 +108,8 @@ TAMPERS = {
     "source name": "UPDATE sources SET name = 'renamed' WHERE kind = 'git'",
     "document path": "UPDATE documents SET path = 'renamed.md' WHERE path = 'note.md'",
     "document status": "UPDATE documents SET status = 'deleted' WHERE status = 'present'",
+    "document first seen": "UPDATE documents SET first_seen = '1999-01-01T00:00:00Z'"
+    " WHERE path = 'note.md'",
     "sidecar link": "UPDATE versions SET sidecar_blob = NULL WHERE sidecar_blob IS NOT NULL",
     "readable text link": "UPDATE blobs SET text_blob = (SELECT b.blake3 FROM blobs b"
     " WHERE b.is_text = 1 AND b.text_blob IS NULL AND b.blake3 != blobs.text_blob LIMIT 1)"

@@ -121,6 +121,8 @@ def test_rewrite_and_rebuild_is_caught_only_with_the_key(signed, db, tmp_path) -
         tmp_path,
         "forged",
         "UPDATE versions SET observed_at = '1999-01-01T00:00:00Z' WHERE id = 1",
+        "UPDATE documents SET first_seen = '1999-01-01T00:00:00Z'"
+        " WHERE id = (SELECT document_id FROM versions WHERE id = 1)",
         "DELETE FROM checkpoint_signatures",
     )
     rebuild_ledger(forged)

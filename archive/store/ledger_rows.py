@@ -368,12 +368,15 @@ class TrustRows:
         }
 
     def document_drift(self) -> list[tuple[int, str]]:
-        """Documents whose path, status or current version is not what their versions say:
-        the newest version's path, 'deleted' when it is a deletion (else 'present'), its id."""
+        """Documents whose path, status, current version or first sighting is not what their
+        versions say: the newest version's path, 'deleted' when it is a deletion (else
+        'present'), its id; the first version's time."""
         rows = self.query(
             "SELECT d.id, d.path, d.status, d.current_version_id, v.id AS vid, v.path AS vpath,"
-            " v.kind FROM documents d LEFT JOIN versions v ON v.id = (SELECT w.id FROM versions w"
-            " WHERE w.document_id = d.id ORDER BY w.seq DESC LIMIT 1) ORDER BY d.id"
+            " v.kind, d.first_seen, f.observed_at AS first_at FROM documents d"
+            " LEFT JOIN versions v ON v.id = (SELECT w.id FROM versions w"
+            " WHERE w.document_id = d.id ORDER BY w.seq DESC LIMIT 1)"
+            " LEFT JOIN versions f ON f.document_id = d.id AND f.seq = 1 ORDER BY d.id"
         )
         found = []
         for r in rows:
@@ -387,6 +390,8 @@ class TrustRows:
                 found.append((r["id"], f"status is {r['status']!r}, its versions say {status!r}"))
             if r["current_version_id"] != r["vid"]:
                 found.append((r["id"], "current version is not its newest version"))
+            if r["first_seen"] != r["first_at"]:
+                found.append((r["id"], "first_seen is not its first version's time"))
         return found
 
     def text_links(self) -> list[dict]:
