@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -58,8 +59,46 @@ from archive.ledger.leaves import canonical_json  # noqa: E402
 # ---------------------------------------------------------------------------- the steps
 
 
-def step_indexes(b: Bench) -> None:
-    """a: every index that enforces nothing (not UNIQUE, not a primary key) dropped."""
+# `archive ...` in a process whose every SQLite connection writes the statements it runs (with
+# their values bound) to argv[1]: what an import asks of its indexes.
+TRACED = """
+import runpy, sqlite3, sys
+connect, seen, out = sqlite3.connect, set(), sys.argv.pop(1)
+def traced(*a, **k):
+    conn = connect(*a, **k)
+    conn.set_trace_callback(seen.add)
+    return conn
+sqlite3.connect = traced
+sys.argv[0] = "archive"
+try:
+    runpy.run_module("archive", run_name="__main__")
+finally:
+    with open(out, "w") as f:
+        f.writelines(s.replace("\\n", " ") + "\\n" for s in seen)
+"""
+
+
+def indexes_used(db: Path, statements: Path) -> tuple[dict[str, int], int]:
+    """Each index's number of statements (of those an import ran) whose query plan uses it
+    (EXPLAIN QUERY PLAN on the finished archive), and the number of statements planned."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    used: dict[str, int] = {}
+    planned = 0
+    for line in statements.read_text().splitlines():
+        try:
+            plan = conn.execute(f"EXPLAIN QUERY PLAN {line}").fetchall()
+        except sqlite3.Error:
+            continue  # PRAGMA, BEGIN, a temp table gone since...
+        planned += 1
+        for name in {m for row in plan for m in re.findall(r"INDEX (\w+)", row[3])}:
+            used[name] = used.get(name, 0) + 1
+    conn.close()
+    return used, planned
+
+
+def step_indexes(b: Bench, statements: Path | None = None) -> None:
+    """a: every index that enforces nothing (not UNIQUE, not a primary key) dropped. With the
+    statements the import ran, says which of them its queries use (EXPLAIN QUERY PLAN)."""
     conn = b.connect()
     sizes = {
         n: s
@@ -79,6 +118,13 @@ def step_indexes(b: Bench) -> None:
     conn.close()
     big = sorted(dropped, key=lambda r: -sizes.get(r[0], 0))
     b.out("    dropped: " + ", ".join(f"{n} ({sizes.get(n, 0) / 1024:.0f} KiB)" for n, _ in big))
+    if statements is not None:
+        used, planned = indexes_used(b.prev, statements)
+        mine = [(n, used[n]) for n, _ in big if n in used]
+        b.out(
+            f"    of these, the import's queries use ({planned} statements planned): "
+            + (", ".join(f"{n} ({k} statements)" for n, k in mine) or "none")
+        )
     b.record("a  secondary indexes built on read")
 
 
@@ -327,7 +373,9 @@ def step_items(b: Bench) -> None:
 # ---------------------------------------------------------------------------- driver
 
 
-def run(archive: Path, packs: dict[str, int], tmp: Path, out=print) -> Bench:
+def run(
+    archive: Path, packs: dict[str, int], tmp: Path, out=print, statements: Path | None = None
+) -> Bench:
     """Every step on a copy of archive; prints as it goes and the final table."""
     b = Bench(archive, tmp, packs, out)
     size = sum(p.stat().st_size for p in archive.parent.glob(archive.name + "*") if p.is_file())
@@ -337,7 +385,7 @@ def run(archive: Path, packs: dict[str, int], tmp: Path, out=print) -> Bench:
     b.results.append(("archive as imported", size))
     b.steps = 0
     b.record("after VACUUM (no design change)")
-    step_indexes(b)
+    step_indexes(b, statements)
     step_int_keys(b)
     step_ledger(b)
     step_commits(b)
@@ -388,6 +436,7 @@ def main() -> int:
         parser.error(f"no such file: {args.source}")
     with tempfile.TemporaryDirectory(prefix="size-floor-") as tmpname:
         tmp = Path(tmpname)
+        statements = None
         if args.source.suffix in (".db", ".sqlite", ".sqlite3"):
             archive, git_dir = args.source, args.git_dir
         else:
@@ -395,18 +444,10 @@ def main() -> int:
             bare = bare_repo(repo, tmp)
             git_dir = bare if repo.is_file() else git_dir_of(bare)
             archive = tmp / "archive.db"
-            cmd = [
-                sys.executable,
-                "-m",
-                "archive",
-                "ingest",
-                "--git",
-                str(repo),
-                "--db",
-                str(archive),
-            ]
+            statements = tmp / "statements.txt"
+            cmd = [sys.executable, "-c", TRACED, str(statements), "ingest", "--git", str(repo)]
             subprocess.run(
-                cmd,
+                [*cmd, "--db", str(archive)],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -416,7 +457,7 @@ def main() -> int:
             packs["git gc pack"] = gc_pack(git_dir, tmp, aggressive=False)
             packs["git gc --aggressive pack"] = gc_pack(git_dir, tmp)
         try:
-            run(archive, packs, tmp)
+            run(archive, packs, tmp, statements=statements)
         except CheckFailed as e:
             print(f"check failed: {e}", file=sys.stderr)
             return 1
