@@ -338,8 +338,9 @@ def blocks(b: Bench, db: Path, kib: int, codec: str, by_document: bool) -> Calla
     alone (zstd 19 with a dictionary trained on passages, or lzma preset 9e). In id order a
     block is a run of consecutive ids (found by bisection); by_document, passages are ordered
     by the first document that held them (as git sorts objects by path before deltifying: a
-    paragraph's revisions sit together), and `passages.block` names each passage's block,
-    whose `ids` (varints, zlib) give its place."""
+    paragraph's revisions sit together), `passage_block_runs` names the block of each run of
+    consecutive ids (id: the run's first), and the block's `ids` (varints, zlib) give the
+    passage's place in it."""
     z = zstd()
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP TABLE passage_groups")
@@ -382,15 +383,19 @@ def blocks(b: Bench, db: Path, kib: int, codec: str, by_document: bool) -> Calla
             block, held = [], 0
     conn.executemany("INSERT INTO passage_blocks VALUES (?, ?, ?, ?)", rows)
     if by_document:
-        conn.execute("CREATE TABLE passage_blocks_of (id INTEGER PRIMARY KEY, block INTEGER)")
-        conn.executemany("INSERT INTO passage_blocks_of (block, id) VALUES (?, ?)", where)
+        # runs of consecutive ids in one block (a version's new passages mostly share one)
+        block_of = {i: k for k, i in where}
+        runs = [(i, block_of[i]) for i in sorted(block_of) if block_of.get(i - 1) != block_of[i]]
+        conn.execute("CREATE TABLE passage_block_runs (id INTEGER PRIMARY KEY, block INTEGER)")
+        conn.executemany("INSERT INTO passage_block_runs VALUES (?, ?)", runs)
     conn.close()
     reader = sqlite3.connect(db)
 
     def read(pid: int, cache: dict) -> bytes:
         if by_document:
             key = reader.execute(
-                "SELECT block FROM passage_blocks_of WHERE id = ?", (pid,)
+                "SELECT block FROM passage_block_runs WHERE id <= ? ORDER BY id DESC LIMIT 1",
+                (pid,),
             ).fetchone()[0]
         else:
             key = firsts[bisect.bisect_right(firsts, pid) - 1]
