@@ -51,6 +51,7 @@ from size_floor_common import (  # noqa: E402
     retype,
     same_rows,
     tables,
+    vacuumed,
 )
 from size_floor_texts import git_way, step_groups, step_no_deltas, step_passage_rows  # noqa: E402
 
@@ -96,9 +97,50 @@ def indexes_used(db: Path, statements: Path) -> tuple[dict[str, int], int]:
     return used, planned
 
 
-def step_indexes(b: Bench, statements: Path | None = None) -> None:
+def read_commands(archive: Path) -> list[list[str]]:
+    """The CLI's reads of one document (the one with most versions) and `verify`: what a user
+    runs on the live file (pages read the served snapshot, where indexes can be built)."""
+    conn = sqlite3.connect(f"file:{archive}?mode=ro", uri=True)
+    row = conn.execute(
+        "SELECT d.path, count(*), (SELECT b.sha256 FROM versions w JOIN blobs b ON b.blake3 ="
+        " w.blob WHERE w.document_id = d.id ORDER BY w.seq DESC LIMIT 1) FROM versions v"
+        " JOIN documents d ON d.id = v.document_id WHERE v.blob IS NOT NULL"
+        " GROUP BY d.id ORDER BY 2 DESC, d.id LIMIT 1"
+    ).fetchone()
+    conn.close()
+    if row is None:
+        return [["ls"], ["verify"]]
+    doc, n, sha256 = row
+    one, two = f"{doc}@{max(1, n - 1)}", f"{doc}@{n}"
+    return [
+        ["ls"], ["log", doc], ["lookup", sha256], ["show", two], ["diff", one, two],
+        ["meta", two], ["proof", two], ["blame", doc], ["verify"],
+    ]  # fmt: skip
+
+
+def traced_reads(archive: Path, tmp: Path) -> Path:
+    """Run read_commands on a copy of archive (verify records its run), tracing statements."""
+    copy = tmp / "reads.db"
+    vacuumed(archive, copy)
+    out = tmp / "read-statements.txt"
+    lines: list[str] = []
+    for n, args in enumerate(read_commands(copy)):
+        part = tmp / f"read-{n}.txt"
+        subprocess.run(
+            [sys.executable, "-c", TRACED, str(part), args[0], "--db", str(copy), *args[1:]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        lines += part.read_text().splitlines() if part.exists() else []
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def step_indexes(b: Bench, statements: Path | None = None, reads: Path | None = None) -> None:
     """a: every index that enforces nothing (not UNIQUE, not a primary key) dropped. With the
-    statements the import ran, says which of them its queries use (EXPLAIN QUERY PLAN)."""
+    statements the import ran and those of the CLI's reads (`traced_reads`), says which of them
+    their queries use (EXPLAIN QUERY PLAN), and which neither does."""
     conn = b.connect()
     sizes = {
         n: s
@@ -118,12 +160,22 @@ def step_indexes(b: Bench, statements: Path | None = None) -> None:
     conn.close()
     big = sorted(dropped, key=lambda r: -sizes.get(r[0], 0))
     b.out("    dropped: " + ", ".join(f"{n} ({sizes.get(n, 0) / 1024:.0f} KiB)" for n, _ in big))
-    if statements is not None:
-        used, planned = indexes_used(b.prev, statements)
+    needed: set[str] = set()
+    for who, path in (("the import's", statements), ("the CLI's reads' (ls, log, ...)", reads)):
+        if path is None:
+            continue
+        used, planned = indexes_used(b.prev, path)
         mine = [(n, used[n]) for n, _ in big if n in used]
+        needed.update(n for n, _ in mine)
         b.out(
-            f"    of these, the import's queries use ({planned} statements planned): "
+            f"    of these, {who} queries use ({planned} statements planned): "
             + (", ".join(f"{n} ({k} statements)" for n, k in mine) or "none")
+        )
+    if statements is not None and reads is not None:
+        spare = [(n, sizes.get(n, 0)) for n, _ in big if n not in needed]
+        b.out(
+            f"    neither uses ({sum(k for _, k in spare) / 1024:.0f} KiB): "
+            + ", ".join(f"{n} ({k / 1024:.0f} KiB)" for n, k in spare)
         )
     b.record("a  secondary indexes built on read")
 
@@ -385,7 +437,7 @@ def run(
     b.results.append(("archive as imported", size))
     b.steps = 0
     b.record("after VACUUM (no design change)")
-    step_indexes(b, statements)
+    step_indexes(b, statements, traced_reads(archive, tmp) if statements else None)
     step_int_keys(b)
     step_ledger(b)
     step_commits(b)
