@@ -9,14 +9,19 @@ is measured after `VACUUM` (file size, and `dbstat` for the tables that changed)
 history's git pack, both after plain `git gc` and after `git gc --aggressive`:
 
   a  secondary (non-unique) indexes dropped: built on read, in the served snapshot, like the FTS
+     (given a repository, also which of them the import's and the CLI's queries use)
   b  integer content keys: `blobs.id`, BLAKE3 and SHA-256 as 32-byte BLOBs, every reference an int
   c  ledger leaf_hash as a 32-byte BLOB, subjects as (kind, id, n), content leaves packed binary
   d  commits: oid as 20 bytes, names interned, messages compressed (zstd dictionary, else zlib)
   e  set_items packed: one compressed row per item set
   f  diffs without their delta payload (recomputed on read from the two texts); or, instead
-     (f'), the git way: each text stored only as the delta from its previous version
-  g  passage groups recompressed (zstd primed with the bases, or blocks of N KiB with a trained
-     zstd dictionary or lzma), with the median time to read one passage
+     (f', from e), the git way: each text stored only as the delta from its previous version
+  h  passages as a key -> id map; passage lists as varints, compressed with a dictionary
+  g  passage text recompressed, each variant from h: zstd primed with the bases, or blocks of
+     N KiB (in id order, or ordered by document) with a trained zstd dictionary or lzma, with
+     the median time to read one passage
+
+zstandard is optional: without it the zstd variants say "skipped" and records use zlib.
 
 Every step checks that it keeps the information: the rows it rewrote map back (through the new
 keys) to exactly the rows of the step before; texts, passages and deltas are rebuilt from the
