@@ -56,16 +56,24 @@ def file_size(db: Path) -> int:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
 
 
-def gc_pack(git_dir: Path, tmp: Path) -> int:
-    """Bytes of the history packed by `git gc --aggressive` (a bare copy, the repo untouched)."""
-    copy = tmp / "gc.git"
+def gc_pack(git_dir: Path, tmp: Path, aggressive: bool = True) -> int:
+    """Bytes of the history packed by `git gc --aggressive` (or plain `git gc`: its default
+    window and depth) in a bare copy, the repo untouched."""
+    copy = tmp / ("gc-aggressive.git" if aggressive else "gc.git")
     subprocess.run(
         ["git", "clone", "--quiet", "--bare", "--no-local", str(git_dir), str(copy)],
         check=True,
         env=GIT_ENV,
     )
     subprocess.run(
-        ["git", f"--git-dir={copy}", "gc", "--quiet", "--aggressive", "--prune=now"],
+        [
+            "git",
+            f"--git-dir={copy}",
+            "gc",
+            "--quiet",
+            *(["--aggressive"] * aggressive),
+            "--prune=now",
+        ],
         check=True,
         env=GIT_ENV,
     )

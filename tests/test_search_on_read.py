@@ -253,3 +253,33 @@ def test_an_archive_that_cannot_be_written_is_read_as_indexed_and_index_says_why
     code, out, err = run_cli("index", db=db)
     assert code == 1 and err.count("\n") == 1 and "read-only" in err
     assert "Traceback" not in err
+
+
+def test_a_served_snapshot_holds_no_free_page_and_the_same_rows(tmp_path: Path) -> None:
+    """The snapshot is compacted after its indexes are built: the free pages of the live file
+    (copied page by page) and of the index build are not served, and no row or rowid moves."""
+    repo, _ = history(tmp_path / "repo")
+    db = tmp_path / "archive.db"
+    assert run_cli("ingest", "--git", str(repo.root), db=db)[0] == 0
+    conn = sqlite3.connect(db)  # leave free pages in the live file, as deleted rows do
+    conn.execute("CREATE TABLE scratch (x BLOB)")
+    conn.executemany("INSERT INTO scratch VALUES (randomblob(3000))", [()] * 200)
+    conn.commit()
+    conn.execute("DROP TABLE scratch")
+    conn.commit()
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 100
+    conn.close()
+    served_copy, indexed = tmp_path / "served.db", tmp_path / "indexed.db"
+    with Store(db) as store:
+        indexing.indexed_snapshot(store, served_copy)
+    assert run_cli("index", db=db)[0] == 0
+    with Store(db) as store:
+        store.snapshot(indexed, public=True)  # the same rows, not compacted
+    conn = sqlite3.connect(served_copy)
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+    assert served_copy.stat().st_size < indexed.stat().st_size
+    for table in ("versions", "diffs", "version_diffs", "passage_groups", "ledger", *SEARCH_TABLES):
+        assert table_rows(served_copy, table) == table_rows(indexed, table), table
+    assert index_state(served_copy) == index_state(indexed)

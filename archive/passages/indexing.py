@@ -107,6 +107,8 @@ def indexed_snapshot(
 ) -> dict[str, int]:
     """`Store.snapshot` with the search indexes brought up to date in the copy, never in the
     live file (which may be read-only): what `archive serve` and `archive package` serve.
+    The copy is compacted last (building the indexes leaves free pages: about 4% of the
+    sample's), so what is served or shipped holds no unused page; rows and rowids unchanged.
     Counts of what was indexed; notice as for `ensure_current`."""
     store.snapshot(dest, public=public)
     conn = sqlite3.connect(os.fspath(dest), isolation_level=None)
@@ -116,6 +118,8 @@ def indexed_snapshot(
             passages, _ = copy.spans.backlog()
             if notice is not None and passages >= NOTICE_PASSAGES:
                 notice(passages)
-            return catch_up(copy)
+            counts = catch_up(copy)
+        copy.compact(min_free=0.0)  # any free page: nobody else has the copy open
+        return counts
     finally:
         conn.close()
