@@ -83,9 +83,12 @@ def counts(text: str, lines: list[str] | None = None) -> dict[str, int]:
 
 
 def extract_counts(text: str, ctx: Context) -> Partial:
-    fields: dict[str, str | int | None] = dict(
-        counts(text, ctx.lines if text is ctx.body else None)
-    )
+    fields: dict[str, str | int | None]
+    if ctx.pieces is not None:  # the passages of this text
+        words, lines = ctx.pieces.words_and_lines()
+        fields = {"word_count": words, "char_count": len(text), "line_count": lines}
+    else:
+        fields = dict(counts(text, ctx.lines if text is ctx.body else None))
     textual = ctx.media_type.startswith(_TEXTUAL)
     if ctx.media_type == "text/html" and ctx.data is not None:
         fields["line_endings"] = line_endings(ctx.data)  # of the source, not the readable text

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import islice
 
 from .base import LINE_CACHE, Context, Partial, rows
 
@@ -54,13 +56,14 @@ _DATELINE = re.compile(
 _DATELINE_LINES = 8
 
 
-def find_dateline(text: str, lines: list[str] | None = None) -> str | None:
+def find_dateline(text: str, lines: Iterable[str] | None = None) -> str | None:
     """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs.
-    `lines`: `lines_of(text)`, when the caller has them (the same lines when no CR)."""
+    `lines`: `lines_of(text)` (or an iterator of them), when the caller has them (the same
+    lines when no CR)."""
     seen = 0
     if lines is None or "\r" in text:  # a CR LF counts as two breaks here
         lines = text.replace("\r", "\n").split("\n", 200)
-    for line in lines[:200]:
+    for line in islice(lines, 200):
         if not line.strip():
             continue
         seen += 1
@@ -179,7 +182,12 @@ def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str],
 
 
 def extract_dates(text: str, ctx: Context) -> Partial:
-    found, years, weekdays = scan_dates(ctx.lines)
+    if ctx.pieces is not None:
+        found, years, weekdays = ctx.pieces.dates()
+        lines = ctx.pieces.lines()
+    else:
+        found, years, weekdays = scan_dates(ctx.lines)
+        lines = ctx.lines
     items = []
     for key in ("date", "date_partial", "date_ambiguous"):
         keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]
@@ -187,4 +195,4 @@ def extract_dates(text: str, ctx: Context) -> Partial:
     items += rows("year", [(y, None) for y in years])
     items += rows("weekday", [(w, None) for w in weekdays])
     first = next((v[:10] for k, v, _ in found if k == "date"), None)
-    return Partial({"first_date": first, "dateline": find_dateline(ctx.body, ctx.lines)}, items)
+    return Partial({"first_date": first, "dateline": find_dateline(ctx.body, lines)}, items)

@@ -90,6 +90,11 @@ def _is_label(item: str) -> bool:
     )
 
 
+def has_stamp_line(normal: str) -> bool:
+    """Whether a line of a LF text is a timestamp bullet (where `find_comments` starts)."""
+    return next(line_matches(_STAMP_LINE, normal), None) is not None
+
+
 def find_comments(text: str, normal: str | None = None) -> list[tuple[str, str]]:
     """(comment text, ISO timestamp) for each bullet that is a timestamp followed by text
     lines: up to a blank line after some text, or the next bullet."""
@@ -112,9 +117,12 @@ def find_comments(text: str, normal: str | None = None) -> list[tuple[str, str]]
 
 
 def extract_tags(text: str, ctx: Context) -> Partial:
-    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body, ctx.normal)]))
+    found = find_tags(ctx.body, ctx.normal) if ctx.pieces is None else ctx.pieces.tags()
+    return Partial(items=rows("tag", [(t, None) for t in found]))
 
 
 def extract_comments(text: str, ctx: Context) -> Partial:
+    if ctx.pieces is not None and not ctx.pieces.may_have_comments():
+        return Partial({"comment_count": 0})
     found = find_comments(ctx.body, ctx.normal)
     return Partial({"comment_count": len(found)}, rows("comment", found))

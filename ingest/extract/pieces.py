@@ -1,0 +1,192 @@
+"""Per-passage extraction: what decomposes over a text's passages, computed once per passage.
+
+Revisions of a document repeat nearly all of its passages (paragraphs with the blank lines
+after them), so the line-based extractors (counts, dates, Markdown headings, tags, and the
+tests for comments and quotation marks) run over each distinct passage once, in a bounded
+per-process cache, and their answers are combined. It is the same answer as over the whole
+text because every cut between two pieces follows a blank line ending in a line break (it
+is checked: pieces that are not so become one piece, the whole text):
+
+- line-based patterns never match across a line break, and a cut after a break is a line
+  start for the piece as for the text, so lines, words, dates and headings add up;
+- a run of bullet lines (tags) cannot cross a blank line, and the line before a piece's
+  first line is a blank line in the text as the start of the piece is in the piece;
+- a CR LF is never split (a piece after a cut does not start with a LF).
+
+The pieces come from the caller (archive's passage split, `split_passages`): ingest imports
+nothing of archive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from itertools import accumulate, compress
+from operator import itemgetter
+from typing import NamedTuple
+
+from .base import lines_of
+from .counts import text_words
+from .dates import scan_dates
+from .listings import find_tags, has_stamp_line
+from .quotes import OPENERS, Quote, segment_quotes
+from .title import heading_lines
+
+# Pieces longer than this are computed but not kept (a whole text given as one piece).
+PIECE_CACHE_CHARS = 1 << 16
+# Most pieces kept per process (passages of ~400 characters: a few tens of MB at most).
+PIECE_CACHE = 1 << 15
+
+_OPENER = re.compile("[" + re.escape(OPENERS) + "]")
+
+
+class Facts(NamedTuple):
+    """What the decomposed extractors find in one piece."""
+
+    words: int  # `counts.word_count` of its lines
+    breaks: int  # line breaks (a CR LF is one)
+    dates: tuple | None  # `dates.scan_dates` of its lines (dates, years, weekdays), or None
+    headings: tuple  # `title.heading_lines`: (level, text), None for a fence line
+    tags: tuple  # `listings.find_tags` of the piece
+    stamp: bool  # whether a line is a timestamp bullet (a comment may start there)
+    opener: int  # offset of its first quotation mark, -1 when none
+    ends_blank: bool  # ends with a blank line: another piece may follow
+    starts_lf: bool  # starts with a LF (the end of a CR LF before it)
+
+
+def ends_blank(piece: str) -> bool:
+    """Whether the piece ends with a blank line ([ \\t\\f\\v]* only, as the passage split
+    has it) and its line break, so that another piece may follow it."""
+    if not piece.endswith(("\n", "\r")):
+        return False
+    body = piece[:-2] if piece.endswith("\r\n") else piece[:-1]
+    last = max(body.rfind("\n"), body.rfind("\r")) + 1  # where its last line starts
+    return not body[last:].strip(" \t\f\v")
+
+
+def _facts(piece: str) -> Facts:
+    lines = lines_of(piece)
+    normal = "\n".join(lines) if "\r" in piece else piece
+    found, years, weekdays = scan_dates(lines)
+    opener = _OPENER.search(piece)
+    return Facts(
+        words=text_words(lines),
+        breaks=len(lines) - 1,
+        dates=(tuple(found), tuple(years), tuple(weekdays)) if found or years or weekdays else None,
+        headings=heading_lines(normal),
+        tags=tuple(find_tags(piece, normal)),
+        stamp=has_stamp_line(normal),
+        opener=-1 if opener is None else opener.start(),
+        ends_blank=ends_blank(piece),
+        starts_lf=piece.startswith("\n"),
+    )
+
+
+_cache: dict[str, Facts] = {}
+
+
+def facts(piece: str) -> Facts:
+    """`_facts` of a piece, kept: revisions repeat most passages. The oldest go first when
+    the cache is full (a dict keeps insertion order)."""
+    found = _cache.get(piece)
+    if found is None:
+        found = _facts(piece)
+        if len(piece) <= PIECE_CACHE_CHARS:
+            if len(_cache) >= PIECE_CACHE:
+                del _cache[next(iter(_cache))]
+            _cache[piece] = found
+    return found
+
+
+def checked(pieces: list[str]) -> tuple[list[str], list[Facts]]:
+    """The pieces and their facts; their join as one piece when a cut does not follow a
+    blank line or splits a CR LF (the decomposition would not be exact there)."""
+    found = list(map(facts, pieces))
+    if len(found) > 1 and (
+        not all(map(itemgetter(7), found[:-1])) or any(map(itemgetter(8), found[1:]))
+    ):
+        whole = "".join(pieces)
+        return [whole], [facts(whole)]
+    return pieces, found
+
+
+def body_pieces(passages: Sequence[str], offset: int) -> list[str]:
+    """The pieces of text[offset:] (the body after front matter), text being the join of
+    the passages: those after the offset, the one it falls in cut there."""
+    if offset == 0:
+        return list(passages)
+    start = 0
+    for k, passage in enumerate(passages):
+        end = start + len(passage)
+        if end > offset:
+            return [passage[offset - start :], *passages[k + 1 :]]
+        start = end
+    return [""]
+
+
+class Pieces:
+    """A text's passages and what the decomposed extractors want of them, each computed on
+    first use: `Context.pieces` (extractors read the whole text when it is None)."""
+
+    def __init__(self, text: str, passages: Sequence[str], offset: int = 0):
+        if "".join(passages) != text:
+            raise ValueError("passages do not rebuild the text")
+        self.text_pieces, self.text_facts = checked(list(passages) or [""])
+        if offset:
+            self.pieces, self.facts = checked(body_pieces(passages, offset))
+        else:
+            self.pieces, self.facts = self.text_pieces, self.text_facts
+
+    def words_and_lines(self) -> tuple[int, int]:
+        """(word_count, line_count) of the whole text (front matter included)."""
+        found = self.text_facts
+        last = self.text_pieces[-1]
+        unended = last != "" and last[-1] not in "\r\n"
+        return sum(map(itemgetter(0), found)), sum(map(itemgetter(1), found)) + unended
+
+    def dates(self) -> tuple[list, list, list]:
+        """`dates.scan_dates` of the body."""
+        out: tuple[list, list, list] = ([], [], [])
+        for part in filter(None, map(itemgetter(2), self.facts)):
+            for whole, piece in zip(out, part, strict=True):
+                whole += piece
+        return out
+
+    def headings(self) -> list[tuple[int, str, bool]]:
+        """Markdown headings of the body: (level, text, inside a fence), as `title.headings`."""
+        out: list[tuple[int, str, bool]] = []
+        in_fence = False
+        for part in map(itemgetter(3), self.facts):
+            for heading in part:
+                if heading is None:
+                    in_fence = not in_fence
+                else:
+                    out.append((heading[0], heading[1], in_fence))
+        return out
+
+    def tags(self) -> list[str]:
+        """`listings.find_tags` of the body."""
+        return [tag for part in map(itemgetter(4), self.facts) for tag in part]
+
+    def may_have_comments(self) -> bool:
+        """False when no line of the body is a timestamp bullet: it has no comment."""
+        return any(map(itemgetter(5), self.facts))
+
+    def quotes(self, body: str) -> list[Quote]:
+        """`quotes.find_quotes` of the body, scanning only segments with a quotation mark."""
+        starts = [0, *accumulate(map(len, self.pieces))]
+        has = [f.opener >= 0 for f in self.facts]
+        marks = (
+            (starts[k] + self.facts[k].opener, starts[k + 1])
+            for k in compress(range(len(self.facts)), has)
+        )
+        return segment_quotes(body, marks)
+
+    def lines(self) -> Iterator[str]:
+        """`lines_of` the body, piece by piece (for extractors that read its first lines)."""
+        last = len(self.pieces) - 1
+        for i, piece in enumerate(self.pieces):
+            lines = lines_of(piece)
+            if i < last:
+                lines.pop()  # the "" after its final line break: the next piece's first line
+            yield from lines
