@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from archive.ledger.contents import append_contents, renew_in_run
 from archive.record.plan import Change
 from archive.store import Store
-from archive.store.passage_format import PassageError
-from archive.store.passage_store import passage_key, split_passages_of, text_quotes
+from archive.store.passage_format import split_passages
+from archive.store.passage_store import passage_key, text_quotes
 from ingest.content import BlobInfo, describe, text_blob
 from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
 from ingest.formats import MEDIA_DOCX, FormatError, readable_text
@@ -139,15 +139,14 @@ def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Pr
 
 
 def _passages(info: BlobInfo, text: str | None) -> list[str] | None:
-    """The passages the blob will be packed into (as `pack_blob` decodes it: `text`, its
-    decoded text); None when it is not text, or does not split cleanly (`pack_blob` then
-    reports it)."""
+    """The passages the blob will be packed into (`split_passages` of `text`, its decoded
+    text, as `pack_blob` decodes it); None when it is not text, or they do not rebuild the
+    text (`pack_blob` then reports it). The text re-encodes to the blob's bytes (`decode`),
+    so passages that join into it rebuild them: no second encoding and hash."""
     if not info.is_text or info.encoding is None or text is None:
         return None
-    try:
-        return split_passages_of(info.blake3, info.encoding, text)
-    except (PassageError, UnicodeEncodeError, LookupError):
-        return None
+    parts = split_passages(text)
+    return parts if "".join(parts) == text else None
 
 
 def write_prepared(

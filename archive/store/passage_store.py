@@ -73,19 +73,13 @@ def text_quotes(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def split_passages_of(blob: str, encoding: str, text: str) -> list[str]:
-    """A text blob's passages (`split_passages` of its decoded text), checked: raises
-    PassageError when they do not rebuild its bytes."""
-    parts = split_passages(text)
-    if blake3_hex("".join(parts).encode(encoding)) != blob:
-        raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
-    return parts
-
-
 def split_text(blob: str, encoding: str, text: str) -> tuple[list[str], list[tuple[str, int]]]:
     """A text blob's passages and quotations: pure, so an import's workers compute it ahead
     (`TextCache.presplit`). Raises PassageError when the passages do not rebuild its bytes."""
-    return split_passages_of(blob, encoding, text), text_quotes(text)
+    parts = split_passages(text)
+    if blake3_hex("".join(parts).encode(encoding)) != blob:
+        raise PassageError(f"blob {blob}: passages do not rebuild its bytes")
+    return parts, text_quotes(text)
 
 
 def _extend(pieces: list[list[int]], piece: list[int]) -> bool:
