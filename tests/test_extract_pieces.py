@@ -138,3 +138,23 @@ def test_prepared_content_is_what_the_whole_text_gives(path: str, data: bytes) -
         data=data,
     )  # fmt: skip
     assert prepared.metadata[1][: len(whole.items)] == whole.items
+
+
+WORDY = st.text(
+    st.one_of(
+        st.sampled_from(" \t\n\r\x1c\x1f\u00a0\u3000\u2028_-!’“”—é٣漢カ\u0301\u200f\ud800a1"),
+        st.characters(codec=None),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(WORDY)
+def test_a_non_ascii_word_count_through_bytes_is_the_regular_expressions(text: str) -> None:
+    from ingest.extract import counts as counts_module
+
+    fast = counts_module.word_count(text)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(counts_module, "_FEW", -1)  # every text through the regular expressions
+        assert fast == counts_module.word_count(text)

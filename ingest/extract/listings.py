@@ -10,14 +10,14 @@ import re
 
 from .base import Context, Partial, line_matches, line_pattern, lines_of, rows
 
-_BULLETS = "•·*-–▪◦‣"
+BULLETS = "•·*-–▪◦‣"
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?$")
 _MAX_TAG_WORDS = 4
 
 
 def _bullet(line: str) -> str | None:
     s = line.strip()
-    if len(s) >= 2 and s[0] in _BULLETS and s[1] in " \t\u00a0":
+    if len(s) >= 2 and s[0] in BULLETS and s[1] in " \t\u00a0":
         return s[2:].strip()
     return None
 
@@ -27,7 +27,7 @@ def _bullet(line: str) -> str | None:
 # to four words (as str.split counts them) up to the line's end. Possessive (*+, ++): a
 # longer item fails at once instead of backtracking through its words (no other way to
 # match exists: spaces and non-spaces alternate).
-_ITEM = r"[^\S\n]*+[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*+"
+_ITEM = r"[^\S\n]*+[" + re.escape(BULLETS) + r"][ \t\u00a0][^\S\n]*+"
 _SHORT_BULLET_LINE = line_pattern(_ITEM + r"(\S++(?:[^\S\n]++\S++){0,3}+)[^\S\n]*+$", re.MULTILINE)
 # ... whose item is a timestamp (as _STAMP), up to the line's end.
 _STAMP_LINE = line_pattern(

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from .base import lines_of
 from .counts import text_words, word_count
 from .dates import scan_piece
-from .listings import find_tags, has_stamp_line
+from .listings import BULLETS, find_tags, has_stamp_line
 from .quotes import OPENERS, Quote, segment_quotes
 from .title import heading_lines
 
@@ -67,15 +67,18 @@ def _facts(piece: str) -> Facts:
     dates = scan_piece(piece, lines)
     # (one C scan per mark: faster than a search for any of them; most marks are absent)
     opener = min(filter((0).__le__, map(piece.find, OPENERS)), default=-1)
+    # Headings need a "#" or a fence, tags and comments a bullet: C scans first.
+    heads = "#" in piece or "```" in piece or "~~~" in piece
+    bullets = any(map(piece.__contains__, BULLETS))
     return Facts(
         # (word_count of the text is its lines' summed, a test holds it: in one C pass
         # when ASCII, else line by line, each line's kept)
         words=word_count(piece) if piece.isascii() else text_words(lines),
         breaks=len(lines) - 1,
         dates=dates if any(dates) else None,
-        headings=heading_lines(normal),
-        tags=tuple(find_tags(piece, normal)),
-        stamp=has_stamp_line(normal),
+        headings=heading_lines(normal) if heads else (),
+        tags=tuple(find_tags(piece, normal)) if bullets else (),
+        stamp=bullets and has_stamp_line(normal),
         opener=opener,
         ends_blank=ends_blank(piece),
         starts_lf=piece.startswith("\n"),
