@@ -158,3 +158,20 @@ def test_a_non_ascii_word_count_through_bytes_is_the_regular_expressions(text: s
     with pytest.MonkeyPatch.context() as m:
         m.setattr(counts_module, "_FEW", -1)  # every text through the regular expressions
         assert fast == counts_module.word_count(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+@example("“one two three”\n\nfour\n \nfive\r\n\r\nsix")
+def test_the_passage_split_is_kept_as_pieces_or_joined_at_false_breaks(text: str) -> None:
+    """Every cut of the LF passage split follows a blank line: the passages are the pieces.
+    The CR LF split also cuts after a single CR LF ("\\r" then "\\n" read as two breaks):
+    such passages are joined with the next, and only those."""
+    passages = split_passages(text)
+    pieces = Pieces(text, passages).pieces
+    if "\r" not in text:
+        assert pieces == (passages or [""])
+    assert "".join(pieces) == text
+    assert all(ends_blank(p) for p in pieces[:-1])
+    assert not any(p.startswith("\n") for p in pieces[1:])
+    assert len(pieces) >= len([p for p in passages[:-1] if p.endswith(("\n\n", "\r\r"))])

@@ -28,7 +28,7 @@ from .base import lines_of
 from .counts import text_words, word_count
 from .dates import scan_piece
 from .listings import BULLETS, find_tags, has_stamp_line
-from .quotes import OPENERS, Quote, segment_quotes
+from .quotes import OPENERS, Quote, find_quotes, segment_quotes
 from .title import heading_lines
 
 # Pieces longer than this are computed but not kept (a whole text given as one piece).
@@ -47,6 +47,7 @@ class Facts(NamedTuple):
     tags: tuple  # `listings.find_tags` of the piece
     stamp: bool  # whether a line is a timestamp bullet (a comment may start there)
     opener: int  # offset of its first quotation mark, -1 when none
+    quotes: tuple  # `quotes.find_quotes` of the piece, when it has a mark
     ends_blank: bool  # ends with a blank line: another piece may follow
     starts_lf: bool  # starts with a LF (the end of a CR LF before it)
 
@@ -59,6 +60,15 @@ def ends_blank(piece: str) -> bool:
     body = piece[:-2] if piece.endswith("\r\n") else piece[:-1]
     last = max(body.rfind("\n"), body.rfind("\r")) + 1  # where its last line starts
     return not body[last:].strip(" \t\f\v")
+
+
+# Each field of a list of Facts, read at C speed.
+_WORDS, _BREAKS, _DATES, _HEADINGS, _TAGS, _STAMP, _ENDS_BLANK, _STARTS_LF = (
+    itemgetter(Facts._fields.index(name))
+    for name in (
+        "words", "breaks", "dates", "headings", "tags", "stamp", "ends_blank", "starts_lf",
+    )
+)  # fmt: skip
 
 
 def _facts(piece: str) -> Facts:
@@ -80,6 +90,7 @@ def _facts(piece: str) -> Facts:
         tags=tuple(find_tags(piece, normal)) if bullets else (),
         stamp=bullets and has_stamp_line(normal),
         opener=opener,
+        quotes=tuple(find_quotes(piece)) if opener >= 0 else (),
         ends_blank=ends_blank(piece),
         starts_lf=piece.startswith("\n"),
     )
@@ -102,15 +113,26 @@ def facts(piece: str) -> Facts:
 
 
 def checked(pieces: list[str]) -> tuple[list[str], list[Facts]]:
-    """The pieces and their facts; their join as one piece when a cut does not follow a
-    blank line or splits a CR LF (the decomposition would not be exact there)."""
+    """The pieces and their facts, a piece joined with the next where the cut between them
+    does not follow a blank line or splits a CR LF (the decomposition would not be exact
+    there: the CR LF passage split cuts after any CR LF)."""
     found = list(map(facts, pieces))
-    if len(found) > 1 and (
-        not all(map(itemgetter(7), found[:-1])) or any(map(itemgetter(8), found[1:]))
+    if len(found) < 2 or (
+        all(map(_ENDS_BLANK, found[:-1])) and not any(map(_STARTS_LF, found[1:]))
     ):
-        whole = "".join(pieces)
-        return [whole], [facts(whole)]
-    return pieces, found
+        return pieces, found
+    out: list[str] = []
+    run: list[str] = []
+    for i, piece in enumerate(pieces):
+        run.append(piece)
+        if i + 1 < len(pieces):
+            if pieces[i + 1].startswith("\n"):
+                continue
+            if not (found[i].ends_blank if len(run) == 1 else ends_blank("".join(run))):
+                continue
+        out.append(run[0] if len(run) == 1 else "".join(run))
+        run = []
+    return out, list(map(facts, out))
 
 
 def body_pieces(passages: Sequence[str], offset: int) -> list[str]:
@@ -145,12 +167,12 @@ class Pieces:
         found = self.text_facts
         last = self.text_pieces[-1]
         unended = last != "" and last[-1] not in "\r\n"
-        return sum(map(itemgetter(0), found)), sum(map(itemgetter(1), found)) + unended
+        return sum(map(_WORDS, found)), sum(map(_BREAKS, found)) + unended
 
     def dates(self) -> tuple[list, list, list]:
         """`dates.scan_dates` of the body."""
         out: tuple[list, list, list] = ([], [], [])
-        for part in filter(None, map(itemgetter(2), self.facts)):
+        for part in filter(None, map(_DATES, self.facts)):
             for whole, piece in zip(out, part, strict=True):
                 whole += piece
         return out
@@ -159,7 +181,7 @@ class Pieces:
         """Markdown headings of the body: (level, text, inside a fence), as `title.headings`."""
         out: list[tuple[int, str, bool]] = []
         in_fence = False
-        for part in map(itemgetter(3), self.facts):
+        for part in map(_HEADINGS, self.facts):
             for heading in part:
                 if heading is None:
                     in_fence = not in_fence
@@ -169,21 +191,42 @@ class Pieces:
 
     def tags(self) -> list[str]:
         """`listings.find_tags` of the body."""
-        return [tag for part in map(itemgetter(4), self.facts) for tag in part]
+        return [tag for part in map(_TAGS, self.facts) for tag in part]
 
     def may_have_comments(self) -> bool:
         """False when no line of the body is a timestamp bullet: it has no comment."""
-        return any(map(itemgetter(5), self.facts))
+        return any(map(_STAMP, self.facts))
 
     def quotes(self, body: str) -> list[Quote]:
         """`quotes.find_quotes` of the body, scanning only segments with a quotation mark."""
         starts = [0, *accumulate(map(len, self.pieces))]
         has = [f.opener >= 0 for f in self.facts]
+        lf = "\r" not in body
         marks = (
-            (starts[k] + self.facts[k].opener, starts[k + 1])
+            (
+                starts[k] + self.facts[k].opener,
+                starts[k + 1],
+                self._known(k, starts) if lf else None,
+            )
             for k in compress(range(len(self.facts)), has)
         )
         return segment_quotes(body, marks)
+
+    def _known(self, k: int, starts: list[int]) -> tuple[Quote, ...] | None:
+        """The quotations of piece k when it is a segment of its own (in a LF text: the piece
+        before it ends with a stop, "\\n\\n", and so does it, or it is the last): its own,
+        at its offset. Its segment starts at the stop's second LF, which changes nothing:
+        a mark after a LF opens as at the start of a text."""
+        pieces = self.pieces
+        if k and not pieces[k - 1].endswith("\n\n"):
+            return None
+        if k + 1 < len(pieces) and not pieces[k].endswith("\n\n"):
+            return None
+        start = starts[k]
+        quotes = self.facts[k].quotes
+        if not start:
+            return quotes
+        return tuple(Quote(q.text, q.start + start, q.end + start, q.marks) for q in quotes)
 
     def lines(self) -> Iterator[str]:
         """`lines_of` the body, piece by piece (for extractors that read its first lines)."""

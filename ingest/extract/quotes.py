@@ -129,22 +129,31 @@ def _segment_quotes(segment: str) -> tuple[Quote, ...]:
     return tuple(find_quotes(segment))
 
 
-def segment_quotes(text: str, marks: Iterable[tuple[int, int]] | None = None) -> list[Quote]:
+Mark = tuple[int, int, tuple[Quote, ...] | None]
+
+
+def segment_quotes(text: str, marks: Iterable[Mark] | None = None) -> list[Quote]:
     """`find_quotes(text)`, found segment by segment: a quotation never runs past a line
     feed followed by another line break (a stop), so the text is cut into segments that
     each end just past a stop, the next starting at its second break, and only segments
     holding an opening mark are scanned (cached: revisions repeat them).
 
-    marks: (offset of an opening mark, end of the region it opens) for regions that
-    together hold every opening mark of the text, in order (e.g. each passage's first
-    mark and the passage's end), when the caller knows them; else found here."""
+    marks: (offset of an opening mark, end of the region it opens, its quotations) for
+    regions that together hold every opening mark of the text, in order (e.g. each
+    passage's first mark and the passage's end), when the caller knows them; else found
+    here. Its quotations, when not None, are those of the region from the stop just before
+    it (its segment: its own, found by the caller), offsets in the text."""
     if marks is None:  # each mark is a region of its own
-        marks = ((i, i + 1) for i in _opener_offsets(text))
+        marks = ((i, i + 1, None) for i in _opener_offsets(text))
     crlf = "\r" in text
     stops = [m.start() for m in _QUOTE_STOP.finditer(text)] if crlf else []
     out: list[Quote] = []
     resume = 0  # where the next segment starts (0, or the second break of a stop)
-    for pos, limit in marks:
+    for pos, limit, known in marks:
+        if known is not None:  # a region that is one segment, already scanned
+            out += known
+            resume = limit - 1 if limit < len(text) else limit
+            continue
         while True:
             if pos < resume:
                 found = _ANY_OPENER.search(text, resume, limit)
