@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 from ..formats import parse_html
 from ..sidecar import front_matter
@@ -111,6 +112,15 @@ def _clean(value):
     return value
 
 
+def _encodable(items: list[Item]) -> bool:
+    """Whether every string of the items encodes as UTF-8 (no lone surrogate)."""
+    try:
+        "".join(map(str, chain.from_iterable(items))).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _renumber(items: list[Item]) -> list[Item]:
     """Ordinals count per key across all extractors, so (key, ordinal) is unique."""
     next_ordinal: dict[str, int] = {}
@@ -156,6 +166,7 @@ def extract(
         fields["byline"] = fields["author"]
     fields["extractor_version"] = EXTRACTOR_VERSION
     fields = {_clean(k): _clean(v) for k, v in fields.items()}
-    items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
+    if not _encodable(items):  # (the usual items need no cleaning: one C pass tells)
+        items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
     quotes = ctx.memo.get("quotes") if passages is not None and len(ctx.body) == len(text) else None
     return Extraction(dict(sorted(fields.items())), _renumber(items), problems, quotes)

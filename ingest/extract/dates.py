@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import islice
 
-from .base import LINE_CACHE, Context, Partial, rows
+from .base import LINE_CACHE, Context, Partial, lines_of, rows
 
 MONTHS = {
     m: i + 1
@@ -181,14 +181,15 @@ def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str],
     return found, years, weekdays
 
 
-def scan_piece(text: str, lines: list[str]) -> tuple[tuple, tuple, tuple]:
-    """`scan_dates(lines)` of a text and its `lines_of`, as tuples; a text without a digit, or
-    without four digits in a row or a month's name, has no date nor year (C scans first)."""
+def scan_piece(text: str, lines: list[str] | None = None) -> tuple[tuple, tuple, tuple]:
+    """`scan_dates(lines_of(text))` as tuples (`lines`: those, when the caller has them); a
+    text without a digit, or without four digits in a row or a month's name, has no date
+    nor year (C scans first)."""
     if not _has_digit(text) or (
         _FOUR_DIGITS.search(text) is None and _MONTH_START.search(text) is None
     ):  # weekdays only: no pattern matches across a line break
         return (), (), tuple(_WEEKDAY.findall(text)) if "day" in text else ()
-    found, years, weekdays = scan_dates(lines)
+    found, years, weekdays = scan_dates(lines_of(text) if lines is None else lines)
     return tuple(found), tuple(years), tuple(weekdays)
 
 

@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from .base import lines_of
-from .counts import text_words, word_count
+from .counts import word_count
 from .dates import scan_piece
 from .listings import BULLETS, find_tags, has_stamp_line
 from .quotes import OPENERS, Quote, find_quotes, segment_quotes
@@ -72,8 +72,11 @@ _WORDS, _BREAKS, _DATES, _HEADINGS, _TAGS, _STAMP, _ENDS_BLANK, _STARTS_LF = (
 
 
 def _facts(piece: str) -> Facts:
-    lines = lines_of(piece)
-    normal = "\n".join(lines) if "\r" in piece else piece
+    if "\r" in piece:
+        lines = lines_of(piece)
+        normal, breaks = "\n".join(lines), len(lines) - 1
+    else:  # the usual text: its own `Context.normal`, its lines split only if needed
+        lines, normal, breaks = None, piece, piece.count("\n")
     dates = scan_piece(piece, lines)
     # (one C scan per mark: faster than a search for any of them; most marks are absent)
     opener = min(filter((0).__le__, map(piece.find, OPENERS)), default=-1)
@@ -81,10 +84,8 @@ def _facts(piece: str) -> Facts:
     heads = "#" in piece or "```" in piece or "~~~" in piece
     bullets = any(map(piece.__contains__, BULLETS))
     return Facts(
-        # (word_count of the text is its lines' summed, a test holds it: in one C pass
-        # when ASCII, else line by line, each line's kept)
-        words=word_count(piece) if piece.isascii() else text_words(lines),
-        breaks=len(lines) - 1,
+        words=word_count(piece),  # (its lines' summed: a test holds it)
+        breaks=breaks,
         dates=dates if any(dates) else None,
         headings=heading_lines(normal) if heads else (),
         tags=tuple(find_tags(piece, normal)) if bullets else (),
@@ -116,7 +117,9 @@ def checked(pieces: list[str]) -> tuple[list[str], list[Facts]]:
     """The pieces and their facts, a piece joined with the next where the cut between them
     does not follow a blank line or splits a CR LF (the decomposition would not be exact
     there: the CR LF passage split cuts after any CR LF)."""
-    found = list(map(facts, pieces))
+    found = list(map(_cache.get, pieces))  # (no Python call for a kept piece: most are)
+    if None in found:
+        found = [f if f is not None else facts(p) for p, f in zip(pieces, found, strict=True)]
     if len(found) < 2 or (
         all(map(_ENDS_BLANK, found[:-1])) and not any(map(_STARTS_LF, found[1:]))
     ):
