@@ -55,6 +55,8 @@ class Facts(NamedTuple):
 def ends_blank(piece: str) -> bool:
     """Whether the piece ends with a blank line ([ \\t\\f\\v]* only, as the passage split
     has it) and its line break, so that another piece may follow it."""
+    if piece.endswith("\n\n"):  # (the usual passage end)
+        return True
     if not piece.endswith(("\n", "\r")):
         return False
     body = piece[:-2] if piece.endswith("\r\n") else piece[:-1]
@@ -118,7 +120,7 @@ def checked(pieces: list[str]) -> tuple[list[str], list[Facts]]:
     does not follow a blank line or splits a CR LF (the decomposition would not be exact
     there: the CR LF passage split cuts after any CR LF)."""
     found = list(map(_cache.get, pieces))  # (no Python call for a kept piece: most are)
-    if None in found:
+    if not all(found):  # (Facts are non-empty tuples: only None is false)
         found = [f if f is not None else facts(p) for p, f in zip(pieces, found, strict=True)]
     if len(found) < 2 or (
         all(map(_ENDS_BLANK, found[:-1])) and not any(map(_STARTS_LF, found[1:]))
@@ -164,6 +166,8 @@ class Pieces:
             self.pieces, self.facts = checked(body_pieces(passages, offset))
         else:
             self.pieces, self.facts = self.text_pieces, self.text_facts
+        self._head: list[str] = []  # the body's first lines, split so far (`lines`)
+        self._next = 0  # the first piece not split yet
 
     def words_and_lines(self) -> tuple[int, int]:
         """(word_count, line_count) of the whole text (front matter included)."""
@@ -232,10 +236,13 @@ class Pieces:
         return tuple(Quote(q.text, q.start + start, q.end + start, q.marks) for q in quotes)
 
     def lines(self) -> Iterator[str]:
-        """`lines_of` the body, piece by piece (for extractors that read its first lines)."""
-        last = len(self.pieces) - 1
-        for i, piece in enumerate(self.pieces):
-            lines = lines_of(piece)
-            if i < last:
+        """`lines_of` the body, piece by piece as they are read (for the extractors that read
+        only its first lines: title, byline, dateline); split once for all of them."""
+        yield from self._head
+        while self._next < len(self.pieces):
+            lines = lines_of(self.pieces[self._next])
+            self._next += 1
+            if self._next < len(self.pieces):
                 lines.pop()  # the "" after its final line break: the next piece's first line
+            self._head += lines
             yield from lines
