@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from ..formats import parse_html
-from ..sidecar import front_matter
+from ..sidecar import filename_identifiers, front_matter
 from .base import Context, Item, Partial
 from .byline import extract_byline
 from .counts import extract_counts
@@ -25,8 +25,21 @@ from .language import extract_language
 from .listings import extract_comments, extract_tags
 from .pieces import Pieces
 from .quotes import Quote, extract_quotes
-from .source import extract_source
 from .title import extract_headings, extract_title
+
+
+def extract_source(text: str, ctx: Context) -> Partial:
+    """What the caller already knows (media type, encoding) and identifiers in the file name."""
+    ids = filename_identifiers(ctx.path)
+    return Partial(
+        {
+            "media_type": ctx.media_type,
+            "encoding": ctx.encoding,
+            "corpus_number": ids.get("corpus_number"),
+            "identifier": ids.get("identifier"),
+        }
+    )
+
 
 EXTRACTOR_VERSION = "3"  # 3: CJK word counts; „…“ ‚…‘ »…« 「…」 『…』 quotations
 
