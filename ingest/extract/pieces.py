@@ -5,13 +5,15 @@ after them), so the line-based extractors (counts, dates, Markdown headings, tag
 tests for comments and quotation marks) run over each distinct passage once, in a bounded
 per-process cache, and their answers are combined. It is the same answer as over the whole
 text because every cut between two pieces follows a blank line ending in a line break (it
-is checked: pieces that are not so become one piece, the whole text):
+is checked: a piece that does not end so is joined with the next):
 
 - line-based patterns never match across a line break, and a cut after a break is a line
   start for the piece as for the text, so lines, words, dates and headings add up;
 - a run of bullet lines (tags) cannot cross a blank line, and the line before a piece's
   first line is a blank line in the text as the start of the piece is in the piece;
-- a CR LF is never split (a piece after a cut does not start with a LF).
+- a CR LF is never split (a piece after a cut does not start with a LF);
+- quotations stop at a LF followed by another line break (a stop): they are found segment
+  by segment (`quotes.segment_quotes`), and a passage between two stops is one segment.
 
 The pieces come from the caller (archive's passage split, `split_passages`): ingest imports
 nothing of archive.
@@ -185,7 +187,8 @@ class Pieces:
         return out
 
     def headings(self) -> list[tuple[int, str, bool]]:
-        """Markdown headings of the body: (level, text, inside a fence), as `title.headings`."""
+        """Markdown headings of the body: (level, text, inside a fence), as the title
+        module's scan of the whole body finds them."""
         out: list[tuple[int, str, bool]] = []
         in_fence = False
         for part in map(_HEADINGS, self.facts):
