@@ -67,10 +67,11 @@ def ends_blank(piece: str) -> bool:
 
 
 # Each field of a list of Facts, read at C speed.
-_WORDS, _BREAKS, _DATES, _HEADINGS, _TAGS, _STAMP, _ENDS_BLANK, _STARTS_LF = (
+_WORDS, _BREAKS, _DATES, _HEADINGS, _TAGS, _STAMP, _OPENS, _ENDS_BLANK, _STARTS_LF = (
     itemgetter(Facts._fields.index(name))
     for name in (
-        "words", "breaks", "dates", "headings", "tags", "stamp", "ends_blank", "starts_lf",
+        "words", "breaks", "dates", "headings", "tags", "stamp", "opener", "ends_blank",
+        "starts_lf",
     )
 )  # fmt: skip
 
@@ -191,7 +192,7 @@ class Pieces:
         module's scan of the whole body finds them."""
         out: list[tuple[int, str, bool]] = []
         in_fence = False
-        for part in map(_HEADINGS, self.facts):
+        for part in filter(None, map(_HEADINGS, self.facts)):  # (most pieces have none)
             for heading in part:
                 if heading is None:
                     in_fence = not in_fence
@@ -201,7 +202,7 @@ class Pieces:
 
     def tags(self) -> list[str]:
         """`listings.find_tags` of the body."""
-        return [tag for part in map(_TAGS, self.facts) for tag in part]
+        return [tag for part in filter(None, map(_TAGS, self.facts)) for tag in part]
 
     def may_have_comments(self) -> bool:
         """False when no line of the body is a timestamp bullet: it has no comment."""
@@ -210,7 +211,7 @@ class Pieces:
     def quotes(self, body: str) -> list[Quote]:
         """`quotes.find_quotes` of the body, scanning only segments with a quotation mark."""
         starts = [0, *accumulate(map(len, self.pieces))]
-        has = [f.opener >= 0 for f in self.facts]
+        has = map((0).__le__, map(_OPENS, self.facts))
         lf = "\r" not in body
         marks = (
             (
