@@ -26,7 +26,7 @@ TOKENS = [
     "May 5", "5 May 2019", "2019-01-06", "2019-01-06 10:27", "10/11/2019", "1999", "Monday",
     "# Title", "## Sub", "```", "~~~", "• ", "- ", "* ", "Iran", "a b c d e", "By Jane Doe",
     "“", "”", '"', "«", "»", "„", "‚", "‘", "’", "「", "」", "『", "』", "don’t", "東京都",
-    "---", "title: x", ".", ":", "—",
+    "---", "title: x", ".", ":", "—", "19٣٤", "٣٤٥٦", "Sept 7", "é 2020", "Dec.",
 ]  # fmt: skip
 texts = st.lists(st.sampled_from(TOKENS), max_size=60).map("".join)
 front = st.sampled_from(["", "---\ntitle: T\n---\n", "---\r\na: 1\r\n---\r\n  \n", "---\n---\n\n"])
