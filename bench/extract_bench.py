@@ -11,7 +11,11 @@ the CPU of importing ingest.extract. A second fresh process per run times each e
 (EXTRACTORS wrapped with a CPU clock); "other" is what extract() spends outside them
 (context, cleaning, numbering). Before either loop the language model is loaded, once per
 process as any run does (importing numpy, decompressing the model): "model load", and "with
-load" the total of a process that pays it. Medians of --runs. CPU seconds
+load" the total of a process that pays it. extract() is given the text's passages where
+`prepare_content` gives them (decoded text; not the readable text of HTML, PDF, DOCX), when
+the checkout's extract() takes them. A third fresh process per run times `prepare_content`
+itself over every content ("prepare_content": description, passage split, quotations,
+extraction: the per-content work of an import's workers). Medians of --runs. CPU seconds
 (time.process_time), not wall: the machine is shared.
 
 --root DIR runs another checkout of the code (e.g. `git archive HEAD | tar -x -C DIR`) as
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import pickle
@@ -74,17 +79,21 @@ def inputs(blobs: list[tuple[str, bytes]]) -> list[dict]:
     """extract()'s keyword arguments per content, as `prepare_content` computes them."""
     sys.path.insert(0, str(ROOT))
     from archive.record.metadata import readable
+    from archive.store.passage_format import split_passages
     from ingest.content import describe
 
     out = []
     for path, data in blobs:
         info, decoded = describe(path, data)
         text, _problems = readable(data, info.media_type)
+        passages = None
         if text is None and decoded.is_text:
             text = decoded.text
+            passages = split_passages(text)  # as prepare_content splits it
         out.append(
             {
                 "text": text,
+                "passages": passages,
                 "media_type": info.media_type,
                 "path": path,
                 "encoding": info.encoding,
@@ -123,7 +132,18 @@ def child(root: str, inputs_file: str, mode: str) -> None:
             return run
 
         extractor.EXTRACTORS = tuple((n, timed(n, fn)) for n, fn in extractor.EXTRACTORS)
+    if "passages" not in inspect.signature(extractor.extract).parameters:
+        for c in contents:  # a checkout from before extraction took passages
+            del c["passages"]
     hashes = []
+    if mode == "prepare":
+        from archive.record.metadata import prepare_content
+
+        start = time.process_time()
+        results = [prepare_content(c["path"], c["data"]) for c in contents]
+        total = time.process_time() - start
+        print(json.dumps({"import": imported, "model": model, "total": total, "per": per}))
+        return
     start = time.process_time()
     results = [extractor.extract(c.pop("text"), **c) for c in contents]
     total = time.process_time() - start
@@ -164,10 +184,11 @@ def main() -> None:
         print(f"{len(contents)} contents, {chars:,} characters of text")
         inputs_file = Path(tmp) / "inputs.pickle"
         inputs_file.write_bytes(pickle.dumps(contents))
-        runs: dict[str, dict[str, list[dict]]] = {n: {"total": [], "split": []} for n in roots}
+        modes = ("total", "split", "prepare")
+        runs: dict[str, dict[str, list[dict]]] = {n: {m: [] for m in modes} for n in roots}
         for _ in range(args.runs):
             for name, root in roots.items():  # alternating, so load changes hit both
-                for mode in ("total", "split"):
+                for mode in modes:
                     runs[name][mode].append(run_child(root, inputs_file, mode))
     report(runs, [c["path"] for c in contents])
 
@@ -187,6 +208,7 @@ def report(runs: dict[str, dict[str, list[dict]]], paths: list[str]) -> None:
         per["model load"] = med([r["model"] for r in totals])
         per["with load"] = med([r["total"] + r["model"] for r in totals])
         per["import"] = med([r["import"] for r in totals])
+        per["prepare_content"] = med([r["total"] for r in runs[name]["prepare"]])
         table[name] = per
     keys = list(dict.fromkeys(k for n in names for k in table[n]))
     print(f"CPU seconds, median of {len(runs[names[0]]['total'])} fresh processes")

@@ -46,6 +46,8 @@ class Decoded:
 
 
 def newline_style(text: str) -> str:
+    if "\r" not in text:  # the usual text: one C scan finds no CR, the next a LF at once
+        return "LF" if "\n" in text else "none"
     crlf = text.count("\r\n")
     lf = text.count("\n") - crlf
     cr = text.count("\r") - crlf
@@ -60,7 +62,9 @@ def _text(data: bytes, encoding: str, flags: list[str]) -> Decoded | None:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
-    if text.encode(encoding) != data:
+    # Strict UTF-8 is one-to-one (no surrogates, no overlong forms): its text re-encodes to
+    # the same bytes, so only the other codecs are checked.
+    if encoding != "utf-8" and text.encode(encoding) != data:
         return None
     if "\x00" in text:
         flags.append("nul")

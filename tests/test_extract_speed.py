@@ -19,7 +19,7 @@ from ingest.extract.byline import find_byline
 from ingest.extract.counts import counts, line_endings, word_count
 from ingest.extract.dates import _DATELINE, find_dateline
 from ingest.extract.language import detect_language
-from ingest.extract.listings import _BULLETS, _STAMP, _is_label, find_comments, find_tags
+from ingest.extract.listings import _STAMP, BULLETS, _is_label, find_comments, find_tags
 from ingest.extract.quotes import _PAIRS, _straight_closes, _straight_opens, find_quotes
 from ingest.extract.title import extract_headings, extract_title
 
@@ -113,7 +113,7 @@ def ref_h1(text: str) -> str | None:
 
 def ref_bullet(line: str) -> str | None:
     s = line.strip()
-    if len(s) >= 2 and s[0] in _BULLETS and s[1] in " \t\u00a0":
+    if len(s) >= 2 and s[0] in BULLETS and s[1] in " \t\u00a0":
         return s[2:].strip()
     return None
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from archive.ledger.contents import append_contents, renew_in_run
 from archive.record.plan import Change
 from archive.store import Store
-from archive.store.passage_format import PassageError
-from archive.store.passage_store import passage_key, split_text
+from archive.store.passage_format import split_passages
+from archive.store.passage_store import passage_key, text_quotes
 from ingest.content import BlobInfo, describe, text_blob
 from ingest.extract import EXTRACTOR_VERSION, FIELDS, Extraction, extract
 from ingest.formats import MEDIA_DOCX, FormatError, readable_text
@@ -107,35 +107,46 @@ def prepare_content(path: str, data: bytes, extract_metadata: bool = True) -> Pr
         problems.append(mismatch)
     text, more = readable(data, info.media_type)
     problems += more
+    parts = _passages(info, decoded.text)
     text_blob_row = None
     if text is not None:
         text_blob_row = text_blob(text)
     elif decoded.is_text:
         text = decoded.text
     metadata = None
+    quotes = None
     if extract_metadata:
         extraction = extract(
-            text, media_type=info.media_type, path=path, encoding=info.encoding, data=data
+            text,
+            media_type=info.media_type,
+            path=path,
+            encoding=info.encoding,
+            data=data,
+            passages=parts if text is decoded.text else None,  # (not of a readable text)
         )
         metadata = row_fields(extraction)
         problems += extraction.problems
-    split = _split(info, data)
-    if split is None:
+        quotes = extraction.quotes
+    if parts is None:
         return Prepared(info, text_blob_row, metadata, _unique(problems))
-    parts, quotes = split
-    keys = (list(map(passage_key, parts)), [passage_key(q) for q, _ in quotes])
+    if quotes is None:
+        quote_rows = text_quotes(decoded.text)
+    else:  # the extraction's own scan: the same quotations (`text_quotes` = `find_quotes`)
+        quote_rows = [(q.text, q.start) for q in quotes]
+    split = (parts, quote_rows)
+    keys = (list(map(passage_key, parts)), [passage_key(q) for q, _ in quote_rows])
     return Prepared(info, text_blob_row, metadata, _unique(problems), split, keys)
 
 
-def _split(info: BlobInfo, data: bytes) -> tuple[list[str], list] | None:
-    """The passages and quotations the blob will be packed into (as `pack_blob` decodes it);
-    None when it is not text, or does not split cleanly (`pack_blob` then reports it)."""
-    if not info.is_text or info.encoding is None:
+def _passages(info: BlobInfo, text: str | None) -> list[str] | None:
+    """The passages the blob will be packed into (`split_passages` of `text`, its decoded
+    text, as `pack_blob` decodes it); None when it is not text, or they do not rebuild the
+    text (`pack_blob` then reports it). The text re-encodes to the blob's bytes (`decode`),
+    so passages that join into it rebuild them: no second encoding and hash."""
+    if not info.is_text or info.encoding is None or text is None:
         return None
-    try:
-        return split_text(info.blake3, info.encoding, data.decode(info.encoding))
-    except (PassageError, UnicodeDecodeError, LookupError):
-        return None
+    parts = split_passages(text)
+    return parts if "".join(parts) == text else None
 
 
 def write_prepared(

@@ -8,11 +8,12 @@ problem; the others still run. Output is deterministic plain data.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
 
 from ..formats import parse_html
-from ..sidecar import front_matter
+from ..sidecar import filename_identifiers, front_matter
 from .base import Context, Item, Partial
 from .byline import extract_byline
 from .counts import extract_counts
@@ -22,9 +23,23 @@ from .frontmatter import extract_front_matter
 from .html_meta import extract_html_meta
 from .language import extract_language
 from .listings import extract_comments, extract_tags
-from .quotes import extract_quotes
-from .source import extract_source
+from .pieces import Pieces
+from .quotes import Quote, extract_quotes
 from .title import extract_headings, extract_title
+
+
+def extract_source(text: str, ctx: Context) -> Partial:
+    """What the caller already knows (media type, encoding) and identifiers in the file name."""
+    ids = filename_identifiers(ctx.path)
+    return Partial(
+        {
+            "media_type": ctx.media_type,
+            "encoding": ctx.encoding,
+            "corpus_number": ids.get("corpus_number"),
+            "identifier": ids.get("identifier"),
+        }
+    )
+
 
 EXTRACTOR_VERSION = "3"  # 3: CJK word counts; „…“ ‚…‘ »…« 「…」 『…』 quotations
 
@@ -61,6 +76,8 @@ class Extraction:
     fields: dict[str, str | int | None]
     items: list[tuple[str, int, str, str | None]]
     problems: list[str]
+    # The text's quotations, when found over the whole text of its passages (see `extract`).
+    quotes: list[Quote] | None = field(default=None, compare=False, repr=False)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -72,23 +89,29 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _context(
-    text: str, media_type: str, path: str, encoding: str | None, data: bytes | None
+    text: str,
+    media_type: str,
+    path: str,
+    encoding: str | None,
+    data: bytes | None,
+    passages: Sequence[str] | None = None,
 ) -> tuple[Context, list[str]]:
     problems: list[str] = []
-    body = text
+    body, offset = text, 0
     if media_type in ("text/markdown", "text/plain"):
         try:
             _meta, offset = front_matter(text)
             body = text[offset:]
         except ValueError:
             pass  # reported by the front_matter extractor
+    pieces = None if passages is None else Pieces(text, passages, offset)
     html = None
     if media_type == "text/html" and data is not None:
         try:
             html = parse_html(data)
         except Exception as exc:
             problems.append(f"html: {_one_line(exc)}")
-    return Context(media_type, path, encoding, data, body, html), problems
+    return Context(media_type, path, encoding, data, body, html, pieces), problems
 
 
 def _clean(value):
@@ -100,6 +123,15 @@ def _clean(value):
         except UnicodeEncodeError:
             return _SURROGATE.sub("\ufffd", value)
     return value
+
+
+def _encodable(items: list[Item]) -> bool:
+    """Whether every string of the items encodes as UTF-8 (no lone surrogate)."""
+    try:
+        "".join(map(str, chain.from_iterable(items))).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _renumber(items: list[Item]) -> list[Item]:
@@ -114,11 +146,23 @@ def _renumber(items: list[Item]) -> list[Item]:
 
 
 def extract(
-    text: str | None, *, media_type: str, path: str, encoding: str | None, data: bytes | None = None
+    text: str | None,
+    *,
+    media_type: str,
+    path: str,
+    encoding: str | None,
+    data: bytes | None = None,
+    passages: Sequence[str] | None = None,
 ) -> Extraction:
-    """Run every extractor independently over the text; failures become problems."""
+    """Run every extractor independently over the text; failures become problems.
+
+    passages: the text cut into passages (archive's `split_passages`, their join the text),
+    when the caller has them: the extractors that decompose over passages then do their
+    work once per distinct passage (`pieces`), with the same result, and the extraction
+    carries the text's quotations (`quotes.find_quotes`) when it found them (no front matter),
+    for the passage split: one scan."""
     text = text or ""
-    ctx, problems = _context(text, media_type, path, encoding, data)
+    ctx, problems = _context(text, media_type, path, encoding, data, passages)
     fields: dict[str, str | int | None] = dict.fromkeys(FIELDS)
     items: list[Item] = []
     for name, extractor in EXTRACTORS:
@@ -135,5 +179,7 @@ def extract(
         fields["byline"] = fields["author"]
     fields["extractor_version"] = EXTRACTOR_VERSION
     fields = {_clean(k): _clean(v) for k, v in fields.items()}
-    items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
-    return Extraction(dict(sorted(fields.items())), _renumber(items), problems)
+    if not _encodable(items):  # (the usual items need no cleaning: one C pass tells)
+        items = [(_clean(k), n, _clean(v), _clean(d)) for k, n, v, d in items]
+    quotes = ctx.memo.get("quotes") if passages is not None and len(ctx.body) == len(text) else None
+    return Extraction(dict(sorted(fields.items())), _renumber(items), problems, quotes)

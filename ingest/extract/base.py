@@ -25,6 +25,9 @@ class Context:
     data: bytes | None
     body: str
     html: Any = None  # parsed selectolax tree for HTML, else None
+    # The body's passages (`pieces.Pieces`), when the caller split the text: extractors that
+    # decompose over passages read them instead of the whole body.
+    pieces: Any = None
     # What one extractor computed that another of the same module reuses (e.g. the headings
     # the title and the headings extractors both read); filled as they run.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .base import Context, Partial, lines_of
 
 _TOP_LINES = 15
 _CONNECTORS = {"and", "&", "de", "van", "von", "der", "al", "bin", "la", "le", "del", "di"}
 
 
-def find_byline(text: str, lines: list[str] | None = None) -> str | None:
+def find_byline(text: str, lines: Iterable[str] | None = None) -> str | None:
     """The name(s) after a leading "By " on one of the first lines, if they look like names.
     `lines`: `lines_of(text)`, when the caller has them already."""
     seen = 0
@@ -33,4 +35,5 @@ def find_byline(text: str, lines: list[str] | None = None) -> str | None:
 
 
 def extract_byline(text: str, ctx: Context) -> Partial:
-    return Partial({"byline": find_byline(ctx.body, ctx.lines)})
+    lines = ctx.lines if ctx.pieces is None else ctx.pieces.lines()
+    return Partial({"byline": find_byline(ctx.body, lines)})

@@ -42,12 +42,53 @@ def line_endings(s: str | bytes) -> str:
 # tokens with a letter or digit: at C speed, no regular expression.
 _ASCII_SPACES = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")
 _ASCII_SYMBOLS = bytes(c for c in range(128) if not chr(c).isalnum() and not chr(c).isspace())
+# ... and every other byte becomes "a", so the tokens are counted as " a" pairs, with no list
+# of them made.
+_SPACE_OR_A = bytes(32 if chr(c).isspace() else 97 for c in range(128)) + b"a" * 128
+
+
+def _tokens(data: bytes, delete: bytes) -> int:
+    """len(data.translate(_ASCII_SPACES, delete).split()), in C without the list."""
+    marked = data.translate(_SPACE_OR_A, delete)
+    return marked.count(b" a") + marked.startswith(b"a")
+
+
+# Other text: what makes a word is only whether each character is a space, a letter or
+# digit (str.isalnum, the regular expressions' \w but "_"), CJK, or none of these. So each
+# distinct non-ASCII character (a text holds few) becomes an ASCII one of its kind in the
+# UTF-8 bytes (a whole sequence: UTF-8 never matches inside another character) and the
+# ASCII count applies: a space a space, a letter "a", a CJK character a space and one word,
+# any other (quotation marks, dashes: never a word, never a break) deleted with the symbols.
+_ASCII = bytes(range(128))
+_NOT_ASCII_WORD = _ASCII_SYMBOLS + bytes(range(128, 256))
+_FEW = 16
+
+
+def _non_ascii_count(text: str) -> int | None:
+    """`word_count` of a non-ASCII text through its bytes; None past _FEW distinct
+    non-ASCII characters."""
+    data = text.encode("utf-8", "surrogatepass")
+    chars = set(data.translate(None, _ASCII).decode("utf-8", "surrogatepass"))
+    if len(chars) > _FEW:
+        return None
+    cjk = 0
+    for c in chars:
+        if _CJK.match(c):
+            seq = c.encode("utf-8", "surrogatepass")
+            cjk += data.count(seq)
+            data = data.replace(seq, b" ")
+        elif c.isspace() or c.isalnum():
+            data = data.replace(c.encode("utf-8", "surrogatepass"), b" " if c.isspace() else b"a")
+    return _tokens(data, _NOT_ASCII_WORD) + cjk
 
 
 def word_count(text: str) -> int:
     """Whitespace-separated tokens with a letter or digit, each CJK character one word."""
     if text.isascii():
-        return len(text.encode("ascii").translate(_ASCII_SPACES, _ASCII_SYMBOLS).split())
+        return _tokens(text.encode("ascii"), _ASCII_SYMBOLS)
+    counted = _non_ascii_count(text)
+    if counted is not None:
+        return counted
     cjk = 0
     if _CJK.search(text) is not None:
         text, cjk = _CJK.subn(" ", text)
@@ -83,9 +124,12 @@ def counts(text: str, lines: list[str] | None = None) -> dict[str, int]:
 
 
 def extract_counts(text: str, ctx: Context) -> Partial:
-    fields: dict[str, str | int | None] = dict(
-        counts(text, ctx.lines if text is ctx.body else None)
-    )
+    fields: dict[str, str | int | None]
+    if ctx.pieces is not None:  # the passages of this text
+        words, lines = ctx.pieces.words_and_lines()
+        fields = {"word_count": words, "char_count": len(text), "line_count": lines}
+    else:
+        fields = dict(counts(text, ctx.lines if text is ctx.body else None))
     textual = ctx.media_type.startswith(_TEXTUAL)
     if ctx.media_type == "text/html" and ctx.data is not None:
         fields["line_endings"] = line_endings(ctx.data)  # of the source, not the readable text

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import islice
 
-from .base import LINE_CACHE, Context, Partial, rows
+from .base import LINE_CACHE, Context, Partial, lines_of, rows
 
 MONTHS = {
     m: i + 1
@@ -54,13 +56,14 @@ _DATELINE = re.compile(
 _DATELINE_LINES = 8
 
 
-def find_dateline(text: str, lines: list[str] | None = None) -> str | None:
+def find_dateline(text: str, lines: Iterable[str] | None = None) -> str | None:
     """A news dateline ("TEHRAN, Sept 7 (Reuters) —") opening one of the first paragraphs.
-    `lines`: `lines_of(text)`, when the caller has them (the same lines when no CR)."""
+    `lines`: `lines_of(text)` (or an iterator of them), when the caller has them (the same
+    lines when no CR)."""
     seen = 0
     if lines is None or "\r" in text:  # a CR LF counts as two breaks here
         lines = text.replace("\r", "\n").split("\n", 200)
-    for line in lines[:200]:
+    for line in islice(lines, 200):
         if not line.strip():
             continue
         seen += 1
@@ -136,14 +139,30 @@ def find_dates(text: str, matches: list[re.Match] | None = None) -> list[tuple[s
 # _MONTH) before a day number.
 _DIGIT = re.compile(r"\d")
 _FOUR_DIGITS = re.compile(r"\d{4}")
-_MONTH_START = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# ASCII bytes: a digit becomes "0", anything else a space, so "0000" marks four digits.
+_DIGIT_MARKS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
 
 
 def _has_digit(line: str) -> bool:
-    """Whether `_DIGIT` finds one; in ASCII text, ten C scans that stop at the first hit."""
-    if line.isascii():
-        return any(map(line.__contains__, "0123456789"))
-    return _DIGIT.search(line) is not None
+    """Whether `_DIGIT` finds one; ten C scans that stop at the first hit first (an ASCII
+    digit), the pattern only for other text without one."""
+    if any(map(line.__contains__, "0123456789")):
+        return True
+    return not line.isascii() and _DIGIT.search(line) is not None
+
+
+def _may_date(text: str) -> bool:
+    """False when `_PATTERNS` and `_YEAR` cannot match: no four digits in a row and no
+    month's name (as cased in _MONTH); C scans in ASCII text."""
+    if text.isascii():
+        if b"0000" in text.encode("ascii").translate(_DIGIT_MARKS):
+            return True
+    elif _FOUR_DIGITS.search(text) is not None:
+        return True
+    return any(map(text.__contains__, _MONTH_NAMES))
 
 
 @lru_cache(maxsize=LINE_CACHE)
@@ -151,9 +170,7 @@ def _line_dates(line: str) -> tuple[tuple, tuple, tuple] | None:
     """Dates, years and weekdays of one line; revisions repeat most lines, so cached. Most
     lines have no digit or no year or month (no date) and no "day" (no weekday): C scans."""
     weekdays = tuple(_WEEKDAY.findall(line)) if "day" in line else ()
-    if not _has_digit(line) or (
-        _FOUR_DIGITS.search(line) is None and _MONTH_START.search(line) is None
-    ):
+    if not _has_digit(line) or not _may_date(line):
         return ((), (), weekdays) if weekdays else None
     matches = list(_PATTERNS.finditer(line))
     years = find_years(line, matches)
@@ -178,8 +195,25 @@ def scan_dates(lines: list[str]) -> tuple[list[tuple[str, str, str]], list[str],
     return found, years, weekdays
 
 
+def scan_piece(text: str, lines: list[str] | None = None) -> tuple[tuple, tuple, tuple]:
+    """`scan_dates(lines_of(text))` as tuples (`lines`: those, when the caller has them); a
+    text without a digit, or without four digits in a row or a month's name, has no date
+    nor year (C scans first)."""
+    if not _has_digit(text) or not _may_date(
+        text
+    ):  # weekdays only: no pattern matches across a line break
+        return (), (), tuple(_WEEKDAY.findall(text)) if "day" in text else ()
+    found, years, weekdays = scan_dates(lines_of(text) if lines is None else lines)
+    return tuple(found), tuple(years), tuple(weekdays)
+
+
 def extract_dates(text: str, ctx: Context) -> Partial:
-    found, years, weekdays = scan_dates(ctx.lines)
+    if ctx.pieces is not None:
+        found, years, weekdays = ctx.pieces.dates()
+        lines = ctx.pieces.lines()
+    else:
+        found, years, weekdays = scan_dates(ctx.lines)
+        lines = ctx.lines
     items = []
     for key in ("date", "date_partial", "date_ambiguous"):
         keep = [(v, None if key == "date_ambiguous" else o) for k, v, o in found if k == key]
@@ -187,4 +221,4 @@ def extract_dates(text: str, ctx: Context) -> Partial:
     items += rows("year", [(y, None) for y in years])
     items += rows("weekday", [(w, None) for w in weekdays])
     first = next((v[:10] for k, v, _ in found if k == "date"), None)
-    return Partial({"first_date": first, "dateline": find_dateline(ctx.body, ctx.lines)}, items)
+    return Partial({"first_date": first, "dateline": find_dateline(ctx.body, lines)}, items)

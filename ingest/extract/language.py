@@ -6,6 +6,12 @@ classifies. So the first process to need it keeps the library's own arrays, as l
 uncompressed in the user's cache (`model_cache_dir`), and every later process maps them
 (a few ms, and the pages are shared between an import's workers). The arrays are the
 model's, untouched: the answers are the library's own (a test holds them to it).
+
+Revisions of a document change a few lines of the sample classified, so the model's walk over
+its bytes (a deterministic automaton, in Python: most of a classification's cost) is done
+line by line and kept: the features a line emits and the state it leaves depend only on the
+state it starts in and its bytes. The features joined are the walk's over the whole sample,
+in the same order, so the scores are the library's, bit for bit.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,9 @@ _MIN_LETTERS = 20
 _LETTERS = re.compile(r"[^\W\d_]")
 # The arrays of py3langid's model (modelio.load_model's tuple, in its order), one .npy each.
 _ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+# Lines of samples whose walk is kept, per process (a line of ~100 bytes: a few MB at most).
+_WALKS = 1 << 14
+_LINES = re.compile(rb"[^\n]*\n|[^\n]+")
 
 
 def _enough_letters(sample: str) -> bool:
@@ -90,11 +100,59 @@ def cached_model(model: Path) -> Path:
     return folder
 
 
+def _walk(nextmove: Any, rowbase: list[int], output: list[int], state: int, data: bytes):
+    """py3langid's `visit_counts` loop from a given state: (features, state it ends in)."""
+    found: list[int] = []
+    append = found.append
+    for letter in data:
+        state = nextmove[rowbase[state] + letter]
+        feature = output[state]
+        if feature >= 0:
+            append(feature)
+    return tuple(found), state
+
+
+def line_visits(identifier: Any, data: bytes, walks: dict) -> Counter | None:
+    """`visit_counts` of the bytes (feature -> count, in order of first visit, or None),
+    walked line by line from the state the line before left, each (state, line) once:
+    `walks` keeps them."""
+    nextmove, rowbase, output = identifier.tk_nextmove, identifier._rowbase, identifier.tk_output
+    state = 0
+    found: list[int] = []
+    for line in _LINES.findall(data):
+        walked = walks.get((state, line))
+        if walked is None:
+            walked = _walk(nextmove, rowbase, output, state, line)
+            if len(walks) >= _WALKS:
+                del walks[next(iter(walks))]
+            walks[state, line] = walked
+        found += walked[0]
+        state = walked[1]
+    return Counter(found) if found else None
+
+
+@lru_cache(maxsize=1)
+def _line_walking() -> type:
+    """py3langid's LanguageIdentifier, its byte walk done by `line_visits` (the scores are
+    then computed by the library itself, from the same counts)."""
+    from py3langid.langid import LanguageIdentifier
+
+    class LineWalking(LanguageIdentifier):
+        __slots__ = ("walks",)
+
+        def _raw_score(self, text: bytes) -> Any:
+            visits = line_visits(self, text, self.walks)
+            if visits is None:  # no feature: the library's own answer for that
+                return super()._raw_score(text)
+            return self._sparse_score(visits, self.nb_ptc)
+
+    return LineWalking
+
+
 def mapped_identifier(folder: Path) -> Any:
     """py3langid's LanguageIdentifier over the cached arrays, mapped, not read: its DFA
     walks a memoryview of them exactly as it walks the arrays modelio makes."""
     import numpy as np
-    from py3langid.langid import LanguageIdentifier
 
     loaded = {
         name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS
@@ -102,7 +160,7 @@ def mapped_identifier(folder: Path) -> Any:
     nextmove = memoryview(loaded["nextmove"])
     if nextmove.format not in ("I", "L") or nextmove.itemsize != 4:
         raise ValueError("cached model: transitions are not native uint32")
-    return LanguageIdentifier(
+    model = _line_walking()(
         loaded["ptc"],
         np.asarray(loaded["pc"]),
         loaded["classes"].tolist(),
@@ -110,6 +168,8 @@ def mapped_identifier(folder: Path) -> Any:
         loaded["out_feat"].tolist(),
         tk_row=loaded["nextmove_row"].tolist(),
     )
+    model.walks = {}
+    return model
 
 
 @lru_cache(maxsize=1)

@@ -10,14 +10,14 @@ import re
 
 from .base import Context, Partial, line_matches, line_pattern, lines_of, rows
 
-_BULLETS = "•·*-–▪◦‣"
+BULLETS = "•·*-–▪◦‣"
 _STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})?$")
 _MAX_TAG_WORDS = 4
 
 
 def _bullet(line: str) -> str | None:
     s = line.strip()
-    if len(s) >= 2 and s[0] in _BULLETS and s[1] in " \t\u00a0":
+    if len(s) >= 2 and s[0] in BULLETS and s[1] in " \t\u00a0":
         return s[2:].strip()
     return None
 
@@ -27,7 +27,7 @@ def _bullet(line: str) -> str | None:
 # to four words (as str.split counts them) up to the line's end. Possessive (*+, ++): a
 # longer item fails at once instead of backtracking through its words (no other way to
 # match exists: spaces and non-spaces alternate).
-_ITEM = r"[^\S\n]*+[" + re.escape(_BULLETS) + r"][ \t\u00a0][^\S\n]*+"
+_ITEM = r"[^\S\n]*+[" + re.escape(BULLETS) + r"][ \t\u00a0][^\S\n]*+"
 _SHORT_BULLET_LINE = line_pattern(_ITEM + r"(\S++(?:[^\S\n]++\S++){0,3}+)[^\S\n]*+$", re.MULTILINE)
 # ... whose item is a timestamp (as _STAMP), up to the line's end.
 _STAMP_LINE = line_pattern(
@@ -90,6 +90,11 @@ def _is_label(item: str) -> bool:
     )
 
 
+def has_stamp_line(normal: str) -> bool:
+    """Whether a line of a LF text is a timestamp bullet (where `find_comments` starts)."""
+    return next(line_matches(_STAMP_LINE, normal), None) is not None
+
+
 def find_comments(text: str, normal: str | None = None) -> list[tuple[str, str]]:
     """(comment text, ISO timestamp) for each bullet that is a timestamp followed by text
     lines: up to a blank line after some text, or the next bullet."""
@@ -112,9 +117,12 @@ def find_comments(text: str, normal: str | None = None) -> list[tuple[str, str]]
 
 
 def extract_tags(text: str, ctx: Context) -> Partial:
-    return Partial(items=rows("tag", [(t, None) for t in find_tags(ctx.body, ctx.normal)]))
+    found = find_tags(ctx.body, ctx.normal) if ctx.pieces is None else ctx.pieces.tags()
+    return Partial(items=rows("tag", [(t, None) for t in found]))
 
 
 def extract_comments(text: str, ctx: Context) -> Partial:
+    if ctx.pieces is not None and not ctx.pieces.may_have_comments():
+        return Partial({"comment_count": 0})
     found = find_comments(ctx.body, ctx.normal)
     return Partial({"comment_count": len(found)}, rows("comment", found))

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .base import Context, Partial, rows
 from .counts import word_count
@@ -116,7 +118,70 @@ def find_quotes(text: str, min_words: int = 3) -> list[Quote]:
     return out
 
 
+# Where a quotation always stops (`_STOPS`): a line feed followed by another line break.
+_QUOTE_STOP = re.compile(r"\n(?=[\r\n])")
+_ANY_OPENER = re.compile("[" + re.escape(OPENERS) + "]")
+
+
+@lru_cache(maxsize=1 << 14)
+def _segment_quotes(segment: str) -> tuple[Quote, ...]:
+    """`find_quotes` of one segment; revisions repeat most segments, so cached."""
+    return tuple(find_quotes(segment))
+
+
+Mark = tuple[int, int, tuple[Quote, ...] | None]
+
+
+def segment_quotes(text: str, marks: Iterable[Mark] | None = None) -> list[Quote]:
+    """`find_quotes(text)`, found segment by segment: a quotation never runs past a line
+    feed followed by another line break (a stop), so the text is cut into segments that
+    each end just past a stop, the next starting at its second break, and only segments
+    holding an opening mark are scanned (cached: revisions repeat them).
+
+    marks: (offset of an opening mark, end of the region it opens, its quotations) for
+    regions that together hold every opening mark of the text, in order (e.g. each
+    passage's first mark and the passage's end), when the caller knows them; else found
+    here. Its quotations, when not None, are those of the region from the stop just before
+    it (its segment: its own, found by the caller), offsets in the text."""
+    if marks is None:  # each mark is a region of its own
+        marks = ((i, i + 1, None) for i in _opener_offsets(text))
+    crlf = "\r" in text
+    stops = [m.start() for m in _QUOTE_STOP.finditer(text)] if crlf else []
+    out: list[Quote] = []
+    resume = 0  # where the next segment starts (0, or the second break of a stop)
+    for pos, limit, known in marks:
+        if known is not None:  # a region that is one segment, already scanned
+            out += known
+            resume = limit - 1 if limit < len(text) else limit
+            continue
+        while True:
+            if pos < resume:
+                found = _ANY_OPENER.search(text, resume, limit)
+                if found is None:
+                    break
+                pos = found.start()
+            if crlf:
+                k = bisect_left(stops, pos)  # (a mark is never the line feed of a stop)
+                start = stops[k - 1] + 1 if k else 0
+                end = stops[k] + 2 if k < len(stops) else len(text)
+            else:
+                start = text.rfind("\n\n", max(resume - 1, 0), pos) + 1
+                stop = text.find("\n\n", pos)
+                end = len(text) if stop < 0 else stop + 2
+            quotes = _segment_quotes(text[start:end])
+            if start:
+                quotes = tuple(
+                    Quote(q.text, q.start + start, q.end + start, q.marks) for q in quotes
+                )
+            out += quotes
+            resume = end - 1 if end < len(text) else end
+            if resume >= limit:
+                break
+    return out
+
+
 def extract_quotes(text: str, ctx: Context) -> Partial:
     """Quote rows: value = quoted text, detail = the marks."""
-    found = find_quotes(ctx.body)
+    found = find_quotes(ctx.body) if ctx.pieces is None else ctx.pieces.quotes(ctx.body)
+    ctx.memo["quotes"] = found  # (the text's own, for the passage split, when no front matter)
     return Partial(items=rows("quote", [(q.text, q.marks) for q in found]))

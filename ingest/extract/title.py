@@ -7,6 +7,7 @@ Mr. Putin") is skipped when a headline-like line follows it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .base import Context, Partial, line_matches, line_pattern, lines_of
 
@@ -33,7 +34,7 @@ def _headline_like(line: str) -> bool:
     return has_lower and len(words) <= _MAX_TITLE_WORDS and not line.endswith(".")
 
 
-def first_meaningful_line(text: str, lines: list[str] | None = None) -> str | None:
+def first_meaningful_line(text: str, lines: Iterable[str] | None = None) -> str | None:
     """First line with letters, skipping a name-only caption that precedes a headline.
     `lines`: `lines_of(text)`, when the caller has them already."""
     candidates: list[str] = []
@@ -51,17 +52,28 @@ def first_meaningful_line(text: str, lines: list[str] | None = None) -> str | No
     return candidates[0][:500]
 
 
+def heading_lines(normal: str) -> tuple[tuple[int, str] | None, ...]:
+    """Markdown heading lines (level, text) and fence lines (None) of a LF text, in order."""
+    return tuple(
+        None if m.group(1) is None else (len(m.group(2)), m.group(3))
+        for m in line_matches(_HEADING_OR_FENCE, normal)
+    )
+
+
 def _headings(ctx: Context) -> list[tuple[int, str, bool]]:
     """Every Markdown heading line of the body, in order: (level, text, inside a fence).
     One scan, kept in the context for both the title and the headings."""
     found = ctx.memo.get("headings")
     if found is None:
-        found, in_fence = [], False
-        for m in line_matches(_HEADING_OR_FENCE, ctx.normal):
-            if m.group(1) is None:  # a fence
-                in_fence = not in_fence
-            else:
-                found.append((len(m.group(2)), m.group(3), in_fence))
+        if ctx.pieces is not None:
+            found = ctx.pieces.headings()
+        else:
+            found, in_fence = [], False
+            for heading in heading_lines(ctx.normal):
+                if heading is None:  # a fence
+                    in_fence = not in_fence
+                else:
+                    found.append((*heading, in_fence))
         ctx.memo["headings"] = found
     return found
 
@@ -76,7 +88,8 @@ def extract_title(text: str, ctx: Context) -> Partial:
         for level, heading, _in_fence in _headings(ctx):  # the first `#` line, fenced or not
             if level == 1:
                 return Partial({"title": _clean(heading)[:500]})
-    return Partial({"title": first_meaningful_line(ctx.body, ctx.lines)})
+    lines = ctx.lines if ctx.pieces is None else ctx.pieces.lines()
+    return Partial({"title": first_meaningful_line(ctx.body, lines)})
 
 
 def extract_headings(text: str, ctx: Context) -> Partial:
