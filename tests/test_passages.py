@@ -62,6 +62,19 @@ def test_split_is_by_paragraph_with_its_blank_lines():
     assert split_passages("") == []
 
 
+def test_a_cr_lf_is_one_line_break() -> None:
+    """A CR LF text was cut after every line (CR, then LF, read as a blank line)."""
+    assert split_passages("a\r\nb\r\nc") == ["a\r\nb\r\nc"]
+    assert split_passages("a\r\nb\r\n\r\nc\r\r") == ["a\r\nb\r\n\r\n", "c\r\r"]
+
+
+@given(st.text(alphabet=st.sampled_from("ab \t\n\u00e9"), max_size=200))
+def test_cr_lf_and_cr_texts_split_where_their_lf_twins_do(text: str) -> None:
+    for newline in ("\r\n", "\r"):
+        twin = [p.replace(newline, "\n") for p in split_passages(text.replace("\n", newline))]
+        assert twin == split_passages(text)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from("ab \t\r\n\u00e9\u201c\u201d\x00"), max_size=200))
 def test_split_then_join_is_identity(text):

@@ -27,7 +27,9 @@ except ImportError:  # pragma: no cover - same output, only slower
     _inflater = zlib
 
 # A paragraph ends after a line break followed by at least one blank (whitespace-only) line.
-_BREAK = re.compile(r"(?:\r\n|\r|\n)(?:[ \t\f\v]*(?:\r\n|\r|\n))+")
+# Each line break atomic: a CR LF is one break, never a CR and then an LF (which made every
+# line of a CR LF text a passage of its own).
+_BREAK = re.compile(r"(?>\r\n|\r|\n)(?:[ \t\f\v]*(?>\r\n|\r|\n))+")
 # The same for a text without CR (most are): a pattern that starts with a literal is searched
 # for with memchr rather than tried at every character, 5x faster.
 _LF_BREAK = re.compile(r"\n(?:[ \t\f\v]*\n)+")
