@@ -29,12 +29,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from archive import diffs
 from archive.diffs.core import DiffResult
 from archive.diffs.stored import DiffIntegrityError, Pair, diff_row, rebuild_problem
 from archive.errors import ArchiveError
+from archive.store.passage_format import compress_checked
 
 if TYPE_CHECKING:
     from archive.store import Store
@@ -240,6 +242,7 @@ class WorkerPool:
         self.executors: list[ProcessPoolExecutor] = []
         self.submitted = 0
         self.mapped = 0
+        self.deflated = 0
         self.home: dict[str, int] = {}  # a routing key (a document's path) -> its worker
         self.load = [0] * self.size  # bytes sent to each worker: new keys go to the least
         # the texts each worker keeps, as this process counts them: key -> bytes, LRU
@@ -327,6 +330,10 @@ class WorkerPool:
             _run_chunk, (_worker_dies if dies else job, list(items))
         )
 
+    def deflater(self) -> GroupDeflater:
+        """Passage group deflates on the workers (a `groups.Deflate`)."""
+        return GroupDeflater(self)
+
     @property
     def parallel(self) -> bool:
         """Whether per-content work may leave this process at all."""
@@ -406,6 +413,57 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def deflate_job(item: tuple[list[bytes], bytes]) -> bytes:
+    """A passage group's stored bytes, proved (top-level: the pool pickles it)."""
+    return compress_checked(*item)
+
+
+class _Message:
+    """Group deflates for one worker, sent once about CHUNK_BYTES or once one is needed."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self.items: list[tuple[list[bytes], bytes]] = []
+        self.size = 0
+        self.future: Future[list[bytes]] | None = None
+
+    def send(self) -> None:
+        if self.future is None:
+            pool = self.pool
+            pool.deflated += len(self.items)
+            dies = _kill_in("deflate_worker", pool.deflated - len(self.items) + 1, pool.deflated)
+            worker = pool.route(None, self.size)
+            job = _worker_dies if dies else deflate_job
+            self.future = pool._executor(worker).submit(_run_chunk, (job, self.items))
+
+    def result(self, index: int) -> bytes:
+        self.send()
+        assert self.future is not None
+        return self.future.result()[index]
+
+
+class GroupDeflater:
+    """`groups.Deflate` on a pool's workers: each group's texts and dictionary go out in
+    messages of about CHUNK_BYTES (ARCHIVE_KILL_AT=deflate_worker:<n>: the n-th group's
+    worker dies, a test hook); its bytes come back when asked for."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self.message = _Message(pool)
+
+    def __call__(self, texts: Sequence[bytes], zdict: bytes) -> Callable[[], bytes]:
+        if self.message.future is not None:  # sent already: its bytes were needed
+            self.message = _Message(self.pool)
+        message = self.message
+        message.items.append((list(texts), zdict))
+        message.size += sum(map(len, texts))
+        index = len(message.items) - 1
+        if message.size >= CHUNK_BYTES:
+            message.send()
+            self.message = _Message(self.pool)
+        return partial(message.result, index)
 
 
 DiffPool = WorkerPool  # its first name, when it served diffs only

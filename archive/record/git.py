@@ -10,6 +10,7 @@ continues after the last imported commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -32,6 +33,7 @@ from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
+from archive.store.groups import deferring_groups, flush_groups
 from ingest.extract.language import load_model
 from ingest.gitsource import Commit, GitError, GitSource
 
@@ -286,6 +288,7 @@ def import_git(
             GitSource(location) as git,
             store.caching_texts(),
             WorkerPool(warm=load_model) as pool,
+            _deferring(store, pool),
         ):
             summary = _import(
                 store, git, store.location_of(location), command, ref, progress, batch_size, pool
@@ -294,6 +297,17 @@ def import_git(
         raise ArchiveError(str(e)) from None
     store.compact()  # the pages freed as contents moved into passages
     return summary
+
+
+@contextmanager
+def _deferring(store: Store, pool: WorkerPool) -> Iterator[None]:
+    """With workers, passage groups are deflated on them (the main process only decides each
+    group: its passages, ids and base) and written at each batch's end (`flush_groups`)."""
+    if not pool.parallel:
+        yield
+        return
+    with deferring_groups(store.conn, pool.deflater()):
+        yield
 
 
 def _import(
@@ -359,6 +373,7 @@ def _import(
                 failpoint("commit", tally.commits)
             keep_unpacked(store)  # none should be: every new content made a version
             pending.store_all()  # wait for the batch's diffs, check and insert them
+            flush_groups(store.conn)  # and for its passage groups deflated on the workers
             catch_up_documents(store)  # the batch's new passages' documents, and copies
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
             store.update_run(run_id, **tally.counts())
