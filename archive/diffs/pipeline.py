@@ -403,9 +403,7 @@ class WorkerPool:
 
     def close(self) -> None:
         for executor in self.executors:
-            executor.shutdown(wait=False, cancel_futures=True)
-        for executor in self.executors:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=True, cancel_futures=True)
         self.executors = []
 
     def __enter__(self) -> WorkerPool:
