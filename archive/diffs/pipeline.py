@@ -22,6 +22,7 @@ once the open batch has rolled back.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 from collections import OrderedDict
@@ -266,10 +267,19 @@ class WorkerPool:
         if not self.executors:
             if self.warm is not None:
                 self.warm()
-            self.executors = [
-                ProcessPoolExecutor(1, initializer=_worker_init, initargs=(os.getpid(),))
-                for _ in range(self.size)
-            ]
+            # this process's objects out of the collector's reach while the workers fork:
+            # a worker's collections then never walk (and copy, page by page) what it
+            # inherited (the gc module's advice for forked workers)
+            gc.freeze()
+            try:
+                self.executors = [
+                    ProcessPoolExecutor(1, initializer=_worker_init, initargs=(os.getpid(),))
+                    for _ in range(self.size)
+                ]
+                for executor in self.executors:  # fork now, while frozen
+                    executor.submit(int).result()
+            finally:
+                gc.unfreeze()
         return self.executors[worker]
 
     def route(self, key: str | None, size: int) -> int:
