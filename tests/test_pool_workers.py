@@ -239,6 +239,6 @@ def test_workers_fork_after_the_warm_up_and_leave_nothing_behind() -> None:
     warmed: list[int] = []
     with WorkerPool(cpus=2, workers=2, warm=lambda: warmed.append(os.getpid())) as pool:
         assert pool.map(len, [b"x" * 10] * 6, pipeline.PARALLEL_BYTES) == [10] * 6
-        assert warmed == [os.getpid()] and len(pool.executors) == 2
-        pids = [p for e in pool.executors for p in e._processes]
-    assert pool.executors == [] and all(map(_gone, pids))
+        assert warmed == [os.getpid()] and len(pool.processes) == 2
+        pids = [w.process.pid for w in pool.processes]
+    assert pool.processes == [] and all(map(_gone, pids))

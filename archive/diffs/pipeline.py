@@ -27,7 +27,6 @@ import os
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import partial
@@ -36,6 +35,16 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from archive import diffs
 from archive.diffs.core import DiffResult
 from archive.diffs.stored import DiffIntegrityError, Pair, diff_row, rebuild_problem
+from archive.diffs.workers import (
+    WORKER_TEXT_BYTES,
+    Pending,
+    TextKey,
+    Worker,
+    keep_text,
+    kept_text,
+    start,
+    stop_all,
+)
 from archive.errors import ArchiveError
 from archive.store.passage_format import compress_checked
 
@@ -153,8 +162,6 @@ def _worker_dies(item: object) -> DiffResult:
 def _worker_init(parent: int) -> None:
     """Workers leave Ctrl-C to the parent (which stops the pool) and die with it: a killed
     import must not leave diff processes behind (Linux; elsewhere they end with the pool)."""
-    global _in_worker
-    _in_worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -176,58 +183,17 @@ class Mapped(Generic[R]):
         return self.collect()
 
 
-# Texts a worker keeps for its diffs, in bytes of the content they decode (the cost both sides
-# count): the main process counts on half of them being there (`WorkerPool.holds`), so a
-# worker's own order of use never evicts one it is sent for; a miss is computed in the main
-# process all the same (slower, same row).
-WORKER_TEXT_BYTES = 1 << 24
-
-TextKey = tuple[str, str]  # (blob whose bytes decode to the text, encoding): `Store.text_target`
-
-_kept: OrderedDict[TextKey, tuple[str, int]] = OrderedDict()  # a worker's texts
-_kept_bytes = 0
-_in_worker = False
-
-
-def in_worker() -> bool:
-    """Whether this process is one of a pool's workers."""
-    return _in_worker
-
-
-def keep_text(key: TextKey, text: str, size: int) -> None:
-    """Keep a text in this worker for its later diffs (in the main process: nothing, its
-    store keeps texts itself). key must name the bytes text was decoded from."""
-    global _kept_bytes
-    if not _in_worker:
-        return
-    old = _kept.pop(key, None)
-    _kept_bytes -= old[1] if old else 0
-    _kept[key] = (text, size)
-    _kept_bytes += size
-    while _kept_bytes > WORKER_TEXT_BYTES and _kept:
-        _kept_bytes -= _kept.popitem(last=False)[1][1]
-
-
-def kept_text(key: TextKey) -> str | None:
-    """A text this worker keeps, if it does."""
-    item = _kept.get(key)
-    if item is None:
-        return None
-    _kept.move_to_end(key)
-    return item[0]
-
-
 class WorkerPool:
     """The import's worker processes, started on first need; a context manager.
 
     cpus: the diffs' share (see `pool_cpus`); workers: its processes for per-content work
     (see `worker_count`). One pool serves both, with as many processes as the larger asks.
 
-    Each worker is a one-process executor of its own, so work goes to the worker chosen for
-    it (a document's contents and diffs to the same one: its texts are at hand there, and
-    its caches warm) and a killed worker still breaks the pool (`worker_deaths`). warm: run
-    once in this process before the workers fork (the language model, mapped once and
-    shared), so no worker pays for it.
+    Each worker has a queue of its own (`archive/diffs/workers.py`), so work goes to the
+    worker chosen for it (a document's contents and diffs to the same one: its texts are at
+    hand there, and its caches warm) and a killed worker breaks the pool (`worker_deaths`).
+    warm: run once in this process before the workers fork (the language model, mapped once
+    and shared), so no worker pays for it.
     """
 
     def __init__(
@@ -240,7 +206,7 @@ class WorkerPool:
         self.workers = worker_count() if workers is None else workers
         self.size = max(self.cpus, self.workers)
         self.warm = warm
-        self.executors: list[ProcessPoolExecutor] = []
+        self.processes: list[Worker] = []
         self.submitted = 0
         self.mapped = 0
         self.deflated = 0
@@ -251,20 +217,20 @@ class WorkerPool:
         self.held_bytes = [0] * self.size
 
     @property
-    def executor(self) -> ProcessPoolExecutor | None:
-        """The first worker's executor once the pool runs (None: not started)."""
-        return self.executors[0] if self.executors else None
+    def executor(self) -> Worker | None:
+        """The first worker once the pool runs (None: not started)."""
+        return self.processes[0] if self.processes else None
 
     def worth_it(self, pairs: int, chars: int) -> bool:
         """Whether pending diffs of this size pay for a pool (or one runs already)."""
         if self.cpus < POOL_MIN_CPUS:
             return False
-        if self.executors:
+        if self.processes:
             return True
         return pairs >= POOL_MIN_PAIRS and chars >= POOL_MIN_CHARS
 
-    def _executor(self, worker: int) -> ProcessPoolExecutor:
-        if not self.executors:
+    def _executor(self, worker: int) -> Worker:
+        if not self.processes:
             if self.warm is not None:
                 self.warm()
             # this process's objects out of the collector's reach while the workers fork:
@@ -272,15 +238,10 @@ class WorkerPool:
             # inherited (the gc module's advice for forked workers)
             gc.freeze()
             try:
-                self.executors = [
-                    ProcessPoolExecutor(1, initializer=_worker_init, initargs=(os.getpid(),))
-                    for _ in range(self.size)
-                ]
-                for executor in self.executors:  # fork now, while frozen
-                    executor.submit(int).result()
+                self.processes = start(self.size, _worker_init, (os.getpid(),))
             finally:
                 gc.unfreeze()
-        return self.executors[worker]
+        return self.processes[worker]
 
     def route(self, key: str | None, size: int) -> int:
         """The worker for work of this size under a routing key (always the same one for a
@@ -317,11 +278,11 @@ class WorkerPool:
                     return worker
         return None
 
-    def submit(self, texts: tuple[str, str]) -> Future[DiffResult]:
+    def submit(self, texts: tuple[str, str]) -> Pending[DiffResult]:
         """A diff of (old, new) on a worker."""
         return self.submit_job(_diff_pair, texts)
 
-    def submit_job(self, job: Callable[[T], R], item: T, worker: int | None = None) -> Future[R]:
+    def submit_job(self, job: Callable[[T], R], item: T, worker: int | None = None) -> Pending[R]:
         """job(item) on a worker (a diff's: ARCHIVE_KILL_AT=diff_worker:<n> kills the n-th)."""
         self.submitted += 1
         dies = _kill_in("diff_worker", self.submitted, self.submitted)
@@ -330,7 +291,7 @@ class WorkerPool:
 
     def submit_jobs(
         self, job: Callable[[T], R], items: Sequence[T], worker: int | None = None
-    ) -> Future[list[R]]:
+    ) -> Pending[list[R]]:
         """job(item) for each item, in one message to a worker (diffs: see `submit_job`)."""
         first = self.submitted + 1
         self.submitted += len(items)
@@ -412,9 +373,8 @@ class WorkerPool:
         return self.start_map(job, items, size).results()
 
     def close(self) -> None:
-        for executor in self.executors:
-            executor.shutdown(wait=True, cancel_futures=True)
-        self.executors = []
+        stop_all(self.processes)
+        self.processes = []
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -435,7 +395,7 @@ class _Message:
         self.pool = pool
         self.items: list[tuple[list[bytes], bytes]] = []
         self.size = 0
-        self.future: Future[list[bytes]] | None = None
+        self.future: Pending[list[bytes]] | None = None
 
     def send(self) -> None:
         if self.future is None:
@@ -517,7 +477,7 @@ class DiffQueue:
         self.waiting: list[tuple[int, str, str]] = []  # (job, old, new) not on a worker (yet)
         self.chars = 0  # of the waiting texts
         self.pending: dict[int, tuple[list[int], list[RefJob], int]] = {}  # worker -> message
-        self.futures: list[tuple[list[int], Future[list[dict | None]]]] = []
+        self.futures: list[tuple[list[int], Pending[list[dict | None]]]] = []
 
     def extend(self, pairs: Iterable[Pair]) -> None:
         for pair in pairs:

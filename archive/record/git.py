@@ -15,15 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
-from archive.diffs.pipeline import (
-    DiffQueue,
-    Mapped,
-    TextKey,
-    WorkerPool,
-    in_worker,
-    keep_text,
-    worker_deaths,
-)
+from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
+from archive.diffs.workers import TextKey, in_worker, keep_text
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.ledger.contents import append_contents
 from archive.passages.indexing import catch_up_documents
