@@ -242,3 +242,32 @@ def test_workers_fork_after_the_warm_up_and_leave_nothing_behind() -> None:
         assert warmed == [os.getpid()] and len(pool.processes) == 2
         pids = [w.process.pid for w in pool.processes]
     assert pool.processes == [] and all(map(_gone, pids))
+
+
+def test_mapped_results_come_in_the_items_order_whatever_the_routing() -> None:
+    """Items routed by key (a document's to one worker) in messages per worker: the results
+    are still in the items' order, for any keys and sizes (hypothesis, one pool)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    items_st = st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "d", None]), st.integers(0, 3 * 65536)),
+        min_size=1,
+        max_size=30,
+    )
+    with WorkerPool(cpus=3, workers=3) as pool:
+
+        @settings(max_examples=25, deadline=None)
+        @given(items_st)
+        def check(spec: list[tuple[str | None, int]]) -> None:
+            items = [bytes(n % 7 for n in range(size % 97)) * (size // 97 + 1) for _, size in spec]
+            keys = [(key, len(item)) for (key, _), item in zip(spec, items, strict=True)]
+            size = max(pipeline.PARALLEL_BYTES, sum(map(len, items)))
+            mapped = pool.start_map(len, items, size, keys=keys)
+            assert mapped.results() == [len(item) for item in items]
+            homes = {}
+            for (key, _), worker in zip(keys, mapped.workers, strict=True):
+                if key is not None:
+                    assert homes.setdefault(key, worker) == worker  # one worker per key
+
+        check()
