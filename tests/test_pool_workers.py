@@ -271,3 +271,35 @@ def test_mapped_results_come_in_the_items_order_whatever_the_routing() -> None:
                     assert homes.setdefault(key, worker) == worker  # one worker per key
 
         check()
+
+
+def _fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_a_worker_answers_in_order_raises_what_its_job_raises_and_its_death_is_seen() -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from archive.diffs.workers import start, stop_all
+
+    workers = start(2, pipeline._worker_init, (os.getpid(),))
+    try:
+        first, second = workers
+        sizes = [first.submit(len, b"x" * n) for n in (0, 70_000, 3, 1 << 20)]
+        failed = second.submit(_fail, "no such passage")
+        assert [p.result() for p in sizes] == [0, 70_000, 3, 1 << 20]
+        with pytest.raises(ValueError, match="no such passage"):
+            failed.result()
+        with pytest.raises(ValueError):  # asked again, the same
+            failed.result()
+        assert second.submit(len, b"ab").result() == 2  # the worker goes on
+        dead = second.submit(os._exit, 1)
+        after = second.submit(len, b"abc")
+        with pytest.raises(BrokenProcessPool):
+            dead.result()
+        with pytest.raises(BrokenProcessPool):
+            after.result()
+        assert first.submit(len, b"a").result() == 1  # the other one is unaffected
+    finally:
+        stop_all(workers)
+    assert all(_gone(w.process.pid) for w in workers)

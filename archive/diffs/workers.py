@@ -152,17 +152,19 @@ class Worker:
                 return
 
     def _read(self) -> None:
-        while True:
-            try:
-                data = self.results.recv_bytes()
-            except (EOFError, OSError):
+        try:
+            while True:
+                try:
+                    data = self.results.recv_bytes()
+                except (EOFError, OSError):
+                    return
                 with self.ready:
-                    self.ended = True
+                    self.inbox[self.received] = data
+                    self.received += 1
                     self.ready.notify_all()
-                return
+        finally:  # however it ends, no result is waited for in vain
             with self.ready:
-                self.inbox[self.received] = data
-                self.received += 1
+                self.ended = True
                 self.ready.notify_all()
 
     def submit(self, function: Callable[[Any], R], argument: Any) -> Pending[R]:
@@ -191,10 +193,10 @@ class Worker:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
+        for thread in self.threads:  # its pipes' ends end them (EOF, EPIPE)
+            thread.join(timeout=5)
         self.tasks.close()
         self.results.close()
-        for thread in self.threads:
-            thread.join(timeout=5)
 
 
 def start(count: int, init: Callable, args: tuple) -> list[Worker]:
