@@ -303,3 +303,12 @@ def test_a_worker_answers_in_order_raises_what_its_job_raises_and_its_death_is_s
     finally:
         stop_all(workers)
     assert all(_gone(w.process.pid) for w in workers)
+
+
+def test_group_rows_never_written_are_an_error_not_a_silent_loss(tmp_path: Path) -> None:
+    from archive.errors import ArchiveError
+
+    with Store(tmp_path / "a.db") as store, store.write():
+        with pytest.raises(ArchiveError, match="1 passage group rows were never written"):
+            with deferring_groups(store.conn, lambda parts, zdict: lambda: b""):
+                store.passages._add_group({7: ("para", "text\n")}, [7], {}, None)

@@ -91,6 +91,8 @@ def deferring_groups(conn: sqlite3.Connection, deflate: Deflate) -> Iterator[Def
     _DEFERRED[id(conn)] = deferred
     try:
         yield deferred
+        if deferred.rows:  # a batch committed without them: its passages would not read
+            raise ArchiveError(f"{len(deferred.rows)} passage group rows were never written")
     finally:
         if _DEFERRED.get(id(conn)) is deferred:
             del _DEFERRED[id(conn)]
