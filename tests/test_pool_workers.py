@@ -312,3 +312,15 @@ def test_group_rows_never_written_are_an_error_not_a_silent_loss(tmp_path: Path)
         with pytest.raises(ArchiveError, match="1 passage group rows were never written"):
             with deferring_groups(store.conn, lambda parts, zdict: lambda: b""):
                 store.passages._add_group({7: ("para", "text\n")}, [7], {}, None)
+
+
+def test_a_small_import_starts_no_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below the pool's thresholds nothing forks, not even for the passage groups."""
+    repo = Repo(tmp_path / "repo")
+    build(repo)
+    started: list[int] = []
+    monkeypatch.setattr(pipeline, "start", lambda n, *a: started.append(n) or [])
+    monkeypatch.setenv("ARCHIVE_WORKERS", "2")
+    with Store(tmp_path / "a.db") as store:
+        import_git(store, str(repo.root), "t", batch_size=4)
+    assert started == [] and every_table(tmp_path / "a.db")["passage_groups"]

@@ -413,15 +413,19 @@ class _Message:
 
 
 class GroupDeflater:
-    """`groups.Deflate` on a pool's workers: each group's texts and dictionary go out in
-    messages of about CHUNK_BYTES (ARCHIVE_KILL_AT=deflate_worker:<n>: the n-th group's
-    worker dies, a test hook); its bytes come back when asked for."""
+    """`groups.Deflate` on a pool's workers once they run (before: here, at once): each
+    group's texts and dictionary go out in messages of about CHUNK_BYTES
+    (ARCHIVE_KILL_AT=deflate_worker:<n>: the n-th group sent's worker dies, a test hook);
+    its bytes come back when asked for."""
 
     def __init__(self, pool: WorkerPool) -> None:
         self.pool = pool
         self.message = _Message(pool)
 
     def __call__(self, texts: Sequence[bytes], zdict: bytes) -> Callable[[], bytes]:
+        if not self.pool.processes:  # no workers (yet): a few groups do not start them
+            data = compress_checked(texts, zdict)
+            return lambda: data
         if self.message.future is not None:  # sent already: its bytes were needed
             self.message = _Message(self.pool)
         message = self.message
