@@ -12,7 +12,8 @@ the critical path, which the wall time approaches when the workers have cores of
 (on a shared machine, read it rather than the wall time). Peak memory: the largest resident
 set of the main process and of any one child (a worker, or git) as the import returns
 (ru_maxrss, the largest of the runs); the import's peak is at most the main one plus the
-workers' (ARCHIVE_WORKERS of them).
+workers' (ARCHIVE_WORKERS of them). Last, each count's total CPU against 1 worker's: what
+the pool costs beyond the work itself.
 """
 
 from __future__ import annotations
@@ -121,12 +122,14 @@ def main() -> int:
         git_s = statistics.median(timed(peer, env=GIT_ENV)[0] for _ in range(args.runs))
         db = tmp / "archive.db"
         digests = set()
+        cpus: dict[int, float] = {}
         print(f"history: {args.repo or f'synthetic, {args.synthetic} commits'}")
         print(f"git log --first-parent -p --word-diff=porcelain: {git_s:.2f} s wall")
         for workers in args.workers:
             results = [run(repo, db, workers) for _ in range(args.runs)]
             digests.update(r[3] for r in results)
             wall, cpu, own = (statistics.median(r[k] for r in results) for k in range(3))
+            cpus[workers] = cpu
             main_kib, worker_kib = (max(r[4][k] for r in results) for k in range(2))
             print(
                 f"ARCHIVE_WORKERS={workers}: {wall:6.2f} s wall, {cpu:6.2f} s CPU of which"
@@ -135,6 +138,9 @@ def main() -> int:
                 f" peak RSS {main_kib / 1024:.0f} MiB main, {worker_kib / 1024:.0f} MiB"
                 " largest child"
             )
+        for workers, cpu in cpus.items():  # what the pool costs beyond the work itself
+            if workers > 1 and 1 in cpus:
+                print(f"ARCHIVE_WORKERS={workers}: {cpu - cpus[1]:+.2f} s CPU against 1 worker")
         print("digests:", "identical" if len(digests) == 1 else f"DIFFER ({len(digests)} kinds)")
     return 0 if len(digests) == 1 else 1
 

@@ -99,9 +99,9 @@ def test_the_rows_are_the_same_for_any_number_of_workers(
     mapped = []
     real_map = WorkerPool.start_map
 
-    def counting_map(self, job, items, size):
+    def counting_map(self, job, items, size, keys=None):
         mapped.append((self.workers, len(items)))
-        return real_map(self, job, items, size)
+        return real_map(self, job, items, size, keys)
 
     monkeypatch.setattr(WorkerPool, "start_map", counting_map)
     tables = []
@@ -257,8 +257,9 @@ def test_with_workers_the_main_process_splits_tokenises_and_diffs_nothing(
     monkeypatch.setattr(passage_store, "split_text", off_main(passage_store.split_text))
     monkeypatch.setattr(indexing, "index_terms", off_main(indexing.index_terms))
     monkeypatch.setattr(diffs, "diff_texts", off_main(diffs.diff_texts))
-    # nor loads the language model (the workers do, each mapping the cached one)
-    monkeypatch.setattr(language, "identifier", off_main(language.identifier))
+    # nor tells a language (the model is mapped here once, before the workers fork: they
+    # share it)
+    monkeypatch.setattr(language, "detect_language", off_main(language.detect_language))
     language._classify.cache_clear()
     for name, value in (("PARALLEL_BYTES", 0), ("POOL_MIN_PAIRS", 1), ("POOL_MIN_CHARS", 0)):
         monkeypatch.setattr(pipeline, name, value)  # so small a history uses the pool

@@ -91,9 +91,9 @@ def test_pipelined_import_equals_batch_end_import(
     submitted = []
     submit = diff_queue.DiffPool.submit_jobs
 
-    def counting_submit(self, job, items):
+    def counting_submit(self, job, items, worker=None):
         submitted.extend(items)
-        return submit(self, job, items)
+        return submit(self, job, items, worker)
 
     monkeypatch.setattr(diff_queue, "POOL_MIN_PAIRS", 1)  # a pool even for this small history
     monkeypatch.setattr(diff_queue, "POOL_MIN_CHARS", 0)

@@ -378,3 +378,28 @@ def test_diffs_follow_the_import_workers_for_either_engine(monkeypatch):
     assert pool_cpus() == 1 and not DiffPool().worth_it(8, 1 << 20)
     monkeypatch.setenv("ARCHIVE_DIFF_WORKERS", "2")
     assert pool_cpus() == 2 and DiffPool().worth_it(8, 1 << 20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=300), st.integers(0, 20_000), st.text(min_size=1, max_size=40))
+def test_a_large_delta_is_compressed_once_and_primed(old: str, pad: int, word: str):
+    """A delta past PRIMED_ONLY bytes is primed with the old text without trying plain zlib
+    (it never won there); a smaller one keeps the smaller codec; each reads back exactly."""
+    import zlib
+
+    from archive.store.delta_codec import PLAIN_CODEC, PRIMED_ONLY, base_dict
+
+    delta = "+" + (word * (pad // len(word) + 1))[:pad]
+    data, codec = pack_delta(delta, old)
+    assert unpack_delta(data, codec, old) == delta
+    raw = delta.encode("utf-8")
+    plain = zlib.compress(raw, 9)
+    if not old:
+        assert (data, codec) == (plain, PLAIN_CODEC)
+    elif len(raw) > PRIMED_ONLY:
+        assert codec == DELTA_CODEC
+    else:
+        c = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zdict=base_dict(old))
+        primed = c.compress(raw) + c.flush()
+        smaller = (primed, DELTA_CODEC) if len(primed) <= len(plain) else (plain, PLAIN_CODEC)
+        assert (data, codec) == smaller

@@ -10,11 +10,13 @@ continues after the last imported commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 
 from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
+from archive.diffs.workers import TextKey, in_worker, keep_text
 from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
 from archive.ledger.contents import append_contents
 from archive.passages.indexing import catch_up_documents
@@ -24,6 +26,8 @@ from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
 from archive.record.versions import RunSummary, failpoint, record_versions
 from archive.store import ArchiveError, Store, now_iso
+from archive.store.groups import deferring_groups, flush_groups
+from ingest.extract.language import load_model
 from ingest.gitsource import Commit, GitError, GitSource
 
 BATCH = 200  # commits per transaction
@@ -148,8 +152,27 @@ def read_ahead(git: GitSource, paths: dict[str, str], pool: WorkerPool) -> Ahead
             size += length
     finally:
         blobs.close()
+    return Ahead(paths, held, _start_prepare(pool, held, paths))
+
+
+def _start_prepare(
+    pool: WorkerPool, held: list[tuple[str, bytes]], paths: dict[str, str]
+) -> Mapped[Prepared]:
+    """Prepare held blobs on the workers, each on its path's worker (a document's contents
+    and diffs go to one worker: its texts are at hand there)."""
     items = [(paths[oid], data, True) for oid, data in held]
-    return Ahead(paths, held, pool.start_map(_prepare, items, size))
+    keys = [(paths[oid], len(data)) for oid, data in held]
+    return pool.start_map(_prepare, items, sum(k[1] for k in keys), keys=keys)
+
+
+def _prepared(pool: WorkerPool, mapped: Mapped[Prepared]) -> list[Prepared]:
+    """The results, each worker's kept text counted as kept (`text_kept`)."""
+    prepared = mapped.results()
+    for worker, done in zip(mapped.workers, prepared, strict=True):
+        kept = text_kept(done) if worker is not None else None
+        if kept is not None:
+            pool.note_held(worker, *kept)
+    return prepared
 
 
 def store_blobs(
@@ -166,7 +189,7 @@ def store_blobs(
     large ones streamed from git into chunks. Either way the same rows in the same order.
     Returns the (path, reason) problems met in contents stored all the same."""
     if ahead is not None and ahead.paths == paths:
-        return _write_held(store, ahead.held, paths, blake3_of, ahead.prepared.results())
+        return _write_held(store, ahead.held, paths, blake3_of, _prepared(pool, ahead.prepared))
     held: list[tuple[str, bytes]] = []
     size = 0
     problems: list[tuple[str, str]] = []
@@ -182,9 +205,30 @@ def store_blobs(
     return problems + _store_held(store, held, paths, blake3_of, pool)
 
 
+def text_kept(prepared: Prepared) -> tuple[TextKey, int] | None:
+    """The key (`Store.text_target`) and bytes of the text a worker keeps of a content it
+    prepared, for its diffs: its readable text (HTML/PDF/DOCX), else its own text."""
+    if prepared.text_blob is not None:
+        return (prepared.text_blob[0].blake3, "utf-8"), prepared.text_blob[0].size
+    info = prepared.info
+    if info.is_text and info.encoding is not None and prepared.split is not None:
+        return (info.blake3, info.encoding), info.size
+    return None
+
+
 def _prepare(item: tuple[str, bytes, bool]) -> Prepared:
-    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata)."""
-    return prepare_content(*item)
+    """Top-level so the pool can pickle it; item: (path, bytes, extract metadata). On a
+    worker, the content's text stays there for its diffs (`text_kept`), decoded from the
+    bytes its key hashes."""
+    prepared = prepare_content(*item)
+    kept = text_kept(prepared) if in_worker() else None
+    if kept is not None:
+        if prepared.text_blob is not None:
+            text = prepared.text_blob[1].decode("utf-8")
+        else:
+            text = "".join(prepared.split[0])  # the bytes decoded (split_text checked)
+        keep_text(kept[0], text, kept[1])
+    return prepared
 
 
 def _store_held(
@@ -194,8 +238,7 @@ def _store_held(
     blake3_of: dict[str, str],
     pool: WorkerPool,
 ) -> list[tuple[str, str]]:
-    items = [(paths[oid], data, True) for oid, data in held]
-    prepared = pool.map(_prepare, items, sum(len(d) for _, d in held))
+    prepared = _prepared(pool, _start_prepare(pool, held, paths))
     return _write_held(store, held, paths, blake3_of, prepared)
 
 
@@ -237,7 +280,8 @@ def import_git(
             worker_deaths(),
             GitSource(location) as git,
             store.caching_texts(),
-            WorkerPool() as pool,
+            WorkerPool(warm=load_model) as pool,
+            _deferring(store, pool),
         ):
             summary = _import(
                 store, git, store.location_of(location), command, ref, progress, batch_size, pool
@@ -246,6 +290,17 @@ def import_git(
         raise ArchiveError(str(e)) from None
     store.compact()  # the pages freed as contents moved into passages
     return summary
+
+
+@contextmanager
+def _deferring(store: Store, pool: WorkerPool) -> Iterator[None]:
+    """With workers, passage groups are deflated on them (the main process only decides each
+    group: its passages, ids and base) and written at each batch's end (`flush_groups`)."""
+    if not pool.parallel:
+        yield
+        return
+    with deferring_groups(store.conn, pool.deflater()):
+        yield
 
 
 def _import(
@@ -311,6 +366,7 @@ def _import(
                 failpoint("commit", tally.commits)
             keep_unpacked(store)  # none should be: every new content made a version
             pending.store_all()  # wait for the batch's diffs, check and insert them
+            flush_groups(store.conn)  # and for its passage groups deflated on the workers
             catch_up_documents(store)  # the batch's new passages' documents, and copies
             store.touch_present(source_id, utc_iso(batch[-1].committer_date))
             store.update_run(run_id, **tally.counts())

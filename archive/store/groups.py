@@ -10,7 +10,8 @@ import json
 import sqlite3
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from operator import add, attrgetter, getitem, le
@@ -36,7 +37,71 @@ class Group:
     depth: int
     bases: list[int]
     offsets: list[int]  # where each passage starts in the inflated text, then its length
-    data: bytes
+    data: bytes | None  # None: deflated elsewhere, its row not written yet (`DeferredGroups`)
+
+
+# A group's deflate started elsewhere (a worker): its stored bytes, once asked for.
+Deflate = Callable[[Sequence[bytes], bytes], Callable[[], bytes]]
+
+
+class DeferredGroups:
+    """The `passage_groups` rows of a connection whose deflate runs elsewhere (an import's
+    workers: `compress_checked` is a pure function, so the same bytes), written in id order
+    by `flush`: at the end of the batch, or before anything reads group rows through this
+    connection (`GroupReader` flushes first), so no read ever misses one.
+
+    The passages of a group and their ids are decided and written where they are now; only
+    the group's bytes come later."""
+
+    def __init__(self, conn: sqlite3.Connection, deflate: Deflate) -> None:
+        self.conn = conn
+        self.deflate = deflate
+        self.rows: list[tuple[tuple, Callable[[], bytes]]] = []
+
+    def add(self, row: tuple, texts: Sequence[bytes], zdict: bytes) -> None:
+        """A group row (id, depth, bases, sizes) whose data is texts deflated with zdict."""
+        self.rows.append((row, self.deflate(texts, zdict)))
+
+    def flush(self) -> int:
+        """Write the waiting rows (each waits for its bytes); how many. A worker's failure
+        (its deflate not inflating back, or its death) raises here: the batch rolls back."""
+        rows, self.rows = self.rows, []
+        self.conn.executemany(
+            "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
+            [(*row, data()) for row, data in rows],
+        )
+        return len(rows)
+
+
+_DEFERRED: dict[int, DeferredGroups] = {}  # id(connection) -> its deferred group rows
+
+
+def deferred_for(conn: sqlite3.Connection) -> DeferredGroups | None:
+    """The connection's deferred group rows, when its group deflates run elsewhere."""
+    deferred = _DEFERRED.get(id(conn))
+    return deferred if deferred is not None and deferred.conn is conn else None
+
+
+@contextmanager
+def deferring_groups(conn: sqlite3.Connection, deflate: Deflate) -> Iterator[DeferredGroups]:
+    """Within it, new groups of this connection are deflated by `deflate` and written by
+    `flush_groups` (call it before each commit); rows not flushed are dropped on the way out
+    (their transaction rolls back)."""
+    deferred = DeferredGroups(conn, deflate)
+    _DEFERRED[id(conn)] = deferred
+    try:
+        yield deferred
+        if deferred.rows:  # a batch committed without them: its passages would not read
+            raise ArchiveError(f"{len(deferred.rows)} passage group rows were never written")
+    finally:
+        if _DEFERRED.get(id(conn)) is deferred:
+            del _DEFERRED[id(conn)]
+
+
+def flush_groups(conn: sqlite3.Connection) -> int:
+    """Write the connection's deferred group rows, if any (see `DeferredGroups`)."""
+    deferred = deferred_for(conn)
+    return 0 if deferred is None else deferred.flush()
 
 
 class GroupReader:
@@ -70,7 +135,8 @@ class GroupReader:
             offsets = list(accumulate(sizes, initial=0))
             end = row[0] + len(offsets) - 1
             bases = unpack_ids(row[2]) if bases is None else bases
-            group = Group(row[0], end, row[1], bases, offsets, bytes(row[4]))
+            data = None if row[4] is None else bytes(row[4])
+            group = Group(row[0], end, row[1], bases, offsets, data)
             insort(self.firsts, group.first)
             self.groups[group.first] = group
         return group
@@ -80,7 +146,18 @@ class GroupReader:
         connection, with the sizes and bases it packs: known without reading or unpacking."""
         return self._add(row, sizes, bases)
 
+    def _written(self, group: Group) -> Group:
+        """The group with its bytes: one added before its row was written (`DeferredGroups`)
+        is read back once the waiting rows are."""
+        if group.data is not None:
+            return group
+        flush_groups(self.conn)
+        del self.groups[group.first]
+        self.firsts.remove(group.first)
+        return self._fetch(group.first)
+
     def _fetch(self, pid: int) -> Group:
+        flush_groups(self.conn)
         row = self.conn.execute(
             "SELECT id, depth, bases, sizes, data FROM passage_groups WHERE id <= ?"
             " ORDER BY id DESC LIMIT 1",
@@ -96,6 +173,7 @@ class GroupReader:
         a listed id without a row is left out (a read then looks its passages up)."""
         want = [g for g in groups if g not in self.groups]
         if want:
+            flush_groups(self.conn)
             for row in self.conn.execute(
                 "SELECT id, depth, bases, sizes, data FROM passage_groups"
                 " WHERE id IN (SELECT value FROM json_each(?))",
@@ -143,8 +221,9 @@ class GroupReader:
         """A group's passages end to end, inflated once (after the groups of its bases)."""
         text = self.inflated.get(group.first)
         if text is None:
+            group = self._written(group)
             zdict = zdict_of([self.join(group.bases)]) if group.bases else b""
-            text = decompress_group(group.data, zdict)
+            text = decompress_group(group.data or b"", zdict)
             if len(text) != group.offsets[-1]:
                 raise PassageError(f"corrupt passage group {group.first}: wrong length")
             self.inflated[group.first] = text
@@ -210,7 +289,7 @@ class GroupReader:
             for group in sorted(groups, key=attrgetter("first")):  # primers copy earlier ones
                 ks = primed.get(group.first, ())
                 zdict = zdict_of([sources[kinds[k]][starts[k] : ends[k]] for k in ks])
-                text = decompress_group(group.data, zdict)
+                text = decompress_group(self._written(group).data or b"", zdict)
                 if len(text) != group.offsets[-1]:
                     raise PassageError(f"corrupt passage group {group.first}: wrong length")
                 sources[group.first] = text

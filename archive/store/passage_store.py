@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 
 from archive.errors import ArchiveError
-from archive.store.groups import Group, GroupReader, TextCache
+from archive.store.groups import Group, GroupReader, TextCache, deferred_for
 from archive.store.passage_format import (
     MAX_DEPTH,
     MAX_GROUPS,
     MAX_PIECES,
     WINDOW,
     PassageError,
+    compress_checked,
     compress_group,
     decompress_group,
     digest_key,
@@ -405,9 +406,8 @@ class PassageStore:
             zdict = zdict_of([old[b] for b in bases])
             depth = 1 + max((reader.group_of(b).depth for b in bases), default=-1)
         texts = [t.encode("utf-8") for _, t in new.values()]
-        data = compress_group(texts, zdict)
-        if decompress_group(data, zdict) != b"".join(texts):
-            raise PassageError("a passage group does not inflate to its passages")
+        deferred = deferred_for(self.conn)  # deflated on a worker, written by the batch's end
+        data = compress_checked(texts, zdict) if deferred is None else None
         # the ids SQLite would give one at a time (max + 1), given at once: consecutive
         first = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM passages").fetchone()[0]
         out = {key: first + i for i, key in enumerate(new)}
@@ -420,10 +420,13 @@ class PassageStore:
         )
         sizes = [len(t) for t in texts]
         row = (first, depth, pack_ids(bases), pack_sizes(sizes), data)
-        self.conn.execute(
-            "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
-            row,
-        )
+        if deferred is not None:
+            deferred.add(row[:4], texts, zdict)
+        else:
+            self.conn.execute(
+                "INSERT INTO passage_groups (id, depth, bases, sizes, data) VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
         if cache is not None:  # the ingest's reader knows it without reading it back
             cache.reader(self.conn).add_row(row, sizes, bases)
         return out
