@@ -215,6 +215,11 @@ def _value(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def wants_text(media_type: str | None) -> bool:
+    """Whether a version's provenance reads its text (front matter): by media type."""
+    return media_type in _FRONT_MATTER_TYPES
+
+
 def provenance_rows(
     path: str, text: str | None, media_type: str | None, sidecar: Mapping | None
 ) -> list[tuple[str, str, str | None]]:

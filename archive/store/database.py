@@ -23,6 +23,7 @@ from archive.store.metadata_rows import MetadataRows, WebRows
 from archive.store.shapes import Change, DocState
 from archive.store.upgrade import SchemaError, migrate
 from archive.store.upgrade import run as run_data_steps
+from archive.store.version_rows import VersionRows
 from ingest.content import BlobInfo
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
@@ -77,7 +78,7 @@ class SeenBlobs:
         )
 
 
-class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
+class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows, VersionRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
