@@ -119,7 +119,11 @@ class VersionBatch:
         """Read the documents at these paths and which of these contents each had: what
         planning the batch's commits asks (their touched paths, their new contents)."""
         paths = [p for p in dict.fromkeys(paths) if p not in self.loaded]
+        blobs = set(blobs) - self.asked
+        if not paths and not blobs:
+            return
         self.loaded.update(paths)
+        read: list[int] = []
         for row in self.store.document_rows_at(self.source_id, paths):
             doc_id, path, status, current, blob, seq, last_content = row
             if doc_id in self.docs:
@@ -128,8 +132,11 @@ class VersionBatch:
                 doc_id, path, status == "present", current, blob, seq or 0, last_content
             )
             self.at.setdefault(path, set()).add(doc_id)
-        blobs = set(blobs) - self.asked
-        for key, vid in self.store.latest_versions_with(self.docs, blobs).items():
+            read.append(doc_id)
+        found = self.store.latest_versions_with(self.docs, blobs) if blobs else {}
+        if read and self.asked:  # documents read now, contents asked about before
+            found.update(self.store.latest_versions_with(read, self.asked))
+        for key, vid in found.items():
             self.latest.setdefault(key, vid)  # one recorded in this batch is later
         self.asked |= blobs
         self.facts.update(self.store.blob_facts(blobs - self.facts.keys()))
