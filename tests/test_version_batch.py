@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from archive.record.git import import_git
@@ -185,3 +185,61 @@ def test_random_histories_agree_between_batch_sizes(
             files.add(target)
         repo.commit(f"step {n}")
     assert imported(repo.root, tmp / "each.db", 1) == imported(repo.root, tmp / "all.db", 200)
+
+
+# A batch's metadata rows (`Store.put_metadata_many`, as `append_contents` writes them) are
+# those of a `put_metadata` call per content: blob_metadata, item sets shared between
+# contents with the same list (found in the archive or earlier in the batch), their items.
+ITEMS = st.lists(
+    st.tuples(
+        st.sampled_from(["date", "quote", "url"]),
+        st.integers(0, 2),
+        st.sampled_from(["a", "b"]),
+        st.none() | st.just("d"),
+    ),
+    max_size=3,
+    unique_by=lambda r: r[:2],
+)
+CONTENT = st.tuples(st.integers(0, 2), st.sampled_from([None, "Title", "Other"]), ITEMS)
+DATE, URL = ("date", 0, "a", None), ("url", 0, "b", "d")
+
+
+def metadata_rows(db: Path) -> dict[str, list]:
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            t: sorted(conn.execute(f"SELECT * FROM {t}"), key=repr)
+            for t in ("blob_metadata", "item_sets", "set_items", "blob_item_sets")
+        }
+    finally:
+        conn.close()
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=st.lists(CONTENT, max_size=3), batch=st.lists(CONTENT, max_size=6))
+@example(before=[(0, None, [DATE])], batch=[(0, "Title", [URL]), (1, None, [URL])])  # re-put
+@example(before=[(0, None, [DATE])], batch=[(1, None, [URL]), (2, "Title", [URL])])  # shared
+@example(before=[(0, None, [DATE])], batch=[(1, None, [DATE]), (2, None, [])])  # found, none
+def test_a_batch_of_metadata_makes_the_rows_a_call_each_does(
+    tmp_path_factory: pytest.TempPathFactory, before: list[tuple], batch: list[tuple]
+) -> None:
+    from ingest.content import describe
+
+    tmp = tmp_path_factory.mktemp("metadata")
+    results = []
+    for name, many in (("each", False), ("many", True)):
+        with Store(tmp / f"{name}.db") as store, store.write():
+            for n in range(6):
+                store.insert_blob(describe(f"{n}.txt", b"content %d" % n)[0], b"content %d" % n)
+            key = {n: describe(f"{n}.txt", b"content %d" % n)[0].blake3 for n in range(6)}
+            fields = {"extractor_version": "1"}
+            for n, title, items in before:  # in the archive already (a re-extraction)
+                store.put_metadata(key[n], {**fields, "title": title}, items)
+            rows = [(key[n], {**fields, "title": title}, items) for n, title, items in batch]
+            if many:
+                store.put_metadata_many(rows)
+            else:
+                for row in rows:
+                    store.put_metadata(*row)
+        results.append(metadata_rows(tmp / f"{name}.db"))
+    assert results[0] == results[1]
