@@ -55,10 +55,11 @@ def append_contents(store: Store, pending: Sequence[tuple]) -> None:
     given and not None, the (fields, items) its rows are written with first (all at once)."""
     store.put_metadata_many([(p[0], *p[2]) for p in pending if len(p) > 2 and p[2] is not None])
     facts = store.content_facts([p[0] for p in pending])
+    digests: dict = {}  # a batch's contents share item sets: each set's digest made once
     _append(
         store,
         [
-            (records.content_subject(p[0], 1), _leaf(p[0], facts[p[0]], p[1]))
+            (records.content_subject(p[0], 1), _leaf(p[0], facts[p[0]], p[1], digests))
             for p in pending
             if p[0] in facts
         ],
