@@ -126,29 +126,29 @@ class VersionRows:
         return self.query_one("SELECT * FROM sources WHERE id = ?", (source_id,))
 
     def insert_commits(self, rows: Sequence[dict]) -> None:
-        """Imported commits (columns of `commits`); an oid imported before is refused, named."""
-        try:
-            self.conn.executemany(
-                f"INSERT INTO commits ({', '.join(COMMIT_COLUMNS)})"
-                f" VALUES ({', '.join(':' + c for c in COMMIT_COLUMNS)})",
-                rows,
+        """Imported commits (columns of `commits`); an oid imported before is refused, named
+        (the first of the batch in the archive already: looked for before any is written)."""
+        oids = [r["oid"] for r in rows]
+        there: dict[str, str] = {}
+        for part in _chunks(oids):
+            there.update(
+                self.conn.execute(
+                    "SELECT c.oid, s.name FROM commits c JOIN sources s ON s.id = c.source_id"
+                    f" WHERE c.oid IN ({','.join('?' * len(part))})",
+                    list(part),
+                ).fetchall()
             )
-        except sqlite3.IntegrityError:
-            oids = [r["oid"] for r in rows]
-            there: dict[str, str] = {}
-            for part in _chunks(oids):
-                there.update(
-                    self.conn.execute(
-                        "SELECT c.oid, s.name FROM commits c JOIN sources s ON s.id = c.source_id"
-                        f" WHERE c.oid IN ({','.join('?' * len(part))})",
-                        list(part),
-                    ).fetchall()
-                )
-            oid = next((o for o in oids if o in there), None) or next(
-                o for i, o in enumerate(oids) if o in oids[:i]
-            )
+        oid = next((o for o in oids if o in there), None)
+        if oid is None and len(set(oids)) < len(oids):  # twice in the batch itself
+            oid = next(o for i, o in enumerate(oids) if o in oids[:i])
+        if oid is not None:
             where = f" from source {there[oid]}" if oid in there else ""
-            raise ArchiveError(f"commit {oid} is already in the archive{where}") from None
+            raise ArchiveError(f"commit {oid} is already in the archive{where}")
+        self.conn.executemany(
+            f"INSERT INTO commits ({', '.join(COMMIT_COLUMNS)})"
+            f" VALUES ({', '.join(':' + c for c in COMMIT_COLUMNS)})",
+            rows,
+        )
 
     def write_versions(
         self,
