@@ -132,7 +132,7 @@ def append_recorded(
     """Append the leaves of a batch recorded in memory, in the order given: ('commit', its
     row) and ('version', its row), facts_of(version row) giving its `Store.leaf_facts` entry
     without reading the rows back. Each leaf's JSON is built once, for its hash; the leaves
-    are those `append_commit` and `append_versions` would make. Returns the new size."""
+    are those `records.commit_leaf` and `append_versions` make. Returns the new size."""
     start = store.ledger_size()
     if not entries:
         return start
@@ -171,11 +171,6 @@ def _append_subjects(store: Store, items: Sequence[tuple[str, bytes]]) -> int:
         for i, (subject, leaf) in enumerate(items)
     )
     return start + len(items)
-
-
-def append_commit(store: Store, commit: Mapping) -> int:
-    """The leaf of a just-recorded git commit (its whole row: message, parents, ...)."""
-    return _append_subjects(store, [(f"commit:{commit['oid']}", records.commit_leaf(commit))])
 
 
 def run_leaf(facts: Mapping) -> bytes:

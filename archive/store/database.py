@@ -443,24 +443,6 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows, VersionRo
 
     # Git commits ------------------------------------------------------------------------
 
-    def insert_commit(self, row: dict) -> None:
-        """One imported commit (columns of `commits`); an oid imported twice is refused."""
-        try:
-            self.conn.execute(
-                "INSERT INTO commits (oid, source_id, position, author_name, author_email,"
-                " author_date, committer_name, committer_email, committer_date, message, parents)"
-                " VALUES (:oid, :source_id, :position, :author_name, :author_email, :author_date,"
-                " :committer_name, :committer_email, :committer_date, :message, :parents)",
-                row,
-            )
-        except sqlite3.IntegrityError:
-            other = self.query(
-                "SELECT s.name FROM commits c JOIN sources s ON s.id = c.source_id WHERE c.oid = ?",
-                (row["oid"],),
-            )
-            where = f" from source {other[0]['name']}" if other else ""
-            raise ArchiveError(f"commit {row['oid']} is already in the archive{where}") from None
-
     def last_commit(self, source_id: int) -> dict | None:
         """The last imported commit of a git source (highest position), or None."""
         return self.query_one(
