@@ -20,10 +20,9 @@ from archive.store.derived_rows import DerivedRows
 from archive.store.groups import GroupReader, TextCache
 from archive.store.ledger_rows import LedgerRows, TrustRows
 from archive.store.metadata_rows import MetadataRows, WebRows
-from archive.store.shapes import Change, DocState
 from archive.store.upgrade import SchemaError, migrate
 from archive.store.upgrade import run as run_data_steps
-from archive.store.version_rows import VersionRows
+from archive.store.version_rows import Change, DocState, VersionRows
 from ingest.content import BlobInfo
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).

@@ -18,7 +18,7 @@ from datetime import datetime
 from archive.store.content import text_source
 from archive.store.passage_format import unpack_ids
 from archive.store.passage_store import PassageStore, versions_where
-from archive.store.shapes import Change
+from archive.store.version_rows import Change
 
 
 class DerivedRows:

@@ -1,17 +1,49 @@
-"""Store rows of a batch of versions written at once: one statement per table per batch.
+"""Version rows: the plain data planning takes and gives, and a batch's rows written at once.
 
-A git import records up to a few hundred commits per transaction. Rather than a handful of
-statements per version (insert, update its document, read it back for its leaf), the
-recording side keeps the batch's document states in memory and hands the finished rows
-here: documents, commits, versions and provenance each go in with one executemany.
+Planning (archive/record/plan.py) turns observations and document states (`DocState`,
+`Observed`) into changes (`Change`); the store reads the states and writes the changes, so
+their shapes live here, below both. A git import records up to a few hundred commits per
+transaction: rather than a handful of statements per version (insert, update its document,
+read it back for its leaf), the recording side keeps the batch's document states in memory
+and hands the finished rows here: documents, commits, versions and provenance each go in
+with one executemany.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from archive.errors import ArchiveError
+
+
+@dataclass(frozen=True)
+class DocState:
+    document_id: int
+    path: str
+    present: bool
+    blob: str | None  # current content (None when deleted)
+    seen_blobs: Container[str] = field(default_factory=frozenset)  # every content it had
+
+
+@dataclass(frozen=True)
+class Observed:
+    path: str
+    blob: str
+    mtime: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # added, modified, renamed, deleted, restored (after deletion), reverted
+    document_id: int | None  # None: a new document
+    path: str
+    blob: str | None
+    previous_blob: str | None  # the document's content before this change
+    mtime: str | None = None
+    old_path: str | None = None
+
 
 VERSION_COLUMNS = (
     "id",
