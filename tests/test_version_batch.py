@@ -153,6 +153,21 @@ def test_a_commit_already_imported_elsewhere_is_named(tmp_path: Path, workers: N
         assert store.query("SELECT COUNT(*) AS n FROM versions") == [{"n": 1}]
 
 
+def test_a_versions_column_added_later_is_in_the_leaves(tmp_path: Path, workers: None) -> None:
+    """A column the batch does not know (added by a later migration, with a default) is read
+    back for the leaves, so they state the rows as they are."""
+    repo = Repo(tmp_path / "repo")
+    repo.write("a.txt", doc(1))
+    repo.commit("one")
+    repo.write("a.txt", doc(2))
+    repo.commit("two")
+    db = tmp_path / "archive.db"
+    with Store(db) as store:
+        store.conn.execute("ALTER TABLE versions ADD COLUMN note TEXT DEFAULT 'kept'")
+    after = imported(repo.root, db, 200)  # verify rebuilds each leaf from its row
+    assert [v[-1] for v in after["versions"]] == ["kept", "kept"]
+
+
 # Random histories over a few paths: adds, edits back and forth among a few contents,
 # deletions and moves. Whatever happens, one batch and commit-by-commit agree.
 STEP = st.tuples(
