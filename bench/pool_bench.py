@@ -2,6 +2,7 @@
 
     python bench/pool_bench.py samples/terms-sample.bundle [--workers 1 2] [--runs 3]
     python bench/pool_bench.py --synthetic 5000 [--docs 100]   # a generated, longer history
+    python bench/pool_bench.py --synthetic 5000 --like-sample  # ~40 KB documents, as the sample
 
 Each run is `archive ingest --git` through bench/archive_digest.py (clock frozen, same --db
 path, so even the ledger compares), with ARCHIVE_WORKERS set; the table digests of every run
@@ -55,17 +56,20 @@ OWN_CPU = (
 )
 
 
-def generated(path: Path, commits: int, docs: int) -> Path:
+def generated(path: Path, commits: int, docs: int, like_sample: bool = False) -> Path:
     """span_bench.synthetic_repo, made by a child process: it holds the whole history in
     memory, and a process started from one that did inherits its peak (ru_maxrss survives
     fork and exec: every import measured 376 MiB on 40,000 commits, whatever it used)."""
     code = (
         "import sys; from pathlib import Path; from span_bench import synthetic_repo\n"
-        "synthetic_repo(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))"
+        "synthetic_repo(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),"
+        " like_sample=sys.argv[4] == '1')"
     )
     env = {**os.environ, "PYTHONPATH": f"{Path(__file__).resolve().parent}{os.pathsep}{ROOT}"}
     subprocess.run(
-        [sys.executable, "-c", code, str(path), str(commits), str(docs)], check=True, env=env
+        [sys.executable, "-c", code, str(path), str(commits), str(docs), str(int(like_sample))],
+        check=True,
+        env=env,
     )
     return path
 
@@ -104,13 +108,21 @@ def main() -> int:
     parser.add_argument("repo", type=Path, nargs="?")
     parser.add_argument("--synthetic", type=int, help="generate a history of this many commits")
     parser.add_argument("--docs", type=int, default=100)
+    parser.add_argument(
+        "--like-sample",
+        action="store_true",
+        help="synthetic documents shaped like the sample's (~40 KB, 1-4 sentences edited"
+        " per commit) instead of ~3.5 KB ones",
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pool-bench-") as tmpname:
         tmp = Path(tmpname)
         if args.synthetic:
-            repo = git_dir = generated(tmp / "synthetic.git", args.synthetic, args.docs)
+            repo = git_dir = generated(
+                tmp / "synthetic.git", args.synthetic, args.docs, args.like_sample
+            )
         elif args.repo:
             repo = args.repo.resolve()
             bare = bare_repo(repo, tmp)
@@ -123,7 +135,8 @@ def main() -> int:
         db = tmp / "archive.db"
         digests = set()
         cpus: dict[int, float] = {}
-        print(f"history: {args.repo or f'synthetic, {args.synthetic} commits'}")
+        shape = ", shaped like the sample" if args.like_sample else ""
+        print(f"history: {args.repo or f'synthetic, {args.synthetic} commits{shape}'}")
         print(f"git log --first-parent -p --word-diff=porcelain: {git_s:.2f} s wall")
         for workers in args.workers:
             results = [run(repo, db, workers) for _ in range(args.runs)]

@@ -41,40 +41,88 @@ WORDS = (
 ).split()
 
 
-def synthetic_repo(path: Path, commits: int, docs: int, seed: int = 7) -> Path:
-    """A git repository of `commits` commits over `docs` documents (fast-import, seconds)."""
+def synthetic_repo(
+    path: Path, commits: int, docs: int, seed: int = 7, like_sample: bool = False
+) -> Path:
+    """A git repository of `commits` commits over `docs` documents (fast-import, seconds).
+
+    Each commit rewords one sentence of one document of 40 sentences (~3.5 KB): per-commit
+    overhead is all there is. like_sample: shaped like samples/terms-sample.bundle instead
+    (and the 27 KB of text per commit of the issue's 42,632-commit history): documents of
+    ~40 KB in paragraphs of a few sentences, each commit editing 1-4 sentences of one of them
+    (reworded, inserted or dropped). Deterministic (seeded); streamed to fast-import, so a
+    history of gigabytes is never held whole."""
     rng = random.Random(seed)
+    size = LIKE_SAMPLE_SENTENCES if like_sample else 40
     texts = [
-        [" ".join(rng.choices(WORDS, k=rng.randint(8, 20))) + "." for _ in range(40)]
+        [" ".join(rng.choices(WORDS, k=rng.randint(8, 20))) + "." for _ in range(size)]
         for _ in range(docs)
     ]
     subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True, env=GIT_ENV)
-    lines: list[bytes] = []
+    importer = subprocess.Popen(
+        ["git", "-C", str(path), "fast-import", "--quiet"], stdin=subprocess.PIPE, env=GIT_ENV
+    )
+    assert importer.stdin is not None
     for n in range(commits):
         d = n % docs if n < docs else rng.randrange(docs)
-        if n >= docs:
+        if n >= docs and like_sample:
+            _edit(rng, texts[d])
+        elif n >= docs:
             texts[d][rng.randrange(40)] = " ".join(rng.choices(WORDS, k=rng.randint(8, 20))) + "."
-        body = ("\n\n".join(texts[d]) + "\n").encode()
+        body = (_paragraphs(texts[d]) if like_sample else "\n\n".join(texts[d]) + "\n").encode()
         msg = f"commit {n}\n".encode()
         when = 1_600_000_000 + n * 60
-        lines += [
-            b"commit refs/heads/main\n",
-            f"committer Bench <bench@example.org> {when} +0000\n".encode(),
-            b"data %d\n" % len(msg),
-            msg,
-            f"M 100644 inline doc{d:04d}.txt\n".encode(),
-            b"data %d\n" % len(body),
-            body,
-            b"\n",
-        ]
-    subprocess.run(
-        ["git", "-C", str(path), "fast-import", "--quiet"],
-        input=b"".join(lines),
-        check=True,
-        env=GIT_ENV,
-    )
+        name = f"doc{d:04d}.md" if like_sample else f"doc{d:04d}.txt"
+        importer.stdin.write(
+            b"".join(
+                [
+                    b"commit refs/heads/main\n",
+                    f"committer Bench <bench@example.org> {when} +0000\n".encode(),
+                    b"data %d\n" % len(msg),
+                    msg,
+                    f"M 100644 inline {name}\n".encode(),
+                    b"data %d\n" % len(body),
+                    body,
+                    b"\n",
+                ]
+            )
+        )
+    importer.stdin.close()
+    if importer.wait() != 0:
+        raise RuntimeError("git fast-import failed")
     subprocess.run(["git", "-C", str(path), "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
     return path
+
+
+# Sentences of a --like-sample document: ~40 KB, as the sample's policies are.
+LIKE_SAMPLE_SENTENCES = 400
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choices(WORDS, k=rng.randint(8, 20))) + "."
+
+
+def _edit(rng: random.Random, sentences: list[str]) -> None:
+    """1-4 sentences reworded (mostly), inserted or dropped, the document's size kept near."""
+    for _ in range(rng.randint(1, 4)):
+        action = rng.random()
+        at = rng.randrange(len(sentences))
+        if action < 0.7:
+            sentences[at] = _sentence(rng)
+        elif action < 0.85 or len(sentences) < LIKE_SAMPLE_SENTENCES // 2:
+            sentences.insert(at, _sentence(rng))
+        else:
+            del sentences[at]
+
+
+def _paragraphs(sentences: list[str]) -> str:
+    """Markdown paragraphs of five sentences under a heading every 40: a policy's shape."""
+    out = []
+    for i in range(0, len(sentences), 5):
+        if i % 40 == 0:
+            out.append(f"## Section {i // 40 + 1}")
+        out.append(" ".join(sentences[i : i + 5]))
+    return "\n\n".join(out) + "\n"
 
 
 def index_bytes(db: Path) -> dict[str, int] | None:

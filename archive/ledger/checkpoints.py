@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from archive.ledger import compact, records
@@ -26,8 +26,11 @@ from archive.ledger.leaves import (
     version_leaf,
 )
 from archive.store import ArchiveError, Store
+from archive.store.version_rows import VERSION_COLUMNS
 
 ORIGIN_PREFIX = "provenance-archive/"
+# The `versions` columns whose values a batch recorded in memory knows (record/versions.py).
+VERSION_KNOWN = (*VERSION_COLUMNS, *records.VERSION_DERIVED)
 
 
 GIT_PROVENANCE = ("commit", "author_name", "author_email", "author_date", "committer_date")
@@ -123,6 +126,44 @@ def append_versions(store: Store, version_ids: Sequence[int]) -> int:
     return start + len(leaves)
 
 
+def append_recorded(
+    store: Store, entries: Sequence[tuple[str, dict]], facts_of: Callable[[dict], dict]
+) -> int:
+    """Append the leaves of a batch recorded in memory, in the order given: ('commit', its
+    row) and ('version', its row), facts_of(version row) giving its `Store.leaf_facts` entry
+    without reading the rows back. Each leaf's JSON is built once, for its hash; the leaves
+    are those `records.commit_leaf` and `append_versions` make. Returns the new size."""
+    start = store.ledger_size()
+    if not entries:
+        return start
+    shape = store.leaf_shape_id(records.SHAPE_TABLES)
+    columns = store.version_columns()
+    unknown = set(columns) - set(VERSION_KNOWN)
+    stored = {}
+    if unknown:  # a column added since: its value is the table's, read back
+        ids = [row["id"] for kind, row in entries if kind == "version"]
+        stored = {f["version"]["id"]: f for f in store.leaf_facts(ids)}
+    subjects, versions = [], []
+    for i, (kind, row) in enumerate(entries):
+        if kind == "commit":
+            leaf = records.commit_leaf(row)
+            subjects.append((start + i, f"commit:{row['oid']}", None, leaf_hex(leaf), shape))
+            continue
+        if unknown:
+            facts = stored[row["id"]]
+        else:
+            facts = facts_of(row)
+            facts["version"] = {c: row.get(c) for c in columns}
+        versions.append((start + i, row["id"], None, leaf_hex(version_leaf_v2(facts)), shape))
+    store.append_subject_leaves(subjects)
+    store.append_leaves(versions)
+    return start + len(entries)
+
+
+def leaf_hex(leaf: bytes) -> str:
+    return merkle.leaf_hash(leaf).hex()
+
+
 def _append_subjects(store: Store, items: Sequence[tuple[str, bytes]]) -> int:
     start, shape = store.ledger_size(), store.leaf_shape_id(records.SHAPE_TABLES)
     store.append_subject_leaves(  # kept as their hashes: rebuilt from the rows on read
@@ -130,11 +171,6 @@ def _append_subjects(store: Store, items: Sequence[tuple[str, bytes]]) -> int:
         for i, (subject, leaf) in enumerate(items)
     )
     return start + len(items)
-
-
-def append_commit(store: Store, commit: Mapping) -> int:
-    """The leaf of a just-recorded git commit (its whole row: message, parents, ...)."""
-    return _append_subjects(store, [(f"commit:{commit['oid']}", records.commit_leaf(commit))])
 
 
 def run_leaf(facts: Mapping) -> bytes:

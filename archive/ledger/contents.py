@@ -47,18 +47,21 @@ def _leaf(
     )
 
 
-def append_contents(store: Store, pending: Sequence[tuple[str, Sequence[int] | None]]) -> None:
-    """The leaves of contents whose blob, text link and metadata rows were just written, in
-    the order given, with one bulk read of their rows (a batch of an ingest at a time);
-    each (blake3, quote keys): the passage keys of the quotations its passage list will get
-    (its passages are packed later), None when it has no passage list."""
-    facts = store.content_facts([blake3 for blake3, _ in pending])
+def append_contents(store: Store, pending: Sequence[tuple]) -> None:
+    """The leaves of contents whose blob and text link rows were just written, in the order
+    given, with one bulk read of their rows (a batch of an ingest at a time); each (blake3,
+    quote keys[, metadata]): the passage keys of the quotations its passage list will get
+    (its passages are packed later), None when it has no passage list; metadata, when
+    given and not None, the (fields, items) its rows are written with first (all at once)."""
+    store.put_metadata_many([(p[0], *p[2]) for p in pending if len(p) > 2 and p[2] is not None])
+    facts = store.content_facts([p[0] for p in pending])
+    digests: dict = {}  # a batch's contents share item sets: each set's digest made once
     _append(
         store,
         [
-            (records.content_subject(blake3, 1), _leaf(blake3, facts[blake3], keys))
-            for blake3, keys in pending
-            if blake3 in facts
+            (records.content_subject(p[0], 1), _leaf(p[0], facts[p[0]], p[1], digests))
+            for p in pending
+            if p[0] in facts
         ],
     )
 

@@ -17,14 +17,14 @@ from itertools import islice
 
 from archive.diffs.pipeline import DiffQueue, Mapped, WorkerPool, worker_deaths
 from archive.diffs.workers import TextKey, in_worker, keep_text
-from archive.ledger.checkpoints import append_commit, backfill, checkpoint_run
+from archive.ledger.checkpoints import backfill, checkpoint_run
 from archive.ledger.contents import append_contents
 from archive.passages.indexing import catch_up_documents
 from archive.record.large import is_large, store_large
 from archive.record.metadata import Prepared, keep_unpacked, prepare_content, write_prepared
 from archive.record.plan import Change, Observed, change_list, summarize
 from archive.record.renames import plan_with_renames
-from archive.record.versions import RunSummary, failpoint, record_versions
+from archive.record.versions import RunSummary, VersionBatch, failpoint
 from archive.store import ArchiveError, Store, now_iso
 from archive.store.groups import deferring_groups, flush_groups
 from ingest.extract.language import load_model
@@ -102,6 +102,16 @@ def unchanged_count(touched: list[str], changes: list[Change]) -> int:
     """Touched paths that made no version (a mode-only change, the old side of a rename)."""
     covered = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
     return sum(p not in covered for p in touched)
+
+
+def batch_paths(batch: list[Commit]) -> list[str]:
+    """Every path a batch's commits touch: the documents its planning reads."""
+    return sorted({c.path for commit in batch for c in commit.changes})
+
+
+def batch_blobs(batch: list[Commit], blake3_of: dict[str, str]) -> list[str]:
+    """The content keys a batch's commits bring (their blobs stored first)."""
+    return sorted({blake3_of[c.blob] for commit in batch for c in commit.changes if c.blob})
 
 
 def batches(commits: Iterable[Commit], size: int) -> Iterator[list[Commit]]:
@@ -349,21 +359,21 @@ def _import(
             tally.problems += [{"path": p, "reason": r} for p, r in noted]
             store.add_problems(run_id, noted)
             pending = DiffQueue(store, pool)  # diffs start on other cores as versions land
+            recorded = VersionBatch(store, source_id, run_id)  # rows written at the end
+            recorded.load(batch_paths(batch), batch_blobs(batch, blake3_of))
+            refused: list[dict] = []
             for commit in batch:
                 position += 1
-                refused = refusals(commit)
-                tally.problems += refused
-                store.add_problems(run_id, [(p["path"], p["reason"]) for p in refused])
-                row = commit_row(commit, source_id, position)
-                store.insert_commit(row)
-                append_commit(store, row)
-                changes = _record_commit(
-                    store, source_id, run_id, commit, blake3_of, tally, pending
-                )
+                refused += refusals(commit)
+                recorded.add_commit(commit_row(commit, source_id, position))
+                changes = _record_commit(store, recorded, commit, blake3_of, tally, pending)
                 for kind, n in summarize(changes).items():
                     kinds[kind] = kinds.get(kind, 0) + n
                 changed += change_list(changes, commit.oid)
                 failpoint("commit", tally.commits)
+            tally.problems += refused
+            store.add_problems(run_id, [(p["path"], p["reason"]) for p in refused])
+            recorded.flush()
             keep_unpacked(store)  # none should be: every new content made a version
             pending.store_all()  # wait for the batch's diffs, check and insert them
             flush_groups(store.conn)  # and for its passage groups deflated on the workers
@@ -397,29 +407,24 @@ def _held(store: Store, blob: str) -> bytes | None:
 
 def _record_commit(
     store: Store,
-    source_id: int,
-    run_id: int,
+    recorded: VersionBatch,
     commit: Commit,
     blake3_of: dict[str, str],
     tally: Tally,
     diffs: DiffQueue,
 ) -> list[Change]:
-    """Plan one commit over the paths it touched and record its versions."""
+    """Plan one commit over the paths it touched and record its versions (in the batch's
+    memory: `VersionBatch.flush` writes them)."""
     touched = touched_paths(commit)
     changes = plan_with_renames(
-        store.document_states(source_id, touched),
+        recorded.states(touched),
         observations(commit, blake3_of),
         read=lambda blob: _held(store, blob),
     )
-    record_versions(
-        store,
-        source_id,
-        run_id,
-        changes,
-        utc_iso(commit.committer_date),
-        commit=commit.oid,
-        diffs=diffs,
-    )
+    ids, pairs = recorded.record(changes, utc_iso(commit.committer_date), commit=commit.oid)
+    store.pack_passages(changes)
+    recorded.add_provenance(ids, changes)
+    diffs.extend(pairs)
     tally.commits += 1
     tally.files_seen += len(touched)
     tally.new_versions += len(changes)

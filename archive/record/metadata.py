@@ -155,7 +155,7 @@ def write_prepared(
     data: bytes,
     *,
     packed_soon: bool = False,
-    leaves: list[tuple[str, Sequence[int] | None]] | None = None,
+    leaves: list[tuple] | None = None,
 ) -> Stored:
     """Write a prepared content's rows: its blob, readable-text blob and metadata.
 
@@ -163,8 +163,9 @@ def write_prepared(
     store's text cache, when an ingest keeps one, for `pack_blob`: a text is split once.
     packed_soon: the caller packs it within its batch (or calls `keep_unpacked`), so a text
     held as passages is not written whole first (its bytes would only be freed again).
-    leaves: where the content's ledger leaf waits for the caller's `append_contents` (one
-    bulk read for a batch); without it, the leaf is appended now."""
+    leaves: where the content's ledger leaf and metadata rows wait for the caller's
+    `append_contents` (one statement per table and one bulk read for a batch); without it,
+    they are written now."""
     info = prepared.info
     held = False
     if prepared.split is not None and store.texts is not None:
@@ -174,13 +175,13 @@ def write_prepared(
         tinfo, tdata = prepared.text_blob
         store.insert_blob(tinfo, tdata)
         store.link_text_blob(info.blake3, tinfo.blake3)
-    if prepared.metadata is not None:
-        store.put_metadata(info.blake3, *prepared.metadata)
-    leaf = (info.blake3, None if prepared.split is None else prepared.keys[1])
+    keys = None if prepared.split is None else prepared.keys[1]
     if leaves is None:
-        append_contents(store, [leaf])
-    else:
-        leaves.append(leaf)
+        if prepared.metadata is not None:
+            store.put_metadata(info.blake3, *prepared.metadata)
+        append_contents(store, [(info.blake3, keys)])
+    else:  # its metadata rows wait with its leaf: a batch's go in together
+        leaves.append((info.blake3, keys, prepared.metadata))
     return Stored(info, prepared.problems)
 
 
@@ -224,6 +225,11 @@ def _value(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def wants_text(media_type: str | None) -> bool:
+    """Whether a version's provenance reads its text (front matter): by media type."""
+    return media_type in _FRONT_MATTER_TYPES
 
 
 def provenance_rows(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from archive.store.shapes import Change, DocState, Observed
+from archive.store.version_rows import Change, DocState, Observed
 
 # git's -M default: an edited file counts as renamed when at least half of it is unchanged.
 RENAME_SIMILARITY = 0.5

@@ -20,9 +20,9 @@ from archive.store.derived_rows import DerivedRows
 from archive.store.groups import GroupReader, TextCache
 from archive.store.ledger_rows import LedgerRows, TrustRows
 from archive.store.metadata_rows import MetadataRows, WebRows
-from archive.store.shapes import Change, DocState
 from archive.store.upgrade import SchemaError, migrate
 from archive.store.upgrade import run as run_data_steps
+from archive.store.version_rows import Change, DocState, VersionRows
 from ingest.content import BlobInfo
 
 # How long a writer waits for another; ARCHIVE_BUSY_TIMEOUT overrides (seconds).
@@ -77,7 +77,7 @@ class SeenBlobs:
         )
 
 
-class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
+class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows, VersionRows):
     """One archive file. Writers take the lock with `write()`; readers never block them (WAL)."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True):
@@ -441,24 +441,6 @@ class Store(MetadataRows, LedgerRows, DerivedRows, WebRows, TrustRows):
         return ids
 
     # Git commits ------------------------------------------------------------------------
-
-    def insert_commit(self, row: dict) -> None:
-        """One imported commit (columns of `commits`); an oid imported twice is refused."""
-        try:
-            self.conn.execute(
-                "INSERT INTO commits (oid, source_id, position, author_name, author_email,"
-                " author_date, committer_name, committer_email, committer_date, message, parents)"
-                " VALUES (:oid, :source_id, :position, :author_name, :author_email, :author_date,"
-                " :committer_name, :committer_email, :committer_date, :message, :parents)",
-                row,
-            )
-        except sqlite3.IntegrityError:
-            other = self.query(
-                "SELECT s.name FROM commits c JOIN sources s ON s.id = c.source_id WHERE c.oid = ?",
-                (row["oid"],),
-            )
-            where = f" from source {other[0]['name']}" if other else ""
-            raise ArchiveError(f"commit {row['oid']} is already in the archive{where}") from None
 
     def last_commit(self, source_id: int) -> dict | None:
         """The last imported commit of a git source (highest position), or None."""

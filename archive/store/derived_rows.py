@@ -18,7 +18,7 @@ from datetime import datetime
 from archive.store.content import text_source
 from archive.store.passage_format import unpack_ids
 from archive.store.passage_store import PassageStore, versions_where
-from archive.store.shapes import Change
+from archive.store.version_rows import Change
 
 
 class DerivedRows:
@@ -236,11 +236,21 @@ class SpanIndex:
         self._set_state("text", max(text, last))
 
     def _ids(self, blob: str | None) -> set[int]:
-        if blob is None:
-            return set()
-        row = self.conn.execute("SELECT ids, quotes FROM blob_passages WHERE blob = ?", (blob,))
-        found = row.fetchone()
-        return set() if found is None else set(unpack_ids(found[0])).union(unpack_ids(found[1]))
+        return self._ids_of([blob])[blob]
+
+    def _ids_of(self, blobs: Iterable[str | None]) -> dict[str | None, set[int]]:
+        """The passages (list and quotations) of each of these contents, in one read."""
+        keys = sorted({b for b in blobs if b is not None})
+        out: dict[str | None, set[int]] = {None: set(), **{b: set() for b in keys}}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            for blob, ids, quotes in self.conn.execute(
+                "SELECT blob, ids, quotes FROM blob_passages"
+                f" WHERE blob IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                out[blob] = set(unpack_ids(ids)).union(unpack_ids(quotes))
+        return out
 
     def _changes(self, state: str) -> Iterator[tuple[int, int, str, set[int], set[int]]]:
         """(version id, document id, observed_at, passages it brought into its document,
@@ -252,14 +262,11 @@ class SpanIndex:
             " ORDER BY p.seq DESC LIMIT 1) FROM versions v WHERE v.id > ? ORDER BY v.id",
             (after,),
         ).fetchall()
-        held: dict[str | None, set[int]] = {}  # the last blobs read: a revision reads its base
-        for vid, doc, observed, blob, previous in rows:
-            if len(held) > 64:
-                held.clear()
-            for b in (blob, previous):
-                if b not in held:
-                    held[b] = self._ids(b)
-            yield vid, doc, observed, held[blob] - held[previous], held[previous] - held[blob]
+        for start in range(0, len(rows), 256):  # a window's passage lists read at once
+            window = rows[start : start + 256]
+            held = self._ids_of(b for row in window for b in row[3:])
+            for vid, doc, observed, blob, previous in window:
+                yield vid, doc, observed, held[blob] - held[previous], held[previous] - held[blob]
         if rows:
             self._set_state(state, rows[-1][0])
 
@@ -269,15 +276,15 @@ class SpanIndex:
         stays): what copy detection looks sources up in, kept by the import. Returns the
         number of versions looked at."""
         done = 0
+        rows: list[tuple[int, int, int]] = []  # in version order: the first row stays
         for vid, doc, _, new, _ in self._changes("documents"):
             done += 1
-            if not new:
-                continue
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO passage_documents (passage, document_id, version_id)"
-                " VALUES (?, ?, ?)",
-                [(pid, doc, vid) for pid in sorted(new)],
-            )
+            rows += [(pid, doc, vid) for pid in sorted(new)]
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO passage_documents (passage, document_id, version_id)"
+            " VALUES (?, ?, ?)",
+            rows,
+        )
         return done
 
     def index_reuse(self) -> tuple[int, dict[int, int]]:

@@ -19,7 +19,7 @@ def put_items(
     stored the first time it is seen. Why sets: most versions of a document keep the items
     of the one before, so each distinct list is stored once. A set no blob points at any
     more is dropped, so re-extraction leaves no orphans."""
-    rows = sorted(((k, n, v, d) for k, n, v, d in items), key=itemgetter(0, 1))
+    rows = _sorted_items(items)
     (old,) = conn.execute(
         "SELECT (SELECT item_set FROM blob_item_sets WHERE blob = ?)", (blake3,)
     ).fetchone()
@@ -39,9 +39,18 @@ def put_items(
             conn.execute("DELETE FROM item_sets WHERE id = ?", (old,))
 
 
+def _sorted_items(items: Iterable[tuple[str, int, str, str | None]]) -> list[tuple]:
+    return sorted(((k, n, v, d) for k, n, v, d in items), key=itemgetter(0, 1))
+
+
+def _set_digest(rows: list[tuple]) -> bytes:
+    """An item list's `item_sets.digest`: BLAKE3 of its rows as compact JSON."""
+    return blake3_hash(json.dumps(rows, separators=(",", ":")).encode("ascii")).digest()
+
+
 def _item_set(conn: sqlite3.Connection, rows: list[tuple]) -> int:
     """The id of the item set holding exactly these (key, ordinal, value, detail) rows."""
-    digest = blake3_hash(json.dumps(rows, separators=(",", ":")).encode("ascii")).digest()
+    digest = _set_digest(rows)
     found = conn.execute("SELECT id FROM item_sets WHERE digest = ?", (digest,)).fetchone()
     if found is not None:
         return found[0]
@@ -79,6 +88,74 @@ class MetadataRows:
             list(row.values()),
         )
         put_items(self.conn, blake3, items)
+
+    def put_metadata_many(
+        self, rows: Sequence[tuple[str, dict, Sequence[tuple[str, int, str, str | None]]]]
+    ) -> None:
+        """`put_metadata` of each (blake3, fields, items), in order, with one statement per
+        table: the same rows and item set ids as a call each. Contents that have items
+        already (re-extraction: their old set may be left unused) go one at a time."""
+        blobs = [b for b, _, _ in rows]
+        if not rows:
+            return
+        if len(set(blobs)) < len(blobs) or self._have_items(blobs):
+            for row in rows:
+                self.put_metadata(*row)
+            return
+        columns = self.metadata_columns()
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO blob_metadata (blake3, {', '.join(columns)})"
+            f" VALUES ({', '.join('?' * (len(columns) + 1))})",
+            [[b, *(fields.get(c) for c in columns)] for b, fields, _ in rows],
+        )
+        lists = [(b, _sorted_items(items)) for b, _, items in rows]
+        digests = {b: _set_digest(items) for b, items in lists if items}
+        known = self._item_set_ids(list(set(digests.values())))
+        (next_id,) = self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM item_sets").fetchone()
+        new_sets: list[tuple[int, bytes]] = []
+        set_rows: list[tuple] = []
+        links: list[tuple[str, int]] = []
+        for blob, items in lists:
+            if not items:
+                continue  # a new content without items: nothing to point at
+            set_id = known.get(digests[blob])
+            if set_id is None:  # a list met for the first time: stored once
+                set_id = known[digests[blob]] = next_id
+                next_id += 1
+                new_sets.append((set_id, digests[blob]))
+                set_rows += [(set_id, *r) for r in items]
+            links.append((blob, set_id))
+        self.conn.executemany("INSERT INTO item_sets (id, digest) VALUES (?, ?)", new_sets)
+        self.conn.executemany(
+            "INSERT INTO set_items (item_set, key, ordinal, value, detail) VALUES (?, ?, ?, ?, ?)",
+            set_rows,
+        )
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO blob_item_sets (blob, item_set) VALUES (?, ?)", links
+        )
+
+    def _have_items(self, blobs: Sequence[str]) -> bool:
+        return any(
+            self.conn.execute(
+                "SELECT 1 FROM blob_item_sets WHERE blob IN (SELECT value FROM json_each(?))"
+                " LIMIT 1",
+                (json.dumps(list(blobs[i : i + 500])),),
+            ).fetchone()
+            for i in range(0, len(blobs), 500)
+        )
+
+    def _item_set_ids(self, digests: Sequence[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        for i in range(0, len(digests), 500):
+            part = digests[i : i + 500]
+            found.update(
+                self.conn.execute(
+                    "SELECT digest, id FROM item_sets"
+                    f" WHERE digest IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            )
+        return found
 
     def metadata_columns(self) -> list[str]:
         """The extracted fields' columns, read once per store (an import asks per content;
