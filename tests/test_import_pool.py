@@ -21,7 +21,7 @@ from archive.store import Store, database, passage_store
 from ingest.extract import language
 from tests.conftest import TIMES, run_archive_after, table_rows
 from tests.gitrepo import Repo
-from tests.test_import_speed import build, every_table
+from tests.test_import_speed import build, every_table, tables_per_worker_count
 
 NOTES = (
     "---\ntitle: Terms of Service\ndate: 2020-05-01\nauthor: Legal Team\n---\n"
@@ -104,12 +104,7 @@ def test_the_rows_are_the_same_for_any_number_of_workers(
         return real_map(self, job, items, size, keys)
 
     monkeypatch.setattr(WorkerPool, "start_map", counting_map)
-    tables = []
-    for workers in ("1", "2", "3"):
-        monkeypatch.setenv("ARCHIVE_WORKERS", workers)
-        with Store(tmp_path / f"w{workers}.db") as store:
-            import_git(store, str(repo.root), "t", batch_size=4)
-        tables.append(every_table(tmp_path / f"w{workers}.db"))
+    tables = tables_per_worker_count(tmp_path, repo.root, 4, monkeypatch)
     assert tables[0]["blob_metadata"] and tables[0]["diffs"] and tables[0]["ledger"]
     assert tables[1] == tables[0] and tables[2] == tables[0]
     assert {w for w, n in mapped if n > 1} == {1, 2, 3}  # each count did map contents

@@ -67,6 +67,19 @@ def every_table(db: Path) -> dict[str, list[tuple]]:
     return out
 
 
+def tables_per_worker_count(
+    tmp_path: Path, repo: Path, batch_size: int, monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, list[tuple]]]:
+    """`every_table` of the same git import with ARCHIVE_WORKERS 1, 2 and 3."""
+    tables = []
+    for workers in ("1", "2", "3"):
+        monkeypatch.setenv("ARCHIVE_WORKERS", workers)
+        with Store(tmp_path / f"w{workers}.db") as store:
+            import_git(store, str(repo), "t", batch_size=batch_size)
+        tables.append(every_table(tmp_path / f"w{workers}.db"))
+    return tables
+
+
 @contextmanager
 def no_cache(self: Store):
     yield None

@@ -21,7 +21,7 @@ from archive.store.groups import GroupReader, deferring_groups, flush_groups
 from archive.store.passage_format import PassageError, compress_checked
 from tests.conftest import ROOT, TIMES, run_archive, table_rows
 from tests.gitrepo import Repo
-from tests.test_import_speed import build, every_table
+from tests.test_import_speed import build, every_table, tables_per_worker_count
 
 # The launcher lowers the pool's thresholds so this small history uses it.
 POOLED = (
@@ -83,12 +83,7 @@ def test_rows_are_the_same_for_1_2_and_3_workers_and_work_follows_documents(
         return real(self, job, items, worker)
 
     monkeypatch.setattr(WorkerPool, "submit_jobs", counting)
-    tables = []
-    for workers in ("1", "2", "3"):
-        monkeypatch.setenv("ARCHIVE_WORKERS", workers)
-        with Store(tmp_path / f"w{workers}.db") as store:
-            import_git(store, str(repo.root), "t", batch_size=3)
-        tables.append(every_table(tmp_path / f"w{workers}.db"))
+    tables = tables_per_worker_count(tmp_path, repo.root, 3, monkeypatch)
     assert tables[0]["passage_groups"] and tables[0]["diffs"] and tables[0]["ledger"]
     assert tables[1] == tables[0] and tables[2] == tables[0]
     assert len(sent) == 2 * len(tables[0]["diffs"])  # every diff went to a worker, each time

@@ -120,12 +120,18 @@ def test_every_kind_of_change_makes_the_same_rows_whatever_the_batch(
     assert [tuple(r) for r in front] == [(v, f"Doc {n}") for v, n in titles]  # not the deletion
 
 
-def test_a_rerun_continues_from_the_rows_a_batch_wrote(tmp_path: Path, workers: None) -> None:
+def two_commits(tmp_path: Path) -> Repo:
+    """A repository where a.txt is added, then modified."""
     repo = Repo(tmp_path / "repo")
     repo.write("a.txt", doc(1))
     repo.commit("one")
     repo.write("a.txt", doc(2))
     repo.commit("two")
+    return repo
+
+
+def test_a_rerun_continues_from_the_rows_a_batch_wrote(tmp_path: Path, workers: None) -> None:
+    repo = two_commits(tmp_path)
     db = tmp_path / "archive.db"
     imported(repo.root, db, 200)
     repo.write("a.txt", doc(1))  # back to the first content, recorded in the run before
@@ -156,11 +162,7 @@ def test_a_commit_already_imported_elsewhere_is_named(tmp_path: Path, workers: N
 def test_a_versions_column_added_later_is_in_the_leaves(tmp_path: Path, workers: None) -> None:
     """A column the batch does not know (added by a later migration, with a default) is read
     back for the leaves, so they state the rows as they are."""
-    repo = Repo(tmp_path / "repo")
-    repo.write("a.txt", doc(1))
-    repo.commit("one")
-    repo.write("a.txt", doc(2))
-    repo.commit("two")
+    repo = two_commits(tmp_path)
     db = tmp_path / "archive.db"
     with Store(db) as store:
         store.conn.execute("ALTER TABLE versions ADD COLUMN note TEXT DEFAULT 'kept'")
