@@ -4,8 +4,8 @@
 # 1. Debian tools the tests check our output with: b3sum reads our BLAKE3 manifests, patch
 #    applies our unified diffs, openssl runs the local RFC 3161 time-stamp authority and
 #    checks its tokens (`openssl ts -verify`). Installed with apt-get (as root, or with passwordless sudo);
-#    where that is impossible, say so loudly: the tests that need them are skipped (or fail
-#    under REQUIRE_TOOLS=1, which CI sets).
+#    where that is impossible, say so loudly: the tests that need them will fail, saying
+#    how to get them.
 # 2. `wacz` (py-wacz: `wacz create` makes the test WACZs, `wacz validate` checks the WACZ
 #    export) in its own venv, .venv-tools: its dependencies bring `rich`, and Datasette changes
 #    how it handles errors when `rich` can be imported, so it must not share the project's venv.
@@ -30,7 +30,7 @@ if [ -n "$missing" ]; then
     if [ "$installed" != yes ]; then
         echo "************************************************************************"
         echo "* WARNING: missing and could not be installed:$missing"
-        echo "* The tests that check our output with them will be SKIPPED.           *"
+        echo "* The tests that check our output with them will FAIL.              *"
         echo "************************************************************************"
     fi
 fi

@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,7 +66,8 @@ def provenance(db: Path, path: str) -> dict[tuple[str, str], str]:
 
 
 def make_docx(paragraphs: list[str], title: str) -> bytes:
-    docx = pytest.importorskip("docx")
+    import docx  # python-docx: a dependency
+
     document = docx.Document()
     document.core_properties.title = title
     for p in paragraphs:

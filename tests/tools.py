@@ -1,10 +1,9 @@
-"""Tools the tests run (b3sum, patch, openssl, chromium, ...): found, never quietly skipped.
+"""Tools the tests run (b3sum, patch, openssl, chromium, ...): found, never skipped.
 
 `make test` installs them (scripts/ensure-tools.sh, scripts/ensure-chromium.sh) with apt-get
-as root or with passwordless sudo. Where it could have installed a missing tool, the test
-fails and says to run `make test` (or `make tools` / `make browser`); it is skipped, loudly,
-only on a machine where `make test` cannot install it. CI sets REQUIRE_TOOLS=1 and
-REQUIRE_BROWSER=1, where a missing tool always fails.
+as root or with passwordless sudo. A missing tool fails the test, saying how to get it: run
+`make test` (or `make tools` / `make browser`) where it can install it, else install it with
+the machine's package manager. CI sets REQUIRE_TOOLS=1 and REQUIRE_BROWSER=1 and says so.
 """
 
 from __future__ import annotations
@@ -32,13 +31,16 @@ def installable() -> bool:
 
 
 def missing(reason: str, required_by: str) -> None:
-    """A tool is missing: fail where it is required (the environment variable `required_by`
-    set to 1) or where `make test` could have installed it; else skip, saying why."""
+    """A tool is missing: the test fails, saying how to get it (a test that cannot run
+    its check has not passed it)."""
     if os.environ.get(required_by) == "1":
         pytest.fail(f"{reason} and {required_by}=1")
     if installable():
         pytest.fail(f"{reason}; `make test` installs it on this machine: run it")
-    pytest.skip(f"{reason}; this machine cannot install it (no apt-get as root or sudo)")
+    pytest.fail(
+        f"{reason}; `make test` cannot install it here (no apt-get as root or sudo):"
+        " install it with this machine's package manager"
+    )
 
 
 def need_tool(name: str) -> str:

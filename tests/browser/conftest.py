@@ -1,8 +1,7 @@
 """Real-browser fixtures: a real Datasette server on 127.0.0.1 and Debian's chromium.
 
 Debian's browser only, never one downloaded by Playwright: /usr/bin/chromium. Without it the
-tests fail where `make test` could have installed it (and always when REQUIRE_BROWSER=1, as
-in CI), and skip loudly only where it cannot (tests.tools.missing).
+tests fail, saying how to get it (tests.tools.missing); `make test` installs it where it can.
 """
 
 from __future__ import annotations
