@@ -26,7 +26,7 @@ import gc
 import os
 import signal
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import partial
@@ -139,15 +139,9 @@ def _run_chunk(work: tuple[Callable[[T], R], list[T]]) -> list[R]:
     return [job(item) for item in items]
 
 
-def _kill_in(kind: str, first: int, last: int) -> bool:
-    """Whether ARCHIVE_KILL_AT=<kind>:<n> names one of the items first..last (the test hook
-    of `_worker_dies`: the message holding the n-th item kills its worker)."""
-    name, _, n = os.environ.get("ARCHIVE_KILL_AT", "").partition(":")
-    return name == kind and n.isdigit() and first <= int(n) <= last
-
-
-def _kill_in_items(kind: str, numbers: Sequence[int]) -> bool:
-    """Whether ARCHIVE_KILL_AT=<kind>:<n> names one of these item numbers."""
+def _kill_in(kind: str, numbers: Container[int]) -> bool:
+    """Whether ARCHIVE_KILL_AT=<kind>:<n> names one of these item numbers (the test hook of
+    `_worker_dies`: the message holding the n-th item kills its worker)."""
     name, _, n = os.environ.get("ARCHIVE_KILL_AT", "").partition(":")
     return name == kind and n.isdigit() and int(n) in numbers
 
@@ -285,7 +279,7 @@ class WorkerPool:
     def submit_job(self, job: Callable[[T], R], item: T, worker: int | None = None) -> Pending[R]:
         """job(item) on a worker (a diff's: ARCHIVE_KILL_AT=diff_worker:<n> kills the n-th)."""
         self.submitted += 1
-        dies = _kill_in("diff_worker", self.submitted, self.submitted)
+        dies = _kill_in("diff_worker", (self.submitted,))
         worker = self.route(None, 0) if worker is None else worker
         return self._executor(worker).submit(_worker_dies if dies else job, item)
 
@@ -295,7 +289,7 @@ class WorkerPool:
         """job(item) for each item, in one message to a worker (diffs: see `submit_job`)."""
         first = self.submitted + 1
         self.submitted += len(items)
-        dies = _kill_in("diff_worker", first, self.submitted)
+        dies = _kill_in("diff_worker", range(first, self.submitted + 1))
         worker = self.route(None, 0) if worker is None else worker
         return self._executor(worker).submit(
             _run_chunk, (_worker_dies if dies else job, list(items))
@@ -351,7 +345,7 @@ class WorkerPool:
         chunks.sort(key=lambda c: c[1][0])  # in the items' order: the first needed go first
         futures = []
         for worker, indexes in chunks:
-            dies = _kill_in_items("content_worker", [self.mapped + i + 1 for i in indexes])
+            dies = _kill_in("content_worker", {self.mapped + i + 1 for i in indexes})
             chunk = [items[i] for i in indexes]
             future = self._executor(worker).submit(
                 _run_chunk, (_worker_dies if dies else job, chunk)
@@ -401,7 +395,9 @@ class _Message:
         if self.future is None:
             pool = self.pool
             pool.deflated += len(self.items)
-            dies = _kill_in("deflate_worker", pool.deflated - len(self.items) + 1, pool.deflated)
+            dies = _kill_in(
+                "deflate_worker", range(pool.deflated - len(self.items) + 1, pool.deflated + 1)
+            )
             worker = pool.route(None, self.size)
             job = _worker_dies if dies else deflate_job
             self.future = pool._executor(worker).submit(_run_chunk, (job, self.items))
